@@ -1,0 +1,17 @@
+// Shared jest settings, spread into every package's jest.config.cjs.
+// Workspace packages resolve to their TypeScript sources so tests never run against a stale dist/.
+const path = require("node:path");
+const root = __dirname;
+module.exports = {
+  testEnvironment: "node",
+  roots: ["<rootDir>/test"],
+  testMatch: ["**/*.test.ts"],
+  transform: { "^.+\\.(t|j)sx?$": ["@swc/jest", { jsc: { target: "es2022", parser: { syntax: "typescript" } }, module: { type: "commonjs" } }] },
+  moduleNameMapper: {
+    "^@ciop/(hsm|core|wrap|xks|providers-[a-z]+)$": path.join(root, "packages/$1/src/index.ts"),
+    "^(\\.{1,2}/.*)\\.js$": "$1",
+  },
+  globalSetup: path.join(root, "tools/jest/global-setup.cjs"),
+  globalTeardown: path.join(root, "tools/jest/global-teardown.cjs"),
+  testTimeout: 60000,
+};

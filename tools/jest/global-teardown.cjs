@@ -1,0 +1,7 @@
+// Removes the token directory made by global-setup.cjs in this same process (never one inherited
+// from an outer run). Set CIOP_KEEP_TEST_TOKEN=1 to keep it for a post-mortem.
+const fs = require("node:fs");
+module.exports = async function globalTeardown() {
+  const dir = globalThis.__ciopCreatedTestDir;
+  if (dir && !process.env.CIOP_KEEP_TEST_TOKEN) fs.rmSync(dir, { recursive: true, force: true });
+};
