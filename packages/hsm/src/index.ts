@@ -1,1 +1,1 @@
-export {};
+export type { KeyType, HashName, PinSource, Protection, HsmOptions, TokenInfo, KeyInfo, WrapOutcome, Capabilities } from "./types.js";
