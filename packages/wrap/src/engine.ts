@@ -48,15 +48,22 @@ export interface WrapResult {
 
 export interface WrapEngine {
   readonly name: "hsm" | "software";
-  /** RSA-OAEP (same hash for OAEP and MGF1, empty label) of the target's raw bytes. Secret keys only. */
+  /**
+   * RSA-OAEP (same hash for OAEP and MGF1, empty label) of the target's raw bytes (secret keys) or
+   * PKCS#8 DER (key pairs, when it fits: k − 2·hLen − 2 bytes; RSA private keys never fit).
+   */
   rsaOaep(wrappingKey: WrappingKey, target: TargetKey, hash: HashName): Promise<WrapResult>;
-  /** RSA PKCS#1 v1.5 of the target's raw bytes. Legacy. Secret keys only. */
+  /** RSA PKCS#1 v1.5 of the target's raw bytes (or PKCS#8 when it fits in k − 11 bytes). Legacy. */
   rsaPkcs1v15(wrappingKey: WrappingKey, target: TargetKey): Promise<WrapResult>;
   /** CKM_RSA_AES_KEY_WRAP: OAEP(ephemeral AES-256) ‖ KWP(ephemeral, target); PKCS#8 for private keys, no trailing padding. */
   rsaAesKeyWrap(wrappingKey: WrappingKey, target: TargetKey, hash: HashName): Promise<WrapResult>;
   /** Alibaba asymmetric layout: OAEP(ephemeral AES-256) ‖ AES-256-ECB-PKCS7(ephemeral, PKCS#8 target). */
   rsaAesEcb(wrappingKey: WrappingKey, target: TargetKey, hash: HashName): Promise<WrapResult>;
-  /** AES-256-GCM of the target's raw bytes under a fresh CEK, the CEK then RSA-OAEP wrapped (JWE RSA-OAEP/A256GCM). */
+  /**
+   * AES-256-GCM of the target's raw bytes under a fresh CEK and a fresh 96-bit IV (128-bit tag),
+   * the CEK then RSA-OAEP wrapped (JWE RSA-OAEP/A256GCM). Secret keys only.
+   * `bytes` = encryptedKey ‖ iv ‖ ciphertext ‖ tag (the parts are also returned separately).
+   */
   rsaOaepAesGcm(
     wrappingKey: WrappingKey,
     target: TargetKey,

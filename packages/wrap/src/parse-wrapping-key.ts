@@ -1,0 +1,267 @@
+/**
+ * Reading a provider's wrapping key from whatever the provider hands out: DER SubjectPublicKeyInfo
+ * (AWS, Alibaba: often base64 in JSON), PEM public keys (Google, Azure), PKCS#1 RSA public keys,
+ * and X.509 certificates in PEM or DER (Google CSEK, Salesforce).
+ */
+import { createHash, createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from "node:crypto";
+import { CiopError } from "@ciop/core";
+import type { WrappingKey } from "./engine.js";
+import { isExactDerSequence } from "./der.js";
+import { wrappingKeyStrength } from "./strength.js";
+
+/** Options of {@link parseWrappingKey}. @public */
+export interface ParseWrappingKeyOptions {
+  /** The time to check a certificate's validity period against (default: now). */
+  now?: Date;
+  /** Accept an expired or not-yet-valid certificate (the key is still used). */
+  allowInvalidCertificate?: boolean;
+}
+
+/** What {@link inspectWrappingKey} reports. @public */
+export interface WrappingKeyInspection {
+  type: "RSA" | "EC";
+  bits: number;
+  /** SHA-256 of the SubjectPublicKeyInfo DER, lower-case hex. */
+  sha256: string;
+  /** Security strength in bits (see keyTypeStrength / rsaStrength). */
+  strength: number;
+  /** What the input was. */
+  format: "spki" | "pkcs1" | "certificate";
+  certificate?: {
+    subject: string;
+    issuer: string;
+    serialNumber: string;
+    notBefore: Date;
+    notAfter: Date;
+    /** Whether `now` lies inside [notBefore, notAfter]. */
+    validNow: boolean;
+  };
+}
+
+const ACCEPTED =
+  "Accepted: a PEM public key (BEGIN PUBLIC KEY or BEGIN RSA PUBLIC KEY), an X.509 certificate (PEM or DER, .crt/.cer/.pem), " +
+  "DER SubjectPublicKeyInfo, or base64 of DER SubjectPublicKeyInfo / certificate.";
+
+const EC_BITS: Readonly<Record<string, number>> = { prime256v1: 256, secp256k1: 256, secp384r1: 384, secp521r1: 521 };
+
+const PRIVATE_LABELS = /^(?:(?:RSA |EC |DSA |ENCRYPTED |OPENSSH )?PRIVATE KEY)$/;
+
+interface Parsed {
+  key: KeyObject;
+  format: WrappingKeyInspection["format"];
+  cert?: X509Certificate;
+}
+
+function invalid(what: string, cause?: unknown): CiopError {
+  return new CiopError("ERR_WRAPPING_KEY_INVALID", `${what} ${ACCEPTED}`, cause === undefined ? undefined : { cause });
+}
+
+function privateGiven(): CiopError {
+  return new CiopError(
+    "ERR_WRAPPING_KEY_INVALID",
+    "This is a private key. Pass the provider's public wrapping key (or its certificate) instead; a wrapping key's private half never leaves the provider.",
+  );
+}
+
+function looksLikeText(bytes: Uint8Array): boolean {
+  for (const b of bytes) if (b > 0x7e || (b < 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09)) return false;
+  return true;
+}
+
+function tryParsePublicDer(der: Buffer): Parsed | undefined {
+  if (!isExactDerSequence(der)) return undefined;
+  try {
+    return { key: createPublicKey({ key: der, format: "der", type: "spki" }), format: "spki" };
+  } catch {
+    /* not SPKI */
+  }
+  try {
+    const cert = new X509Certificate(der);
+    return { key: cert.publicKey, format: "certificate", cert };
+  } catch {
+    /* not a certificate */
+  }
+  try {
+    return { key: createPublicKey({ key: der, format: "der", type: "pkcs1" }), format: "pkcs1" };
+  } catch {
+    /* not PKCS#1 */
+  }
+  return undefined;
+}
+
+function isPrivateDer(der: Buffer): boolean {
+  for (const type of ["pkcs8", "pkcs1", "sec1"] as const) {
+    try {
+      createPrivateKey({ key: der, format: "der", type });
+      return true;
+    } catch {
+      /* next */
+    }
+  }
+  return false;
+}
+
+function parsePem(text: string): Parsed {
+  const blocks = [...text.matchAll(/-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g)];
+  if (blocks.length === 0) throw invalid("The PEM text has no complete BEGIN/END block.");
+  if (blocks.some((m) => PRIVATE_LABELS.test(m[1]!))) throw privateGiven();
+  const first = blocks[0]!;
+  const label = first[1]!;
+  let der: Buffer;
+  try {
+    const body = first[2]!.replace(/^[A-Za-z-]+:.*$/gm, "").replace(/\s+/g, "");
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body)) throw new Error("bad base64");
+    der = Buffer.from(body, "base64");
+  } catch (err) {
+    throw invalid(`The PEM block "${label}" does not contain valid base64.`, err);
+  }
+  try {
+    if (label === "PUBLIC KEY") {
+      if (!isExactDerSequence(der)) throw new Error("trailing or truncated DER");
+      return { key: createPublicKey({ key: der, format: "der", type: "spki" }), format: "spki" };
+    }
+    if (label === "RSA PUBLIC KEY") {
+      if (!isExactDerSequence(der)) throw new Error("trailing or truncated DER");
+      return { key: createPublicKey({ key: der, format: "der", type: "pkcs1" }), format: "pkcs1" };
+    }
+    if (label === "CERTIFICATE" || label === "X509 CERTIFICATE") {
+      const cert = new X509Certificate(der);
+      return { key: cert.publicKey, format: "certificate", cert };
+    }
+  } catch (err) {
+    throw invalid(`The PEM block "${label}" could not be parsed.`, err);
+  }
+  throw invalid(`Unsupported PEM block "${label}".`);
+}
+
+function parseAny(input: Uint8Array | string): Parsed {
+  if (typeof input !== "string" && !(input instanceof Uint8Array)) {
+    throw invalid("The wrapping key must be bytes or text.");
+  }
+  let text: string | undefined;
+  if (typeof input === "string") text = input;
+  else if (input.length > 0 && input[0] !== 0x30 && looksLikeText(input)) text = Buffer.from(input).toString("latin1");
+
+  if (text === undefined) {
+    const der = Buffer.from(input as Uint8Array);
+    const parsed = tryParsePublicDer(der);
+    if (parsed) return parsed;
+    if (isPrivateDer(der)) throw privateGiven();
+    throw invalid("The bytes are not a DER public key or certificate.");
+  }
+  if (text.includes("-----BEGIN")) return parsePem(text);
+  const compact = text.replace(/\s+/g, "");
+  if (compact.length === 0) throw invalid("The wrapping key is empty.");
+  let der: Buffer;
+  if (/^[A-Za-z0-9+/]+={0,2}$/.test(compact) && compact.length % 4 === 0) der = Buffer.from(compact, "base64");
+  else if (/^[A-Za-z0-9_-]+$/.test(compact)) der = Buffer.from(compact, "base64url");
+  else throw invalid("The text is neither PEM nor base64.");
+  const parsed = tryParsePublicDer(der);
+  if (parsed) return parsed;
+  if (isPrivateDer(der)) throw privateGiven();
+  throw invalid("The base64 text does not decode to a DER public key or certificate.");
+}
+
+function describe(parsed: Parsed): { type: "RSA" | "EC"; bits: number; spki: Uint8Array } {
+  const { key } = parsed;
+  const details = key.asymmetricKeyDetails ?? {};
+  let type: "RSA" | "EC";
+  let bits: number;
+  if (key.asymmetricKeyType === "rsa") {
+    type = "RSA";
+    bits = details.modulusLength ?? 0;
+    if (bits < 1024) throw invalid(`The RSA key has ${bits} bits; at least 1024 (in practice 2048-4096) are required.`);
+  } else if (key.asymmetricKeyType === "ec") {
+    type = "EC";
+    bits = EC_BITS[details.namedCurve ?? ""] ?? 0;
+    if (bits === 0) throw invalid(`The EC curve "${details.namedCurve ?? "unknown"}" is not supported (P-256, P-384, P-521, secp256k1).`);
+  } else {
+    throw invalid(`The key is of type "${key.asymmetricKeyType ?? "unknown"}"; wrapping keys are RSA (rsaEncryption) or EC.`);
+  }
+  const spki = new Uint8Array(key.export({ format: "der", type: "spki" }));
+  return { type, bits, spki };
+}
+
+function certInfo(cert: X509Certificate, now: Date): NonNullable<WrappingKeyInspection["certificate"]> {
+  const notBefore = new Date(cert.validFrom);
+  const notAfter = new Date(cert.validTo);
+  const t = now.getTime();
+  return {
+    subject: cert.subject.split("\n").join(", "),
+    issuer: cert.issuer.split("\n").join(", "),
+    serialNumber: cert.serialNumber.toLowerCase(),
+    notBefore,
+    notAfter,
+    validNow: t >= notBefore.getTime() && t <= notAfter.getTime(),
+  };
+}
+
+/**
+ * Describes a wrapping key without judging it: type, size, SHA-256 fingerprint of the SPKI,
+ * strength and, for certificates, subject/issuer/serial/validity (an expired certificate is
+ * reported, not refused). Throws ERR_WRAPPING_KEY_INVALID for unreadable input or private keys.
+ * @public
+ */
+export function inspectWrappingKey(input: Uint8Array | string, opts: { now?: Date } = {}): WrappingKeyInspection {
+  const parsed = parseAny(input);
+  const { type, bits, spki } = describe(parsed);
+  const result: WrappingKeyInspection = {
+    type,
+    bits,
+    sha256: createHash("sha256").update(spki).digest("hex"),
+    strength: wrappingKeyStrength({ type, bits }),
+    format: parsed.format,
+  };
+  if (parsed.cert) result.certificate = certInfo(parsed.cert, opts.now ?? new Date());
+  return result;
+}
+
+/**
+ * Parses a provider's wrapping key. Accepts DER SubjectPublicKeyInfo, PEM `PUBLIC KEY`,
+ * PEM `RSA PUBLIC KEY` (PKCS#1), X.509 certificates (PEM or DER) and base64 of DER (whitespace
+ * tolerated), as bytes or text.
+ *
+ * @throws CiopError `ERR_WRAPPING_KEY_INVALID` for anything else (including private keys, with a
+ * hint to pass the public key), `ERR_CERTIFICATE_NOT_VALID` for a certificate outside its
+ * validity period unless `allowInvalidCertificate`.
+ * @public
+ */
+export function parseWrappingKey(input: Uint8Array | string, opts: ParseWrappingKeyOptions = {}): WrappingKey {
+  const parsed = parseAny(input);
+  const { type, bits, spki } = describe(parsed);
+  const key: {
+    -readonly [K in keyof WrappingKey]: WrappingKey[K];
+  } = {
+    type,
+    bits,
+    spki,
+    sha256: createHash("sha256").update(spki).digest("hex"),
+    strength: wrappingKeyStrength({ type, bits }),
+  };
+  if (parsed.cert) {
+    const info = certInfo(parsed.cert, opts.now ?? new Date());
+    if (!info.validNow && !opts.allowInvalidCertificate) {
+      const when = (opts.now ?? new Date()).toISOString();
+      const state = (opts.now ?? new Date()).getTime() < info.notBefore.getTime() ? "is not valid yet" : "has expired";
+      throw new CiopError(
+        "ERR_CERTIFICATE_NOT_VALID",
+        `The wrapping certificate ${state}: valid from ${info.notBefore.toISOString()} to ${info.notAfter.toISOString()}, now is ${when}. ` +
+          "Get a current certificate from the provider, or explicitly allow an invalid certificate.",
+        { details: { notBefore: info.notBefore.toISOString(), notAfter: info.notAfter.toISOString(), subject: info.subject } },
+      );
+    }
+    key.certificate = {
+      subject: info.subject,
+      issuer: info.issuer,
+      notBefore: info.notBefore,
+      notAfter: info.notAfter,
+      serialNumber: info.serialNumber,
+    };
+  }
+  return key;
+}
+
+/** node:crypto public key object of a parsed wrapping key. @internal */
+export function wrappingPublicKeyObject(wrappingKey: WrappingKey): KeyObject {
+  return createPublicKey({ key: Buffer.from(wrappingKey.spki), format: "der", type: "spki" });
+}
