@@ -70,6 +70,8 @@ function looksLikeText(bytes: Uint8Array): boolean {
 
 function tryParsePublicDer(der: Buffer): Parsed | undefined {
   if (!isExactDerSequence(der)) return undefined;
+  // node:crypto derives a public key from private key input: look for private keys first.
+  if (isPrivateDer(der)) throw privateGiven();
   try {
     return { key: createPublicKey({ key: der, format: "der", type: "spki" }), format: "spki" };
   } catch {
