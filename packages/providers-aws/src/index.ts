@@ -1,1 +1,17 @@
-export {};
+/**
+ * @ciop/providers-aws: AWS KMS BYOK rules and artefacts.
+ * @packageDocumentation
+ */
+export { awsKms } from "./aws.js";
+export { planAws } from "./plan.js";
+export { exportAws } from "./export.js";
+export {
+  AWS_PROVIDER_NAME,
+  AWS_ALGORITHMS,
+  AWS_KEY_TYPES,
+  AWS_DEFAULT_KEY_TYPE,
+  AWS_WRAPPING_KEY_BITS,
+  AWS_KEY_SPECS,
+  awsWrappedFileName,
+} from "./rules.js";
+export type { AwsAlgorithm } from "./rules.js";
