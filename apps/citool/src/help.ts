@@ -1,0 +1,119 @@
+/**
+ * Help texts, one per command.
+ */
+export const USAGE =
+  "usage: citool [-h] [--version] [-m MODULE] [-O CARDSET | -S SOFTCARD | -M] [-a AZUREKEK] [-k KEYTYPE]\n" +
+  "              [options] provider keyName wrapKey [wrapAlg]\n" +
+  "       citool inspect <wrapKey> [--json]\n" +
+  "       citool keys list|show|delete|enable|disable [keyName] [options]\n";
+
+export function mainHelp(providers: string[]): string {
+  return `${USAGE}
+Generate a key inside your PKCS#11 HSM (or reuse one citool made earlier), wrap it inside the HSM
+under a cloud provider's public wrapping key, and write the file(s) that provider imports. Without
+any HSM settings, citool uses its own embedded SoftHSM2 token in your data directory.
+
+positional arguments:
+  provider        where the key goes; one of: ${providers.join(", ")}
+  keyName         name of the key in the HSM; created when missing, reused only when citool made it
+                  and its type fits the request
+  wrapKey         file with the provider's wrapping key: PEM or DER public key, or X.509 certificate
+  wrapAlg         wrapping algorithm (required for aws, google-compute-engine,
+                  google-cloud-key-management, salesforce and alibaba):
+                    aws, google-compute-engine, salesforce: RSAES_OAEP_SHA_256, RSAES_OAEP_SHA_1,
+                      RSAES_PKCS1_V1_5 (legacy: needs --allow-legacy where the provider retired it)
+                    aws also: RSA_AES_KEY_WRAP_SHA_256, RSA_AES_KEY_WRAP_SHA_1 (for RSA/EC/HMAC keys)
+                    google-cloud-key-management: RSAES_OAEP_SHA_256, RSAES_OAEP_SHA_1 (the hash your
+                      import job uses)
+                  microsoft-azure takes none. 'citool inspect wrapKey' lists what fits a given key.
+
+seed-compatible options:
+  -h, --help                 show this help (also: citool inspect --help, citool keys --help)
+  --version                  print the version
+  -m, --module MODULE        token to use: its label, its serial number, or #N (N-th token from 0);
+                             a bare number N that matches no label or serial means the N-th token,
+                             counted from 1 like HSM module numbers
+  -O, --ocs CARDSET          operator-card-set protection: use the token labelled CARDSET and its PIN
+  -S, --softcard SOFTCARD    softcard protection: use the token labelled SOFTCARD and its passphrase
+  -M, --module-protection    module protection: the default token (default)
+  -a, --azure-kek AZUREKEK   microsoft-azure only: key identifier URL of the key exchange key,
+                             https://<name>.vault.azure.net/keys/<key>/<version> or
+                             https://<name>.managedhsm.azure.net/keys/<key>/<version>
+  -k, --key-type KEYTYPE     type of key to generate: AES-256, EC-NISTP256, EC-NISTP384, EC-NISTP521,
+                             EC-SECP256K1, RSA-2048, RSA-3072, RSA-4096 (and more per provider).
+                             Default: RSA-2048 for microsoft-azure and google-cloud-key-management,
+                             AES-256 for the others
+
+HSM selection (also settable in the config file or the environment):
+  --hsm-lib PATH             PKCS#11 library to load (env CIOP_PKCS11_LIB)
+  --token TOKEN              token label, serial or #N, like -m (env CIOP_TOKEN)
+  --pin-file FILE            read the PIN from FILE (env CIOP_PIN_FILE); or put the PIN in env
+                             CIOP_PIN; otherwise citool asks on the terminal. Never on the command line.
+  --data-dir DIR             where the embedded token lives (env CIOP_DATA_DIR)
+  --allow-host-fallback      on a hardware token, allow steps the token cannot do to run on this
+                             host (key material briefly in memory); always allowed on software tokens
+
+output and safety:
+  --out-dir DIR              write the files into DIR instead of the current directory
+  --force                    replace output files that already exist
+  --json                     print one JSON document on stdout (key, wrapping key, files, sha256s)
+  --allow-weak-wrapping-key  accept a wrapping key weaker than the key it protects
+  --allow-invalid-certificate  accept an expired or not-yet-valid wrapping certificate
+  --allow-legacy             accept algorithms the provider no longer takes (e.g. AWS PKCS#1 v1.5)
+  --audit-log FILE|off       append the audit record to FILE (default ~/.local/share/ciop/audit.log;
+                             env CIOP_AUDIT_LOG)
+  --config FILE              read settings from this TOML file (default ~/.config/ciop/citool.toml;
+                             env CIOP_CONFIG)
+  --debug                    print stack traces with errors
+
+Nothing is generated or written until every argument has been checked; files are written
+atomically, all or none, and never over an existing file unless --force is given.
+Exit status: 0 done, 1 failed while working (HSM, PIN, I/O), 2 bad command line or input.
+
+examples:
+  citool aws mykey WrappingPublicKey.bin RSAES_OAEP_SHA_256
+  citool google-compute-engine disk-key google-cloud-csek-ingress.pem RSAES_OAEP_SHA_1
+  citool google-cloud-key-management sign-key job.pem RSAES_OAEP_SHA_256 -k EC-NISTP256
+  citool microsoft-azure vault-key kek.pem -a https://myvault.vault.azure.net/keys/kek/0123abcd -k RSA-3072
+  citool salesforce tenant-secret salesforce.crt RSAES_OAEP_SHA_1
+  citool -m my-token --pin-file ~/.pin aws mykey WrappingPublicKey.bin RSAES_OAEP_SHA_1 --json
+`;
+}
+
+export const INSPECT_HELP = `usage: citool inspect <wrapKey> [--json] [--allow-weak-wrapping-key] [--allow-invalid-certificate] [--allow-legacy]
+
+Show what a provider's wrapping key is: type and size, security strength, SHA-256 fingerprint of
+the public key, and for a certificate its subject, issuer, serial and validity. Then list, for every
+provider, which wrapping algorithms and key types an export with this key would accept (each
+provider's own checks are run with no key generated). The --allow-* options show what those
+overrides would open up. No HSM is needed.
+
+examples:
+  citool inspect WrappingPublicKey.bin
+  citool inspect salesforce.crt --json
+`;
+
+export const KEYS_HELP = `usage: citool keys list [--all] [--json]
+       citool keys show <keyName> [--json]
+       citool keys delete <keyName> [--yes]
+       citool keys enable <keyName>
+       citool keys disable <keyName>
+
+Manage the keys citool created on the selected token (same HSM options as an export: -m/--token,
+--hsm-lib, -O/-S/-M, --pin-file, --config). Keys that citool did not create are listed only with
+--all and are never changed.
+
+  list      the keys citool created (with --all: every key on the token)
+  show      one key's type, state and attributes
+  delete    destroy the key in the HSM; asks you to type its name, or pass --yes
+  disable   make the HSM refuse to use the key for wrapping/encryption until enabled again
+  enable    undo disable
+
+delete, enable and disable are written to the audit log.
+
+examples:
+  citool keys list
+  citool keys show mykey --json
+  citool keys disable mykey
+  citool keys delete mykey --yes
+`;

@@ -1,0 +1,66 @@
+/**
+ * Opening the HSM from the settings: library, token (-m / --token), protection model, PIN source.
+ */
+import { CiopError } from "@ciop/core";
+import { Hsm } from "@ciop/hsm";
+import type { HsmOptions, PinSource } from "@ciop/hsm";
+import type { Settings } from "./config.js";
+import type { Io } from "./io.js";
+
+/**
+ * Where the PIN comes from, in order: --pin-file, $CIOP_PIN, $CIOP_PIN_FILE / config pin_file, a
+ * prompt on the terminal (when a library or token was chosen, or a softcard/card set is used), and
+ * otherwise the embedded token's own stored PIN (left to @ciop/hsm).
+ */
+export function pinSource(settings: Settings, io: Io): PinSource | undefined {
+  const h = settings.hsm;
+  if (h.pinFile !== undefined && io.env.CIOP_PIN === undefined) return { file: h.pinFile };
+  if (h.pinEnv !== undefined) return { env: h.pinEnv };
+  if (h.pinFile !== undefined) return { file: h.pinFile };
+  const needsPin = h.library !== undefined || h.token !== undefined || h.protection.kind !== "module";
+  if (needsPin && io.stdinIsTTY) {
+    return {
+      prompt: (what: string) => io.prompt(`${what || promptText(settings)}: `, { hidden: true }),
+    };
+  }
+  return undefined;
+}
+
+function promptText(settings: Settings): string {
+  const p = settings.hsm.protection;
+  if (p.kind === "softcard") return `Passphrase of softcard ${p.name}`;
+  if (p.kind === "ocs") return `PIN of card set ${p.name}`;
+  return "User PIN of the token";
+}
+
+export function hsmOptions(settings: Settings, io: Io, token = settings.hsm.token): HsmOptions {
+  const h = settings.hsm;
+  const opts: HsmOptions = { protection: h.protection, allowHostFallback: h.allowHostFallback };
+  if (h.library !== undefined) opts.library = h.library;
+  if (token !== undefined) opts.token = token;
+  if (h.dataDir !== undefined) opts.dataDir = h.dataDir;
+  const pin = pinSource(settings, io);
+  if (pin !== undefined) opts.pin = pin;
+  return opts;
+}
+
+/**
+ * Opens the HSM. A bare number given with -m (the seed's module number, counted from 1) is tried as
+ * a label or serial first, then as the N-th initialised token.
+ */
+export async function openHsm(settings: Settings, io: Io): Promise<Hsm> {
+  try {
+    return await Hsm.open(hsmOptions(settings, io));
+  } catch (err) {
+    const t = settings.hsm.token;
+    if (CiopError.isInstance(err) && err.code === "ERR_TOKEN_NOT_FOUND" && settings.hsm.tokenFromModuleOption && t !== undefined && /^[1-9][0-9]{0,2}$/.test(t)) {
+      try {
+        return await Hsm.open(hsmOptions(settings, io, `#${Number(t) - 1}`));
+      } catch (err2) {
+        if (CiopError.isInstance(err2) && err2.code === "ERR_TOKEN_NOT_FOUND") throw err;
+        throw err2;
+      }
+    }
+    throw err;
+  }
+}
