@@ -19,6 +19,9 @@ export { KEY_TYPES, keyKind, secretKeyLength, rsaKeyBits, ecCurveName } from "./
 export { createSoftwareEngine, softwareKey, generateSoftwareKey } from "./software-engine.js";
 export type { SoftwareTargetKey } from "./software-engine.js";
 
+export { createHsmEngine, hsmKey } from "./hsm-engine.js";
+export type { HsmEngineBackend, HsmKeyLike, HsmTargetKey } from "./hsm-engine.js";
+
 export { splitRsaAesBlob, joinRsaAesBlob, kwpLength, rsaAesKeyWrapLength } from "./rsa-aes-layout.js";
 export type { RsaAesParts } from "./rsa-aes-layout.js";
 
