@@ -41,6 +41,14 @@ export type CiopErrorCode =
   | "ERR_MECHANISM_UNSUPPORTED"
   | "ERR_HOST_FALLBACK_REFUSED"
   | "ERR_TIMEOUT"
+  // XKS proxy protocol (@ciop/xks): one per spec errorName not covered above
+  | "ERR_XKS_VALIDATION"
+  | "ERR_XKS_AUTHENTICATION"
+  | "ERR_XKS_ACCESS_DENIED"
+  | "ERR_XKS_URI_PATH"
+  | "ERR_XKS_KEY_USAGE"
+  | "ERR_XKS_UNSUPPORTED"
+  | "ERR_XKS_THROTTLED"
   // crypto results (fixed, detail-free messages)
   | "ERR_DECRYPTION_FAILED"
   | "ERR_INTERNAL";
