@@ -1,0 +1,136 @@
+import { CiopError } from "@ciop/core";
+import { parseWrappingKey, type ExportRequest, type WrappingKey } from "@ciop/wrap";
+import { azureKeyVault, parseAzureKekId, AZURE_VAULT_KEY_TYPES } from "@ciop/providers-azure";
+import { opensslEcSpki, opensslRsa, pythonCertificate, scratchDir } from "./support/harness.js";
+
+const VAULT_KID = "https://myvault.vault.azure.net/keys/my-kek/0123456789abcdef0123456789abcdef";
+const MHSM_KID = "https://contoso-hsm.managedhsm.azure.net/keys/kek1/fedcba9876543210fedcba9876543210";
+
+let wk: Record<number, WrappingKey>;
+let ecKey: WrappingKey;
+let expired: WrappingKey;
+
+beforeAll(() => {
+  const dir = scratchDir("azure-plan");
+  wk = {};
+  for (const bits of [1024, 2048, 3072, 4096]) wk[bits] = parseWrappingKey(opensslRsa(dir, bits).spki);
+  ecKey = parseWrappingKey(opensslEcSpki(dir));
+  expired = parseWrappingKey(pythonCertificate(opensslRsa(dir, 2048).privPath, "expired"), { allowInvalidCertificate: true });
+});
+
+function req(over: Partial<ExportRequest>): ExportRequest {
+  return { provider: "microsoft-azure", keyName: "az-k", wrappingKey: wk[4096]!, azureKek: VAULT_KID, ...over };
+}
+
+function codeOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    expect(CiopError.isInstance(err)).toBe(true);
+    return (err as CiopError).code;
+  }
+  throw new Error("expected a throw");
+}
+
+function messageOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    return (err as Error).message;
+  }
+  throw new Error("expected a throw");
+}
+
+describe("parseAzureKekId", () => {
+  test("accepts vault and managedhsm identifiers with a version", () => {
+    expect(parseAzureKekId(VAULT_KID)).toEqual({
+      kid: VAULT_KID,
+      container: "myvault",
+      containerType: "vault",
+      keyName: "my-kek",
+      keyVersion: "0123456789abcdef0123456789abcdef",
+    });
+    expect(parseAzureKekId(MHSM_KID)).toMatchObject({ container: "contoso-hsm", containerType: "managedhsm", keyName: "kek1" });
+    // The seed's own example uses the literal word "version".
+    expect(parseAzureKekId("https://mykeyvault.vault.azure.net/keys/my-key/version").keyVersion).toBe("version");
+  });
+
+  test.each([
+    ["http instead of https", "http://myvault.vault.azure.net/keys/k/v1"],
+    ["no version", "https://myvault.vault.azure.net/keys/my-kek"],
+    ["trailing slash", "https://myvault.vault.azure.net/keys/my-kek/"],
+    ["trailing slash after version", "https://myvault.vault.azure.net/keys/my-kek/v1/"],
+    ["empty key name", "https://myvault.vault.azure.net/keys//v1"],
+    ["extra path segment", "https://myvault.vault.azure.net/keys/k/v1/extra"],
+    ["query", "https://myvault.vault.azure.net/keys/k/v1?api-version=7.4"],
+    ["fragment", "https://myvault.vault.azure.net/keys/k/v1#x"],
+    ["port", "https://myvault.vault.azure.net:443/keys/k/v1"],
+    ["user info", "https://user@myvault.vault.azure.net/keys/k/v1"],
+    ["secrets, not keys", "https://myvault.vault.azure.net/secrets/k/v1"],
+    ["other domain", "https://myvault.vault.azure.com/keys/k/v1"],
+    ["look-alike host", "https://myvault.vault.azure.net.evil.example/keys/k/v1"],
+    ["unknown container type", "https://myvault.blob.azure.net/keys/k/v1"],
+    ["no vault name", "https://vault.azure.net/keys/k/v1"],
+    ["vault name too short", "https://ab.vault.azure.net/keys/k/v1"],
+    ["vault name too long", `https://${"a".repeat(25)}.vault.azure.net/keys/k/v1`],
+    ["double hyphen in vault name", "https://my--vault.vault.azure.net/keys/k/v1"],
+    ["leading space", " https://myvault.vault.azure.net/keys/k/v1"],
+    ["not a URL", "my-kek"],
+    ["bad characters in version", "https://myvault.vault.azure.net/keys/k/v-1"],
+  ])("refuses %s (ERR_KID_INVALID)", (_what, kid) => {
+    expect(codeOf(() => parseAzureKekId(kid))).toBe("ERR_KID_INVALID");
+    expect(codeOf(() => azureKeyVault.plan(req({ azureKek: kid })))).toBe("ERR_KID_INVALID");
+    expect(messageOf(() => azureKeyVault.plan(req({ azureKek: kid })))).toContain(JSON.stringify(kid));
+  });
+});
+
+describe("azureKeyVault.plan", () => {
+  test("defaults to RSA-2048, takes no algorithm, carries the kid", () => {
+    const plan = azureKeyVault.plan(req({}));
+    expect(plan).toMatchObject({
+      provider: "microsoft-azure",
+      keyType: "RSA-2048",
+      algorithm: "CKM_RSA_AES_KEY_WRAP",
+      extra: { azureKek: VAULT_KID, containerType: "vault", container: "myvault" },
+    });
+    expect(azureKeyVault.algorithms).toEqual([]);
+    expect(azureKeyVault.defaultKeyType).toBe("RSA-2048");
+  });
+
+  test("accepts every vault key type with RSA-4096 and AES only for Managed HSM", () => {
+    for (const keyType of AZURE_VAULT_KEY_TYPES) expect(azureKeyVault.plan(req({ keyType })).keyType).toBe(keyType);
+    for (const keyType of ["AES-128", "AES-192", "AES-256"]) {
+      expect(azureKeyVault.plan(req({ keyType, azureKek: MHSM_KID })).keyType).toBe(keyType);
+      expect(codeOf(() => azureKeyVault.plan(req({ keyType })))).toBe("ERR_KEY_TYPE_UNSUPPORTED");
+      expect(messageOf(() => azureKeyVault.plan(req({ keyType })))).toMatch(/Managed HSM/);
+    }
+  });
+
+  test("refuses HMAC keys and unknown key types", () => {
+    for (const keyType of ["HMAC-256", "ED25519"]) {
+      expect(codeOf(() => azureKeyVault.plan(req({ keyType, azureKek: MHSM_KID })))).toBe("ERR_KEY_TYPE_UNSUPPORTED");
+    }
+  });
+
+  test("refuses a wrapping algorithm and a missing kid", () => {
+    expect(codeOf(() => azureKeyVault.plan(req({ algorithm: "RSAES_OAEP_SHA_1" })))).toBe("ERR_ALGORITHM_UNSUPPORTED");
+    expect(codeOf(() => azureKeyVault.plan(req({ azureKek: undefined })))).toBe("ERR_USAGE");
+  });
+
+  test("refuses EC or RSA-1024 key-exchange keys, expired certificates", () => {
+    expect(codeOf(() => azureKeyVault.plan(req({ wrappingKey: ecKey })))).toBe("ERR_WRAPPING_KEY_INVALID");
+    expect(codeOf(() => azureKeyVault.plan(req({ wrappingKey: wk[1024]! })))).toBe("ERR_WRAPPING_KEY_SIZE");
+    expect(codeOf(() => azureKeyVault.plan(req({ wrappingKey: expired })))).toBe("ERR_CERTIFICATE_NOT_VALID");
+  });
+
+  test("the strength rule: P-256 needs RSA-3072, P-384/P-521/RSA-4096 need RSA-4096", () => {
+    expect(codeOf(() => azureKeyVault.plan(req({ keyType: "EC-NISTP256", wrappingKey: wk[2048]! })))).toBe("ERR_WRAPPING_KEY_TOO_WEAK");
+    expect(azureKeyVault.plan(req({ keyType: "EC-NISTP256", wrappingKey: wk[3072]! })).warnings).toEqual([]);
+    for (const keyType of ["EC-NISTP384", "EC-NISTP521", "RSA-4096"]) {
+      expect(codeOf(() => azureKeyVault.plan(req({ keyType, wrappingKey: wk[3072]! })))).toBe("ERR_WRAPPING_KEY_TOO_WEAK");
+      expect(messageOf(() => azureKeyVault.plan(req({ keyType, wrappingKey: wk[3072]! })))).toMatch(/128-bit.*RSA-4096/);
+    }
+    // AES under RSA-2048 on Managed HSM: warns, never refuses.
+    expect(azureKeyVault.plan(req({ keyType: "AES-256", azureKek: MHSM_KID, wrappingKey: wk[2048]! })).warnings.join(" ")).toMatch(/112-bit/);
+  });
+});
