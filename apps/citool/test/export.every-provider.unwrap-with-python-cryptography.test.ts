@@ -1,0 +1,151 @@
+/**
+ * End to end, as a user runs it: the built citool exports for every provider and algorithm of the
+ * seed's command line (plus ciop's additions), on the throw-away SoftHSM token; every artefact is
+ * opened with the test's own private wrapping key by python3-cryptography, and the recovered key is
+ * compared with the HSM key as OpenSC's pkcs11-tool sees it (public key for key pairs, an AES-ECB
+ * check value computed inside the token for AES keys).
+ */
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  assertBuilt, hsmAesKcvHex, hsmPublicKeyHex, listFiles, makeWrappingKeys, pyVerify, runCli, tempDir,
+  type WrappingKeys,
+} from "./helpers.js";
+
+let keys: WrappingKeys;
+let work: string;
+const KID = "https://citool-test.vault.azure.net/keys/kek/0123456789abcdef0123456789abcdef";
+const kcvCache = new Map<string, string>();
+const pubCache = new Map<string, string>();
+
+beforeAll(async () => {
+  assertBuilt();
+  work = tempDir("e2e");
+  keys = await makeWrappingKeys(join(work, "wrapping-keys"));
+}, 120_000);
+
+type Scheme = "oaep-sha1" | "oaep-sha256" | "pkcs1" | "rsa-aes-sha1" | "rsa-aes-sha256" | "rsa-aes-ecb-sha256";
+
+interface Case {
+  provider: string;
+  algorithm?: string;
+  keyType: string;
+  /** omit -k to prove the provider's default */
+  defaultKeyType?: boolean;
+  wrapBits: number;
+  wrapForm: "spkiDer" | "pubPem" | "cert";
+  scheme: Scheme;
+  /** seed file names, main (wrapped) file first */
+  files: (k: string) => string[];
+  extraArgs?: string[];
+}
+
+const SEED_AWS = ["RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_1", "RSAES_PKCS1_V1_5"];
+const scheme = (alg: string): Scheme =>
+  alg === "RSAES_OAEP_SHA_256" ? "oaep-sha256" : alg === "RSAES_OAEP_SHA_1" ? "oaep-sha1" : alg === "RSAES_PKCS1_V1_5" ? "pkcs1"
+  : alg === "RSA_AES_KEY_WRAP_SHA_256" ? "rsa-aes-sha256" : "rsa-aes-sha1";
+const legacy = (alg: string) => (alg === "RSAES_PKCS1_V1_5" ? ["--allow-legacy"] : []);
+
+const cases: Case[] = [
+  // AWS: seed algorithms with the seed's AES-256 key, then the RSA-AES algorithms for key pairs
+  ...SEED_AWS.map((algorithm): Case => ({ provider: "aws", algorithm, keyType: "AES-256", defaultKeyType: true, wrapBits: 4096, wrapForm: "spkiDer", scheme: scheme(algorithm), files: (k) => [`${k}-wrapped`], extraArgs: legacy(algorithm) })),
+  { provider: "aws", algorithm: "RSA_AES_KEY_WRAP_SHA_256", keyType: "RSA-3072", wrapBits: 4096, wrapForm: "spkiDer", scheme: "rsa-aes-sha256", files: (k) => [`${k}-wrapped`] },
+  { provider: "aws", algorithm: "RSA_AES_KEY_WRAP_SHA_1", keyType: "EC-NISTP256", wrapBits: 3072, wrapForm: "spkiDer", scheme: "rsa-aes-sha1", files: (k) => [`${k}-wrapped`] },
+  { provider: "aws", algorithm: "RSAES_OAEP_SHA_256", keyType: "EC-SECP256K1", wrapBits: 4096, wrapForm: "spkiDer", scheme: "oaep-sha256", files: (k) => [`${k}-wrapped`] },
+  // Google Compute Engine: the certificate from Google is RSA-2048
+  ...SEED_AWS.map((algorithm): Case => ({ provider: "google-compute-engine", algorithm, keyType: "AES-256", defaultKeyType: true, wrapBits: 2048, wrapForm: "cert", scheme: scheme(algorithm), files: (k) => [`${k}-wrapped`], extraArgs: legacy(algorithm) })),
+  // Google Cloud KMS (2.2.2: wrapAlg = the import job's hash), every seed key type
+  ...["RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_1"].flatMap((algorithm) =>
+    ["RSA-2048", "RSA-3072", "RSA-4096", "EC-NISTP256", "EC-NISTP384", "AES-256"].map((keyType): Case => ({
+      provider: "google-cloud-key-management", algorithm, keyType, defaultKeyType: keyType === "RSA-2048",
+      wrapBits: keyType === "AES-256" && algorithm === "RSAES_OAEP_SHA_1" ? 3072 : 4096, wrapForm: "pubPem",
+      scheme: algorithm === "RSAES_OAEP_SHA_256" ? "rsa-aes-sha256" : "rsa-aes-sha1", files: (k) => [`${k}-wrapped.bin`],
+    }))),
+  // Microsoft Azure: no wrapAlg, the KEK id in -a, every seed key type
+  ...["RSA-2048", "RSA-3072", "RSA-4096", "EC-NISTP256", "EC-NISTP384", "EC-NISTP521", "EC-SECP256K1"].map((keyType): Case => ({
+    provider: "microsoft-azure", keyType, defaultKeyType: keyType === "RSA-2048", wrapBits: 4096, wrapForm: "pubPem",
+    scheme: "rsa-aes-sha1", files: (k) => [`KeyTransferPackage-${k}.byok`], extraArgs: ["-a", KID],
+  })),
+  // Salesforce: the BYOK certificate is RSA-4096; wrapped secret + hash
+  ...SEED_AWS.map((algorithm): Case => ({ provider: "salesforce", algorithm, keyType: "AES-256", defaultKeyType: true, wrapBits: 4096, wrapForm: "cert", scheme: scheme(algorithm), files: (k) => [`${k}-wrapped`, `${k}-hash`], extraArgs: legacy(algorithm) })),
+];
+
+function decodeFor(encoding: string): string {
+  if (encoding === "json") return "byok";
+  return encoding;
+}
+
+async function expectSameKey(keyName: string, keyType: string, result: Record<string, unknown>, dir: string): Promise<void> {
+  if (keyType.startsWith("AES-") || keyType.startsWith("HMAC-")) {
+    if (!kcvCache.has(keyName)) kcvCache.set(keyName, await hsmAesKcvHex(keyName, dir));
+    expect(result.pkcs8).toBe(false);
+    expect(result.len).toBe(Number(keyType.split("-")[1]) / 8);
+    expect(result.kcv).toBe(kcvCache.get(keyName));
+  } else {
+    if (!pubCache.has(keyName)) pubCache.set(keyName, await hsmPublicKeyHex(keyName, dir));
+    expect(result.pkcs8).toBe(true);
+    expect(result.spki).toBe(pubCache.get(keyName));
+  }
+}
+
+describe.each(cases.map((c) => [`${c.provider} ${c.algorithm ?? "(no wrapAlg)"} ${c.keyType} under RSA-${c.wrapBits}`, c] as const))("%s", (_title, c) => {
+  test("writes the seed's files and they unwrap, with an independent tool, to the HSM key", async () => {
+    const cwd = tempDir("run");
+    const keyName = `e2e-${c.keyType}`;
+    const wrapFile = keys[c.wrapForm][c.wrapBits]!;
+    const args = [c.provider, keyName, wrapFile, ...(c.algorithm ? [c.algorithm] : []), ...(c.defaultKeyType ? [] : ["-k", c.keyType]), ...(c.extraArgs ?? []), "--json"];
+    const r = await runCli(args, { cwd });
+    if (r.code !== 0) throw new Error(`citool ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
+    const doc = JSON.parse(r.stdout) as {
+      key: { name: string; type: string; status: string };
+      algorithm: string;
+      wrappingKey: { bits: number; sha256: string };
+      artefacts: Array<{ path: string; fileName: string; sha256: string; encoding: string; usage: string }>;
+    };
+    expect(doc.key.name).toBe(keyName);
+    expect(doc.key.type).toBe(c.keyType);
+    expect(["created", "reused"]).toContain(doc.key.status);
+    expect(doc.wrappingKey.bits).toBe(c.wrapBits);
+    const names = doc.artefacts.map((a) => a.fileName);
+    for (const f of c.files(keyName)) expect(names).toContain(f);
+    expect(listFiles(cwd)).toEqual([...names].sort());
+    for (const a of doc.artefacts) {
+      expect(a.path).toBe(join(cwd, a.fileName));
+      expect(createHash("sha256").update(readFileSync(a.path)).digest("hex")).toBe(a.sha256);
+      expect(a.usage.length).toBeGreaterThan(10);
+    }
+    const main = doc.artefacts.find((a) => a.fileName === c.files(keyName)[0])!;
+    const result = await pyVerify({ file: main.path, decode: decodeFor(main.encoding), scheme: c.scheme, priv: keys.priv[c.wrapBits]! });
+    await expectSameKey(keyName, c.keyType, result, cwd);
+
+    if (c.provider === "microsoft-azure") {
+      const byok = result.byok as { schema_version: string; header: Record<string, string>; generator: string };
+      expect(byok.schema_version).toBe("1.0.0");
+      expect(byok.header).toEqual({ kid: KID, alg: "dir", enc: "CKM_RSA_AES_KEY_WRAP" });
+    }
+    if (c.provider === "salesforce") {
+      const hash = doc.artefacts.find((a) => a.fileName === `${keyName}-hash`)!;
+      expect(readFileSync(hash.path, "utf8").trim()).toBe(result.sha256b64);
+    }
+    if (c.provider === "google-compute-engine") {
+      const sha = doc.artefacts.find((a) => a.fileName === `${keyName}-sha256`);
+      if (sha) expect(readFileSync(sha.path, "utf8").trim()).toBe(result.sha256b64);
+    }
+  });
+});
+
+test("plain (non-JSON) output names each file and what to upload it as; the second run reuses the key", async () => {
+  const cwd = tempDir("text");
+  const r1 = await runCli(["aws", "e2e-text", keys.spkiDer[4096]!, "RSAES_OAEP_SHA_1"], { cwd });
+  expect(r1.code).toBe(0);
+  expect(r1.stdout).toMatch(/Generated AES-256 key 'e2e-text'/);
+  expect(r1.stdout).toContain("./e2e-text-wrapped");
+  const cwd2 = tempDir("text2");
+  const r2 = await runCli(["aws", "e2e-text", keys.spkiDer[4096]!, "RSAES_OAEP_SHA_1"], { cwd: cwd2 });
+  expect(r2.code).toBe(0);
+  expect(r2.stdout).toMatch(/Reused AES-256 key 'e2e-text'/);
+  const a = await pyVerify({ file: join(cwd, "e2e-text-wrapped"), decode: "binary", scheme: "oaep-sha1", priv: keys.priv[4096]! });
+  const b = await pyVerify({ file: join(cwd2, "e2e-text-wrapped"), decode: "binary", scheme: "oaep-sha1", priv: keys.priv[4096]! });
+  expect(a.kcv).toBe(b.kcv);
+});

@@ -1,0 +1,186 @@
+/**
+ * Test harness: runs the BUILT citool (dist/cli.js) as a user would, against the throw-away SoftHSM
+ * token made by jest's globalSetup, and checks results with tools citool did not write (openssl,
+ * pkcs11-tool, /usr/bin/python3 + cryptography).
+ */
+import { execFile, execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
+
+export const execFileP = promisify(execFile);
+export const CLI = resolve(__dirname, "../dist/cli.js");
+export const VERIFY_PY = resolve(__dirname, "verify.py");
+
+export function testEnv(): { lib: string; label: string; pin: string; dir: string } {
+  const lib = process.env.CIOP_TEST_LIB;
+  const label = process.env.CIOP_TEST_TOKEN_LABEL;
+  const pin = process.env.CIOP_TEST_PIN;
+  const dir = process.env.CIOP_TEST_DIR;
+  if (!lib || !label || !pin || !dir) throw new Error("jest globalSetup did not provide the SoftHSM test token");
+  return { lib, label, pin, dir };
+}
+
+export function assertBuilt(): void {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first (npx turbo run build --filter=@ciop/citool...)`);
+}
+
+/** A fresh directory under the test token's scratch dir. */
+export function tempDir(prefix: string): string {
+  const base = join(testEnv().dir, "citool");
+  mkdirSync(base, { recursive: true });
+  return mkdtempSync(join(base, `${prefix}-`));
+}
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  cwd: string;
+  env?: Record<string, string | undefined>;
+  /** Leave out --hsm-lib/--token (to test other ways of selecting the HSM). */
+  noHsmArgs?: boolean;
+  input?: string;
+}
+
+/** Environment every run gets: PIN in CIOP_PIN, private XDG dirs (audit log, config), no colours. */
+export function baseEnv(cwd: string): Record<string, string | undefined> {
+  const t = testEnv();
+  return {
+    PATH: process.env.PATH,
+    HOME: cwd,
+    SOFTHSM2_CONF: process.env.SOFTHSM2_CONF,
+    CIOP_PIN: t.pin,
+    XDG_DATA_HOME: join(cwd, ".xdg-data"),
+    XDG_CONFIG_HOME: join(cwd, ".xdg-config"),
+    NO_COLOR: "1",
+  };
+}
+
+export function hsmArgs(): string[] {
+  const t = testEnv();
+  return ["--hsm-lib", t.lib, "--token", t.label];
+}
+
+export function runCli(args: string[], opts: RunOptions): Promise<RunResult> {
+  const env = { ...baseEnv(opts.cwd), ...(opts.env ?? {}) };
+  for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
+  const full = [CLI, ...(opts.noHsmArgs ? [] : hsmArgs()), ...args];
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, full, { cwd: opts.cwd, env: env as NodeJS.ProcessEnv, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code) => resolvePromise({ code, stdout, stderr }));
+    child.stdin.end(opts.input ?? "");
+  });
+}
+
+/** Files in a directory, ignoring the private XDG dirs the harness makes. */
+export function listFiles(dir: string): string[] {
+  return readdirSync(dir).filter((f) => !f.startsWith(".xdg-")).sort();
+}
+
+export interface WrappingKeys {
+  dir: string;
+  /** private key PEM by size */
+  priv: Record<number, string>;
+  /** SubjectPublicKeyInfo DER by size */
+  spkiDer: Record<number, string>;
+  /** PEM public key by size */
+  pubPem: Record<number, string>;
+  /** self-signed certificate PEM by size */
+  cert: Record<number, string>;
+  expiredCert: string;
+  notYetValidCert: string;
+  rsa1024: string;
+  ecPub: string;
+  garbage: string;
+  empty: string;
+  privatePem: string;
+}
+
+/** Wrapping key pairs made with openssl (and two odd certificates with python cryptography). */
+export async function makeWrappingKeys(dir: string, sizes: number[] = [2048, 3072, 4096]): Promise<WrappingKeys> {
+  mkdirSync(dir, { recursive: true });
+  const k: WrappingKeys = {
+    dir, priv: {}, spkiDer: {}, pubPem: {}, cert: {},
+    expiredCert: join(dir, "expired.crt"), notYetValidCert: join(dir, "future.crt"),
+    rsa1024: join(dir, "rsa1024.pub.pem"), ecPub: join(dir, "ec.pub.pem"), garbage: join(dir, "garbage.bin"),
+    empty: join(dir, "empty.pem"), privatePem: "",
+  };
+  await Promise.all(sizes.map(async (bits) => {
+    const priv = join(dir, `rsa${bits}.key`);
+    await execFileP("openssl", ["genpkey", "-algorithm", "RSA", "-pkeyopt", `rsa_keygen_bits:${bits}`, "-out", priv]);
+    k.priv[bits] = priv;
+    k.spkiDer[bits] = join(dir, `rsa${bits}.spki.der`);
+    k.pubPem[bits] = join(dir, `rsa${bits}.pub.pem`);
+    k.cert[bits] = join(dir, `rsa${bits}.crt`);
+    await execFileP("openssl", ["pkey", "-in", priv, "-pubout", "-outform", "DER", "-out", k.spkiDer[bits]!]);
+    await execFileP("openssl", ["pkey", "-in", priv, "-pubout", "-out", k.pubPem[bits]!]);
+    await execFileP("openssl", ["req", "-x509", "-new", "-key", priv, "-subj", `/CN=citool test ${bits}`, "-days", "30", "-out", k.cert[bits]!]);
+  }));
+  k.privatePem = k.priv[sizes[0]!]!;
+  const p1024 = join(dir, "rsa1024.key");
+  execFileSync("openssl", ["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024", "-out", p1024]);
+  execFileSync("openssl", ["pkey", "-in", p1024, "-pubout", "-out", k.rsa1024]);
+  const ec = join(dir, "ec.key");
+  execFileSync("openssl", ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", ec]);
+  execFileSync("openssl", ["pkey", "-in", ec, "-pubout", "-out", k.ecPub]);
+  writeFileSync(k.garbage, "this is not a key at all\n\u0000\u0001\u0002garbage");
+  writeFileSync(k.empty, "");
+  const big = sizes.includes(4096) ? 4096 : sizes[sizes.length - 1]!;
+  execFileSync("/usr/bin/python3", ["-c", `
+import datetime, sys
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import hashes, serialization
+key = serialization.load_pem_private_key(open(sys.argv[1],'rb').read(), None)
+def cert(nb, na, path, cn):
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    c = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+         .serial_number(x509.random_serial_number()).not_valid_before(nb).not_valid_after(na).sign(key, hashes.SHA256()))
+    open(path,'wb').write(c.public_bytes(serialization.Encoding.PEM))
+now = datetime.datetime.utcnow()
+cert(now - datetime.timedelta(days=400), now - datetime.timedelta(days=35), sys.argv[2], 'citool expired')
+cert(now + datetime.timedelta(days=10), now + datetime.timedelta(days=400), sys.argv[3], 'citool future')
+`, k.priv[big]!, k.expiredCert, k.notYetValidCert]);
+  return k;
+}
+
+/** Runs test/verify.py (python3-cryptography) and returns its JSON answer. */
+export async function pyVerify(args: Record<string, string>): Promise<Record<string, unknown>> {
+  const { stdout } = await execFileP("/usr/bin/python3", [VERIFY_PY, JSON.stringify(args)]);
+  return JSON.parse(stdout) as Record<string, unknown>;
+}
+
+/** The public key of an HSM key pair as SPKI DER hex, read by pkcs11-tool (OpenSC). */
+export async function hsmPublicKeyHex(label: string, dir: string): Promise<string> {
+  const t = testEnv();
+  const out = join(dir, `${label}.p11pub.der`);
+  await execFileP("pkcs11-tool", ["--module", t.lib, "--token-label", t.label, "--login", "--pin", t.pin, "--read-object", "--type", "pubkey", "--label", label, "-o", out]);
+  const { stdout } = await execFileP("openssl", ["pkey", "-pubin", "-inform", "DER", "-in", out, "-pubout", "-outform", "DER"], { encoding: "buffer" as BufferEncoding });
+  return Buffer.from(stdout as unknown as Buffer).toString("hex");
+}
+
+/** AES-ECB of 16 zero bytes under an HSM secret key, done by pkcs11-tool inside the token. */
+export async function hsmAesKcvHex(label: string, dir: string): Promise<string> {
+  const t = testEnv();
+  const zero = join(dir, "zero16.bin");
+  writeFileSync(zero, Buffer.alloc(16));
+  const out = join(dir, `${label}.kcv`);
+  await execFileP("pkcs11-tool", ["--module", t.lib, "--token-label", t.label, "--login", "--pin", t.pin, "--encrypt", "--mechanism", "AES-ECB", "--type", "secrkey", "--label", label, "-i", zero, "-o", out]);
+  return (await import("node:fs")).readFileSync(out).toString("hex");
+}
+
+/** Every object label on the token, read by pkcs11-tool. */
+export async function tokenLabels(): Promise<string[]> {
+  const t = testEnv();
+  const { stdout } = await execFileP("pkcs11-tool", ["--module", t.lib, "--token-label", t.label, "--login", "--pin", t.pin, "--list-objects"]);
+  return [...stdout.matchAll(/^\s*label:\s*(.*)$/gm)].map((m) => m[1]!.trim());
+}
