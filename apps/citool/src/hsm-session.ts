@@ -33,9 +33,9 @@ function promptText(settings: Settings): string {
   return "User PIN of the token";
 }
 
-export function hsmOptions(settings: Settings, io: Io, token = settings.hsm.token): HsmOptions {
+export function hsmOptions(settings: Settings, io: Io, token = settings.hsm.token, extra: Partial<HsmOptions> = {}): HsmOptions {
   const h = settings.hsm;
-  const opts: HsmOptions = { protection: h.protection, allowHostFallback: h.allowHostFallback };
+  const opts: HsmOptions = { ...extra, protection: h.protection, allowHostFallback: h.allowHostFallback };
   if (h.library !== undefined) opts.library = h.library;
   if (token !== undefined) opts.token = token;
   if (h.dataDir !== undefined) opts.dataDir = h.dataDir;
@@ -48,14 +48,14 @@ export function hsmOptions(settings: Settings, io: Io, token = settings.hsm.toke
  * Opens the HSM. A bare number given with -m (the seed's module number, counted from 1) is tried as
  * a label or serial first, then as the N-th initialised token.
  */
-export async function openHsm(settings: Settings, io: Io): Promise<Hsm> {
+export async function openHsm(settings: Settings, io: Io, extra: Partial<HsmOptions> = {}): Promise<Hsm> {
   try {
-    return await Hsm.open(hsmOptions(settings, io));
+    return await Hsm.open(hsmOptions(settings, io, settings.hsm.token, extra));
   } catch (err) {
     const t = settings.hsm.token;
     if (CiopError.isInstance(err) && err.code === "ERR_TOKEN_NOT_FOUND" && settings.hsm.tokenFromModuleOption && t !== undefined && /^[1-9][0-9]{0,2}$/.test(t)) {
       try {
-        return await Hsm.open(hsmOptions(settings, io, `#${Number(t) - 1}`));
+        return await Hsm.open(hsmOptions(settings, io, `#${Number(t) - 1}`, extra));
       } catch (err2) {
         if (CiopError.isInstance(err2) && err2.code === "ERR_TOKEN_NOT_FOUND") throw err;
         throw err2;

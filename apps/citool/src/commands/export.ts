@@ -208,14 +208,10 @@ export async function runExport(args: ParsedArgs, io: Io): Promise<number> {
   const json = flag(args, "json");
   for (const w of plan.warnings) printWarning(io, w);
 
-  const hsm = await openHsm(settings, io);
-  let hostFallbackEvents = 0;
-  const emitter = hsm as unknown as { on?: (ev: string, fn: (...a: unknown[]) => void) => void };
-  if (typeof emitter.on === "function") {
-    try {
-      emitter.on("hostFallback", () => { hostFallbackEvents++; });
-    } catch { /* no such event */ }
-  }
+  const fallbacks: Array<{ operation: string; material: string; reason: string }> = [];
+  const hsm = await openHsm(settings, io, {
+    onHostFallback: (e) => { fallbacks.push({ operation: e.operation, material: e.material, reason: e.reason }); },
+  });
   const base = {
     key: plan.keyName,
     keyType: plan.keyType,
@@ -252,13 +248,14 @@ export async function runExport(args: ParsedArgs, io: Io): Promise<number> {
   } finally {
     await Promise.resolve(hsm.close()).catch(() => undefined);
   }
-  const hostFallback = result.hostFallback || hostFallbackEvents > 0;
+  const hostFallback = result.hostFallback || fallbacks.length > 0;
   const auditOk = audit(settings, io, {
     operation: "export",
     ...base,
     keyCreated: created,
     artefacts: written.map((w) => ({ name: w.fileName, sha256: w.sha256 })),
     hostFallback,
+    ...(fallbacks.length ? { hostFallbackEvents: fallbacks } : {}),
     steps: result.steps,
     outcome: "ok",
   });
