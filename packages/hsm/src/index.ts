@@ -1,1 +1,21 @@
-export type { KeyType, HashName, PinSource, Protection, HsmOptions, TokenInfo, KeyInfo, WrapOutcome, Capabilities } from "./types.js";
+export { Hsm } from "./hsm.js";
+export type { WrapMechanism } from "./hsm.js";
+export { HsmKey, HsmPublicKey, CIOP_ID_PREFIX } from "./hsm-key.js";
+export { HsmError, ckrName } from "./errors.js";
+export { KEY_TYPES } from "./key-specs.js";
+export { EMBEDDED_TOKEN_LABEL, defaultDataDir } from "./embedded-token.js";
+export { CKM_AES_KEY_WRAP_PAD, CKM_AES_KEY_WRAP_KWP, CKM_RSA_AES_KEY_WRAP, oaepMechanism } from "./mechanisms.js";
+export { SOFTHSM_LIBRARY_CANDIDATES } from "./library.js";
+export type {
+  KeyType,
+  HashName,
+  PinSource,
+  Protection,
+  HsmOptions,
+  TokenInfo,
+  KeyInfo,
+  WrapOutcome,
+  Capabilities,
+  GenerateKeyOptions,
+  HostFallbackEvent,
+} from "./types.js";

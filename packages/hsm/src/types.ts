@@ -41,6 +41,37 @@ export interface HsmOptions {
   allowHostFallback?: boolean;
   /** Sessions kept open for concurrent work (default 4). */
   sessionPoolSize?: number;
+  /** Called for every host-side fallback (also emitted as the "host-fallback" event). Log it to the audit log. */
+  onHostFallback?: (event: HostFallbackEvent) => void;
+  /** Directory for the cross-process key-creation locks. Default: <dataDir>/locks for the embedded token, else $TMPDIR/ciop-locks-<uid>. */
+  lockDir?: string;
+  /**
+   * Testing only: treat the token as a hardware token even if it is a software one, so the
+   * host-fallback refusal can be exercised against SoftHSM.
+   */
+  assumeHardwareToken?: boolean;
+}
+
+/** Options for {@link Hsm.generateKey}. */
+export interface GenerateKeyOptions {
+  /** CKA_EXTRACTABLE (default true: BYOK export needs to wrap the key). false for keys that must never leave (XKS). */
+  extractable?: boolean;
+}
+
+/** One use of a host-side fallback: key material (the target or an ephemeral key) was in host memory. */
+export interface HostFallbackEvent {
+  /** The Hsm method that fell back, e.g. "wrapRsaAes" or "exportKeyToHost". */
+  operation: string;
+  /** Key name. */
+  key: string;
+  /** Why the operation could not stay inside the HSM. */
+  reason: string;
+  /** What was in host memory. */
+  material: "target-key" | "ephemeral-key";
+  /** Token label and serial. */
+  token: string;
+  /** ISO 8601 time. */
+  at: string;
 }
 
 export interface TokenInfo {
@@ -85,9 +116,23 @@ export interface Capabilities {
   aesKeyWrapPadMechanism: number | null;
   /** True when the token zero-pads PKCS#8 before KWP (SoftHSM 2.6.1 bug). */
   kwpPadsPrivateKeys: boolean;
+  /**
+   * True when the token zero-pads secret keys whose length is not a multiple of 8 before KWP
+   * (SoftHSM 2.6.1: HMAC-160 and HMAC-224 keys come out with 4 trailing zero bytes).
+   */
+  kwpPadsSecretKeys: boolean;
   aesGcm: boolean;
   aesGcmKeyWrap: boolean;
   aesEcbPadKeyWrap: boolean;
   digestKey: HashName[];
   asyncCalls: boolean;
+  /**
+   * CKM_RSA_AES_KEY_WRAP is in the token's mechanism list. pkcs11js 2.1.7 cannot pass its
+   * CK_RSA_AES_KEY_WRAP_PARAMS, so ciop composes it from OAEP + KWP even then.
+   */
+  rsaAesKeyWrapListed: boolean;
+  /** HMAC via C_Sign (CKM_SHA*_HMAC) on generic secrets. */
+  hmacHashes: HashName[];
+  /** Every mechanism number the token lists (C_GetMechanismList). */
+  mechanisms: number[];
 }

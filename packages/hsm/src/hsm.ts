@@ -1,0 +1,1043 @@
+import { EventEmitter } from "node:events";
+import { createDecipheriv, createHash, createPublicKey, constants as cryptoConstants, publicEncrypt, randomBytes } from "node:crypto";
+import os from "node:os";
+import path from "node:path";
+import pkcs11js from "pkcs11js";
+import { CiopError, zeroize, type CiopErrorCode } from "@ciop/core";
+import { derLength, ecPointRaw } from "./der.js";
+import { defaultDataDir, embeddedPaths, ensureEmbeddedToken, type EmbeddedTokenPaths } from "./embedded-token.js";
+import { HsmError, call, callAsync, isCkr, toHsmError } from "./errors.js";
+import { CIOP_ID_PREFIX, HsmKey, HsmPublicKey } from "./hsm-key.js";
+import { KEY_SPECS, keySpec, keyTypeFrom, type KeySpec } from "./key-specs.js";
+import { acquireLibrary, defaultLibraryPath, isSoftHsmLibrary, releaseLibrary, type LoadedLibrary } from "./library.js";
+import { withFileLock } from "./lock.js";
+import { HASHES, gcmParameter, hostKwpUnwrap, hostKwpWrap, isHashName, kwpName, oaepMechanism, oaepName } from "./mechanisms.js";
+import { resolvePin } from "./pin.js";
+import { probeCapabilities } from "./probe.js";
+import type { Capabilities, GenerateKeyOptions, HashName, HostFallbackEvent, HsmOptions, KeyInfo, KeyType, TokenInfo, WrapOutcome } from "./types.js";
+
+const P = pkcs11js;
+type Handle = Buffer;
+
+/** A low-level mechanism for {@link Hsm.wrapKey}: a pkcs11js mechanism object. @public */
+export type WrapMechanism = pkcs11js.Mechanism;
+
+const SOFTWARE_TOKEN_PATTERN = /softhsm|softokn|\bnss\b|mozilla|kryoptic|software/i;
+const WRAP_BUFFER = 16384;
+const DISABLED: Partial<Record<string, CiopErrorCode>> = { CKR_KEY_FUNCTION_NOT_PERMITTED: "ERR_KEY_DISABLED" };
+
+/** Attributes toggled by {@link Hsm.setKeyEnabled}, per family and object class. */
+const USAGE: Record<KeySpec["family"], { key: number[]; pub: number[] }> = {
+  aes: { key: [P.CKA_ENCRYPT, P.CKA_DECRYPT], pub: [] },
+  hmac: { key: [P.CKA_SIGN, P.CKA_VERIFY], pub: [] },
+  rsa: { key: [P.CKA_SIGN, P.CKA_DECRYPT], pub: [P.CKA_VERIFY, P.CKA_ENCRYPT] },
+  ec: { key: [P.CKA_SIGN], pub: [P.CKA_VERIFY] },
+};
+
+function ulong(buf: Buffer): number {
+  if (buf.length === 8) return Number(buf.readBigUInt64LE(0));
+  if (buf.length === 4) return buf.readUInt32LE(0);
+  return buf.length > 0 ? buf.readUIntLE(0, Math.min(buf.length, 6)) : 0;
+}
+
+function modulusBits(mod: Buffer): number {
+  let i = 0;
+  while (i < mod.length && mod[i] === 0) i++;
+  if (i === mod.length) return 0;
+  return (mod.length - i - 1) * 8 + (32 - Math.clz32(mod[i]!));
+}
+
+function validateName(name: string): void {
+  if (typeof name !== "string" || name.length === 0 || Buffer.byteLength(name) > 255 || /[\u0000-\u001f\u007f]/.test(name)) {
+    throw new CiopError("ERR_KEY_NAME_INVALID", `invalid key name ${JSON.stringify(name)}: use 1-255 bytes of printable UTF-8 (it becomes CKA_LABEL)`);
+  }
+}
+
+/** New CKA_ID: prefix ‖ 8-byte big-endian creation time (ms) ‖ 8 random bytes (earlier ids sort first). */
+function newKeyId(): Buffer {
+  const t = Buffer.alloc(8);
+  t.writeBigUInt64BE(BigInt(Date.now()));
+  return Buffer.concat([Buffer.from(CIOP_ID_PREFIX), t, randomBytes(8)]);
+}
+
+function isCiopId(id: Buffer): boolean {
+  return id.length >= CIOP_ID_PREFIX.length && Buffer.from(CIOP_ID_PREFIX).equals(id.subarray(0, CIOP_ID_PREFIX.length));
+}
+
+/**
+ * A PKCS#11 token opened by ciop: keys, in-HSM wraps and AES-GCM, with capability probing and a
+ * disciplined host-side fallback. Emits `"host-fallback"` ({@link HostFallbackEvent}) whenever key
+ * material had to be in host memory.
+ *
+ * @example
+ * ```ts
+ * const hsm = await Hsm.open();                       // embedded SoftHSM2 token, created on first use
+ * const { key } = await hsm.getOrCreateKey("byok-1", "AES-256");
+ * const pub = hsm.importPublicKey(providerSpkiDer);
+ * const out = hsm.wrapRsaAes(pub, key, "sha1");      // OAEP(ephemeral) ‖ KWP(key), done in the HSM
+ * await hsm.close();
+ * ```
+ * @public
+ */
+export class Hsm extends EventEmitter {
+  /** The token in use. */
+  readonly token: TokenInfo;
+  /** Paths of the embedded token, when this is ciop's embedded SoftHSM2 token. */
+  readonly embeddedPaths: EmbeddedTokenPaths | undefined;
+
+  private readonly lib: LoadedLibrary;
+  private readonly p: pkcs11js.PKCS11;
+  private readonly slot: Handle;
+  private readonly options: HsmOptions;
+  private readonly lockDir: string;
+  private readonly poolSize: number;
+  private caps!: Capabilities;
+  /** Object management and wraps (sync calls). Imported public keys live here. */
+  private objSession: Handle;
+  /** Encrypt/decrypt/sign/digest (sync calls); replaced when an operation fails. */
+  private opSession: Handle;
+  private readonly idle: Handle[] = [];
+  private poolOpen = 0;
+  private readonly waiters: Array<(s: Handle) => void> = [];
+  private readonly inflight = new Set<Promise<unknown>>();
+  private readonly cache = new Map<string, HsmKey>();
+  private readonly fallbacks: HostFallbackEvent[] = [];
+  private closed = false;
+
+  private constructor(lib: LoadedLibrary, slot: Handle, token: TokenInfo, options: HsmOptions, embedded: EmbeddedTokenPaths | undefined) {
+    super();
+    this.lib = lib;
+    this.p = lib.p;
+    this.slot = slot;
+    this.token = token;
+    this.options = options;
+    this.embeddedPaths = embedded;
+    this.poolSize = Math.max(1, options.sessionPoolSize ?? 4);
+    const uid = typeof process.getuid === "function" ? process.getuid() : 0;
+    this.lockDir = options.lockDir ?? (embedded ? embedded.lockDir : path.join(os.tmpdir(), `ciop-locks-${uid}`));
+    this.objSession = this.openSession();
+    this.opSession = this.openSession();
+  }
+
+  /**
+   * Opens a token. With no options and no environment, uses ciop's embedded SoftHSM2 token
+   * (created on first use in `$XDG_DATA_HOME/ciop`). See the README for the full resolution order.
+   */
+  static async open(options: HsmOptions = {}): Promise<Hsm> {
+    const libraryPath = options.library ?? process.env.CIOP_PKCS11_LIB ?? defaultLibraryPath();
+    const protection = options.protection ?? { kind: "module" as const };
+    let selector = protection.kind !== "module" ? protection.name : (options.token ?? process.env.CIOP_TOKEN);
+    let embedded: Awaited<ReturnType<typeof ensureEmbeddedToken>> | undefined;
+    if (selector === undefined && isSoftHsmLibrary(libraryPath)) {
+      const dataDir = options.dataDir ?? defaultDataDir();
+      const conf = process.env.SOFTHSM2_CONF;
+      if (options.dataDir !== undefined || conf === undefined || conf === embeddedPaths(dataDir).conf) {
+        embedded = await ensureEmbeddedToken(libraryPath, dataDir);
+        selector = embedded.state.serial;
+      }
+    }
+    const lib = acquireLibrary(libraryPath);
+    let hsm: Hsm | undefined;
+    try {
+      const { slot, info } = selectToken(lib.p, selector);
+      const label = info.label.trim();
+      const moduleInfo = call("C_GetInfo", () => lib.p.C_GetInfo());
+      const facts = `${info.manufacturerID} ${info.model} ${moduleInfo.manufacturerID} ${moduleInfo.libraryDescription}`;
+      const token: TokenInfo = {
+        libraryPath,
+        libraryDescription: moduleInfo.libraryDescription.trim(),
+        manufacturer: info.manufacturerID.trim(),
+        model: info.model.trim(),
+        label,
+        serial: info.serialNumber.trim(),
+        isSoftware: SOFTWARE_TOKEN_PATTERN.test(facts) && options.assumeHardwareToken !== true,
+        embedded: embedded !== undefined,
+      };
+      const what =
+        protection.kind === "softcard"
+          ? `passphrase of softcard '${protection.name}'`
+          : protection.kind === "ocs"
+            ? `PIN of card set '${protection.name}'`
+            : `PIN of token '${label}'`;
+      const pin = await resolvePin(options.pin, what, embedded?.state.pin);
+      if (pin === undefined) {
+        throw new CiopError("ERR_PIN_MISSING", `no ${what}: pass options.pin, or set CIOP_PIN or CIOP_PIN_FILE (PINs are never read from the command line alone)`);
+      }
+      hsm = new Hsm(lib, slot, token, options, embedded?.paths);
+      hsm.login(pin);
+      hsm.caps = probeCapabilities(lib.p, slot, lib.osLocking && lib.initializedByUs);
+      return hsm;
+    } catch (err) {
+      if (hsm) await hsm.close();
+      else releaseLibrary(lib);
+      throw err;
+    }
+  }
+
+  /** What the token really supports (probed once at open). */
+  capabilities(): Capabilities {
+    return { ...this.caps, rsaOaepHashes: [...this.caps.rsaOaepHashes], digestKey: [...this.caps.digestKey], hmacHashes: [...this.caps.hmacHashes] };
+  }
+
+  /** Host-side fallbacks are allowed: a software token, or `options.allowHostFallback`. */
+  allowsHostFallback(): boolean {
+    return this.token.isSoftware || this.options.allowHostFallback === true;
+  }
+
+  /** True once any host-side fallback happened in this Hsm. */
+  get hostFallbackUsed(): boolean {
+    return this.fallbacks.length > 0;
+  }
+
+  /** Every host-side fallback so far (for the audit log). */
+  get hostFallbacks(): readonly HostFallbackEvent[] {
+    return [...this.fallbacks];
+  }
+
+  // ---------------------------------------------------------------- keys
+
+  /** Creates a key; {@link CiopError} ERR_KEY_EXISTS if a key with that name exists. */
+  async generateKey(name: string, type: KeyType, options: GenerateKeyOptions = {}): Promise<HsmKey> {
+    this.ensureOpen();
+    validateName(name);
+    const spec = this.spec(type);
+    return this.withNameLock(name, async () => {
+      if (this.lookup(name)) throw new CiopError("ERR_KEY_EXISTS", `a key named '${name}' already exists on token '${this.token.label}'`);
+      const mine = await this.createKey(name, spec, options);
+      const winner = this.settleDuplicates(name, mine);
+      if (winner !== mine) throw new CiopError("ERR_KEY_EXISTS", `a key named '${name}' was created concurrently by another process`);
+      return mine;
+    });
+  }
+
+  /**
+   * Returns the key `name`, creating it when missing. An existing key is reused only if ciop created it
+   * (ERR_KEY_NOT_CIOP) and it has the requested type (ERR_KEY_TYPE_MISMATCH). Safe across processes:
+   * two processes asking at once end up with one key.
+   */
+  async getOrCreateKey(name: string, type: KeyType, options: GenerateKeyOptions = {}): Promise<{ key: HsmKey; created: boolean }> {
+    this.ensureOpen();
+    validateName(name);
+    const spec = this.spec(type);
+    return this.withNameLock(name, async () => {
+      const existing = this.lookup(name);
+      if (existing) return { key: this.checkReusable(existing, type), created: false };
+      const mine = await this.createKey(name, spec, options);
+      const winner = this.settleDuplicates(name, mine);
+      return winner === mine ? { key: mine, created: true } : { key: this.checkReusable(winner, type), created: false };
+    });
+  }
+
+  /** The key named `name` (cached handle), or undefined. */
+  findKey(name: string): HsmKey | undefined {
+    this.ensureOpen();
+    const cached = this.cache.get(name);
+    if (cached) return cached;
+    return this.lookup(name);
+  }
+
+  /** Every secret and private key on the token whose type ciop knows. */
+  listKeys(): KeyInfo[] {
+    this.ensureOpen();
+    const out: KeyInfo[] = [];
+    for (const klass of [P.CKO_SECRET_KEY, P.CKO_PRIVATE_KEY]) {
+      for (const h of this.find([{ type: P.CKA_CLASS, value: klass }, { type: P.CKA_TOKEN, value: true }])) {
+        const key = this.describe(h, klass);
+        if (key) out.push(this.keyInfo(key));
+      }
+    }
+    return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** Facts about one key. */
+  keyInfo(key: HsmKey): KeyInfo {
+    const spec = KEY_SPECS[key.type];
+    const usage = USAGE[spec.family].key;
+    const attrs = this.withHandle(key, (h) => this.attrs(h, [...usage, P.CKA_EXTRACTABLE, P.CKA_SENSITIVE], "reading key attributes"));
+    return {
+      name: key.name,
+      type: key.type,
+      id: key.id,
+      createdByCiop: key.createdByCiop,
+      enabled: usage.every((t) => attrs.get(t)?.[0] === 1),
+      extractable: attrs.get(P.CKA_EXTRACTABLE)?.[0] === 1,
+      sensitive: attrs.get(P.CKA_SENSITIVE)?.[0] === 1,
+    };
+  }
+
+  /** Destroys the key (and its public half). ERR_KEY_NOT_FOUND when there is none. */
+  deleteKey(name: string): void {
+    this.ensureOpen();
+    const key = this.lookup(name);
+    if (!key) throw new CiopError("ERR_KEY_NOT_FOUND", `no key named '${name}' on token '${this.token.label}'`);
+    this.destroyById(name, Buffer.from(key.id, "hex"));
+    this.cache.delete(name);
+  }
+
+  /**
+   * Enables or disables a key in the HSM itself (CKA_ENCRYPT/DECRYPT for AES, CKA_SIGN/VERIFY for
+   * HMAC, CKA_SIGN/DECRYPT and the public CKA_VERIFY/ENCRYPT for key pairs). A disabled key is refused
+   * by the token (ERR_KEY_DISABLED). Takes effect for other processes at their next operation.
+   */
+  setKeyEnabled(name: string, enabled: boolean): void {
+    this.ensureOpen();
+    const key = this.lookup(name);
+    if (!key) throw new CiopError("ERR_KEY_NOT_FOUND", `no key named '${name}' on token '${this.token.label}'`);
+    const usage = USAGE[KEY_SPECS[key.type].family];
+    this.withHandle(key, (h) => this.setAttrs(h, usage.key.map((type) => ({ type, value: enabled })), `${enabled ? "enabling" : "disabling"} key '${name}'`));
+    if (usage.pub.length > 0) {
+      const pub = this.publicHandle(key);
+      if (pub) this.setAttrs(pub, usage.pub.map((type) => ({ type, value: enabled })), `${enabled ? "enabling" : "disabling"} the public key of '${name}'`);
+    }
+  }
+
+  // ---------------------------------------------------------------- public keys
+
+  /** Imports an RSA SubjectPublicKeyInfo (DER) as a session object with CKA_WRAP and CKA_ENCRYPT. */
+  importPublicKey(spkiDer: Uint8Array): HsmPublicKey {
+    this.ensureOpen();
+    let jwk: { kty?: string; n?: string; e?: string };
+    try {
+      const k = createPublicKey({ key: Buffer.from(spkiDer), format: "der", type: "spki" });
+      jwk = k.export({ format: "jwk" }) as typeof jwk;
+    } catch (err) {
+      throw new CiopError("ERR_WRAPPING_KEY_INVALID", "the wrapping key is not a valid DER SubjectPublicKeyInfo", { cause: err });
+    }
+    if (jwk.kty !== "RSA" || !jwk.n || !jwk.e) {
+      throw new CiopError("ERR_WRAPPING_KEY_INVALID", `the wrapping key is ${jwk.kty ?? "unknown"}, but only RSA public keys can wrap in the HSM`);
+    }
+    const n = Buffer.from(jwk.n, "base64url");
+    const handle = call(
+      "C_CreateObject",
+      () =>
+        this.p.C_CreateObject(this.objSession, [
+          { type: P.CKA_CLASS, value: P.CKO_PUBLIC_KEY },
+          { type: P.CKA_KEY_TYPE, value: P.CKK_RSA },
+          { type: P.CKA_TOKEN, value: false },
+          { type: P.CKA_PRIVATE, value: false },
+          { type: P.CKA_MODULUS, value: n },
+          { type: P.CKA_PUBLIC_EXPONENT, value: Buffer.from(jwk.e!, "base64url") },
+          { type: P.CKA_WRAP, value: true },
+          { type: P.CKA_ENCRYPT, value: true },
+          { type: P.CKA_VERIFY, value: false },
+          { type: P.CKA_LABEL, value: "ciop-wrapping-key" },
+        ]),
+      "importing the wrapping key",
+    );
+    return new HsmPublicKey(modulusBits(n), Uint8Array.from(spkiDer), handle);
+  }
+
+  /** Destroys an imported public key's session object. */
+  releasePublicKey(pub: HsmPublicKey): void {
+    if (!pub.handle || this.closed) return;
+    const h = pub.handle;
+    pub.handle = undefined;
+    try {
+      this.p.C_DestroyObject(this.objSession, h);
+    } catch {
+      /* session objects also vanish with the session */
+    }
+  }
+
+  /** SubjectPublicKeyInfo (DER) of an RSA or EC key pair. */
+  publicKeyOf(key: HsmKey): Uint8Array {
+    this.ensureOpen();
+    const spec = KEY_SPECS[key.type];
+    if (spec.family === "rsa") {
+      const src = this.publicHandle(key) ?? key.handle;
+      const a = this.attrs(src, [P.CKA_MODULUS, P.CKA_PUBLIC_EXPONENT], "reading the RSA public key");
+      const jwk = { kty: "RSA", n: a.get(P.CKA_MODULUS)!.toString("base64url"), e: a.get(P.CKA_PUBLIC_EXPONENT)!.toString("base64url") };
+      return new Uint8Array(createPublicKey({ key: jwk, format: "jwk" }).export({ type: "spki", format: "der" }));
+    }
+    if (spec.family === "ec") {
+      const pub = this.publicHandle(key);
+      if (!pub) throw new CiopError("ERR_KEY_NOT_FOUND", `the public half of EC key '${key.name}' is missing from the token (no CKO_PUBLIC_KEY with its CKA_ID)`);
+      const a = this.attrs(pub, [P.CKA_EC_POINT], "reading the EC public key");
+      const c = spec.curve!;
+      const point = ecPointRaw(a.get(P.CKA_EC_POINT)!, c.size);
+      if (point.length !== 1 + 2 * c.size || point[0] !== 0x04) throw new HsmError("ERR_HSM", `unexpected CKA_EC_POINT encoding for '${key.name}'`);
+      const jwk = {
+        kty: "EC",
+        crv: c.name,
+        x: Buffer.from(point.subarray(1, 1 + c.size)).toString("base64url"),
+        y: Buffer.from(point.subarray(1 + c.size)).toString("base64url"),
+      };
+      return new Uint8Array(createPublicKey({ key: jwk, format: "jwk" }).export({ type: "spki", format: "der" }));
+    }
+    throw new CiopError("ERR_KEY_TYPE_MISMATCH", `'${key.name}' is a ${key.type} secret key and has no public key`);
+  }
+
+  // ---------------------------------------------------------------- wraps
+
+  /** In-HSM RSA-OAEP (same hash for OAEP and MGF1, empty label) of a secret key. */
+  wrapRsaOaep(pub: HsmPublicKey, key: HsmKey, hash: HashName): WrapOutcome {
+    this.ensureOpen();
+    this.requireSecret(key, "RSA-OAEP");
+    this.requireHash(hash);
+    if (!this.caps.rsaOaepHashes.includes(hash)) throw this.oaepUnsupported(hash, "wrapRsaOaep");
+    const bytes = this.wrapUnder(oaepMechanism(hash), this.pubHandle(pub), key, `wrapping '${key.name}' with ${oaepName(hash)}`, hash);
+    return { bytes, hostFallback: false, mechanisms: [oaepName(hash)] };
+  }
+
+  /** In-HSM RSA PKCS#1 v1.5 of a secret key (legacy). */
+  wrapRsaPkcs1(pub: HsmPublicKey, key: HsmKey): WrapOutcome {
+    this.ensureOpen();
+    this.requireSecret(key, "RSA PKCS#1 v1.5");
+    if (!this.caps.rsaPkcs1) {
+      throw new CiopError("ERR_MECHANISM_UNSUPPORTED", `token '${this.token.label}' refuses C_WrapKey with CKM_RSA_PKCS; alternatives: wrapRsaOaep (${this.caps.rsaOaepHashes.join(", ") || "none"}) or wrapRsaAes`);
+    }
+    const bytes = this.wrapUnder({ mechanism: P.CKM_RSA_PKCS }, this.pubHandle(pub), key, `wrapping '${key.name}' with CKM_RSA_PKCS`);
+    return { bytes, hostFallback: false, mechanisms: ["CKM_RSA_PKCS"] };
+  }
+
+  /**
+   * CKM_RSA_AES_KEY_WRAP output: OAEP(hash)(ephemeral AES-256) ‖ RFC 5649 KWP(ephemeral, key), where
+   * the KWP plaintext is the raw key (secret keys) or the exact PKCS#8 DER (private keys).
+   * Composed inside the HSM when the token can; otherwise a host-side fallback (reported in the
+   * outcome and as a "host-fallback" event) if {@link allowsHostFallback}, else ERR_HOST_FALLBACK_REFUSED.
+   */
+  wrapRsaAes(pub: HsmPublicKey, key: HsmKey, hash: HashName): WrapOutcome {
+    this.ensureOpen();
+    this.requireHash(hash);
+    const pubHandle = this.pubHandle(pub);
+    const kwp = this.caps.aesKeyWrapPadMechanism;
+    const oaepInHsm = this.caps.rsaOaepHashes.includes(hash);
+    const kwpExact = kwp !== null && !this.kwpWouldPad(key);
+
+    // 1. All inside the HSM.
+    if (kwpExact && oaepInHsm) {
+      const eph = this.generateSessionAesKey(256);
+      try {
+        const wrappedKey = this.wrapUnder({ mechanism: kwp }, eph.handle, key, `wrapping '${key.name}' with ${kwpName(kwp)}`);
+        const wrappedEph = this.wrapUnder(oaepMechanism(hash), pubHandle, eph, `wrapping the ephemeral key with ${oaepName(hash)}`, hash);
+        return { bytes: concat(wrappedEph, wrappedKey), hostFallback: false, mechanisms: ["CKM_AES_KEY_GEN(session)", kwpName(kwp), oaepName(hash)] };
+      } finally {
+        this.destroySessionKey(eph);
+      }
+    }
+
+    const why = kwp === null
+      ? "the token has no working RFC 5649 key wrap (CKM_AES_KEY_WRAP_KWP 0x210B / CKM_AES_KEY_WRAP_PAD 0x210A)"
+      : !kwpExact
+        ? `the token zero-pads ${key.kind === "private" ? "PKCS#8" : `a ${KEY_SPECS[key.type].bytes}-byte key`} to a multiple of 8 before ${kwpName(kwp)}, so the unwrapped key would carry trailing zeros`
+        : `the token refuses CKM_RSA_PKCS_OAEP with ${HASHES[hash].label} (it accepts: ${this.caps.rsaOaepHashes.join(", ") || "none"})`;
+
+    // 2. Target stays in the HSM; only the ephemeral key is made and OAEP-encrypted on the host.
+    if (kwpExact) {
+      this.hostFallback("wrapRsaAes", key, `CKM_RSA_AES_KEY_WRAP with ${HASHES[hash].label}: ${why}`, "ephemeral-key", this.aesAlternatives(hash, key));
+      const ephValue = randomBytes(32);
+      let eph: Handle | undefined;
+      try {
+        eph = this.createSessionAes(ephValue, { wrap: true });
+        const wrappedKey = this.wrapUnder({ mechanism: kwp! }, eph, key, `wrapping '${key.name}' with ${kwpName(kwp!)}`);
+        const wrappedEph = hostOaep(pub.spki, hash, ephValue);
+        return { bytes: concat(wrappedEph, wrappedKey), hostFallback: true, mechanisms: [kwpName(kwp!), `host:RSA-OAEP(${HASHES[hash].label})`] };
+      } finally {
+        zeroize(ephValue);
+        if (eph) this.destroyHandle(eph);
+      }
+    }
+
+    // 3. The target key itself has to come out (exact PKCS#8, or no KWP in the token).
+    this.hostFallback("wrapRsaAes", key, `CKM_RSA_AES_KEY_WRAP with ${HASHES[hash].label}: ${why}`, "target-key", this.aesAlternatives(hash, key));
+    const material = this.extractToHost(key);
+    const ephValue = randomBytes(32);
+    try {
+      const wrappedKey = hostKwpWrap(ephValue, material);
+      const wrappedEph = hostOaep(pub.spki, hash, ephValue);
+      return { bytes: concat(wrappedEph, wrappedKey), hostFallback: true, mechanisms: [`${kwp === null ? "CKM_AES_KEY_WRAP" : kwpName(kwp)}(export)`, "host:AES-KWP", `host:RSA-OAEP(${HASHES[hash].label})`] };
+    } finally {
+      zeroize(material, ephValue);
+    }
+  }
+
+  /** An extractable, sensitive session AES key (CKA_WRAP, CKA_ENCRYPT) for compositions. Destroy with {@link destroySessionKey}. */
+  generateSessionAesKey(bits: 128 | 192 | 256 = 256): HsmKey {
+    this.ensureOpen();
+    const handle = call(
+      "C_GenerateKey",
+      () =>
+        this.p.C_GenerateKey(this.objSession, { mechanism: P.CKM_AES_KEY_GEN }, [
+          { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
+          { type: P.CKA_KEY_TYPE, value: P.CKK_AES },
+          { type: P.CKA_VALUE_LEN, value: bits / 8 },
+          { type: P.CKA_TOKEN, value: false },
+          { type: P.CKA_PRIVATE, value: true },
+          { type: P.CKA_SENSITIVE, value: true },
+          { type: P.CKA_EXTRACTABLE, value: true },
+          { type: P.CKA_WRAP, value: true },
+          { type: P.CKA_ENCRYPT, value: true },
+          { type: P.CKA_DECRYPT, value: true },
+        ]),
+      "generating an ephemeral AES key",
+    );
+    return new HsmKey({ name: "ciop-ephemeral", type: `AES-${bits}` as KeyType, kind: "secret", id: "", createdByCiop: true, ephemeral: true, handle });
+  }
+
+  /** Destroys a key made by {@link generateSessionAesKey}. */
+  destroySessionKey(key: HsmKey): void {
+    if (!key.ephemeral) throw new CiopError("ERR_USAGE", `destroySessionKey only destroys ephemeral session keys; use deleteKey('${key.name}')`);
+    this.destroyHandle(key.handle);
+  }
+
+  /** Low-level C_WrapKey for compositions in @ciop/wrap. */
+  wrapKey(mechanism: WrapMechanism, wrappingKey: HsmKey | HsmPublicKey, key: HsmKey): Uint8Array {
+    this.ensureOpen();
+    const wh = wrappingKey instanceof HsmPublicKey ? this.pubHandle(wrappingKey) : wrappingKey.handle;
+    return this.wrapUnder(mechanism, wh, key, `wrapping '${key.name}' with mechanism 0x${mechanism.mechanism.toString(16)}`);
+  }
+
+  /**
+   * THE single choke point for host-side fallback: returns the key's raw bytes (secret keys) or exact
+   * PKCS#8 DER (private keys) in host memory. Refused (ERR_HOST_FALLBACK_REFUSED) unless
+   * {@link allowsHostFallback}. Every use is recorded and emitted as "host-fallback". The caller must
+   * zeroize the returned buffer.
+   */
+  async exportKeyToHost(key: HsmKey, reason: string): Promise<Buffer> {
+    this.ensureOpen();
+    this.hostFallback("exportKeyToHost", key, reason, "target-key", ["keep the operation inside the HSM (see capabilities())"]);
+    return this.extractToHost(key);
+  }
+
+  /** C_DigestKey: hash of a secret key's value (a key check value; never the value). */
+  digestKey(key: HsmKey, hash: HashName): Uint8Array {
+    this.ensureOpen();
+    this.requireHash(hash);
+    return this.withHandle(key, (h) =>
+      this.onOpSession("C_DigestKey", `digesting '${key.name}'`, (s) => {
+        this.p.C_DigestInit(s, { mechanism: HASHES[hash].mech });
+        this.p.C_DigestKey(s, h);
+        return new Uint8Array(this.p.C_DigestFinal(s, Buffer.alloc(64)));
+      }),
+    );
+  }
+
+  /** HMAC of `data` with a generic-secret key (C_Sign with CKM_SHA*_HMAC). */
+  signHmac(key: HsmKey, hash: HashName, data: Uint8Array): Uint8Array {
+    this.ensureOpen();
+    this.requireHash(hash);
+    if (KEY_SPECS[key.type].family !== "hmac") throw new CiopError("ERR_KEY_TYPE_MISMATCH", `'${key.name}' is ${key.type}, not an HMAC key`);
+    return this.withHandle(key, (h) => {
+      call("C_SignInit", () => this.p.C_SignInit(this.opSession, { mechanism: HASHES[hash].hmac }, h), `using key '${key.name}'`, DISABLED);
+      return this.onOpSession("C_Sign", `HMAC with '${key.name}'`, (s) => new Uint8Array(this.p.C_Sign(s, Buffer.from(data), Buffer.alloc(64))));
+    });
+  }
+
+  /** AES-GCM encryption in the HSM (128-bit tag). Returns ciphertext ‖ tag. */
+  encryptAesGcm(key: HsmKey, iv: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): Buffer {
+    this.ensureOpen();
+    this.requireAes(key);
+    if (plaintext.length === 0) throw new CiopError("ERR_USAGE", "AES-GCM plaintext must not be empty (PKCS#11 tokens reject it)");
+    if (iv.length === 0) throw new CiopError("ERR_USAGE", "AES-GCM needs a non-empty IV");
+    const mech = { mechanism: P.CKM_AES_GCM, parameter: gcmParameter(iv, aad) };
+    const pt = Buffer.from(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength);
+    return this.withHandle(key, (h) => {
+      call("C_EncryptInit", () => this.p.C_EncryptInit(this.opSession, mech, h), `using key '${key.name}'`, DISABLED);
+      return this.onOpSession("C_Encrypt", `encrypting with '${key.name}'`, (s) => Buffer.from(this.p.C_Encrypt(s, pt, Buffer.alloc(pt.length + 16))));
+    });
+  }
+
+  /** AES-GCM decryption in the HSM. A bad tag, AAD or IV gives ERR_DECRYPTION_FAILED (fixed message). */
+  decryptAesGcm(key: HsmKey, iv: Uint8Array, ctAndTag: Uint8Array, aad?: Uint8Array): Buffer {
+    this.ensureOpen();
+    this.requireAes(key);
+    if (ctAndTag.length <= 16 || iv.length === 0) throw new HsmError("ERR_DECRYPTION_FAILED", "decryption failed");
+    const mech = { mechanism: P.CKM_AES_GCM, parameter: gcmParameter(iv, aad) };
+    const ct = Buffer.from(ctAndTag.buffer, ctAndTag.byteOffset, ctAndTag.byteLength);
+    return this.withHandle(key, (h) => {
+      call("C_DecryptInit", () => this.p.C_DecryptInit(this.opSession, mech, h), `using key '${key.name}'`, DISABLED);
+      try {
+        return Buffer.from(this.p.C_Decrypt(this.opSession, ct, Buffer.alloc(ct.length)));
+      } catch (err) {
+        this.resetOpSession();
+        if (isCkr(err, "CKR_GENERAL_ERROR", "CKR_ENCRYPTED_DATA_INVALID", "CKR_ENCRYPTED_DATA_LEN_RANGE", "CKR_DATA_INVALID", "CKR_DATA_LEN_RANGE")) {
+          throw new HsmError("ERR_DECRYPTION_FAILED", "decryption failed");
+        }
+        throw toHsmError(err, "C_Decrypt", `decrypting with '${key.name}'`);
+      }
+    });
+  }
+
+  /** Closes every session and, with the last Hsm of the process, finalises the library. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await Promise.allSettled([...this.inflight]);
+    this.closed = true;
+    for (const s of [this.opSession, this.objSession, ...this.idle]) {
+      try {
+        this.p.C_CloseSession(s);
+      } catch {
+        /* already closed */
+      }
+    }
+    this.idle.length = 0;
+    this.cache.clear();
+    releaseLibrary(this.lib);
+  }
+
+  // ================================================================ internals
+
+  private ensureOpen(): void {
+    if (this.closed) throw new CiopError("ERR_USAGE", "this Hsm has been closed");
+  }
+
+  private spec(type: KeyType): KeySpec {
+    const s = keySpec(type);
+    if (!s) throw new CiopError("ERR_KEY_TYPE_UNSUPPORTED", `unknown key type '${String(type)}'; supported: ${Object.keys(KEY_SPECS).join(", ")}`);
+    return s;
+  }
+
+  /** The token's KWP would add zero bytes to this key's plaintext (SoftHSM 2.6.1). */
+  private kwpWouldPad(key: HsmKey): boolean {
+    if (key.kind === "private") return this.caps.kwpPadsPrivateKeys;
+    return this.caps.kwpPadsSecretKeys && (KEY_SPECS[key.type].bytes ?? 0) % 8 !== 0;
+  }
+
+  private requireHash(hash: HashName): void {
+    if (!isHashName(hash)) throw new CiopError("ERR_ALGORITHM_UNSUPPORTED", `unknown hash '${String(hash)}'; supported: sha1, sha256, sha384, sha512`);
+  }
+
+  private requireSecret(key: HsmKey, what: string): void {
+    if (key.kind !== "secret") {
+      throw new CiopError("ERR_KEY_TYPE_UNSUPPORTED", `${what} can wrap only secret keys (AES/HMAC), and '${key.name}' is ${key.type}; use wrapRsaAes for key pairs`);
+    }
+  }
+
+  private requireAes(key: HsmKey): void {
+    if (KEY_SPECS[key.type].family !== "aes") throw new CiopError("ERR_KEY_TYPE_MISMATCH", `'${key.name}' is ${key.type}, not an AES key`);
+  }
+
+  private pubHandle(pub: HsmPublicKey): Handle {
+    if (!pub.handle) throw new CiopError("ERR_USAGE", "this public key has been released");
+    return pub.handle;
+  }
+
+  private openSession(): Handle {
+    return call("C_OpenSession", () => this.p.C_OpenSession(this.slot, P.CKF_SERIAL_SESSION | P.CKF_RW_SESSION));
+  }
+
+  private login(pin: string): void {
+    try {
+      this.p.C_Login(this.objSession, P.CKU_USER, pin);
+    } catch (err) {
+      if (isCkr(err, "CKR_USER_ALREADY_LOGGED_IN")) return;
+      const e = toHsmError(err, "C_Login", `logging in to token '${this.token.label}'`);
+      throw e;
+    }
+  }
+
+  private async acquireSession(): Promise<Handle> {
+    const s = this.idle.pop();
+    if (s) return s;
+    if (this.poolOpen < this.poolSize) {
+      this.poolOpen++;
+      return this.openSession();
+    }
+    return new Promise<Handle>((resolve) => this.waiters.push(resolve));
+  }
+
+  private releaseSession(s: Handle): void {
+    if (this.closed) {
+      try {
+        this.p.C_CloseSession(s);
+      } catch {
+        /* ignore */
+      }
+      return;
+    }
+    const w = this.waiters.shift();
+    if (w) w(s);
+    else this.idle.push(s);
+  }
+
+  private track<T>(promise: Promise<T>): Promise<T> {
+    this.inflight.add(promise);
+    const done = () => this.inflight.delete(promise);
+    promise.then(done, done);
+    return promise;
+  }
+
+  private resetOpSession(): void {
+    try {
+      this.p.C_CloseSession(this.opSession);
+    } catch {
+      /* ignore */
+    }
+    this.opSession = this.openSession();
+  }
+
+  /** Runs an operation on the op session; any failure drops that session (SoftHSM leaves ops active). */
+  private onOpSession<T>(fn: string, context: string, f: (s: Handle) => T): T {
+    try {
+      return f(this.opSession);
+    } catch (err) {
+      this.resetOpSession();
+      throw toHsmError(err, fn, context, DISABLED);
+    }
+  }
+
+  /** Runs `f` with the key's handle; on a stale handle, re-finds the key by CKA_ID once and retries. */
+  private withHandle<T>(key: HsmKey, f: (h: Handle) => T): T {
+    try {
+      return f(key.handle);
+    } catch (err) {
+      if (key.ephemeral || !isCkr(err, "CKR_OBJECT_HANDLE_INVALID", "CKR_KEY_HANDLE_INVALID")) throw err;
+      const klass = key.kind === "secret" ? P.CKO_SECRET_KEY : P.CKO_PRIVATE_KEY;
+      const found = this.find([{ type: P.CKA_CLASS, value: klass }, { type: P.CKA_ID, value: Buffer.from(key.id, "hex") }, { type: P.CKA_TOKEN, value: true }]);
+      if (found.length === 0) {
+        this.cache.delete(key.name);
+        throw new CiopError("ERR_KEY_NOT_FOUND", `key '${key.name}' no longer exists on token '${this.token.label}'`, { cause: err });
+      }
+      key.handle = found[0]!;
+      key.publicHandle = undefined;
+      return f(key.handle);
+    }
+  }
+
+  private find(template: pkcs11js.Template): Handle[] {
+    const s = this.objSession;
+    return call("C_FindObjects", () => {
+      this.p.C_FindObjectsInit(s, template);
+      try {
+        const out: Handle[] = [];
+        for (;;) {
+          const batch = this.p.C_FindObjects(s, 64);
+          out.push(...batch);
+          if (batch.length < 64) return out;
+        }
+      } finally {
+        this.p.C_FindObjectsFinal(s);
+      }
+    });
+  }
+
+  private attrs(h: Handle, types: number[], context: string): Map<number, Buffer> {
+    const res = call("C_GetAttributeValue", () => this.p.C_GetAttributeValue(this.objSession, h, types.map((type) => ({ type }))), context);
+    return new Map(res.map((a) => [a.type, a.value]));
+  }
+
+  private setAttrs(h: Handle, template: pkcs11js.Template, context: string): void {
+    call("C_SetAttributeValue", () => this.p.C_SetAttributeValue(this.objSession, h, template), context);
+  }
+
+  /** Fresh lookup of `name` on the token (updates the cache). */
+  private lookup(name: string): HsmKey | undefined {
+    const keys: HsmKey[] = [];
+    for (const klass of [P.CKO_SECRET_KEY, P.CKO_PRIVATE_KEY]) {
+      for (const h of this.find([{ type: P.CKA_CLASS, value: klass }, { type: P.CKA_LABEL, value: name }, { type: P.CKA_TOKEN, value: true }])) {
+        const k = this.describe(h, klass, true);
+        if (k) keys.push(k);
+      }
+    }
+    if (keys.length === 0) {
+      this.cache.delete(name);
+      return undefined;
+    }
+    keys.sort((a, b) => Number(b.createdByCiop) - Number(a.createdByCiop) || a.id.localeCompare(b.id));
+    const key = keys[0]!;
+    this.cache.set(name, key);
+    return key;
+  }
+
+  /** Builds an HsmKey from an object; undefined for types ciop does not handle (throws if `strict`). */
+  private describe(h: Handle, klass: number, strict = false): HsmKey | undefined {
+    const a = this.attrs(h, [P.CKA_KEY_TYPE, P.CKA_ID, P.CKA_LABEL], "reading key attributes");
+    const keyType = ulong(a.get(P.CKA_KEY_TYPE)!);
+    const id = a.get(P.CKA_ID) ?? Buffer.alloc(0);
+    const name = (a.get(P.CKA_LABEL) ?? Buffer.alloc(0)).toString("utf8");
+    let type: KeyType | undefined;
+    if (klass === P.CKO_SECRET_KEY) {
+      const len = ulong(this.attrs(h, [P.CKA_VALUE_LEN], "reading CKA_VALUE_LEN").get(P.CKA_VALUE_LEN)!);
+      if (keyType === P.CKK_AES) type = keyTypeFrom("aes", len);
+      else if (keyType === P.CKK_GENERIC_SECRET || [P.CKK_SHA_1_HMAC, P.CKK_SHA256_HMAC, P.CKK_SHA384_HMAC, P.CKK_SHA512_HMAC, P.CKK_SHA224_HMAC].includes(keyType)) {
+        type = keyTypeFrom("hmac", len);
+      }
+    } else if (keyType === P.CKK_RSA) {
+      type = keyTypeFrom("rsa", modulusBits(this.attrs(h, [P.CKA_MODULUS], "reading CKA_MODULUS").get(P.CKA_MODULUS)!));
+    } else if (keyType === P.CKK_EC) {
+      type = keyTypeFrom("ec", this.attrs(h, [P.CKA_EC_PARAMS], "reading CKA_EC_PARAMS").get(P.CKA_EC_PARAMS)!.toString("hex"));
+    }
+    if (!type) {
+      if (strict) throw new CiopError("ERR_KEY_TYPE_UNSUPPORTED", `key '${name}' exists on the token but its type (CKK 0x${keyType.toString(16)}) is not one ciop handles`);
+      return undefined;
+    }
+    return new HsmKey({ name, type, kind: KEY_SPECS[type].kind, id: id.toString("hex"), createdByCiop: isCiopId(id), handle: h });
+  }
+
+  private publicHandle(key: HsmKey): Handle | undefined {
+    if (key.kind !== "private") return undefined;
+    if (key.publicHandle) return key.publicHandle;
+    const found = this.find([{ type: P.CKA_CLASS, value: P.CKO_PUBLIC_KEY }, { type: P.CKA_ID, value: Buffer.from(key.id, "hex") }]);
+    key.publicHandle = found[0];
+    return key.publicHandle;
+  }
+
+  private checkReusable(key: HsmKey, type: KeyType): HsmKey {
+    if (!key.createdByCiop) {
+      throw new CiopError("ERR_KEY_NOT_CIOP", `a key named '${key.name}' exists on token '${this.token.label}' but ciop did not create it (its CKA_ID lacks the ciop marker); choose another name`);
+    }
+    if (key.type !== type) {
+      throw new CiopError("ERR_KEY_TYPE_MISMATCH", `key '${key.name}' exists as ${key.type}, not ${type}`);
+    }
+    return key;
+  }
+
+  private lockPathFor(name: string): string {
+    const h = createHash("sha256").update(`${this.token.libraryPath}\0${this.token.serial}\0${name}`).digest("hex").slice(0, 40);
+    return path.join(this.lockDir, `key-${h}.lock`);
+  }
+
+  private withNameLock<T>(name: string, f: () => Promise<T>): Promise<T> {
+    return this.track(withFileLock(this.lockPathFor(name), f));
+  }
+
+  private async createKey(name: string, spec: KeySpec, options: GenerateKeyOptions): Promise<HsmKey> {
+    const id = newKeyId();
+    const extractable = options.extractable ?? true;
+    const common: pkcs11js.Template = [
+      { type: P.CKA_TOKEN, value: true },
+      { type: P.CKA_LABEL, value: name },
+      { type: P.CKA_ID, value: id },
+      { type: P.CKA_MODIFIABLE, value: true },
+    ];
+    const secretAttrs: pkcs11js.Template = [
+      ...common,
+      { type: P.CKA_PRIVATE, value: true },
+      { type: P.CKA_SENSITIVE, value: true },
+      { type: P.CKA_EXTRACTABLE, value: extractable },
+    ];
+    const session = await this.acquireSession();
+    try {
+      const ctx = `generating ${spec.type} key '${name}'`;
+      if (spec.family === "aes" || spec.family === "hmac") {
+        const aes = spec.family === "aes";
+        const handle = await callAsync(
+          "C_GenerateKey",
+          () =>
+            this.p.C_GenerateKeyAsync(session, { mechanism: aes ? P.CKM_AES_KEY_GEN : P.CKM_GENERIC_SECRET_KEY_GEN }, [
+              { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
+              { type: P.CKA_KEY_TYPE, value: aes ? P.CKK_AES : P.CKK_GENERIC_SECRET },
+              { type: P.CKA_VALUE_LEN, value: spec.bytes! },
+              ...secretAttrs,
+              ...USAGE[spec.family].key.map((type) => ({ type, value: true })),
+              { type: P.CKA_WRAP, value: false },
+              { type: P.CKA_UNWRAP, value: false },
+              { type: P.CKA_DERIVE, value: false },
+            ]),
+          ctx,
+        );
+        const key = new HsmKey({ name, type: spec.type, kind: "secret", id: id.toString("hex"), createdByCiop: true, handle });
+        this.cache.set(name, key);
+        return key;
+      }
+      const rsa = spec.family === "rsa";
+      const pubTemplate: pkcs11js.Template = [
+        { type: P.CKA_CLASS, value: P.CKO_PUBLIC_KEY },
+        { type: P.CKA_KEY_TYPE, value: rsa ? P.CKK_RSA : P.CKK_EC },
+        ...common,
+        { type: P.CKA_PRIVATE, value: false },
+        ...(rsa
+          ? [
+              { type: P.CKA_MODULUS_BITS, value: spec.bits! },
+              { type: P.CKA_PUBLIC_EXPONENT, value: Buffer.from([1, 0, 1]) },
+            ]
+          : [{ type: P.CKA_EC_PARAMS, value: Buffer.from(spec.curve!.params, "hex") }]),
+        ...USAGE[spec.family].pub.map((type) => ({ type, value: true })),
+        { type: P.CKA_WRAP, value: false },
+      ];
+      const privTemplate: pkcs11js.Template = [
+        { type: P.CKA_CLASS, value: P.CKO_PRIVATE_KEY },
+        { type: P.CKA_KEY_TYPE, value: rsa ? P.CKK_RSA : P.CKK_EC },
+        ...secretAttrs,
+        ...USAGE[spec.family].key.map((type) => ({ type, value: true })),
+        { type: P.CKA_UNWRAP, value: false },
+        { type: P.CKA_DERIVE, value: false },
+      ];
+      const pair = await callAsync(
+        "C_GenerateKeyPair",
+        () => this.p.C_GenerateKeyPairAsync(session, { mechanism: rsa ? P.CKM_RSA_PKCS_KEY_PAIR_GEN : P.CKM_EC_KEY_PAIR_GEN }, pubTemplate, privTemplate),
+        ctx,
+      );
+      const key = new HsmKey({ name, type: spec.type, kind: "private", id: id.toString("hex"), createdByCiop: true, handle: pair.privateKey, publicHandle: pair.publicKey });
+      this.cache.set(name, key);
+      return key;
+    } finally {
+      this.releaseSession(session);
+    }
+  }
+
+  /**
+   * Second guard after the lock: if two ciop keys now carry `name` (e.g. processes on two machines
+   * sharing a token), the earliest CKA_ID wins and the later creator destroys its own key.
+   */
+  private settleDuplicates(name: string, mine: HsmKey): HsmKey {
+    const all: HsmKey[] = [];
+    for (const klass of [P.CKO_SECRET_KEY, P.CKO_PRIVATE_KEY]) {
+      for (const h of this.find([{ type: P.CKA_CLASS, value: klass }, { type: P.CKA_LABEL, value: name }, { type: P.CKA_TOKEN, value: true }])) {
+        const k = this.describe(h, klass);
+        if (k?.createdByCiop) all.push(k);
+      }
+    }
+    if (all.length <= 1) return mine;
+    all.sort((a, b) => a.id.localeCompare(b.id));
+    const winner = all[0]!;
+    if (winner.id === mine.id) return mine;
+    this.destroyById(name, Buffer.from(mine.id, "hex"));
+    this.cache.set(name, winner);
+    return winner;
+  }
+
+  private destroyById(name: string, id: Buffer): void {
+    for (const h of this.find([{ type: P.CKA_ID, value: id }, { type: P.CKA_LABEL, value: name }])) {
+      call("C_DestroyObject", () => this.p.C_DestroyObject(this.objSession, h), `deleting key '${name}'`);
+    }
+  }
+
+  private destroyHandle(h: Handle): void {
+    try {
+      this.p.C_DestroyObject(this.objSession, h);
+    } catch {
+      /* session objects also vanish with the session */
+    }
+  }
+
+  private createSessionAes(value: Buffer, usage: { wrap?: boolean; unwrap?: boolean }): Handle {
+    return call(
+      "C_CreateObject",
+      () =>
+        this.p.C_CreateObject(this.objSession, [
+          { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
+          { type: P.CKA_KEY_TYPE, value: P.CKK_AES },
+          { type: P.CKA_TOKEN, value: false },
+          { type: P.CKA_PRIVATE, value: true },
+          { type: P.CKA_SENSITIVE, value: true },
+          { type: P.CKA_EXTRACTABLE, value: false },
+          { type: P.CKA_VALUE, value: value },
+          { type: P.CKA_WRAP, value: usage.wrap ?? false },
+          { type: P.CKA_UNWRAP, value: usage.unwrap ?? false },
+        ]),
+      "importing an ephemeral key-encryption key",
+    );
+  }
+
+  private wrapUnder(mechanism: pkcs11js.Mechanism, wrappingHandle: Handle, key: HsmKey, context: string, oaepHash?: HashName): Uint8Array {
+    try {
+      return this.withHandle(key, (h) => new Uint8Array(this.p.C_WrapKey(this.objSession, mechanism, wrappingHandle, h, Buffer.alloc(WRAP_BUFFER))));
+    } catch (err) {
+      if (oaepHash && isCkr(err, "CKR_ARGUMENTS_BAD", "CKR_MECHANISM_INVALID", "CKR_MECHANISM_PARAM_INVALID")) throw this.oaepUnsupported(oaepHash, "wrapRsaOaep", err);
+      throw toHsmError(err, "C_WrapKey", context);
+    }
+  }
+
+  private oaepUnsupported(hash: HashName, op: string, cause?: unknown): CiopError {
+    const h = HASHES[hash];
+    const ok = this.caps.rsaOaepHashes;
+    const alternatives = [
+      ok.length > 0 ? `OAEP with ${ok.join("/")} (in the HSM)` : undefined,
+      `wrapRsaAes with ${ok[0] ?? "sha1"} if the provider accepts RSA-AES key wrap`,
+      this.allowsHostFallback()
+        ? "a host-side wrap through exportKeyToHost (allowed: software token)"
+        : "a host-side wrap through exportKeyToHost (needs allowHostFallback / --allow-host-fallback)",
+    ].filter(Boolean);
+    return new CiopError(
+      "ERR_MECHANISM_UNSUPPORTED",
+      `${op}: token '${this.token.label}' (${this.token.manufacturer} ${this.token.model}) refuses C_WrapKey with CKM_RSA_PKCS_OAEP ` +
+        `(hashAlg=${h.mechName}, mgf=${h.mgfName}, source=CKZ_DATA_SPECIFIED, no label); it accepts OAEP with: ${ok.join(", ") || "none"}. ` +
+        `Alternatives: ${alternatives.join("; ")}`,
+      { cause, details: { mechanism: "CKM_RSA_PKCS_OAEP", hash, supportedHashes: ok } },
+    );
+  }
+
+  private aesAlternatives(hash: HashName, key: HsmKey): string[] {
+    const out: string[] = [];
+    if (!this.caps.rsaOaepHashes.includes(hash) && this.caps.rsaOaepHashes.length > 0) out.push(`use OAEP ${this.caps.rsaOaepHashes.join("/")} (fully in the HSM${this.kwpWouldPad(key) ? ", but not for this key" : ""})`);
+    out.push("use an HSM whose PKCS#11 library implements CKM_RSA_AES_KEY_WRAP / exact RFC 5649 for PKCS#8");
+    out.push("pass allowHostFallback (--allow-host-fallback) to accept the host-side step");
+    return out;
+  }
+
+  /** Checks the fallback discipline, records the event and notifies listeners. */
+  private hostFallback(operation: string, key: HsmKey, reason: string, material: HostFallbackEvent["material"], alternatives: string[]): void {
+    if (!this.allowsHostFallback()) {
+      throw new CiopError(
+        "ERR_HOST_FALLBACK_REFUSED",
+        `${operation} of '${key.name}' would need a host-side step (${material === "target-key" ? "the key itself" : "an ephemeral wrapping key"} in host memory) because ${reason}. ` +
+          `That is refused for hardware token '${this.token.label}'. Alternatives: ${alternatives.join("; ")}`,
+        { details: { operation, key: key.name, material } },
+      );
+    }
+    const event: HostFallbackEvent = { operation, key: key.name, reason, material, token: `${this.token.label} (${this.token.serial})`, at: new Date().toISOString() };
+    this.fallbacks.push(event);
+    this.options.onHostFallback?.(event);
+    this.emit("host-fallback", event);
+  }
+
+  /** Gets a key's value out under an ephemeral KEK (KWP, else KW) and unwraps it on the host. */
+  private extractToHost(key: HsmKey): Buffer {
+    const kekValue = randomBytes(32);
+    let kek: Handle | undefined;
+    let unwrapped: Buffer | undefined;
+    try {
+      kek = this.createSessionAes(kekValue, { wrap: true });
+      const kwp = this.caps.aesKeyWrapPadMechanism;
+      const mech = kwp ?? P.CKM_AES_KEY_WRAP;
+      const wrapped = this.wrapUnder({ mechanism: mech }, kek, key, `exporting '${key.name}' under an ephemeral key`);
+      if (kwp !== null) {
+        unwrapped = hostKwpUnwrap(kekValue, wrapped);
+      } else {
+        const d = createDecipheriv("id-aes256-wrap", kekValue, Buffer.from("a6a6a6a6a6a6a6a6", "hex"));
+        unwrapped = Buffer.concat([d.update(wrapped), d.final()]);
+      }
+      if (key.kind === "secret") {
+        const bytes = KEY_SPECS[key.type].bytes!;
+        const out = Buffer.from(unwrapped.subarray(0, bytes));
+        return out;
+      }
+      const len = derLength(unwrapped);
+      if (len === undefined || len > unwrapped.length || unwrapped[0] !== 0x30) throw new HsmError("ERR_HSM", `the token exported '${key.name}' in a form that is not PKCS#8 DER`);
+      return Buffer.from(unwrapped.subarray(0, len));
+    } finally {
+      zeroize(kekValue, unwrapped);
+      if (kek) this.destroyHandle(kek);
+    }
+  }
+}
+
+function hostOaep(spki: Uint8Array, hash: HashName, data: Uint8Array): Uint8Array {
+  const key = createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" });
+  return new Uint8Array(publicEncrypt({ key, padding: cryptoConstants.RSA_PKCS1_OAEP_PADDING, oaepHash: hash }, data));
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
+}
+
+function selectToken(p: pkcs11js.PKCS11, selector: string | undefined): { slot: Handle; info: pkcs11js.TokenInfo } {
+  const slots = call("C_GetSlotList", () => p.C_GetSlotList(true));
+  const tokens = slots
+    .map((slot) => ({ slot, info: call("C_GetTokenInfo", () => p.C_GetTokenInfo(slot)) }))
+    .filter((t) => (t.info.flags & P.CKF_TOKEN_INITIALIZED) !== 0);
+  const seen = () => (tokens.length ? tokens.map((t, i) => `#${i} '${t.info.label.trim()}' (serial ${t.info.serialNumber.trim()})`).join(", ") : "none");
+  if (selector === undefined) {
+    if (tokens.length === 1) return tokens[0]!;
+    throw new CiopError("ERR_TOKEN_NOT_FOUND", `${tokens.length} initialised tokens and no token selected: set CIOP_TOKEN / options.token to a label, serial or #index. Tokens seen: ${seen()}`);
+  }
+  const idx = /^#(\d+)$/.exec(selector);
+  if (idx) {
+    const t = tokens[Number(idx[1])];
+    if (t) return t;
+  } else {
+    const bySerial = tokens.filter((t) => t.info.serialNumber.trim() === selector);
+    if (bySerial.length === 1) return bySerial[0]!;
+    const byLabel = tokens.filter((t) => t.info.label.trim() === selector);
+    if (byLabel.length === 1) return byLabel[0]!;
+    if (byLabel.length > 1) {
+      throw new CiopError("ERR_CONFIG_INVALID", `${byLabel.length} tokens are labelled '${selector}': select one by serial. Tokens seen: ${seen()}`);
+    }
+  }
+  throw new CiopError("ERR_TOKEN_NOT_FOUND", `no token matches '${selector}' (by label, serial or #index). Tokens seen: ${seen()}`);
+}
+

@@ -1,0 +1,115 @@
+import { existsSync } from "node:fs";
+import pkcs11js from "pkcs11js";
+import { HsmError, isCkr, toHsmError } from "./errors.js";
+
+/** Where Debian/Ubuntu (and friends) install SoftHSM2. */
+export const SOFTHSM_LIBRARY_CANDIDATES = [
+  "/usr/lib/softhsm/libsofthsm2.so",
+  "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+  "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
+  "/usr/local/lib/softhsm/libsofthsm2.so",
+  "/opt/homebrew/lib/softhsm/libsofthsm2.so",
+];
+
+export function defaultLibraryPath(): string {
+  return SOFTHSM_LIBRARY_CANDIDATES.find((p) => existsSync(p)) ?? SOFTHSM_LIBRARY_CANDIDATES[0]!;
+}
+
+export function isSoftHsmLibrary(path: string): boolean {
+  return /softhsm/i.test(path);
+}
+
+/** One loaded + initialised PKCS#11 library, shared by every Hsm of this thread. */
+export interface LoadedLibrary {
+  readonly p: pkcs11js.PKCS11;
+  readonly path: string;
+  refs: number;
+  /** We called C_Initialize (so we call C_Finalize); false when another user in the process did. */
+  readonly initializedByUs: boolean;
+  /** C_Initialize was given CKF_OS_LOCKING_OK (async calls are safe). */
+  readonly osLocking: boolean;
+  /** SOFTHSM2_CONF at C_Initialize (SoftHSM reads it once). */
+  readonly softhsmConf: string | undefined;
+}
+
+const REGISTRY_KEY = Symbol.for("ciop.hsm.libraries");
+type Registry = Map<string, LoadedLibrary>;
+function registry(): Registry {
+  const g = globalThis as unknown as Record<symbol, Registry | undefined>;
+  return (g[REGISTRY_KEY] ??= new Map());
+}
+
+/** The library already loaded in this thread for `path`, if any. */
+export function loadedLibrary(path: string): LoadedLibrary | undefined {
+  return registry().get(path);
+}
+
+/**
+ * Loads the library (once per thread) and calls C_Initialize with CKF_OS_LOCKING_OK.
+ * CKR_CRYPTOKI_ALREADY_INITIALIZED (another worker thread got there first) is fine.
+ */
+export function acquireLibrary(path: string): LoadedLibrary {
+  const reg = registry();
+  const existing = reg.get(path);
+  if (existing) {
+    existing.refs++;
+    return existing;
+  }
+  if (!existsSync(path)) {
+    throw new HsmError(
+      "ERR_HSM_LIBRARY",
+      `PKCS#11 library not found at ${path}. Install SoftHSM2 (apt-get install softhsm2) or set CIOP_PKCS11_LIB / options.library to your HSM vendor's PKCS#11 library`,
+    );
+  }
+  const p = new pkcs11js.PKCS11();
+  try {
+    p.load(path);
+  } catch (err) {
+    throw new HsmError("ERR_HSM_LIBRARY", `cannot load the PKCS#11 library ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  let initializedByUs = true;
+  let osLocking = true;
+  try {
+    p.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
+  } catch (err) {
+    if (isCkr(err, "CKR_CRYPTOKI_ALREADY_INITIALIZED")) {
+      initializedByUs = false;
+    } else if (isCkr(err, "CKR_CANT_LOCK")) {
+      try {
+        p.C_Initialize();
+        osLocking = false;
+      } catch (err2) {
+        throw wrapLoad(err2, path);
+      }
+    } else {
+      throw wrapLoad(err, path);
+    }
+  }
+  const lib: LoadedLibrary = { p, path, refs: 1, initializedByUs, osLocking, softhsmConf: process.env.SOFTHSM2_CONF };
+  reg.set(path, lib);
+  return lib;
+}
+
+function wrapLoad(err: unknown, path: string): HsmError {
+  const e = toHsmError(err, "C_Initialize", `initialising ${path}`);
+  return new HsmError("ERR_HSM_LIBRARY", e.message, { cause: err, ckr: e.ckr, ckrCode: e.ckrCode, fn: "C_Initialize" });
+}
+
+/** Drops one reference; the last one finalises (if we initialised) and unloads. */
+export function releaseLibrary(lib: LoadedLibrary): void {
+  lib.refs--;
+  if (lib.refs > 0) return;
+  registry().delete(lib.path);
+  if (lib.initializedByUs) {
+    try {
+      lib.p.C_Finalize();
+    } catch {
+      /* already finalised */
+    }
+  }
+  try {
+    lib.p.close();
+  } catch {
+    /* ignore */
+  }
+}
