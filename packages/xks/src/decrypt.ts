@@ -1,0 +1,50 @@
+import { zeroize } from "@ciop/core";
+import { buildSampleProxyAad, buildSpecAad } from "./aad.js";
+import type { XksCrypto, XksKeyPolicy } from "./crypto.js";
+import { InvalidCiphertextException, InvalidKeyUsageException, toXksError } from "./errors.js";
+import { resolveKey } from "./key-checks.js";
+import { CIOP_SCHEME_V1, classifyCiphertextMetadata } from "./metadata.js";
+import type { DecryptRequest } from "./schema.js";
+
+/** Decrypt response body. @public */
+export interface DecryptResponse {
+  plaintext: string;
+}
+
+/**
+ * Decrypt: rebuilds the AAD the ciphertext was made with (ciop scheme from its metadata version,
+ * or — with `policy.compat.sampleProxyAad` — the AWS sample proxy's hashed-AAD scheme) and
+ * decrypts in the key manager. IV not 12/16 bytes, tag not 16 bytes, empty ciphertext, unknown
+ * metadata, or a failed tag check → 400 InvalidCiphertextException (fixed message).
+ * @public
+ */
+export async function handleDecrypt(keyId: string, req: DecryptRequest, crypto: XksCrypto, policy: XksKeyPolicy): Promise<DecryptResponse> {
+  const key = await resolveKey("Decrypt", keyId, req.requestMetadata, crypto, policy, { requireEnabled: true });
+  if (!key.canDecrypt) throw new InvalidKeyUsageException("the external key does not permit decryption");
+  const iv = req.initializationVector;
+  if ((iv.length !== 12 && iv.length !== 16) || req.authenticationTag.length !== 16 || req.ciphertext.length === 0) {
+    throw new InvalidCiphertextException();
+  }
+  const scheme = classifyCiphertextMetadata(req.ciphertextMetadata, policy.compat);
+  let aad: Uint8Array;
+  if (scheme.kind === "ciop" && scheme.version === CIOP_SCHEME_V1) aad = buildSpecAad(req.additionalAuthenticatedData, req.ciphertextMetadata);
+  else if (scheme.kind === "sample-proxy") aad = buildSampleProxyAad(req.additionalAuthenticatedData, req.ciphertextMetadata);
+  else throw new InvalidCiphertextException();
+
+  const ctTag = new Uint8Array(req.ciphertext.length + 16);
+  ctTag.set(req.ciphertext, 0);
+  ctTag.set(req.authenticationTag, req.ciphertext.length);
+  let pt: Uint8Array;
+  try {
+    pt = await crypto.decrypt(keyId, iv, ctTag, aad);
+  } catch (err) {
+    throw toXksError(err);
+  }
+  if (pt.length !== req.ciphertext.length) {
+    zeroize(pt);
+    throw new InvalidCiphertextException();
+  }
+  const plaintext = Buffer.from(pt.buffer, pt.byteOffset, pt.byteLength).toString("base64");
+  zeroize(pt);
+  return { plaintext };
+}

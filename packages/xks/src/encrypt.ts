@@ -1,0 +1,75 @@
+import { randomBytes, timingSafeEqual } from "node:crypto";
+import { zeroize } from "@ciop/core";
+import { buildSpecAad, computeCdiv } from "./aad.js";
+import type { XksCrypto, XksKeyPolicy } from "./crypto.js";
+import { InternalException, InvalidKeyUsageException, toXksError } from "./errors.js";
+import { resolveKey } from "./key-checks.js";
+import { ciopCiphertextMetadata } from "./metadata.js";
+import type { EncryptRequest } from "./schema.js";
+
+/** Encrypt response body (Base64 members). @public */
+export interface EncryptResponse {
+  authenticationTag: string;
+  ciphertext: string;
+  ciphertextMetadata: string;
+  initializationVector: string;
+  ciphertextDataIntegrityValue?: string;
+}
+
+const TAG_BYTES = 16;
+const IV_BYTES = 12;
+
+/**
+ * Encrypt: AES-256-GCM in the key manager with a fresh 12-byte IV, ciop's ciphertextMetadata
+ * (scheme version) and the spec's length-prefixed AAD binding both. When a CDIV is requested it
+ * is computed from the encrypt output first, then the output is decrypted and compared, as the
+ * spec's Appendix C orders.
+ *
+ * Usage rules (400 InvalidKeyUsageException, checked before encrypting): the key must permit
+ * encryption, and also decryption when a CDIV is requested.
+ * @public
+ */
+export async function handleEncrypt(keyId: string, req: EncryptRequest, crypto: XksCrypto, policy: XksKeyPolicy): Promise<EncryptResponse> {
+  const key = await resolveKey("Encrypt", keyId, req.requestMetadata, crypto, policy, { requireEnabled: true });
+  if (!key.canEncrypt) throw new InvalidKeyUsageException("the external key does not permit encryption");
+  const wantCdiv = req.ciphertextDataIntegrityValueAlgorithm === "SHA_256";
+  if (wantCdiv && !key.canDecrypt) {
+    throw new InvalidKeyUsageException("a ciphertext data integrity value needs a key that can also decrypt (to verify the result)");
+  }
+
+  const ctm = ciopCiphertextMetadata();
+  const aad = buildSpecAad(req.additionalAuthenticatedData, ctm);
+  let iv: Uint8Array;
+  let out: Uint8Array;
+  try {
+    iv = crypto.randomIv ? await crypto.randomIv() : new Uint8Array(randomBytes(IV_BYTES));
+    out = await crypto.encrypt(keyId, iv, req.plaintext, aad);
+  } catch (err) {
+    throw toXksError(err);
+  }
+  if (iv.length !== IV_BYTES || out.length !== req.plaintext.length + TAG_BYTES) throw new InternalException("the key manager returned output of an unexpected length");
+  const ciphertext = out.subarray(0, out.length - TAG_BYTES);
+  const tag = out.subarray(out.length - TAG_BYTES);
+
+  const res: EncryptResponse = {
+    authenticationTag: Buffer.from(tag).toString("base64"),
+    ciphertext: Buffer.from(ciphertext).toString("base64"),
+    ciphertextMetadata: Buffer.from(ctm).toString("base64"),
+    initializationVector: Buffer.from(iv).toString("base64"),
+  };
+  if (wantCdiv) {
+    res.ciphertextDataIntegrityValue = computeCdiv(req.additionalAuthenticatedData, ctm, iv, ciphertext, tag);
+    let check: Uint8Array;
+    try {
+      check = await crypto.decrypt(keyId, iv, out, aad);
+    } catch (err) {
+      const e = toXksError(err);
+      // A verification decrypt that fails is our failure, not a bad ciphertext from the caller.
+      throw e.errorName === "InvalidCiphertextException" ? new InternalException("the encrypt result did not decrypt; retry", { cause: err }) : e;
+    }
+    const same = check.length === req.plaintext.length && timingSafeEqual(check, req.plaintext);
+    zeroize(check);
+    if (!same) throw new InternalException("the encrypt result did not round-trip; retry");
+  }
+  return res;
+}
