@@ -14,4 +14,6 @@ module.exports = {
   globalSetup: path.join(root, "tools/jest/global-setup.cjs"),
   globalTeardown: path.join(root, "tools/jest/global-teardown.cjs"),
   testTimeout: 60000,
+  // A leaked handle must not hold a CI run hostage: results are written, then the process ends.
+  forceExit: true,
 };

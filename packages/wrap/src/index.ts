@@ -20,7 +20,7 @@ export { createSoftwareEngine, softwareKey, generateSoftwareKey } from "./softwa
 export type { SoftwareTargetKey } from "./software-engine.js";
 
 export { createHsmEngine, hsmKey } from "./hsm-engine.js";
-export type { HsmEngineBackend, HsmKeyLike, HsmTargetKey } from "./hsm-engine.js";
+export type { HsmTargetKey } from "./hsm-engine.js";
 
 export { splitRsaAesBlob, joinRsaAesBlob, kwpLength, rsaAesKeyWrapLength } from "./rsa-aes-layout.js";
 export type { RsaAesParts } from "./rsa-aes-layout.js";
