@@ -64,3 +64,9 @@ export async function openHsm(settings: Settings, io: Io, extra: Partial<HsmOpti
     throw err;
   }
 }
+
+/** Token label and serial as shown to users (some libraries pad the label with spaces or NULs). */
+export function tokenFacts(hsm: Hsm): { label: string; serial: string } {
+  const clean = (v: string) => v.replace(/[\s\0]+$/u, "");
+  return { label: clean(hsm.token.label), serial: clean(hsm.token.serial) };
+}

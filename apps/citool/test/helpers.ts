@@ -116,7 +116,7 @@ export async function makeWrappingKeys(dir: string, sizes: number[] = [2048, 307
   };
   await Promise.all(sizes.map(async (bits) => {
     const priv = join(dir, `rsa${bits}.key`);
-    await execFileP("openssl", ["genpkey", "-algorithm", "RSA", "-pkeyopt", `rsa_keygen_bits:${bits}`, "-out", priv]);
+    await execFileP("openssl", ["genpkey", "-quiet", "-algorithm", "RSA", "-pkeyopt", `rsa_keygen_bits:${bits}`, "-out", priv]);
     k.priv[bits] = priv;
     k.spkiDer[bits] = join(dir, `rsa${bits}.spki.der`);
     k.pubPem[bits] = join(dir, `rsa${bits}.pub.pem`);
@@ -127,10 +127,10 @@ export async function makeWrappingKeys(dir: string, sizes: number[] = [2048, 307
   }));
   k.privatePem = k.priv[sizes[0]!]!;
   const p1024 = join(dir, "rsa1024.key");
-  execFileSync("openssl", ["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024", "-out", p1024]);
+  execFileSync("openssl", ["genpkey", "-quiet", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024", "-out", p1024]);
   execFileSync("openssl", ["pkey", "-in", p1024, "-pubout", "-out", k.rsa1024]);
   const ec = join(dir, "ec.key");
-  execFileSync("openssl", ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", ec]);
+  execFileSync("openssl", ["genpkey", "-quiet", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", ec]);
   execFileSync("openssl", ["pkey", "-in", ec, "-pubout", "-out", k.ecPub]);
   writeFileSync(k.garbage, "this is not a key at all\n\u0000\u0001\u0002garbage");
   writeFileSync(k.empty, "");
@@ -162,19 +162,37 @@ export async function pyVerify(args: Record<string, string>): Promise<Record<str
 /** The public key of an HSM key pair as SPKI DER hex, read by pkcs11-tool (OpenSC). */
 export async function hsmPublicKeyHex(label: string, dir: string): Promise<string> {
   const t = testEnv();
+  const objs = (await tokenObjects()).filter((o) => o.label === label && /^Public Key/.test(o.kind));
+  if (objs.length !== 1) throw new Error(`expected one public key labelled ${label}, found ${objs.length}`);
   const out = join(dir, `${label}.p11pub.der`);
-  await execFileP("pkcs11-tool", ["--module", t.lib, "--token-label", t.label, "--login", "--pin", t.pin, "--read-object", "--type", "pubkey", "--label", label, "-o", out]);
+  await execFileP("pkcs11-tool", ["--module", t.lib, "--token-label", t.label, "--login", "--pin", t.pin, "--read-object", "--type", "pubkey", "--id", objs[0]!.id, "-o", out]);
   const { stdout } = await execFileP("openssl", ["pkey", "-pubin", "-inform", "DER", "-in", out, "-pubout", "-outform", "DER"], { encoding: "buffer" as BufferEncoding });
   return Buffer.from(stdout as unknown as Buffer).toString("hex");
 }
 
-/** AES-ECB of 16 zero bytes under an HSM secret key, done by pkcs11-tool inside the token. */
+/** The objects on the token as pkcs11-tool lists them: kind line, label, ID (hex). */
+export async function tokenObjects(): Promise<Array<{ kind: string; label: string; id: string }>> {
+  const t = testEnv();
+  const { stdout } = await execFileP("pkcs11-tool", ["--module", t.lib, "--token-label", t.label, "--login", "--pin", t.pin, "--list-objects"]);
+  const out: Array<{ kind: string; label: string; id: string }> = [];
+  for (const block of stdout.split(/\n(?=\S)/)) {
+    const kind = block.split("\n")[0]!.trim();
+    const label = /^\s*label:\s*(.*)$/m.exec(block)?.[1]?.trim() ?? "";
+    const id = /^\s*ID:\s*([0-9a-f]+)/m.exec(block)?.[1] ?? "";
+    out.push({ kind, label, id });
+  }
+  return out;
+}
+
+/** AES-ECB of 16 zero bytes under an HSM secret key (found by label, used by ID), done by pkcs11-tool inside the token. */
 export async function hsmAesKcvHex(label: string, dir: string): Promise<string> {
   const t = testEnv();
+  const objs = (await tokenObjects()).filter((o) => o.label === label && /^Secret Key/.test(o.kind));
+  if (objs.length !== 1) throw new Error(`expected one secret key labelled ${label}, found ${objs.length}`);
   const zero = join(dir, "zero16.bin");
   writeFileSync(zero, Buffer.alloc(16));
   const out = join(dir, `${label}.kcv`);
-  await execFileP("pkcs11-tool", ["--module", t.lib, "--token-label", t.label, "--login", "--pin", t.pin, "--encrypt", "--mechanism", "AES-ECB", "--type", "secrkey", "--label", label, "-i", zero, "-o", out]);
+  await execFileP("pkcs11-tool", ["--module", t.lib, "--token-label", t.label, "--login", "--pin", t.pin, "--encrypt", "--mechanism", "AES-ECB", "--id", objs[0]!.id, "-i", zero, "-o", out]);
   return (await import("node:fs")).readFileSync(out).toString("hex");
 }
 

@@ -16,7 +16,7 @@ import { checkOptionsApply, flag, str, type ParsedArgs } from "../args.js";
 import { audit } from "../audit.js";
 import { loadSettings, type Settings } from "../config.js";
 import { usageError } from "../errors.js";
-import { openHsm } from "../hsm-session.js";
+import { openHsm, tokenFacts } from "../hsm-session.js";
 import type { Io } from "../io.js";
 import { makeStyle, printJson, printWarning, withProgress } from "../output.js";
 import { expectedFileNames, findProvider } from "../providers.js";
@@ -218,7 +218,7 @@ export async function runExport(args: ParsedArgs, io: Io): Promise<number> {
     provider: plan.provider,
     algorithm: plan.algorithm,
     wrappingKeySha256: plan.wrappingKey.sha256,
-    token: { label: hsm.token.label, serial: hsm.token.serial },
+    token: tokenFacts(hsm),
   };
   let created = false;
   let result: ExportResult | undefined;
@@ -284,7 +284,7 @@ export async function runExport(args: ParsedArgs, io: Io): Promise<number> {
     const s = makeStyle(io, false);
     const wk = plan.wrappingKey;
     const lines = [
-      `${created ? "Generated" : "Reused"} ${plan.keyType} key '${plan.keyName}' on token '${hsm.token.label}'.`,
+      `${created ? "Generated" : "Reused"} ${plan.keyType} key '${plan.keyName}' on token '${tokenFacts(hsm).label}'.`,
       `Wrapped with ${plan.algorithm} under the ${wk.type}-${wk.bits} wrapping key ${wk.sha256.slice(0, 16)}… (strength ${wk.strength} bits).`,
       "",
       ...written.flatMap((w) => [`  ${s.bold(displayPath(w.path, io))}  (${w.size} bytes, sha256 ${w.sha256})`, `      ${w.usage}`]),

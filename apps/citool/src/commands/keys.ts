@@ -7,7 +7,7 @@ import { checkOptionsApply, flag, type ParsedArgs } from "../args.js";
 import { audit } from "../audit.js";
 import { loadSettings } from "../config.js";
 import { usageError } from "../errors.js";
-import { openHsm } from "../hsm-session.js";
+import { openHsm, tokenFacts } from "../hsm-session.js";
 import type { Io } from "../io.js";
 import { printJson } from "../output.js";
 
@@ -50,9 +50,9 @@ export async function runKeys(args: ParsedArgs, io: Io): Promise<number> {
     if (s === "list") {
       const keys = flag(args, "all") ? all : all.filter((k) => k.createdByCiop);
       if (json) {
-        printJson(io, { command: "keys list", token: { label: hsm.token.label, serial: hsm.token.serial }, keys: keys.map(keyJson) });
+        printJson(io, { command: "keys list", token: tokenFacts(hsm), keys: keys.map(keyJson) });
       } else if (keys.length === 0) {
-        io.out(`No ${flag(args, "all") ? "" : "ciop-created "}keys on token '${hsm.token.label}'.\n`);
+        io.out(`No ${flag(args, "all") ? "" : "ciop-created "}keys on token '${tokenFacts(hsm).label}'.\n`);
       } else {
         const rows = [["NAME", "TYPE", "STATE", "CREATED BY", "ID"]];
         for (const k of keys) rows.push([k.name, k.type, k.enabled ? "enabled" : "disabled", k.createdByCiop ? "ciop" : "other", k.id]);
@@ -62,28 +62,28 @@ export async function runKeys(args: ParsedArgs, io: Io): Promise<number> {
     }
     const matches = all.filter((k) => k.name === name);
     const ciop = matches.filter((k) => k.createdByCiop);
-    if (matches.length === 0) throw new CiopError("ERR_KEY_NOT_FOUND", `no key named '${name}' on token '${hsm.token.label}' (citool keys list shows the keys ciop created)`);
-    if (ciop.length === 0) throw new CiopError("ERR_KEY_NOT_CIOP", `key '${name}' on token '${hsm.token.label}' was not created by ciop; citool only manages its own keys`);
+    if (matches.length === 0) throw new CiopError("ERR_KEY_NOT_FOUND", `no key named '${name}' on token '${tokenFacts(hsm).label}' (citool keys list shows the keys ciop created)`);
+    if (ciop.length === 0) throw new CiopError("ERR_KEY_NOT_CIOP", `key '${name}' on token '${tokenFacts(hsm).label}' was not created by ciop; citool only manages its own keys`);
     const key = ciop[0]!;
     if (s === "show") {
-      if (json) printJson(io, { command: "keys show", token: { label: hsm.token.label, serial: hsm.token.serial }, key: keyJson(key) });
+      if (json) printJson(io, { command: "keys show", token: tokenFacts(hsm), key: keyJson(key) });
       else {
         io.out(table([
           ["name", key.name], ["type", key.type], ["state", key.enabled ? "enabled" : "disabled"], ["id", key.id],
           ["created by", "ciop"], ["extractable", String(key.extractable)], ["sensitive", String(key.sensitive)],
-          ["token", `${hsm.token.label} (serial ${hsm.token.serial})`],
+          ["token", `${tokenFacts(hsm).label} (serial ${tokenFacts(hsm).serial})`],
         ]));
       }
       return 0;
     }
     if (s === "delete" && !flag(args, "yes")) {
-      const answer = await io.prompt(`Delete ${key.type} key '${name}' from token '${hsm.token.label}'? This cannot be undone; a cloud copy stays. Type the key name to confirm: `);
+      const answer = await io.prompt(`Delete ${key.type} key '${name}' from token '${tokenFacts(hsm).label}'? This cannot be undone; a cloud copy stays. Type the key name to confirm: `);
       if (answer.trim() !== name) {
         io.err("Not deleted.\n");
         return 1;
       }
     }
-    const base = { key: name, keyType: key.type, token: { label: hsm.token.label, serial: hsm.token.serial } };
+    const base = { key: name, keyType: key.type, token: tokenFacts(hsm) };
     try {
       if (s === "delete") await hsm.deleteKey(name!);
       else await hsm.setKeyEnabled(name!, s === "enable");
