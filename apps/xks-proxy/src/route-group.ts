@@ -1,0 +1,39 @@
+/**
+ * Contract between the xks-proxy server and an optional route group (e.g. the Salesforce cache-only
+ * key service). The server owns TLS, connection handling, logging, metrics and the HSM; a route group
+ * owns its own config section, authentication and handlers.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Hsm } from "@ciop/hsm";
+import type { Registry } from "prom-client";
+
+export interface RouteGroupContext {
+  /** The server's main-thread Hsm (opened from the server's [hsm] settings). */
+  readonly hsm: Hsm;
+  /** Runs `fn` with the server's HSM timeout; rejects with CiopError ERR_XKS_DEPENDENCY_TIMEOUT-like code on expiry. */
+  withHsmTimeout<T>(operation: string, fn: () => Promise<T> | T): Promise<T>;
+  /** One JSON log line (the server adds time and level). Never pass secrets, keys or plaintext. */
+  log(record: Record<string, unknown>): void;
+  /** The server's Prometheus registry: register the group's own metrics here. */
+  readonly metrics: Registry;
+  /** Directory of the config file (to resolve relative paths in the group's section). */
+  readonly configDir: string;
+}
+
+export interface RouteGroup {
+  readonly name: string;
+  /** URI path prefix this group serves (e.g. "/salesforce/keys"); the server routes by prefix. */
+  readonly pathPrefix: string;
+  /**
+   * Handles one request whose path starts with `pathPrefix`. `body` is the whole request body.
+   * The group writes the response itself (status, headers, JSON body) and returns a short summary
+   * for the server's request log.
+   */
+  handle(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<{ status: number; key?: string; errorName?: string }>;
+  /** Re-reads the group's section after a config reload (SIGHUP / file change). */
+  reload?(section: unknown): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Builds a route group from its raw config section (the parsed TOML table, validated by the group). */
+export type RouteGroupFactory = (section: unknown, ctx: RouteGroupContext) => Promise<RouteGroup>;
