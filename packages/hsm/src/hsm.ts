@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import { createDecipheriv, createHash, createPublicKey, constants as cryptoConstants, publicEncrypt, randomBytes } from "node:crypto";
+import { createDecipheriv, createHash, createHmac, createPublicKey, constants as cryptoConstants, publicEncrypt, randomBytes, timingSafeEqual } from "node:crypto";
 import os from "node:os";
 import path from "node:path";
 import pkcs11js from "pkcs11js";
@@ -25,6 +25,10 @@ export type WrapMechanism = pkcs11js.Mechanism;
 const SOFTWARE_TOKEN_PATTERN = /softhsm|softokn|\bnss\b|mozilla|kryoptic|software/i;
 const WRAP_BUFFER = 16384;
 const DISABLED: Partial<Record<string, CiopErrorCode>> = { CKR_KEY_FUNCTION_NOT_PERMITTED: "ERR_KEY_DISABLED" };
+/** GCM decrypt failures that mean "this ciphertext/tag/AAD/IV is not authentic" (SoftHSM says CKR_GENERAL_ERROR). */
+const GCM_AUTH_FAILURES = ["CKR_GENERAL_ERROR", "CKR_ENCRYPTED_DATA_INVALID", "CKR_ENCRYPTED_DATA_LEN_RANGE", "CKR_DATA_INVALID", "CKR_DATA_LEN_RANGE"];
+/** Per-process key for the in-memory PIN digests of the login registry (never stored). */
+const PIN_DIGEST_KEY = randomBytes(32);
 
 /** Attributes toggled by {@link Hsm.setKeyEnabled}, per family and object class. */
 const USAGE: Record<KeySpec["family"], { key: number[]; pub: number[] }> = {
@@ -98,7 +102,9 @@ export class Hsm extends EventEmitter {
   private opSession: Handle;
   private readonly idle: Handle[] = [];
   private poolOpen = 0;
-  private readonly waiters: Array<(s: Handle) => void> = [];
+  private readonly waiters: Array<{ resolve: (s: Handle) => void; reject: (err: unknown) => void }> = [];
+  /** This instance holds a share of the thread's login to the token (see LoadedLibrary.logins). */
+  private loginShare = false;
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly cache = new Map<string, HsmKey>();
   private readonly fallbacks: HostFallbackEvent[] = [];
@@ -547,15 +553,65 @@ export class Hsm extends EventEmitter {
     return this.withHandle(key, (h) => {
       call("C_DecryptInit", () => this.p.C_DecryptInit(this.opSession, mech, h), `using key '${key.name}'`, DISABLED);
       try {
-        return Buffer.from(this.p.C_Decrypt(this.opSession, ct, Buffer.alloc(ct.length)));
+        return this.p.C_Decrypt(this.opSession, ct, Buffer.alloc(ct.length));
       } catch (err) {
         this.resetOpSession();
-        if (isCkr(err, "CKR_GENERAL_ERROR", "CKR_ENCRYPTED_DATA_INVALID", "CKR_ENCRYPTED_DATA_LEN_RANGE", "CKR_DATA_INVALID", "CKR_DATA_LEN_RANGE")) {
+        if (isCkr(err, ...GCM_AUTH_FAILURES)) {
           throw new HsmError("ERR_DECRYPTION_FAILED", "decryption failed");
         }
         throw toHsmError(err, "C_Decrypt", `decrypting with '${key.name}'`);
       }
     });
+  }
+
+  /**
+   * {@link encryptAesGcm} on a pooled session with pkcs11js's async call (libuv threadpool): the
+   * event loop stays free and up to `sessionPoolSize` operations run at once. For 32-byte messages
+   * the threadpool hop costs more than it saves (see bench/hsm); use it when the caller must not block.
+   */
+  encryptAesGcmAsync(key: HsmKey, iv: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): Promise<Buffer> {
+    this.ensureOpen();
+    this.requireAes(key);
+    if (plaintext.length === 0) return Promise.reject(new CiopError("ERR_USAGE", "AES-GCM plaintext must not be empty (PKCS#11 tokens reject it)"));
+    if (iv.length === 0) return Promise.reject(new CiopError("ERR_USAGE", "AES-GCM needs a non-empty IV"));
+    const mech = { mechanism: P.CKM_AES_GCM, parameter: gcmParameter(iv, aad) };
+    const pt = Buffer.from(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength);
+    return this.track(
+      this.withHandleAsync(key, (h) =>
+        this.onPooledSession(async (s) => {
+          call("C_EncryptInit", () => this.p.C_EncryptInit(s, mech, h), `using key '${key.name}'`, DISABLED);
+          const out = Buffer.alloc(pt.length + 16);
+          const res = this.caps.asyncCalls
+            ? await callAsync("C_Encrypt", () => this.p.C_EncryptAsync(s, pt, out), `encrypting with '${key.name}'`, DISABLED)
+            : call("C_Encrypt", () => this.p.C_Encrypt(s, pt, out), `encrypting with '${key.name}'`, DISABLED);
+          return Buffer.from(res);
+        }),
+      ),
+    );
+  }
+
+  /** {@link decryptAesGcm} on a pooled session with pkcs11js's async call. */
+  decryptAesGcmAsync(key: HsmKey, iv: Uint8Array, ctAndTag: Uint8Array, aad?: Uint8Array): Promise<Buffer> {
+    this.ensureOpen();
+    this.requireAes(key);
+    if (ctAndTag.length <= 16 || iv.length === 0) return Promise.reject(new HsmError("ERR_DECRYPTION_FAILED", "decryption failed"));
+    const mech = { mechanism: P.CKM_AES_GCM, parameter: gcmParameter(iv, aad) };
+    const ct = Buffer.from(ctAndTag.buffer, ctAndTag.byteOffset, ctAndTag.byteLength);
+    return this.track(
+      this.withHandleAsync(key, (h) =>
+        this.onPooledSession(async (s) => {
+          call("C_DecryptInit", () => this.p.C_DecryptInit(s, mech, h), `using key '${key.name}'`, DISABLED);
+          const out = Buffer.alloc(ct.length);
+          try {
+            // a view of `out` (no second copy of the plaintext left behind)
+            return this.caps.asyncCalls ? await this.p.C_DecryptAsync(s, ct, out) : this.p.C_Decrypt(s, ct, out);
+          } catch (err) {
+            if (isCkr(err, ...GCM_AUTH_FAILURES)) throw new HsmError("ERR_DECRYPTION_FAILED", "decryption failed");
+            throw toHsmError(err, "C_Decrypt", `decrypting with '${key.name}'`);
+          }
+        }),
+      ),
+    );
   }
 
   /** Closes every session and, with the last Hsm of the process, finalises the library. */
@@ -571,7 +627,9 @@ export class Hsm extends EventEmitter {
       }
     }
     this.idle.length = 0;
+    for (const w of this.waiters.splice(0)) w.reject(new CiopError("ERR_USAGE", "this Hsm has been closed"));
     this.cache.clear();
+    this.releaseLogin();
     releaseLibrary(this.lib);
   }
 
@@ -616,14 +674,43 @@ export class Hsm extends EventEmitter {
     return call("C_OpenSession", () => this.p.C_OpenSession(this.slot, P.CKF_SERIAL_SESSION | P.CKF_RW_SESSION));
   }
 
+  /**
+   * Logs in once per token and thread: the first Hsm on a token calls C_Login, later ones share that
+   * login but must present the same PIN (compared as keyed digests, in constant time).
+   */
   private login(pin: string): void {
+    const slotKey = this.slot.toString("hex");
+    const digest = createHmac("sha256", PIN_DIGEST_KEY).update(slotKey).update("\0").update(pin).digest();
+    const held = this.lib.logins.get(slotKey);
+    if (held) {
+      if (!timingSafeEqual(held.pinDigest, digest)) {
+        throw new HsmError(
+          "ERR_PIN_INCORRECT",
+          `token '${this.token.label}' is already logged in by this process with a different PIN; the PIN given now was not accepted`,
+          { fn: "C_Login" },
+        );
+      }
+      held.refs++;
+      this.loginShare = true;
+      return;
+    }
     try {
       this.p.C_Login(this.objSession, P.CKU_USER, pin);
     } catch (err) {
-      if (isCkr(err, "CKR_USER_ALREADY_LOGGED_IN")) return;
-      const e = toHsmError(err, "C_Login", `logging in to token '${this.token.label}'`);
-      throw e;
+      // Logged in by someone else in this process (another worker thread, or a raw pkcs11js user):
+      // the token does not check the PIN again, and neither can we.
+      if (!isCkr(err, "CKR_USER_ALREADY_LOGGED_IN")) throw toHsmError(err, "C_Login", `logging in to token '${this.token.label}'`);
     }
+    this.lib.logins.set(slotKey, { pinDigest: digest, refs: 1 });
+    this.loginShare = true;
+  }
+
+  private releaseLogin(): void {
+    if (!this.loginShare) return;
+    this.loginShare = false;
+    const slotKey = this.slot.toString("hex");
+    const held = this.lib.logins.get(slotKey);
+    if (held && --held.refs <= 0) this.lib.logins.delete(slotKey);
   }
 
   private async acquireSession(): Promise<Handle> {
@@ -633,7 +720,44 @@ export class Hsm extends EventEmitter {
       this.poolOpen++;
       return this.openSession();
     }
-    return new Promise<Handle>((resolve) => this.waiters.push(resolve));
+    return new Promise<Handle>((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  /** Closes a pooled session that may hold an active operation, and hands a fresh one to a waiter. */
+  private dropSession(s: Handle): void {
+    try {
+      this.p.C_CloseSession(s);
+    } catch {
+      /* ignore */
+    }
+    this.poolOpen--;
+    const w = this.waiters.shift();
+    if (!w) return;
+    if (this.closed) {
+      w.reject(new CiopError("ERR_USAGE", "this Hsm has been closed"));
+      return;
+    }
+    try {
+      this.poolOpen++;
+      w.resolve(this.openSession());
+    } catch (err) {
+      this.poolOpen--;
+      w.reject(err);
+    }
+  }
+
+  /** Runs `f` on a pooled session; a failure drops the session (SoftHSM can leave an operation active). */
+  private async onPooledSession<T>(f: (s: Handle) => Promise<T>): Promise<T> {
+    const s = await this.acquireSession();
+    let ok = false;
+    try {
+      const r = await f(s);
+      ok = true;
+      return r;
+    } finally {
+      if (ok) this.releaseSession(s);
+      else this.dropSession(s);
+    }
   }
 
   private releaseSession(s: Handle): void {
@@ -646,7 +770,7 @@ export class Hsm extends EventEmitter {
       return;
     }
     const w = this.waiters.shift();
-    if (w) w(s);
+    if (w) w.resolve(s);
     else this.idle.push(s);
   }
 
@@ -682,16 +806,32 @@ export class Hsm extends EventEmitter {
       return f(key.handle);
     } catch (err) {
       if (key.ephemeral || !isCkr(err, "CKR_OBJECT_HANDLE_INVALID", "CKR_KEY_HANDLE_INVALID")) throw err;
-      const klass = key.kind === "secret" ? P.CKO_SECRET_KEY : P.CKO_PRIVATE_KEY;
-      const found = this.find([{ type: P.CKA_CLASS, value: klass }, { type: P.CKA_ID, value: Buffer.from(key.id, "hex") }, { type: P.CKA_TOKEN, value: true }]);
-      if (found.length === 0) {
-        this.cache.delete(key.name);
-        throw new CiopError("ERR_KEY_NOT_FOUND", `key '${key.name}' no longer exists on token '${this.token.label}'`, { cause: err });
-      }
-      key.handle = found[0]!;
-      key.publicHandle = undefined;
+      this.refind(key, err);
       return f(key.handle);
     }
+  }
+
+  /** Async flavour of {@link withHandle}. */
+  private async withHandleAsync<T>(key: HsmKey, f: (h: Handle) => Promise<T>): Promise<T> {
+    try {
+      return await f(key.handle);
+    } catch (err) {
+      if (key.ephemeral || !isCkr(err, "CKR_OBJECT_HANDLE_INVALID", "CKR_KEY_HANDLE_INVALID")) throw err;
+      this.refind(key, err);
+      return f(key.handle);
+    }
+  }
+
+  /** Re-finds a token key by CKA_ID after its handle went stale (updates `key.handle`). */
+  private refind(key: HsmKey, cause: unknown): void {
+    const klass = key.kind === "secret" ? P.CKO_SECRET_KEY : P.CKO_PRIVATE_KEY;
+    const found = this.find([{ type: P.CKA_CLASS, value: klass }, { type: P.CKA_ID, value: Buffer.from(key.id, "hex") }, { type: P.CKA_TOKEN, value: true }]);
+    if (found.length === 0) {
+      this.cache.delete(key.name);
+      throw new CiopError("ERR_KEY_NOT_FOUND", `key '${key.name}' no longer exists on token '${this.token.label}'`, { cause });
+    }
+    key.handle = found[0]!;
+    key.publicHandle = undefined;
   }
 
   private find(template: pkcs11js.Template): Handle[] {
@@ -814,7 +954,7 @@ export class Hsm extends EventEmitter {
         const handle = await callAsync(
           "C_GenerateKey",
           () =>
-            this.p.C_GenerateKeyAsync(session, { mechanism: aes ? P.CKM_AES_KEY_GEN : P.CKM_GENERIC_SECRET_KEY_GEN }, [
+            this.generateKeyCall(session, { mechanism: aes ? P.CKM_AES_KEY_GEN : P.CKM_GENERIC_SECRET_KEY_GEN }, [
               { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
               { type: P.CKA_KEY_TYPE, value: aes ? P.CKK_AES : P.CKK_GENERIC_SECRET },
               { type: P.CKA_VALUE_LEN, value: spec.bytes! },
@@ -855,7 +995,7 @@ export class Hsm extends EventEmitter {
       ];
       const pair = await callAsync(
         "C_GenerateKeyPair",
-        () => this.p.C_GenerateKeyPairAsync(session, { mechanism: rsa ? P.CKM_RSA_PKCS_KEY_PAIR_GEN : P.CKM_EC_KEY_PAIR_GEN }, pubTemplate, privTemplate),
+        () => this.generateKeyPairCall(session, { mechanism: rsa ? P.CKM_RSA_PKCS_KEY_PAIR_GEN : P.CKM_EC_KEY_PAIR_GEN }, pubTemplate, privTemplate),
         ctx,
       );
       const key = new HsmKey({ name, type: spec.type, kind: "private", id: id.toString("hex"), createdByCiop: true, handle: pair.privateKey, publicHandle: pair.publicKey });
@@ -864,6 +1004,18 @@ export class Hsm extends EventEmitter {
     } finally {
       this.releaseSession(session);
     }
+  }
+
+  /**
+   * Key generation off the event loop (pkcs11js async = libuv threadpool) when the library was
+   * initialised with OS locking; otherwise the sync call (async without locking corrupts SoftHSM).
+   */
+  private generateKeyCall(s: Handle, m: pkcs11js.Mechanism, t: pkcs11js.Template): Promise<Handle> {
+    return this.caps.asyncCalls ? this.p.C_GenerateKeyAsync(s, m, t) : Promise.resolve().then(() => this.p.C_GenerateKey(s, m, t));
+  }
+
+  private generateKeyPairCall(s: Handle, m: pkcs11js.Mechanism, pub: pkcs11js.Template, priv: pkcs11js.Template): Promise<pkcs11js.KeyPair> {
+    return this.caps.asyncCalls ? this.p.C_GenerateKeyPairAsync(s, m, pub, priv) : Promise.resolve().then(() => this.p.C_GenerateKeyPair(s, m, pub, priv));
   }
 
   /**

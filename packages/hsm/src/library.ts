@@ -30,6 +30,12 @@ export interface LoadedLibrary {
   readonly osLocking: boolean;
   /** SOFTHSM2_CONF at C_Initialize (SoftHSM reads it once). */
   readonly softhsmConf: string | undefined;
+  /**
+   * Tokens this thread is logged in to (key: slot id hex): a digest of the PIN used and how many
+   * open Hsm instances share the login. PKCS#11 login state is per application and token, so the
+   * second Hsm on a token does not log in again; it must present the same PIN.
+   */
+  readonly logins: Map<string, { pinDigest: Buffer; refs: number }>;
 }
 
 const REGISTRY_KEY = Symbol.for("ciop.hsm.libraries");
@@ -85,7 +91,7 @@ export function acquireLibrary(path: string): LoadedLibrary {
       throw wrapLoad(err, path);
     }
   }
-  const lib: LoadedLibrary = { p, path, refs: 1, initializedByUs, osLocking, softhsmConf: process.env.SOFTHSM2_CONF };
+  const lib: LoadedLibrary = { p, path, refs: 1, initializedByUs, osLocking, softhsmConf: process.env.SOFTHSM2_CONF, logins: new Map() };
   reg.set(path, lib);
   return lib;
 }
