@@ -1,1 +1,79 @@
-export {};
+/**
+ * xks-proxy: `xks-proxy [serve] [--config FILE]` runs the AWS KMS External Key Store proxy;
+ * `xks-proxy keys|credential|store-json|salesforce|admin ...` are the admin commands.
+ * Exit codes: 0 ok, 1 runtime failure, 2 usage.
+ */
+import { ADMIN_COMMANDS, runAdmin } from "./admin/index.js";
+import { loadConfig } from "./config/index.js";
+import { startServer } from "./server.js";
+
+const USAGE = `usage: xks-proxy [serve] [--config FILE]
+       xks-proxy keys|credential|store-json|salesforce ... (admin commands; --help for each)
+
+serve     run the proxy (default). The configuration comes from --config, else
+          XKS_PROXY_CONFIG, else XKS_PROXY_SETTINGS_TOML (an AWS sample proxy
+          settings file is read as-is), else ./xks-proxy.toml.
+          SIGHUP (or a change to the file) reloads stores, credentials and
+          certificates without a restart; SIGINT/SIGTERM stop it.
+`;
+
+const io = {
+  out: (s: string) => void process.stdout.write(s),
+  err: (s: string) => void process.stderr.write(s),
+};
+
+async function serve(args: string[]): Promise<number> {
+  let configFile: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === "--config" || a === "-c") {
+      configFile = args[++i];
+      if (configFile === undefined) {
+        io.err("xks-proxy: --config needs a file\n" + USAGE);
+        return 2;
+      }
+    } else if (a.startsWith("--config=")) {
+      configFile = a.slice("--config=".length);
+    } else if (a === "--help" || a === "-h") {
+      io.out(USAGE);
+      return 0;
+    } else {
+      io.err(`xks-proxy: unknown option '${a}'\n` + USAGE);
+      return 2;
+    }
+  }
+  const config = await loadConfig(configFile);
+  const server = await startServer(config, { watchConfig: true });
+  const stop = (): void => {
+    void server.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  process.on("SIGHUP", () => void server.reload().catch(() => undefined));
+  return new Promise<number>(() => undefined); // runs until a signal
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (cmd !== undefined && (ADMIN_COMMANDS as readonly string[]).includes(cmd)) return runAdmin(argv, io);
+  if (cmd === "--help" || cmd === "-h" || cmd === "help") {
+    io.out(USAGE);
+    return 0;
+  }
+  if (cmd === undefined || cmd === "serve") return serve(rest);
+  if (cmd.startsWith("-")) return serve(argv);
+  io.err(`xks-proxy: unknown command '${cmd}'\n` + USAGE);
+  return 2;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    const e = err as { code?: string; message?: string };
+    io.err(`xks-proxy: ${e.code ? `${e.code}: ` : ""}${e.message ?? String(err)}\n`);
+    process.exit(1);
+  },
+);
