@@ -15,6 +15,23 @@ async function main() {
       out.id = key.id;
       out.sameName = hsm.listKeys().filter((k) => k.name === args.getOrCreate.name).length;
     }
+    if (args.find) {
+      const k = hsm.findKey(args.find);
+      out.found = k ? { id: k.id, type: k.type, createdByCiop: k.createdByCiop } : null;
+      out.info = k ? hsm.keyInfo(k) : null;
+    }
+    if (args.encrypt) {
+      const k = hsm.findKey(args.encrypt);
+      try {
+        hsm.encryptAesGcm(k, Buffer.alloc(12, 1), Buffer.from("hello"));
+        out.encrypt = { ok: true };
+      } catch (err) {
+        out.encrypt = { ok: false, code: err.code, ckr: err.ckr };
+      }
+    }
+    if (args.setEnabled) {
+      hsm.setKeyEnabled(args.setEnabled.name, args.setEnabled.enabled);
+    }
     if (args.countTokens) {
       const pkcs11js = require("pkcs11js");
       const p = new pkcs11js.PKCS11();
