@@ -1,16 +1,71 @@
 /**
- * Admin commands of xks-proxy: keys, credential, store-json, salesforce.
- * main.ts calls runAdmin when argv[0] is one of ADMIN_COMMANDS.
+ * Admin commands of xks-proxy: keys, credential, store-json, salesforce (and `admin <command>`).
+ * main.ts calls {@link runAdmin} when argv[0] is one of {@link ADMIN_COMMANDS}.
  */
-export interface AdminIo {
-  out(s: string): void;
-  err(s: string): void;
-}
+import { CiopError } from "@ciop/core";
+import { runSalesforceAdmin } from "../salesforce/admin.js";
+import { runCredential } from "./credential.js";
+import { ADMIN_HELP, CREDENTIAL_HELP, KEYS_HELP, STORE_JSON_HELP } from "./help.js";
+import type { AdminIo } from "./io.js";
+import { runKeys } from "./keys.js";
+import { runStoreJson } from "./store-json.js";
+
+export type { AdminIo } from "./io.js";
 
 export const ADMIN_COMMANDS = ["keys", "credential", "store-json", "salesforce", "admin"] as const;
 
+/** Exit status 2 for the caller's mistakes, 1 for failures while doing the work. */
+function exitCodeOf(err: CiopError): number {
+  return err.code === "ERR_USAGE" || err.code === "ERR_KEY_NAME_INVALID" ? 2 : 1;
+}
+
+/** One line, no stack, never anything but the error's own (secret-free) message. */
+function describe(err: unknown): string {
+  if (CiopError.isInstance(err)) return `${err.message} [${err.code}]`;
+  if (err instanceof Error && "errorName" in err) return `${err.message} [${String((err as { errorName: unknown }).errorName)}]`;
+  return err instanceof Error ? err.message : String(err);
+}
+
 export async function runAdmin(argv: string[], io: AdminIo): Promise<number> {
-  // Stub: the real implementation follows shortly.
-  io.err(`xks-proxy: admin command '${argv[0] ?? ""}' is not implemented yet\n`);
-  return 2;
+  let args = argv;
+  if (args[0] === "admin") {
+    args = args.slice(1);
+    if (args.length === 0 || args[0] === "--help" || args[0] === "-h" || args[0] === "help") {
+      if (args[0] === "help" && args[1] !== undefined) return runAdmin(["help", ...args.slice(1)], io);
+      io.out(ADMIN_HELP);
+      return args.length === 0 ? 2 : 0;
+    }
+  }
+  const [cmd, ...rest] = args;
+  try {
+    switch (cmd) {
+      case "keys":
+        return await runKeys(rest, io);
+      case "credential":
+        return await runCredential(rest, io);
+      case "store-json":
+        return await runStoreJson(rest, io);
+      case "salesforce":
+        return await runSalesforceAdmin(rest, io);
+      case "help": {
+        const topic = rest[0];
+        const text = topic === "keys" ? KEYS_HELP : topic === "credential" ? CREDENTIAL_HELP : topic === "store-json" ? STORE_JSON_HELP : topic === undefined ? ADMIN_HELP : undefined;
+        if (topic === "salesforce") return await runSalesforceAdmin(["--help"], io);
+        if (text === undefined) {
+          io.err(`xks-proxy: no help for '${topic}'\n`);
+          return 2;
+        }
+        io.out(text);
+        return 0;
+      }
+      default:
+        io.err(`xks-proxy: unknown admin command '${cmd ?? ""}'\n\n${ADMIN_HELP}`);
+        return 2;
+    }
+  } catch (err) {
+    const code = CiopError.isInstance(err) ? exitCodeOf(err) : err instanceof Error && err.name === "ValidationException" ? 2 : 1;
+    io.err(`xks-proxy ${cmd}: ${describe(err)}\n`);
+    if (code === 2) io.err(`Run 'xks-proxy ${cmd} --help' for usage.\n`);
+    return code;
+  }
 }

@@ -1,0 +1,45 @@
+/**
+ * Option parsing for the admin commands: node:util parseArgs in strict mode, one table per command,
+ * so a misplaced or misspelled option is a usage error (exit 2) instead of being ignored.
+ */
+import { parseArgs } from "node:util";
+import { CiopError } from "@ciop/core";
+
+type OptionSpec = { type: "string" | "boolean"; short?: string };
+
+/** Options every HSM-touching command accepts. */
+export const HSM_OPTIONS = {
+  config: { type: "string" },
+  "hsm-lib": { type: "string" },
+  token: { type: "string" },
+  "pin-file": { type: "string" },
+} as const satisfies Record<string, OptionSpec>;
+
+export const HELP_OPTION = { help: { type: "boolean", short: "h" } } as const satisfies Record<string, OptionSpec>;
+
+export interface Parsed<T extends Record<string, OptionSpec>> {
+  values: { [K in keyof T]?: T[K]["type"] extends "string" ? string : boolean };
+  positionals: string[];
+}
+
+export function usageError(message: string): CiopError {
+  return new CiopError("ERR_USAGE", message);
+}
+
+/** Parses argv against `spec`; unknown options and missing option values become ERR_USAGE. */
+export function parse<T extends Record<string, OptionSpec>>(argv: string[], spec: T, command: string): Parsed<T> {
+  try {
+    const r = parseArgs({ args: argv, options: spec, allowPositionals: true, strict: true });
+    return r as unknown as Parsed<T>;
+  } catch (err) {
+    const msg = (err as Error).message.replace(/\. To specify a positional argument.*$/s, "");
+    throw usageError(`${command}: ${msg}`);
+  }
+}
+
+/** Exactly `names.length` positionals, named in the message when missing or extra. */
+export function positionals(p: string[], names: string[], usage: string): string[] {
+  if (p.length < names.length) throw usageError(`missing ${names.slice(p.length).map((n) => `<${n}>`).join(" ")} (usage: ${usage})`);
+  if (p.length > names.length) throw usageError(`unexpected argument '${p[names.length]}' (usage: ${usage})`);
+  return p;
+}

@@ -1,0 +1,141 @@
+/**
+ * `xks-proxy keys ...` against the real SoftHSM test token; what the commands claim is checked with
+ * pkcs11-tool (OpenSC), which nobody here wrote.
+ */
+import { admin, hsmArgs, pkcs11ToolSecretKeys, tempDir } from "./admin-helpers";
+
+let dir: string;
+let hsm: string[];
+const uniq = `${process.pid}-${Date.now().toString(36)}`;
+
+beforeAll(() => {
+  dir = tempDir("keys");
+  hsm = hsmArgs(dir);
+});
+
+describe("keys create", () => {
+  const name = `xks-create-${uniq}`;
+
+  test("makes a sensitive, never-extractable AES-256 token key with encrypt+decrypt, as pkcs11-tool shows", async () => {
+    const r = await admin(["keys", "create", name, ...hsm]);
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.out).toContain(`Created AES-256 key '${name}'`);
+    const found = pkcs11ToolSecretKeys().filter((k) => k.label === name);
+    expect(found).toHaveLength(1);
+    const k = found[0]!;
+    expect(k.kind).toBe("AES length 32");
+    expect(k.usage).toEqual(expect.arrayContaining(["encrypt", "decrypt"]));
+    expect(k.usage).not.toContain("wrap");
+    expect(k.usage).not.toContain("unwrap");
+    expect(k.access).toEqual(expect.arrayContaining(["sensitive", "always sensitive", "never extractable", "local"]));
+    // ciop's CKA_ID marker: "ciop" + version 1
+    expect(k.id).toMatch(/^63696f7001/);
+  });
+
+  test("refuses a second key with the same name (exit 1) and leaves one key", async () => {
+    const r = await admin(["keys", "create", name, ...hsm]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("ERR_KEY_EXISTS");
+    expect(pkcs11ToolSecretKeys().filter((k) => k.label === name)).toHaveLength(1);
+  });
+
+  test.each([
+    ["a name KMS cannot use", ["keys", "create", "bad name!"]],
+    ["a 129-character name", ["keys", "create", "k".repeat(129)]],
+    ["no name", ["keys", "create"]],
+    ["two names", ["keys", "create", "a", "b"]],
+    ["an unknown usage", ["keys", "create", `xks-usage-${uniq}`, "--usage", "sign-only"]],
+    ["an unknown option", ["keys", "create", `xks-opt-${uniq}`, "--exportable"]],
+    ["a PIN on the command line", ["keys", "create", `xks-pin-${uniq}`, "--pin", "1234"]],
+    ["an unknown subcommand", ["keys", "destroy", "x"]],
+  ])("%s is a usage error (exit 2) and creates nothing", async (_what, argv) => {
+    const before = pkcs11ToolSecretKeys().length;
+    const r = await admin([...argv, ...hsm]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/xks-proxy keys: .+/);
+    expect(r.out).toBe("");
+    expect(pkcs11ToolSecretKeys().length).toBe(before);
+  });
+});
+
+describe("keys list / enable / disable", () => {
+  const name = `xks-state-${uniq}`;
+
+  beforeAll(async () => {
+    const r = await admin(["keys", "create", name, ...hsm]);
+    expect(r.code).toBe(0);
+  });
+
+  test("list --json reports the key as AES_256, enabled, created by ciop, sensitive and not extractable", async () => {
+    const r = await admin(["keys", "list", "--json", ...hsm]);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.out) as { keys: Array<Record<string, unknown>>; token: { label: string } };
+    expect(doc.token.label).toBe(process.env.CIOP_TEST_TOKEN_LABEL);
+    const k = doc.keys.find((x) => x.name === name);
+    expect(k).toMatchObject({ name, keySpec: "AES_256", enabled: true, createdByCiop: true, sensitive: true, extractable: false });
+    // only AES-256 keys without --all
+    expect(doc.keys.every((x) => x.keySpec === "AES_256")).toBe(true);
+  });
+
+  test("disable removes encrypt/decrypt in the HSM (pkcs11-tool), list says disabled, enable restores them", async () => {
+    const off = await admin(["keys", "disable", name, ...hsm]);
+    expect(off.code).toBe(0);
+    expect(off.out).toContain("disabled");
+    const k1 = pkcs11ToolSecretKeys().find((k) => k.label === name)!;
+    expect(k1.usage).not.toContain("encrypt");
+    expect(k1.usage).not.toContain("decrypt");
+    const listed = await admin(["keys", "list", ...hsm]);
+    expect(listed.out).toMatch(new RegExp(`^${name}\\s+AES_256\\s+disabled\\s+ciop`, "m"));
+
+    const again = await admin(["keys", "disable", name, ...hsm]);
+    expect(again.code).toBe(0);
+    expect(again.out).toContain("already disabled");
+
+    const on = await admin(["keys", "enable", name, "--json", ...hsm]);
+    expect(on.code).toBe(0);
+    expect(JSON.parse(on.out)).toMatchObject({ key: { name, enabled: true, changed: true } });
+    const k2 = pkcs11ToolSecretKeys().find((k) => k.label === name)!;
+    expect(k2.usage).toEqual(expect.arrayContaining(["encrypt", "decrypt"]));
+  });
+
+  test("enable/disable of a key that does not exist fails with exit 1 and names the key", async () => {
+    const r = await admin(["keys", "disable", `missing-${uniq}`, ...hsm]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`missing-${uniq}`);
+    expect(r.err).toContain("ERR_KEY_NOT_FOUND");
+  });
+
+  test("a key made by another tool (pkcs11-tool, as the AWS sample proxy's guides do) can be listed and disabled", async () => {
+    const { execFileSync } = await import("node:child_process");
+    const t = { lib: process.env.CIOP_TEST_LIB!, label: process.env.CIOP_TEST_TOKEN_LABEL!, pin: process.env.CIOP_TEST_PIN! };
+    const foreign = `xks-foreign-${uniq}`;
+    execFileSync("pkcs11-tool", ["--module", t.lib, "--token-label", t.label, "--login", "--pin", t.pin, "--keygen", "--key-type", "AES:32", "--label", foreign, "--sensitive"], { stdio: "ignore" });
+    const listed = await admin(["keys", "list", "--json", ...hsm]);
+    const k = (JSON.parse(listed.out) as { keys: Array<Record<string, unknown>> }).keys.find((x) => x.name === foreign);
+    expect(k).toMatchObject({ keySpec: "AES_256", createdByCiop: false, enabled: true });
+    const off = await admin(["keys", "disable", foreign, ...hsm]);
+    expect(off.code).toBe(0);
+    expect(pkcs11ToolSecretKeys().find((x) => x.label === foreign)!.usage).not.toContain("encrypt");
+  });
+});
+
+describe("HSM selection", () => {
+  test("a wrong PIN file fails with exit 1 and never prints the PIN", async () => {
+    const { writeFileSync } = await import("node:fs");
+    const { join } = await import("node:path");
+    const bad = join(dir, "bad-pin");
+    writeFileSync(bad, "not-the-pin-123\n", { mode: 0o600 });
+    const t = process.env;
+    const r = await admin(["keys", "list", "--hsm-lib", t.CIOP_TEST_LIB!, "--token", t.CIOP_TEST_TOKEN_LABEL!, "--pin-file", bad]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/PIN/);
+    expect(r.err + r.out).not.toContain("not-the-pin-123");
+  });
+
+  test("an unknown token label fails with exit 1 and lists the tokens seen", async () => {
+    const r = await admin(["keys", "list", "--hsm-lib", process.env.CIOP_TEST_LIB!, "--token", "no-such-token", "--pin-file", `${dir}/pin`]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("ERR_TOKEN_NOT_FOUND");
+  });
+});
