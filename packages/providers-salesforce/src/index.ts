@@ -13,3 +13,4 @@ export {
   salesforceHashFileName,
 } from "./rules.js";
 export type { SalesforceAlgorithm } from "./rules.js";
+export * from "./cache-only/index.js";
