@@ -5,7 +5,7 @@
 import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { runAdmin } from "../src/admin/index";
+import { runAdmin } from "../src/admin/index.js";
 
 export function testEnv(): { lib: string; label: string; pin: string; dir: string } {
   const lib = process.env.CIOP_TEST_LIB;
@@ -43,7 +43,7 @@ export interface Run {
 export async function admin(argv: string[]): Promise<Run> {
   let out = "";
   let err = "";
-  const code = await runAdmin(argv, { out: (s) => (out += s), err: (s) => (err += s) });
+  const code = await runAdmin(argv, { out: (s: string) => (out += s), err: (s: string) => (err += s) });
   return { code, out, err };
 }
 

@@ -2,7 +2,7 @@
  * `xks-proxy keys ...` against the real SoftHSM test token; what the commands claim is checked with
  * pkcs11-tool (OpenSC), which nobody here wrote.
  */
-import { admin, hsmArgs, pkcs11ToolSecretKeys, tempDir } from "./admin-helpers";
+import { admin, hsmArgs, pkcs11ToolSecretKeys, tempDir } from "./admin-helpers.js";
 
 let dir: string;
 let hsm: string[];
@@ -86,7 +86,7 @@ describe("keys list / enable / disable", () => {
     expect(k1.usage).not.toContain("encrypt");
     expect(k1.usage).not.toContain("decrypt");
     const listed = await admin(["keys", "list", ...hsm]);
-    expect(listed.out).toMatch(new RegExp(`^${name}\\s+AES_256\\s+disabled\\s+ciop`, "m"));
+    expect(listed.out).toMatch(new RegExp(`^${name}\\s+AES_256\\s+disabled\\s+none\\s+ciop`, "m"));
 
     const again = await admin(["keys", "disable", name, ...hsm]);
     expect(again.code).toBe(0);
@@ -94,7 +94,7 @@ describe("keys list / enable / disable", () => {
 
     const on = await admin(["keys", "enable", name, "--json", ...hsm]);
     expect(on.code).toBe(0);
-    expect(JSON.parse(on.out)).toMatchObject({ key: { name, enabled: true, changed: true } });
+    expect(JSON.parse(on.out)).toMatchObject({ key: { name, enabled: true, usage: "encrypt-decrypt", changed: true } });
     const k2 = pkcs11ToolSecretKeys().find((k) => k.label === name)!;
     expect(k2.usage).toEqual(expect.arrayContaining(["encrypt", "decrypt"]));
   });
@@ -113,10 +113,50 @@ describe("keys list / enable / disable", () => {
     execFileSync("pkcs11-tool", ["--module", t.lib, "--token-label", t.label, "--login", "--pin", t.pin, "--keygen", "--key-type", "AES:32", "--label", foreign, "--sensitive"], { stdio: "ignore" });
     const listed = await admin(["keys", "list", "--json", ...hsm]);
     const k = (JSON.parse(listed.out) as { keys: Array<Record<string, unknown>> }).keys.find((x) => x.name === foreign);
-    expect(k).toMatchObject({ keySpec: "AES_256", createdByCiop: false, enabled: true });
+    expect(k).toMatchObject({ keySpec: "AES_256", createdByCiop: false, enabled: true, usage: "encrypt-decrypt" });
     const off = await admin(["keys", "disable", foreign, ...hsm]);
     expect(off.code).toBe(0);
+    expect(off.out).toContain("no usage");
     expect(pkcs11ToolSecretKeys().find((x) => x.label === foreign)!.usage).not.toContain("encrypt");
+  });
+});
+
+describe("keys with one usage (encrypt-only / decrypt-only)", () => {
+  test.each([
+    ["encrypt-only", ["encrypt"], ["decrypt"]],
+    ["decrypt-only", ["decrypt"], ["encrypt"]],
+  ])("create --usage %s sets exactly that usage in the HSM, and survives disable + enable --usage", async (usage, has, lacks) => {
+    const name = `xks-${usage}-${uniq}`;
+    const r = await admin(["keys", "create", name, "--usage", usage, "--json", ...hsm]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out)).toMatchObject({ key: { name, keySpec: "AES_256", enabled: true, usage, sensitive: true, extractable: false } });
+    const k = pkcs11ToolSecretKeys().find((x) => x.label === name)!;
+    for (const u of has) expect(k.usage).toContain(u);
+    for (const u of lacks) expect(k.usage).not.toContain(u);
+
+    const listed = await admin(["keys", "list", "--json", ...hsm]);
+    expect((JSON.parse(listed.out) as { keys: Array<Record<string, unknown>> }).keys.find((x) => x.name === name)).toMatchObject({ enabled: true, usage });
+
+    const off = await admin(["keys", "disable", name, ...hsm]);
+    expect(off.code).toBe(0);
+    expect(off.out).toContain(`--usage ${usage}`);
+    expect(pkcs11ToolSecretKeys().find((x) => x.label === name)!.usage.filter((u) => u === "encrypt" || u === "decrypt")).toEqual([]);
+
+    const on = await admin(["keys", "enable", name, "--usage", usage, "--json", ...hsm]);
+    expect(on.code).toBe(0);
+    expect(JSON.parse(on.out)).toMatchObject({ key: { enabled: true, usage, changed: true } });
+    const k2 = pkcs11ToolSecretKeys().find((x) => x.label === name)!;
+    for (const u of has) expect(k2.usage).toContain(u);
+    for (const u of lacks) expect(k2.usage).not.toContain(u);
+
+    // enabling an enabled key without --usage keeps its restriction
+    const again = await admin(["keys", "enable", name, "--json", ...hsm]);
+    expect(JSON.parse(again.out)).toMatchObject({ key: { enabled: true, usage, changed: false } });
+  });
+
+  test("--usage is refused by keys list and keys disable (exit 2)", async () => {
+    expect((await admin(["keys", "list", "--usage", "encrypt-only", ...hsm])).code).toBe(2);
+    expect((await admin(["keys", "disable", "x", "--usage", "encrypt-only", ...hsm])).code).toBe(2);
   });
 });
 
