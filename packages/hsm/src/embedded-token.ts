@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import pkcs11js from "pkcs11js";
 import { CiopError, writeFileAtomic } from "@ciop/core";
 import { call } from "./errors.js";
-import { acquireLibrary, loadedLibrary, releaseLibrary } from "./library.js";
+import { acquireLibrary, cleanText, loadedLibrary, paddedLabel, releaseLibrary } from "./library.js";
 import { ensurePrivateDir, withFileLock } from "./lock.js";
 
 /** Label of ciop's embedded SoftHSM2 token. @public */
@@ -114,24 +114,24 @@ function initToken(libraryPath: string): EmbeddedTokenState {
   try {
     const slots = call("C_GetSlotList", () => p.C_GetSlotList(true));
     const infos = slots.map((slot) => ({ slot, info: call("C_GetTokenInfo", () => p.C_GetTokenInfo(slot)) }));
-    const orphan = infos.find((t) => (t.info.flags & pkcs11js.CKF_TOKEN_INITIALIZED) !== 0 && t.info.label.trim() === EMBEDDED_TOKEN_LABEL);
+    const orphan = infos.find((t) => (t.info.flags & pkcs11js.CKF_TOKEN_INITIALIZED) !== 0 && cleanText(t.info.label) === EMBEDDED_TOKEN_LABEL);
     if (orphan) {
       // A token without its state file: an earlier run died between C_InitToken and saving the PINs.
       throw new CiopError(
         "ERR_CONFIG_INVALID",
-        `the embedded token directory holds a '${EMBEDDED_TOKEN_LABEL}' token (serial ${orphan.info.serialNumber.trim()}) but its PIN file is missing; ` +
-          `restore the PIN file or delete that token with softhsm2-util --delete-token --serial ${orphan.info.serialNumber.trim()}`,
+        `the embedded token directory holds a '${EMBEDDED_TOKEN_LABEL}' token (serial ${cleanText(orphan.info.serialNumber)}) but its PIN file is missing; ` +
+          `restore the PIN file or delete that token with softhsm2-util --delete-token --serial ${cleanText(orphan.info.serialNumber)}`,
       );
     }
     const free = infos.find((t) => (t.info.flags & pkcs11js.CKF_TOKEN_INITIALIZED) === 0)?.slot;
     if (!free) throw new CiopError("ERR_HSM", "SoftHSM offers no free slot to create the embedded token in");
-    call("C_InitToken", () => p.C_InitToken(free, soPin, EMBEDDED_TOKEN_LABEL), "creating the embedded token");
+    call("C_InitToken", () => p.C_InitToken(free, soPin, paddedLabel(EMBEDDED_TOKEN_LABEL)), "creating the embedded token");
     session = call("C_OpenSession", () => p.C_OpenSession(free, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION));
     const s = session;
     call("C_Login", () => p.C_Login(s, pkcs11js.CKU_SO, soPin), "logging in as SO to set the user PIN");
     call("C_InitPIN", () => p.C_InitPIN(s, pin));
     call("C_Logout", () => p.C_Logout(s));
-    const serial = call("C_GetTokenInfo", () => p.C_GetTokenInfo(free)).serialNumber.trim();
+    const serial = cleanText(call("C_GetTokenInfo", () => p.C_GetTokenInfo(free)).serialNumber);
     return { version: 1, label: EMBEDDED_TOKEN_LABEL, serial, pin, soPin };
   } finally {
     if (session) {

@@ -9,7 +9,7 @@ import { defaultDataDir, embeddedPaths, ensureEmbeddedToken, type EmbeddedTokenP
 import { HsmError, call, callAsync, isCkr, toHsmError } from "./errors.js";
 import { CIOP_ID_PREFIX, HsmKey, HsmPublicKey } from "./hsm-key.js";
 import { KEY_SPECS, keySpec, keyTypeFrom, type KeySpec } from "./key-specs.js";
-import { acquireLibrary, defaultLibraryPath, isSoftHsmLibrary, releaseLibrary, type LoadedLibrary } from "./library.js";
+import { acquireLibrary, cleanText, defaultLibraryPath, isSoftHsmLibrary, releaseLibrary, type LoadedLibrary } from "./library.js";
 import { withFileLock } from "./lock.js";
 import { HASHES, gcmParameter, hostKwpUnwrap, hostKwpWrap, isHashName, kwpName, oaepMechanism, oaepName } from "./mechanisms.js";
 import { resolvePin } from "./pin.js";
@@ -146,16 +146,16 @@ export class Hsm extends EventEmitter {
     let hsm: Hsm | undefined;
     try {
       const { slot, info } = selectToken(lib.p, selector);
-      const label = info.label.trim();
+      const label = cleanText(info.label);
       const moduleInfo = call("C_GetInfo", () => lib.p.C_GetInfo());
       const facts = `${info.manufacturerID} ${info.model} ${moduleInfo.manufacturerID} ${moduleInfo.libraryDescription}`;
       const token: TokenInfo = {
         libraryPath,
-        libraryDescription: moduleInfo.libraryDescription.trim(),
-        manufacturer: info.manufacturerID.trim(),
-        model: info.model.trim(),
+        libraryDescription: cleanText(moduleInfo.libraryDescription),
+        manufacturer: cleanText(info.manufacturerID),
+        model: cleanText(info.model),
         label,
-        serial: info.serialNumber.trim(),
+        serial: cleanText(info.serialNumber),
         isSoftware: SOFTWARE_TOKEN_PATTERN.test(facts) && options.assumeHardwareToken !== true,
         embedded: embedded !== undefined,
       };
@@ -1172,7 +1172,7 @@ function selectToken(p: pkcs11js.PKCS11, selector: string | undefined): { slot: 
   const tokens = slots
     .map((slot) => ({ slot, info: call("C_GetTokenInfo", () => p.C_GetTokenInfo(slot)) }))
     .filter((t) => (t.info.flags & P.CKF_TOKEN_INITIALIZED) !== 0);
-  const seen = () => (tokens.length ? tokens.map((t, i) => `#${i} '${t.info.label.trim()}' (serial ${t.info.serialNumber.trim()})`).join(", ") : "none");
+  const seen = () => (tokens.length ? tokens.map((t, i) => `#${i} '${cleanText(t.info.label)}' (serial ${cleanText(t.info.serialNumber)})`).join(", ") : "none");
   if (selector === undefined) {
     if (tokens.length === 1) return tokens[0]!;
     throw new CiopError("ERR_TOKEN_NOT_FOUND", `${tokens.length} initialised tokens and no token selected: set CIOP_TOKEN / options.token to a label, serial or #index. Tokens seen: ${seen()}`);
@@ -1182,9 +1182,9 @@ function selectToken(p: pkcs11js.PKCS11, selector: string | undefined): { slot: 
     const t = tokens[Number(idx[1])];
     if (t) return t;
   } else {
-    const bySerial = tokens.filter((t) => t.info.serialNumber.trim() === selector);
+    const bySerial = tokens.filter((t) => cleanText(t.info.serialNumber) === selector);
     if (bySerial.length === 1) return bySerial[0]!;
-    const byLabel = tokens.filter((t) => t.info.label.trim() === selector);
+    const byLabel = tokens.filter((t) => cleanText(t.info.label) === selector);
     if (byLabel.length === 1) return byLabel[0]!;
     if (byLabel.length > 1) {
       throw new CiopError("ERR_CONFIG_INVALID", `${byLabel.length} tokens are labelled '${selector}': select one by serial. Tokens seen: ${seen()}`);

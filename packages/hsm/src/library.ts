@@ -15,6 +15,21 @@ export function defaultLibraryPath(): string {
   return SOFTHSM_LIBRARY_CANDIDATES.find((p) => existsSync(p)) ?? SOFTHSM_LIBRARY_CANDIDATES[0]!;
 }
 
+/**
+ * A fixed-width PKCS#11 text field (label, serial, manufacturer...) without its padding. The spec
+ * pads with spaces, but some writers (pkcs11js's C_InitToken among them) leave NULs.
+ */
+export function cleanText(s: string): string {
+  return s.replace(/[\s\0]+$/u, "").replace(/^[\s\0]+/u, "");
+}
+
+/** A token label padded to the 32 bytes PKCS#11 expects (blank padded). */
+export function paddedLabel(label: string): string {
+  const bytes = Buffer.byteLength(label);
+  if (bytes > 32) throw new RangeError(`a token label is at most 32 bytes (got ${bytes})`);
+  return label + " ".repeat(32 - bytes);
+}
+
 export function isSoftHsmLibrary(path: string): boolean {
   return /softhsm/i.test(path);
 }
