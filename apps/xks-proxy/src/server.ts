@@ -1,20 +1,471 @@
 /**
- * The xks-proxy HTTP(S) server (stub: full implementation follows).
+ * The xks-proxy server: HTTP or HTTPS (TLS 1.2+, the spec's cipher suites, optional mTLS with an
+ * expected subject), unauthenticated GET /ping (optionally on its own port), Prometheus /metrics,
+ * the XKS API for every configured key store, optional route groups (Salesforce cache-only), and
+ * reload of stores, credentials, limits and certificates without a restart.
  */
-import type { ProxyConfig } from "./config/index.js";
+import { randomBytes, timingSafeEqual } from "node:crypto";
+import { readFileSync, unwatchFile, watchFile } from "node:fs";
+import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import https from "node:https";
+import type { AddressInfo } from "node:net";
+import tls, { type SecureContextOptions, type TLSSocket } from "node:tls";
+import { CiopError } from "@ciop/core";
+import type { HsmKey } from "@ciop/hsm";
+import {
+  HealthMonitor,
+  ThrottlingException,
+  handleXksHttpRequest,
+  type EkmFleetMember,
+  type GetHealthStatusResponse,
+  type XksKeyStore,
+  type XksOperation,
+  type XksServiceOptions,
+} from "@ciop/xks";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { loadConfig, type ProxyConfig, type TlsConfig } from "./config/index.js";
+import { HsmBackend } from "./hsm-backend.js";
+import { Logger } from "./logger.js";
+import { TokenBucket } from "./rate-limit.js";
+import type { RouteGroup, RouteGroupContext, RouteGroupFactory } from "./route-group.js";
+import { createSalesforceRouteGroup } from "./salesforce/index.js";
+
+/** The spec's suites: two TLS 1.3, two TLS 1.2 (ECDHE with AES-256-GCM). */
+export const XKS_TLS_CIPHERS = "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384";
 
 export interface StartServerOptions {
-  /** Re-read the config file on change (main.ts sets it). */
+  /** Re-read the config file (and certificate files) when they change. */
   watchConfig?: boolean;
+  /** Polling period of the file watch (ms, default 2000). */
+  watchIntervalMs?: number;
+  /** Receives every log line instead of stdout / the log file (tests). */
+  logSink?: (line: string) => void;
+  /** Route group factories by config section (default: salesforce → the Salesforce group). */
+  routeGroups?: Record<string, RouteGroupFactory>;
 }
 
 export interface RunningServer {
+  /** Base URL of the main listener (host "localhost" when bound to a wildcard or loopback address). */
   url: string;
+  /** URL of the own-port /ping listener, when configured. */
   pingUrl?: string;
-  reload(): Promise<void>;
+  /** URL of the own-port /metrics listener, when configured. */
+  metricsUrl?: string;
+  /** Re-reads the configuration file (or applies `next`), certificates included. */
+  reload(next?: ProxyConfig): Promise<void>;
+  /** Re-initialises the PKCS#11 context (what a device error triggers). */
+  resetHsm(): Promise<void>;
+  /** The Prometheus registry. */
+  readonly metrics: Registry;
   close(): Promise<void>;
 }
 
-export async function startServer(_config: ProxyConfig, _opts: StartServerOptions = {}): Promise<RunningServer> {
-  throw new Error("not implemented yet");
+const HEALTH_VALUE = { ACTIVE: 1, DEGRADED: 0.5, UNAVAILABLE: 0 } as const;
+
+function storeOf(s: ProxyConfig["stores"][number]): XksKeyStore {
+  return { name: s.name, uriPrefix: s.uriPrefix, credentials: s.credentials, regions: s.regions, keys: new Set(s.keys) };
+}
+
+function tlsContextOptions(t: TlsConfig): SecureContextOptions & { requestCert?: boolean; rejectUnauthorized?: boolean } {
+  const o: SecureContextOptions & { requestCert?: boolean; rejectUnauthorized?: boolean } = {
+    cert: readFileSync(t.certFile),
+    key: readFileSync(t.keyFile),
+    minVersion: "TLSv1.2",
+    ciphers: XKS_TLS_CIPHERS,
+    honorCipherOrder: true,
+  };
+  if (t.clientCaFile !== undefined) {
+    o.ca = readFileSync(t.clientCaFile);
+    o.requestCert = true;
+    o.rejectUnauthorized = true;
+  }
+  return o;
+}
+
+function hostFor(ip: string): string {
+  if (ip === "0.0.0.0" || ip === "::" || ip === "127.0.0.1" || ip === "::1" || ip === "") return "localhost";
+  return ip.includes(":") ? `[${ip}]` : ip;
+}
+
+function listen(server: http.Server, port: number, ip: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, ip, () => {
+      server.off("error", reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function closeServer(server: http.Server | undefined): Promise<void> {
+  if (!server) return Promise.resolve();
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+class BodyTooLarge extends Error {}
+
+function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers["content-length"] ?? "0");
+    if (declared > max) {
+      req.resume();
+      reject(new BodyTooLarge());
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > max) {
+        req.removeAllListeners("data");
+        req.resume();
+        reject(new BodyTooLarge());
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
+    req.on("error", reject);
+  });
+}
+
+function send(res: ServerResponse, status: number, headers: Record<string, string>, body: string): void {
+  res.writeHead(status, { ...headers, "content-length": String(Buffer.byteLength(body)) });
+  res.end(body);
+}
+
+/** Starts a proxy for `config`; resolves when every listener is up. */
+export async function startServer(initial: ProxyConfig, opts: StartServerOptions = {}): Promise<RunningServer> {
+  let config = initial;
+  const logger = new Logger(config.logging, opts.logSink);
+  const registry = new Registry();
+  const reqDuration = new Histogram({
+    name: "xks_proxy_request_duration_seconds",
+    help: "XKS request latency by operation and HTTP status",
+    labelNames: ["operation", "status"],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [registry],
+  });
+  const hsmDuration = new Histogram({
+    name: "xks_proxy_hsm_duration_seconds",
+    help: "HSM call latency by operation and outcome",
+    labelNames: ["operation", "outcome"],
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+    registers: [registry],
+  });
+  const requests = new Counter({ name: "xks_proxy_requests_total", help: "XKS requests by operation, store and status", labelNames: ["operation", "store", "status"], registers: [registry] });
+  const errors = new Counter({ name: "xks_proxy_errors_total", help: "XKS error responses by errorName", labelNames: ["operation", "error_name"], registers: [registry] });
+  const healthGauge = new Gauge({ name: "xks_proxy_health_status", help: "Deep health: 1 ACTIVE, 0.5 DEGRADED, 0 UNAVAILABLE", registers: [registry] });
+  const resets = new Counter({ name: "xks_proxy_hsm_context_resets_total", help: "PKCS#11 context resets after device errors", registers: [registry] });
+
+  const backend = await HsmBackend.open(config.hsm, {
+    observe: (operation, seconds, outcome) => hsmDuration.observe({ operation, outcome }, seconds),
+    event: (record) => {
+      if (record["msg"] === "hsm-context-reset") resets.inc();
+      logger.log("warn", record);
+    },
+  });
+
+  // ------------------------------------------------------------------ health
+  let healthKey: HsmKey | undefined;
+  const healthAad = Buffer.from("ciop-xks-health-probe");
+  const findHealthKey = async (): Promise<HsmKey> => {
+    const hsm = backend.hsm;
+    const found = hsm.findKey(config.health.keyName);
+    if (found) return found;
+    if (!config.health.createKey) throw new CiopError("ERR_KEY_NOT_FOUND", `health key '${config.health.keyName}' is missing`);
+    return (await hsm.getOrCreateKey(config.health.keyName, "AES-256", { extractable: false })).key;
+  };
+  const monitor = new HealthMonitor(async () => {
+    healthKey = await backend.withTimeout("health", findHealthKey);
+    const key = healthKey;
+    const pt = randomBytes(32);
+    const iv = randomBytes(12);
+    const ct = await backend.withTimeout("health-encrypt", () => backend.hsm.encryptAesGcmAsync(key, iv, pt, healthAad));
+    const back = await backend.withTimeout("health-decrypt", () => backend.hsm.decryptAesGcmAsync(key, iv, ct, healthAad));
+    if (back.length !== pt.length || !timingSafeEqual(back, pt)) throw new Error("health round trip mismatch");
+    return "ACTIVE";
+  });
+  const healthReport = async (): Promise<GetHealthStatusResponse> => {
+    const { status } = await monitor.status();
+    healthGauge.set(HEALTH_VALUE[status]);
+    const t = backend.hsm.token;
+    const member: EkmFleetMember = {
+      id: (t.label || t.serial).slice(0, 128),
+      model: `${t.model} (${t.libraryDescription})`.slice(0, 128),
+      healthStatus: status,
+    };
+    return {
+      xksProxyFleetSize: config.health.fleetSize,
+      xksProxyVendor: config.health.vendor,
+      xksProxyModel: config.health.model,
+      ekmVendor: `${t.manufacturer} serial ${t.serial}`.slice(0, 128),
+      ekmFleetDetails: [member],
+    };
+  };
+  monitor.start(config.health.intervalMs);
+
+  // ------------------------------------------------------------------ stores and admission
+  let buckets = new Map<string, TokenBucket>();
+  const service: XksServiceOptions = {
+    stores: [],
+    crypto: backend,
+    health: healthReport,
+    admit: (store: XksKeyStore, _op: XksOperation) => {
+      const b = buckets.get(store.name ?? "");
+      if (b && !b.take()) throw new ThrottlingException("the key store's request rate limit was exceeded; retry");
+    },
+  };
+  const applyStores = (c: ProxyConfig): void => {
+    service.stores = c.stores.map(storeOf);
+    service.limits = c.limits;
+    service.compat = { sampleProxyAad: c.compat.sampleProxyAad, ...(c.compat.sampleProxyMetadata ? { sampleProxyMetadata: c.compat.sampleProxyMetadata } : {}) };
+    const next = new Map<string, TokenBucket>();
+    for (const s of c.stores) {
+      if (!s.rateLimit) continue;
+      const old = buckets.get(s.name);
+      if (old) {
+        old.update(s.rateLimit.rps, s.rateLimit.burst);
+        next.set(s.name, old);
+      } else next.set(s.name, new TokenBucket(s.rateLimit.rps, s.rateLimit.burst));
+    }
+    buckets = next;
+  };
+  applyStores(config);
+
+  // ------------------------------------------------------------------ route groups
+  const factories: Record<string, RouteGroupFactory> = opts.routeGroups ?? { salesforce: createSalesforceRouteGroup };
+  const groups: Array<{ section: string; group: RouteGroup }> = [];
+  const ctx: RouteGroupContext = {
+    get hsm() {
+      return backend.hsm;
+    },
+    withHsmTimeout: (operation, fn) => backend.withTimeout(operation, fn),
+    log: (record) => logger.log("info", record),
+    metrics: registry,
+    configDir: config.source.dir,
+  };
+  const sections = (c: ProxyConfig): Record<string, unknown> => (c.salesforce !== undefined ? { salesforce: c.salesforce } : {});
+  try {
+    for (const [section, raw] of Object.entries(sections(config))) {
+      const factory = factories[section];
+      if (factory) groups.push({ section, group: await factory(raw, ctx) });
+    }
+  } catch (err) {
+    monitor.stop();
+    await backend.close();
+    throw err;
+  }
+
+  // ------------------------------------------------------------------ request handling
+  const ping = (res: ServerResponse): void => send(res, 200, { "content-type": "text/plain" }, "pong\n");
+  const sendMetrics = async (res: ServerResponse): Promise<void> => {
+    send(res, 200, { "content-type": registry.contentType }, await registry.metrics());
+  };
+
+  const onRequest = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const start = process.hrtime.bigint();
+    const rawUrl = req.url ?? "/";
+    const q = rawUrl.indexOf("?");
+    const pathOnly = q === -1 ? rawUrl : rawUrl.slice(0, q);
+    if (req.method === "GET" && pathOnly === "/ping" && config.server.ping) return ping(res);
+    if (req.method === "GET" && pathOnly === "/metrics" && config.metrics.enabled && config.metrics.port === undefined) return sendMetrics(res);
+
+    const group = groups.find(({ group: g }) => pathOnly === g.pathPrefix || pathOnly.startsWith(g.pathPrefix.endsWith("/") ? g.pathPrefix : `${g.pathPrefix}/`));
+    let body: Buffer;
+    try {
+      body = await readBody(req, config.server.maxBodyBytes);
+    } catch (err) {
+      if (err instanceof BodyTooLarge) {
+        res.setHeader("connection", "close");
+        send(res, 501, { "content-type": "application/json" }, JSON.stringify({ errorName: "UnsupportedOperationException", errorMessage: "the request body is larger than this proxy supports" }));
+        logger.log("info", { msg: "request", status: 501, errorName: "UnsupportedOperationException", latencyMs: ms(start) });
+        return;
+      }
+      throw err;
+    }
+    if (group) {
+      const r: { status: number; key?: string; errorName?: string; cause?: string } = await group.group.handle(req, res, body).catch((err: unknown) => {
+        if (!res.headersSent) send(res, 500, { "content-type": "application/json" }, JSON.stringify({ errorName: "InternalException" }));
+        else res.end();
+        return { status: 500, errorName: "InternalException", cause: (err as Error).message?.slice(0, 200) };
+      });
+      const latency = ms(start);
+      reqDuration.observe({ operation: group.group.name, status: String(r.status) }, latency / 1000);
+      requests.inc({ operation: group.group.name, store: group.group.name, status: String(r.status) });
+      if (r.errorName) errors.inc({ operation: group.group.name, error_name: r.errorName });
+      logger.log("info", { msg: "request", group: group.group.name, method: req.method, path: pathOnly.slice(0, 200), key: r.key, status: r.status, errorName: r.errorName, latencyMs: latency, cause: r.cause });
+      return;
+    }
+    const result = await handleXksHttpRequest({ method: req.method ?? "GET", url: rawUrl, headers: req.headers, body }, service);
+    send(res, result.status, result.headers, result.body);
+    const latency = ms(start);
+    const l = result.log;
+    const op = l.operation ?? "unknown";
+    reqDuration.observe({ operation: op, status: String(result.status) }, latency / 1000);
+    requests.inc({ operation: op, store: l.store ?? "none", status: String(result.status) });
+    if (l.errorName) errors.inc({ operation: op, error_name: l.errorName });
+    logger.log(result.status >= 500 ? "warn" : "info", {
+      msg: "request",
+      kmsRequestId: l.kmsRequestId,
+      kmsOperation: l.kmsOperation,
+      operation: l.operation,
+      store: l.store,
+      key: l.keyId,
+      status: result.status,
+      errorName: l.errorName,
+      latencyMs: latency,
+      accessKeyId: l.accessKeyId,
+      region: l.region,
+      cause: l.cause,
+    });
+  };
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    onRequest(req, res).catch((err: unknown) => {
+      logger.log("error", { msg: "request-failed", error: (err as Error).message?.slice(0, 200) });
+      if (!res.headersSent) send(res, 500, { "content-type": "application/json" }, JSON.stringify({ errorName: "InternalException" }));
+      else res.destroy();
+    });
+  };
+
+  // ------------------------------------------------------------------ listeners
+  const httpOpts: http.ServerOptions = {
+    keepAlive: true,
+    keepAliveInitialDelay: config.server.tcpKeepAliveMs,
+    noDelay: true,
+    requestTimeout: 30_000,
+    headersTimeout: 20_000,
+  };
+  const tlsCfg = config.server.tls;
+  let main: http.Server;
+  if (tlsCfg) {
+    const s = https.createServer({ ...httpOpts, ...tlsContextOptions(tlsCfg) }, handler);
+    s.on("secureConnection", (sock: TLSSocket) => {
+      const subject = config.server.tls?.clientSubject;
+      if (config.server.tls?.clientCaFile === undefined || subject === undefined) return;
+      const cert = sock.getPeerCertificate();
+      const err = cert && Object.keys(cert).length > 0 ? tls.checkServerIdentity(subject, cert) : new Error("no client certificate");
+      if (err) {
+        logger.log("warn", { msg: "mtls-subject-refused", remote: sock.remoteAddress });
+        sock.destroy();
+      }
+    });
+    s.on("tlsClientError", (err: Error) => logger.log("debug", { msg: "tls-handshake-failed", error: err.message.slice(0, 200) }));
+    main = s;
+  } else {
+    main = http.createServer(httpOpts, handler);
+  }
+  main.keepAliveTimeout = config.server.keepAliveTimeoutMs;
+  main.maxRequestsPerSocket = 0;
+
+  let pingServer: http.Server | undefined;
+  let metricsServer: http.Server | undefined;
+  const closeAll = async (): Promise<void> => {
+    await Promise.all([closeServer(main), closeServer(pingServer), closeServer(metricsServer)]);
+  };
+  let port: number;
+  let pingUrl: string | undefined;
+  let metricsUrl: string | undefined;
+  try {
+    port = await listen(main, config.server.port, config.server.ip);
+    if (config.server.ping && config.server.pingPort !== undefined) {
+      pingServer = http.createServer((req, res) => {
+        if (req.method === "GET" && req.url === "/ping") ping(res);
+        else send(res, 404, { "content-type": "text/plain" }, "not found\n");
+      });
+      pingUrl = `http://${hostFor(config.server.ip)}:${await listen(pingServer, config.server.pingPort, config.server.ip)}/ping`;
+    }
+    if (config.metrics.enabled && config.metrics.port !== undefined) {
+      metricsServer = http.createServer((req, res) => {
+        if (req.method === "GET" && req.url === "/metrics") void sendMetrics(res);
+        else send(res, 404, { "content-type": "text/plain" }, "not found\n");
+      });
+      metricsUrl = `http://${hostFor(config.server.ip)}:${await listen(metricsServer, config.metrics.port, config.server.ip)}/metrics`;
+    }
+  } catch (err) {
+    await closeAll();
+    monitor.stop();
+    for (const g of groups) await g.group.close().catch(() => undefined);
+    await backend.close();
+    throw err;
+  }
+  const url = `${tlsCfg ? "https" : "http"}://${hostFor(config.server.ip)}:${port}`;
+
+  // ------------------------------------------------------------------ reload
+  const restartNeeded = (a: ProxyConfig, b: ProxyConfig): string[] => {
+    const out: string[] = [];
+    if (a.server.ip !== b.server.ip || a.server.port !== b.server.port) out.push("server address");
+    if ((a.server.tls === undefined) !== (b.server.tls === undefined)) out.push("TLS on/off");
+    if (a.hsm.library !== b.hsm.library || a.hsm.token !== b.hsm.token || a.hsm.sessionPool !== b.hsm.sessionPool) out.push("hsm library/token/pool");
+    if (a.server.pingPort !== b.server.pingPort || a.metrics.port !== b.metrics.port) out.push("ping/metrics port");
+    return out;
+  };
+  let reloading: Promise<void> = Promise.resolve();
+  const reload = (next?: ProxyConfig): Promise<void> => {
+    reloading = reloading.catch(() => undefined).then(async () => {
+      const fresh = next ?? (config.source.file !== undefined ? await loadConfig(config.source.file) : config);
+      const restart = restartNeeded(config, fresh);
+      if (fresh.server.tls && main instanceof https.Server) (main as https.Server).setSecureContext(tlsContextOptions(fresh.server.tls));
+      for (const { section, group } of groups) {
+        const raw = sections(fresh)[section];
+        if (raw !== undefined && group.reload) await group.reload(raw);
+      }
+      applyStores(fresh);
+      backend.updateConfig(fresh.hsm);
+      backend.invalidate();
+      logger.setLevel(fresh.logging.level);
+      main.keepAliveTimeout = fresh.server.keepAliveTimeoutMs;
+      config = { ...fresh, server: { ...fresh.server, ip: config.server.ip, port: config.server.port }, hsm: { ...fresh.hsm, library: config.hsm.library, token: config.hsm.token, sessionPool: config.hsm.sessionPool } };
+      logger.log("info", { msg: "config-reloaded", stores: config.stores.map((s) => s.name), restartNeededFor: restart.length ? restart : undefined });
+    });
+    return reloading.catch((err: unknown) => {
+      logger.log("error", { msg: "config-reload-failed", error: (err as Error).message?.slice(0, 300) });
+      throw err;
+    });
+  };
+  const watched: string[] = [];
+  if (opts.watchConfig) {
+    const files = [config.source.file, config.server.tls?.certFile, config.server.tls?.keyFile, config.server.tls?.clientCaFile].filter((f): f is string => f !== undefined);
+    let timer: NodeJS.Timeout | undefined;
+    for (const f of files) {
+      watchFile(f, { interval: opts.watchIntervalMs ?? 2000, persistent: false }, (cur, prev) => {
+        if (cur.mtimeMs === prev.mtimeMs && cur.size === prev.size) return;
+        if (timer) clearTimeout(timer);
+        timer = setTimeout(() => void reload().catch(() => undefined), 100);
+        timer.unref();
+      });
+      watched.push(f);
+    }
+  }
+
+  logger.log("info", { msg: "listening", url, pingUrl, metricsUrl, stores: config.stores.map((s) => s.name), format: config.source.format, token: backend.hsm.token.label });
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    ...(pingUrl !== undefined ? { pingUrl } : {}),
+    ...(metricsUrl !== undefined ? { metricsUrl } : {}),
+    metrics: registry,
+    reload,
+    resetHsm: () => backend.reset(),
+    close() {
+      closing ??= (async () => {
+        for (const f of watched) unwatchFile(f);
+        monitor.stop();
+        await closeAll();
+        for (const g of groups) await g.group.close().catch(() => undefined);
+        await backend.close();
+        logger.log("info", { msg: "stopped" });
+        await logger.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+function ms(start: bigint): number {
+  return Math.round(Number(process.hrtime.bigint() - start) / 1e4) / 100;
 }

@@ -1,0 +1,37 @@
+/** One-line JSON logs. Callers never pass plaintext, AAD, keys, PINs or secrets. */
+import { createWriteStream, type WriteStream } from "node:fs";
+import type { LoggingConfig } from "./config/index.js";
+
+const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 } as const;
+export type LogLevel = keyof typeof LEVELS;
+
+export class Logger {
+  private stream: WriteStream | undefined;
+  private level: LogLevel;
+
+  constructor(
+    cfg: LoggingConfig,
+    private readonly sink?: (line: string) => void,
+  ) {
+    this.level = cfg.level;
+    if (!sink && cfg.file !== undefined) this.stream = createWriteStream(cfg.file, { flags: "a", mode: 0o640 });
+  }
+
+  setLevel(level: LogLevel): void {
+    this.level = level;
+  }
+
+  log(level: LogLevel, record: Record<string, unknown>): void {
+    if (LEVELS[level] < LEVELS[this.level]) return;
+    const line = JSON.stringify({ time: new Date().toISOString(), level, ...record });
+    if (this.sink) this.sink(line);
+    else if (this.stream) this.stream.write(line + "\n");
+    else process.stdout.write(line + "\n");
+  }
+
+  async close(): Promise<void> {
+    const s = this.stream;
+    this.stream = undefined;
+    if (s) await new Promise<void>((resolve) => s.end(resolve));
+  }
+}
