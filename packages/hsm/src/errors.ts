@@ -76,7 +76,9 @@ export class HsmError extends CiopError {
 
 /** Extracts (code, name) from whatever pkcs11js threw. Returns undefined if it is not a PKCS#11 error. */
 export function parseCkr(err: unknown): { code: number; name: string } | undefined {
-  if (!(err instanceof Error)) return undefined;
+  // Duck-typed, not `instanceof Error`: native code may create the Error in another realm (jest's vm
+  // contexts, worker isolates), where instanceof fails.
+  if (typeof err !== "object" || err === null || typeof (err as { message?: unknown }).message !== "string") return undefined;
   const { nameByCode, codeByName } = tables();
   const e = err as Error & { code?: unknown };
   const m = /\b(CKR_[A-Z0-9_]+)(?::(\d+))?/.exec(`${e.message}\n${e.stack ?? ""}`);
@@ -136,7 +138,7 @@ export function toHsmError(err: unknown, fn: string, context?: string, override?
   }
   const parsed = parseCkr(err);
   if (!parsed) {
-    const msg = err instanceof Error ? err.message : String(err);
+    const msg = typeof (err as { message?: unknown } | null)?.message === "string" ? (err as Error).message : String(err);
     return new HsmError("ERR_HSM", `${fn} failed${context ? ` (${context})` : ""}: ${msg}`, { cause: err, fn });
   }
   const code = override?.[parsed.name] ?? DEFAULT_MAP[parsed.name] ?? "ERR_HSM";
