@@ -1,11 +1,317 @@
 /**
- * `xks-proxy salesforce ...` admin commands (stub; full implementation follows).
+ * `xks-proxy salesforce ...`: administration of Salesforce cache-only keys.
+ *
+ *   xks-proxy salesforce keys create <kid> [--cert FILE] [--allow-invalid-certificate]
+ *   xks-proxy salesforce keys list [--json]
+ *   xks-proxy salesforce keys disable <kid> | enable <kid>
+ *   xks-proxy salesforce keys rotate <kid> [--new-kid KID] [--cert FILE]
+ *   xks-proxy salesforce show-setup <kid> [--public-url URL] [--json]
+ *   xks-proxy salesforce hash-password            (password on stdin; prints the scrypt hash)
+ *
+ * Common options: --config FILE (else $XKS_PROXY_CONFIG, $XKS_PROXY_SETTINGS_TOML, ./xks-proxy.toml),
+ * --hsm-lib, --token, --pin-file (override the config's [hsm]). The [salesforce] section gives the
+ * registry, audit log and certificates; without one, the defaults next to the config file apply.
  */
-export async function runSalesforceAdmin(
-  argv: string[],
-  io: { out(s: string): void; err(s: string): void },
-): Promise<number> {
-  void argv;
-  io.err("xks-proxy salesforce: not implemented yet\n");
-  return 2;
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { CiopError } from "@ciop/core";
+import { Hsm, type HsmOptions } from "@ciop/hsm";
+import { cacheOnlySetup, CacheOnlyKeyService, type CacheOnlyKeyStatus } from "@ciop/providers-salesforce";
+import { loadConfig, type ProxyConfig } from "../config/index.js";
+import { parseSalesforceSection, type SalesforceConfig } from "./config.js";
+import { hashPassword } from "./password.js";
+
+export interface SalesforceAdminIo {
+  out(s: string): void;
+  err(s: string): void;
+  /** Reads all of stdin (hash-password); default: process.stdin. */
+  readStdin?(): Promise<string>;
+}
+
+export const SALESFORCE_ADMIN_HELP = `usage: xks-proxy salesforce keys create <kid> [--cert FILE] [--allow-invalid-certificate]
+       xks-proxy salesforce keys list [--json]
+       xks-proxy salesforce keys disable <kid>
+       xks-proxy salesforce keys enable <kid>
+       xks-proxy salesforce keys rotate <kid> [--new-kid KID] [--cert FILE]
+       xks-proxy salesforce show-setup <kid> [--public-url URL] [--json]
+       xks-proxy salesforce hash-password < password.txt
+
+Salesforce cache-only keys: each key identifier (kid) names an AES-256 data encryption key made in
+the HSM (its label is the kid) and bound to the Salesforce BYOK certificate (4096-bit RSA) that
+Salesforce decrypts the JWE with. The [salesforce] route group of the proxy answers Salesforce's
+callout GET <named credential URL>/<kid> with that key wrapped for the certificate.
+
+commands:
+  keys create <kid>     make the key in the HSM and register it (kid: letters, digits, . _ -);
+                        --cert binds it to the certificate downloaded from Salesforce (else the
+                        [salesforce] certificate setting applies)
+  keys list             registered keys: state, presence in the HSM, whether servable, certificate
+  keys disable <kid>    stop serving the key (the proxy answers 423 KeyDisabled); the key stays
+  keys enable <kid>     serve it again
+  keys rotate <kid>     make a new key under a new kid (default <kid>.v2, .v3, ...) with the same
+                        certificate unless --cert is given; the old kid keeps being served until
+                        you disable it (after switching Salesforce to the new one)
+  show-setup <kid>      what to enter in Salesforce: the Named Credential URL and the Unique Key
+                        Identifier (--public-url or [salesforce] public_url gives the address
+                        Salesforce reaches)
+  hash-password         read a password on stdin and print the scrypt hash to put in
+                        [salesforce.auth] basic_password_hash
+
+options:
+  --config FILE         proxy config (else $XKS_PROXY_CONFIG, $XKS_PROXY_SETTINGS_TOML, ./xks-proxy.toml)
+  --hsm-lib PATH        PKCS#11 library (overrides [hsm] library)
+  --token TOKEN         token label, serial or #index (overrides [hsm] token)
+  --pin-file FILE       file holding the user PIN (PINs are never taken from the command line)
+  --json                machine-readable output (list, show-setup)
+  -h, --help            this help
+`;
+
+const OPTIONS = {
+  help: { type: "boolean", short: "h" },
+  config: { type: "string" },
+  "hsm-lib": { type: "string" },
+  token: { type: "string" },
+  "pin-file": { type: "string" },
+  json: { type: "boolean" },
+  cert: { type: "string" },
+  "new-kid": { type: "string" },
+  "allow-invalid-certificate": { type: "boolean" },
+  "public-url": { type: "string" },
+} as const;
+
+type Values = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]["type"] extends "string" ? string : boolean };
+
+const ALLOWED: Record<string, Array<keyof typeof OPTIONS>> = {
+  "keys create": ["cert", "allow-invalid-certificate"],
+  "keys list": ["json"],
+  "keys disable": [],
+  "keys enable": [],
+  "keys rotate": ["cert", "new-kid", "allow-invalid-certificate"],
+  "show-setup": ["json", "public-url"],
+  "hash-password": [],
+};
+const COMMON: Array<keyof typeof OPTIONS> = ["help", "config", "hsm-lib", "token", "pin-file"];
+
+function usage(message: string): CiopError {
+  return new CiopError("ERR_USAGE", message);
+}
+
+interface Loaded {
+  proxy: ProxyConfig | undefined;
+  sf: SalesforceConfig;
+  configDir: string;
+}
+
+async function load(values: Values): Promise<Loaded> {
+  const file = values.config ?? process.env["XKS_PROXY_CONFIG"] ?? process.env["XKS_PROXY_SETTINGS_TOML"] ?? "xks-proxy.toml";
+  let proxy: ProxyConfig | undefined;
+  try {
+    proxy = await loadConfig(file);
+  } catch (err) {
+    // Without any config file, work with defaults in the current directory; a broken one is an error.
+    const explicit = values.config !== undefined || process.env["XKS_PROXY_CONFIG"] !== undefined || process.env["XKS_PROXY_SETTINGS_TOML"] !== undefined;
+    if (explicit || !/cannot read the configuration file/.test((err as Error).message)) throw err;
+  }
+  const configDir = proxy?.source.dir ?? process.cwd();
+  const sf = parseSalesforceSection(proxy?.salesforce ?? {}, configDir, { requireAuth: false });
+  return { proxy, sf, configDir };
+}
+
+function hsmOptions(values: Values, proxy: ProxyConfig | undefined): HsmOptions {
+  const o: HsmOptions = { sessionPoolSize: 1 };
+  if (proxy?.hsm.library !== undefined) o.library = proxy.hsm.library;
+  if (proxy?.hsm.token !== undefined) o.token = proxy.hsm.token;
+  if (proxy?.hsm.pin !== undefined) o.pin = proxy.hsm.pin;
+  if (values["hsm-lib"] !== undefined) o.library = path.resolve(values["hsm-lib"]);
+  if (values.token !== undefined) o.token = values.token;
+  if (values["pin-file"] !== undefined) o.pin = { file: path.resolve(values["pin-file"]) };
+  return o;
+}
+
+async function withService<T>(values: Values, fn: (svc: CacheOnlyKeyService, l: Loaded) => Promise<T>): Promise<T> {
+  const l = await load(values);
+  const hsm = await Hsm.open(hsmOptions(values, l.proxy));
+  try {
+    const svc = new CacheOnlyKeyService({
+      hsm,
+      registryPath: l.sf.registryPath,
+      auditLog: l.sf.auditLog,
+      tool: "xks-proxy",
+      ...(l.sf.defaultCertificate !== undefined ? { defaultCertificate: l.sf.defaultCertificate } : {}),
+      certificates: l.sf.certificates,
+    });
+    return await fn(svc, l);
+  } finally {
+    await hsm.close();
+  }
+}
+
+function readCert(file: string): Buffer {
+  try {
+    return readFileSync(path.resolve(file));
+  } catch (err) {
+    throw usage(`cannot read the certificate ${file}: ${(err as Error).message}`);
+  }
+}
+
+function one(pos: string[], what: string, cmd: string): string {
+  if (pos.length === 0) throw usage(`missing <${what}> (usage: xks-proxy salesforce ${cmd} <${what}>)`);
+  if (pos.length > 1) throw usage(`unexpected argument '${pos[1]}' (usage: xks-proxy salesforce ${cmd} <${what}>)`);
+  return pos[0]!;
+}
+
+function listText(keys: CacheOnlyKeyStatus[]): string {
+  if (keys.length === 0) return "no cache-only keys registered\n";
+  const rows = [["KID", "STATE", "IN HSM", "SERVABLE", "CERTIFICATE", "VALID UNTIL", "ROTATION"]];
+  for (const k of keys) {
+    rows.push([
+      k.kid,
+      k.state,
+      k.inHsm ? (k.hsmEnabled ? "yes" : "yes (disabled)") : "MISSING",
+      k.servable ? "yes" : "no",
+      k.certificate ? `${k.certificate.subject.replace(/\n/g, ", ")} (${k.certificate.source})` : "none",
+      k.certificate ? k.certificate.notAfter : "-",
+      k.rotatedTo ? `-> ${k.rotatedTo}` : k.rotatedFrom ? `<- ${k.rotatedFrom}` : "",
+    ]);
+  }
+  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(w[i]!)).join("  ").trimEnd()).join("\n") + "\n";
+}
+
+async function readAllStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(Buffer.from(c as Buffer));
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+async function dispatch(argv: string[], io: SalesforceAdminIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw usage(`salesforce: ${(err as Error).message.replace(/\. To specify a positional argument.*$/s, "")}`);
+  }
+  const values = parsed.values as Values;
+  const pos = parsed.positionals;
+  if (values.help || pos.length === 0 || pos[0] === "help") {
+    io.out(SALESFORCE_ADMIN_HELP);
+    return values.help || pos[0] === "help" ? 0 : 2;
+  }
+  const cmd = pos[0] === "keys" ? `keys ${pos[1] ?? ""}`.trim() : pos[0]!;
+  const args = pos[0] === "keys" ? pos.slice(2) : pos.slice(1);
+  const allowed = ALLOWED[cmd];
+  if (!allowed) throw usage(`unknown command 'salesforce ${cmd}' (run xks-proxy salesforce --help)`);
+  for (const k of Object.keys(values) as Array<keyof typeof OPTIONS>) {
+    if (!allowed.includes(k) && !COMMON.includes(k)) throw usage(`option --${k} does not apply to 'salesforce ${cmd}'`);
+  }
+
+  switch (cmd) {
+    case "hash-password": {
+      if (args.length > 0) throw usage("hash-password takes no arguments: it reads the password on stdin");
+      const text = await (io.readStdin ?? readAllStdin)();
+      const password = text.replace(/\r?\n$/, "");
+      if (password.length < 12) throw usage("the password must be at least 12 characters");
+      io.out((await hashPassword(password)) + "\n");
+      return 0;
+    }
+    case "keys create": {
+      const kid = one(args, "kid", cmd);
+      const cert = values.cert !== undefined ? readCert(values.cert) : undefined;
+      return withService(values, async (svc, l) => {
+        const e = await svc.createKey(kid, { ...(cert ? { certificate: cert } : {}), ...(values["allow-invalid-certificate"] ? { allowInvalidCertificate: true } : {}) });
+        io.out(`created cache-only key '${e.kid}' (AES-256 in the HSM, label '${e.hsmLabel}')\n`);
+        io.out(e.certificate ? `bound to certificate ${e.certificate.subject} (valid until ${e.certificate.notAfter})\n` : `no certificate bound: the [salesforce] certificate setting will be used\n`);
+        io.out(`registry: ${l.sf.registryPath}\nnext: xks-proxy salesforce show-setup ${e.kid}\n`);
+        return 0;
+      });
+    }
+    case "keys list": {
+      if (args.length > 0) throw usage(`unexpected argument '${args[0]}' (usage: xks-proxy salesforce keys list [--json])`);
+      return withService(values, async (svc) => {
+        const keys = svc.listKeys();
+        io.out(values.json ? JSON.stringify({ keys }, null, 2) + "\n" : listText(keys));
+        return 0;
+      });
+    }
+    case "keys disable":
+    case "keys enable": {
+      const kid = one(args, "kid", cmd);
+      const enable = cmd === "keys enable";
+      return withService(values, async (svc) => {
+        await svc.setEnabled(kid, enable);
+        io.out(`cache-only key '${kid}' ${enable ? "enabled" : "disabled"}${enable ? "" : " (callouts now get 423 KeyDisabled)"}\n`);
+        return 0;
+      });
+    }
+    case "keys rotate": {
+      const kid = one(args, "kid", cmd);
+      const cert = values.cert !== undefined ? readCert(values.cert) : undefined;
+      return withService(values, async (svc) => {
+        const e = await svc.rotateKey(kid, {
+          ...(values["new-kid"] !== undefined ? { newKid: values["new-kid"] } : {}),
+          ...(cert ? { certificate: cert } : {}),
+          ...(values["allow-invalid-certificate"] ? { allowInvalidCertificate: true } : {}),
+        });
+        io.out(`rotated '${kid}' -> '${e.kid}' (new AES-256 key in the HSM)\n`);
+        io.out(`'${kid}' is still served; enter '${e.kid}' in Salesforce, then: xks-proxy salesforce keys disable ${kid}\n`);
+        return 0;
+      });
+    }
+    case "show-setup": {
+      const kid = one(args, "kid", cmd);
+      const l = await load(values);
+      const publicUrl = values["public-url"] ?? l.sf.publicUrl;
+      const port = l.proxy?.server.port;
+      const base = publicUrl ?? `https://<this-proxy-host>${port !== undefined && port !== 443 ? `:${port}` : ""}`;
+      const setup = publicUrl !== undefined ? cacheOnlySetup(publicUrl, l.sf.pathPrefix, kid) : { namedCredentialUrl: `${base}${l.sf.pathPrefix}`, keyIdentifier: kid, calloutUrl: `${base}${l.sf.pathPrefix}/${kid}` };
+      return withService(values, async (svc) => {
+        const status = svc.listKeys().find((k) => k.kid === kid);
+        if (!status) throw new CiopError("ERR_KEY_NOT_FOUND", `no cache-only key '${kid}' in ${l.sf.registryPath} (create it with: xks-proxy salesforce keys create ${kid} --cert <file>)`);
+        const authKinds = [
+          l.sf.auth.basic ? `Password Authentication, username '${l.sf.auth.basic.username}'` : undefined,
+          l.sf.auth.jwt ? "JWT (signed by the key in [salesforce.auth] jwt_key)" : undefined,
+          l.sf.auth.clientCertificate ? "client certificate (mTLS)" : undefined,
+        ].filter((x): x is string => x !== undefined);
+        if (values.json) {
+          io.out(JSON.stringify({ ...setup, publicUrlKnown: publicUrl !== undefined, key: status, authentication: authKinds, replay: { queryParameter: l.sf.replay.queryParameter, header: l.sf.replay.header ?? null, windowSeconds: l.sf.replay.windowMs / 1000 } }, null, 2) + "\n");
+          return 0;
+        }
+        const lines = [
+          `Salesforce setup for cache-only key '${kid}'`,
+          "",
+          `1. Setup > Named Credentials > New:`,
+          `     URL                    ${setup.namedCredentialUrl}`,
+          `     Identity Type          Named Principal`,
+          `     Authentication         ${authKinds.length ? authKinds.join(" or ") : "(none configured in [salesforce.auth])"}`,
+          `2. Setup > Platform Encryption > Key Management > Bring Your Own Key > Use a Cache-Only Key:`,
+          `     Certificate            ${status.certificate ? `${status.certificate.subject.replace(/\n/g, ", ")} (valid until ${status.certificate.notAfter})` : "NONE: bind one with keys create --cert or set [salesforce] certificate"}`,
+          `     Named Credential       the one from step 1`,
+          `     Unique Key Identifier  ${setup.keyIdentifier}`,
+          "",
+          `Salesforce will call: GET ${setup.calloutUrl}`,
+          `Replay detection: the nonce is read from ?${l.sf.replay.queryParameter}=${l.sf.replay.header ? ` or the ${l.sf.replay.header} header` : ""} and echoed as jti (window ${l.sf.replay.windowMs / 1000} s).`,
+          `Key state: ${status.state}${status.servable ? ", servable" : ", NOT servable now"}`,
+        ];
+        if (publicUrl === undefined) lines.push("", "Replace <this-proxy-host> with the address Salesforce reaches (set [salesforce] public_url or pass --public-url).");
+        io.out(lines.join("\n") + "\n");
+        return 0;
+      });
+    }
+  }
+  throw usage(`unknown command 'salesforce ${cmd}'`);
+}
+
+/** Runs `xks-proxy salesforce <argv...>`; returns the exit status (0 ok, 1 failure, 2 usage). */
+export async function runSalesforceAdmin(argv: string[], io: SalesforceAdminIo): Promise<number> {
+  try {
+    return await dispatch(argv, io);
+  } catch (err) {
+    if (CiopError.isInstance(err)) {
+      io.err(`xks-proxy salesforce: ${err.message} [${err.code}]\n`);
+      return err.isUsageError || err.code === "ERR_USAGE" ? 2 : 1;
+    }
+    io.err(`xks-proxy salesforce: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
 }
