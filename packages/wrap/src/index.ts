@@ -32,3 +32,6 @@ export { createAlibabaAsymmetricMaterial } from "./alibaba.js";
 export type { AlibabaAsymmetricRequest } from "./alibaba.js";
 
 export { toBase64, fromBase64, toBase64Url, fromBase64Url } from "./base64.js";
+
+export { runExport, hsmKeySource, softwareKeySource } from "./run-export.js";
+export type { KeySource, ExportRequestInput, RunExportResult } from "./run-export.js";

@@ -7,6 +7,7 @@
  */
 import type { KeyType } from "@ciop/hsm";
 import {
+  KEY_TYPES,
   createAlibabaAsymmetricMaterial,
   createCacheOnlyJwe,
   fromBase64,
@@ -37,6 +38,8 @@ export interface ConformanceSetup {
   target(type: KeyType): Promise<TargetKey>;
   /** Whether the engine is expected to report hostFallback for (construction, type, hash). */
   expectHostFallback?(construction: string, type: KeyType, hash?: Hash): boolean | undefined;
+  /** Number of host-fallback events the engine's HSM has recorded so far (HSM engine only). */
+  fallbackEvents?(): number;
 }
 
 export function engineConformance(label: string, setup: () => Promise<ConformanceSetup>, teardown?: () => Promise<void>): void {
@@ -76,13 +79,23 @@ export function engineConformance(label: string, setup: () => Promise<Conformanc
       const pub = Buffer.from(await s.engine.publicKey(target));
       expect(info.spki.equals(pub)).toBe(true);
     };
+    let eventsBefore = 0;
+    const mark = (): void => {
+      eventsBefore = s.fallbackEvents?.() ?? 0;
+    };
     const checkFallback = (construction: string, type: KeyType, got: boolean, hash?: Hash): void => {
       const want = s.expectHostFallback?.(construction, type, hash);
       if (want !== undefined) expect({ construction, type, hash, hostFallback: got }).toEqual({ construction, type, hash, hostFallback: want });
+      if (s.fallbackEvents) {
+        // The engine's flag and the HSM's own record of host-side steps must agree.
+        const recorded = s.fallbackEvents() > eventsBefore;
+        expect({ construction, type, hash, recorded }).toEqual({ construction, type, hash, recorded: got });
+      }
     };
 
     it.each<Hash>(["sha1", "sha256"])("RSA-OAEP %s of an AES-256 key decrypts with openssl pkeyutl", async (hash) => {
       const t = await get("AES-256");
+      mark();
       const out = await s.engine.rsaOaep(wk2048, t, hash);
       expect(out.bytes.length).toBe(256);
       await checkSecret(t, rsaOaepDecrypt(out.bytes, kp2048.privatePemPath, hash));
@@ -103,6 +116,7 @@ export function engineConformance(label: string, setup: () => Promise<Conformanc
 
     it("PKCS#1 v1.5 of an AES-256 key decrypts with openssl pkeyutl", async () => {
       const t = await get("AES-256");
+      mark();
       const out = await s.engine.rsaPkcs1v15(wk2048, t);
       await checkSecret(t, rsaPkcs1Decrypt(out.bytes, kp2048.privatePemPath));
       checkFallback("rsaPkcs1v15", t.type, out.hostFallback);
@@ -110,6 +124,7 @@ export function engineConformance(label: string, setup: () => Promise<Conformanc
 
     it.each<Hash>(["sha1", "sha256"])("RSA-AES key wrap %s of an AES-256 key unwraps with openssl and python", async (hash) => {
       const t = await get("AES-256");
+      mark();
       const out = await s.engine.rsaAesKeyWrap(wk3072, t, hash);
       expect(out.bytes.length).toBe(384 + 40);
       await checkSecret(t, rsaAesUnwrap(out.bytes, kp3072.privatePemPath, hash));
@@ -136,6 +151,7 @@ export function engineConformance(label: string, setup: () => Promise<Conformanc
       ["EC-NISTP384", "sha1"],
     ])("RSA-AES key wrap of a %s key pair (%s) gives exact PKCS#8 whose public key matches", async (type, hash) => {
       const t = await get(type);
+      mark();
       const out = await s.engine.rsaAesKeyWrap(wk3072, t, hash);
       const { encryptedKey } = splitRsaAesBlob(out.bytes, wk3072);
       expect(encryptedKey.length).toBe(384);
@@ -144,8 +160,27 @@ export function engineConformance(label: string, setup: () => Promise<Conformanc
       checkFallback("rsaAesKeyWrap", type, out.hostFallback, hash);
     });
 
+    it.each<KeyType>(KEY_TYPES.filter((k) => k !== "RSA-4096"))("RSA-AES key wrap SHA-1 of %s under RSA-3072 gives the exact key", async (type) => {
+      const t = await get(type);
+      mark();
+      const out = await s.engine.rsaAesKeyWrap(wk3072, t, "sha1");
+      const recovered = rsaAesUnwrapPython(out.bytes, kp3072.privatePemPath, "sha1");
+      if (t.kind === "secret") await checkSecret(t, recovered);
+      else await checkPrivate(t, recovered);
+      checkFallback("rsaAesKeyWrap", type, out.hostFallback, "sha1");
+    });
+
+    it.each<KeyType>(["AES-128", "AES-192", "HMAC-160", "HMAC-224", "HMAC-256", "HMAC-512"])("RSA-OAEP SHA-1 of %s decrypts to the key", async (type) => {
+      const t = await get(type);
+      mark();
+      const out = await s.engine.rsaOaep(wk2048, t, "sha1");
+      await checkSecret(t, rsaOaepDecrypt(out.bytes, kp2048.privatePemPath, "sha1"));
+      checkFallback("rsaOaep", type, out.hostFallback, "sha1");
+    });
+
     it.each<KeyType>(["RSA-2048", "EC-NISTP256"])("Alibaba asymmetric layout of %s decrypts with openssl (OAEP-SHA-256 + AES-256-ECB)", async (type) => {
       const t = await get(type);
+      mark();
       const out = await createAlibabaAsymmetricMaterial({ engine: s.engine, target: t, wrappingKey: wk2048 });
       const blob = fromBase64(out.base64);
       expect(Buffer.from(blob).equals(Buffer.from(out.bytes))).toBe(true);
@@ -156,6 +191,7 @@ export function engineConformance(label: string, setup: () => Promise<Conformanc
 
     it("cache-only JWE decrypts with jwcrypto, header members exact, fresh CEK/IV per call", async () => {
       const t = await get("AES-256");
+      mark();
       const a = await createCacheOnlyJwe({ engine: s.engine, target: t, wrappingKey: wk3072, kid: "ciop-key_1.0" });
       const dec = jweDecrypt(a.jwe, kp3072.privatePemPath);
       expect(dec.headerKeys).toEqual(["alg", "enc", "kid"]);
