@@ -1,0 +1,70 @@
+// Baseline for bench/xks: AES-256-GCM encrypt and decrypt straight through pkcs11js on the same
+// SoftHSM token the proxy uses, no ciop code in between. Run as its own process so it owns a core
+// the way the proxy does:  node raw-gcm.mjs <lib> <tokenLabel> <seconds> <mode>   (PIN in $RAW_PIN)
+// mode "sync": one session, synchronous calls on the main thread (what one core can do);
+// mode "async2": two sessions, C_EncryptAsync/C_DecryptAsync on the libuv threadpool.
+// Prints one JSON line: {"ops": n, "seconds": s, "opsPerSec": r}.
+import { randomBytes } from "node:crypto";
+import pkcs11js from "pkcs11js";
+
+const [lib, label, secondsArg, mode = "sync"] = process.argv.slice(2);
+const seconds = Number(secondsArg ?? 3);
+const p = new pkcs11js.PKCS11();
+p.load(lib);
+p.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
+try {
+  const slot = p.C_GetSlotList(true).find((s) => p.C_GetTokenInfo(s).label.trim() === label);
+  if (!slot) throw new Error(`token ${label} not found`);
+  const open = () => p.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
+  const s0 = open();
+  p.C_Login(s0, pkcs11js.CKU_USER, process.env.RAW_PIN);
+  // a session key with the same attributes that matter (AES-256, encrypt+decrypt, sensitive)
+  const key = p.C_GenerateKey(s0, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, [
+    { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+    { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
+    { type: pkcs11js.CKA_VALUE_LEN, value: 32 },
+    { type: pkcs11js.CKA_TOKEN, value: false },
+    { type: pkcs11js.CKA_SENSITIVE, value: true },
+    { type: pkcs11js.CKA_EXTRACTABLE, value: false },
+    { type: pkcs11js.CKA_ENCRYPT, value: true },
+    { type: pkcs11js.CKA_DECRYPT, value: true },
+  ]);
+  // the same sizes as the proxy load: 32-byte plaintext (a data key), 64-byte AAD
+  const pt = randomBytes(32);
+  const aad = randomBytes(66); // 2-byte length prefix + 64 bytes, as the spec AAD recipe would give
+  const gcm = (iv) => ({ mechanism: pkcs11js.CKM_AES_GCM, parameter: { type: pkcs11js.CK_PARAMS_GCM, iv, aad, ivBits: 96, tagBits: 128 } });
+
+  let ops = 0;
+  const t0 = process.hrtime.bigint();
+  const deadline = t0 + BigInt(Math.round(seconds * 1e9));
+  if (mode === "sync") {
+    while (process.hrtime.bigint() < deadline) {
+      for (let i = 0; i < 100; i++) {
+        const iv = randomBytes(12);
+        p.C_EncryptInit(s0, gcm(iv), key);
+        const ct = p.C_Encrypt(s0, pt, Buffer.alloc(48));
+        p.C_DecryptInit(s0, gcm(iv), key);
+        p.C_Decrypt(s0, ct, Buffer.alloc(48));
+        ops += 2;
+      }
+    }
+  } else {
+    const sessions = [open(), open()];
+    await Promise.all(
+      sessions.map(async (s) => {
+        while (process.hrtime.bigint() < deadline) {
+          const iv = randomBytes(12);
+          p.C_EncryptInit(s, gcm(iv), key);
+          const ct = await p.C_EncryptAsync(s, pt, Buffer.alloc(48));
+          p.C_DecryptInit(s, gcm(iv), key);
+          await p.C_DecryptAsync(s, ct, Buffer.alloc(48));
+          ops += 2;
+        }
+      }),
+    );
+  }
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  process.stdout.write(JSON.stringify({ ops, seconds: secs, opsPerSec: ops / secs }) + "\n");
+} finally {
+  try { p.C_Finalize(); } catch { /* ignore */ }
+}

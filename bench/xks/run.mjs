@@ -1,0 +1,302 @@
+// bench/xks: the built xks-proxy (apps/xks-proxy/dist) under TLS keep-alive load with SigV4-signed
+// Encrypt and Decrypt requests, next to raw pkcs11js AES-GCM on the same SoftHSM token, same run.
+//   pnpm bench:xks                      (after `pnpm build`)
+//   BENCH_SECONDS=15 BENCH_CONNECTIONS=32 pnpm bench:xks
+// Phases: raw pkcs11js baseline (own process) -> proxy warm-up -> saturation (closed loop) ->
+// 1,800 req/s offered (the default KMS quota per external key store) -> optional Salesforce
+// cache-only JWE row. The proxy runs as its own process (`xks-proxy serve --config F`), so the
+// load generator (autocannon, in this process) and the server do not share an event loop.
+// Last line: `xks-bench: <req/s> req/s, ratio <r>, p99 at 1800 req/s <ms> ms`.
+import { execFileSync, spawn } from "node:child_process";
+import { randomBytes, randomUUID } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import https from "node:https";
+import net from "node:net";
+import os from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Sha256 } from "@aws-crypto/sha256-js";
+import { SignatureV4 } from "@smithy/signature-v4";
+import autocannon from "autocannon";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, "../..");
+const main = join(root, "apps/xks-proxy/dist/main.js");
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
+const RATE = Number(process.env.BENCH_RATE ?? 1800);
+const RAW_SECONDS = Number(process.env.BENCH_RAW_SECONDS ?? 3);
+const KEEP = process.env.BENCH_KEEP === "1";
+const PROFILE = process.env.BENCH_CPU_PROF === "1";
+const lib = ["/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so", "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so"].find((p) => existsSync(p));
+if (!existsSync(main)) {
+  console.error(`${main} is missing: run pnpm build first`);
+  process.exit(1);
+}
+if (!lib) {
+  console.error("SoftHSM2 is not installed (pnpm run setup)");
+  process.exit(1);
+}
+
+const log = (s) => process.stderr.write(`[bench:xks] ${s}\n`);
+const base = existsSync("/dev/shm") ? "/dev/shm" : os.tmpdir();
+const dir = mkdtempSync(join(base, "ciop-bench-xks-"));
+let server;
+
+function freePort() {
+  return new Promise((res, rej) => {
+    const s = net.createServer();
+    s.once("error", rej);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+}
+
+function get(url) {
+  return new Promise((res, rej) => {
+    const r = https.get(url, { rejectUnauthorized: false, agent: false }, (resp) => {
+      let body = "";
+      resp.on("data", (d) => (body += d));
+      resp.on("end", () => res({ status: resp.statusCode, body }));
+    });
+    r.on("error", rej);
+    r.setTimeout(2000, () => r.destroy(new Error("timeout")));
+  });
+}
+
+function post(agent, port, path, headers, body) {
+  return new Promise((res, rej) => {
+    const r = https.request({ host: "127.0.0.1", port, path, method: "POST", headers, agent, rejectUnauthorized: false }, (resp) => {
+      let text = "";
+      resp.on("data", (d) => (text += d));
+      resp.on("end", () => res({ status: resp.statusCode, body: text }));
+    });
+    r.on("error", rej);
+    r.end(body);
+  });
+}
+
+function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
+}
+
+function cpuModel() {
+  const m = /^model name\s*:\s*(.*)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"));
+  return m ? m[1].trim() : os.cpus()[0]?.model ?? "unknown";
+}
+
+/** One autocannon phase; latencies also collected at full (sub-ms) precision from 'response'. */
+async function load(title, opts) {
+  const lat = [];
+  const inst = autocannon({ connections: CONNECTIONS, duration: SECONDS, pipelining: 1, ...opts });
+  inst.on("response", (_client, status, _bytes, ms) => {
+    if (status >= 200 && status < 300) lat.push(ms);
+  });
+  const result = await inst;
+  lat.sort((a, b) => a - b);
+  const non2xx = result.non2xx + result.errors + result.timeouts;
+  const ok = lat.length;
+  const row = {
+    title,
+    reqPerSec: ok / result.duration,
+    p50: percentile(lat, 0.5),
+    p99: percentile(lat, 0.99),
+    max: lat[lat.length - 1] ?? NaN,
+    // autocannon's own p99 (whole ms, corrected for coordinated omission when a rate is set)
+    acP99: result.latency.p99,
+    errors: non2xx,
+    statusCodes: result.statusCodeStats,
+    duration: result.duration,
+  };
+  log(`${title}: ${row.reqPerSec.toFixed(0)} req/s ok, p50 ${row.p50.toFixed(2)} ms, p99 ${row.p99.toFixed(2)} ms, errors ${non2xx}`);
+  return row;
+}
+
+try {
+  // ---------------------------------------------------------------- token, key, TLS, config
+  mkdirSync(join(dir, "tokens"));
+  const conf = join(dir, "softhsm2.conf");
+  writeFileSync(conf, `directories.tokendir = ${join(dir, "tokens")}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`);
+  const pin = randomBytes(8).toString("hex");
+  const label = "xks-bench";
+  const env = { ...process.env, SOFTHSM2_CONF: conf, XKS_BENCH_PIN: pin, RAW_PIN: pin, XDG_DATA_HOME: join(dir, "xdg"), NO_COLOR: "1" };
+  delete env.XKS_PROXY_CONFIG;
+  delete env.XKS_PROXY_SETTINGS_TOML;
+  execFileSync("softhsm2-util", ["--init-token", "--free", "--label", label, "--so-pin", randomBytes(8).toString("hex"), "--pin", pin], { env, stdio: "ignore" });
+  const cert = join(dir, "tls.crt");
+  const key = join(dir, "tls.key");
+  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"], { stdio: "ignore" });
+
+  const port = await freePort();
+  const cred = JSON.parse(execFileSync(process.execPath, [main, "credential", "new", "--json"], { env, encoding: "utf8" }));
+  const prefix = "/bench/xks";
+  const configFile = join(dir, "xks-proxy.toml");
+  writeFileSync(
+    configFile,
+    [
+      `[server]`,
+      `ip = "127.0.0.1"`,
+      `port = ${port}`,
+      `[server.tls]`,
+      `cert_file = "${cert}"`,
+      `key_file = "${key}"`,
+      `[hsm]`,
+      `library = "${lib}"`,
+      `token = "${label}"`,
+      `pin_env = "XKS_BENCH_PIN"`,
+      `[logging]`,
+      `level = "info"`,
+      `file = "${join(dir, "proxy.log")}"`,
+      `[health]`,
+      `key = "bench-health"`,
+      `[[stores]]`,
+      `name = "bench"`,
+      `uri_prefix = "${prefix}"`,
+      `keys = ["bench-key"]`,
+      `[[stores.credentials]]`,
+      `access_key_id = "${cred.accessKeyId}"`,
+      `secret_access_key_env = "XKS_BENCH_SECRET"`,
+      ``,
+    ].join("\n"),
+    { mode: 0o600 },
+  );
+  env.XKS_BENCH_SECRET = cred.secretAccessKey;
+  execFileSync(process.execPath, [main, "keys", "create", "bench-key", "--config", configFile], { env, stdio: ["ignore", "ignore", "inherit"] });
+
+  // ---------------------------------------------------------------- raw pkcs11js baseline
+  const raw = (mode) => JSON.parse(execFileSync(process.execPath, [join(here, "raw-gcm.mjs"), lib, label, String(RAW_SECONDS), mode], { env, encoding: "utf8" }));
+  log(`raw pkcs11js AES-GCM baseline (${RAW_SECONDS} s each)...`);
+  const rawSync = raw("sync");
+  const rawAsync = raw("async2");
+  log(`raw: sync ${rawSync.opsPerSec.toFixed(0)} ops/s, async x2 ${rawAsync.opsPerSec.toFixed(0)} ops/s`);
+
+  // ---------------------------------------------------------------- start the proxy
+  const nodeArgs = PROFILE ? ["--cpu-prof", "--cpu-prof-dir", join(here, "profiles")] : [];
+  server = spawn(process.execPath, [...nodeArgs, main, "serve", "--config", configFile], { env, stdio: ["ignore", "ignore", "pipe"] });
+  let serverErr = "";
+  server.stderr.on("data", (d) => (serverErr += d));
+  const exited = new Promise((r) => server.once("exit", (code) => r(code)));
+  const baseUrl = `https://localhost:${port}`;
+  for (let i = 0; ; i++) {
+    const r = await get(`${baseUrl}/ping`).catch(() => undefined);
+    if (r?.status === 200) break;
+    if (server.exitCode !== null || i > 100) throw new Error(`the proxy did not come up: ${serverErr.slice(0, 2000)}`);
+    await new Promise((r2) => setTimeout(r2, 100));
+  }
+  log(`proxy up on ${baseUrl} (pid ${server.pid})`);
+
+  // ---------------------------------------------------------------- signed request pools
+  const signer = new SignatureV4({
+    credentials: { accessKeyId: cred.accessKeyId, secretAccessKey: cred.secretAccessKey },
+    region: "us-east-1",
+    service: "kms-xks-proxy",
+    sha256: Sha256,
+    uriEscapePath: false,
+    applyChecksum: false,
+  });
+  const host = `localhost:${port}`;
+  async function signed(path, bodyObj) {
+    const body = JSON.stringify(bodyObj);
+    const req = { method: "POST", protocol: "https:", hostname: "localhost", port, path, query: {}, headers: { host, "content-type": "application/json" }, body };
+    const s = await signer.sign(req, { signingDate: new Date() });
+    return { method: "POST", path, headers: s.headers, body };
+  }
+  const md = (op) => ({
+    awsPrincipalArn: "arn:aws:iam::111122223333:role/bench",
+    kmsKeyArn: "arn:aws:kms:us-east-1:111122223333:key/0b4f5a0e-bench",
+    kmsOperation: op,
+    kmsRequestId: randomUUID(),
+  });
+  const encPath = `${prefix}/kms/xks/v1/keys/bench-key/encrypt`;
+  const decPath = `${prefix}/kms/xks/v1/keys/bench-key/decrypt`;
+  const POOL = Number(process.env.BENCH_POOL ?? 256);
+
+  // ciphertexts to decrypt: made by the proxy itself, over one keep-alive connection
+  const agent = new https.Agent({ keepAlive: true, maxSockets: 4 });
+  const encBody = () => ({ requestMetadata: md("Encrypt"), plaintext: randomBytes(32).toString("base64"), encryptionAlgorithm: "AES_GCM", additionalAuthenticatedData: randomBytes(64).toString("base64") });
+  const ciphertexts = [];
+  for (let i = 0; i < POOL; i++) {
+    const b = encBody();
+    const r = await signed(encPath, b);
+    const resp = await post(agent, port, encPath, r.headers, r.body);
+    if (resp.status !== 200) throw new Error(`encrypt during setup failed: ${resp.status} ${resp.body}`);
+    const out = JSON.parse(resp.body);
+    ciphertexts.push({ aad: b.additionalAuthenticatedData, ...out });
+  }
+  agent.destroy();
+
+  async function mixedPool() {
+    const reqs = [];
+    for (let i = 0; i < POOL; i++) {
+      reqs.push(await signed(encPath, encBody()));
+      const c = ciphertexts[i];
+      const dec = {
+        requestMetadata: md("Decrypt"),
+        ciphertext: c.ciphertext,
+        encryptionAlgorithm: "AES_GCM",
+        initializationVector: c.initializationVector,
+        authenticationTag: c.authenticationTag,
+        additionalAuthenticatedData: c.aad,
+      };
+      if (c.ciphertextMetadata !== undefined) dec.ciphertextMetadata = c.ciphertextMetadata;
+      reqs.push(await signed(decPath, dec));
+    }
+    return reqs;
+  }
+  const common = { url: baseUrl, tlsOptions: { rejectUnauthorized: false } };
+
+  // ---------------------------------------------------------------- phases
+  log(`warm-up (3 s)...`);
+  await autocannon({ ...common, connections: CONNECTIONS, duration: 3, requests: await mixedPool() });
+  const sat = await load(`saturation, ${CONNECTIONS} connections`, { ...common, requests: await mixedPool() });
+  const rated = await load(`${RATE} req/s offered, ${CONNECTIONS} connections`, { ...common, overallRate: RATE, requests: await mixedPool() });
+
+  // optional Salesforce cache-only row (only when the route group is configured; see below)
+  let sfRow;
+  const sf = process.env.BENCH_SALESFORCE_SETUP ? await import(resolve(process.env.BENCH_SALESFORCE_SETUP)).catch(() => undefined) : undefined;
+  if (sf?.requests) {
+    sfRow = await load("salesforce cache-only JWE (GET)", { ...common, requests: await sf.requests({ base: baseUrl, env, dir }) });
+  }
+
+  // ---------------------------------------------------------------- report
+  const nproc = os.availableParallelism?.() ?? os.cpus().length;
+  const ratio = sat.reqPerSec / rawSync.opsPerSec;
+  const f = (x, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : "-");
+  const load1 = os.loadavg()[0];
+  console.log(`\nxks-proxy under TLS keep-alive load: SigV4-signed Encrypt/Decrypt (50/50), 32-byte plaintext, 64-byte AAD`);
+  console.log(`machine: ${nproc} CPUs, ${cpuModel()}, node ${process.version}, SoftHSM 2 token on ${base}, load average at the end ${load1.toFixed(2)}`);
+  console.log(`load generator: autocannon 8 in this process, ${CONNECTIONS} connections, ${SECONDS} s per phase; the proxy is a separate process\n`);
+  console.log(`${"".padEnd(44)}${"req/s".padStart(10)}${"p50 ms".padStart(9)}${"p99 ms".padStart(9)}${"max ms".padStart(9)}${"errors".padStart(8)}`);
+  const line = (name, r) => console.log(`${name.padEnd(44)}${f(r.reqPerSec).padStart(10)}${f(r.p50, 2).padStart(9)}${f(r.p99, 2).padStart(9)}${f(r.max, 1).padStart(9)}${String(r.errors).padStart(8)}`);
+  line("proxy, saturation", sat);
+  line(`proxy, ${RATE} req/s offered`, rated);
+  if (sfRow) line("salesforce cache-only JWE, saturation", sfRow);
+  console.log(`${"raw pkcs11js AES-GCM, 1 session, sync".padEnd(44)}${f(rawSync.opsPerSec).padStart(10)}`);
+  console.log(`${"raw pkcs11js AES-GCM, 2 sessions, async".padEnd(44)}${f(rawAsync.opsPerSec).padStart(10)}`);
+  console.log(`\nratio proxy req/s / raw sync ops/s:   ${ratio.toFixed(2)}`);
+  console.log(`ratio proxy req/s / raw async ops/s:  ${(sat.reqPerSec / rawAsync.opsPerSec).toFixed(2)}`);
+  console.log(`autocannon p99 at ${RATE} req/s (whole ms, corrected for coordinated omission): ${rated.acP99} ms`);
+  if (sat.errors || rated.errors) console.log(`non-2xx/errors: saturation ${JSON.stringify(sat.statusCodes)}, rated ${JSON.stringify(rated.statusCodes)}`);
+  const p99 = Math.max(rated.p99, 0);
+  console.log(`xks-bench: ${f(sat.reqPerSec)} req/s, ratio ${ratio.toFixed(2)}, p99 at ${RATE} req/s ${p99.toFixed(2)} ms`);
+  if (sat.errors + rated.errors > 0) process.exitCode = 1;
+} finally {
+  if (server && server.exitCode === null) {
+    server.kill("SIGTERM");
+    await new Promise((r) => {
+      const t = setTimeout(() => {
+        server.kill("SIGKILL");
+        r();
+      }, 5000);
+      server.once("exit", () => {
+        clearTimeout(t);
+        r();
+      });
+    });
+  }
+  if (KEEP) log(`kept ${dir}`);
+  else rmSync(dir, { recursive: true, force: true });
+}
