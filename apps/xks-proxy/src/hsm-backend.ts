@@ -73,6 +73,7 @@ export class HsmBackend implements XksCrypto {
     if (cfg.library !== undefined) options.library = cfg.library;
     if (cfg.token !== undefined) options.token = cfg.token;
     if (cfg.pin !== undefined) options.pin = cfg.pin;
+    for (const [k, v] of Object.entries(cfg.env ?? {})) if (process.env[k] === undefined) process.env[k] = v;
     const hsm = await Hsm.open(options);
     return new HsmBackend(hsm, options, cfg, hooks);
   }

@@ -11,7 +11,7 @@ import https from "node:https";
 import type { AddressInfo } from "node:net";
 import tls, { type SecureContextOptions, type TLSSocket } from "node:tls";
 import { CiopError } from "@ciop/core";
-import type { HsmKey } from "@ciop/hsm";
+import type { Hsm, HsmKey } from "@ciop/hsm";
 import {
   HealthMonitor,
   ThrottlingException,
@@ -55,6 +55,8 @@ export interface RunningServer {
   reload(next?: ProxyConfig): Promise<void>;
   /** Re-initialises the PKCS#11 context (what a device error triggers). */
   resetHsm(): Promise<void>;
+  /** This instance's live Hsm (admin operations in tests and route groups). */
+  readonly hsm: Hsm;
   /** The Prometheus registry. */
   readonly metrics: Registry;
   close(): Promise<void>;
@@ -179,8 +181,14 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
     if (!config.health.createKey) throw new CiopError("ERR_KEY_NOT_FOUND", `health key '${config.health.keyName}' is missing`);
     return (await hsm.getOrCreateKey(config.health.keyName, "AES-256", { extractable: false })).key;
   };
-  const monitor = new HealthMonitor(async () => {
-    healthKey = await backend.withTimeout("health", findHealthKey);
+  const monitor = new HealthMonitor(() =>
+    probe().catch((err: unknown) => {
+      logger.log("warn", { msg: "health-probe-failed", error: `${(err as CiopError).code ?? "Error"}: ${(err as Error).message ?? String(err)}`.slice(0, 300) });
+      throw err;
+    }),
+  );
+  async function probe(): Promise<EkmFleetMember["healthStatus"]> {
+    healthKey = healthKey && backend.hsm.findKey(config.health.keyName) === healthKey ? healthKey : await backend.withTimeout("health", findHealthKey);
     const key = healthKey;
     const pt = randomBytes(32);
     const iv = randomBytes(12);
@@ -188,7 +196,7 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
     const back = await backend.withTimeout("health-decrypt", () => backend.hsm.decryptAesGcmAsync(key, iv, ct, healthAad));
     if (back.length !== pt.length || !timingSafeEqual(back, pt)) throw new Error("health round trip mismatch");
     return "ACTIVE";
-  });
+  }
   const healthReport = async (): Promise<GetHealthStatusResponse> => {
     const { status } = await monitor.status();
     healthGauge.set(HEALTH_VALUE[status]);
@@ -206,14 +214,26 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
       ekmFleetDetails: [member],
     };
   };
+  // Create/find the health key before the first probe, outside the per-call timeout (key
+  // generation can take longer than an encrypt).
+  try {
+    healthKey = await findHealthKey();
+  } catch (err) {
+    logger.log("warn", { msg: "health-key-unavailable", key: config.health.keyName, error: (err as CiopError).code ?? "Error" });
+  }
   monitor.start(config.health.intervalMs);
 
   // ------------------------------------------------------------------ stores and admission
   let buckets = new Map<string, TokenBucket>();
+  let principals = new Map<string, Set<string>>();
   const service: XksServiceOptions = {
     stores: [],
     crypto: backend,
     health: healthReport,
+    authorize: (store, _op, _keyId, md) => {
+      const allowed = principals.get(store.name ?? "");
+      return allowed === undefined || (md.awsPrincipalArn !== undefined && allowed.has(md.awsPrincipalArn));
+    },
     admit: (store: XksKeyStore, _op: XksOperation) => {
       const b = buckets.get(store.name ?? "");
       if (b && !b.take()) throw new ThrottlingException("the key store's request rate limit was exceeded; retry");
@@ -223,6 +243,7 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
     service.stores = c.stores.map(storeOf);
     service.limits = c.limits;
     service.compat = { sampleProxyAad: c.compat.sampleProxyAad, ...(c.compat.sampleProxyMetadata ? { sampleProxyMetadata: c.compat.sampleProxyMetadata } : {}) };
+    principals = new Map(c.stores.filter((s) => s.allowedPrincipals !== undefined).map((s) => [s.name, new Set(s.allowedPrincipals)]));
     const next = new Map<string, TokenBucket>();
     for (const s of c.stores) {
       if (!s.rateLimit) continue;
@@ -449,6 +470,9 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
     ...(pingUrl !== undefined ? { pingUrl } : {}),
     ...(metricsUrl !== undefined ? { metricsUrl } : {}),
     metrics: registry,
+    get hsm() {
+      return backend.hsm;
+    },
     reload,
     resetHsm: () => backend.reset(),
     close() {

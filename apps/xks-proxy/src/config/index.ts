@@ -48,6 +48,8 @@ export interface HsmConfig {
   timeoutMs: number;
   /** How long a key's enabled/usage state is cached (ms, ≤ 1000). */
   keyStateTtlMs: number;
+  /** Environment set before the library loads (e.g. the sample proxy's [pkcs11_logger] variables; existing values win). */
+  env?: Record<string, string>;
 }
 
 export interface RateLimitConfig {
@@ -67,6 +69,8 @@ export interface StoreConfig {
   /** Accepted signing regions; empty = any. */
   regions: string[];
   rateLimit?: RateLimitConfig;
+  /** Secondary authorization: awsPrincipalArn values allowed for key operations (absent = all). */
+  allowedPrincipals?: string[];
 }
 
 export interface HealthConfig {
@@ -346,6 +350,8 @@ export async function fromCiopToml(doc: Table, dir: string, file?: string, env: 
     }
     const store: StoreConfig = { name, uriPrefix, keys, credentials, regions };
     const rps = num(st, "rate_limit_rps", where, 1, 1_000_000);
+    const principals = strList(st, "allowed_principals", where);
+    if (principals !== undefined) store.allowedPrincipals = principals;
     if (rps !== undefined) store.rateLimit = { rps, burst: num(st, "rate_limit_burst", where, 1, 10_000_000) ?? rps };
     cfg.stores.push(store);
   }
@@ -408,6 +414,14 @@ export async function fromAwsSampleToml(doc: Table, dir: string, file?: string, 
   if (pin !== undefined) cfg.hsm.pin = { value: pin };
   const pool = num(p, "session_pool_max_size", "pkcs11", 1, 1024);
   if (pool !== undefined) cfg.hsm.sessionPool = Math.min(pool, 64);
+
+  const logger = table(doc["pkcs11_logger"], "[pkcs11_logger]");
+  const loggerEnv: Record<string, string> = {};
+  for (const k of ["PKCS11_LOGGER_LIBRARY_PATH", "PKCS11_LOGGER_LOG_FILE_PATH", "PKCS11_LOGGER_FLAGS"]) {
+    const v = str(logger, k, "pkcs11_logger");
+    if (v !== undefined) loggerEnv[k] = v;
+  }
+  if (Object.keys(loggerEnv).length > 0) cfg.hsm.env = loggerEnv;
 
   const lim = table(doc["limits"], "[limits]");
   const ptB64 = num(lim, "max_plaintext_in_base64", "limits", 1);

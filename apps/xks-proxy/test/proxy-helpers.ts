@@ -1,0 +1,178 @@
+/** Shared helpers of the proxy's own tests (real SoftHSM token, real TLS, real SigV4 signers). */
+import { execFile, execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import https from "node:https";
+import path from "node:path";
+import { promisify } from "node:util";
+import { Sha256 } from "@aws-crypto/sha256-js";
+import { SignatureV4 } from "@smithy/signature-v4";
+import type { XksCredential } from "@ciop/xks";
+
+export const run = promisify(execFile);
+export const SUPPORT = path.join(__dirname, "support");
+
+export function testDir(name: string): string {
+  const base = process.env.CIOP_TEST_DIR;
+  if (!base) throw new Error("no CIOP_TEST_DIR: the jest global setup did not run");
+  const d = mkdtempSync(path.join(base, `${name}-`));
+  return d;
+}
+
+export interface Certs {
+  dir: string;
+  ca: string;
+  serverCert: string;
+  serverKey: string;
+  clientCert: string;
+  clientKey: string;
+  otherCert: string;
+  otherKey: string;
+}
+
+/** A test CA, a server certificate for localhost and two client certificates, made by openssl. */
+export function makeCerts(dir: string): Certs {
+  mkdirSync(dir, { recursive: true });
+  const f = (n: string) => path.join(dir, n);
+  const ossl = (args: string[]) => execFileSync("openssl", args, { stdio: ["ignore", "ignore", "pipe"] });
+  ossl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", f("ca.key"), "-out", f("ca.pem"), "-days", "2", "-subj", "/CN=ciop test CA",
+    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
+  const leaf = (name: string, cn: string, ext: string) => {
+    ossl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", f(`${name}.key`), "-out", f(`${name}.csr`), "-subj", `/CN=${cn}`]);
+    writeFileSync(f(`${name}.ext`), ext);
+    ossl(["x509", "-req", "-in", f(`${name}.csr`), "-CA", f("ca.pem"), "-CAkey", f("ca.key"), "-CAcreateserial", "-out", f(`${name}.pem`), "-days", "2", "-extfile", f(`${name}.ext`)]);
+  };
+  leaf("server", "localhost", "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
+  leaf("client", "cks.kms.eu-west-1.amazonaws.com", "subjectAltName=DNS:cks.kms.eu-west-1.amazonaws.com\nextendedKeyUsage=clientAuth\n");
+  leaf("other", "intruder.example.com", "subjectAltName=DNS:intruder.example.com\nextendedKeyUsage=clientAuth\n");
+  return { dir, ca: f("ca.pem"), serverCert: f("server.pem"), serverKey: f("server.key"), clientCert: f("client.pem"), clientKey: f("client.key"), otherCert: f("other.pem"), otherKey: f("other.key") };
+}
+
+export function md(op = "Encrypt", extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    awsPrincipalArn: "arn:aws:iam::123456789012:user/Alice",
+    kmsKeyArn: "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    kmsOperation: op,
+    kmsRequestId: `req-${Math.random().toString(36).slice(2)}`,
+    ...extra,
+  };
+}
+
+export const b64 = (b: Uint8Array | string): string => Buffer.from(b).toString("base64");
+
+export interface Resp {
+  status: number;
+  body: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  json: any;
+  headers: http.IncomingHttpHeaders;
+}
+
+export interface PostOptions {
+  cred?: XksCredential;
+  region?: string;
+  ca?: string | Buffer;
+  method?: string;
+  /** Sign with this path instead of the one sent. */
+  signPath?: string;
+  /** Client certificate for mTLS. */
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  unsigned?: boolean;
+}
+
+/** Sends a request signed with @smithy/signature-v4 (as KMS would sign it). */
+export async function post(base: string, urlPath: string, body: unknown, o: PostOptions = {}): Promise<Resp> {
+  const u = new URL(base);
+  const text = typeof body === "string" ? body : JSON.stringify(body);
+  let headers: Record<string, string> = { host: u.host, "content-type": "application/json" };
+  if (!o.unsigned && o.cred) {
+    const signer = new SignatureV4({ credentials: o.cred, region: o.region ?? "us-east-1", service: "kms-xks-proxy", sha256: Sha256, uriEscapePath: false, applyChecksum: false });
+    const req = { method: o.method ?? "POST", protocol: u.protocol, hostname: u.hostname, port: Number(u.port), path: o.signPath ?? urlPath, query: {}, headers, body: text };
+    const signed = (await signer.sign(req)) as unknown as { headers: Record<string, string> };
+    headers = signed.headers;
+  }
+  return send(base, urlPath, o.method ?? "POST", headers, text, o);
+}
+
+export function send(base: string, urlPath: string, method: string, headers: Record<string, string>, body: string, o: PostOptions = {}): Promise<Resp> {
+  const u = new URL(base);
+  const mod = u.protocol === "https:" ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = mod.request(
+      {
+        // no DNS lookup (it would queue on the libuv threadpool): connect to loopback, keep Host/SNI
+        host: u.hostname === "localhost" ? "127.0.0.1" : u.hostname,
+        port: u.port,
+        setHost: false,
+        method,
+        path: urlPath,
+        headers: { host: u.host, ...headers, "content-length": String(Buffer.byteLength(body)) },
+        agent: false,
+        ...(u.protocol === "https:" ? { ca: o.ca, cert: o.cert, key: o.key, servername: u.hostname } : {}),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          let json: unknown;
+          try {
+            json = text ? JSON.parse(text) : undefined;
+          } catch {
+            json = undefined;
+          }
+          resolve({ status: res.statusCode ?? 0, body: text, json, headers: res.headers });
+        });
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+/** ciop TOML for the test token; `stores` and `extra` are appended as TOML text. */
+export function ciopToml(opts: { tls?: Certs & { mtlsSubject?: string }; stores: string; extra?: string; pingPort?: boolean; metricsPort?: boolean; healthKey?: string }): string {
+  return [
+    "[server]",
+    'ip = "127.0.0.1"',
+    "port = 0",
+    ...(opts.pingPort ? ["[server.ping]", "port = 0"] : []),
+    ...(opts.tls
+      ? [
+          "[server.tls]",
+          `cert_file = "${opts.tls.serverCert}"`,
+          `key_file = "${opts.tls.serverKey}"`,
+          ...(opts.tls.mtlsSubject ? [`client_ca_file = "${opts.tls.ca}"`, `client_subject = "${opts.tls.mtlsSubject}"`] : []),
+        ]
+      : []),
+    "[hsm]",
+    `library = "${process.env.CIOP_TEST_LIB}"`,
+    `token = "${process.env.CIOP_TEST_TOKEN_LABEL}"`,
+    'pin_env = "CIOP_TEST_PIN"',
+    "[health]",
+    `key = "${opts.healthKey ?? "xks-health"}"`,
+    "fleet_size = 3",
+    ...(opts.metricsPort ? ["[metrics]", "port = 0"] : []),
+    opts.extra ?? "",
+    opts.stores,
+  ].join("\n");
+}
+
+export function storeToml(name: string, prefix: string, keys: string[], creds: XksCredential[], extra = ""): string {
+  return [
+    "[[stores]]",
+    `name = "${name}"`,
+    `uri_prefix = "${prefix}"`,
+    `keys = ${JSON.stringify(keys)}`,
+    extra,
+    ...creds.flatMap((c) => ["[[stores.credentials]]", `access_key_id = "${c.accessKeyId}"`, `secret_access_key = "${c.secretAccessKey}"`]),
+  ].join("\n");
+}
+
+/** Creates an AES-256 token key with raw PKCS#11 in another process (not through @ciop/hsm). */
+export function createRawAesKey(label: string, hex: string, usage: { encrypt: boolean; decrypt: boolean }): void {
+  execFileSync(process.execPath, [path.join(SUPPORT, "create-aes-key.cjs"), label, hex, usage.encrypt ? "1" : "0", usage.decrypt ? "1" : "0"], { stdio: ["ignore", "ignore", "inherit"] });
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
