@@ -931,8 +931,29 @@ export class Hsm extends EventEmitter {
     return this.track(withFileLock(this.lockPathFor(name), f));
   }
 
+  /**
+   * Creates the token objects of a new key. SoftHSM's file store occasionally fails an object write
+   * (CKR_GENERAL_ERROR) while other processes write to the same token; such an attempt is cleaned up
+   * (its CKA_ID is unique) and retried, up to three attempts.
+   */
   private async createKey(name: string, spec: KeySpec, options: GenerateKeyOptions): Promise<HsmKey> {
-    const id = newKeyId();
+    for (let attempt = 1; ; attempt++) {
+      const id = newKeyId();
+      try {
+        return await this.createKeyOnce(name, spec, options, id);
+      } catch (err) {
+        if (attempt >= 3 || this.closed || !isCkr(err, "CKR_GENERAL_ERROR", "CKR_OBJECT_HANDLE_INVALID", "CKR_DEVICE_ERROR")) throw err;
+        try {
+          this.destroyById(name, id);
+        } catch {
+          /* nothing was left behind */
+        }
+        await new Promise((r) => setTimeout(r, 25 * attempt + Math.floor(Math.random() * 50)));
+      }
+    }
+  }
+
+  private async createKeyOnce(name: string, spec: KeySpec, options: GenerateKeyOptions, id: Buffer): Promise<HsmKey> {
     const extractable = options.extractable ?? true;
     const common: pkcs11js.Template = [
       { type: P.CKA_TOKEN, value: true },

@@ -29,6 +29,9 @@ async function main() {
         out.encrypt = { ok: false, code: err.code, ckr: err.ckr };
       }
     }
+    if (args.delete) {
+      hsm.deleteKey(args.delete);
+    }
     if (args.setEnabled) {
       hsm.setKeyEnabled(args.setEnabled.name, args.setEnabled.enabled);
     }
