@@ -5,7 +5,8 @@ export const USAGE =
   "usage: citool [-h] [--version] [-m MODULE] [-O CARDSET | -S SOFTCARD | -M] [-a AZUREKEK] [-k KEYTYPE]\n" +
   "              [options] provider keyName wrapKey [wrapAlg]\n" +
   "       citool inspect <wrapKey> [--json]\n" +
-  "       citool keys list|show|delete|enable|disable [keyName] [options]\n";
+  "       citool keys list|show|delete|enable|disable [keyName] [options]\n" +
+  "       citool salesforce-cache-only <kid> <cert> [--out FILE] [options]   (see its --help)\n";
 
 export function mainHelp(providers: string[]): string {
   return `${USAGE}

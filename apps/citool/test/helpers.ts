@@ -159,27 +159,67 @@ export async function pyVerify(args: Record<string, string>): Promise<Record<str
   return JSON.parse(stdout) as Record<string, unknown>;
 }
 
-/** The public key of an HSM key pair as SPKI DER hex, read by pkcs11-tool (OpenSC). */
+/**
+ * The public key of an HSM key pair as SPKI DER hex, from what OpenSC's pkcs11-tool reads off the
+ * token. RSA: `--read-object --type pubkey` (re-encoded by openssl). EC: the CKA_EC_POINT and
+ * CKA_EC_PARAMS that `--list-objects` prints, turned into an SPKI by python3-cryptography
+ * (`EllipticCurvePublicKey.from_encoded_point`); OpenSC 0.23 cannot build an EVP_PKEY for P-384, so
+ * `--read-object` is not used for EC keys.
+ */
 export async function hsmPublicKeyHex(label: string, dir: string): Promise<string> {
   const t = testEnv();
   const objs = (await tokenObjects()).filter((o) => o.label === label && /^Public Key/.test(o.kind));
   if (objs.length !== 1) throw new Error(`expected one public key labelled ${label}, found ${objs.length}`);
+  const o = objs[0]!;
+  if (/\bEC\b/.test(o.kind)) {
+    if (!o.ecPoint || !o.ecParams) throw new Error(`pkcs11-tool listed no EC_POINT/EC_PARAMS for ${label}`);
+    const { stdout } = await execFileP("/usr/bin/python3", ["-c", EC_SPKI_PY, o.ecParams, o.ecPoint]);
+    return stdout.trim();
+  }
   const out = join(dir, `${label}.p11pub.der`);
-  await execFileP("pkcs11-tool", ["--module", t.lib, "--token-label", t.label, "--login", "--pin", t.pin, "--read-object", "--type", "pubkey", "--id", objs[0]!.id, "-o", out]);
+  await execFileP("pkcs11-tool", ["--module", t.lib, "--token-label", t.label, "--login", "--pin", t.pin, "--read-object", "--type", "pubkey", "--id", o.id, "-o", out]);
   const { stdout } = await execFileP("openssl", ["pkey", "-pubin", "-inform", "DER", "-in", out, "-pubout", "-outform", "DER"], { encoding: "buffer" as BufferEncoding });
   return Buffer.from(stdout as unknown as Buffer).toString("hex");
 }
 
-/** The objects on the token as pkcs11-tool lists them: kind line, label, ID (hex). */
-export async function tokenObjects(): Promise<Array<{ kind: string; label: string; id: string }>> {
+/** argv: EC_PARAMS (DER OID, hex), EC_POINT (DER OCTET STRING around the X9.62 point, hex) -> SPKI hex. */
+const EC_SPKI_PY = `
+import sys
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import ObjectIdentifier
+def der_value(b, tag):
+    assert b[0] == tag, "unexpected DER tag %x" % b[0]
+    n = b[1]; i = 2
+    if n & 0x80:
+        k = n & 0x7f; n = int.from_bytes(b[2:2+k], "big"); i = 2 + k
+    assert len(b) == i + n, "trailing bytes"
+    return b[i:i+n]
+def oid_text(v):
+    parts = [v[0] // 40, v[0] % 40]; acc = 0
+    for c in v[1:]:
+        acc = (acc << 7) | (c & 0x7f)
+        if not c & 0x80: parts.append(acc); acc = 0
+    return ".".join(map(str, parts))
+oid = oid_text(der_value(bytes.fromhex(sys.argv[1]), 0x06))
+curve = ec.get_curve_for_oid(ObjectIdentifier(oid))()
+point = der_value(bytes.fromhex(sys.argv[2]), 0x04)
+pub = ec.EllipticCurvePublicKey.from_encoded_point(curve, point)
+print(pub.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo).hex())
+`;
+
+/** The objects on the token as pkcs11-tool lists them: kind line, label, ID (hex), EC point/params (hex). */
+export async function tokenObjects(): Promise<Array<{ kind: string; label: string; id: string; ecPoint?: string; ecParams?: string }>> {
   const t = testEnv();
   const { stdout } = await execFileP("pkcs11-tool", ["--module", t.lib, "--token-label", t.label, "--login", "--pin", t.pin, "--list-objects"]);
-  const out: Array<{ kind: string; label: string; id: string }> = [];
+  const out: Array<{ kind: string; label: string; id: string; ecPoint?: string; ecParams?: string }> = [];
   for (const block of stdout.split(/\n(?=\S)/)) {
     const kind = block.split("\n")[0]!.trim();
     const label = /^\s*label:\s*(.*)$/m.exec(block)?.[1]?.trim() ?? "";
     const id = /^\s*ID:\s*([0-9a-f]+)/m.exec(block)?.[1] ?? "";
-    out.push({ kind, label, id });
+    const ecPoint = /^\s*EC_POINT:\s*([0-9a-f]+)/m.exec(block)?.[1];
+    const ecParams = /^\s*EC_PARAMS:\s*([0-9a-f]+)/m.exec(block)?.[1];
+    out.push({ kind, label, id, ...(ecPoint ? { ecPoint } : {}), ...(ecParams ? { ecParams } : {}) });
   }
   return out;
 }

@@ -186,12 +186,39 @@ export function prepareExport(args: ParsedArgs, io: Io): Prepared {
   return { module, plan, settings, outDir, force };
 }
 
+/**
+ * `mkdir -p` one level at a time. Node's `mkdirSync(..., { recursive: true })` never returns for a
+ * path under a directory where mkdir fails with ENOENT although the parent exists (e.g. /proc/x/y),
+ * so the walk is done here: find the deepest existing ancestor, then create each missing level.
+ */
+export function ensureDir(dir: string, mode = 0o700): void {
+  const missing: string[] = [];
+  let cur = resolve(dir);
+  for (;;) {
+    let st;
+    try {
+      st = statSync(cur);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      missing.push(cur);
+      const parent = dirname(cur);
+      if (parent === cur) break;
+      cur = parent;
+      continue;
+    }
+    if (!st.isDirectory()) throw Object.assign(new Error(`${cur} is not a directory`), { code: "ENOTDIR" });
+    break;
+  }
+  for (const d of missing.reverse()) mkdirSync(d, { mode });
+}
+
 /** Fails early (before any key exists) when the audit log cannot be appended to. */
 export function checkAuditLogWritable(settings: Settings): void {
   const path = settings.auditLog;
   if (path === null) return;
   try {
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    ensureDir(dirname(path));
+    if (existsSync(path) && statSync(path).isDirectory()) throw Object.assign(new Error("is a directory"), { code: "EISDIR" });
     closeSync(openSync(path, "a", 0o600));
   } catch (err) {
     throw new CiopError("ERR_CONFIG_INVALID", `audit log ${path} cannot be written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); choose another with --audit-log, or --audit-log off`);
@@ -230,6 +257,11 @@ export async function runExport(args: ParsedArgs, io: Io): Promise<number> {
       : hsm.getOrCreateKey(plan.keyName, plan.keyType as KeyType));
     created = got.created;
     if (created) audit(settings, io, { operation: "generate", ...base, outcome: "ok" });
+    // PKCS#11 has no attribute that stops a key from being wrapped (CKA_EXTRACTABLE cannot be set
+    // back to true), so "disabled" (keys disable) is enforced here, before any wrap.
+    if (!created && !hsm.keyInfo(got.key).enabled) {
+      throw new CiopError("ERR_KEY_DISABLED", `key '${plan.keyName}' is disabled; citool does not export a disabled key (run 'citool keys enable ${plan.keyName}' first)`);
+    }
     const engine = createHsmEngine(hsm);
     result = await module.export(plan, engine, hsmKey(got.key));
     written = writeArtefacts(result.artefacts, outDir, force);

@@ -10,6 +10,7 @@ import { usageError } from "../errors.js";
 import { openHsm, tokenFacts } from "../hsm-session.js";
 import type { Io } from "../io.js";
 import { printJson } from "../output.js";
+import { checkAuditLogWritable } from "./export.js";
 
 const SUBCOMMANDS = ["list", "show", "delete", "enable", "disable"] as const;
 type Sub = (typeof SUBCOMMANDS)[number];
@@ -39,6 +40,7 @@ export async function runKeys(args: ParsedArgs, io: Io): Promise<number> {
   if (flag(args, "all") && s !== "list") throw usageError("option --all applies only to citool keys list");
   const settings = loadSettings(args, io);
   const json = flag(args, "json");
+  if (s === "delete" || s === "enable" || s === "disable") checkAuditLogWritable(settings);
 
   if (s === "delete" && !flag(args, "yes")) {
     if (!io.stdinIsTTY) throw usageError(`refusing to delete key '${name}' without confirmation: pass --yes (no terminal to ask on)`);
