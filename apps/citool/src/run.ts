@@ -7,7 +7,7 @@ import { flag, parseCommandLine, type ParsedArgs } from "./args.js";
 import { runExport } from "./commands/export.js";
 import { runInspect } from "./commands/inspect.js";
 import { runKeys } from "./commands/keys.js";
-import { runSalesforceCacheOnly } from "./commands/salesforce-cache-only.js";
+import { runSalesforceCacheOnly, salesforceCacheOnlyIndex } from "./commands/salesforce-cache-only.js";
 import { exitCodeFor } from "./errors.js";
 import { INSPECT_HELP, KEYS_HELP, mainHelp } from "./help.js";
 import type { Io } from "./io.js";
@@ -18,7 +18,8 @@ declare const __CITOOL_VERSION__: string;
 export const VERSION = typeof __CITOOL_VERSION__ === "string" ? __CITOOL_VERSION__ : "0.0.0-dev";
 
 export async function run(argv: readonly string[], io: Io): Promise<number> {
-  if (argv[0] === "salesforce-cache-only") return runSalesforceCacheOnly(argv.slice(1), io);
+  const sfco = salesforceCacheOnlyIndex(argv);
+  if (sfco >= 0) return runSalesforceCacheOnly([...argv.slice(0, sfco), ...argv.slice(sfco + 1)], io);
   let args: ParsedArgs | undefined;
   try {
     args = parseCommandLine(argv);

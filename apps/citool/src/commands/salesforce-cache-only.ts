@@ -155,6 +155,29 @@ async function main(argv: readonly string[], io: Io): Promise<number> {
   }
 }
 
+/**
+ * Index of the command word `salesforce-cache-only` when it is the first positional of `argv`
+ * (options such as --hsm-lib PATH may come before it), else -1.
+ */
+export function salesforceCacheOnlyIndex(argv: readonly string[]): number {
+  const takesValue = new Set<string>();
+  for (const [name, spec] of Object.entries({ ...OPTIONS, ...MINE }) as Array<[string, { type: string; short?: string }]>) {
+    if (spec.type !== "string") continue;
+    takesValue.add(`--${name}`);
+    if (spec.short) takesValue.add(`-${spec.short}`);
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "--") return argv[i + 1] === "salesforce-cache-only" ? i + 1 : -1;
+    if (a.startsWith("-") && a.length > 1) {
+      if (takesValue.has(a)) i++;
+      continue;
+    }
+    return a === "salesforce-cache-only" ? i : -1;
+  }
+  return -1;
+}
+
 /** Entry point from citool's dispatcher (argv without the command word). */
 export async function runSalesforceCacheOnly(argv: readonly string[], io: Io): Promise<number> {
   try {
