@@ -160,6 +160,25 @@ describe("keys with one usage (encrypt-only / decrypt-only)", () => {
   });
 });
 
+describe("keys create with a config", () => {
+  test("the config's health-check key name is refused (exit 2) and no key is made", async () => {
+    const { writeFileSync } = await import("node:fs");
+    const { join } = await import("node:path");
+    const t = process.env;
+    const cfg = join(dir, "health.toml");
+    const healthName = `health-${uniq}`;
+    writeFileSync(
+      cfg,
+      `[hsm]\nlibrary = "${t.CIOP_TEST_LIB}"\ntoken = "${t.CIOP_TEST_TOKEN_LABEL}"\npin_env = "CIOP_TEST_PIN"\n[health]\nkey = "${healthName}"\n` +
+        `[[stores]]\nname = "s"\nkeys = []\n[[stores.credentials]]\naccess_key_id = "AAAAAAAAAAAAAAAAAAAAAAAA"\nsecret_access_key = "${"q".repeat(44)}"\n`,
+    );
+    const r = await admin(["keys", "create", healthName, "--config", cfg]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("health-check key");
+    expect(pkcs11ToolSecretKeys().some((k) => k.label === healthName)).toBe(false);
+  });
+});
+
 describe("HSM selection", () => {
   test("a wrong PIN file fails with exit 1 and never prints the PIN", async () => {
     const { writeFileSync } = await import("node:fs");
