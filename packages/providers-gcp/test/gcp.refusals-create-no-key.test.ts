@@ -1,0 +1,87 @@
+/**
+ * Requests Compute Engine and Cloud KMS must refuse, run through runExport against the real
+ * SoftHSM token (and the software key store): each fails with its error code before any key is
+ * created; the certificate override then goes through with a warning.
+ */
+import { runExport, type ExportRequestInput, type ProviderModule } from "@ciop/wrap";
+import { googleCloudKms, googleComputeEngine } from "@ciop/providers-gcp";
+import { opensslRsa, scratchDir } from "./support/harness.js";
+import { engines, type EngineFixture } from "./support/engines.js";
+import { badWrappingKeys, expectRefused, type BadWrappingKey } from "./support/matrix.js";
+
+let bad2048: BadWrappingKey[];
+let bad3072: BadWrappingKey[];
+let expired2048: string;
+let cert2048: string;
+let rsa3072: Uint8Array;
+let rsa4096: Uint8Array;
+
+beforeAll(() => {
+  const dir = scratchDir("gcp-refusals");
+  ({ bad: bad2048, expiredCertificate: expired2048, validCertificate: cert2048 } = badWrappingKeys(dir, 2048));
+  ({ bad: bad3072 } = badWrappingKeys(dir, 3072));
+  rsa3072 = opensslRsa(dir, 3072).spki;
+  rsa4096 = opensslRsa(dir, 4096).spki;
+});
+
+describe.each(engines("gcp-no"))("Google refusals on the $label key store", (fixture: EngineFixture) => {
+  let n = 0;
+  const gce = (over: Partial<ExportRequestInput>): ExportRequestInput => ({
+    provider: "google-compute-engine",
+    keyName: `${fixture.prefix}-${n++}`,
+    wrappingKey: cert2048,
+    algorithm: "RSAES_OAEP_SHA_1",
+    ...over,
+  });
+  const kms = (over: Partial<ExportRequestInput>): ExportRequestInput => ({
+    provider: "google-cloud-key-management",
+    keyName: `${fixture.prefix}-${n++}`,
+    wrappingKey: rsa3072,
+    algorithm: "RSA_OAEP_3072_SHA256_AES_256",
+    ...over,
+  });
+  const refused = (m: ProviderModule, r: ExportRequestInput, code: string, label: string) => expectRefused(fixture, m, r, code, label);
+  beforeAll(async () => {
+    await fixture.open();
+  });
+  afterAll(async () => {
+    await fixture.close();
+  });
+
+  test("bad wrapping-key files for both services", async () => {
+    for (const b of bad2048) await refused(googleComputeEngine, gce({ wrappingKey: b.wrappingKey }), b.code, `GCE ${b.label}`);
+    for (const b of bad3072) await refused(googleCloudKms, kms({ wrappingKey: b.wrappingKey }), b.code, `KMS ${b.label}`);
+  });
+
+  test("Compute Engine: wrong algorithm, PKCS#1 v1.5 without the override, non-AES-256 targets, non-2048 keys", async () => {
+    await refused(googleComputeEngine, gce({ algorithm: undefined }), "ERR_USAGE", "no algorithm");
+    await refused(googleComputeEngine, gce({ algorithm: "RSA_AES_KEY_WRAP_SHA_256" }), "ERR_ALGORITHM_UNSUPPORTED", "AWS algorithm");
+    await refused(googleComputeEngine, gce({ algorithm: "RSAES_PKCS1_V1_5" }), "ERR_ALGORITHM_UNSUPPORTED", "PKCS#1 v1.5");
+    for (const keyType of ["AES-128", "RSA-2048", "EC-NISTP256", "HMAC-256"]) {
+      await refused(googleComputeEngine, gce({ keyType }), "ERR_KEY_TYPE_UNSUPPORTED", keyType);
+    }
+    await refused(googleComputeEngine, gce({ wrappingKey: rsa3072 }), "ERR_WRAPPING_KEY_SIZE", "RSA-3072 CSEK key");
+  });
+
+  test("Cloud KMS: missing or foreign algorithm, key pairs by direct OAEP, unsupported types, size mismatch, weak keys", async () => {
+    await refused(googleCloudKms, kms({ algorithm: undefined }), "ERR_USAGE", "no algorithm");
+    await refused(googleCloudKms, kms({ algorithm: "RSA_AES_KEY_WRAP_SHA_256" }), "ERR_ALGORITHM_UNSUPPORTED", "AWS algorithm");
+    await refused(googleCloudKms, kms({ algorithm: "RSAES_PKCS1_V1_5", allowLegacy: true }), "ERR_ALGORITHM_UNSUPPORTED", "PKCS#1 v1.5");
+    await refused(googleCloudKms, kms({ algorithm: "RSA_OAEP_3072_SHA256", keyType: "EC-NISTP256" }), "ERR_ALGORITHM_UNSUPPORTED", "EC by direct OAEP");
+    for (const keyType of ["EC-NISTP521", "AES-128", "AES-192"]) {
+      await refused(googleCloudKms, kms({ keyType }), "ERR_KEY_TYPE_UNSUPPORTED", keyType);
+    }
+    await refused(googleCloudKms, kms({ algorithm: "RSA_OAEP_4096_SHA256_AES_256" }), "ERR_WRAPPING_KEY_SIZE", "4096 method, 3072 key");
+    await refused(googleCloudKms, kms({ keyType: "EC-NISTP384" }), "ERR_WRAPPING_KEY_TOO_WEAK", "P-384 under RSA-3072");
+    await refused(googleCloudKms, kms({ keyType: "RSA-4096" }), "ERR_WRAPPING_KEY_TOO_WEAK", "RSA-4096 under RSA-3072");
+  });
+
+  test("the certificate override and the default RSA-2048 target go through", async () => {
+    const r = await runExport(googleComputeEngine, gce({ wrappingKey: expired2048, allowInvalidCertificate: true }), fixture.source());
+    expect(r.created).toBe(true);
+    expect(r.plan.warnings.join(" ")).toMatch(/expired/);
+    const d = await runExport(googleCloudKms, kms({ wrappingKey: rsa4096, algorithm: "RSAES_OAEP_SHA_1", keyType: undefined }), fixture.source());
+    expect(d.plan.keyType).toBe("RSA-2048");
+    expect(d.plan.extra.importMethod).toBe("RSA_OAEP_4096_SHA1_AES_256");
+  });
+});
