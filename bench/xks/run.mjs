@@ -130,6 +130,31 @@ try {
   const key = join(dir, "tls.key");
   execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"], { stdio: "ignore" });
 
+  // Salesforce cache-only route group (optional row): a BYOK certificate, a Basic password, a kid
+  let sfSection = [];
+  let sfAuth;
+  const SF_KID = "bench-kid";
+  if (process.env.BENCH_SALESFORCE !== "0") {
+    try {
+      execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:4096", "-nodes", "-keyout", join(dir, "sf-byok.key"), "-out", join(dir, "sf-byok.crt"), "-days", "2", "-subj", "/CN=bench-byok"], { stdio: "ignore" });
+      const password = randomBytes(18).toString("base64url");
+      const hash = execFileSync(process.execPath, [main, "salesforce", "hash-password"], { env, input: password, encoding: "utf8" }).trim().split("\n").pop().trim();
+      sfSection = [
+        `[salesforce]`,
+        `path_prefix = "/salesforce/keys"`,
+        `registry = "${join(dir, "sf-registry.json")}"`,
+        `certificate = "${join(dir, "sf-byok.crt")}"`,
+        `audit_log = "off"`,
+        `[salesforce.auth]`,
+        `basic_username = "salesforce"`,
+        `basic_password_hash = "${hash}"`,
+      ];
+      sfAuth = `Basic ${Buffer.from(`salesforce:${password}`).toString("base64")}`;
+    } catch (err) {
+      log(`salesforce row skipped (setup failed: ${String(err.message ?? err).split("\n")[0]})`);
+    }
+  }
+
   const port = await freePort();
   const cred = JSON.parse(execFileSync(process.execPath, [main, "credential", "new", "--json"], { env, encoding: "utf8" }));
   const prefix = "/bench/xks";
@@ -159,12 +184,21 @@ try {
       `[[stores.credentials]]`,
       `access_key_id = "${cred.accessKeyId}"`,
       `secret_access_key_env = "XKS_BENCH_SECRET"`,
+      ...sfSection,
       ``,
     ].join("\n"),
     { mode: 0o600 },
   );
   env.XKS_BENCH_SECRET = cred.secretAccessKey;
   execFileSync(process.execPath, [main, "keys", "create", "bench-key", "--config", configFile], { env, stdio: ["ignore", "ignore", "inherit"] });
+  if (sfAuth) {
+    try {
+      execFileSync(process.execPath, [main, "salesforce", "keys", "create", SF_KID, "--config", configFile], { env, stdio: ["ignore", "ignore", "pipe"] });
+    } catch (err) {
+      log(`salesforce row skipped (key creation failed: ${String(err.stderr ?? err.message).split("\n")[0]})`);
+      sfAuth = undefined;
+    }
+  }
 
   // ---------------------------------------------------------------- raw pkcs11js baseline
   const raw = (mode) => JSON.parse(execFileSync(process.execPath, [join(here, "raw-gcm.mjs"), lib, label, String(RAW_SECONDS), mode], { env, encoding: "utf8" }));
@@ -254,11 +288,23 @@ try {
   const sat = await load(`saturation, ${CONNECTIONS} connections`, { ...common, requests: await mixedPool() });
   const rated = await load(`${RATE} req/s offered, ${CONNECTIONS} connections`, { ...common, overallRate: RATE, requests: await mixedPool() });
 
-  // optional Salesforce cache-only row (only when the route group is configured; see below)
+  // Salesforce cache-only: GET <prefix>/<kid> with Basic auth, a fresh JWE per response
   let sfRow;
-  const sf = process.env.BENCH_SALESFORCE_SETUP ? await import(resolve(process.env.BENCH_SALESFORCE_SETUP)).catch(() => undefined) : undefined;
-  if (sf?.requests) {
-    sfRow = await load("salesforce cache-only JWE (GET)", { ...common, requests: await sf.requests({ base: baseUrl, env, dir }) });
+  if (sfAuth) {
+    const sfReq = [{ method: "GET", path: `/salesforce/keys/${SF_KID}`, headers: { authorization: sfAuth } }];
+    const probe = await new Promise((res) => {
+      const r = https.get(`${baseUrl}/salesforce/keys/${SF_KID}`, { rejectUnauthorized: false, headers: { authorization: sfAuth } }, (resp) => {
+        let b = "";
+        resp.on("data", (d) => (b += d));
+        resp.on("end", () => res({ status: resp.statusCode, body: b }));
+      });
+      r.on("error", (e) => res({ status: 0, body: e.message }));
+    });
+    if (probe.status === 200 && JSON.parse(probe.body).jwe?.split(".").length === 5) {
+      sfRow = await load("salesforce cache-only JWE, saturation", { ...common, requests: sfReq });
+    } else {
+      log(`salesforce row skipped (probe answered ${probe.status}: ${probe.body.slice(0, 200)})`);
+    }
   }
 
   // ---------------------------------------------------------------- report
