@@ -1,16 +1,30 @@
 /**
- * Every key type x key-exchange-key size Azure accepts, on the software engine and on the HSM
- * engine (real SoftHSM token). python3 cryptography checks the .byok JSON (members, header, kid,
- * unpadded base64url), unwraps the ciphertext (RSA-OAEP SHA-1 + RFC 5649) with the test's own KEK
- * private key, and the recovered key must equal the engine's key.
+ * Every ciop key type x key-exchange-key size x container (Key Vault, Managed HSM) on the software
+ * engine and on the HSM engine (real SoftHSM token), through runExport. Refused combinations must
+ * carry the expected code and create no key; accepted ones must be done in the token where SoftHSM
+ * can, and python3 cryptography must accept the .byok JSON (exact members, header, kid, unpadded
+ * base64url) and unwrap the ciphertext (RSA-OAEP SHA-1 + RFC 5649) with the test's KEK private key
+ * to exactly the engine's key.
  */
-import { keyKind, parseWrappingKey, type KeyType, type TargetKey, type WrapEngine, type WrappingKey } from "@ciop/wrap";
-import { azureKeyVault, AZURE_KEY_TYPES, AZURE_WRAPPING_KEY_BITS } from "@ciop/providers-azure";
-import { hex, opensslRsa, pythonUnwrap, scratchDir, writeArtefact, type TestKeyPair, type UnwrapCase } from "./support/harness.js";
+import type { KeyType, WrapEngine, WrappingKey } from "@ciop/wrap";
+import { parseWrappingKey } from "@ciop/wrap";
+import { azureKeyVault } from "@ciop/providers-azure";
+import { opensslRsa, scratchDir, type TestKeyPair } from "./support/harness.js";
 import { engines, type EngineFixture } from "./support/engines.js";
+import { combos, runMatrix, tooWeak, type Combo, type Expectation } from "./support/matrix.js";
 
 const VAULT_KID = "https://ciop-test-vault.vault.azure.net/keys/kek/1f2e3d4c5b6a79880123456789abcdef";
 const MHSM_KID = "https://ciop-test-hsm.managedhsm.azure.net/keys/kek/00112233445566778899aabbccddeeff";
+
+/** The test's own statement of Azure's rules (not read from the provider code). */
+const VAULT_TYPES: readonly KeyType[] = ["RSA-2048", "RSA-3072", "RSA-4096", "EC-NISTP256", "EC-NISTP384", "EC-NISTP521", "EC-SECP256K1"];
+const MHSM_TYPES: readonly KeyType[] = [...VAULT_TYPES, "AES-128", "AES-192", "AES-256"];
+function expectAzure(c: Combo): Expectation {
+  const types = c.tag === "managedhsm" ? MHSM_TYPES : VAULT_TYPES;
+  if (!types.includes(c.keyType)) return { refuse: "ERR_KEY_TYPE_UNSUPPORTED" };
+  if (tooWeak(c.keyType, c.bits, 4096)) return { refuse: "ERR_WRAPPING_KEY_TOO_WEAK" };
+  return { scheme: "rsa-aes", hash: "sha1" };
+}
 
 let dir: string;
 const pairs = new Map<number, TestKeyPair>();
@@ -18,7 +32,7 @@ const wrappingKeys = new Map<number, WrappingKey>();
 
 beforeAll(() => {
   dir = scratchDir("azure-matrix");
-  for (const bits of AZURE_WRAPPING_KEY_BITS) {
+  for (const bits of [2048, 3072, 4096]) {
     const pair = opensslRsa(dir, bits);
     pairs.set(bits, pair);
     wrappingKeys.set(bits, parseWrappingKey(pair.spki));
@@ -34,59 +48,36 @@ describe.each(engines("az-mx"))("Azure matrix on the $label engine", (fixture: E
     await fixture.close();
   });
 
-  test("every accepted key type and KEK size gives a .byok that unwraps to the engine's key", async () => {
-    const cases: UnwrapCase[] = [];
-    const expected = new Map<string, string>();
-    const targets = new Map<KeyType, TargetKey>();
-    for (const keyType of AZURE_KEY_TYPES) {
-      const kid = keyKind(keyType) === "secret" ? MHSM_KID : VAULT_KID;
-      for (const bits of AZURE_WRAPPING_KEY_BITS) {
-        let plan;
-        try {
-          plan = azureKeyVault.plan({
-            provider: "microsoft-azure",
-            keyName: `${fixture.prefix}-${keyType}`,
-            wrappingKey: wrappingKeys.get(bits)!,
-            keyType,
-            azureKek: kid,
-          });
-        } catch {
-          continue;
-        }
-        let target = targets.get(keyType);
-        if (target === undefined) {
-          target = await fixture.key(plan.keyName, keyType);
-          targets.set(keyType, target);
-        }
-        const result = await azureKeyVault.export(plan, engine, target);
-        expect(result.artefacts).toHaveLength(1);
-        const artefact = result.artefacts[0]!;
-        expect([artefact.fileName, artefact.encoding]).toEqual([`KeyTransferPackage-${plan.keyName}.byok`, "json"]);
-        expect(artefact.usage).toContain("az keyvault key import");
-        expect(artefact.usage).toContain(keyType.startsWith("EC") ? "--kty EC-HSM --curve P-" : keyType.startsWith("AES") ? "--kty oct-HSM" : "--kty RSA-HSM");
-        const id = `${keyType}.${bits}`;
-        const kind = keyKind(keyType);
-        cases.push({
-          id,
-          file: writeArtefact(dir, `${fixture.label}.${id}.byok`, artefact.bytes),
-          encoding: "azure-byok",
-          scheme: "rsa-aes",
-          hash: "sha1",
-          priv: pairs.get(bits)!.privPath,
-          kind,
-          kid,
-        });
-        expected.set(id, kind === "secret" ? hex(await engine.digest(target, "sha256")) : hex(await engine.publicKey(target)));
-      }
-    }
-    // RSA-2048 x3, RSA-3072 x2, RSA-4096 x1, P-256 x2, P-384 x1, P-521 x1, secp256k1 x2, AES-128/192/256 x3 each.
-    expect(cases).toHaveLength(21);
-    const results = pythonUnwrap(cases);
-    for (const c of cases) {
-      const r = results.get(c.id)!;
-      expect({ id: c.id, ok: r.ok, error: r.error }).toEqual({ id: c.id, ok: true, error: undefined });
-      expect(r.generator).toMatch(/^ciop \S+$/);
-      expect({ id: c.id, got: c.kind === "secret" ? r.sha256 : r.spki }).toEqual({ id: c.id, got: expected.get(c.id) });
+  test("every key type x KEK size x container: refused with the right code and no key, or a .byok that unwraps to the engine's key", async () => {
+    const outcome = await runMatrix(fixture, engine, {
+      provider: "microsoft-azure",
+      module: azureKeyVault,
+      combos: combos([undefined], [2048, 3072, 4096], [
+        { extra: { azureKek: VAULT_KID }, tag: "vault" },
+        { extra: { azureKek: MHSM_KID }, tag: "managedhsm" },
+      ]),
+      wrappingKey: (c) => wrappingKeys.get(c.bits)!,
+      privPath: (c) => pairs.get(c.bits)!.privPath,
+      expect: expectAzure,
+      artefact: (r) => ({ bytes: r.artefacts[0]!.bytes, encoding: "azure-byok", kid: r.plan.extra.azureKek! }),
+      check: (r, c) => {
+        expect(r.artefacts.map((a) => [a.fileName, a.encoding])).toEqual([[`KeyTransferPackage-${r.plan.keyName}.byok`, "json"]]);
+        expect(r.plan.extra.azureKek).toBe(c.tag === "vault" ? VAULT_KID : MHSM_KID);
+        const usage = r.artefacts[0]!.usage;
+        expect(usage).toContain("az keyvault key import");
+        expect(usage).toContain(c.tag === "vault" ? "--vault-name ciop-test-vault" : "--hsm-name ciop-test-hsm");
+        expect(usage).toContain(c.keyType.startsWith("EC") ? "--kty EC-HSM --curve P-" : c.keyType.startsWith("AES") ? "--kty oct-HSM" : "--kty RSA-HSM");
+      },
+      after: (_r, _c, u) => {
+        expect(u.generator).toMatch(/^ciop \S+/);
+      },
+    }, dir);
+    // Per container: RSA-2048 x3, RSA-3072 x2, RSA-4096 x1, P-256 x2, P-384 x1, P-521 x1, secp256k1 x2 = 12; Managed HSM adds AES-128/192/256 x3.
+    expect(outcome.accepted).toHaveLength(12 + 12 + 9);
+    expect(outcome.refused.size).toBe(15 * 3 * 2 - 33);
+    if (fixture.label === "hsm") {
+      // AES (oct-HSM) keys are wrapped entirely inside SoftHSM: KWP + OAEP SHA-1.
+      expect(outcome.inToken.filter((id) => id.includes(".AES-"))).toHaveLength(9);
     }
   });
 });
