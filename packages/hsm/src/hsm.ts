@@ -539,7 +539,7 @@ export class Hsm extends EventEmitter {
     const pt = Buffer.from(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength);
     return this.withHandle(key, (h) => {
       call("C_EncryptInit", () => this.p.C_EncryptInit(this.opSession, mech, h), `using key '${key.name}'`, DISABLED);
-      return this.onOpSession("C_Encrypt", `encrypting with '${key.name}'`, (s) => Buffer.from(this.p.C_Encrypt(s, pt, Buffer.alloc(pt.length + 16))));
+      return this.onOpSession("C_Encrypt", `encrypting with '${key.name}'`, (s) => this.p.C_Encrypt(s, pt, Buffer.alloc(pt.length + 16)));
     });
   }
 
@@ -584,7 +584,7 @@ export class Hsm extends EventEmitter {
           const res = this.caps.asyncCalls
             ? await callAsync("C_Encrypt", () => this.p.C_EncryptAsync(s, pt, out), `encrypting with '${key.name}'`, DISABLED)
             : call("C_Encrypt", () => this.p.C_Encrypt(s, pt, out), `encrypting with '${key.name}'`, DISABLED);
-          return Buffer.from(res);
+          return res;
         }),
       ),
     );

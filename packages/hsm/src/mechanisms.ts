@@ -52,9 +52,14 @@ export function kwpName(mech: number): string {
 }
 
 export function gcmParameter(iv: Uint8Array, aad: Uint8Array | undefined): pkcs11js.GcmParams {
-  const p: pkcs11js.GcmParams = { type: P.CK_PARAMS_GCM, iv: Buffer.from(iv), ivBits: iv.length * 8, tagBits: 128 } as pkcs11js.GcmParams;
-  if (aad && aad.length > 0) (p as { aad?: Buffer }).aad = Buffer.from(aad);
+  // views, not copies: pkcs11js copies the bytes into the C struct itself
+  const p: pkcs11js.GcmParams = { type: P.CK_PARAMS_GCM, iv: view(iv), ivBits: iv.length * 8, tagBits: 128 } as pkcs11js.GcmParams;
+  if (aad && aad.length > 0) (p as { aad?: Buffer }).aad = view(aad);
   return p;
+}
+
+function view(u: Uint8Array): Buffer {
+  return Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 }
 
 const KWP_IV = Buffer.from("a65959a6", "hex");
