@@ -1,29 +1,43 @@
 /**
- * Every Salesforce algorithm on the software engine and on the HSM engine (real SoftHSM token):
- * python3 cryptography decrypts `<key>-wrapped` with the test's own certificate key; the secret's
- * SHA-256 must equal both the engine's digest (C_DigestKey in the HSM) and `<key>-hash`.
+ * Every Salesforce BYOK wrapping algorithm x every ciop key type x certificate size (RSA-4096 as
+ * Salesforce issues it; 2048 refused) on the software engine and on the HSM engine (real SoftHSM
+ * token), through runExport. Refused combinations must carry the expected code and create no key;
+ * accepted ones must be done in the token where SoftHSM can (RSAES_OAEP_SHA_1 and PKCS#1 v1.5 wraps,
+ * and the hash by C_DigestKey), and python3 cryptography must decrypt `<key>-wrapped` with the
+ * certificate's private key to the secret whose SHA-256 is `<key>-hash`.
  */
-import { readFileSync } from "node:fs";
-import { parseWrappingKey, type WrapEngine, type WrappingKey } from "@ciop/wrap";
+import type { KeyType, WrapEngine } from "@ciop/wrap";
 import { salesforceByok, SALESFORCE_ALGORITHMS } from "@ciop/providers-salesforce";
-import { hex, opensslRsa, pythonCertificate, pythonUnwrap, scratchDir, writeArtefact, type TestKeyPair, type UnwrapCase } from "./support/harness.js";
+import { opensslRsa, pythonCertificate, scratchDir, type TestKeyPair } from "./support/harness.js";
 import { engines, type EngineFixture } from "./support/engines.js";
+import { combos, runMatrix, type Combo, type Expectation, type Hash, type Scheme } from "./support/matrix.js";
 
-const SCHEME = {
+/** The test's own statement of the rules (not read from the provider code). */
+const SCHEME: Record<string, [Scheme, Hash]> = {
   RSAES_OAEP_SHA_256: ["oaep", "sha256"],
   RSAES_OAEP_SHA_1: ["oaep", "sha1"],
   RSAES_PKCS1_V1_5: ["pkcs1", "sha1"],
   RSAES_OAEP_SHA_512: ["oaep", "sha512"],
-} as const;
+};
+function expectSalesforce(c: Combo): Expectation {
+  if (c.keyType !== ("AES-256" as KeyType)) return { refuse: "ERR_KEY_TYPE_UNSUPPORTED" };
+  if (c.bits !== 4096) return { refuse: "ERR_WRAPPING_KEY_SIZE" };
+  const [scheme, hash] = SCHEME[c.algorithm!]!;
+  return { scheme, hash };
+}
 
 let dir: string;
-let pair: TestKeyPair;
-let cert: WrappingKey;
+const pairs = new Map<number, TestKeyPair>();
+const certificates = new Map<number, string>();
 
 beforeAll(() => {
   dir = scratchDir("sf-matrix");
-  pair = opensslRsa(dir, 4096);
-  cert = parseWrappingKey(pythonCertificate(pair.privPath));
+  for (const bits of [2048, 4096]) {
+    const pair = opensslRsa(dir, bits);
+    pairs.set(bits, pair);
+    // Salesforce hands out its BYOK wrapping key as a certificate (.crt).
+    certificates.set(bits, pythonCertificate(pair.privPath));
+  }
 });
 
 describe.each(engines("sf-mx"))("Salesforce matrix on the $label engine", (fixture: EngineFixture) => {
@@ -35,32 +49,28 @@ describe.each(engines("sf-mx"))("Salesforce matrix on the $label engine", (fixtu
     await fixture.close();
   });
 
-  test("<key>-wrapped decrypts to the secret whose SHA-256 is <key>-hash", async () => {
-    const target = await fixture.key(`${fixture.prefix}-secret`, "AES-256");
-    const cases: UnwrapCase[] = [];
-    const hashes = new Map<string, string>();
-    for (const algorithm of SALESFORCE_ALGORITHMS) {
-      const plan = salesforceByok.plan({ provider: "salesforce", keyName: target.name, wrappingKey: cert, algorithm, allowLegacy: true });
-      const result = await salesforceByok.export(plan, engine, target);
-      expect(result.artefacts.map((a) => [a.fileName, a.encoding])).toEqual([
-        [`${target.name}-wrapped`, "base64"],
-        [`${target.name}-hash`, "base64"],
-      ]);
-      const file = writeArtefact(dir, `${fixture.label}.${algorithm}.wrapped`, result.artefacts[0]!.bytes);
-      const hashFile = writeArtefact(dir, `${fixture.label}.${algorithm}.hash`, result.artefacts[1]!.bytes);
-      expect(readFileSync(file, "utf8")).toMatch(/^[A-Za-z0-9+/]{680}[A-Za-z0-9+/=]{4}$/); // 512 bytes, no newline
-      expect(readFileSync(hashFile, "utf8")).toMatch(/^[A-Za-z0-9+/]{43}=$/); // 32 bytes
-      hashes.set(algorithm, Buffer.from(readFileSync(hashFile, "utf8"), "base64").toString("hex"));
-      const [scheme, hash] = SCHEME[algorithm];
-      cases.push({ id: algorithm, file, encoding: "base64", scheme, hash, priv: pair.privPath, kind: "secret" });
-    }
-    const expected = hex(await engine.digest(target, "sha256"));
-    const results = pythonUnwrap(cases);
-    for (const c of cases) {
-      const r = results.get(c.id)!;
-      expect({ id: c.id, ok: r.ok, error: r.error, len: r.len }).toEqual({ id: c.id, ok: true, error: undefined, len: 32 });
-      expect(r.sha256).toBe(expected);
-      expect(hashes.get(c.id)).toBe(r.sha256);
-    }
+  test("every algorithm x key type x size: refused with the right code and no key, or <key>-wrapped + <key>-hash of the engine's secret", async () => {
+    const outcome = await runMatrix(fixture, engine, {
+      provider: "salesforce",
+      module: salesforceByok,
+      combos: combos(SALESFORCE_ALGORITHMS, [2048, 4096]),
+      wrappingKey: (c) => certificates.get(c.bits)!,
+      privPath: (c) => pairs.get(c.bits)!.privPath,
+      expect: expectSalesforce,
+      artefact: (r) => ({ bytes: r.artefacts[0]!.bytes, encoding: "base64" }),
+      check: (r) => {
+        const name = r.plan.keyName;
+        expect(r.artefacts.map((a) => [a.fileName, a.encoding])).toEqual([[`${name}-wrapped`, "base64"], [`${name}-hash`, "base64"]]);
+        expect(new TextDecoder().decode(r.artefacts[0]!.bytes)).toMatch(/^[A-Za-z0-9+/]{680}[A-Za-z0-9+/=]{4}$/); // 512 bytes, one line
+        expect(new TextDecoder().decode(r.artefacts[1]!.bytes)).toMatch(/^[A-Za-z0-9+/]{43}=$/); // 32 bytes
+        expect(r.steps[0]).toBe("digest(SHA-256)");
+      },
+      after: (r, _c, u) => {
+        expect(Buffer.from(new TextDecoder().decode(r.artefacts[1]!.bytes), "base64").toString("hex")).toBe(u.sha256);
+      },
+    }, dir);
+    expect(outcome.accepted).toHaveLength(4);
+    expect(outcome.refused.size).toBe(4 * 15 * 2 - 4);
+    if (fixture.label === "hsm") expect(outcome.inToken.sort()).toEqual(["RSAES_OAEP_SHA_1.AES-256.4096", "RSAES_PKCS1_V1_5.AES-256.4096"]);
   });
 });

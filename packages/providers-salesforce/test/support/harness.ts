@@ -69,6 +69,7 @@ export interface UnwrapCase {
   priv: string;
   kind: "secret" | "private";
   kid?: string;
+  kat?: { kind: "aes-gcm" | "hmac-sha1"; iv: string; plaintext: string; message: string };
 }
 
 export interface UnwrapResult {
@@ -80,6 +81,7 @@ export interface UnwrapResult {
   sha256?: string;
   spki?: string;
   generator?: string;
+  kat?: string;
 }
 
 /** Runs the independent unwrapper once over many cases. */

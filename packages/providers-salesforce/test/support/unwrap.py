@@ -2,13 +2,17 @@
 
 Reads a JSON list of cases on stdin, prints a JSON list of results. A case:
   {"id", "file", "encoding": "binary"|"base64"|"azure-byok", "scheme": "oaep"|"pkcs1"|"rsa-aes"|"rsa-aes-ecb",
-   "hash": "sha1"|"sha256"|"sha384"|"sha512", "priv": PEM path, "kind": "secret"|"private", "kid": optional}
-A result: {"id", "ok", "error"?, "len", "sha256" (secret: hex of SHA-256 of the key), "spki" (private: hex DER)}
+   "hash": "sha1"|"sha256"|"sha384"|"sha512", "priv": PEM path, "kind": "secret"|"private", "kid": optional,
+   "kat": optional {"kind": "aes-gcm"|"hmac-sha1", "iv", "plaintext", "message"} (hex inputs)}
+A result: {"id", "ok", "error"?, "len", "sha256" (secret: hex of SHA-256 of the key), "spki" (private: hex DER),
+   "kat" (secret: hex of AES-GCM(key, iv, plaintext) ciphertext||tag, or HMAC-SHA-1(key, message))}
 """
 import base64, binascii, hashlib, json, re, sys
 from cryptography.hazmat.primitives import hashes, keywrap, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives import hmac
 
 HASHES = {"sha1": hashes.SHA1, "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
 
@@ -93,6 +97,13 @@ def run(case):
     out.update(extra)
     if case["kind"] == "secret":
         out["sha256"] = hashlib.sha256(pt).hexdigest()
+        kat = case.get("kat")
+        if kat and kat["kind"] == "aes-gcm":
+            out["kat"] = AESGCM(pt).encrypt(bytes.fromhex(kat["iv"]), bytes.fromhex(kat["plaintext"]), None).hex()
+        elif kat and kat["kind"] == "hmac-sha1":
+            m = hmac.HMAC(pt, hashes.SHA1())
+            m.update(bytes.fromhex(kat["message"]))
+            out["kat"] = m.finalize().hex()
     else:
         if der_len(pt) != len(pt):
             raise ValueError("PKCS#8 has %d trailing bytes" % (len(pt) - der_len(pt)))
