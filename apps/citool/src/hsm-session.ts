@@ -1,7 +1,9 @@
 /**
  * Opening the HSM from the settings: library, token (-m / --token), protection model, PIN source.
  */
+import { accessSync, constants, statSync } from "node:fs";
 import { CiopError } from "@ciop/core";
+import { usageError } from "./errors.js";
 import { Hsm } from "@ciop/hsm";
 import type { HsmOptions, PinSource } from "@ciop/hsm";
 import type { Settings } from "./config.js";
@@ -49,6 +51,34 @@ export function hsmOptions(settings: Settings, io: Io, token = settings.hsm.toke
  * a label or serial first, then as the N-th initialised token.
  */
 export async function openHsm(settings: Settings, io: Io, extra: Partial<HsmOptions> = {}): Promise<Hsm> {
+  try {
+    return await openHsmOnce(settings, io, extra);
+  } catch (err) {
+    // say it in command-line terms (the library's message speaks of API options)
+    if (CiopError.isInstance(err) && err.code === "ERR_PIN_MISSING" && /options\.pin/.test(err.message)) {
+      const what = /^no (.*?):/.exec(err.message)?.[1] ?? "PIN";
+      throw new CiopError("ERR_PIN_MISSING", `no ${what} given: set CIOP_PIN, pass --pin-file FILE (or pin_file in the config), or run citool on a terminal to be asked`, { cause: err });
+    }
+    throw err;
+  }
+}
+
+/**
+ * A PIN file named on the command line, in the environment or in the config must be a readable
+ * file: checked with the other arguments, before the HSM is opened.
+ */
+export function checkPinFile(settings: Settings): void {
+  const f = settings.hsm.pinFile;
+  if (f === undefined || settings.hsm.pinEnv !== undefined) return;
+  try {
+    if (!statSync(f).isFile()) throw Object.assign(new Error("not a file"), { code: "EISDIR" });
+    accessSync(f, constants.R_OK);
+  } catch (err) {
+    throw usageError(`PIN file ${f} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); give a readable file that holds the PIN`);
+  }
+}
+
+async function openHsmOnce(settings: Settings, io: Io, extra: Partial<HsmOptions>): Promise<Hsm> {
   try {
     return await Hsm.open(hsmOptions(settings, io, settings.hsm.token, extra));
   } catch (err) {

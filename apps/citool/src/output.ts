@@ -13,9 +13,14 @@ export interface Style {
   dim(s: string): string;
 }
 
-/** Colours on stderr/stdout only when it is a terminal and NO_COLOR (any value) and TERM=dumb are absent. */
+/** NO_COLOR set to a non-empty value (any value) turns colours off (https://no-color.org). */
+export function noColor(io: Io): boolean {
+  return (io.env.NO_COLOR ?? "") !== "";
+}
+
+/** Colours on stderr/stdout only when it is a terminal, NO_COLOR is not set, and TERM is not dumb. */
 export function makeStyle(io: Io, isTTY: boolean): Style {
-  const on = isTTY && io.env.NO_COLOR === undefined && io.env.TERM !== "dumb" && io.env.FORCE_COLOR !== "0";
+  const on = isTTY && !noColor(io) && io.env.TERM !== "dumb" && io.env.FORCE_COLOR !== "0";
   const wrap = (open: number, close: number) => (s: string) => (on ? `\u001b[${open}m${s}\u001b[${close}m` : s);
   return { red: wrap(31, 39), yellow: wrap(33, 39), green: wrap(32, 39), bold: wrap(1, 22), dim: wrap(2, 22) };
 }
@@ -55,7 +60,7 @@ export function printJson(io: Io, doc: unknown): void {
  */
 export async function withProgress<T>(io: Io, label: string, work: () => Promise<T>): Promise<T> {
   if (!io.stderrIsTTY) return work();
-  const frames = io.env.NO_COLOR === undefined ? ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"] : ["-", "\\", "|", "/"];
+  const frames = !noColor(io) && io.env.TERM !== "dumb" ? ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"] : ["-", "\\", "|", "/"];
   const started = Date.now();
   let i = 0;
   const draw = () => {

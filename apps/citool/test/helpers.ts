@@ -65,6 +65,8 @@ export function hsmArgs(): string[] {
   return ["--hsm-lib", t.lib, "--token", t.label];
 }
 
+const RUN_TIMEOUT_MS = 45_000;
+
 export function runCli(args: string[], opts: RunOptions): Promise<RunResult> {
   const env = { ...baseEnv(opts.cwd), ...(opts.env ?? {}) };
   for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
@@ -76,7 +78,15 @@ export function runCli(args: string[], opts: RunOptions): Promise<RunResult> {
     child.stdout.on("data", (d) => (stdout += d));
     child.stderr.on("data", (d) => (stderr += d));
     child.on("error", reject);
-    child.on("close", (code) => resolvePromise({ code, stdout, stderr }));
+    // a hung citool is a failure of its own, not a child left running after the test (open handle)
+    const timer = setTimeout(() => {
+      stderr += `\n[test harness] citool did not finish within ${RUN_TIMEOUT_MS} ms; killed\n`;
+      child.kill("SIGKILL");
+    }, RUN_TIMEOUT_MS);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolvePromise({ code, stdout, stderr });
+    });
     child.stdin.end(opts.input ?? "");
   });
 }
@@ -241,4 +251,18 @@ export async function tokenLabels(): Promise<string[]> {
   const t = testEnv();
   const { stdout } = await execFileP("pkcs11-tool", ["--module", t.lib, "--token-label", t.label, "--login", "--pin", t.pin, "--list-objects"]);
   return [...stdout.matchAll(/^\s*label:\s*(.*)$/gm)].map((m) => m[1]!.trim());
+}
+
+export const PTY_RUN = resolve(__dirname, "pty-run.py");
+
+/** Runs the built citool on a pseudo-terminal (python's pty module); `answers` are typed when their prompt shows. */
+export async function runOnTty(
+  args: string[],
+  opts: RunOptions & { answers?: Array<[string, string]> },
+): Promise<{ code: number; output: string }> {
+  const env = { ...baseEnv(opts.cwd), ...(opts.env ?? {}) };
+  for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
+  const argv = [process.execPath, CLI, ...(opts.noHsmArgs ? [] : hsmArgs()), ...args];
+  const { stdout } = await execFileP("/usr/bin/python3", [PTY_RUN, JSON.stringify({ argv, env, cwd: opts.cwd, answers: opts.answers ?? [], timeout: 40 })], { maxBuffer: 16 * 1024 * 1024 });
+  return JSON.parse(stdout) as { code: number; output: string };
 }

@@ -6,7 +6,7 @@
  * generated, wrapped, and the files written, all or none.
  */
 import { createHash } from "node:crypto";
-import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync } from "node:fs";
+import { accessSync, closeSync, constants, existsSync, lstatSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { CiopError, writeFileAtomic } from "@ciop/core";
 import { createHsmEngine, hsmKey, parseWrappingKey } from "@ciop/wrap";
@@ -16,7 +16,7 @@ import { checkOptionsApply, flag, str, type ParsedArgs } from "../args.js";
 import { audit } from "../audit.js";
 import { loadSettings, type Settings } from "../config.js";
 import { usageError } from "../errors.js";
-import { openHsm, tokenFacts } from "../hsm-session.js";
+import { checkPinFile, openHsm, tokenFacts } from "../hsm-session.js";
 import type { Io } from "../io.js";
 import { makeStyle, printJson, printWarning, withProgress } from "../output.js";
 import { expectedFileNames, findProvider } from "../providers.js";
@@ -174,15 +174,23 @@ export function prepareExport(args: ParsedArgs, io: Io): Prepared {
   const outDir = settings.outDir;
   checkOutDir(outDir);
   const force = flag(args, "force");
-  if (!force) {
-    for (const name of expectedFileNames(module, plan)) {
-      const p = join(outDir, name);
-      if (existsSync(p)) {
-        throw new CiopError("ERR_OUTPUT_EXISTS", `output file ${displayPath(p, io)} already exists; move it away or pass --force to replace it`, { details: { path: p } });
-      }
+  for (const name of expectedFileNames(module, plan)) {
+    const p = join(outDir, name);
+    let st;
+    try {
+      st = lstatSync(p);
+    } catch {
+      continue; // not there: fine
+    }
+    if (!force) {
+      throw new CiopError("ERR_OUTPUT_EXISTS", `output file ${displayPath(p, io)} already exists; move it away or pass --force to replace it`, { details: { path: p } });
+    }
+    if (!st.isFile()) {
+      throw new CiopError("ERR_OUTPUT_EXISTS", `${displayPath(p, io)} exists and is not a regular file; --force replaces only files, so move it away`, { details: { path: p } });
     }
   }
   checkAuditLogWritable(settings);
+  checkPinFile(settings);
   return { module, plan, settings, outDir, force };
 }
 
@@ -251,9 +259,11 @@ export async function runExport(args: ParsedArgs, io: Io): Promise<number> {
   let result: ExportResult | undefined;
   let written: WrittenArtefact[] | undefined;
   try {
-    const isRsa = plan.keyType.startsWith("RSA-");
-    const got = await (isRsa
-      ? withProgress(io, `Key '${plan.keyName}': generating ${plan.keyType} in the HSM if it does not exist yet`, () => hsm.getOrCreateKey(plan.keyName, plan.keyType as KeyType))
+    // RSA key generation can take seconds to minutes on a slow HSM: show that work is going on
+    // (stderr, terminals only, never with --json).
+    const slow = plan.keyType.startsWith("RSA-") && !json && hsm.findKey(plan.keyName) === undefined;
+    const got = await (slow
+      ? withProgress(io, `generating ${plan.keyType} key '${plan.keyName}' in the HSM`, () => hsm.getOrCreateKey(plan.keyName, plan.keyType as KeyType))
       : hsm.getOrCreateKey(plan.keyName, plan.keyType as KeyType));
     created = got.created;
     if (created) audit(settings, io, { operation: "generate", ...base, outcome: "ok" });

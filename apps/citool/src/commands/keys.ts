@@ -7,7 +7,7 @@ import { checkOptionsApply, flag, type ParsedArgs } from "../args.js";
 import { audit } from "../audit.js";
 import { loadSettings } from "../config.js";
 import { usageError } from "../errors.js";
-import { openHsm, tokenFacts } from "../hsm-session.js";
+import { checkPinFile, openHsm, tokenFacts } from "../hsm-session.js";
 import type { Io } from "../io.js";
 import { printJson } from "../output.js";
 import { checkAuditLogWritable } from "./export.js";
@@ -41,6 +41,7 @@ export async function runKeys(args: ParsedArgs, io: Io): Promise<number> {
   const settings = loadSettings(args, io);
   const json = flag(args, "json");
   if (s === "delete" || s === "enable" || s === "disable") checkAuditLogWritable(settings);
+  checkPinFile(settings);
 
   if (s === "delete" && !flag(args, "yes")) {
     if (!io.stdinIsTTY) throw usageError(`refusing to delete key '${name}' without confirmation: pass --yes (no terminal to ask on)`);
