@@ -379,6 +379,7 @@ export class Hsm extends EventEmitter {
   wrapRsaOaep(pub: HsmPublicKey, key: HsmKey, hash: HashName): WrapOutcome {
     this.ensureOpen();
     this.requireSecret(key, "RSA-OAEP");
+    this.requireEnabled(key, "wrapping");
     this.requireHash(hash);
     if (!this.caps.rsaOaepHashes.includes(hash)) throw this.oaepUnsupported(hash, "wrapRsaOaep");
     const bytes = this.wrapUnder(oaepMechanism(hash), this.pubHandle(pub), key, `wrapping '${key.name}' with ${oaepName(hash)}`, hash);
@@ -389,6 +390,7 @@ export class Hsm extends EventEmitter {
   wrapRsaPkcs1(pub: HsmPublicKey, key: HsmKey): WrapOutcome {
     this.ensureOpen();
     this.requireSecret(key, "RSA PKCS#1 v1.5");
+    this.requireEnabled(key, "wrapping");
     if (!this.caps.rsaPkcs1) {
       throw new CiopError("ERR_MECHANISM_UNSUPPORTED", `token '${this.token.label}' refuses C_WrapKey with CKM_RSA_PKCS; alternatives: wrapRsaOaep (${this.caps.rsaOaepHashes.join(", ") || "none"}) or wrapRsaAes`);
     }
@@ -406,6 +408,7 @@ export class Hsm extends EventEmitter {
     this.ensureOpen();
     this.requireHash(hash);
     const pubHandle = this.pubHandle(pub);
+    this.requireEnabled(key, "wrapping");
     const kwp = this.caps.aesKeyWrapPadMechanism;
     const oaepInHsm = this.caps.rsaOaepHashes.includes(hash);
     const kwpExact = kwp !== null && !this.kwpWouldPad(key);
@@ -490,6 +493,7 @@ export class Hsm extends EventEmitter {
   wrapKey(mechanism: WrapMechanism, wrappingKey: HsmKey | HsmPublicKey, key: HsmKey): Uint8Array {
     this.ensureOpen();
     const wh = wrappingKey instanceof HsmPublicKey ? this.pubHandle(wrappingKey) : wrappingKey.handle;
+    this.requireEnabled(key, "wrapping");
     return this.wrapUnder(mechanism, wh, key, `wrapping '${key.name}' with mechanism 0x${mechanism.mechanism.toString(16)}`);
   }
 
@@ -501,6 +505,7 @@ export class Hsm extends EventEmitter {
    */
   async exportKeyToHost(key: HsmKey, reason: string): Promise<Buffer> {
     this.ensureOpen();
+    this.requireEnabled(key, "exporting");
     this.hostFallback("exportKeyToHost", key, reason, "target-key", ["keep the operation inside the HSM (see capabilities())"]);
     return this.extractToHost(key);
   }
@@ -658,6 +663,17 @@ export class Hsm extends EventEmitter {
   private requireSecret(key: HsmKey, what: string): void {
     if (key.kind !== "secret") {
       throw new CiopError("ERR_KEY_TYPE_UNSUPPORTED", `${what} can wrap only secret keys (AES/HMAC), and '${key.name}' is ${key.type}; use wrapRsaAes for key pairs`);
+    }
+  }
+
+  /**
+   * Wrapping is governed by CKA_EXTRACTABLE, which a token only lets you clear for good, so the HSM
+   * cannot refuse to wrap a disabled key; ciop refuses it here instead (one attribute read).
+   */
+  private requireEnabled(key: HsmKey, what: string): void {
+    if (key.ephemeral) return;
+    if (!this.keyInfo(key).enabled) {
+      throw new CiopError("ERR_KEY_DISABLED", `key '${key.name}' is disabled; ${what} it is refused until it is enabled again`);
     }
   }
 

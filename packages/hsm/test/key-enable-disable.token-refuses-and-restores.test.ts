@@ -126,6 +126,26 @@ test("EC key pair: disable clears CKA_SIGN on the private and CKA_VERIFY on the 
   expect(rawBool(pub, P.CKA_VERIFY)).toBe(true);
 });
 
+test("a disabled key is not wrapped or exported (C_WrapKey only looks at CKA_EXTRACTABLE, so ciop refuses); enable restores", async () => {
+  const { execFileSync } = await import("node:child_process");
+  const spki = execFileSync("sh", ["-c", "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 2>/dev/null | openssl pkey -pubout -outform DER"]);
+  const pub = hsm.importPublicKey(spki);
+  try {
+    const key = await hsm.generateKey(`${base}-nowrap`, "AES-256");
+    hsm.setKeyEnabled(key.name, false);
+    expect(() => hsm.wrapRsaOaep(pub, key, "sha1")).toThrow(expect.objectContaining({ code: "ERR_KEY_DISABLED" }));
+    expect(() => hsm.wrapRsaPkcs1(pub, key)).toThrow(expect.objectContaining({ code: "ERR_KEY_DISABLED" }));
+    expect(() => hsm.wrapRsaAes(pub, key, "sha1")).toThrow(expect.objectContaining({ code: "ERR_KEY_DISABLED" }));
+    expect(() => hsm.wrapKey({ mechanism: 0x210a }, pub, key)).toThrow(expect.objectContaining({ code: "ERR_KEY_DISABLED" }));
+    await expect(hsm.exportKeyToHost(key, "test")).rejects.toMatchObject({ code: "ERR_KEY_DISABLED" });
+    expect(hsm.hostFallbacks.filter((e) => e.key === key.name)).toEqual([]);
+    hsm.setKeyEnabled(key.name, true);
+    expect(hsm.wrapRsaOaep(pub, key, "sha1").bytes).toHaveLength(256);
+  } finally {
+    hsm.releasePublicKey(pub);
+  }
+});
+
 test("enable/disable of a missing name is ERR_KEY_NOT_FOUND", () => {
   expect(() => hsm.setKeyEnabled(`${base}-nope`, false)).toThrow(expect.objectContaining({ code: "ERR_KEY_NOT_FOUND" }));
 });
