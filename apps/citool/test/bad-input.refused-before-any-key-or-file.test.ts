@@ -6,7 +6,7 @@
  * these runs created a key.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   assertBuilt, listFiles, makeWrappingKeys, runCli, tempDir, testEnv, tokenLabels,
@@ -93,17 +93,41 @@ const cases: BadCase[] = [
   { title: "Compute Engine with a wrapping key of the wrong size", args: (k) => ["google-compute-engine", key(40), k.cert[4096]!, "RSAES_OAEP_SHA_1"], code: 2, err: "ERR_WRAPPING_KEY_SIZE", message: /4096/ },
   { title: "-k names no type at all", args: (k) => ["google-cloud-key-management", key(41), k.pubPem[4096]!, "RSAES_OAEP_SHA_256", "-k", "rsa2048"], code: 2, err: "ERR_KEY_TYPE_UNSUPPORTED", message: /rsa2048/ },
   { title: "--audit-log in a place that cannot be written", args: (k) => ["aws", key(42), k.spkiDer[4096]!, "RSAES_OAEP_SHA_1", "--audit-log", "/proc/citool/audit.log"], code: 2, err: "ERR_CONFIG_INVALID", message: /audit log \/proc\/citool\/audit\.log/ },
+  { title: "missing wrapAlg for google-cloud-key-management (required since 2.2.2)", args: (k) => ["google-cloud-key-management", key(46), k.pubPem[4096]!, "-k", "AES-256"], code: 2, err: "ERR_USAGE", message: /wrapping algorithm.*RSAES_OAEP_SHA_256, RSAES_OAEP_SHA_1/ },
+  { title: "a wrapAlg given to microsoft-azure", args: (k) => ["microsoft-azure", key(47), k.pubPem[4096]!, "RSAES_OAEP_SHA_256", "-a", KID], code: 2, err: "ERR_ALGORITHM_UNSUPPORTED", message: /RSAES_OAEP_SHA_256/ },
+  { title: "wrapAlg in lower case", args: (k) => ["aws", key(48), k.spkiDer[4096]!, "rsaes_oaep_sha_256"], code: 2, err: "ERR_ALGORITHM_UNSUPPORTED", message: /"rsaes_oaep_sha_256".*Accepted: RSAES_OAEP_SHA_256/ },
+  { title: "alibaba with a wrapping key that is not RSA-2048", args: (k) => ["alibaba", key(49), k.pubPem[3072]!, "RSAES_OAEP_SHA_256"], code: 2, err: "ERR_WRAPPING_KEY_SIZE", message: /3072/ },
+  { title: "alibaba key-pair algorithm with an AES key", args: (k) => ["alibaba", key(50), k.pubPem[2048]!, "RSAES_OAEP_SHA_256_AES_256_ECB_PKCS7_PAD", "-k", "AES-256"], code: 2, err: "ERR_ALGORITHM_UNSUPPORTED", message: /AES-256/ },
+  { title: "aws: an RSA key cannot travel in one OAEP block", args: (k) => ["aws", key(51), k.spkiDer[4096]!, "RSAES_OAEP_SHA_256", "-k", "RSA-2048"], code: 2, err: "ERR_ALGORITHM_UNSUPPORTED", message: /RSA_AES_KEY_WRAP_SHA_256/ },
+  { title: "Azure kid without its version", args: (k) => ["microsoft-azure", key(52), k.pubPem[4096]!, "-a", "https://citool-bad.vault.azure.net/keys/kek"], code: 2, err: "ERR_KID_INVALID", message: /keys\/kek"/ },
+  {
+    title: "--force over a directory of the output file's name", args: (k) => ["aws", key(53), k.spkiDer[4096]!, "RSAES_OAEP_SHA_1", "--force"], code: 2, err: "ERR_OUTPUT_EXISTS", message: /bad-53-wrapped exists and is not a regular file/,
+    setup: (cwd) => mkdirSync(join(cwd, "bad-53-wrapped")), keep: ["bad-53-wrapped"],
+  },
+  {
+    title: "salesforce: only the second file (-hash) exists", args: (k) => ["salesforce", key(54), k.cert[4096]!, "RSAES_OAEP_SHA_1"], code: 2, err: "ERR_OUTPUT_EXISTS", message: /bad-54-hash already exists/,
+    setup: (cwd) => writeFileSync(join(cwd, "bad-54-hash"), "old hash"), keep: ["bad-54-hash"],
+  },
+  { title: "--audit-log names a directory", args: (k, cwd) => ["aws", key(55), k.spkiDer[4096]!, "RSAES_OAEP_SHA_1", "--audit-log", cwd], code: 2, err: "ERR_CONFIG_INVALID", message: /EISDIR/ },
+  { title: "--pin-file that does not exist", args: (k) => ["aws", key(56), k.spkiDer[4096]!, "RSAES_OAEP_SHA_1", "--pin-file", "no-pin.txt"], code: 2, err: "ERR_USAGE", message: /PIN file .*no-pin\.txt cannot be read \(ENOENT\)/, opts: { env: { CIOP_PIN: undefined } } },
+  { title: "no PIN at all and no terminal to ask on", args: (k) => ["aws", key(57), k.spkiDer[4096]!, "RSAES_OAEP_SHA_1"], code: 1, err: "ERR_PIN_MISSING", message: /set CIOP_PIN, pass --pin-file/, opts: { env: { CIOP_PIN: undefined } } },
+  { title: "--out-dir is a file", args: (k) => ["aws", key(58), k.spkiDer[4096]!, "RSAES_OAEP_SHA_1", "--out-dir", "afile"], code: 2, err: "ERR_USAGE", message: /afile is not a directory/, setup: (cwd) => writeFileSync(join(cwd, "afile"), "x"), keep: ["afile"] },
+  { title: "an export option given to inspect", args: (k) => ["inspect", k.pubPem[4096]!, "--force"], code: 2, err: "ERR_USAGE", message: /option --force does not apply to citool inspect/, opts: { noHsmArgs: true } },
+  { title: "a value option given twice", args: (k) => ["microsoft-azure", key(60), k.pubPem[4096]!, "-a", KID, "-k", "RSA-2048", "-k", "RSA-3072"], code: 2, err: "ERR_USAGE", message: /-k\/--key-type was given more than once/ },
+  { title: "keys enable of a key that does not exist", args: () => ["keys", "enable", "bad-missing"], code: 1, err: "ERR_KEY_NOT_FOUND", message: /bad-missing/ },
+  { title: "keys disable of a key ciop did not create", args: () => ["keys", "disable", "bad-notciop"], code: 2, err: "ERR_KEY_NOT_CIOP", message: /bad-notciop/ },
   { title: "keys delete without --yes and no terminal", args: () => ["keys", "delete", "bad-notciop"], code: 2, err: "ERR_USAGE", message: /--yes/ },
   { title: "keys delete of a key ciop did not create", args: () => ["keys", "delete", "bad-notciop", "--yes"], code: 2, err: "ERR_KEY_NOT_CIOP", message: /bad-notciop/ },
   { title: "keys show of a missing key", args: () => ["keys", "show", "bad-missing"], code: 1, err: "ERR_KEY_NOT_FOUND", message: /bad-missing/ },
   { title: "keys with an unknown subcommand", args: () => ["keys", "rotate", "x"], code: 2, err: "ERR_USAGE", message: /unknown subcommand 'keys rotate'/ },
 ];
 
-describe.each(cases.map((c, i) => [`${String(i + 1).padStart(2, "0")} ${c.title}`, c] as const))("%s", (_t, c) => {
-  test("refused with the right status and a one-line message; nothing written", async () => {
+// Concurrent (jest maxConcurrency): each case is one short citool process.
+test.concurrent.each(cases.map((c, i) => [`${String(i + 1).padStart(2, "0")} ${c.title}`, c] as const))(
+  "%s: refused with the right status and a one-line message; nothing written", async (_t, c) => {
     const cwd = tempDir("case");
     c.setup?.(cwd);
-    const before = new Map((c.keep ?? []).map((f) => [f, readFileSync(join(cwd, f))]));
+    const before = new Map((c.keep ?? []).filter((f) => statSync(join(cwd, f)).isFile()).map((f) => [f, readFileSync(join(cwd, f))]));
     const r = await runCli(c.args(keys, cwd), { cwd, ...(c.opts ?? {}) });
     const lines = r.stderr.trimEnd().split("\n");
     const last = lines[lines.length - 1]!;
@@ -118,9 +142,11 @@ describe.each(cases.map((c, i) => [`${String(i + 1).padStart(2, "0")} ${c.title}
       throw new Error(`${(e as Error).message}\n--- stderr:\n${r.stderr}\n--- stdout:\n${r.stdout}`);
     }
     expect(listFiles(cwd)).toEqual([...(c.keep ?? [])].sort());
-    for (const [f, bytes] of before) expect(readFileSync(join(cwd, f))).toEqual(bytes);
-  });
-});
+    for (const [f, bytes] of before) {
+      if (statSync(join(cwd, f)).isFile()) expect(readFileSync(join(cwd, f))).toEqual(bytes);
+    }
+  },
+);
 
 test("--json turns an error into one JSON document on stdout as well", async () => {
   const cwd = tempDir("case-json");

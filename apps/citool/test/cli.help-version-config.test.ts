@@ -81,3 +81,66 @@ test("-m selects the token by label; --out-dir and --force", async () => {
   const b = await pyVerify({ file: join(cwd, "old"), decode: "binary", scheme: "oaep-sha1", priv: keys.priv[2048]! });
   expect(a.kcv).toBe(b.kcv); // ...of the same key
 });
+
+async function tokenSerial(): Promise<string> {
+  const t = testEnv();
+  const { execFileP } = await import("./helpers.js");
+  const { stdout } = await execFileP("pkcs11-tool", ["--module", t.lib, "-L"]);
+  const block = stdout.split(/\n(?=Slot )/).find((b) => new RegExp(`token label\\s*:\\s*${t.label}\\s*$`, "m").test(b));
+  const serial = /serial num\s*:\s*(\S+)/.exec(block ?? "")?.[1];
+  if (!serial) throw new Error(`pkcs11-tool -L shows no serial for ${t.label}:\n${stdout}`);
+  return serial;
+}
+
+test("the token by serial (--token), by seed module number (-m 1), by softcard name (-S); long option names", async () => {
+  const t = testEnv();
+  const serial = await tokenSerial();
+  const runs: string[][] = [
+    ["--hsm-lib", t.lib, "--token", serial, "aws", "sel-1", keys.spkiDer[2048]!, "RSAES_OAEP_SHA_1"],
+    // module numbers count from 1; the test library has one initialised token
+    ["--hsm-lib", t.lib, "-m", "1", "aws", "sel-1", keys.spkiDer[2048]!, "RSAES_OAEP_SHA_1"],
+    ["--hsm-lib", t.lib, "-S", t.label, "aws", "sel-1", keys.spkiDer[2048]!, "RSAES_OAEP_SHA_1"],
+    ["--hsm-lib", t.lib, "--module", t.label, "--module-protection", "microsoft-azure", "sel-2", keys.pubPem[2048]!,
+      "--azure-kek", "https://citool-cli.managedhsm.azure.net/keys/kek/0123456789abcdef0123456789abcdef", "--key-type", "RSA-2048"],
+  ];
+  for (const args of runs) {
+    const r = await runCli([...args, "--json"], { cwd: tempDir("sel"), noHsmArgs: true });
+    expect([r.code, r.stderr]).toEqual([0, expect.not.stringContaining("error")]);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.key.token).toEqual({ label: t.label, serial });
+  }
+});
+
+test("--pin-file, --out-dir into another directory, CIOP_CONFIG, and the default config path under $XDG_CONFIG_HOME", async () => {
+  const t = testEnv();
+  const cwd = tempDir("pinfile");
+  writeFileSync(join(cwd, "pin"), `${t.pin}\n`, { mode: 0o600 });
+  const { mkdirSync } = await import("node:fs");
+  mkdirSync(join(cwd, "exports"));
+  const r = await runCli(["aws", "pf-1", keys.spkiDer[2048]!, "RSAES_OAEP_SHA_1", "--pin-file", "pin", "--out-dir", "exports"], { cwd, env: { CIOP_PIN: undefined } });
+  expect([r.code, r.stderr]).toEqual([0, expect.not.stringContaining("error")]);
+  expect(existsSync(join(cwd, "exports", "pf-1-wrapped"))).toBe(true);
+  expect(existsSync(join(cwd, "pf-1-wrapped"))).toBe(false);
+  expect(r.stdout).toContain("./exports/pf-1-wrapped");
+
+  // CIOP_CONFIG names the file; without it, $XDG_CONFIG_HOME/ciop/citool.toml is read
+  const toml = `[hsm]\nlibrary = "${t.lib}"\ntoken = "${t.label}"\npin_file = "${join(cwd, "pin")}"\n`;
+  writeFileSync(join(cwd, "elsewhere.toml"), toml);
+  const viaEnv = await runCli(["aws", "pf-1", keys.spkiDer[2048]!, "RSAES_OAEP_SHA_1", "--out-dir", tempDir("pf-env")], { cwd, noHsmArgs: true, env: { CIOP_PIN: undefined, CIOP_CONFIG: join(cwd, "elsewhere.toml") } });
+  expect([viaEnv.code, viaEnv.stderr]).toEqual([0, expect.not.stringContaining("error")]);
+  mkdirSync(join(cwd, ".xdg-config", "ciop"), { recursive: true });
+  writeFileSync(join(cwd, ".xdg-config", "ciop", "citool.toml"), toml);
+  const viaXdg = await runCli(["aws", "pf-1", keys.spkiDer[2048]!, "RSAES_OAEP_SHA_1", "--out-dir", tempDir("pf-xdg")], { cwd, noHsmArgs: true, env: { CIOP_PIN: undefined } });
+  expect([viaXdg.code, viaXdg.stderr]).toEqual([0, expect.not.stringContaining("error")]);
+  expect(viaXdg.stdout).toMatch(/Reused AES-256 key 'pf-1' on token 'ciop-test'/);
+});
+
+test("citool help <command> is the same as <command> --help", async () => {
+  const cwd = tempDir("help3");
+  for (const cmd of ["keys", "inspect"]) {
+    const a = await runCli(["help", cmd], { cwd, noHsmArgs: true });
+    const b = await runCli([cmd, "--help"], { cwd, noHsmArgs: true });
+    expect(a.code).toBe(0);
+    expect(a.stdout).toBe(b.stdout);
+  }
+});

@@ -69,7 +69,27 @@ const cases: Case[] = [
   })),
   // Salesforce: the BYOK certificate is RSA-4096; wrapped secret + hash
   ...SEED_AWS.map((algorithm): Case => ({ provider: "salesforce", algorithm, keyType: "AES-256", defaultKeyType: true, wrapBits: 4096, wrapForm: "cert", scheme: scheme(algorithm), files: (k) => [`${k}-wrapped`, `${k}-hash`], extraArgs: legacy(algorithm) })),
+  // Alibaba Cloud KMS (ciop's addition): RSA-2048 wrapping key, base64 EncryptedKeyMaterial;
+  // AES-256 by direct RSA encryption, key pairs by RSA-OAEP-SHA-256 + AES-256-ECB/PKCS#7
+  ...SEED_AWS.map((algorithm): Case => ({ provider: "alibaba", algorithm, keyType: "AES-256", defaultKeyType: true, wrapBits: 2048, wrapForm: "pubPem", scheme: scheme(algorithm), files: (k) => [`${k}-wrapped`], extraArgs: legacy(algorithm) })),
+  ...["RSA-2048", "RSA-3072", "EC-NISTP256", "EC-SECP256K1"].map((keyType): Case => ({
+    provider: "alibaba", algorithm: "RSAES_OAEP_SHA_256_AES_256_ECB_PKCS7_PAD", keyType, wrapBits: 2048, wrapForm: "pubPem",
+    scheme: "rsa-aes-ecb-sha256", files: (k) => [`${k}-wrapped`],
+  })),
 ];
+
+/** What the upload guidance of each provider's main file must mention. */
+const UPLOAD_HINT: Record<string, RegExp> = {
+  aws: /import token/,
+  "google-compute-engine": /Wrapped key/,
+  "google-cloud-key-management": /import job/,
+  "microsoft-azure": /az keyvault key import .*--byok-file KeyTransferPackage-/,
+  salesforce: /Encrypted Tenant Secret/,
+  alibaba: /ImportKeyMaterial/,
+};
+
+/** NIST SP 800-57 strength of the RSA wrapping keys the tests use. */
+const RSA_STRENGTH: Record<number, number> = { 2048: 112, 3072: 128, 4096: 152 };
 
 function decodeFor(encoding: string): string {
   if (encoding === "json") return "byok";
@@ -89,8 +109,10 @@ async function expectSameKey(keyName: string, keyType: string, result: Record<st
   }
 }
 
-describe.each(cases.map((c) => [`${c.provider} ${c.algorithm ?? "(no wrapAlg)"} ${c.keyType} under RSA-${c.wrapBits}`, c] as const))("%s", (_title, c) => {
-  test("writes the seed's files and they unwrap, with an independent tool, to the HSM key", async () => {
+// Concurrent (jest maxConcurrency): each case is mostly waiting for child processes. Cases that share
+// a key name may race to create it; citool's one-key guarantee makes that safe (see concurrent-export).
+test.concurrent.each(cases.map((c) => [`${c.provider} ${c.algorithm ?? "(no wrapAlg)"} ${c.keyType} under RSA-${c.wrapBits}`, c] as const))(
+  "%s: writes the seed's files and they unwrap, with an independent tool, to the HSM key", async (_title, c) => {
     const cwd = tempDir("run");
     const keyName = `e2e-${c.keyType}`;
     const wrapFile = keys[c.wrapForm][c.wrapBits]!;
@@ -100,13 +122,16 @@ describe.each(cases.map((c) => [`${c.provider} ${c.algorithm ?? "(no wrapAlg)"} 
     const doc = JSON.parse(r.stdout) as {
       key: { name: string; type: string; status: string };
       algorithm: string;
-      wrappingKey: { bits: number; sha256: string };
+      wrappingKey: { type: string; bits: number; sha256: string; strength: number };
       artefacts: Array<{ path: string; fileName: string; sha256: string; encoding: string; usage: string }>;
     };
     expect(doc.key.name).toBe(keyName);
     expect(doc.key.type).toBe(c.keyType);
     expect(["created", "reused"]).toContain(doc.key.status);
-    expect(doc.wrappingKey.bits).toBe(c.wrapBits);
+    expect(doc.wrappingKey).toMatchObject({ type: "RSA", bits: c.wrapBits, strength: RSA_STRENGTH[c.wrapBits] });
+    // the fingerprint is the SHA-256 of the SubjectPublicKeyInfo that openssl wrote
+    expect(doc.wrappingKey.sha256).toBe(createHash("sha256").update(readFileSync(keys.spkiDer[c.wrapBits]!)).digest("hex"));
+    if (c.algorithm) expect(doc.algorithm).toBe(c.algorithm);
     const names = doc.artefacts.map((a) => a.fileName);
     for (const f of c.files(keyName)) expect(names).toContain(f);
     expect(listFiles(cwd)).toEqual([...names].sort());
@@ -116,6 +141,7 @@ describe.each(cases.map((c) => [`${c.provider} ${c.algorithm ?? "(no wrapAlg)"} 
       expect(a.usage.length).toBeGreaterThan(10);
     }
     const main = doc.artefacts.find((a) => a.fileName === c.files(keyName)[0])!;
+    expect(main.usage).toMatch(UPLOAD_HINT[c.provider]!);
     const result = await pyVerify({ file: main.path, decode: decodeFor(main.encoding), scheme: c.scheme, priv: keys.priv[c.wrapBits]! });
     await expectSameKey(keyName, c.keyType, result, cwd);
 
@@ -132,8 +158,9 @@ describe.each(cases.map((c) => [`${c.provider} ${c.algorithm ?? "(no wrapAlg)"} 
       const sha = doc.artefacts.find((a) => a.fileName === `${keyName}-sha256`);
       if (sha) expect(readFileSync(sha.path, "utf8").trim()).toBe(result.sha256b64);
     }
-  });
-});
+  },
+  120_000,
+);
 
 test("plain (non-JSON) output names each file and what to upload it as; the second run reuses the key", async () => {
   const cwd = tempDir("text");
@@ -141,6 +168,8 @@ test("plain (non-JSON) output names each file and what to upload it as; the seco
   expect(r1.code).toBe(0);
   expect(r1.stdout).toMatch(/Generated AES-256 key 'e2e-text'/);
   expect(r1.stdout).toContain("./e2e-text-wrapped");
+  // the upload guidance is printed under the file
+  expect(r1.stdout).toMatch(/\.\/e2e-text-wrapped .*\n\s+.*Wrapped key material.*import token/);
   const cwd2 = tempDir("text2");
   const r2 = await runCli(["aws", "e2e-text", keys.spkiDer[4096]!, "RSAES_OAEP_SHA_1"], { cwd: cwd2 });
   expect(r2.code).toBe(0);

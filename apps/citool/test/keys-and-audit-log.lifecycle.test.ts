@@ -17,9 +17,9 @@ beforeAll(async () => {
   keys = await makeWrappingKeys(join(cwd, "wk"), [3072]);
 }, 120_000);
 
-const lines = () => readFileSync(audit, "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+const lines = (file: string = audit) => readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
 
-test("export → list → show → disable (export refused by the HSM) → enable → delete, all audited", async () => {
+test("export → list → show → disable (export refused: ERR_KEY_DISABLED, exit 1) → enable → delete, all audited", async () => {
   const out = tempDir("keys-out");
   const ex = await runCli(["aws", "life-1", keys.spkiDer[3072]!, "RSAES_OAEP_SHA_1", "--json", "--audit-log", audit], { cwd: out });
   expect(ex.code).toBe(0);
@@ -30,7 +30,8 @@ test("export → list → show → disable (export refused by the HSM) → enabl
   const exp = l[1]!;
   expect(exp).toMatchObject({ operation: "export", key: "life-1", provider: "aws", algorithm: "RSAES_OAEP_SHA_1", outcome: "ok", wrappingKeySha256: exDoc.wrappingKey.sha256 });
   expect(exp.artefacts).toEqual([{ name: "life-1-wrapped", sha256: exDoc.artefacts[0].sha256 }]);
-  expect(typeof exp.hostFallback).toBe("boolean");
+  expect(exp.hostFallback).toBe(false); // SoftHSM does RSA-OAEP(SHA-1) C_WrapKey itself
+  expect(exp.steps).toEqual(expect.arrayContaining([expect.stringMatching(/OAEP/)]));
   for (const f of ["time", "user", "host"]) expect(exp[f]).toBeTruthy();
   const raw = readFileSync(audit, "utf8");
   expect(raw).not.toContain(testEnv().pin);
@@ -66,6 +67,38 @@ test("export → list → show → disable (export refused by the HSM) → enabl
     "generate:ok", "export:ok", "disable:ok", "export:error", "enable:ok", "export:ok", "delete:ok",
   ]);
   expect(l.every((r) => r.key === "life-1")).toBe(true);
+  expect(l[3]).toMatchObject({ operation: "export", outcome: "error", error: "ERR_KEY_DISABLED", keyCreated: false });
+  expect(refused.stderr).toMatch(/key 'life-1' is disabled.*citool keys enable life-1.*\[ERR_KEY_DISABLED\]/);
+  expect(refused.code).toBe(1);
+});
+
+/** Every field an audit record may carry: facts only, nothing that could hold a secret. */
+const AUDIT_FIELDS = new Set([
+  "time", "user", "host", "pid", "tool", "operation", "key", "keyType", "provider", "algorithm", "wrappingKeySha256", "token",
+  "keyCreated", "artefacts", "hostFallback", "hostFallbackEvents", "steps", "outcome", "error",
+]);
+
+test("a wrap done partly on the host is recorded as such (hostFallback + events) and said on stderr; records hold only known fields", async () => {
+  const log = join(tempDir("keys-fb"), "fb.log");
+  const out = tempDir("keys-fb-out");
+  // SoftHSM pads PKCS#8 inside CKM_AES_KEY_WRAP_PAD, so an EC private key for Cloud KMS is wrapped on the host
+  const r = await runCli(["google-cloud-key-management", "life-fb", keys.pubPem[3072]!, "RSAES_OAEP_SHA_256", "-k", "EC-NISTP256", "--audit-log", log], { cwd: out });
+  expect(r.code).toBe(0);
+  expect(r.stderr).toMatch(/warning: part of the wrap ran on the host/);
+  const recs = lines(log);
+  const exp = recs.find((x) => x.operation === "export")!;
+  expect(exp.hostFallback).toBe(true);
+  const events = exp.hostFallbackEvents as Array<Record<string, unknown>>;
+  expect(events.length).toBeGreaterThan(0);
+  for (const e of events) {
+    expect(Object.keys(e).sort()).toEqual(["material", "operation", "reason"]);
+    expect(["target-key", "ephemeral-key"]).toContain(e.material);
+  }
+  const raw = readFileSync(log, "utf8");
+  expect(raw).not.toContain(testEnv().pin);
+  for (const rec of [...recs, ...lines(audit)]) {
+    for (const k of Object.keys(rec)) expect([k, AUDIT_FIELDS.has(k)]).toEqual([k, true]);
+  }
 });
 
 test("the default audit log lives under $XDG_DATA_HOME/ciop, and 'off' disables it", async () => {

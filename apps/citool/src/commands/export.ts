@@ -5,8 +5,8 @@
  * plan, output directory, existing files) before the HSM is touched; only then is the key found or
  * generated, wrapped, and the files written, all or none.
  */
-import { createHash } from "node:crypto";
-import { accessSync, closeSync, constants, existsSync, lstatSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { accessSync, closeSync, constants, existsSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { CiopError, writeFileAtomic } from "@ciop/core";
 import { createHsmEngine, hsmKey, parseWrappingKey } from "@ciop/wrap";
@@ -96,9 +96,15 @@ function checkOutDir(dir: string): void {
   }
 }
 
-/** Writes every artefact or none: when a later write fails, the files this run created are removed. */
+/**
+ * Writes every artefact or none. Each file is written atomically (temporary file, fsync, link into
+ * place, so an existing file is never overwritten by accident). With `force`, a file being replaced
+ * is first moved aside and only deleted once every artefact is in place; when a later write fails,
+ * the files this run created are removed and the moved-aside ones are put back.
+ */
 export function writeArtefacts(artefacts: readonly Artefact[], outDir: string, force: boolean): WrittenArtefact[] {
   const created: string[] = [];
+  const movedAside: Array<{ path: string; aside: string }> = [];
   const written: WrittenArtefact[] = [];
   try {
     for (const a of artefacts) {
@@ -106,9 +112,13 @@ export function writeArtefacts(artefacts: readonly Artefact[], outDir: string, f
         throw new CiopError("ERR_INTERNAL", `provider produced an unsafe file name ${JSON.stringify(a.fileName)}`);
       }
       const path = join(outDir, a.fileName);
-      const existed = existsSync(path);
-      writeFileAtomic(path, a.bytes, { overwrite: force, mode: 0o644 });
-      if (!existed) created.push(path);
+      if (force && isRegularFile(path)) {
+        const aside = join(outDir, `.${a.fileName}.${randomBytes(6).toString("hex")}.replaced`);
+        renameSync(path, aside);
+        movedAside.push({ path, aside });
+      }
+      writeFileAtomic(path, a.bytes, { overwrite: false, mode: 0o644 });
+      created.push(path);
       written.push({
         path,
         fileName: a.fileName,
@@ -126,9 +136,31 @@ export function writeArtefacts(artefacts: readonly Artefact[], outDir: string, f
         /* already gone */
       }
     }
+    for (const m of movedAside.reverse()) {
+      try {
+        renameSync(m.aside, m.path);
+      } catch {
+        /* leave the copy where it is rather than lose it */
+      }
+    }
     throw err;
   }
+  for (const m of movedAside) {
+    try {
+      unlinkSync(m.aside);
+    } catch {
+      /* already gone */
+    }
+  }
   return written;
+}
+
+function isRegularFile(path: string): boolean {
+  try {
+    return lstatSync(path).isFile();
+  } catch {
+    return false;
+  }
 }
 
 interface Prepared {
