@@ -223,6 +223,7 @@ function checkStores(stores: StoreConfig[]): void {
   const prefixes = new Set<string>();
   const names = new Set<string>();
   const akids = new Map<string, string>();
+  const secrets = new Map<string, string>();
   for (const s of stores) {
     if (prefixes.has(s.uriPrefix)) bad(`two key stores use the uri prefix '${s.uriPrefix}'`);
     prefixes.add(s.uriPrefix);
@@ -230,8 +231,10 @@ function checkStores(stores: StoreConfig[]): void {
     names.add(s.name);
     if (s.credentials.length < 1 || s.credentials.length > 2) bad(`key store '${s.name}' needs one or two credentials`);
     for (const c of s.credentials) {
-      const other = akids.get(c.accessKeyId);
-      if (other !== undefined && other !== s.name) bad(`access key id ${c.accessKeyId} is used by two key stores`);
+      // an access key id must map to exactly one secret (it may serve several stores)
+      const known = secrets.get(c.accessKeyId);
+      if (known !== undefined && known !== c.secretAccessKey) bad(`access key id ${c.accessKeyId} is configured with two different secrets (stores ${akids.get(c.accessKeyId)} and ${s.name})`);
+      secrets.set(c.accessKeyId, c.secretAccessKey);
       akids.set(c.accessKeyId, s.name);
     }
     if (s.credentials.length === 2 && s.credentials[0]!.accessKeyId === s.credentials[1]!.accessKeyId) bad(`key store '${s.name}': the two credentials share an access key id`);
