@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import pkcs11js from "pkcs11js";
 
-const [lib, label, secondsArg, mode = "sync"] = process.argv.slice(2);
+const [lib, label, secondsArg, mode = "sync", keyKind = "token"] = process.argv.slice(2);
 const seconds = Number(secondsArg ?? 3);
 const p = new pkcs11js.PKCS11();
 p.load(lib);
@@ -18,12 +18,15 @@ try {
   const open = () => p.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
   const s0 = open();
   p.C_Login(s0, pkcs11js.CKU_USER, process.env.RAW_PIN);
-  // a session key with the same attributes that matter (AES-256, encrypt+decrypt, sensitive)
+  // a key with the attributes that matter (AES-256, encrypt+decrypt, sensitive, not extractable)
+  const keyLabel = `raw-bench-${process.pid}-${randomBytes(4).toString("hex")}`;
   const key = p.C_GenerateKey(s0, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, [
+    { type: pkcs11js.CKA_LABEL, value: keyLabel },
+    { type: pkcs11js.CKA_PRIVATE, value: true },
     { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
     { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
     { type: pkcs11js.CKA_VALUE_LEN, value: 32 },
-    { type: pkcs11js.CKA_TOKEN, value: false },
+    { type: pkcs11js.CKA_TOKEN, value: keyKind === "token" },
     { type: pkcs11js.CKA_SENSITIVE, value: true },
     { type: pkcs11js.CKA_EXTRACTABLE, value: false },
     { type: pkcs11js.CKA_ENCRYPT, value: true },
@@ -64,6 +67,7 @@ try {
     );
   }
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (keyKind === "token") p.C_DestroyObject(s0, key);
   process.stdout.write(JSON.stringify({ ops, seconds: secs, opsPerSec: ops / secs }) + "\n");
 } finally {
   try { p.C_Finalize(); } catch { /* ignore */ }
