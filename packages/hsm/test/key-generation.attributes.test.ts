@@ -70,6 +70,17 @@ test("every key type generates with the right attributes and the ciop marker", a
     const id = get(h, P.CKA_ID);
     expect(id.subarray(0, CIOP_ID_PREFIX.length).equals(Buffer.from(CIOP_ID_PREFIX))).toBe(true);
     expect(id.toString("hex")).toBe(key.id);
+    // generated inside the token, sensitive from birth, and only for its own purpose
+    for (const a of [P.CKA_ALWAYS_SENSITIVE, P.CKA_LOCAL]) expect(bool(h, a)).toBe(true);
+    for (const a of [P.CKA_NEVER_EXTRACTABLE, P.CKA_UNWRAP, P.CKA_DERIVE]) expect(bool(h, a)).toBe(false);
+    const usage: Record<string, number[]> = {
+      AES: [P.CKA_ENCRYPT, P.CKA_DECRYPT],
+      HMAC: [P.CKA_SIGN, P.CKA_VERIFY],
+      RSA: [P.CKA_SIGN, P.CKA_DECRYPT],
+      EC: [P.CKA_SIGN],
+    };
+    for (const a of usage[key.type.split("-")[0]!]!) expect(bool(h, a)).toBe(true);
+    if (key.kind === "secret") expect(bool(h, P.CKA_WRAP)).toBe(false);
     if (want.len) expect(ulong(h, P.CKA_VALUE_LEN)).toBe(want.len);
     if (want.bits) expect(get(h, P.CKA_MODULUS).length * 8).toBe(want.bits);
     if (want.params) expect(get(h, P.CKA_EC_PARAMS).toString("hex")).toBe(want.params);
