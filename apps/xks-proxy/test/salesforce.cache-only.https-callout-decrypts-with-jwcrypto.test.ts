@@ -321,6 +321,16 @@ describe("Salesforce cache-only callout over HTTPS", () => {
     expect(text).toMatch(/ciop_salesforce_cache_only_responses_total\{status="409"\} [1-9]/);
   });
 
+  test("after an HSM context reset the route group keeps serving on the server's new Hsm", async () => {
+    const before = server.hsm;
+    await server.resetHsm();
+    expect(server.hsm).not.toBe(before);
+    const r = await call(`${prefix}/${K}-a`, { basic });
+    expect(r.status).toBe(200);
+    const [d] = await decrypt([r.body]);
+    expect(d!.kid).toBe(`${K}-a`);
+  });
+
   test("nothing secret reaches the server log or the audit log", async () => {
     const logText = logs.join("\n");
     expect(logText).toContain("salesforce");

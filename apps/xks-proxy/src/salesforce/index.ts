@@ -71,10 +71,8 @@ interface State {
   service: CacheOnlyKeyService;
 }
 
-function build(section: unknown, ctx: RouteGroupContext): State {
-  const cfg = parseSalesforceSection(section, ctx.configDir);
-  const auth = new Authenticator(cfg.auth);
-  const service = new CacheOnlyKeyService({
+function serviceFor(cfg: SalesforceConfig, ctx: RouteGroupContext): CacheOnlyKeyService {
+  return new CacheOnlyKeyService({
     hsm: ctx.hsm,
     registryPath: cfg.registryPath,
     auditLog: cfg.auditLog,
@@ -82,16 +80,20 @@ function build(section: unknown, ctx: RouteGroupContext): State {
     ...(cfg.defaultCertificate !== undefined ? { defaultCertificate: cfg.defaultCertificate } : {}),
     certificates: cfg.certificates,
   });
-  return { cfg, auth, service };
+}
+
+function build(section: unknown, ctx: RouteGroupContext): State {
+  const cfg = parseSalesforceSection(section, ctx.configDir);
+  return { cfg, auth: new Authenticator(cfg.auth), service: serviceFor(cfg, ctx) };
 }
 
 function errorFor(err: unknown): { status: number; error: string; message: string } {
+  const xksName = (err as { errorName?: unknown } | undefined)?.errorName;
+  if (xksName === "DependencyTimeoutException") return { status: 503, error: "HsmTimeout", message: "the HSM did not answer in time" };
   if (!CiopError.isInstance(err)) return { status: 500, error: "InternalError", message: "internal error" };
   switch (err.code) {
     case "ERR_KID_INVALID":
       return { status: 400, error: "InvalidKeyIdentifier", message: "invalid key identifier" };
-    case "ERR_USAGE":
-      return { status: 400, error: "InvalidNonce", message: "invalid replay nonce" };
     case "ERR_KEY_NOT_FOUND":
       return { status: 404, error: "KeyNotFound", message: "no such key" };
     case "ERR_KEY_DISABLED":
@@ -146,6 +148,8 @@ export const createSalesforceRouteGroup: RouteGroupFactory = async (section, ctx
     },
 
     async handle(req: IncomingMessage, res: ServerResponse) {
+      // After an HSM context reset the server hands out a new Hsm: follow it.
+      if (state.service.hsm !== ctx.hsm) state = { ...state, service: serviceFor(state.cfg, ctx) };
       const { cfg, auth, service } = state;
       const record: Record<string, unknown> = { group: "salesforce" };
       const finish = (status: number, body: unknown, errorName?: string, headers?: Record<string, string>, kid?: string) => {
