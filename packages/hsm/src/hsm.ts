@@ -841,7 +841,11 @@ export class Hsm extends EventEmitter {
   /** Re-finds a token key by CKA_ID after its handle went stale (updates `key.handle`). */
   private refind(key: HsmKey, cause: unknown): void {
     const klass = key.kind === "secret" ? P.CKO_SECRET_KEY : P.CKO_PRIVATE_KEY;
-    const found = this.find([{ type: P.CKA_CLASS, value: klass }, { type: P.CKA_ID, value: Buffer.from(key.id, "hex") }, { type: P.CKA_TOKEN, value: true }]);
+    const template = [{ type: P.CKA_CLASS, value: klass }, { type: P.CKA_ID, value: Buffer.from(key.id, "hex") }, { type: P.CKA_TOKEN, value: true }];
+    // SoftHSM rewrites an object file in place, so a search that races another process's attribute
+    // write can miss the object once: look twice before calling the key gone.
+    let found = this.find(template);
+    if (found.length === 0) found = this.find(template);
     if (found.length === 0) {
       this.cache.delete(key.name);
       throw new CiopError("ERR_KEY_NOT_FOUND", `key '${key.name}' no longer exists on token '${this.token.label}'`, { cause });
