@@ -16,6 +16,8 @@ export interface KeySource {
   readonly engine: WrapEngine;
   /** Returns the key `name`, creating it as `type` when it does not exist yet. */
   getOrCreate(name: string, type: KeyType): Promise<{ target: TargetKey; created: boolean }>;
+  /** Destroys a key this source has just created (used when the export that needed it failed). */
+  discard?(target: TargetKey): Promise<void>;
 }
 
 /**
@@ -30,6 +32,9 @@ export function hsmKeySource(hsm: Hsm): KeySource {
     async getOrCreate(name, type) {
       const { key, created } = await hsm.getOrCreateKey(name, type);
       return { target: hsmKey(key), created };
+    },
+    async discard(target) {
+      hsm.deleteKey(target.name);
     },
   };
 }
@@ -55,6 +60,9 @@ export function softwareKeySource(): KeySource & { readonly keys: ReadonlyMap<st
       const target = generateSoftwareKey(name, type);
       keys.set(name, target);
       return { target, created: true };
+    },
+    async discard(target) {
+      keys.delete(target.name);
     },
   };
 }
@@ -83,7 +91,9 @@ function isParsed(k: ExportRequestInput["wrappingKey"]): k is WrappingKey {
  * Reads the wrapping key, validates the whole request with `provider.plan()`, then gets or creates
  * the target key and runs `provider.export()`. Every refusal (unreadable wrapping key, expired
  * certificate, unknown algorithm, unsupported key type, wrapping key too small or too weak, bad
- * Azure kid, ...) is thrown before the key source is touched. Writes no files.
+ * Azure kid, ...) is thrown before the key source is touched. If the export itself then fails (for
+ * example a hardware token that refuses a host-side step), a key this call created is discarded
+ * again, so a failed export leaves no new key behind. Writes no files.
  * @throws CiopError with the provider's or parser's code.
  * @public
  */
@@ -94,6 +104,18 @@ export async function runExport(provider: ProviderModule, request: ExportRequest
     : parseWrappingKey(input, { allowInvalidCertificate: request.allowInvalidCertificate === true, ...(now ? { now } : {}) });
   const plan: ExportPlan = provider.plan({ ...rest, wrappingKey });
   const { target, created } = await source.getOrCreate(plan.keyName, plan.keyType);
-  const result = await provider.export(plan, source.engine, target);
+  let result: ExportResult;
+  try {
+    result = await provider.export(plan, source.engine, target);
+  } catch (err) {
+    if (created && source.discard) {
+      try {
+        await source.discard(target);
+      } catch {
+        /* the export error is the one to report */
+      }
+    }
+    throw err;
+  }
   return { ...result, target, created };
 }
