@@ -17,6 +17,10 @@ serve     run the proxy (default). The configuration comes from --config, else
           certificates without a restart; SIGINT/SIGTERM stop it.
 `;
 
+// HSM calls run on the libuv threadpool (pkcs11js async); give it room beside file and DNS work.
+// Takes effect because the pool starts lazily, at its first job.
+process.env.UV_THREADPOOL_SIZE ??= "16";
+
 const io = {
   out: (s: string) => void process.stdout.write(s),
   err: (s: string) => void process.stderr.write(s),
