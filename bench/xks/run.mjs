@@ -222,12 +222,15 @@ try {
       fs.stdout.once("data", r);
       fs.once("exit", () => j(new Error("floor server exited")));
     });
-    const fUrl = `https://localhost:${fport}`;
-    const body = JSON.stringify({ requestMetadata: { kmsOperation: "Encrypt", kmsRequestId: randomUUID() }, plaintext: randomBytes(32).toString("base64"), encryptionAlgorithm: "AES_GCM" });
-    const reqs = [{ method: "POST", path: "/kms/xks/v1/keys/k/encrypt", headers: { "content-type": "application/json" }, body }];
-    await autocannon({ url: fUrl, connections: CONNECTIONS, duration: 2, requests: reqs });
-    floor = await load("bare node HTTPS floor (no SigV4, no HSM)", { url: fUrl, requests: reqs });
-    fs.kill("SIGTERM");
+    try {
+      const fUrl = `https://localhost:${fport}`;
+      const body = JSON.stringify({ requestMetadata: { kmsOperation: "Encrypt", kmsRequestId: randomUUID() }, plaintext: randomBytes(32).toString("base64"), encryptionAlgorithm: "AES_GCM" });
+      const reqs = [{ method: "POST", path: "/kms/xks/v1/keys/k/encrypt", headers: { "content-type": "application/json" }, body }];
+      await autocannon({ url: fUrl, connections: CONNECTIONS, duration: 2, requests: reqs });
+      floor = await load("bare node HTTPS floor (no SigV4, no HSM)", { url: fUrl, requests: reqs });
+    } finally {
+      fs.kill("SIGTERM");
+    }
   }
 
   // ---------------------------------------------------------------- start the proxy
