@@ -2,10 +2,12 @@
 // Encrypt and Decrypt requests, next to raw pkcs11js AES-GCM on the same SoftHSM token, same run.
 //   pnpm bench:xks                      (after `pnpm build`)
 //   BENCH_SECONDS=15 BENCH_CONNECTIONS=32 pnpm bench:xks
-// Phases: raw pkcs11js baseline (own process) -> proxy warm-up -> saturation (closed loop) ->
-// 1,800 req/s offered (the default KMS quota per external key store) -> optional Salesforce
-// cache-only JWE row. The proxy runs as its own process (`xks-proxy serve --config F`), so the
-// load generator (autocannon, in this process) and the server do not share an event loop.
+// Phases: HSM work alone in their own processes (raw pkcs11js with a token key, a session key and
+// async calls; @ciop/hsm's Hsm sync and async) -> a bare node HTTPS floor with the same TLS ->
+// proxy warm-up -> saturation (closed loop) -> 1,800 req/s offered (the default KMS quota per
+// external key store) -> Salesforce cache-only JWE row -> raw token-key run again. The proxy runs
+// as its own process (`xks-proxy serve --config F`), so the load generator (autocannon, in this
+// process) and the server do not share an event loop. See apps/xks-proxy/docs/bench.md.
 // Last line: `xks-bench: <req/s> req/s, ratio <r>, p99 at 1800 req/s <ms> ms`.
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
