@@ -9,7 +9,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
-import { CKM_AES_KEY_WRAP_PAD, Hsm, type HsmKey, type HsmPublicKey } from "../src/index.js";
+import { CKM_AES_KEY_WRAP_PAD, Hsm, oaepMechanism, type HsmKey, type HsmPublicKey } from "../src/index.js";
 import { hex, openTestHsm, python, uniqueName } from "./helpers.js";
 
 let hsm: Hsm;
@@ -165,6 +165,30 @@ test("RSA-AES composed in the HSM (OAEP-SHA-1 of an ephemeral key, then KWP 0x21
   const k = pyKwpUnwrap(eph, out.bytes.subarray(256));
   expect(k).toHaveLength(32);
   assertIsAesKeyValue(aes, k);
+});
+
+test("low-level pieces (session KEK, C_WrapKey with KWP 0x210A and KW 0x2109): python unwraps to the true key", () => {
+  const kek = hsm.generateSessionAesKey(256);
+  try {
+    // learn the session KEK's value the only way a sensitive key leaves: OAEP under the provider key
+    const kekValue = opensslDecrypt(hsm.wrapKey(oaepMechanism("sha1"), pub, kek), OAEP_SHA1);
+    expect(kekValue).toHaveLength(32);
+    const kwp = hsm.wrapKey({ mechanism: CKM_AES_KEY_WRAP_PAD }, kek, aes);
+    expect(kwp).toHaveLength(40);
+    assertIsAesKeyValue(aes, pyKwpUnwrap(kekValue, kwp));
+    const kw = hsm.wrapKey({ mechanism: 0x2109 }, kek, aes);
+    const plainKw = python<string>(
+      `import sys, json
+from cryptography.hazmat.primitives.keywrap import aes_key_unwrap
+a = json.load(sys.stdin)
+print(json.dumps(aes_key_unwrap(bytes.fromhex(a["kek"]), bytes.fromhex(a["w"])).hex()))`,
+      { kek: hex(kekValue), w: hex(kw) },
+    );
+    assertIsAesKeyValue(aes, Buffer.from(plainKw, "hex"));
+    kekValue.fill(0);
+  } finally {
+    hsm.destroySessionKey(kek);
+  }
 });
 
 test("RSA-AES with OAEP-SHA-256 (SoftHSM refuses it): KWP stays in the HSM, the ephemeral key is OAEP'd on the host, reported, and it opens to the true key", () => {
