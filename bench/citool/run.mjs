@@ -6,7 +6,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -36,7 +36,7 @@ try {
   execFileSync("softhsm2-util", ["--init-token", "--free", "--label", "bench", "--so-pin", randomBytes(8).toString("hex"), "--pin", pin], { env, stdio: "ignore" });
   const priv = join(dir, "wrap.key");
   const spki = join(dir, "wrap.der");
-  execFileSync("openssl", ["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:4096", "-out", priv]);
+  execFileSync("openssl", ["genpkey", "-quiet", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:4096", "-out", priv]);
   execFileSync("openssl", ["pkey", "-in", priv, "-pubout", "-outform", "DER", "-out", spki]);
 
   const citoolArgs = (out) => [cli, "--hsm-lib", lib, "--token", "bench", "aws", "bench-key", spki, "RSAES_OAEP_SHA_1", "--out-dir", out];
@@ -76,7 +76,11 @@ try {
     ["citool export (existing key)", stats(citool)],
   ];
   const f = (x) => x.toFixed(1).padStart(8);
-  console.log(`\ncitool cold-process export vs bare pkcs11js, ${runs} runs each, SoftHSM 2 on ${base}, RSA-4096 wrapping key, AES-256 key, RSAES_OAEP_SHA_1\n`);
+  const cpu = cpus();
+  let softhsm = "SoftHSM 2";
+  try { softhsm = `SoftHSM ${execFileSync("softhsm2-util", ["--version"], { encoding: "utf8" }).trim()}`; } catch { /* keep the generic name */ }
+  console.log(`\nmachine: ${cpu[0]?.model?.trim() ?? "unknown CPU"} x${cpu.length}, node ${process.version}, ${softhsm}, load average ${loadavg().map((x) => x.toFixed(2)).join(" ")} (at the end)`);
+  console.log(`\ncitool cold-process export vs bare pkcs11js, ${runs} runs each, token files on ${base}, RSA-4096 wrapping key, AES-256 key, RSAES_OAEP_SHA_1\n`);
   console.log(`${"".padEnd(32)}${"min ms".padStart(8)}${"median".padStart(8)}${"p90".padStart(8)}${"max".padStart(8)}`);
   for (const [name, s] of rows) console.log(`${name.padEnd(32)}${f(s.min)}${f(s.median)}${f(s.p90)}${f(s.max)}`);
   const b = stats(bareT).median, c = stats(citool).median, n0 = stats(node).median;
