@@ -66,7 +66,7 @@ export class HsmError extends CiopError {
   ) {
     super(code, message, {
       cause: options?.cause,
-      details: { ...(options?.details ?? {}), ...(options?.ckr ? { ckr: options.ckr, fn: options.fn } : {}) },
+      details: { ...(options?.details ?? {}), ...(options?.ckr ? { ckr: options.ckr, ckrCode: options.ckrCode, fn: options.fn } : {}) },
     });
     this.ckr = options?.ckr;
     this.ckrCode = options?.ckrCode;
