@@ -116,6 +116,7 @@ const cases: BadCase[] = [
   { title: "a value option given twice", args: (k) => ["microsoft-azure", key(60), k.pubPem[4096]!, "-a", KID, "-k", "RSA-2048", "-k", "RSA-3072"], code: 2, err: "ERR_USAGE", message: /-k\/--key-type was given more than once/ },
   { title: "keys enable of a key that does not exist", args: () => ["keys", "enable", "bad-missing"], code: 1, err: "ERR_KEY_NOT_FOUND", message: /bad-missing/ },
   { title: "keys disable of a key ciop did not create", args: () => ["keys", "disable", "bad-notciop"], code: 2, err: "ERR_KEY_NOT_CIOP", message: /bad-notciop/ },
+  { title: "Google import method for RSA-4096 with an RSA-3072 key", args: (k) => ["google-cloud-key-management", key(61), k.pubPem[3072]!, "RSA_OAEP_4096_SHA1_AES_256", "-k", "EC-NISTP256"], code: 2, err: "ERR_WRAPPING_KEY_SIZE", message: /RSA_OAEP_4096_SHA1_AES_256.*RSA-3072/ },
   { title: "keys delete without --yes and no terminal", args: () => ["keys", "delete", "bad-notciop"], code: 2, err: "ERR_USAGE", message: /--yes/ },
   { title: "keys delete of a key ciop did not create", args: () => ["keys", "delete", "bad-notciop", "--yes"], code: 2, err: "ERR_KEY_NOT_CIOP", message: /bad-notciop/ },
   { title: "keys show of a missing key", args: () => ["keys", "show", "bad-missing"], code: 1, err: "ERR_KEY_NOT_FOUND", message: /bad-missing/ },

@@ -126,8 +126,14 @@ test("--pin-file, --out-dir into another directory, CIOP_CONFIG, and the default
   // CIOP_CONFIG names the file; without it, $XDG_CONFIG_HOME/ciop/citool.toml is read
   const toml = `[hsm]\nlibrary = "${t.lib}"\ntoken = "${t.label}"\npin_file = "${join(cwd, "pin")}"\n`;
   writeFileSync(join(cwd, "elsewhere.toml"), toml);
-  const viaEnv = await runCli(["aws", "pf-1", keys.spkiDer[2048]!, "RSAES_OAEP_SHA_1", "--out-dir", tempDir("pf-env")], { cwd, noHsmArgs: true, env: { CIOP_PIN: undefined, CIOP_CONFIG: join(cwd, "elsewhere.toml") } });
+  const envOut = tempDir("pf-env");
+  const viaEnv = await runCli(["aws", "pf-1", keys.spkiDer[2048]!, "RSAES_OAEP_SHA_1"], {
+    cwd, noHsmArgs: true,
+    env: { CIOP_PIN: undefined, CIOP_CONFIG: join(cwd, "elsewhere.toml"), CIOP_OUT_DIR: envOut, CIOP_AUDIT_LOG: join(envOut, "env-audit.log") },
+  });
   expect([viaEnv.code, viaEnv.stderr]).toEqual([0, expect.not.stringContaining("error")]);
+  expect(existsSync(join(envOut, "pf-1-wrapped"))).toBe(true);
+  expect(readFileSync(join(envOut, "env-audit.log"), "utf8")).toContain('"key":"pf-1"');
   mkdirSync(join(cwd, ".xdg-config", "ciop"), { recursive: true });
   writeFileSync(join(cwd, ".xdg-config", "ciop", "citool.toml"), toml);
   const viaXdg = await runCli(["aws", "pf-1", keys.spkiDer[2048]!, "RSAES_OAEP_SHA_1", "--out-dir", tempDir("pf-xdg")], { cwd, noHsmArgs: true, env: { CIOP_PIN: undefined } });
@@ -143,4 +149,27 @@ test("citool help <command> is the same as <command> --help", async () => {
     expect(a.code).toBe(0);
     expect(a.stdout).toBe(b.stdout);
   }
+});
+
+test("no HSM settings at all: the embedded token is made under $XDG_DATA_HOME/ciop (or --data-dir) and used", async () => {
+  const cwd = tempDir("embedded");
+  const env = { SOFTHSM2_CONF: undefined, CIOP_PIN: undefined };
+  const r1 = await runCli(["aws", "emb-1", keys.spkiDer[2048]!, "RSAES_OAEP_SHA_1", "--json"], { cwd, noHsmArgs: true, env });
+  expect([r1.code, r1.stderr]).toEqual([0, expect.not.stringContaining("error")]);
+  const d1 = JSON.parse(r1.stdout);
+  expect(d1.key.status).toBe("created");
+  expect(d1.key.token.label).toBe("ciop");
+  expect(existsSync(join(cwd, ".xdg-data", "ciop", "softhsm2.conf"))).toBe(true);
+  const v1 = await pyVerify({ file: join(cwd, "emb-1-wrapped"), decode: "binary", scheme: "oaep-sha1", priv: keys.priv[2048]! });
+  expect(v1.len).toBe(32);
+  // the same token next time: the key is reused
+  const out2 = tempDir("embedded-2");
+  const r2 = await runCli(["aws", "emb-1", keys.spkiDer[2048]!, "RSAES_OAEP_SHA_1", "--json", "--out-dir", out2], { cwd, noHsmArgs: true, env });
+  expect(JSON.parse(r2.stdout).key.status).toBe("reused");
+  const v2 = await pyVerify({ file: join(out2, "emb-1-wrapped"), decode: "binary", scheme: "oaep-sha1", priv: keys.priv[2048]! });
+  expect(v2.kcv).toBe(v1.kcv);
+  // --data-dir: another embedded token, which does not have that key yet
+  const r3 = await runCli(["aws", "emb-1", keys.spkiDer[2048]!, "RSAES_OAEP_SHA_1", "--json", "--data-dir", "other-token", "--out-dir", tempDir("embedded-3")], { cwd, noHsmArgs: true, env });
+  expect(JSON.parse(r3.stdout).key.status).toBe("created");
+  expect(existsSync(join(cwd, "other-token", "softhsm2.conf"))).toBe(true);
 });

@@ -62,6 +62,9 @@ const cases: Case[] = [
       wrapBits: keyType === "AES-256" && algorithm === "RSAES_OAEP_SHA_1" ? 3072 : 4096, wrapForm: "pubPem",
       scheme: algorithm === "RSAES_OAEP_SHA_256" ? "rsa-aes-sha256" : "rsa-aes-sha1", files: (k) => [`${k}-wrapped.bin`],
     }))),
+  // ...and Google's own import-method names (ciop adds)
+  { provider: "google-cloud-key-management", algorithm: "RSA_OAEP_4096_SHA256", keyType: "AES-256", wrapBits: 4096, wrapForm: "pubPem", scheme: "oaep-sha256", files: (k) => [`${k}-wrapped.bin`] },
+  { provider: "google-cloud-key-management", algorithm: "RSA_OAEP_3072_SHA1_AES_256", keyType: "EC-NISTP256", wrapBits: 3072, wrapForm: "pubPem", scheme: "rsa-aes-sha1", files: (k) => [`${k}-wrapped.bin`] },
   // Microsoft Azure: no wrapAlg, the KEK id in -a, every seed key type
   ...["RSA-2048", "RSA-3072", "RSA-4096", "EC-NISTP256", "EC-NISTP384", "EC-NISTP521", "EC-SECP256K1"].map((keyType): Case => ({
     provider: "microsoft-azure", keyType, defaultKeyType: keyType === "RSA-2048", wrapBits: 4096, wrapForm: "pubPem",
