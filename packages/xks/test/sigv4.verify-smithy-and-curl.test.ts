@@ -156,7 +156,7 @@ describe("SigV4 verification of requests signed by curl --aws-sigv4", () => {
     await expect401(verifyXksSignature({ method: region.method, path: region.url, headers: region.headers, body: region.body }, store), /region/);
     const ok = await curl(PATH, "us-east-1", `${AKID}:${SECRET}`);
     const tampered = Buffer.from(ok.body);
-    tampered[tampered.length - 3] ^= 1;
+    tampered[tampered.length - 3]! ^= 1;
     await expect401(verifyXksSignature({ method: ok.method, path: ok.url, headers: ok.headers, body: tampered }, store), /does not match/);
   });
 });
