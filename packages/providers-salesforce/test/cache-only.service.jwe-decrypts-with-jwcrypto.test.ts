@@ -157,7 +157,7 @@ describe("cache-only key service", () => {
 
   test("unknown and malformed key identifiers are refused", async () => {
     await expect(svc.produce(`${p}-nope`)).rejects.toMatchObject({ code: "ERR_KEY_NOT_FOUND" });
-    for (const bad of ["", "a/b", "a b", "ü", "..", "x".repeat(256), "a%2Fb"]) {
+    for (const bad of ["", "a/b", "a b", "ü", "..", "x".repeat(256), "a%2Fb", "__proto__"]) {
       await expect(svc.produce(bad)).rejects.toMatchObject({ code: "ERR_KID_INVALID" });
       await expect(svc.createKey(bad, { certificate: readFileSync(sf.cert) })).rejects.toMatchObject({ code: "ERR_KID_INVALID" });
     }

@@ -9,7 +9,8 @@ export const CACHE_ONLY_KID_PATTERN = /^[A-Za-z0-9._-]{1,255}$/;
 
 /** True when `kid` is a valid cache-only key identifier. @public */
 export function isCacheOnlyKid(kid: unknown): kid is string {
-  return typeof kid === "string" && CACHE_ONLY_KID_PATTERN.test(kid) && kid !== "." && kid !== "..";
+  // "." and ".." would be path segments; "__proto__" would be an object prototype in the JSON registry.
+  return typeof kid === "string" && CACHE_ONLY_KID_PATTERN.test(kid) && kid !== "." && kid !== ".." && kid !== "__proto__";
 }
 
 /** Throws ERR_KID_INVALID unless `kid` is a valid cache-only key identifier. @public */
@@ -17,7 +18,7 @@ export function assertCacheOnlyKid(kid: unknown): asserts kid is string {
   if (!isCacheOnlyKid(kid)) {
     throw new CiopError(
       "ERR_KID_INVALID",
-      `Invalid cache-only key identifier ${JSON.stringify(kid)}: use 1-255 characters from A-Z a-z 0-9 . _ - (and not "." or "..").`,
+      `Invalid cache-only key identifier ${JSON.stringify(kid)}: use 1-255 characters from A-Z a-z 0-9 . _ - (and not ".", ".." or "__proto__").`,
     );
   }
 }
