@@ -298,6 +298,8 @@ describe("Salesforce cache-only callout over HTTPS", () => {
     expect((await call(`${prefix}/${kid}`, { basic })).status).toBe(423);
     expect((await call(`${prefix}/${kid}.v2`, { basic })).status).toBe(200);
 
+    const text = await admin("keys", "list");
+    expect(text.out).toMatch(new RegExp(`^${kid}\\s+disabled\\s+yes \\(disabled\\)\\s+no\\s+CN=sf-byok-test`, "m"));
     const list = await admin("keys", "list", "--json");
     const keys = (JSON.parse(list.out) as { keys: Array<{ kid: string; state: string; servable: boolean; rotatedTo?: string }> }).keys;
     expect(keys.find((k) => k.kid === kid)).toMatchObject({ state: "disabled", servable: false, rotatedTo: `${kid}.v2` });
@@ -329,6 +331,15 @@ describe("Salesforce cache-only callout over HTTPS", () => {
     expect(r.status).toBe(200);
     const [d] = await decrypt([r.body]);
     expect(d!.kid).toBe(`${K}-a`);
+  });
+
+  test("reload to client-certificate-only authentication: the allowed certificate alone is enough, others still get 403", async () => {
+    const cfg = readFileSync(cfgPath, "utf8").replace(/^basic_username = .*\n^basic_password_hash = .*\n^jwt_key = .*\n^jwt_audience = .*\n/m, "");
+    expect(cfg).not.toContain("basic_username");
+    writeFileSync(cfgPath, cfg);
+    await server.reload();
+    expect((await call(`${prefix}/${K}-a`)).status).toBe(200);
+    expect((await call(`${prefix}/${K}-a`, { client: "other" })).status).toBe(403);
   });
 
   test("nothing secret reaches the server log or the audit log", async () => {
