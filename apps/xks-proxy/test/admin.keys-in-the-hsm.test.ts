@@ -179,6 +179,37 @@ describe("keys create with a config", () => {
   });
 });
 
+describe("AWS sample proxy settings file", () => {
+  test("keys list reads the HSM and the allow-list from settings.toml via XKS_PROXY_SETTINGS_TOML", async () => {
+    const { writeFileSync } = await import("node:fs");
+    const { join } = await import("node:path");
+    const t = process.env;
+    const name = `xks-sample-${uniq}`;
+    expect((await admin(["keys", "create", name, ...hsm])).code).toBe(0);
+    const settings = join(dir, "settings_softhsmv2.toml");
+    writeFileSync(
+      settings,
+      `[server]\nip = "0.0.0.0"\nport = 80\nregion = "us-east-1"\nservice = "kms-xks-proxy"\n[security]\nis_sigv4_auth_enabled = true\nis_tls_enabled = false\nis_mtls_enabled = false\n` +
+        `[[external_key_stores]]\nuri_path_prefix = "/example/uri/path/prefix"\nsigv4_access_key_id = "AKIA4GBY3I6JCE5M2HPM"\nsigv4_secret_access_key = "1234567890123456789012345678901234567890123="\nxks_key_id_set = ["${name}"]\n` +
+        `[pkcs11]\nsession_pool_max_size = 30\nuser_pin = "${t.CIOP_TEST_PIN}"\nPKCS11_HSM_MODULE = "${t.CIOP_TEST_LIB}"\n`,
+    );
+    const saved = process.env.XKS_PROXY_SETTINGS_TOML;
+    process.env.XKS_PROXY_SETTINGS_TOML = settings;
+    try {
+      const r = await admin(["keys", "list", "--json"]);
+      expect(r.err).toBe("");
+      expect(r.code).toBe(0);
+      const k = (JSON.parse(r.out) as { keys: Array<Record<string, unknown>> }).keys.find((x) => x.name === name);
+      expect(k).toMatchObject({ enabled: true, stores: ["/example/uri/path/prefix"] });
+      // the PIN from the settings file never shows up in the output
+      expect(r.out).not.toContain(String(t.CIOP_TEST_PIN));
+    } finally {
+      if (saved === undefined) delete process.env.XKS_PROXY_SETTINGS_TOML;
+      else process.env.XKS_PROXY_SETTINGS_TOML = saved;
+    }
+  });
+});
+
 describe("HSM selection", () => {
   test("a wrong PIN file fails with exit 1 and never prints the PIN", async () => {
     const { writeFileSync } = await import("node:fs");
