@@ -141,7 +141,10 @@ export class HsmBackend implements XksCrypto {
       this.resets++;
       this.states.clear();
       const old = this.current;
-      await old.close().catch(() => undefined);
+      // close() waits for in-flight calls; a hung device must not hold the reset forever
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([old.close().catch(() => undefined), new Promise((r) => (timer = setTimeout(r, 5000)))]);
+      clearTimeout(timer);
       let delay = 100;
       for (;;) {
         try {
@@ -188,8 +191,18 @@ export class HsmBackend implements XksCrypto {
     return state;
   }
 
+  /**
+   * Key state from the short-TTL cache, or a fresh attribute read (a synchronous, local PKCS#11
+   * call that a timer could not interrupt anyway, so no timeout wrapper here).
+   */
   async describeKey(keyId: string): Promise<XksKeyDescription | undefined> {
-    return this.withTimeout("describeKey", () => this.lookup(keyId).desc);
+    if (this.reopening) await this.bounded("describeKey", this.reopening);
+    try {
+      return this.lookup(keyId).desc;
+    } catch (err) {
+      this.checkFatal(err);
+      throw err;
+    }
   }
 
   private keyFor(keyId: string): HsmKey {
