@@ -93,6 +93,24 @@ describe("curl --aws-sigv4", () => {
     const wrong = await curl(`${srv.url}/tenant/xks/kms/xks/v1/health`, { requestMetadata: md("KmsHealthCheck") }, `${C1.accessKeyId}:${C2.secretAccessKey}`, extra);
     expect([wrong.status, wrong.json.errorName]).toEqual([401, "AuthenticationFailedException"]);
   });
+
+  test.each(["HTTP", "TLS"])("over %s: error names and statuses for curl-signed requests", async (kind) => {
+    const srv = kind === "HTTP" ? httpSrv : tlsSrv;
+    const extra = kind === "TLS" ? ["--cacert", certs.ca] : [];
+    const user = `${C1.accessKeyId}:${C1.secretAccessKey}`;
+    const api = `${srv.url}/tenant/xks/kms/xks/v1`;
+    const cases: Array<[string, unknown, number, string]> = [
+      [`${srv.url}/tenant/xks/more/kms/xks/v1/health`, { requestMetadata: md("KmsHealthCheck") }, 404, "InvalidUriPathException"],
+      [`${api}/health`, {}, 400, "ValidationException"],
+      [`${api}/keys/unknown-key/encrypt`, { requestMetadata: md("Encrypt"), plaintext: b64("x"), encryptionAlgorithm: "AES_GCM" }, 404, "KeyNotFoundException"],
+      [`${api}/keys/tr-key/encrypt`, { requestMetadata: md("Encrypt"), plaintext: b64(Buffer.alloc(5000)), encryptionAlgorithm: "AES_GCM" }, 501, "UnsupportedOperationException"],
+      [`${api}/keys/tr-key/decrypt`, { requestMetadata: md("Decrypt"), encryptionAlgorithm: "AES_GCM", ciphertext: b64("abcdef"), initializationVector: b64(Buffer.alloc(12)), authenticationTag: b64(Buffer.alloc(16)), ciphertextMetadata: b64(Uint8Array.of(0xc1, 1)) }, 400, "InvalidCiphertextException"],
+    ];
+    for (const [url, body, status, name] of cases) {
+      const r = await curl(url, body, user, extra);
+      expect([url, r.status, r.json.errorName]).toEqual([url, status, name]);
+    }
+  });
 });
 
 describe("TLS", () => {
