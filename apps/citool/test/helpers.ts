@@ -3,9 +3,9 @@
  * token made by jest's globalSetup, and checks results with tools citool did not write (openssl,
  * pkcs11-tool, /usr/bin/python3 + cryptography).
  */
-import { execFile, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { execFile, spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { promisify } from "node:util";
 
 export const execFileP = promisify(execFile);
@@ -115,37 +115,63 @@ export interface WrappingKeys {
   privatePem: string;
 }
 
-/** Wrapping key pairs made with openssl (and two odd certificates with python cryptography). */
+/**
+ * Builds `final` once per jest run: `make` fills a private temporary directory, which is then renamed
+ * into place (atomic). A test file that finds `final` already there (made by an earlier file, or by a
+ * parallel worker that won the rename) uses it as is. The files are never modified by tests.
+ */
+async function cachedDir(final: string, make: (dir: string) => Promise<void>): Promise<string> {
+  if (existsSync(final)) return final;
+  mkdirSync(dirname(final), { recursive: true });
+  const tmp = mkdtempSync(`${final}.tmp-`);
+  await make(tmp);
+  try {
+    renameSync(tmp, final);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== "ENOTEMPTY" && code !== "EEXIST") throw err;
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  return final;
+}
+
+/**
+ * Wrapping key pairs made with openssl (and two odd certificates with python cryptography), cached
+ * for the whole jest run under the test token's directory (RSA key generation is the slow part).
+ * `dir` is created and stands for "a directory" in tests; the key files live in the cache.
+ */
 export async function makeWrappingKeys(dir: string, sizes: number[] = [2048, 3072, 4096]): Promise<WrappingKeys> {
   mkdirSync(dir, { recursive: true });
+  const cache = join(testEnv().dir, "citool-wrapping-keys");
   const k: WrappingKeys = {
     dir, priv: {}, spkiDer: {}, pubPem: {}, cert: {},
-    expiredCert: join(dir, "expired.crt"), notYetValidCert: join(dir, "future.crt"),
-    rsa1024: join(dir, "rsa1024.pub.pem"), ecPub: join(dir, "ec.pub.pem"), garbage: join(dir, "garbage.bin"),
-    empty: join(dir, "empty.pem"), privatePem: "",
+    expiredCert: "", notYetValidCert: "", rsa1024: "", ecPub: "", garbage: "", empty: "", privatePem: "",
   };
   await Promise.all(sizes.map(async (bits) => {
-    const priv = join(dir, `rsa${bits}.key`);
-    await execFileP("openssl", ["genpkey", "-quiet", "-algorithm", "RSA", "-pkeyopt", `rsa_keygen_bits:${bits}`, "-out", priv]);
-    k.priv[bits] = priv;
-    k.spkiDer[bits] = join(dir, `rsa${bits}.spki.der`);
-    k.pubPem[bits] = join(dir, `rsa${bits}.pub.pem`);
-    k.cert[bits] = join(dir, `rsa${bits}.crt`);
-    await execFileP("openssl", ["pkey", "-in", priv, "-pubout", "-outform", "DER", "-out", k.spkiDer[bits]!]);
-    await execFileP("openssl", ["pkey", "-in", priv, "-pubout", "-out", k.pubPem[bits]!]);
-    await execFileP("openssl", ["req", "-x509", "-new", "-key", priv, "-subj", `/CN=citool test ${bits}`, "-days", "30", "-out", k.cert[bits]!]);
+    const d = await cachedDir(join(cache, `rsa${bits}`), async (tmp) => {
+      const priv = join(tmp, `rsa${bits}.key`);
+      await execFileP("openssl", ["genpkey", "-quiet", "-algorithm", "RSA", "-pkeyopt", `rsa_keygen_bits:${bits}`, "-out", priv]);
+      await execFileP("openssl", ["pkey", "-in", priv, "-pubout", "-outform", "DER", "-out", join(tmp, `rsa${bits}.spki.der`)]);
+      await execFileP("openssl", ["pkey", "-in", priv, "-pubout", "-out", join(tmp, `rsa${bits}.pub.pem`)]);
+      await execFileP("openssl", ["req", "-x509", "-new", "-key", priv, "-subj", `/CN=citool test ${bits}`, "-days", "30", "-out", join(tmp, `rsa${bits}.crt`)]);
+    });
+    k.priv[bits] = join(d, `rsa${bits}.key`);
+    k.spkiDer[bits] = join(d, `rsa${bits}.spki.der`);
+    k.pubPem[bits] = join(d, `rsa${bits}.pub.pem`);
+    k.cert[bits] = join(d, `rsa${bits}.crt`);
   }));
   k.privatePem = k.priv[sizes[0]!]!;
-  const p1024 = join(dir, "rsa1024.key");
-  execFileSync("openssl", ["genpkey", "-quiet", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024", "-out", p1024]);
-  execFileSync("openssl", ["pkey", "-in", p1024, "-pubout", "-out", k.rsa1024]);
-  const ec = join(dir, "ec.key");
-  execFileSync("openssl", ["genpkey", "-quiet", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", ec]);
-  execFileSync("openssl", ["pkey", "-in", ec, "-pubout", "-out", k.ecPub]);
-  writeFileSync(k.garbage, "this is not a key at all\n\u0000\u0001\u0002garbage");
-  writeFileSync(k.empty, "");
   const big = sizes.includes(4096) ? 4096 : sizes[sizes.length - 1]!;
-  execFileSync("/usr/bin/python3", ["-c", `
+  const extras = await cachedDir(join(cache, `extras-${big}`), async (tmp) => {
+    const p1024 = join(tmp, "rsa1024.key");
+    await execFileP("openssl", ["genpkey", "-quiet", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024", "-out", p1024]);
+    await execFileP("openssl", ["pkey", "-in", p1024, "-pubout", "-out", join(tmp, "rsa1024.pub.pem")]);
+    const ec = join(tmp, "ec.key");
+    await execFileP("openssl", ["genpkey", "-quiet", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", ec]);
+    await execFileP("openssl", ["pkey", "-in", ec, "-pubout", "-out", join(tmp, "ec.pub.pem")]);
+    writeFileSync(join(tmp, "garbage.bin"), "this is not a key at all\n\u0000\u0001\u0002garbage");
+    writeFileSync(join(tmp, "empty.pem"), "");
+    await execFileP("/usr/bin/python3", ["-c", `
 import datetime, sys
 from cryptography import x509
 from cryptography.x509.oid import NameOID
@@ -159,7 +185,14 @@ def cert(nb, na, path, cn):
 now = datetime.datetime.utcnow()
 cert(now - datetime.timedelta(days=400), now - datetime.timedelta(days=35), sys.argv[2], 'citool expired')
 cert(now + datetime.timedelta(days=10), now + datetime.timedelta(days=400), sys.argv[3], 'citool future')
-`, k.priv[big]!, k.expiredCert, k.notYetValidCert]);
+`, k.priv[big]!, join(tmp, "expired.crt"), join(tmp, "future.crt")]);
+  });
+  k.expiredCert = join(extras, "expired.crt");
+  k.notYetValidCert = join(extras, "future.crt");
+  k.rsa1024 = join(extras, "rsa1024.pub.pem");
+  k.ecPub = join(extras, "ec.pub.pem");
+  k.garbage = join(extras, "garbage.bin");
+  k.empty = join(extras, "empty.pem");
   return k;
 }
 
