@@ -14,7 +14,17 @@ export class Logger {
     private readonly sink?: (line: string) => void,
   ) {
     this.level = cfg.level;
-    if (!sink && cfg.file !== undefined) this.stream = createWriteStream(cfg.file, { flags: "a", mode: 0o640 });
+    if (!sink && cfg.file !== undefined) {
+      const file = cfg.file;
+      const stream = createWriteStream(file, { flags: "a", mode: 0o640 });
+      // An unwritable log file must not take the proxy down: fall back to stdout and say so once.
+      stream.on("error", (err) => {
+        if (this.stream !== stream) return;
+        this.stream = undefined;
+        this.log("error", { msg: "log-file-unwritable", file, error: err.message.slice(0, 200) });
+      });
+      this.stream = stream;
+    }
   }
 
   setLevel(level: LogLevel): void {
