@@ -40,6 +40,8 @@ export interface StartServerOptions {
   watchIntervalMs?: number;
   /** Receives every log line instead of stdout / the log file (tests). */
   logSink?: (line: string) => void;
+  /** How long close() lets requests in flight finish before cutting connections (ms, default 5000). */
+  shutdownGraceMs?: number;
   /** Route group factories by config section (default: salesforce → the Salesforce group). */
   routeGroups?: Record<string, RouteGroupFactory>;
 }
@@ -99,11 +101,16 @@ function listen(server: http.Server, port: number, ip: string): Promise<number> 
   });
 }
 
-function closeServer(server: http.Server | undefined): Promise<void> {
+/** Stops accepting, closes idle keep-alive connections, lets requests in flight finish for up to `graceMs`. */
+function closeServer(server: http.Server | undefined, graceMs: number): Promise<void> {
   if (!server) return Promise.resolve();
   return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
+    const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+    server.close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+    server.closeIdleConnections();
   });
 }
 
@@ -385,7 +392,8 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
   let pingServer: http.Server | undefined;
   let metricsServer: http.Server | undefined;
   const closeAll = async (): Promise<void> => {
-    await Promise.all([closeServer(main), closeServer(pingServer), closeServer(metricsServer)]);
+    const grace = opts.shutdownGraceMs ?? 5000;
+    await Promise.all([closeServer(main, grace), closeServer(pingServer, grace), closeServer(metricsServer, grace)]);
   };
   let port: number;
   let pingUrl: string | undefined;
