@@ -5,7 +5,7 @@
 //   BENCH_RUNS=30 pnpm bench:citool
 import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -44,12 +44,23 @@ try {
   const first = spawnSync(process.execPath, citoolArgs(dir), { env, encoding: "utf8" });
   if (first.status !== 0) throw new Error(`citool failed: ${first.stderr}`);
 
+  // Wall time of each cold process, and its CPU time (user + sys, from /usr/bin/time when present):
+  // CPU time barely moves when other work shares the machine; wall time does.
+  const haveTime = existsSync("/usr/bin/time");
+  const cpuFile = join(dir, "cpu.txt");
   const time = (args) => {
+    const cmd = haveTime ? "/usr/bin/time" : process.execPath;
+    const full = haveTime ? ["-f", "%U %S", "-o", cpuFile, process.execPath, ...args] : args;
     const t0 = process.hrtime.bigint();
-    const r = spawnSync(process.execPath, args, { env, encoding: "utf8" });
+    const r = spawnSync(cmd, full, { env, encoding: "utf8" });
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     if (r.status !== 0) throw new Error(`${args.join(" ")} failed: ${r.stderr}`);
-    return ms;
+    let cpu = NaN;
+    if (haveTime) {
+      const [u, s] = readFileSync(cpuFile, "utf8").trim().split(/\s+/).slice(-2).map(Number);
+      cpu = (u + s) * 1000;
+    }
+    return { ms, cpu };
   };
   const node = [], bareT = [], citool = [];
   // warm the page cache for all three, then interleave so drift hits all alike
@@ -70,10 +81,12 @@ try {
     const q = (p) => s[Math.min(s.length - 1, Math.floor(p * (s.length - 1) + 0.5))];
     return { min: s[0], median: q(0.5), p90: q(0.9), max: s[s.length - 1] };
   };
+  const wall = (a) => stats(a.map((x) => x.ms));
+  const cpuS = (a) => stats(a.map((x) => x.cpu));
   const rows = [
-    ["empty node process (floor)", stats(node)],
-    ["bare node + pkcs11js wrap", stats(bareT)],
-    ["citool export (existing key)", stats(citool)],
+    ["empty node process (floor)", wall(node)],
+    ["bare node + pkcs11js wrap", wall(bareT)],
+    ["citool export (existing key)", wall(citool)],
   ];
   const f = (x) => x.toFixed(1).padStart(8);
   const cpu = cpus();
@@ -81,11 +94,20 @@ try {
   try { softhsm = `SoftHSM ${execFileSync("softhsm2-util", ["--version"], { encoding: "utf8" }).trim()}`; } catch { /* keep the generic name */ }
   console.log(`\nmachine: ${cpu[0]?.model?.trim() ?? "unknown CPU"} x${cpu.length}, node ${process.version}, ${softhsm}, load average ${loadavg().map((x) => x.toFixed(2)).join(" ")} (at the end)`);
   console.log(`\ncitool cold-process export vs bare pkcs11js, ${runs} runs each, token files on ${base}, RSA-4096 wrapping key, AES-256 key, RSAES_OAEP_SHA_1\n`);
-  console.log(`${"".padEnd(32)}${"min ms".padStart(8)}${"median".padStart(8)}${"p90".padStart(8)}${"max".padStart(8)}`);
-  for (const [name, s] of rows) console.log(`${name.padEnd(32)}${f(s.min)}${f(s.median)}${f(s.p90)}${f(s.max)}`);
-  const b = stats(bareT).median, c = stats(citool).median, n0 = stats(node).median;
-  console.log(`\nratio citool / bare (median wall time):            ${(c / b).toFixed(2)}x`);
-  console.log(`ratio above the empty-node floor ((c-n)/(b-n)):    ${((c - n0) / (b - n0)).toFixed(2)}x`);
+  console.log(`wall time          ${"".padEnd(13)}${"min ms".padStart(8)}${"median".padStart(8)}${"p90".padStart(8)}${"max".padStart(8)}`);
+  for (const [name, st] of rows) console.log(`${name.padEnd(32)}${f(st.min)}${f(st.median)}${f(st.p90)}${f(st.max)}`);
+  if (haveTime) {
+    console.log(`\nCPU time (user+sys)${"".padEnd(13)}${"min ms".padStart(8)}${"median".padStart(8)}${"p90".padStart(8)}${"max".padStart(8)}`);
+    for (const [name, a] of [["empty node process (floor)", node], ["bare node + pkcs11js wrap", bareT], ["citool export (existing key)", citool]]) {
+      const st = cpuS(a);
+      console.log(`${name.padEnd(32)}${f(st.min)}${f(st.median)}${f(st.p90)}${f(st.max)}`);
+    }
+  }
+  const b = wall(bareT), c = wall(citool), n0 = wall(node);
+  console.log(`\nratio citool / bare, median wall time:             ${(c.median / b.median).toFixed(2)}x`);
+  console.log(`ratio citool / bare, fastest run (least disturbed): ${(c.min / b.min).toFixed(2)}x`);
+  console.log(`ratio above the empty-node floor ((c-n)/(b-n)):     ${((c.median - n0.median) / (b.median - n0.median)).toFixed(2)}x (medians)`);
+  if (haveTime) console.log(`ratio citool / bare, median CPU time:              ${(cpuS(citool).median / cpuS(bareT).median).toFixed(2)}x`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
