@@ -67,6 +67,8 @@ output and safety:
                              env CIOP_CONFIG)
   --debug                    print stack traces with errors
 
+While a new RSA key is generated (minutes for RSA-4096 on some HSMs) a progress line shows on
+stderr when it is a terminal. Colours are used only on a terminal, and never when NO_COLOR is set.
 Nothing is generated or written until every argument has been checked; files are written
 atomically, all or none, and never over an existing file unless --force is given.
 Exit status: 0 done, 1 failed while working (HSM, PIN, I/O), 2 bad command line or input.
@@ -107,7 +109,7 @@ Manage the keys citool created on the selected token (same HSM options as an exp
   list      the keys citool created (with --all: every key on the token)
   show      one key's type, state and attributes
   delete    destroy the key in the HSM; asks you to type its name, or pass --yes
-  disable   make the HSM refuse to use the key for wrapping/encryption until enabled again
+  disable   citool refuses to export the key, and the HSM to use it, until it is enabled again
   enable    undo disable
 
 delete, enable and disable are written to the audit log.
