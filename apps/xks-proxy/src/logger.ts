@@ -33,7 +33,7 @@ export class Logger {
 
   log(level: LogLevel, record: Record<string, unknown>): void {
     if (LEVELS[level] < LEVELS[this.level]) return;
-    const line = JSON.stringify({ time: new Date().toISOString(), level, ...record });
+    const line = JSON.stringify({ time: new Date().toISOString(), level, pid: process.pid, ...record });
     if (this.sink) this.sink(line);
     else if (this.stream) this.stream.write(line + "\n");
     else process.stdout.write(line + "\n");

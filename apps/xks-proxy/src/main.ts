@@ -4,6 +4,7 @@
  * Exit codes: 0 ok, 1 runtime failure, 2 usage.
  */
 import { ADMIN_COMMANDS, runAdmin } from "./admin/index.js";
+import { isClusterWorker, runPrimary, startWorker } from "./cluster.js";
 import { loadConfig } from "./config/index.js";
 import { startServer } from "./server.js";
 
@@ -47,7 +48,9 @@ async function serve(args: string[]): Promise<number> {
     }
   }
   const config = await loadConfig(configFile);
-  const server = await startServer(config, { watchConfig: true });
+  if (config.server.processes > 1 && !isClusterWorker()) return runPrimary(config);
+  const worker = isClusterWorker();
+  const server = worker ? await startWorker(config) : await startServer(config, { watchConfig: true });
   const stop = (): void => {
     void server.close().then(
       () => process.exit(0),
@@ -56,7 +59,10 @@ async function serve(args: string[]): Promise<number> {
   };
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
-  process.on("SIGHUP", () => void server.reload().catch(() => undefined));
+  // a worker's reloads come from the primary (which gets SIGHUP and watches the files)
+  process.on("SIGHUP", () => {
+    if (!worker) void server.reload().catch(() => undefined);
+  });
   return new Promise<number>(() => undefined); // runs until a signal
 }
 

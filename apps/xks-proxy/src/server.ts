@@ -40,6 +40,11 @@ export interface StartServerOptions {
   watchIntervalMs?: number;
   /** Receives every log line instead of stdout / the log file (tests). */
   logSink?: (line: string) => void;
+  /**
+   * This process's share of each store's rate limit (default 1). With N processes behind one port
+   * each gets 1/N, so the store's total stays what the config says.
+   */
+  rateLimitShare?: number;
   /** How long close() lets requests in flight finish before cutting connections (ms, default 5000). */
   shutdownGraceMs?: number;
   /** Route group factories by config section (default: salesforce → the Salesforce group). */
@@ -252,13 +257,16 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
     service.compat = { sampleProxyAad: c.compat.sampleProxyAad, ...(c.compat.sampleProxyMetadata ? { sampleProxyMetadata: c.compat.sampleProxyMetadata } : {}) };
     principals = new Map(c.stores.filter((s) => s.allowedPrincipals !== undefined).map((s) => [s.name, new Set(s.allowedPrincipals)]));
     const next = new Map<string, TokenBucket>();
+    const share = opts.rateLimitShare ?? 1;
     for (const s of c.stores) {
       if (!s.rateLimit) continue;
+      const rps = s.rateLimit.rps * share;
+      const burst = Math.max(1, Math.ceil(s.rateLimit.burst * share));
       const old = buckets.get(s.name);
       if (old) {
-        old.update(s.rateLimit.rps, s.rateLimit.burst);
+        old.update(rps, burst);
         next.set(s.name, old);
-      } else next.set(s.name, new TokenBucket(s.rateLimit.rps, s.rateLimit.burst));
+      } else next.set(s.name, new TokenBucket(rps, burst));
     }
     buckets = next;
   };

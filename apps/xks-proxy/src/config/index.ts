@@ -32,6 +32,8 @@ export interface ServerConfig {
   tcpKeepAliveMs: number;
   /** Largest request body (bytes). */
   maxBodyBytes: number;
+  /** Server processes sharing the port (node:cluster); each has its own HSM sessions. */
+  processes: number;
 }
 
 export interface HsmConfig {
@@ -245,7 +247,7 @@ function checkStores(stores: StoreConfig[]): void {
 function defaults(dir: string, file: string | undefined, format: ProxyConfig["source"]["format"]): ProxyConfig {
   return {
     source: { ...(file !== undefined ? { file } : {}), format, dir },
-    server: { ip: "0.0.0.0", port: 8443, ping: true, keepAliveTimeoutMs: 330_000, tcpKeepAliveMs: 60_000, maxBodyBytes: 64 * 1024 },
+    server: { ip: "0.0.0.0", port: 8443, ping: true, keepAliveTimeoutMs: 330_000, tcpKeepAliveMs: 60_000, maxBodyBytes: 64 * 1024, processes: 1 },
     hsm: { sessionPool: 4, workers: 2, timeoutMs: 200, keyStateTtlMs: 500 },
     stores: [],
     health: { keyName: "ciop-xks-health", createKey: true, fleetSize: 1, vendor: "ciop", model: PROXY_MODEL, intervalMs: 15_000 },
@@ -270,6 +272,11 @@ export async function fromCiopToml(doc: Table, dir: string, file?: string, env: 
   cfg.server.keepAliveTimeoutMs = (num(s, "keep_alive_timeout_secs", "server", 1, 86400) ?? cfg.server.keepAliveTimeoutMs / 1000) * 1000;
   cfg.server.tcpKeepAliveMs = (num(s, "tcp_keepalive_secs", "server", 1, 86400) ?? cfg.server.tcpKeepAliveMs / 1000) * 1000;
   cfg.server.maxBodyBytes = num(s, "max_body_bytes", "server", 1024, 16 * 1024 * 1024) ?? cfg.server.maxBodyBytes;
+  const processes = num(s, "processes", "server", 1, 64);
+  if (processes !== undefined) {
+    if (!Number.isInteger(processes)) bad("server.processes must be a whole number");
+    cfg.server.processes = processes;
+  }
   const ping = table(s["ping"], "[server.ping]");
   cfg.server.ping = bool(ping, "enabled", "server.ping") ?? true;
   const pingPort = num(ping, "port", "server.ping", 0, 65535);

@@ -1,4 +1,4 @@
-// Test support: `node run-proxy.cjs serve --config FILE` runs src/main.ts in its own process.
+// Test support: `node run-proxy.cjs serve --config FILE` runs src/main.ts in its own process
+// (argv[1] stays this file, so node:cluster workers start the same way).
 require("./ts-register.cjs");
-process.argv.splice(1, 1, require("node:path").resolve(__dirname, "../../src/main.ts"));
 require("../../src/main.ts");

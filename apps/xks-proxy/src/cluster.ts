@@ -1,0 +1,124 @@
+/**
+ * Multi-process serving (node:cluster): the primary forks `[server] processes` workers that share
+ * the listening port, restarts a worker that dies, forwards reloads (SIGHUP, config or certificate
+ * file change) to every worker, serves /metrics aggregated over all workers on the metrics port, and
+ * stops them gracefully. Workers are ordinary servers with their own HSM sessions; each enforces
+ * 1/N of every store's rate limit.
+ */
+import cluster, { type Worker } from "node:cluster";
+import { unwatchFile, watchFile } from "node:fs";
+import http from "node:http";
+import { AggregatorRegistry } from "prom-client";
+import type { ProxyConfig } from "./config/index.js";
+import { startServer, type RunningServer } from "./server.js";
+
+const RELOAD = "xks-proxy:reload";
+
+function log(level: string, record: Record<string, unknown>): void {
+  process.stdout.write(JSON.stringify({ time: new Date().toISOString(), level, pid: process.pid, role: "primary", ...record }) + "\n");
+}
+
+export function isClusterWorker(): boolean {
+  return cluster.isWorker;
+}
+
+/** Runs the primary until SIGINT/SIGTERM; resolves with the exit code. */
+export function runPrimary(config: ProxyConfig): Promise<number> {
+  const n = config.server.processes;
+  let stopping = false;
+  const fork = (): void => {
+    const w = cluster.fork();
+    w.on("exit", (code, signal) => {
+      if (stopping) return;
+      log("warn", { msg: "worker-exited", worker: w.process.pid, code, signal });
+      setTimeout(() => {
+        if (!stopping) fork();
+      }, 1000).unref();
+    });
+  };
+  for (let i = 0; i < n; i++) fork();
+
+  let metricsServer: http.Server | undefined;
+  if (config.metrics.enabled && config.metrics.port !== undefined) {
+    const agg = new AggregatorRegistry();
+    metricsServer = http.createServer((req, res) => {
+      if (req.method !== "GET" || req.url !== "/metrics") {
+        res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
+        return;
+      }
+      agg.clusterMetrics().then(
+        (text) => res.writeHead(200, { "content-type": agg.contentType }).end(text),
+        () => res.writeHead(500, { "content-type": "text/plain" }).end("metrics unavailable\n"),
+      );
+    });
+    const ms = metricsServer;
+    ms.listen(config.metrics.port, config.server.ip, () => {
+      const a = ms.address();
+      if (a && typeof a === "object") log("info", { msg: "metrics-listening", metricsUrl: `http://${config.server.ip.includes(":") ? `[${config.server.ip}]` : config.server.ip}:${a.port}/metrics` });
+    });
+  }
+
+  const workers = (): Worker[] => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+  const reloadAll = (why: string): void => {
+    log("info", { msg: "reload-requested", why, workers: workers().length });
+    for (const w of workers()) w.send({ cmd: RELOAD });
+  };
+  process.on("SIGHUP", () => reloadAll("SIGHUP"));
+  const files = [config.source.file, config.server.tls?.certFile, config.server.tls?.keyFile, config.server.tls?.clientCaFile].filter((f): f is string => f !== undefined);
+  let timer: NodeJS.Timeout | undefined;
+  for (const f of files) {
+    watchFile(f, { interval: 2000, persistent: false }, (cur, prev) => {
+      if (cur.mtimeMs === prev.mtimeMs && cur.size === prev.size) return;
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(() => reloadAll("file-change"), 100);
+      timer.unref();
+    });
+  }
+  log("info", { msg: "primary-started", processes: n });
+
+  return new Promise<number>((resolve) => {
+    const stop = (): void => {
+      if (stopping) return;
+      stopping = true;
+      for (const f of files) unwatchFile(f);
+      const live = workers();
+      let left = live.length;
+      const done = (): void => {
+        metricsServer?.close();
+        log("info", { msg: "stopped" });
+        resolve(0);
+      };
+      if (left === 0) return done();
+      const force = setTimeout(() => {
+        for (const w of workers()) w.process.kill("SIGKILL");
+      }, 10_000);
+      force.unref();
+      for (const w of live) {
+        w.once("exit", () => {
+          if (--left === 0) {
+            clearTimeout(force);
+            done();
+          }
+        });
+        w.process.kill("SIGTERM");
+      }
+    };
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+}
+
+/** Starts this worker's server; reloads come from the primary. */
+export async function startWorker(config: ProxyConfig): Promise<RunningServer> {
+  const n = config.server.processes;
+  // The primary serves aggregated metrics on the metrics port; workers keep theirs for it.
+  const own: ProxyConfig = config.metrics.port !== undefined ? { ...config, metrics: { enabled: false } } : config;
+  const server = await startServer(own, { rateLimitShare: 1 / n });
+  // constructing one installs prom-client's worker-side listener that answers the primary
+  new AggregatorRegistry();
+  AggregatorRegistry.setRegistries([server.metrics]);
+  process.on("message", (m: unknown) => {
+    if ((m as { cmd?: string } | undefined)?.cmd === RELOAD) void server.reload().catch(() => undefined);
+  });
+  return server;
+}
