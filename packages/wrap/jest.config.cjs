@@ -1,1 +1,6 @@
-module.exports = { ...require("../../jest.preset.cjs") };
+const preset = require("../../jest.preset.cjs");
+// jose is ESM-only: let swc compile it for the CommonJS test runtime unless the preset already does.
+module.exports = {
+  ...preset,
+  transformIgnorePatterns: preset.transformIgnorePatterns ?? ["/node_modules/(?!(\\.pnpm/)?jose)"],
+};

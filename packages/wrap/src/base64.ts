@@ -1,7 +1,8 @@
 /**
- * Base64 (RFC 4648 §4) and base64url (§5, unpadded) helpers used by the BYOK artefacts.
- * node:crypto's Buffer codecs are used rather than jose's: jose 6 is ESM-only, which breaks
- * CommonJS consumers and Jest on Node 20.
+ * Base64 (RFC 4648 §4) and base64url (§5, unpadded) helpers for callers and for the non-JWE
+ * artefacts, with strict decoding that throws ERR_USAGE. They use node's Buffer codecs so that they
+ * stay synchronous and loadable from CommonJS; the JWE segments of the cache-only key response are
+ * encoded by jose (see cache-only-jwe.ts), which is ESM-only and loaded on first use there.
  */
 import { CiopError } from "@ciop/core";
 

@@ -5,7 +5,16 @@
  */
 import { CiopError } from "@ciop/core";
 import type { TargetKey, WrapEngine, WrappingKey } from "./engine.js";
-import { toBase64Url } from "./base64.js";
+
+/**
+ * jose's base64url codec (RFC 7515 §2 / RFC 4648 §5, unpadded). jose 6 is ESM-only, so it is loaded
+ * on first use: CommonJS consumers (and CommonJS test runners such as Jest) that never build a
+ * cache-only JWE never have to load an ES module through require().
+ */
+async function joseBase64url(): Promise<{ encode(input: Uint8Array | string): string }> {
+  const { base64url } = await import("jose");
+  return base64url;
+}
 
 /** Input of {@link createCacheOnlyJwe}. @public */
 export interface CacheOnlyJweRequest {
@@ -57,10 +66,16 @@ export async function createCacheOnlyJwe(request: CacheOnlyJweRequest): Promise<
   const headerObject: Record<string, string> = { alg: "RSA-OAEP", enc: "A256GCM", kid };
   if (jti !== undefined) headerObject.jti = jti;
   const header = JSON.stringify(headerObject);
-  const encodedHeader = toBase64Url(new TextEncoder().encode(header));
+  const b64u = await joseBase64url();
+  const encodedHeader = b64u.encode(new TextEncoder().encode(header));
   const aad = new TextEncoder().encode(encodedHeader);
+  // The compact serialization is assembled here from the engine's parts, not with jose's
+  // CompactEncrypt: CompactEncrypt needs the plaintext (here: the target key itself) and the content
+  // encryption key in host memory. With the HSM engine neither leaves the token: the CEK is a
+  // session AES-256 key made there, the target is encrypted under it by C_WrapKey (CKM_AES_GCM with
+  // this AAD), and the CEK is RSA-OAEP wrapped by the token as well. jose only encodes the segments.
   const out = await engine.rsaOaepAesGcm(wrappingKey, target, "sha1", aad);
   if (out.iv.length !== 12 || out.tag.length !== 16) throw new CiopError("ERR_INTERNAL", "The engine returned a malformed AES-GCM result.");
-  const jwe = [encodedHeader, toBase64Url(out.encryptedKey), toBase64Url(out.iv), toBase64Url(out.ciphertext), toBase64Url(out.tag)].join(".");
+  const jwe = [encodedHeader, b64u.encode(out.encryptedKey), b64u.encode(out.iv), b64u.encode(out.ciphertext), b64u.encode(out.tag)].join(".");
   return { jwe, header, body: JSON.stringify({ kid, jwe }), hostFallback: out.hostFallback, steps: out.steps };
 }

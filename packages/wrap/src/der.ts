@@ -1,23 +1,54 @@
-/** Minimal DER framing helpers (length of the outer TLV), used to reject trailing bytes. */
-
 /**
- * Total length (header + content) of the DER TLV at the start of `der`, or -1 when the header
- * is malformed or claims more bytes than are present.
- * @internal
+ * DER framing checks (is this exactly one SEQUENCE, nothing trailing?), decoded by
+ * @peculiar/asn1-schema (asn1js underneath) rather than by hand.
  */
-export function derTlvLength(der: Uint8Array): number {
-  if (der.length < 2) return -1;
-  const first = der[1]!;
-  if (first < 0x80) return 2 + first <= der.length ? 2 + first : -1;
-  const n = first & 0x7f;
-  if (n === 0 || n > 4 || der.length < 2 + n) return -1;
-  let len = 0;
-  for (let i = 0; i < n; i++) len = len * 256 + der[2 + i]!;
-  const total = 2 + n + len;
-  return total <= der.length ? total : -1;
+import { AsnParser } from "@peculiar/asn1-schema";
+
+/** The parts of an asn1js element this module reads. */
+interface DecodedElement {
+  idBlock: { tagClass: number; tagNumber: number; isConstructed: boolean };
+  lenBlock: { isIndefiniteForm: boolean };
+  valueBeforeDecodeView: Uint8Array;
 }
 
-/** True when `der` is exactly one DER SEQUENCE with no trailing bytes. @internal */
+/**
+ * An asn1-schema "convertible": the parser hands it the outer element as decoded, and it keeps only
+ * the framing facts (never the content, which may be private key material).
+ */
+class OuterElement {
+  universalSequence = false;
+  definiteLength = false;
+  encodedLength = -1;
+
+  fromASN(asn: DecodedElement): this {
+    this.universalSequence = asn.idBlock.tagClass === 1 && asn.idBlock.tagNumber === 16 && asn.idBlock.isConstructed;
+    this.definiteLength = !asn.lenBlock.isIndefiniteForm;
+    this.encodedLength = asn.valueBeforeDecodeView.byteLength;
+    return this;
+  }
+
+  toASN(): never {
+    throw new Error("OuterElement is read-only");
+  }
+}
+
+/**
+ * True when `der` is exactly one definite-length SEQUENCE with no trailing bytes.
+ * The decoder works on a private copy that is zeroed before returning (the input may be a
+ * PKCS#8 private key, and the decoder keeps views into the buffer it is given).
+ * @internal
+ */
 export function isExactDerSequence(der: Uint8Array): boolean {
-  return der.length > 0 && der[0] === 0x30 && derTlvLength(der) === der.length;
+  if (der.length < 2 || der[0] !== 0x30) return false;
+  const copy = new ArrayBuffer(der.length);
+  const view = new Uint8Array(copy);
+  view.set(der);
+  try {
+    const outer = AsnParser.parse(copy, OuterElement);
+    return outer.universalSequence && outer.definiteLength && outer.encodedLength === der.length;
+  } catch {
+    return false;
+  } finally {
+    view.fill(0);
+  }
 }

@@ -3,7 +3,13 @@
  * (AWS, Alibaba: often base64 in JSON), PEM public keys (Google, Azure), PKCS#1 RSA public keys,
  * and X.509 certificates in PEM or DER (Google CSEK, Salesforce).
  */
-import { createHash, createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from "node:crypto";
+import { createHash, createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
+// @peculiar/x509 loads tsyringe, which needs the Reflect metadata API at load time: import the
+// polyfill first (it only adds missing Reflect functions; nothing here uses decorators itself).
+import "reflect-metadata";
+import { X509Certificate } from "@peculiar/x509";
+import { AsnConvert } from "@peculiar/asn1-schema";
+import { Certificate, type Name as AsnName } from "@peculiar/asn1-x509";
 import { CiopError } from "@ciop/core";
 import type { WrappingKey } from "./engine.js";
 import { isExactDerSequence } from "./der.js";
@@ -35,6 +41,8 @@ export interface WrappingKeyInspection {
     notAfter: Date;
     /** Whether `now` lies inside [notBefore, notAfter]. */
     validNow: boolean;
+    /** SHA-256 of the certificate's DER (what `openssl x509 -fingerprint -sha256` prints), lower-case hex. */
+    sha256: string;
   };
 }
 
@@ -49,7 +57,17 @@ const PRIVATE_LABELS = /^(?:(?:RSA |EC |DSA |ENCRYPTED |OPENSSH )?PRIVATE KEY)$/
 interface Parsed {
   key: KeyObject;
   format: WrappingKeyInspection["format"];
-  cert?: X509Certificate;
+  cert?: CertificateInfo;
+}
+
+/** What is read from a certificate, eagerly (so that a malformed field fails parsing, not later). */
+interface CertificateInfo {
+  subject: string;
+  issuer: string;
+  serialNumber: string;
+  notBefore: Date;
+  notAfter: Date;
+  sha256: string;
 }
 
 function invalid(what: string, cause?: unknown): CiopError {
@@ -78,8 +96,7 @@ function tryParsePublicDer(der: Buffer): Parsed | undefined {
     /* not SPKI */
   }
   try {
-    const cert = new X509Certificate(der);
-    return { key: cert.publicKey, format: "certificate", cert };
+    return parseCertificate(der);
   } catch {
     /* not a certificate */
   }
@@ -127,8 +144,8 @@ function parsePem(text: string): Parsed {
       return { key: createPublicKey({ key: der, format: "der", type: "pkcs1" }), format: "pkcs1" };
     }
     if (label === "CERTIFICATE" || label === "X509 CERTIFICATE") {
-      const cert = new X509Certificate(der);
-      return { key: cert.publicKey, format: "certificate", cert };
+      if (!isExactDerSequence(der)) throw new Error("trailing or truncated DER");
+      return parseCertificate(der);
     }
   } catch (err) {
     throw invalid(`The PEM block "${label}" could not be parsed.`, err);
@@ -164,6 +181,87 @@ function parseAny(input: Uint8Array | string): Parsed {
   throw invalid("The base64 text does not decode to a DER public key or certificate.");
 }
 
+/**
+ * Reads an X.509 certificate (DER) with @peculiar/x509. The public key is handed to node:crypto as
+ * SubjectPublicKeyInfo DER (`publicKey.rawData`) so that it is validated and used like any other
+ * wrapping key. Everything used here is synchronous (no WebCrypto provider is needed: the SHA-256
+ * fingerprint is computed with node:crypto).
+ */
+function parseCertificate(der: Uint8Array): Parsed {
+  const cert = new X509Certificate(der);
+  // The distinguished names are formatted from the ASN.1 structure (@peculiar/asn1-x509) so that
+  // attribute types and escaping match what node:crypto and OpenSSL print.
+  const tbs = AsnConvert.parse(cert.rawData, Certificate).tbsCertificate;
+  const spki = new Uint8Array(cert.publicKey.rawData);
+  const info: CertificateInfo = {
+    subject: formatName(tbs.subject),
+    issuer: formatName(tbs.issuer),
+    serialNumber: cert.serialNumber.toLowerCase(),
+    notBefore: cert.notBefore,
+    notAfter: cert.notAfter,
+    sha256: createHash("sha256").update(der).digest("hex"),
+  };
+  if (Number.isNaN(info.notBefore.getTime()) || Number.isNaN(info.notAfter.getTime())) throw new Error("unreadable validity dates");
+  return { key: createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" }), format: "certificate", cert: info };
+}
+
+/** OpenSSL's short names of the attribute types seen in certificates (as node:crypto prints them). */
+const ATTRIBUTE_NAMES: Readonly<Record<string, string>> = {
+  "2.5.4.3": "CN",
+  "2.5.4.4": "SN",
+  "2.5.4.5": "serialNumber",
+  "2.5.4.6": "C",
+  "2.5.4.7": "L",
+  "2.5.4.8": "ST",
+  "2.5.4.9": "street",
+  "2.5.4.10": "O",
+  "2.5.4.11": "OU",
+  "2.5.4.12": "title",
+  "2.5.4.13": "description",
+  "2.5.4.15": "businessCategory",
+  "2.5.4.17": "postalCode",
+  "2.5.4.42": "GN",
+  "2.5.4.43": "initials",
+  "2.5.4.44": "generationQualifier",
+  "2.5.4.46": "dnQualifier",
+  "2.5.4.65": "pseudonym",
+  "2.5.4.97": "organizationIdentifier",
+  "1.2.840.113549.1.9.1": "emailAddress",
+  "1.2.840.113549.1.9.2": "unstructuredName",
+  "0.9.2342.19200300.100.1.1": "UID",
+  "0.9.2342.19200300.100.1.25": "DC",
+  "1.3.6.1.4.1.311.60.2.1.1": "jurisdictionL",
+  "1.3.6.1.4.1.311.60.2.1.2": "jurisdictionST",
+  "1.3.6.1.4.1.311.60.2.1.3": "jurisdictionC",
+};
+
+/** RFC 4514 escaping as OpenSSL applies it (ASN1_STRFLGS_ESC_2253 | ESC_CTRL). */
+function escapeValue(value: string): string {
+  return value
+    .replace(/[,+"\\<>;]/g, (c) => `\\${c}`)
+    .replace(/^[ #]/, (c) => `\\${c}`)
+    .replace(/ $/, "\\ ")
+    .replace(/[\x00-\x1f\x7f]/g, (c) => `\\${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`);
+}
+
+/**
+ * A distinguished name in certificate (DER) order, `TYPE=value` joined with ", " and the parts of a
+ * multi-valued RDN with " + ": the same text node:crypto's X509Certificate gives (one line).
+ */
+function formatName(name: AsnName): string {
+  return name
+    .map((rdn) =>
+      rdn
+        .map((atv) => {
+          const type = ATTRIBUTE_NAMES[atv.type] ?? atv.type;
+          const value = atv.value.anyValue ? `#${Buffer.from(atv.value.anyValue).toString("hex")}` : escapeValue(atv.value.toString());
+          return `${type}=${value}`;
+        })
+        .join(" + "),
+    )
+    .join(", ");
+}
+
 function describe(parsed: Parsed): { type: "RSA" | "EC"; bits: number; spki: Uint8Array } {
   const { key } = parsed;
   const details = key.asymmetricKeyDetails ?? {};
@@ -184,17 +282,16 @@ function describe(parsed: Parsed): { type: "RSA" | "EC"; bits: number; spki: Uin
   return { type, bits, spki };
 }
 
-function certInfo(cert: X509Certificate, now: Date): NonNullable<WrappingKeyInspection["certificate"]> {
-  const notBefore = new Date(cert.validFrom);
-  const notAfter = new Date(cert.validTo);
+function certInfo(cert: CertificateInfo, now: Date): NonNullable<WrappingKeyInspection["certificate"]> {
   const t = now.getTime();
   return {
-    subject: cert.subject.split("\n").join(", "),
-    issuer: cert.issuer.split("\n").join(", "),
-    serialNumber: cert.serialNumber.toLowerCase(),
-    notBefore,
-    notAfter,
-    validNow: t >= notBefore.getTime() && t <= notAfter.getTime(),
+    subject: cert.subject,
+    issuer: cert.issuer,
+    serialNumber: cert.serialNumber,
+    notBefore: cert.notBefore,
+    notAfter: cert.notAfter,
+    validNow: t >= cert.notBefore.getTime() && t <= cert.notAfter.getTime(),
+    sha256: cert.sha256,
   };
 }
 
