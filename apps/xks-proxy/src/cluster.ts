@@ -28,6 +28,7 @@ export function runPrimary(config: ProxyConfig): Promise<number> {
   let stopping = false;
   const fork = (): void => {
     const w = cluster.fork();
+    w.on("error", (err: Error) => log("warn", { msg: "worker-ipc-error", worker: w.process.pid, error: err.message.slice(0, 200) }));
     w.on("exit", (code, signal) => {
       if (stopping) return;
       log("warn", { msg: "worker-exited", worker: w.process.pid, code, signal });
@@ -60,8 +61,12 @@ export function runPrimary(config: ProxyConfig): Promise<number> {
 
   const workers = (): Worker[] => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
   const reloadAll = (why: string): void => {
+    if (stopping) return;
     log("info", { msg: "reload-requested", why, workers: workers().length });
-    for (const w of workers()) w.send({ cmd: RELOAD });
+    for (const w of workers()) {
+      // a worker that is exiting cannot take it; it is replaced and reads the file anyway
+      if (w.isConnected()) w.send({ cmd: RELOAD }, undefined, () => undefined);
+    }
   };
   process.on("SIGHUP", () => reloadAll("SIGHUP"));
   const files = [config.source.file, config.server.tls?.certFile, config.server.tls?.keyFile, config.server.tls?.clientCaFile].filter((f): f is string => f !== undefined);
@@ -80,6 +85,7 @@ export function runPrimary(config: ProxyConfig): Promise<number> {
     const stop = (): void => {
       if (stopping) return;
       stopping = true;
+      if (timer) clearTimeout(timer);
       for (const f of files) unwatchFile(f);
       const live = workers();
       let left = live.length;
