@@ -142,10 +142,36 @@ export class Hsm extends EventEmitter {
         selector = embedded.state.serial;
       }
     }
-    const lib = acquireLibrary(libraryPath);
+    let lib = acquireLibrary(libraryPath);
+    let held = true;
     let hsm: Hsm | undefined;
     try {
-      const { slot, info } = selectToken(lib.p, selector);
+      let selected: { slot: Handle; info: pkcs11js.TokenInfo } | undefined;
+      for (let attempt = 1; !selected; attempt++) {
+        try {
+          selected = selectToken(lib.p, selector);
+        } catch (err) {
+          // SoftHSM reads its token directory once, at C_Initialize. A token file that another
+          // process was rewriting at that moment is skipped, so the token looks absent: when this
+          // process is the library's only user, initialise it afresh and look again.
+          // SoftHSM also rewrites token.object at every login (PIN counter flags); reading it at that
+          // moment gives CKR_GENERAL_ERROR. Both are transient.
+          const notFound = CiopError.isInstance(err) && err.code === "ERR_TOKEN_NOT_FOUND";
+          const soleUser = lib.initializedByUs && lib.refs === 1;
+          const retry = attempt < 4 && isSoftHsmLibrary(libraryPath) && ((notFound && soleUser) || isTransientStoreError(err));
+          if (!retry) throw err;
+          if (soleUser) {
+            releaseLibrary(lib);
+            held = false;
+          }
+          await new Promise((r) => setTimeout(r, 50 * attempt + Math.floor(Math.random() * 50)));
+          if (!held) {
+            lib = acquireLibrary(libraryPath);
+            held = true;
+          }
+        }
+      }
+      const { slot, info } = selected;
       const label = cleanText(info.label);
       const moduleInfo = call("C_GetInfo", () => lib.p.C_GetInfo());
       const facts = `${info.manufacturerID} ${info.model} ${moduleInfo.manufacturerID} ${moduleInfo.libraryDescription}`;
@@ -170,12 +196,20 @@ export class Hsm extends EventEmitter {
         throw new CiopError("ERR_PIN_MISSING", `no ${what}: pass options.pin, or set CIOP_PIN or CIOP_PIN_FILE (PINs are never read from the command line alone)`);
       }
       hsm = new Hsm(lib, slot, token, options, embedded?.paths);
-      hsm.login(pin);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          hsm.login(pin);
+          break;
+        } catch (err) {
+          if (attempt >= 3 || !isSoftHsmLibrary(libraryPath) || !isTransientStoreError(err)) throw err;
+          await new Promise((r) => setTimeout(r, 30 * attempt + Math.floor(Math.random() * 30)));
+        }
+      }
       hsm.caps = probeCapabilities(lib.p, slot, lib.osLocking && lib.initializedByUs);
       return hsm;
     } catch (err) {
       if (hsm) await hsm.close();
-      else releaseLibrary(lib);
+      else if (held) releaseLibrary(lib);
       throw err;
     }
   }
@@ -1206,6 +1240,11 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   out.set(a, 0);
   out.set(b, a.length);
   return out;
+}
+
+/** CKR_GENERAL_ERROR from a read of SoftHSM's token files while another process rewrote them. */
+function isTransientStoreError(err: unknown): boolean {
+  return err instanceof HsmError && err.ckr === "CKR_GENERAL_ERROR" && ["C_GetSlotList", "C_GetTokenInfo", "C_Login", "C_OpenSession"].includes(err.fn ?? "");
 }
 
 function selectToken(p: pkcs11js.PKCS11, selector: string | undefined): { slot: Handle; info: pkcs11js.TokenInfo } {
