@@ -135,3 +135,31 @@ describe("certificate fields equal what openssl prints", () => {
     expect(seen.certificate?.notAfter).toEqual(expected.notAfter);
   });
 });
+
+describe("a damaged certificate is refused, not half-read", () => {
+  function code(fn: () => unknown): string {
+    try {
+      fn();
+    } catch (err) {
+      return (err as { code?: string }).code ?? String(err);
+    }
+    return "no error";
+  }
+
+  it.each([
+    ["DER with trailing bytes", (der: Buffer) => Buffer.concat([der, Buffer.from([0x05, 0x00])])],
+    ["DER cut short", (der: Buffer) => der.subarray(0, der.length - 10)],
+    ["PEM of DER with trailing bytes", (der: Buffer) => `-----BEGIN CERTIFICATE-----\n${Buffer.concat([der, Buffer.from([0x05, 0x00])]).toString("base64")}\n-----END CERTIFICATE-----\n`],
+    ["PEM of a certificate whose TBS is not a certificate", (der: Buffer) => {
+      const bad = Buffer.from(der);
+      bad[4] = 0x31; // tbsCertificate SEQUENCE → SET
+      return `-----BEGIN CERTIFICATE-----\n${bad.toString("base64")}\n-----END CERTIFICATE-----\n`;
+    }],
+  ])("%s → ERR_WRAPPING_KEY_INVALID", (_label, damage) => {
+    const der = run("openssl", ["x509", "-in", caCert, "-outform", "DER"]);
+    expect(inspectWrappingKey(der).format).toBe("certificate");
+    expect([der[0], der[1], der[4]]).toEqual([0x30, 0x82, 0x30]); // long-form length: the TBS starts at byte 4
+    expect(code(() => parseWrappingKey(damage(der)))).toBe("ERR_WRAPPING_KEY_INVALID");
+    expect(code(() => inspectWrappingKey(damage(der)))).toBe("ERR_WRAPPING_KEY_INVALID");
+  });
+});
