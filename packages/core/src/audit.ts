@@ -1,4 +1,4 @@
-import { appendFileSync, mkdirSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync } from "node:fs";
 import { hostname, userInfo } from "node:os";
 import { dirname } from "node:path";
 
@@ -26,9 +26,31 @@ export interface AuditRecord {
  * @public
  */
 export function appendAuditRecord(path: string, record: AuditRecord): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  makeParents(dirname(path));
+  for (const name of Object.keys(record)) {
+    if (SECRET_FIELD.test(name)) throw new TypeError(`audit records never carry secrets; field "${name}" refused`);
+  }
   let user = "unknown";
   try { user = userInfo().username; } catch { /* no passwd entry */ }
   const line = JSON.stringify({ time: new Date().toISOString(), user, host: hostname(), pid: process.pid, ...record });
   appendFileSync(path, line + "\n", { mode: 0o600 });
+}
+
+/** Field names that would suggest a secret; such records are refused, not silently written. */
+const SECRET_FIELD = /pin$|^pin|passphrase|password|secret|plaintext|privatekey|keymaterial/i;
+
+/**
+ * Creates missing parent directories one level at a time (0700). Node's recursive mkdir can loop
+ * forever on some pseudo file systems (e.g. a path under /proc); stepping keeps the error honest.
+ */
+function makeParents(dir: string): void {
+  const missing: string[] = [];
+  let d = dir;
+  while (!existsSync(d)) {
+    missing.push(d);
+    const up = dirname(d);
+    if (up === d) break;
+    d = up;
+  }
+  for (const m of missing.reverse()) mkdirSync(m, { mode: 0o700 });
 }
