@@ -53,6 +53,7 @@ describe("deploy/ files", () => {
     expect(cfg.server.port).toBe(443);
     expect(cfg.server.tls?.certFile).toBe("/etc/xks-proxy/tls/fullchain.pem");
     expect(cfg.server.pingPort).toBe(8080);
+    expect(cfg.server.processes).toBe(2);
     expect(cfg.stores).toHaveLength(1);
     expect(cfg.stores[0]).toMatchObject({ name: "tenant-a", uriPrefix: "/tenant-a/xks", keys: ["tenant-a-key-01"], rateLimit: { rps: 1800 } });
     expect(cfg.health.fleetSize).toBe(3);
