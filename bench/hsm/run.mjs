@@ -1,7 +1,7 @@
 // bench/hsm: AES-256-GCM encryptions per second on a token key (32-byte plaintext, 32-byte AAD,
 // 12-byte IV), through @ciop/hsm's sync API, its async path (session pool + pkcs11js *Async) and
 // worker threads, each next to raw pkcs11js doing the same calls in the same run. Raw and ciop runs
-// are interleaved (raw, ciop, raw, ciop...) so drift hits both alike; the table shows medians and the
+// are interleaved in ABBA order (raw, ciop, ciop, raw, ...) so drift hits both alike; the table shows medians and the
 // median of the per-round ciop/raw ratios. The token is a throw-away SoftHSM2 token made for this run (never the user's
 // embedded token). Uses the built dist of @ciop/hsm:
 //   pnpm --filter @ciop/hsm build && pnpm bench:hsm
@@ -152,8 +152,15 @@ try {
   for (const pair of pairs) {
     const r = [], c = [];
     for (let i = 0; i < rounds; i++) {
-      r.push(await pair.raw());
-      c.push(await pair.ciop());
+      // ABBA order (raw first in even rounds, ciop first in odd ones) so a steady drift in machine
+      // load does not favour either side
+      if (i % 2 === 0) {
+        r.push(await pair.raw());
+        c.push(await pair.ciop());
+      } else {
+        c.push(await pair.ciop());
+        r.push(await pair.raw());
+      }
     }
     const median = (a) => {
       const s = [...a].sort((x, y) => x - y);
@@ -177,7 +184,7 @@ const cpu = (readFileSync("/proc/cpuinfo", "utf8").match(/^model name\s*:\s*(.+)
 const nproc = execFileSync("nproc", { encoding: "utf8" }).trim();
 const k = (x) => `${(x / 1000).toFixed(1)}k`;
 console.log(`\n@ciop/hsm AES-256-GCM encrypt, token key (CKA_TOKEN, sensitive), 32 B plaintext + 32 B AAD`);
-console.log(`SoftHSM2 token in ${base}; medians of ${rounds} x ${seconds} s per cell, interleaved; ${nproc} CPUs (${cpu}); Node ${process.version}; load average at start ${loadAtStart}\n`);
+console.log(`SoftHSM2 token in ${base}; medians of ${rounds} x ${seconds} s per cell, interleaved ABBA; ${nproc} CPUs (${cpu}); Node ${process.version}; load average at start ${loadAtStart}\n`);
 const w0 = Math.max(...results.map((r) => r.path.length), 4);
 console.log(`| ${"path".padEnd(w0)} | raw pkcs11js ops/s | @ciop/hsm ops/s | ciop / raw (median of pairs) |`);
 console.log(`|${"-".repeat(w0 + 2)}|-------------------:|----------------:|-----------------------------:|`);
