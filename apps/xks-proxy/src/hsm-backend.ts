@@ -85,7 +85,7 @@ export class HsmBackend implements XksCrypto {
 
   /** Timeout and key-state TTL can change on reload; library/token/pool need a restart. */
   updateConfig(cfg: HsmConfig): void {
-    this.cfg = { ...this.cfg, timeoutMs: cfg.timeoutMs, keyStateTtlMs: cfg.keyStateTtlMs };
+    this.cfg = { ...this.cfg, timeoutMs: cfg.timeoutMs, keyStateTtlMs: cfg.keyStateTtlMs, callMode: cfg.callMode };
   }
 
   get timeoutMs(): number {
@@ -212,10 +212,12 @@ export class HsmBackend implements XksCrypto {
   }
 
   encrypt(keyId: string, iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
+    if (this.cfg.callMode === "sync") return this.withTimeout("encrypt", () => this.current.encryptAesGcm(this.keyFor(keyId), iv, plaintext, aad));
     return this.withTimeout("encrypt", () => this.current.encryptAesGcmAsync(this.keyFor(keyId), iv, plaintext, aad));
   }
 
   decrypt(keyId: string, iv: Uint8Array, ciphertextAndTag: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
+    if (this.cfg.callMode === "sync") return this.withTimeout("decrypt", () => this.current.decryptAesGcm(this.keyFor(keyId), iv, ciphertextAndTag, aad));
     return this.withTimeout("decrypt", () => this.current.decryptAesGcmAsync(this.keyFor(keyId), iv, ciphertextAndTag, aad));
   }
 

@@ -254,6 +254,26 @@ describe("every error name with its HTTP status", () => {
   });
 });
 
+describe("HSM call modes", () => {
+  test('call_mode = "sync" (on the event loop, not the threadpool) gives the same results, including a refused disabled key', async () => {
+    await httpSrv.reload({ ...(await parseConfig(ciopToml({ stores: stores(), healthKey: "e2e-health" }), { dir: certs.dir })), hsm: { ...tlsConfig.hsm, callMode: "sync", timeoutMs: 20 } });
+    try {
+      // with every threadpool thread busy, an async call would time out (see the 503 test); a sync one does not wait for the pool
+      const busy = Array.from({ length: 8 }, () => new Promise((r) => pbkdf2("x", "y", 150_000, 32, "sha512", r)));
+      const during = await call(httpSrv, `${API}/keys/e2e-main/encrypt`, encBody());
+      await Promise.all(busy);
+      expect(during.status).toBe(200);
+      const e = await call(httpSrv, `${API}/keys/e2e-main/encrypt`, encBody({ additionalAuthenticatedData: b64("m") }));
+      expect(e.status).toBe(200);
+      const d = await call(httpSrv, `${API}/keys/e2e-main/decrypt`, { requestMetadata: md("Decrypt"), encryptionAlgorithm: "AES_GCM", ciphertext: e.json.ciphertext, initializationVector: e.json.initializationVector, authenticationTag: e.json.authenticationTag, ciphertextMetadata: e.json.ciphertextMetadata, additionalAuthenticatedData: b64("m") });
+      expect(Buffer.from(d.json.plaintext, "base64").toString()).toBe("hello");
+      expectError(await call(httpSrv, `${API}/keys/e2e-disabled/encrypt`, encBody()), 400, "InvalidStateException");
+    } finally {
+      await httpSrv.reload({ ...(await parseConfig(ciopToml({ stores: stores(), healthKey: "e2e-health" }), { dir: certs.dir })) });
+    }
+  });
+});
+
 describe("PKCS#11 context reset without a restart", () => {
   test("after a reset (what a device error triggers) the same server serves again with fresh sessions and key handles", async () => {
     const before = await call(tlsSrv, `${API}/keys/e2e-main/encrypt`, encBody());

@@ -50,6 +50,12 @@ export interface HsmConfig {
   timeoutMs: number;
   /** How long a key's enabled/usage state is cached (ms, ≤ 1000). */
   keyStateTtlMs: number;
+  /**
+   * "async" (default): AES-GCM on pooled sessions through pkcs11js's async calls, off the event
+   * loop, with the per-call timeout. "sync": on the event loop, no timeout possible; only for a
+   * local, fast token where the threadpool hop costs more than the call.
+   */
+  callMode: "async" | "sync";
   /** Environment set before the library loads (e.g. the sample proxy's [pkcs11_logger] variables; existing values win). */
   env?: Record<string, string>;
 }
@@ -248,7 +254,7 @@ function defaults(dir: string, file: string | undefined, format: ProxyConfig["so
   return {
     source: { ...(file !== undefined ? { file } : {}), format, dir },
     server: { ip: "0.0.0.0", port: 8443, ping: true, keepAliveTimeoutMs: 330_000, tcpKeepAliveMs: 60_000, maxBodyBytes: 64 * 1024, processes: 1 },
-    hsm: { sessionPool: 4, workers: 2, timeoutMs: 200, keyStateTtlMs: 500 },
+    hsm: { sessionPool: 4, workers: 2, timeoutMs: 200, keyStateTtlMs: 500, callMode: "async" },
     stores: [],
     health: { keyName: "ciop-xks-health", createKey: true, fleetSize: 1, vendor: "ciop", model: PROXY_MODEL, intervalMs: 15_000 },
     compat: { sampleProxyAad: false },
@@ -308,6 +314,11 @@ export async function fromCiopToml(doc: Table, dir: string, file?: string, env: 
   cfg.hsm.workers = num(h, "workers", "hsm", 1, 64) ?? cfg.hsm.workers;
   cfg.hsm.timeoutMs = num(h, "timeout_ms", "hsm", 1, 60_000) ?? cfg.hsm.timeoutMs;
   cfg.hsm.keyStateTtlMs = num(h, "key_state_ttl_ms", "hsm", 0, 1000) ?? cfg.hsm.keyStateTtlMs;
+  const mode = str(h, "call_mode", "hsm");
+  if (mode !== undefined) {
+    if (mode !== "async" && mode !== "sync") bad('hsm.call_mode must be "async" or "sync"');
+    cfg.hsm.callMode = mode;
+  }
 
   const hl = table(doc["health"], "[health]");
   cfg.health.keyName = str(hl, "key", "health") ?? cfg.health.keyName;
