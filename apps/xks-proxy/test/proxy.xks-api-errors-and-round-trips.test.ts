@@ -234,7 +234,7 @@ describe("every error name with its HTTP status", () => {
   test("503 DependencyTimeoutException when the HSM does not answer within the per-call timeout", async () => {
     await tlsSrv.reload({ ...tlsConfig, hsm: { ...tlsConfig.hsm, timeoutMs: 20 } });
     // Occupy every libuv threadpool thread, so the HSM's async call waits behind them.
-    const busy = Array.from({ length: 8 }, () => new Promise((r) => pbkdf2("x", "y", 150_000, 32, "sha512", r)));
+    const busy = Array.from({ length: 2 * Number(process.env.UV_THREADPOOL_SIZE ?? 4) }, () => new Promise((r) => pbkdf2("x", "y", 150_000, 32, "sha512", r)));
     try {
       expectError(await call(tlsSrv, `${API}/keys/e2e-main/encrypt`, encBody()), 503, "DependencyTimeoutException");
     } finally {
@@ -259,7 +259,7 @@ describe("HSM call modes", () => {
     await httpSrv.reload({ ...(await parseConfig(ciopToml({ stores: stores(), healthKey: "e2e-health" }), { dir: certs.dir })), hsm: { ...tlsConfig.hsm, callMode: "sync", timeoutMs: 20 } });
     try {
       // with every threadpool thread busy, an async call would time out (see the 503 test); a sync one does not wait for the pool
-      const busy = Array.from({ length: 8 }, () => new Promise((r) => pbkdf2("x", "y", 150_000, 32, "sha512", r)));
+      const busy = Array.from({ length: 2 * Number(process.env.UV_THREADPOOL_SIZE ?? 4) }, () => new Promise((r) => pbkdf2("x", "y", 150_000, 32, "sha512", r)));
       const during = await call(httpSrv, `${API}/keys/e2e-main/encrypt`, encBody());
       await Promise.all(busy);
       expect(during.status).toBe(200);
