@@ -13,6 +13,7 @@ import tls, { type SecureContextOptions, type TLSSocket } from "node:tls";
 import { CiopError } from "@ciop/core";
 import type { Hsm, HsmKey } from "@ciop/hsm";
 import {
+  DependencyTimeoutException,
   HealthMonitor,
   ThrottlingException,
   handleXksHttpRequest,
@@ -194,8 +195,10 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
     return (await hsm.getOrCreateKey(config.health.keyName, "AES-256", { extractable: false })).key;
   };
   const monitor = new HealthMonitor(() =>
-    probe().catch((err: unknown) => {
+    probe().catch((err: unknown): EkmFleetMember["healthStatus"] => {
       logger.log("warn", { msg: "health-probe-failed", error: `${(err as CiopError).code ?? "Error"}: ${(err as Error).message ?? String(err)}`.slice(0, 300) });
+      // an HSM that answers, only too slowly, is still serving: DEGRADED rather than UNAVAILABLE
+      if (err instanceof DependencyTimeoutException) return "DEGRADED";
       throw err;
     }),
   );
