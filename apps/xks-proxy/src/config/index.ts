@@ -44,8 +44,6 @@ export interface HsmConfig {
   pin?: PinSource;
   /** PKCS#11 sessions per worker. */
   sessionPool: number;
-  /** Worker threads doing PKCS#11 calls (off the event loop). */
-  workers: number;
   /** Per-call HSM timeout (ms); expiry → 503 DependencyTimeoutException. */
   timeoutMs: number;
   /** How long a key's enabled/usage state is cached (ms, ≤ 1000). */
@@ -254,7 +252,7 @@ function defaults(dir: string, file: string | undefined, format: ProxyConfig["so
   return {
     source: { ...(file !== undefined ? { file } : {}), format, dir },
     server: { ip: "0.0.0.0", port: 8443, ping: true, keepAliveTimeoutMs: 330_000, tcpKeepAliveMs: 60_000, maxBodyBytes: 64 * 1024, processes: 1 },
-    hsm: { sessionPool: 4, workers: 2, timeoutMs: 200, keyStateTtlMs: 500, callMode: "async" },
+    hsm: { sessionPool: 4, timeoutMs: 200, keyStateTtlMs: 500, callMode: "async" },
     stores: [],
     health: { keyName: "ciop-xks-health", createKey: true, fleetSize: 1, vendor: "ciop", model: PROXY_MODEL, intervalMs: 15_000 },
     compat: { sampleProxyAad: false },
@@ -311,7 +309,6 @@ export async function fromCiopToml(doc: Table, dir: string, file?: string, env: 
   const pin = pinFrom(h, "hsm", dir);
   if (pin) cfg.hsm.pin = pin;
   cfg.hsm.sessionPool = num(h, "session_pool", "hsm", 1, 256) ?? cfg.hsm.sessionPool;
-  cfg.hsm.workers = num(h, "workers", "hsm", 1, 64) ?? cfg.hsm.workers;
   cfg.hsm.timeoutMs = num(h, "timeout_ms", "hsm", 1, 60_000) ?? cfg.hsm.timeoutMs;
   cfg.hsm.keyStateTtlMs = num(h, "key_state_ttl_ms", "hsm", 0, 1000) ?? cfg.hsm.keyStateTtlMs;
   const mode = str(h, "call_mode", "hsm");
