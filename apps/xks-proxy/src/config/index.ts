@@ -367,7 +367,7 @@ export async function fromCiopToml(doc: Table, dir: string, file?: string, env: 
       credentials.push(checkCredential({ accessKeyId, secretAccessKey: await readSecret(ct, cw, dir, env) }, cw));
     }
     const store: StoreConfig = { name, uriPrefix, keys, credentials, regions };
-    const rps = num(st, "rate_limit_rps", where, 1, 1_000_000);
+    const rps = num(st, "rate_limit_rps", where, 0.01, 1_000_000);
     const principals = strList(st, "allowed_principals", where);
     if (principals !== undefined) store.allowedPrincipals = principals;
     if (rps !== undefined) store.rateLimit = { rps, burst: num(st, "rate_limit_burst", where, 1, 10_000_000) ?? rps };
