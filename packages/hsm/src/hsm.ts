@@ -91,7 +91,7 @@ export class Hsm extends EventEmitter {
 
   private readonly lib: LoadedLibrary;
   private readonly p: pkcs11js.PKCS11;
-  private readonly slot: Handle;
+  private slot: Handle;
   private readonly options: HsmOptions;
   private readonly lockDir: string;
   private readonly poolSize: number;
@@ -105,6 +105,11 @@ export class Hsm extends EventEmitter {
   private readonly waiters: Array<{ resolve: (s: Handle) => void; reject: (err: unknown) => void }> = [];
   /** This instance holds a share of the thread's login to the token (see LoadedLibrary.logins). */
   private loginShare = false;
+  /** The user PIN, kept only to log in again after {@link recoverLibrary}; zeroed by close(). */
+  private pinBuf: Buffer | undefined;
+  /** Every key and imported public key handed out, so a library restart can invalidate their handles. */
+  private readonly issuedKeys = new Set<WeakRef<HsmKey>>();
+  private readonly issuedPubs = new Set<WeakRef<HsmPublicKey>>();
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly cache = new Map<string, HsmKey>();
   private readonly fallbacks: HostFallbackEvent[] = [];
@@ -156,7 +161,10 @@ export class Hsm extends EventEmitter {
           // process is the library's only user, initialise it afresh and look again.
           // SoftHSM also rewrites token.object at every login (PIN counter flags); reading it at that
           // moment gives CKR_GENERAL_ERROR. Both are transient.
-          const notFound = CiopError.isInstance(err) && err.code === "ERR_TOKEN_NOT_FOUND";
+          // Only when the token must exist (the embedded one) or no token was readable at all, so a
+          // mistyped selector still fails at once.
+          const notFound =
+            CiopError.isInstance(err) && err.code === "ERR_TOKEN_NOT_FOUND" && (embedded !== undefined || (err as CiopError).details?.tokensSeen === 0);
           const soleUser = lib.initializedByUs && lib.refs === 1;
           const retry = attempt < 4 && isSoftHsmLibrary(libraryPath) && ((notFound && soleUser) || isTransientStoreError(err));
           if (!retry) throw err;
@@ -199,6 +207,7 @@ export class Hsm extends EventEmitter {
       for (let attempt = 1; ; attempt++) {
         try {
           hsm.login(pin);
+          hsm.pinBuf = Buffer.from(pin, "utf8");
           break;
         } catch (err) {
           if (attempt >= 3 || !isSoftHsmLibrary(libraryPath) || !isTransientStoreError(err)) throw err;
@@ -347,7 +356,12 @@ export class Hsm extends EventEmitter {
       throw new CiopError("ERR_WRAPPING_KEY_INVALID", `the wrapping key is ${jwk.kty ?? "unknown"}, but only RSA public keys can wrap in the HSM`);
     }
     const n = Buffer.from(jwk.n, "base64url");
-    const handle = call(
+    const handle = this.createRsaPublicObject(n, Buffer.from(jwk.e!, "base64url"));
+    return this.issue(this.issuedPubs, new HsmPublicKey(modulusBits(n), Uint8Array.from(spkiDer), handle));
+  }
+
+  private createRsaPublicObject(n: Buffer, e: Buffer): Handle {
+    return call(
       "C_CreateObject",
       () =>
         this.p.C_CreateObject(this.objSession, [
@@ -356,7 +370,7 @@ export class Hsm extends EventEmitter {
           { type: P.CKA_TOKEN, value: false },
           { type: P.CKA_PRIVATE, value: false },
           { type: P.CKA_MODULUS, value: n },
-          { type: P.CKA_PUBLIC_EXPONENT, value: Buffer.from(jwk.e!, "base64url") },
+          { type: P.CKA_PUBLIC_EXPONENT, value: e },
           { type: P.CKA_WRAP, value: true },
           { type: P.CKA_ENCRYPT, value: true },
           { type: P.CKA_VERIFY, value: false },
@@ -364,7 +378,6 @@ export class Hsm extends EventEmitter {
         ]),
       "importing the wrapping key",
     );
-    return new HsmPublicKey(modulusBits(n), Uint8Array.from(spkiDer), handle);
   }
 
   /** Destroys an imported public key's session object. */
@@ -514,7 +527,7 @@ export class Hsm extends EventEmitter {
         ]),
       "generating an ephemeral AES key",
     );
-    return new HsmKey({ name: "ciop-ephemeral", type: `AES-${bits}` as KeyType, kind: "secret", id: "", createdByCiop: true, ephemeral: true, handle });
+    return this.issue(this.issuedKeys, new HsmKey({ name: "ciop-ephemeral", type: `AES-${bits}` as KeyType, kind: "secret", id: "", createdByCiop: true, ephemeral: true, handle }));
   }
 
   /** Destroys a key made by {@link generateSessionAesKey}. */
@@ -669,6 +682,8 @@ export class Hsm extends EventEmitter {
     for (const w of this.waiters.splice(0)) w.reject(new CiopError("ERR_USAGE", "this Hsm has been closed"));
     this.cache.clear();
     this.releaseLogin();
+    zeroize(this.pinBuf);
+    this.pinBuf = undefined;
     releaseLibrary(this.lib);
   }
 
@@ -955,7 +970,7 @@ export class Hsm extends EventEmitter {
       if (strict) throw new CiopError("ERR_KEY_TYPE_UNSUPPORTED", `key '${name}' exists on the token but its type (CKK 0x${keyType.toString(16)}) is not one ciop handles`);
       return undefined;
     }
-    return new HsmKey({ name, type, kind: KEY_SPECS[type].kind, id: id.toString("hex"), createdByCiop: isCiopId(id), handle: h });
+    return this.issue(this.issuedKeys, new HsmKey({ name, type, kind: KEY_SPECS[type].kind, id: id.toString("hex"), createdByCiop: isCiopId(id), handle: h }));
   }
 
   private publicHandle(key: HsmKey): Handle | undefined {
@@ -1002,9 +1017,73 @@ export class Hsm extends EventEmitter {
         } catch {
           /* nothing was left behind */
         }
+        // SoftHSM marks the whole token invalid, for the rest of the process, when it indexes the token
+        // while another process is rewriting token.object (every login does); from then on every
+        // object creation fails with CKR_GENERAL_ERROR. Only a fresh C_Initialize clears that.
+        if (isCkr(err, "CKR_GENERAL_ERROR")) this.recoverLibrary();
         await new Promise((r) => setTimeout(r, 25 * attempt + Math.floor(Math.random() * 50)));
       }
     }
+  }
+
+  /** Remembers an issued key/public key (weakly) so {@link recoverLibrary} can fix its handle. */
+  private issue<T extends object>(set: Set<WeakRef<T>>, obj: T): T {
+    if (set.size > 4096) for (const r of set) if (!r.deref()) set.delete(r);
+    set.add(new WeakRef(obj));
+    return obj;
+  }
+
+  /**
+   * Finalises and re-initialises the PKCS#11 library, then reopens sessions and logs in again, when
+   * this Hsm is the library's only user in this thread and no pooled session is busy. Handles of keys
+   * handed out before are set to an invalid handle, so their next use re-finds them by CKA_ID (a
+   * stale number could otherwise name another object); imported public keys are imported again.
+   * Session keys (ephemeral) are gone. Returns false when it could not run.
+   */
+  private recoverLibrary(): boolean {
+    const lib = this.lib;
+    if (this.closed || !this.pinBuf || !isSoftHsmLibrary(this.token.libraryPath) || !lib.initializedByUs || lib.refs !== 1 || lib.logins.size > 1) return false;
+    if (this.poolOpen - this.idle.length !== 0 || this.waiters.length > 0) return false;
+    const oldSlotKey = this.slot.toString("hex");
+    try {
+      this.p.C_Finalize();
+    } catch {
+      /* continue: initialise afresh */
+    }
+    this.idle.length = 0;
+    this.poolOpen = 0;
+    call("C_Initialize", () => this.p.C_Initialize({ flags: P.CKF_OS_LOCKING_OK }), "restarting the library");
+    this.slot = selectToken(this.p, this.token.serial).slot;
+    this.objSession = this.openSession();
+    this.opSession = this.openSession();
+    const pin = this.pinBuf.toString("utf8");
+    call("C_Login", () => this.p.C_Login(this.objSession, P.CKU_USER, pin), `logging in to token '${this.token.label}' again`);
+    const held = lib.logins.get(oldSlotKey);
+    if (held) {
+      lib.logins.delete(oldSlotKey);
+      lib.logins.set(this.slot.toString("hex"), held);
+    }
+    for (const ref of this.issuedKeys) {
+      const k = ref.deref();
+      if (!k) {
+        this.issuedKeys.delete(ref);
+        continue;
+      }
+      k.handle = Buffer.alloc(8); // CK_INVALID_HANDLE
+      k.publicHandle = undefined;
+    }
+    for (const ref of this.issuedPubs) {
+      const pub = ref.deref();
+      if (!pub) {
+        this.issuedPubs.delete(ref);
+        continue;
+      }
+      if (!pub.handle) continue;
+      const jwk = createPublicKey({ key: Buffer.from(pub.spki), format: "der", type: "spki" }).export({ format: "jwk" }) as { n: string; e: string };
+      pub.handle = this.createRsaPublicObject(Buffer.from(jwk.n, "base64url"), Buffer.from(jwk.e, "base64url"));
+    }
+    this.cache.clear();
+    return true;
   }
 
   private async createKeyOnce(name: string, spec: KeySpec, options: GenerateKeyOptions, id: Buffer): Promise<HsmKey> {
@@ -1041,7 +1120,7 @@ export class Hsm extends EventEmitter {
             ]),
           ctx,
         );
-        const key = new HsmKey({ name, type: spec.type, kind: "secret", id: id.toString("hex"), createdByCiop: true, handle });
+        const key = this.issue(this.issuedKeys, new HsmKey({ name, type: spec.type, kind: "secret", id: id.toString("hex"), createdByCiop: true, handle }));
         this.cache.set(name, key);
         return key;
       }
@@ -1073,7 +1152,10 @@ export class Hsm extends EventEmitter {
         () => this.generateKeyPairCall(session, { mechanism: rsa ? P.CKM_RSA_PKCS_KEY_PAIR_GEN : P.CKM_EC_KEY_PAIR_GEN }, pubTemplate, privTemplate),
         ctx,
       );
-      const key = new HsmKey({ name, type: spec.type, kind: "private", id: id.toString("hex"), createdByCiop: true, handle: pair.privateKey, publicHandle: pair.publicKey });
+      const key = this.issue(
+        this.issuedKeys,
+        new HsmKey({ name, type: spec.type, kind: "private", id: id.toString("hex"), createdByCiop: true, handle: pair.privateKey, publicHandle: pair.publicKey }),
+      );
       this.cache.set(name, key);
       return key;
     } finally {
@@ -1255,7 +1337,9 @@ function selectToken(p: pkcs11js.PKCS11, selector: string | undefined): { slot: 
   const seen = () => (tokens.length ? tokens.map((t, i) => `#${i} '${cleanText(t.info.label)}' (serial ${cleanText(t.info.serialNumber)})`).join(", ") : "none");
   if (selector === undefined) {
     if (tokens.length === 1) return tokens[0]!;
-    throw new CiopError("ERR_TOKEN_NOT_FOUND", `${tokens.length} initialised tokens and no token selected: set CIOP_TOKEN / options.token to a label, serial or #index. Tokens seen: ${seen()}`);
+    throw new CiopError("ERR_TOKEN_NOT_FOUND", `${tokens.length} initialised tokens and no token selected: set CIOP_TOKEN / options.token to a label, serial or #index. Tokens seen: ${seen()}`, {
+      details: { tokensSeen: tokens.length },
+    });
   }
   const idx = /^#(\d+)$/.exec(selector);
   if (idx) {
@@ -1270,6 +1354,8 @@ function selectToken(p: pkcs11js.PKCS11, selector: string | undefined): { slot: 
       throw new CiopError("ERR_CONFIG_INVALID", `${byLabel.length} tokens are labelled '${selector}': select one by serial. Tokens seen: ${seen()}`);
     }
   }
-  throw new CiopError("ERR_TOKEN_NOT_FOUND", `no token matches '${selector}' (by label, serial or #index). Tokens seen: ${seen()}`);
+  throw new CiopError("ERR_TOKEN_NOT_FOUND", `no token matches '${selector}' (by label, serial or #index). Tokens seen: ${seen()}`, {
+    details: { tokensSeen: tokens.length },
+  });
 }
 

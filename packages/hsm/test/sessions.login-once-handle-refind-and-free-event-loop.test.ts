@@ -3,7 +3,7 @@
  * Hsm must still present the right PIN), stale object handles re-found by CKA_ID, a bounded session
  * pool for async work, close() waiting for work in flight, and RSA generation off the event loop.
  */
-import { randomBytes } from "node:crypto";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { Hsm } from "../src/index.js";
 import { openTestHsm, runChild, uniqueName } from "./helpers.js";
 
@@ -68,6 +68,24 @@ describe("one Hsm", () => {
     await closing;
     expect(results.every((r, i) => r.length === `message ${i}`.length + 16)).toBe(true);
     expect(() => h2.findKey(key.name)).toThrow(expect.objectContaining({ code: "ERR_USAGE" }));
+  });
+
+  test("after a library restart (the cure for SoftHSM's poisoned token state) keys and public keys handed out before still work, each naming its own object", async () => {
+    const a = await hsm.generateKey(`${base}-ra`, "AES-256");
+    const b = await hsm.generateKey(`${base}-rb`, "AES-256");
+    const iv = randomBytes(12);
+    const ctA = hsm.encryptAesGcm(a, iv, Buffer.from("sealed by A"));
+    const spki = generateKeyPairSync("rsa", { modulusLength: 2048 }).publicKey.export({ type: "spki", format: "der" });
+    const pub = hsm.importPublicKey(spki);
+    expect((hsm as unknown as { recoverLibrary(): boolean }).recoverLibrary()).toBe(true);
+    expect(a.handle.equals(Buffer.alloc(8))).toBe(true);
+    // handle numbers restart after C_Initialize: B must not open A's ciphertext, A must
+    expect(() => hsm.decryptAesGcm(b, iv, ctA)).toThrow(expect.objectContaining({ code: "ERR_DECRYPTION_FAILED" }));
+    expect(hsm.decryptAesGcm(a, iv, ctA).toString()).toBe("sealed by A");
+    expect(hsm.wrapRsaOaep(pub, a, "sha1").bytes).toHaveLength(256);
+    expect(await hsm.encryptAesGcmAsync(b, randomBytes(12), Buffer.from("x"))).toHaveLength(17);
+    expect((await hsm.generateKey(`${base}-rc`, "AES-128")).type).toBe("AES-128");
+    hsm.releasePublicKey(pub);
   });
 
   test("RSA-3072 generation runs off the event loop: timers keep firing and other HSM work completes before it ends", async () => {
