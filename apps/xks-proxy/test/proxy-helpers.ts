@@ -150,7 +150,7 @@ export function ciopToml(opts: { tls?: Certs & { mtlsSubject?: string }; stores:
     `library = "${process.env.CIOP_TEST_LIB}"`,
     `token = "${process.env.CIOP_TEST_TOKEN_LABEL}"`,
     'pin_env = "CIOP_TEST_PIN"',
-    "timeout_ms = 2000", // CI machines run many suites at once; the 503 test lowers it explicitly
+    "timeout_ms = 10000", // CI machines run many suites at once; the 503 test lowers it explicitly
     "[health]",
     `key = "${opts.healthKey ?? "xks-health"}"`,
     "fleet_size = 3",
