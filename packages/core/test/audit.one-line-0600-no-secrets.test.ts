@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { appendAuditRecord } from "../src/index";
+import { appendAuditRecord } from "../src/index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "ciop-audit-"));
 
