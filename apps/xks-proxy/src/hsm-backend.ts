@@ -9,9 +9,6 @@ import { Hsm, HsmError, type HsmKey, type HsmOptions } from "@ciop/hsm";
 import { DependencyTimeoutException, InternalException, type XksCrypto, type XksKeyDescription } from "@ciop/xks";
 import type { HsmConfig } from "./config/index.js";
 
-const CKA_ENCRYPT = 0x104;
-const CKA_DECRYPT = 0x105;
-
 /** PKCS#11 return values after which the context is re-initialised. */
 const FATAL_CKR = new Set([
   "CKR_DEVICE_ERROR",
@@ -34,21 +31,6 @@ interface KeyState {
   at: number;
   desc: XksKeyDescription | undefined;
   key: HsmKey | undefined;
-}
-
-/** Reads CKA_ENCRYPT/CKA_DECRYPT of a key (the public Hsm API only reports both together). */
-function readUsage(hsm: Hsm, key: HsmKey): { encrypt: boolean; decrypt: boolean } {
-  const h = hsm as unknown as {
-    withHandle?: <T>(k: HsmKey, f: (handle: unknown) => T) => T;
-    attrs?: (handle: unknown, types: number[], context: string) => Map<number, Buffer>;
-  };
-  if (typeof h.withHandle === "function" && typeof h.attrs === "function") {
-    const attrs = h.attrs;
-    const a = h.withHandle.call(hsm, key, (handle: unknown) => attrs.call(hsm, handle, [CKA_ENCRYPT, CKA_DECRYPT], "reading key usage")) as Map<number, Buffer>;
-    return { encrypt: a.get(CKA_ENCRYPT)?.[0] === 1, decrypt: a.get(CKA_DECRYPT)?.[0] === 1 };
-  }
-  const enabled = hsm.keyInfo(key).enabled;
-  return { encrypt: enabled, decrypt: enabled };
 }
 
 export class HsmBackend implements XksCrypto {
@@ -177,7 +159,7 @@ export class HsmBackend implements XksCrypto {
       if (m?.[1] !== "AES") {
         desc = { keySpec, enabled: true, canEncrypt: false, canDecrypt: false };
       } else {
-        const u = readUsage(hsm, key);
+        const u = hsm.keyUsage(key);
         // ciop's admin disables a key by clearing both usages; a key ciop created always has both
         // when enabled. A foreign key with neither usage is a "no usage" key, not a disabled one.
         const disabled = key.createdByCiop && !u.encrypt && !u.decrypt;

@@ -14,7 +14,7 @@ import { withFileLock } from "./lock.js";
 import { HASHES, gcmParameter, hostKwpUnwrap, hostKwpWrap, isHashName, kwpName, oaepMechanism, oaepName } from "./mechanisms.js";
 import { resolvePin } from "./pin.js";
 import { probeCapabilities } from "./probe.js";
-import type { Capabilities, GenerateKeyOptions, HashName, HostFallbackEvent, HsmOptions, KeyInfo, KeyType, TokenInfo, WrapOutcome } from "./types.js";
+import type { Capabilities, GenerateKeyOptions, HashName, HostFallbackEvent, HsmOptions, KeyInfo, KeyType, KeyUsage, TokenInfo, WrapOutcome } from "./types.js";
 
 const P = pkcs11js;
 type Handle = Buffer;
@@ -311,6 +311,40 @@ export class Hsm extends EventEmitter {
       enabled: usage.every((t) => attrs.get(t)?.[0] === 1),
       extractable: attrs.get(P.CKA_EXTRACTABLE)?.[0] === 1,
       sensitive: attrs.get(P.CKA_SENSITIVE)?.[0] === 1,
+    };
+  }
+
+  /**
+   * The key's usage attributes, each on its own (CKA_ENCRYPT, CKA_DECRYPT, CKA_SIGN, CKA_VERIFY,
+   * CKA_WRAP, CKA_UNWRAP), read from the token now. Use it to tell an encrypt-only key from a
+   * decrypt-only or a disabled one ({@link keyInfo}'s `enabled` only says whether all of the key
+   * family's usages are set). For key pairs the public-side usages come from the public half.
+   */
+  keyUsage(key: HsmKey): KeyUsage {
+    this.ensureOpen();
+    const on = (m: Map<number, Buffer>, t: number) => m.get(t)?.[0] === 1;
+    const ctx = `reading the usage of key '${key.name}'`;
+    if (key.kind === "secret") {
+      const a = this.withHandle(key, (h) => this.attrs(h, [P.CKA_ENCRYPT, P.CKA_DECRYPT, P.CKA_SIGN, P.CKA_VERIFY, P.CKA_WRAP, P.CKA_UNWRAP], ctx));
+      return {
+        encrypt: on(a, P.CKA_ENCRYPT),
+        decrypt: on(a, P.CKA_DECRYPT),
+        sign: on(a, P.CKA_SIGN),
+        verify: on(a, P.CKA_VERIFY),
+        wrap: on(a, P.CKA_WRAP),
+        unwrap: on(a, P.CKA_UNWRAP),
+      };
+    }
+    const priv = this.withHandle(key, (h) => this.attrs(h, [P.CKA_DECRYPT, P.CKA_SIGN, P.CKA_UNWRAP], ctx));
+    const pubHandle = this.publicHandle(key);
+    const pub = pubHandle ? this.attrs(pubHandle, [P.CKA_ENCRYPT, P.CKA_VERIFY, P.CKA_WRAP], ctx) : new Map<number, Buffer>();
+    return {
+      encrypt: on(pub, P.CKA_ENCRYPT),
+      decrypt: on(priv, P.CKA_DECRYPT),
+      sign: on(priv, P.CKA_SIGN),
+      verify: on(pub, P.CKA_VERIFY),
+      wrap: on(pub, P.CKA_WRAP),
+      unwrap: on(priv, P.CKA_UNWRAP),
     };
   }
 

@@ -14,6 +14,7 @@ export type {
   HsmOptions,
   TokenInfo,
   KeyInfo,
+  KeyUsage,
   WrapOutcome,
   Capabilities,
   GenerateKeyOptions,

@@ -98,6 +98,26 @@ export interface KeyInfo {
   sensitive: boolean;
 }
 
+/**
+ * A key's usage attributes, read one by one from the token (see {@link Hsm.keyUsage}). For a key
+ * pair, `decrypt`, `sign` and `unwrap` come from the private key and `encrypt`, `verify` and `wrap`
+ * from its public half (false when the public half is missing).
+ */
+export interface KeyUsage {
+  /** CKA_ENCRYPT. */
+  encrypt: boolean;
+  /** CKA_DECRYPT. */
+  decrypt: boolean;
+  /** CKA_SIGN. */
+  sign: boolean;
+  /** CKA_VERIFY. */
+  verify: boolean;
+  /** CKA_WRAP. */
+  wrap: boolean;
+  /** CKA_UNWRAP. */
+  unwrap: boolean;
+}
+
 /** How a wrap was done. `hostFallback` = key material (target or ephemeral) was in host memory. */
 export interface WrapOutcome {
   bytes: Uint8Array;
