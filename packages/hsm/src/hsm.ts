@@ -24,6 +24,8 @@ export type WrapMechanism = pkcs11js.Mechanism;
 
 const SOFTWARE_TOKEN_PATTERN = /softhsm|softokn|\bnss\b|mozilla|kryoptic|software/i;
 const WRAP_BUFFER = 16384;
+/** Host-fallback events kept in memory by default (a long-running server must not grow without bound). */
+const DEFAULT_FALLBACK_HISTORY = 100;
 const DISABLED: Partial<Record<string, CiopErrorCode>> = { CKR_KEY_FUNCTION_NOT_PERMITTED: "ERR_KEY_DISABLED" };
 /** GCM decrypt failures that mean "this ciphertext/tag/AAD/IV is not authentic" (SoftHSM says CKR_GENERAL_ERROR). */
 const GCM_AUTH_FAILURES = ["CKR_GENERAL_ERROR", "CKR_ENCRYPTED_DATA_INVALID", "CKR_ENCRYPTED_DATA_LEN_RANGE", "CKR_DATA_INVALID", "CKR_DATA_LEN_RANGE"];
@@ -112,7 +114,11 @@ export class Hsm extends EventEmitter {
   private readonly issuedPubs = new Set<WeakRef<HsmPublicKey>>();
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly cache = new Map<string, HsmKey>();
+  /** The most recent host-side fallbacks (at most {@link fallbackHistory}). */
   private readonly fallbacks: HostFallbackEvent[] = [];
+  private readonly fallbackHistory: number;
+  /** Every host-side fallback since open, also those no longer kept in {@link fallbacks}. */
+  private fallbackCount = 0;
   private closed = false;
 
   private constructor(lib: LoadedLibrary, slot: Handle, token: TokenInfo, options: HsmOptions, embedded: EmbeddedTokenPaths | undefined) {
@@ -124,6 +130,7 @@ export class Hsm extends EventEmitter {
     this.options = options;
     this.embeddedPaths = embedded;
     this.poolSize = Math.max(1, options.sessionPoolSize ?? 4);
+    this.fallbackHistory = options.hostFallbackHistory ?? DEFAULT_FALLBACK_HISTORY;
     const uid = typeof process.getuid === "function" ? process.getuid() : 0;
     this.lockDir = options.lockDir ?? (embedded ? embedded.lockDir : path.join(os.tmpdir(), `ciop-locks-${uid}`));
     this.objSession = this.openSession();
@@ -135,6 +142,10 @@ export class Hsm extends EventEmitter {
    * (created on first use in `$XDG_DATA_HOME/ciop`). See the README for the full resolution order.
    */
   static async open(options: HsmOptions = {}): Promise<Hsm> {
+    const history = options.hostFallbackHistory;
+    if (history !== undefined && (!Number.isSafeInteger(history) || history < 0)) {
+      throw new CiopError("ERR_CONFIG_INVALID", `hostFallbackHistory must be a whole number of events (0 or more), not ${String(history)}`);
+    }
     const libraryPath = options.library ?? process.env.CIOP_PKCS11_LIB ?? defaultLibraryPath();
     const protection = options.protection ?? { kind: "module" as const };
     let selector = protection.kind !== "module" ? protection.name : (options.token ?? process.env.CIOP_TOKEN);
@@ -235,10 +246,19 @@ export class Hsm extends EventEmitter {
 
   /** True once any host-side fallback happened in this Hsm. */
   get hostFallbackUsed(): boolean {
-    return this.fallbacks.length > 0;
+    return this.fallbackCount > 0;
   }
 
-  /** Every host-side fallback so far (for the audit log). */
+  /** How many host-side fallbacks happened in this Hsm since it was opened (exact, never capped). */
+  get hostFallbackCount(): number {
+    return this.fallbackCount;
+  }
+
+  /**
+   * The most recent host-side fallbacks, oldest first: at most `options.hostFallbackHistory`
+   * (default 100), so a long-running server does not keep every event. For a complete record,
+   * log each one from `onHostFallback` or the "host-fallback" event; {@link hostFallbackCount} is the exact total.
+   */
   get hostFallbacks(): readonly HostFallbackEvent[] {
     return [...this.fallbacks];
   }
@@ -1310,7 +1330,11 @@ export class Hsm extends EventEmitter {
       );
     }
     const event: HostFallbackEvent = { operation, key: key.name, reason, material, token: `${this.token.label} (${this.token.serial})`, at: new Date().toISOString() };
-    this.fallbacks.push(event);
+    this.fallbackCount++;
+    if (this.fallbackHistory > 0) {
+      this.fallbacks.push(event);
+      if (this.fallbacks.length > this.fallbackHistory) this.fallbacks.splice(0, this.fallbacks.length - this.fallbackHistory);
+    }
     this.options.onHostFallback?.(event);
     this.emit("host-fallback", event);
   }

@@ -43,6 +43,11 @@ export interface HsmOptions {
   sessionPoolSize?: number;
   /** Called for every host-side fallback (also emitted as the "host-fallback" event). Log it to the audit log. */
   onHostFallback?: (event: HostFallbackEvent) => void;
+  /**
+   * How many host-fallback events {@link Hsm.hostFallbacks} keeps (the most recent; default 100, 0 = none).
+   * {@link Hsm.hostFallbackCount} always counts every one.
+   */
+  hostFallbackHistory?: number;
   /** Directory for the cross-process key-creation locks. Default: <dataDir>/locks for the embedded token, else $TMPDIR/ciop-locks-<uid>. */
   lockDir?: string;
   /**
