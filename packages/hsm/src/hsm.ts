@@ -212,7 +212,12 @@ export class Hsm extends EventEmitter {
             : `PIN of token '${label}'`;
       const pin = await resolvePin(options.pin, what, embedded?.state.pin);
       if (pin === undefined) {
-        throw new CiopError("ERR_PIN_MISSING", `no ${what}: pass options.pin, or set CIOP_PIN or CIOP_PIN_FILE (PINs are never read from the command line alone)`);
+        // Keep "no <what>:" first and the words "options.pin": citool recognises this message by them.
+        throw new CiopError(
+          "ERR_PIN_MISSING",
+          `no ${what}: set CIOP_PIN to the PIN or CIOP_PIN_FILE to a file holding it, or enter it when a PIN prompt asks; ` +
+            `programs calling Hsm.open can give it as options.pin ({ env }, { file }, { prompt } or { value }). A PIN is never taken from the command line alone`,
+        );
       }
       hsm = new Hsm(lib, slot, token, options, embedded?.paths);
       for (let attempt = 1; ; attempt++) {

@@ -85,6 +85,9 @@ test("module protection with no PIN anywhere is ERR_PIN_MISSING, naming the PIN 
   const err = await facts({ token: label() }).catch((e: Error) => e);
   expect(err).toMatchObject({ code: "ERR_PIN_MISSING" });
   expect((err as Error).message).toMatch(/CIOP_PIN.*CIOP_PIN_FILE/);
+  // neutral for CLI and API users: the environment and a prompt come first, the API option last
+  expect((err as Error).message).toMatch(/^no PIN of token '[^']+': set CIOP_PIN .*CIOP_PIN_FILE .*PIN prompt.*options\.pin/);
+  expect((err as Error).message).not.toMatch(/pass options\.pin/);
   await expect(withEnv({ EMPTY_PIN_VAR: "" }, () => facts({ token: label(), pin: { env: "EMPTY_PIN_VAR" } }))).rejects.toMatchObject({ code: "ERR_PIN_MISSING" });
   await expect(facts({ token: label(), pin: { prompt: async () => "" } })).rejects.toMatchObject({ code: "ERR_PIN_MISSING" });
 });
