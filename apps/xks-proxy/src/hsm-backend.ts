@@ -50,8 +50,12 @@ export class HsmBackend implements XksCrypto {
     this.current = hsm;
   }
 
-  static async open(cfg: HsmConfig, hooks: HsmBackendHooks = {}): Promise<HsmBackend> {
-    const options: HsmOptions = { sessionPoolSize: cfg.sessionPool };
+  /**
+   * Opens the configured token. `extra` adds @ciop/hsm options the config file does not offer
+   * (tests use `assumeHardwareToken` to see the host-fallback switch act on SoftHSM).
+   */
+  static async open(cfg: HsmConfig, hooks: HsmBackendHooks = {}, extra: Partial<HsmOptions> = {}): Promise<HsmBackend> {
+    const options: HsmOptions = { ...extra, sessionPoolSize: cfg.sessionPool, allowHostFallback: cfg.allowHostFallback };
     if (cfg.library !== undefined) options.library = cfg.library;
     if (cfg.token !== undefined) options.token = cfg.token;
     if (cfg.pin !== undefined) options.pin = cfg.pin;

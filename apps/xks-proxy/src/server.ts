@@ -24,7 +24,7 @@ import {
   type XksServiceOptions,
 } from "@ciop/xks";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import { loadConfig, type ProxyConfig, type TlsConfig } from "./config/index.js";
+import { checkRouteOverlaps, loadConfig, routeGroupPrefixes, type ProxyConfig, type TlsConfig } from "./config/index.js";
 import { HsmBackend } from "./hsm-backend.js";
 import { Logger } from "./logger.js";
 import { TokenBucket } from "./rate-limit.js";
@@ -155,6 +155,8 @@ function send(res: ServerResponse, status: number, headers: Record<string, strin
 /** Starts a proxy for `config`; resolves when every listener is up. */
 export async function startServer(initial: ProxyConfig, opts: StartServerOptions = {}): Promise<RunningServer> {
   let config = initial;
+  // loadConfig checks this too; a config object built in code must not skip it
+  checkRouteOverlaps(config.stores, routeGroupPrefixes(config));
   const logger = new Logger(config.logging, opts.logSink);
   const registry = new Registry();
   const reqDuration = new Histogram({
@@ -293,8 +295,11 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
       const factory = factories[section];
       if (factory) groups.push({ section, group: await factory(raw, ctx) });
     }
+    // the prefixes the groups really serve (a group may normalise its section's value)
+    checkRouteOverlaps(config.stores, groups.map(({ section, group }) => ({ section, pathPrefix: group.pathPrefix })));
   } catch (err) {
     monitor.stop();
+    for (const g of groups) await g.group.close().catch(() => undefined);
     await backend.close();
     throw err;
   }
@@ -440,6 +445,7 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
     if (a.server.ip !== b.server.ip || a.server.port !== b.server.port) out.push("server address");
     if ((a.server.tls === undefined) !== (b.server.tls === undefined)) out.push("TLS on/off");
     if (a.hsm.library !== b.hsm.library || a.hsm.token !== b.hsm.token || a.hsm.sessionPool !== b.hsm.sessionPool) out.push("hsm library/token/pool");
+    if (a.hsm.allowHostFallback !== b.hsm.allowHostFallback) out.push("hsm allow_host_fallback");
     if (a.server.pingPort !== b.server.pingPort || a.metrics.port !== b.metrics.port) out.push("ping/metrics port");
     return out;
   };
@@ -447,6 +453,7 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
   const reload = (next?: ProxyConfig): Promise<void> => {
     reloading = reloading.catch(() => undefined).then(async () => {
       const fresh = next ?? (config.source.file !== undefined ? await loadConfig(config.source.file) : config);
+      checkRouteOverlaps(fresh.stores, routeGroupPrefixes(fresh));
       const restart = restartNeeded(config, fresh);
       if (fresh.server.tls && main instanceof https.Server) (main as https.Server).setSecureContext(tlsContextOptions(fresh.server.tls));
       for (const { section, group } of groups) {
@@ -458,7 +465,7 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
       backend.invalidate();
       logger.setLevel(fresh.logging.level);
       main.keepAliveTimeout = fresh.server.keepAliveTimeoutMs;
-      config = { ...fresh, server: { ...fresh.server, ip: config.server.ip, port: config.server.port }, hsm: { ...fresh.hsm, library: config.hsm.library, token: config.hsm.token, sessionPool: config.hsm.sessionPool } };
+      config = { ...fresh, server: { ...fresh.server, ip: config.server.ip, port: config.server.port }, hsm: { ...fresh.hsm, library: config.hsm.library, token: config.hsm.token, sessionPool: config.hsm.sessionPool, allowHostFallback: config.hsm.allowHostFallback } };
       logger.log("info", { msg: "config-reloaded", stores: config.stores.map((s) => s.name), restartNeededFor: restart.length ? restart : undefined });
     });
     return reloading.catch((err: unknown) => {

@@ -8,6 +8,7 @@ import { parse as parseToml } from "smol-toml";
 import { CiopError } from "@ciop/core";
 import type { PinSource } from "@ciop/hsm";
 import { DEFAULT_XKS_LIMITS, validateXksCredential, type XksCredential, type XksLimits } from "@ciop/xks";
+import { DEFAULT_PATH_PREFIX as SALESFORCE_DEFAULT_PATH_PREFIX } from "../salesforce/config.js";
 
 /** TLS settings of the main listener. */
 export interface TlsConfig {
@@ -42,6 +43,12 @@ export interface HsmConfig {
   /** Token label, serial or "#index" (default: env CIOP_TOKEN / the embedded token). */
   token?: string;
   pin?: PinSource;
+  /**
+   * Let @ciop/hsm move key material through host memory when the token cannot do a step itself
+   * (Hsm.open's allowHostFallback). Software tokens allow it anyway; on a hardware token without
+   * AES-GCM key wrap the Salesforce cache-only route needs it. Default false. Needs a restart.
+   */
+  allowHostFallback: boolean;
   /** PKCS#11 sessions per worker. */
   sessionPool: number;
   /** Per-call HSM timeout (ms); expiry → 503 DependencyTimeoutException. */
@@ -248,11 +255,68 @@ function checkStores(stores: StoreConfig[]): void {
   }
 }
 
+/** A route group's mount point: its section name and path prefix. */
+export interface RouteGroupPrefix {
+  section: string;
+  pathPrefix: string;
+}
+
+/**
+ * The path prefix the `[salesforce]` section asks for (default /salesforce/keys, trailing slashes
+ * dropped), or undefined when it is not a string (the section's own validation reports that).
+ */
+export function salesforcePathPrefix(section: unknown): string | undefined {
+  if (typeof section !== "object" || section === null || Array.isArray(section)) return SALESFORCE_DEFAULT_PATH_PREFIX;
+  const p = (section as Table)["path_prefix"];
+  if (p === undefined) return SALESFORCE_DEFAULT_PATH_PREFIX;
+  return typeof p === "string" ? p.replace(/\/+$/, "") : undefined;
+}
+
+/** The route groups a configuration mounts, with the path prefixes they would claim. */
+export function routeGroupPrefixes(cfg: ProxyConfig): RouteGroupPrefix[] {
+  const out: RouteGroupPrefix[] = [];
+  if (cfg.salesforce !== undefined) {
+    const p = salesforcePathPrefix(cfg.salesforce);
+    if (p !== undefined) out.push({ section: "salesforce", pathPrefix: p });
+  }
+  return out;
+}
+
+/** `a` is `b` or a path below it (whole segments only: /ab is not below /a). */
+function atOrBelow(a: string, b: string): boolean {
+  return a === b || a.startsWith(b.endsWith("/") ? b : `${b}/`);
+}
+
+/**
+ * Refuses a route group whose path prefix overlaps a key store's XKS routes
+ * (`<uri prefix>/kms/xks/v1/...`) or the server's own /ping and /metrics: the server would hand
+ * one group's requests to the other. The error names both sides.
+ */
+export function checkRouteOverlaps(stores: StoreConfig[], groups: RouteGroupPrefix[]): void {
+  for (const g of groups) {
+    if (g.pathPrefix === "") continue;
+    for (const s of stores) {
+      const xks = `${s.uriPrefix}/kms/xks/v1`;
+      if (atOrBelow(xks, g.pathPrefix) || atOrBelow(g.pathPrefix, xks)) {
+        bad(
+          `[${g.section}] path_prefix '${g.pathPrefix}' overlaps key store '${s.name}' (uri_prefix '${s.uriPrefix}', XKS requests under ${xks}/): ` +
+            `choose a ${g.section} path_prefix outside ${xks}/ that does not contain it`,
+        );
+      }
+    }
+    for (const fixed of ["/ping", "/metrics"]) {
+      if (atOrBelow(fixed, g.pathPrefix) || atOrBelow(g.pathPrefix, fixed)) {
+        bad(`[${g.section}] path_prefix '${g.pathPrefix}' overlaps the server's own ${fixed} endpoint: choose another path_prefix`);
+      }
+    }
+  }
+}
+
 function defaults(dir: string, file: string | undefined, format: ProxyConfig["source"]["format"]): ProxyConfig {
   return {
     source: { ...(file !== undefined ? { file } : {}), format, dir },
     server: { ip: "0.0.0.0", port: 8443, ping: true, keepAliveTimeoutMs: 330_000, tcpKeepAliveMs: 60_000, maxBodyBytes: 64 * 1024, processes: 1 },
-    hsm: { sessionPool: 4, timeoutMs: 200, keyStateTtlMs: 500, callMode: "async" },
+    hsm: { sessionPool: 4, timeoutMs: 200, keyStateTtlMs: 500, callMode: "async", allowHostFallback: false },
     stores: [],
     health: { keyName: "ciop-xks-health", createKey: true, fleetSize: 1, vendor: "ciop", model: PROXY_MODEL, intervalMs: 15_000 },
     compat: { sampleProxyAad: false },
@@ -308,6 +372,7 @@ export async function fromCiopToml(doc: Table, dir: string, file?: string, env: 
   if (token !== undefined) cfg.hsm.token = token;
   const pin = pinFrom(h, "hsm", dir);
   if (pin) cfg.hsm.pin = pin;
+  cfg.hsm.allowHostFallback = bool(h, "allow_host_fallback", "hsm") ?? false;
   cfg.hsm.sessionPool = num(h, "session_pool", "hsm", 1, 256) ?? cfg.hsm.sessionPool;
   cfg.hsm.timeoutMs = num(h, "timeout_ms", "hsm", 1, 60_000) ?? cfg.hsm.timeoutMs;
   cfg.hsm.keyStateTtlMs = num(h, "key_state_ttl_ms", "hsm", 0, 1000) ?? cfg.hsm.keyStateTtlMs;
@@ -374,7 +439,10 @@ export async function fromCiopToml(doc: Table, dir: string, file?: string, env: 
     cfg.stores.push(store);
   }
   checkStores(cfg.stores);
-  if (doc["salesforce"] !== undefined) cfg.salesforce = doc["salesforce"];
+  if (doc["salesforce"] !== undefined) {
+    cfg.salesforce = doc["salesforce"];
+    checkRouteOverlaps(cfg.stores, routeGroupPrefixes(cfg));
+  }
   return cfg;
 }
 
