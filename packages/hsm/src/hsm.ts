@@ -13,7 +13,7 @@ import { acquireLibrary, cleanText, defaultLibraryPath, isSoftHsmLibrary, releas
 import { withFileLock } from "./lock.js";
 import { HASHES, gcmParameter, hostKwpUnwrap, hostKwpWrap, isHashName, kwpName, oaepMechanism, oaepName } from "./mechanisms.js";
 import { resolvePin } from "./pin.js";
-import { probeCapabilities } from "./probe.js";
+import { probeCapabilities, probeEcPkcs8KwpExact } from "./probe.js";
 import type { Capabilities, GenerateKeyOptions, HashName, HostFallbackEvent, HsmOptions, KeyInfo, KeyType, KeyUsage, TokenInfo, WrapOutcome } from "./types.js";
 
 const P = pkcs11js;
@@ -114,6 +114,8 @@ export class Hsm extends EventEmitter {
   private readonly issuedPubs = new Set<WeakRef<HsmPublicKey>>();
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly cache = new Map<string, HsmKey>();
+  /** Per key type: the token's KWP of its PKCS#8 is exact despite {@link Capabilities.kwpPadsPrivateKeys} (probed once). */
+  private readonly pkcs8KwpExact = new Map<KeyType, boolean>();
   /** The most recent host-side fallbacks (at most {@link fallbackHistory}). */
   private readonly fallbacks: HostFallbackEvent[] = [];
   private readonly fallbackHistory: number;
@@ -760,8 +762,24 @@ export class Hsm extends EventEmitter {
 
   /** The token's KWP would add zero bytes to this key's plaintext (SoftHSM 2.6.1). */
   private kwpWouldPad(key: HsmKey): boolean {
-    if (key.kind === "private") return this.caps.kwpPadsPrivateKeys;
+    if (key.kind === "private") return this.caps.kwpPadsPrivateKeys && !this.pkcs8WrapsExactly(key.type);
     return this.caps.kwpPadsSecretKeys && (KEY_SPECS[key.type].bytes ?? 0) % 8 !== 0;
+  }
+
+  /**
+   * A token that zero-pads PKCS#8 before KWP adds nothing when the length is already a multiple of
+   * 8. For EC keys that length is fixed per curve (the scalar is encoded at full size), so it is
+   * probed once per curve on a throw-away session key pair (SoftHSM 2.6.1: exact for P-384 and
+   * secp256k1). RSA PKCS#8 length varies from key to key, so key pairs other than EC keep the host path.
+   */
+  private pkcs8WrapsExactly(type: KeyType): boolean {
+    const known = this.pkcs8KwpExact.get(type);
+    if (known !== undefined) return known;
+    const spec = KEY_SPECS[type];
+    const kwp = this.caps.aesKeyWrapPadMechanism;
+    const exact = spec.family === "ec" && kwp !== null && probeEcPkcs8KwpExact(this.p, this.objSession, kwp, Buffer.from(spec.curve!.params, "hex"), spec.curve!.size);
+    this.pkcs8KwpExact.set(type, exact);
+    return exact;
   }
 
   private requireHash(hash: HashName): void {

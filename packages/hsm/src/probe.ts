@@ -1,6 +1,6 @@
 import { createCipheriv, createHash, createHmac, createPublicKey, randomBytes } from "node:crypto";
 import pkcs11js from "pkcs11js";
-import { derLength } from "./der.js";
+import { derLength, ecPkcs8ScalarLength } from "./der.js";
 import {
   CKM_AES_KEY_WRAP_KWP,
   CKM_AES_KEY_WRAP_PAD,
@@ -213,3 +213,60 @@ export function probeCapabilities(p: pkcs11js.PKCS11, slot: Handle, asyncCalls: 
   return caps;
 }
 
+
+/**
+ * Is an RFC 5649 wrap (`kwpMechanism`) of this token's PKCS#8 exact for EC keys on the curve
+ * `params`? A token that zero-pads PKCS#8 to a multiple of 8 before KWP (SoftHSM 2.6.1) adds nothing
+ * when the length already is one. Checked on a throw-away session key pair of that curve, wrapped
+ * under a session KEK whose value is known here and unwrapped on the host: exact when nothing
+ * trails the PKCS#8, its length is a multiple of 8, and the private scalar has the curve's full
+ * size (a fixed-size encoding, so every key on the curve has the same PKCS#8 length). Any failure
+ * answers false (the caller then keeps the host-side path). Never touches user keys.
+ */
+export function probeEcPkcs8KwpExact(p: pkcs11js.PKCS11, session: Handle, kwpMechanism: number, params: Buffer, coordinateSize: number): boolean {
+  const kekValue = randomBytes(32);
+  let kek: Handle | undefined;
+  let pair: pkcs11js.KeyPair | undefined;
+  let plain: Buffer | undefined;
+  try {
+    kek = p.C_CreateObject(session, [
+      { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
+      { type: P.CKA_KEY_TYPE, value: P.CKK_AES },
+      { type: P.CKA_TOKEN, value: false },
+      { type: P.CKA_PRIVATE, value: true },
+      { type: P.CKA_SENSITIVE, value: false },
+      { type: P.CKA_EXTRACTABLE, value: false },
+      { type: P.CKA_VALUE, value: kekValue },
+      { type: P.CKA_WRAP, value: true },
+    ]);
+    pair = p.C_GenerateKeyPair(
+      session,
+      { mechanism: P.CKM_EC_KEY_PAIR_GEN },
+      [
+        { type: P.CKA_TOKEN, value: false },
+        { type: P.CKA_EC_PARAMS, value: params },
+      ],
+      [
+        { type: P.CKA_TOKEN, value: false },
+        { type: P.CKA_PRIVATE, value: true },
+        { type: P.CKA_SENSITIVE, value: true },
+        { type: P.CKA_EXTRACTABLE, value: true },
+        { type: P.CKA_SIGN, value: true },
+      ],
+    );
+    const wrapped = Buffer.from(p.C_WrapKey(session, { mechanism: kwpMechanism }, kek, pair.privateKey, Buffer.alloc(1024)));
+    plain = hostKwpUnwrap(kekValue, wrapped);
+    const len = derLength(plain);
+    return len === plain.length && len % 8 === 0 && ecPkcs8ScalarLength(plain) === coordinateSize;
+  } catch {
+    return false;
+  } finally {
+    kekValue.fill(0);
+    plain?.fill(0);
+    if (kek) tryOr(() => p.C_DestroyObject(session, kek!), undefined);
+    if (pair) {
+      tryOr(() => p.C_DestroyObject(session, pair!.privateKey), undefined);
+      tryOr(() => p.C_DestroyObject(session, pair!.publicKey), undefined);
+    }
+  }
+}
