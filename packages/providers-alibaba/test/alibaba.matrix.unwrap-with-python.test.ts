@@ -9,9 +9,7 @@
  */
 import type { KeyType, WrapEngine } from "@ciop/wrap";
 import { alibabaKms, ALIBABA_ALGORITHMS } from "@ciop/providers-alibaba";
-import { opensslRsa, scratchDir, type TestKeyPair } from "./support/harness.js";
-import { engines, type EngineFixture } from "./support/engines.js";
-import { combos, runMatrix, type Combo, type Expectation, type Hash, type Scheme } from "./support/matrix.js";
+import { opensslRsa, scratchDir, type TestKeyPair, engines, type EngineFixture, combos, runMatrix, type Combo, type Expectation, type Hash, type Scheme } from "@ciop/testkit";
 
 /** The test's own statement of Alibaba's rules (not read from the provider code). */
 const SYMMETRIC: readonly KeyType[] = ["AES-256"];

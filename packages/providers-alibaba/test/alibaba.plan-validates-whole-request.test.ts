@@ -1,7 +1,7 @@
 import { CiopError } from "@ciop/core";
 import { parseWrappingKey, type ExportRequest, type WrappingKey } from "@ciop/wrap";
 import { alibabaKms, ALIBABA_ALGORITHMS } from "@ciop/providers-alibaba";
-import { opensslEcSpki, opensslRsa, pythonCertificate, scratchDir } from "./support/harness.js";
+import { opensslEcSpki, opensslRsa, pythonCertificate, scratchDir } from "@ciop/testkit";
 
 let rsa2048: WrappingKey;
 let rsa3072: WrappingKey;

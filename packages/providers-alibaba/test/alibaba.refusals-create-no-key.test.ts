@@ -4,9 +4,7 @@
  */
 import { runExport, type ExportRequestInput } from "@ciop/wrap";
 import { alibabaKms } from "@ciop/providers-alibaba";
-import { opensslRsa, scratchDir } from "./support/harness.js";
-import { engines, type EngineFixture } from "./support/engines.js";
-import { badWrappingKeys, expectRefused, type BadWrappingKey } from "./support/matrix.js";
+import { opensslRsa, scratchDir, engines, type EngineFixture, badWrappingKeys, expectRefused, type BadWrappingKey } from "@ciop/testkit";
 
 let bad: BadWrappingKey[];
 let expired: string;

@@ -7,9 +7,7 @@
  */
 import { parseWrappingKey, type KeyType, type WrapEngine, type WrappingKey } from "@ciop/wrap";
 import { awsKms, AWS_ALGORITHMS } from "@ciop/providers-aws";
-import { opensslRsa, scratchDir, type TestKeyPair } from "./support/harness.js";
-import { engines, type EngineFixture } from "./support/engines.js";
-import { combos, directPlaintextBytes, oaepCapacity, runMatrix, tooWeak, type Combo, type Expectation, type Hash, type Scheme } from "./support/matrix.js";
+import { opensslRsa, scratchDir, type TestKeyPair, engines, type EngineFixture, combos, directPlaintextBytes, oaepCapacity, runMatrix, tooWeak, type Combo, type Expectation, type Hash, type Scheme } from "@ciop/testkit";
 
 /** The test's own statement of AWS KMS's import rules (not read from the provider code). */
 const TYPES: readonly KeyType[] = [

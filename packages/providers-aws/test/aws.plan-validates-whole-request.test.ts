@@ -1,7 +1,7 @@
 import { CiopError } from "@ciop/core";
 import { parseWrappingKey, type ExportRequest, type WrappingKey } from "@ciop/wrap";
 import { awsKms, AWS_ALGORITHMS, AWS_KEY_TYPES } from "@ciop/providers-aws";
-import { opensslEcSpki, opensslRsa, pythonCertificate, scratchDir } from "./support/harness.js";
+import { opensslEcSpki, opensslRsa, pythonCertificate, scratchDir } from "@ciop/testkit";
 
 let wk: Record<number, WrappingKey>;
 let ecKey: WrappingKey;

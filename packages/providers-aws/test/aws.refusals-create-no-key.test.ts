@@ -5,9 +5,7 @@
  */
 import { parseWrappingKey, runExport, type ExportRequestInput } from "@ciop/wrap";
 import { awsKms } from "@ciop/providers-aws";
-import { opensslRsa, scratchDir } from "./support/harness.js";
-import { engines, type EngineFixture } from "./support/engines.js";
-import { badWrappingKeys, expectRefused, type BadWrappingKey } from "./support/matrix.js";
+import { opensslRsa, scratchDir, engines, type EngineFixture, badWrappingKeys, expectRefused, type BadWrappingKey } from "@ciop/testkit";
 
 let bad: BadWrappingKey[];
 let expiredCertificate: string;

@@ -9,9 +9,7 @@
 import type { KeyType, WrapEngine, WrappingKey } from "@ciop/wrap";
 import { parseWrappingKey } from "@ciop/wrap";
 import { azureKeyVault } from "@ciop/providers-azure";
-import { opensslRsa, scratchDir, type TestKeyPair } from "./support/harness.js";
-import { engines, type EngineFixture } from "./support/engines.js";
-import { combos, runMatrix, tooWeak, type Combo, type Expectation } from "./support/matrix.js";
+import { opensslRsa, scratchDir, type TestKeyPair, engines, type EngineFixture, combos, runMatrix, tooWeak, type Combo, type Expectation } from "@ciop/testkit";
 
 const VAULT_KID = "https://ciop-test-vault.vault.azure.net/keys/kek/1f2e3d4c5b6a79880123456789abcdef";
 const MHSM_KID = "https://ciop-test-hsm.managedhsm.azure.net/keys/kek/00112233445566778899aabbccddeeff";

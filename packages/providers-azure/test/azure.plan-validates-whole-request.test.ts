@@ -1,7 +1,7 @@
 import { CiopError } from "@ciop/core";
 import { parseWrappingKey, type ExportRequest, type WrappingKey } from "@ciop/wrap";
 import { azureKeyVault, parseAzureKekId, AZURE_VAULT_KEY_TYPES } from "@ciop/providers-azure";
-import { opensslEcSpki, opensslRsa, pythonCertificate, scratchDir } from "./support/harness.js";
+import { opensslEcSpki, opensslRsa, pythonCertificate, scratchDir } from "@ciop/testkit";
 
 const VAULT_KID = "https://myvault.vault.azure.net/keys/my-kek/0123456789abcdef0123456789abcdef";
 const MHSM_KID = "https://contoso-hsm.managedhsm.azure.net/keys/kek1/fedcba9876543210fedcba9876543210";

@@ -6,9 +6,7 @@
  */
 import { runExport, type ExportRequestInput } from "@ciop/wrap";
 import { azureKeyVault } from "@ciop/providers-azure";
-import { opensslRsa, scratchDir } from "./support/harness.js";
-import { engines, type EngineFixture } from "./support/engines.js";
-import { badWrappingKeys, expectRefused, type BadWrappingKey } from "./support/matrix.js";
+import { opensslRsa, scratchDir, engines, type EngineFixture, badWrappingKeys, expectRefused, type BadWrappingKey } from "@ciop/testkit";
 
 const VAULT_KID = "https://myvault.vault.azure.net/keys/my-kek/0123456789abcdef0123456789abcdef";
 const MHSM_KID = "https://my-hsm.managedhsm.azure.net/keys/my-kek/0123456789abcdef0123456789abcdef";

@@ -9,9 +9,7 @@
 import { createPublicKey } from "node:crypto";
 import type { KeyType, WrapEngine } from "@ciop/wrap";
 import { googleCloudKms, googleComputeEngine, GCKMS_ALGORITHMS, GCE_ALGORITHMS } from "@ciop/providers-gcp";
-import { opensslRsa, pythonCertificate, scratchDir, type TestKeyPair } from "./support/harness.js";
-import { engines, type EngineFixture } from "./support/engines.js";
-import { combos, runMatrix, tooWeak, type Combo, type Expectation, type Hash, type Scheme } from "./support/matrix.js";
+import { opensslRsa, pythonCertificate, scratchDir, type TestKeyPair, engines, type EngineFixture, combos, runMatrix, tooWeak, type Combo, type Expectation, type Hash, type Scheme } from "@ciop/testkit";
 
 /** The test's own statement of Google's rules (not read from the provider code). */
 const GCE_SCHEME: Record<string, [Scheme, Hash]> = {

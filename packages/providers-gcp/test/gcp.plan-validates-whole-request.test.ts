@@ -1,7 +1,7 @@
 import { CiopError } from "@ciop/core";
 import { parseWrappingKey, type ExportRequest, type WrappingKey } from "@ciop/wrap";
 import { googleCloudKms, googleComputeEngine, GCKMS_ALGORITHMS, GCKMS_KEY_TYPES } from "@ciop/providers-gcp";
-import { opensslEcSpki, opensslRsa, pythonCertificate, scratchDir } from "./support/harness.js";
+import { opensslEcSpki, opensslRsa, pythonCertificate, scratchDir } from "@ciop/testkit";
 
 let wk: Record<number, WrappingKey>;
 let cert2048: WrappingKey;

@@ -5,9 +5,7 @@
  */
 import { runExport, type ExportRequestInput, type ProviderModule } from "@ciop/wrap";
 import { googleCloudKms, googleComputeEngine } from "@ciop/providers-gcp";
-import { opensslRsa, scratchDir } from "./support/harness.js";
-import { engines, type EngineFixture } from "./support/engines.js";
-import { badWrappingKeys, expectRefused, type BadWrappingKey } from "./support/matrix.js";
+import { opensslRsa, scratchDir, engines, type EngineFixture, badWrappingKeys, expectRefused, type BadWrappingKey } from "@ciop/testkit";
 
 let bad2048: BadWrappingKey[];
 let bad3072: BadWrappingKey[];

@@ -8,9 +8,7 @@
  */
 import type { KeyType, WrapEngine } from "@ciop/wrap";
 import { salesforceByok, SALESFORCE_ALGORITHMS } from "@ciop/providers-salesforce";
-import { opensslRsa, pythonCertificate, scratchDir, type TestKeyPair } from "./support/harness.js";
-import { engines, type EngineFixture } from "./support/engines.js";
-import { combos, runMatrix, type Combo, type Expectation, type Hash, type Scheme } from "./support/matrix.js";
+import { opensslRsa, pythonCertificate, scratchDir, type TestKeyPair, engines, type EngineFixture, combos, runMatrix, type Combo, type Expectation, type Hash, type Scheme } from "@ciop/testkit";
 
 /** The test's own statement of the rules (not read from the provider code). */
 const SCHEME: Record<string, [Scheme, Hash]> = {

@@ -1,7 +1,7 @@
 import { CiopError } from "@ciop/core";
 import { parseWrappingKey, type ExportRequest, type WrappingKey } from "@ciop/wrap";
 import { salesforceByok, SALESFORCE_ALGORITHMS } from "@ciop/providers-salesforce";
-import { opensslEcSpki, opensslRsa, pythonCertificate, scratchDir } from "./support/harness.js";
+import { opensslEcSpki, opensslRsa, pythonCertificate, scratchDir } from "@ciop/testkit";
 
 let cert4096: WrappingKey;
 let bare4096: WrappingKey;

@@ -4,9 +4,7 @@
  */
 import { runExport, type ExportRequestInput } from "@ciop/wrap";
 import { salesforceByok } from "@ciop/providers-salesforce";
-import { opensslRsa, pythonCertificate, scratchDir } from "./support/harness.js";
-import { engines, type EngineFixture } from "./support/engines.js";
-import { badWrappingKeys, expectRefused, type BadWrappingKey } from "./support/matrix.js";
+import { opensslRsa, pythonCertificate, scratchDir, engines, type EngineFixture, badWrappingKeys, expectRefused, type BadWrappingKey } from "@ciop/testkit";
 
 let bad: BadWrappingKey[];
 let expired: string;

@@ -1,0 +1,139 @@
+/**
+ * The engines a matrix test runs on. Software: node:crypto keys made from bytes the fixture knows.
+ * HSM: the real SoftHSM token from jest's globalSetup (CIOP_TEST_LIB / CIOP_TEST_TOKEN_LABEL /
+ * CIOP_TEST_PIN), keys generated in the token through @ciop/wrap's runExport.
+ *
+ * Each fixture can also compute a known answer with a secret key (AES-256-GCM of a fixed block,
+ * or HMAC-SHA-1 of a fixed message) inside its engine, which the independent unwrapper recomputes
+ * from the recovered key bytes.
+ */
+import { createCipheriv, createHmac, randomBytes } from "node:crypto";
+import { Hsm } from "@ciop/hsm";
+import {
+  generateSoftwareKey,
+  hsmKeySource,
+  keyKind,
+  secretKeyLength,
+  softwareKey,
+  createSoftwareEngine,
+  type KeySource,
+  type KeyType,
+  type TargetKey,
+  type WrapEngine,
+} from "@ciop/wrap";
+
+/** Fixed inputs of the known-answer computation (also passed to unwrap.py). */
+export const KAT = {
+  iv: "000102030405060708090a0b",
+  plaintext: "63696f70206b6e6f776e2d616e7377", // "ciop known-answ"
+  message: "63696f70206b6e6f776e20616e73776572", // "ciop known answer"
+} as const;
+
+/** Which known answer a secret key type gets. */
+export function katKind(type: KeyType): "aes-gcm" | "hmac-sha1" {
+  return type.startsWith("AES-") ? "aes-gcm" : "hmac-sha1";
+}
+
+export interface EngineFixture {
+  label: "software" | "hsm";
+  /** Prefix for key names, unique per test file and engine. */
+  prefix: string;
+  open(): Promise<WrapEngine>;
+  /** Key source for runExport (getOrCreate by name). */
+  source(): KeySource;
+  /** Whether a key named `name` exists in the fixture's key store. */
+  keyExists(name: string): boolean;
+  /** Number of keys in the fixture's key store whose name starts with `prefix`. */
+  keyCount(): number;
+  /** Host-fallback events recorded so far (always 0 for software). */
+  fallbackEvents(): number;
+  /** Known answer (hex) computed with a secret key inside the engine. */
+  knownAnswer(target: TargetKey): Promise<string>;
+  close(): Promise<void>;
+}
+
+function softwareKat(type: KeyType, raw: Buffer): string {
+  if (katKind(type) === "aes-gcm") {
+    const c = createCipheriv(`aes-${raw.length * 8}-gcm` as "aes-256-gcm", raw, Buffer.from(KAT.iv, "hex"));
+    return Buffer.concat([c.update(Buffer.from(KAT.plaintext, "hex")), c.final(), c.getAuthTag()]).toString("hex");
+  }
+  return createHmac("sha1", raw).update(Buffer.from(KAT.message, "hex")).digest("hex");
+}
+
+export function softwareFixture(prefix: string): EngineFixture {
+  const engine = createSoftwareEngine();
+  const keys = new Map<string, { target: TargetKey; kat?: string }>();
+  const source: KeySource = {
+    engine,
+    async getOrCreate(name, type) {
+      const have = keys.get(name);
+      if (have) return { target: have.target, created: false };
+      if (keyKind(type) === "secret") {
+        const raw = randomBytes(secretKeyLength(type)!);
+        const target = softwareKey(name, type, raw);
+        keys.set(name, { target, kat: softwareKat(type, raw) });
+        raw.fill(0);
+        return { target, created: true };
+      }
+      const target = generateSoftwareKey(name, type);
+      keys.set(name, { target });
+      return { target, created: true };
+    },
+  };
+  return {
+    label: "software",
+    prefix: `${prefix}-sw`,
+    open: async () => engine,
+    source: () => source,
+    keyExists: (name) => keys.has(name),
+    keyCount: () => keys.size,
+    fallbackEvents: () => 0,
+    knownAnswer: async (target) => {
+      const kat = keys.get(target.name)?.kat;
+      if (kat === undefined) throw new Error(`no known answer for ${target.name}`);
+      return kat;
+    },
+    close: async () => undefined,
+  };
+}
+
+/** Opens the jest run's SoftHSM token. */
+export function openTestHsm(): Promise<Hsm> {
+  return Hsm.open({
+    library: process.env.CIOP_TEST_LIB!,
+    token: process.env.CIOP_TEST_TOKEN_LABEL!,
+    pin: { value: process.env.CIOP_TEST_PIN! },
+  });
+}
+
+export function hsmFixture(prefix: string): EngineFixture {
+  let hsm: Hsm | undefined;
+  let source: KeySource | undefined;
+  return {
+    label: "hsm",
+    prefix: `${prefix}-hsm-${process.pid}`,
+    open: async () => {
+      hsm = await openTestHsm();
+      source = hsmKeySource(hsm);
+      return source.engine;
+    },
+    source: () => source!,
+    keyExists: (name) => hsm!.findKey(name) !== undefined,
+    keyCount: () => hsm!.listKeys().filter((k) => k.name.startsWith(`${prefix}-hsm-${process.pid}`)).length,
+    fallbackEvents: () => hsm!.hostFallbacks.length,
+    knownAnswer: async (target) => {
+      const key = hsm!.findKey(target.name)!;
+      if (katKind(target.type) === "aes-gcm") {
+        return Buffer.from(hsm!.encryptAesGcm(key, Buffer.from(KAT.iv, "hex"), Buffer.from(KAT.plaintext, "hex"))).toString("hex");
+      }
+      return Buffer.from(hsm!.signHmac(key, "sha1", Buffer.from(KAT.message, "hex"))).toString("hex");
+    },
+    close: async () => {
+      await hsm?.close();
+    },
+  };
+}
+
+export function engines(prefix: string): EngineFixture[] {
+  return [softwareFixture(prefix), hsmFixture(prefix)];
+}

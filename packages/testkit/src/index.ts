@@ -1,0 +1,39 @@
+/**
+ * Test support shared by the provider packages' jest suites. Jest maps "@ciop/testkit" to this
+ * file (jest.preset.cjs), so the suites run these sources directly; nothing is built or published.
+ */
+export { KAT, katKind, softwareFixture, openTestHsm, hsmFixture, engines, type EngineFixture } from "./engines.js";
+export {
+  PYTHON,
+  scratchDir,
+  opensslRsa,
+  opensslEcSpki,
+  pythonCertificate,
+  pythonUnwrap,
+  writeArtefact,
+  readText,
+  hex,
+  type TestKeyPair,
+  type UnwrapCase,
+  type UnwrapResult,
+} from "./harness.js";
+export {
+  combos,
+  comboId,
+  inTokenOnSoftHsm,
+  runMatrix,
+  expectRefused,
+  STRENGTH,
+  tooWeak,
+  PKCS8_BYTES,
+  directPlaintextBytes,
+  oaepCapacity,
+  badWrappingKeys,
+  type Scheme,
+  type Hash,
+  type Combo,
+  type Expectation,
+  type MatrixSpec,
+  type MatrixOutcome,
+  type BadWrappingKey,
+} from "./matrix.js";

@@ -1,0 +1,276 @@
+/**
+ * The provider matrix runner shared by the provider packages' tests. For every combination
+ * (algorithm x target key type x wrapping-key size x provider extra) it runs @ciop/wrap's
+ * runExport on one engine fixture and checks it against the test's own statement of the
+ * provider's rules (`expect`), written independently of the provider code:
+ *
+ * - refused combinations: the error code, and that no key was created in the key store;
+ * - accepted combinations: on the HSM engine, that every step SoftHSM 2.6.1 can do inside the token
+ *   was done there (hostFallback false) and that the engine's flag agrees with @ciop/hsm's own
+ *   record of host-side steps; then every artefact is decoded and unwrapped by the testkit's unwrap.py
+ *   (python3 cryptography) with the test's private key, and the recovered key must equal the
+ *   engine's key: SHA-256 (C_DigestKey in the HSM) and a known-answer encryption/HMAC made inside
+ *   the engine for secret keys, the public key for key pairs, PKCS#8 byte-exact.
+ */
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { CiopError } from "@ciop/core";
+import { KEY_TYPES, keyKind, runExport, secretKeyLength, type ExportRequestInput, type KeyType, type ProviderModule, type RunExportResult, type WrapEngine } from "@ciop/wrap";
+import { KAT, katKind, type EngineFixture } from "./engines.js";
+import { hex, opensslEcSpki, opensslRsa, pythonCertificate, pythonUnwrap, writeArtefact, type UnwrapCase, type UnwrapResult } from "./harness.js";
+
+export type Scheme = UnwrapCase["scheme"];
+export type Hash = UnwrapCase["hash"];
+
+export interface Combo {
+  algorithm?: string;
+  keyType: KeyType;
+  bits: number;
+  /** Extra request members (e.g. azureKek) and a tag that makes the id unique. */
+  extra?: Partial<ExportRequestInput>;
+  tag?: string;
+}
+
+export type Expectation = { refuse: string } | { scheme: Scheme; hash: Hash };
+
+export interface MatrixSpec {
+  provider: string;
+  module: ProviderModule;
+  combos: Combo[];
+  /** The wrapping key input for a combination (parsed key, PEM, DER or certificate). */
+  wrappingKey(combo: Combo): ExportRequestInput["wrappingKey"];
+  /** The PEM private key that undoes the wrap. */
+  privPath(combo: Combo): string;
+  /** The test's statement of the provider's rule for this combination. */
+  expect(combo: Combo): Expectation;
+  /** The artefact the provider's importer unwraps, and how it is encoded. */
+  artefact(result: RunExportResult, combo: Combo): { bytes: Uint8Array; encoding: UnwrapCase["encoding"]; kid?: string };
+  /** Provider-specific checks of the whole result (file names, encodings, usage text). */
+  check?(result: RunExportResult, combo: Combo): void;
+  /** Checks after the unwrap (e.g. a hash file against the recovered key). */
+  after?(result: RunExportResult, combo: Combo, unwrapped: UnwrapResult): void;
+}
+
+/** Every combination of the given algorithms, all ciop key types and the given sizes. */
+export function combos(algorithms: readonly (string | undefined)[], bits: readonly number[], extra?: { extra: Partial<ExportRequestInput>; tag: string }[]): Combo[] {
+  const out: Combo[] = [];
+  for (const algorithm of algorithms) {
+    for (const keyType of KEY_TYPES) {
+      for (const b of bits) {
+        if (extra === undefined) out.push({ algorithm, keyType, bits: b });
+        else for (const e of extra) out.push({ algorithm, keyType, bits: b, extra: e.extra, tag: e.tag });
+      }
+    }
+  }
+  return out;
+}
+
+export function comboId(c: Combo): string {
+  return [c.algorithm ?? "-", c.keyType, String(c.bits), ...(c.tag ? [c.tag] : [])].join(".");
+}
+
+/**
+ * What SoftHSM 2.6.1 can do inside the token (measured, see the repo's softhsm-pkcs11 reference):
+ * CKM_RSA_PKCS_OAEP with SHA-1 only and only for secret keys; CKM_RSA_PKCS for secret keys;
+ * RFC 5649 (0x210A) exact for secret keys whose length is a multiple of 8, but PKCS#8 is zero-padded
+ * first, so private keys leave the token unless the PKCS#8 happens to be a multiple of 8 (P-384,
+ * secp256k1: either result is accepted); no AES-ECB with PKCS#7 padding.
+ */
+export function inTokenOnSoftHsm(scheme: Scheme, hash: Hash, type: KeyType): boolean | undefined {
+  const secret = keyKind(type) === "secret";
+  switch (scheme) {
+    case "oaep":
+      return secret && hash === "sha1";
+    case "pkcs1":
+      return secret;
+    case "rsa-aes":
+      if (hash !== "sha1") return false;
+      if (secret) return secretKeyLength(type)! % 8 === 0;
+      return type === "EC-NISTP384" || type === "EC-SECP256K1" ? undefined : false;
+    case "rsa-aes-ecb":
+      return false;
+  }
+}
+
+export interface MatrixOutcome {
+  accepted: string[];
+  refused: Map<string, string>;
+  inToken: string[];
+  host: string[];
+}
+
+/** Runs the whole matrix on one engine fixture. Call inside a test. */
+export async function runMatrix(fixture: EngineFixture, engine: WrapEngine, spec: MatrixSpec, dir: string): Promise<MatrixOutcome> {
+  const outcome: MatrixOutcome = { accepted: [], refused: new Map(), inToken: [], host: [] };
+  const keysBefore = fixture.keyCount();
+  const createdTypes = new Set<KeyType>();
+  const cases: UnwrapCase[] = [];
+  const expected = new Map<string, { sha256?: string; kat?: string; spki?: string }>();
+  const results = new Map<string, { result: RunExportResult; combo: Combo }>();
+  let refusedIndex = 0;
+
+  for (const combo of spec.combos) {
+    const id = comboId(combo);
+    const want = spec.expect(combo);
+    const refuse = "refuse" in want;
+    const keyName = refuse ? `${fixture.prefix}-refused-${refusedIndex++}` : `${fixture.prefix}-${combo.keyType}`;
+    const request: ExportRequestInput = {
+      provider: spec.provider,
+      keyName,
+      wrappingKey: spec.wrappingKey(combo),
+      keyType: combo.keyType,
+      allowLegacy: true,
+      ...(combo.algorithm !== undefined ? { algorithm: combo.algorithm } : {}),
+      ...combo.extra,
+    };
+    const eventsBefore = fixture.fallbackEvents();
+    let result: RunExportResult | undefined;
+    let code: string | undefined;
+    try {
+      result = await runExport(spec.module, request, fixture.source());
+    } catch (err) {
+      if (!CiopError.isInstance(err)) throw err;
+      code = (err as CiopError).code;
+    }
+    if (refuse) {
+      expect({ id, code, keyCreated: fixture.keyExists(keyName) }).toEqual({ id, code: want.refuse, keyCreated: false });
+      outcome.refused.set(id, code!);
+      continue;
+    }
+    expect({ id, code }).toEqual({ id, code: undefined });
+    result = result!;
+    if (result.created) createdTypes.add(combo.keyType);
+    const recorded = fixture.fallbackEvents() > eventsBefore;
+    expect({ id, hostFallback: result.hostFallback }).toEqual({ id, hostFallback: recorded });
+    if (fixture.label === "software") {
+      expect({ id, hostFallback: result.hostFallback }).toEqual({ id, hostFallback: false });
+    } else {
+      const inToken = inTokenOnSoftHsm(want.scheme, want.hash, combo.keyType);
+      if (inToken !== undefined) {
+        expect({ id, steps: result.steps.join(" + "), inToken: !result.hostFallback }).toEqual({ id, steps: result.steps.join(" + "), inToken });
+      }
+      (result.hostFallback ? outcome.host : outcome.inToken).push(id);
+    }
+    spec.check?.(result, combo);
+    const a = spec.artefact(result, combo);
+    const kind = keyKind(combo.keyType);
+    const unwrap: UnwrapCase = {
+      id,
+      file: writeArtefact(dir, `${fixture.label}.${spec.provider}.${id}`, a.bytes),
+      encoding: a.encoding,
+      scheme: want.scheme,
+      hash: want.hash,
+      priv: spec.privPath(combo),
+      kind,
+      ...(a.kid !== undefined ? { kid: a.kid } : {}),
+    };
+    if (kind === "secret") {
+      unwrap.kat = { kind: katKind(combo.keyType), ...KAT };
+      expected.set(id, { sha256: hex(await engine.digest(result.target, "sha256")), kat: await fixture.knownAnswer(result.target) });
+    } else {
+      expected.set(id, { spki: hex(await engine.publicKey(result.target)) });
+    }
+    cases.push(unwrap);
+    results.set(id, { result, combo });
+    outcome.accepted.push(id);
+  }
+
+  // Refusals created nothing: the only new keys are one per accepted key type.
+  expect(fixture.keyCount()).toBe(keysBefore + createdTypes.size);
+
+  const unwrapped = pythonUnwrap(cases);
+  for (const c of cases) {
+    const r = unwrapped.get(c.id)!;
+    expect({ id: c.id, ok: r.ok, error: r.error }).toEqual({ id: c.id, ok: true, error: undefined });
+    const want = expected.get(c.id)!;
+    if (c.kind === "secret") {
+      expect({ id: c.id, len: r.len, sha256: r.sha256, kat: r.kat }).toEqual({ id: c.id, len: secretKeyLength(results.get(c.id)!.combo.keyType), sha256: want.sha256, kat: want.kat });
+    } else {
+      expect({ id: c.id, spki: r.spki }).toEqual({ id: c.id, spki: want.spki });
+    }
+    const { result, combo } = results.get(c.id)!;
+    spec.after?.(result, combo, r);
+  }
+  return outcome;
+}
+
+/**
+ * Runs one request that must be refused: asserts the error code and that no key named
+ * `request.keyName` exists afterwards (nor any new key with the fixture's prefix).
+ */
+export async function expectRefused(fixture: EngineFixture, module: ProviderModule, request: ExportRequestInput, code: string, label: string): Promise<void> {
+  const before = fixture.keyCount();
+  let got: string | undefined;
+  let message = "";
+  try {
+    await runExport(module, request, fixture.source());
+  } catch (err) {
+    if (!CiopError.isInstance(err)) throw err;
+    got = (err as CiopError).code;
+    message = (err as Error).message;
+  }
+  expect({ label, code: got, keyCreated: fixture.keyExists(request.keyName), newKeys: fixture.keyCount() - before }).toEqual({
+    label,
+    code,
+    keyCreated: false,
+    newKeys: 0,
+  });
+  expect(message.length).toBeGreaterThan(20);
+}
+
+/** Security strength of RSA wrapping keys and key-pair targets (SP 800-57; RSA-4096 = 152). */
+export const STRENGTH: Readonly<Record<string, number>> = {
+  "RSA-1024": 80, "RSA-2048": 112, "RSA-3072": 128, "RSA-4096": 152,
+  "EC-NISTP256": 128, "EC-SECP256K1": 128, "EC-NISTP384": 192, "EC-NISTP521": 256,
+};
+
+/** True when an RSA-`bits` wrapping key is too weak for a key-pair target under a provider whose largest wrapping key is `maxBits`. */
+export function tooWeak(type: KeyType, bits: number, maxBits: number): boolean {
+  if (keyKind(type) === "secret") return false;
+  const required = Math.min(STRENGTH[type]!, STRENGTH[`RSA-${maxBits}`]!);
+  return STRENGTH[`RSA-${bits}`]! < required;
+}
+
+/** PKCS#8 sizes as other tools encode them (with the embedded public key), the figure providers size-check against. */
+export const PKCS8_BYTES: Readonly<Partial<Record<KeyType, number>>> = {
+  "EC-NISTP256": 138, "EC-SECP256K1": 135, "EC-NISTP384": 185, "EC-NISTP521": 241,
+};
+
+/** Bytes a direct RSA encryption carries for a target type (undefined: RSA private keys never fit). */
+export function directPlaintextBytes(type: KeyType): number | undefined {
+  return keyKind(type) === "secret" ? secretKeyLength(type) : PKCS8_BYTES[type];
+}
+
+export function oaepCapacity(bits: number, hash: Hash): number {
+  const hLen = { sha1: 20, sha256: 32, sha384: 48, sha512: 64 }[hash];
+  return bits / 8 - 2 * hLen - 2;
+}
+
+/** Bad wrapping-key inputs every provider must refuse before creating a key. */
+export interface BadWrappingKey {
+  label: string;
+  wrappingKey: ExportRequestInput["wrappingKey"];
+  code: string;
+}
+
+/**
+ * Wrapping-key inputs that every provider refuses: an EC public key (wrong type), garbage bytes,
+ * a truncated DER key, the private key instead of the public one, an expired and a not-yet-valid
+ * certificate for an otherwise acceptable RSA-`bits` key. `validCertificate` is the same key in a
+ * current certificate (for the override checks).
+ */
+export function badWrappingKeys(dir: string, bits: number): { bad: BadWrappingKey[]; privPath: string; expiredCertificate: string; validCertificate: string } {
+  const pair = opensslRsa(dir, bits);
+  const expiredCertificate = pythonCertificate(pair.privPath, "expired");
+  const bad: BadWrappingKey[] = [
+    { label: "EC P-256 public key", wrappingKey: opensslEcSpki(dir), code: "ERR_WRAPPING_KEY_INVALID" },
+    { label: "garbage bytes", wrappingKey: Uint8Array.from(randomBytes(300)), code: "ERR_WRAPPING_KEY_INVALID" },
+    { label: "garbage text", wrappingKey: "this is not a key\n", code: "ERR_WRAPPING_KEY_INVALID" },
+    { label: "empty file", wrappingKey: new Uint8Array(0), code: "ERR_WRAPPING_KEY_INVALID" },
+    { label: "truncated DER", wrappingKey: pair.spki.subarray(0, pair.spki.length - 7), code: "ERR_WRAPPING_KEY_INVALID" },
+    { label: "private key PEM", wrappingKey: readFileSync(pair.privPath, "utf8"), code: "ERR_WRAPPING_KEY_INVALID" },
+    { label: "expired certificate", wrappingKey: expiredCertificate, code: "ERR_CERTIFICATE_NOT_VALID" },
+    { label: "not-yet-valid certificate", wrappingKey: pythonCertificate(pair.privPath, "future"), code: "ERR_CERTIFICATE_NOT_VALID" },
+  ];
+  return { bad, privPath: pair.privPath, expiredCertificate, validCertificate: pythonCertificate(pair.privPath, "valid") };
+}
