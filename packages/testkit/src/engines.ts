@@ -120,7 +120,7 @@ export function hsmFixture(prefix: string): EngineFixture {
     source: () => source!,
     keyExists: (name) => hsm!.findKey(name) !== undefined,
     keyCount: () => hsm!.listKeys().filter((k) => k.name.startsWith(`${prefix}-hsm-${process.pid}`)).length,
-    fallbackEvents: () => hsm!.hostFallbacks.length,
+    fallbackEvents: () => hsm!.hostFallbackCount,
     knownAnswer: async (target) => {
       const key = hsm!.findKey(target.name)!;
       if (katKind(target.type) === "aes-gcm") {
