@@ -259,6 +259,7 @@ try {
       `library = "${lib}"`,
       `token = "${label}"`,
       `pin_env = "XKS_BENCH_PIN"`,
+      ...(process.env.BENCH_CALL_MODE ? [`call_mode = "${process.env.BENCH_CALL_MODE}"`] : []),
       `[logging]`,
       `level = "info"`,
       `file = "${join(dir, "proxy.log")}"`,

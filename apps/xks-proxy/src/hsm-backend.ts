@@ -101,6 +101,27 @@ export class HsmBackend implements XksCrypto {
     }
   }
 
+  /**
+   * `call_mode = "sync"`: runs `fn` (a synchronous PKCS#11 call) right away on the event loop. A
+   * timer cannot interrupt a synchronous call, so no per-call timer is armed (it could never fire
+   * before the call returned); during a context reset or shutdown it falls back to
+   * {@link withTimeout}, which waits for the reset within the timeout.
+   */
+  private onLoop<T>(operation: string, fn: () => T): Promise<T> {
+    if (this.reopening || this.closed) return this.withTimeout(operation, fn);
+    const start = process.hrtime.bigint();
+    let outcome: "ok" | "error" = "ok";
+    try {
+      return Promise.resolve(fn());
+    } catch (err) {
+      outcome = "error";
+      this.checkFatal(err);
+      return Promise.reject(err);
+    } finally {
+      this.hooks.observe?.(operation, Number(process.hrtime.bigint() - start) / 1e9, outcome);
+    }
+  }
+
   private bounded<T>(operation: string, p: Promise<T>): Promise<T> {
     const ms = this.cfg.timeoutMs;
     let timer: NodeJS.Timeout | undefined;
@@ -198,12 +219,12 @@ export class HsmBackend implements XksCrypto {
   }
 
   encrypt(keyId: string, iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
-    if (this.cfg.callMode === "sync") return this.withTimeout("encrypt", () => this.current.encryptAesGcm(this.keyFor(keyId), iv, plaintext, aad));
+    if (this.cfg.callMode === "sync") return this.onLoop("encrypt", () => this.current.encryptAesGcm(this.keyFor(keyId), iv, plaintext, aad));
     return this.withTimeout("encrypt", () => this.current.encryptAesGcmAsync(this.keyFor(keyId), iv, plaintext, aad));
   }
 
   decrypt(keyId: string, iv: Uint8Array, ciphertextAndTag: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
-    if (this.cfg.callMode === "sync") return this.withTimeout("decrypt", () => this.current.decryptAesGcm(this.keyFor(keyId), iv, ciphertextAndTag, aad));
+    if (this.cfg.callMode === "sync") return this.onLoop("decrypt", () => this.current.decryptAesGcm(this.keyFor(keyId), iv, ciphertextAndTag, aad));
     return this.withTimeout("decrypt", () => this.current.decryptAesGcmAsync(this.keyFor(keyId), iv, ciphertextAndTag, aad));
   }
 
