@@ -7,7 +7,7 @@ import pkcs11js from "pkcs11js";
 import { CiopError } from "@ciop/core";
 import { Hsm, HsmError, ckrName } from "../src/index.js";
 import { parseCkr, toHsmError } from "../src/errors.js";
-import { openTestHsm, uniqueName } from "./helpers.js";
+import { openRawToken, openTestHsm, uniqueName } from "./helpers.js";
 
 const P = pkcs11js;
 const base = uniqueName("err");
@@ -31,29 +31,16 @@ describe("with an open token", () => {
 
   test("pkcs11js's plain Error('CKR_X:NN') from C_SetAttributeValue, for a code it cannot name (0x1b), becomes CKR_ACTION_PROHIBITED", async () => {
     // a key made outside ciop with CKA_MODIFIABLE=false: disabling it must fail in the token
-    const raw = new P.PKCS11();
-    raw.load(process.env.CIOP_TEST_LIB!);
-    try {
-      raw.C_Initialize({ flags: P.CKF_OS_LOCKING_OK });
-    } catch {
-      /* initialised by the Hsm */
-    }
-    const slot = raw.C_GetSlotList(true).find((s) => raw.C_GetTokenInfo(s).label.trim() === process.env.CIOP_TEST_TOKEN_LABEL)!;
-    const s = raw.C_OpenSession(slot, P.CKF_SERIAL_SESSION | P.CKF_RW_SESSION);
+    const tok = openRawToken();
     const name = `${base}-frozen`;
     try {
-      raw.C_GenerateKey(s, { mechanism: P.CKM_AES_KEY_GEN }, [
-        { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
-        { type: P.CKA_KEY_TYPE, value: P.CKK_AES },
-        { type: P.CKA_VALUE_LEN, value: 32 },
-        { type: P.CKA_TOKEN, value: true },
-        { type: P.CKA_LABEL, value: name },
+      tok.generateAes(name, [
         { type: P.CKA_MODIFIABLE, value: false },
         { type: P.CKA_ENCRYPT, value: true },
         { type: P.CKA_DECRYPT, value: true },
       ]);
     } finally {
-      raw.C_CloseSession(s);
+      tok.close();
     }
     const err = (() => {
       try {

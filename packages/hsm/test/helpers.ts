@@ -1,6 +1,7 @@
 import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import pkcs11js from "pkcs11js";
 import { Hsm, type HsmOptions } from "../src/index.js";
 
 export const PY = "/usr/bin/python3";
@@ -24,6 +25,70 @@ export function uniqueName(prefix: string): string {
 export function python<T = unknown>(script: string, input: unknown): T {
   const out = execFileSync(PY, ["-c", script], { input: JSON.stringify(input), encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] });
   return JSON.parse(out) as T;
+}
+
+/**
+ * An independent view of the test token: a second pkcs11js instance in this process with its own
+ * session, knowing nothing about ciop (the Hsm has already initialised the library and logged in).
+ */
+export interface RawToken {
+  raw: pkcs11js.PKCS11;
+  slot: Buffer;
+  session: Buffer;
+  /** Handles matching `template` (up to `max`). */
+  find(template: pkcs11js.Template, max?: number): Buffer[];
+  /** The raw value of one attribute. */
+  get(h: Buffer, type: number): Buffer;
+  /** One CK_BBOOL attribute. */
+  bool(h: Buffer, type: number): boolean;
+  /** Generates a 256-bit AES token key labelled `label` on a short-lived R/W session; `extra` adds attributes. */
+  generateAes(label: string, extra?: pkcs11js.Template): void;
+  close(): void;
+}
+
+export function openRawToken(flags: number = pkcs11js.CKF_SERIAL_SESSION): RawToken {
+  const P = pkcs11js;
+  const raw = new P.PKCS11();
+  raw.load(process.env.CIOP_TEST_LIB!);
+  try {
+    raw.C_Initialize({ flags: P.CKF_OS_LOCKING_OK });
+  } catch {
+    /* CKR_CRYPTOKI_ALREADY_INITIALIZED: the Hsm did it */
+  }
+  const slot = raw.C_GetSlotList(true).find((s) => raw.C_GetTokenInfo(s).label.trim() === process.env.CIOP_TEST_TOKEN_LABEL)!;
+  const session = raw.C_OpenSession(slot, flags);
+  const get = (h: Buffer, type: number) => raw.C_GetAttributeValue(session, h, [{ type }])[0]!.value as Buffer;
+  return {
+    raw,
+    slot,
+    session,
+    find(template, max = 10) {
+      raw.C_FindObjectsInit(session, template);
+      try {
+        return raw.C_FindObjects(session, max);
+      } finally {
+        raw.C_FindObjectsFinal(session);
+      }
+    },
+    get,
+    bool: (h, type) => get(h, type)[0] === 1,
+    generateAes(label, extra = []) {
+      const rw = raw.C_OpenSession(slot, P.CKF_SERIAL_SESSION | P.CKF_RW_SESSION);
+      try {
+        raw.C_GenerateKey(rw, { mechanism: P.CKM_AES_KEY_GEN }, [
+          { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
+          { type: P.CKA_KEY_TYPE, value: P.CKK_AES },
+          { type: P.CKA_VALUE_LEN, value: 32 },
+          { type: P.CKA_TOKEN, value: true },
+          { type: P.CKA_LABEL, value: label },
+          ...extra,
+        ]);
+      } finally {
+        raw.C_CloseSession(rw);
+      }
+    },
+    close: () => raw.C_CloseSession(session),
+  };
 }
 
 export const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");

@@ -6,10 +6,11 @@
 import pkcs11js from "pkcs11js";
 import { randomBytes } from "node:crypto";
 import { Hsm, type HsmKey } from "../src/index.js";
-import { openTestHsm, runChild, uniqueName } from "./helpers.js";
+import { openRawToken, openTestHsm, runChild, uniqueName, type RawToken } from "./helpers.js";
 
 const P = pkcs11js;
 let hsm: Hsm;
+let tok: RawToken;
 let raw: pkcs11js.PKCS11;
 let session: Buffer;
 const base = uniqueName("endis");
@@ -17,28 +18,16 @@ const testOptions = () => ({ library: process.env.CIOP_TEST_LIB, token: process.
 
 beforeAll(async () => {
   hsm = await openTestHsm();
-  raw = new P.PKCS11();
-  raw.load(process.env.CIOP_TEST_LIB!);
-  try {
-    raw.C_Initialize({ flags: P.CKF_OS_LOCKING_OK });
-  } catch {
-    /* already initialised by the Hsm in this process */
-  }
-  const slot = raw.C_GetSlotList(true).find((s) => raw.C_GetTokenInfo(s).label.trim() === process.env.CIOP_TEST_TOKEN_LABEL)!;
-  session = raw.C_OpenSession(slot, P.CKF_SERIAL_SESSION);
+  tok = openRawToken(P.CKF_SERIAL_SESSION);
+  ({ raw, session } = tok);
 });
 afterAll(async () => {
-  raw?.C_CloseSession(session);
+  tok?.close();
   await hsm?.close();
 });
 
-function rawHandle(key: HsmKey, klass: number): Buffer {
-  raw.C_FindObjectsInit(session, [{ type: P.CKA_ID, value: Buffer.from(key.id, "hex") }, { type: P.CKA_CLASS, value: klass }]);
-  const [h] = raw.C_FindObjects(session, 1);
-  raw.C_FindObjectsFinal(session);
-  return h!;
-}
-const rawBool = (h: Buffer, t: number) => raw.C_GetAttributeValue(session, h, [{ type: t }])[0]!.value![0] === 1;
+const rawHandle = (key: HsmKey, klass: number) => tok.find([{ type: P.CKA_ID, value: Buffer.from(key.id, "hex") }, { type: P.CKA_CLASS, value: klass }], 1)[0]!;
+const rawBool = (h: Buffer, t: number) => tok.bool(h, t);
 
 /** GCM encrypt through raw pkcs11js; returns "ok" or the CKR name. */
 function rawEncrypt(h: Buffer): string {

@@ -1,39 +1,27 @@
 import pkcs11js from "pkcs11js";
 import { CIOP_ID_PREFIX, Hsm, KEY_TYPES, type KeyType } from "../src/index.js";
-import { openTestHsm, uniqueName } from "./helpers.js";
+import { openRawToken, openTestHsm, uniqueName, type RawToken } from "./helpers.js";
 
 const P = pkcs11js;
 let hsm: Hsm;
+let tok: RawToken;
 let raw: pkcs11js.PKCS11;
 let session: Buffer;
 const base = uniqueName("gen");
 
 beforeAll(async () => {
   hsm = await openTestHsm();
-  // An independent view of the token: a second pkcs11js instance in this process (already logged in).
-  raw = new P.PKCS11();
-  raw.load(process.env.CIOP_TEST_LIB!);
-  try {
-    raw.C_Initialize({ flags: P.CKF_OS_LOCKING_OK });
-  } catch {
-    /* CKR_CRYPTOKI_ALREADY_INITIALIZED: the Hsm did it */
-  }
-  const slot = raw.C_GetSlotList(true).find((s) => raw.C_GetTokenInfo(s).label.trim() === process.env.CIOP_TEST_TOKEN_LABEL)!;
-  session = raw.C_OpenSession(slot, P.CKF_SERIAL_SESSION);
+  tok = openRawToken(P.CKF_SERIAL_SESSION);
+  ({ raw, session } = tok);
 });
 afterAll(async () => {
-  raw?.C_CloseSession(session);
+  tok?.close();
   await hsm?.close();
 });
 
-function findByLabel(label: string, klass: number): Buffer[] {
-  raw.C_FindObjectsInit(session, [{ type: P.CKA_LABEL, value: label }, { type: P.CKA_CLASS, value: klass }]);
-  const out = raw.C_FindObjects(session, 10);
-  raw.C_FindObjectsFinal(session);
-  return out;
-}
-const get = (h: Buffer, type: number) => raw.C_GetAttributeValue(session, h, [{ type }])[0]!.value as Buffer;
-const bool = (h: Buffer, type: number) => get(h, type)[0] === 1;
+const findByLabel = (label: string, klass: number) => tok.find([{ type: P.CKA_LABEL, value: label }, { type: P.CKA_CLASS, value: klass }]);
+const get = (h: Buffer, type: number) => tok.get(h, type);
+const bool = (h: Buffer, type: number) => tok.bool(h, type);
 const ulong = (h: Buffer, type: number) => Number(get(h, type).readBigUInt64LE(0));
 
 const expected: Record<KeyType, { keyType: number; len?: number; bits?: number; params?: string }> = {
@@ -115,19 +103,7 @@ test("a name that exists is never created twice", async () => {
 test("a key ciop did not create is not reused", async () => {
   const name = `${base}-foreign`;
   // made directly through PKCS#11 with a foreign CKA_ID (like pkcs11-tool would)
-  const rw = raw.C_OpenSession(raw.C_GetSessionInfo(session).slotID, P.CKF_SERIAL_SESSION | P.CKF_RW_SESSION);
-  try {
-    raw.C_GenerateKey(rw, { mechanism: P.CKM_AES_KEY_GEN }, [
-      { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
-      { type: P.CKA_KEY_TYPE, value: P.CKK_AES },
-      { type: P.CKA_VALUE_LEN, value: 32 },
-      { type: P.CKA_TOKEN, value: true },
-      { type: P.CKA_LABEL, value: name },
-      { type: P.CKA_ID, value: Buffer.from("f0", "hex") },
-    ]);
-  } finally {
-    raw.C_CloseSession(rw);
-  }
+  tok.generateAes(name, [{ type: P.CKA_ID, value: Buffer.from("f0", "hex") }]);
   await expect(hsm.getOrCreateKey(name, "AES-256")).rejects.toMatchObject({ code: "ERR_KEY_NOT_CIOP" });
   const found = hsm.findKey(name)!;
   expect(found.createdByCiop).toBe(false);

@@ -6,28 +6,22 @@
 import pkcs11js from "pkcs11js";
 import { randomBytes } from "node:crypto";
 import { Hsm } from "../src/index.js";
-import { openTestHsm, uniqueName } from "./helpers.js";
+import { openRawToken, openTestHsm, uniqueName, type RawToken } from "./helpers.js";
 
 const P = pkcs11js;
 let hsm: Hsm;
+let tok: RawToken;
 let raw: pkcs11js.PKCS11;
 let session: Buffer;
 const base = uniqueName("usage");
 
 beforeAll(async () => {
   hsm = await openTestHsm();
-  raw = new P.PKCS11();
-  raw.load(process.env.CIOP_TEST_LIB!);
-  try {
-    raw.C_Initialize({ flags: P.CKF_OS_LOCKING_OK });
-  } catch {
-    /* already initialised by the Hsm in this process */
-  }
-  const slot = raw.C_GetSlotList(true).find((s) => raw.C_GetTokenInfo(s).label.trim() === process.env.CIOP_TEST_TOKEN_LABEL)!;
-  session = raw.C_OpenSession(slot, P.CKF_SERIAL_SESSION | P.CKF_RW_SESSION);
+  tok = openRawToken(P.CKF_SERIAL_SESSION | P.CKF_RW_SESSION);
+  ({ raw, session } = tok);
 });
 afterAll(async () => {
-  raw?.C_CloseSession(session);
+  tok?.close();
   await hsm?.close();
 });
 
@@ -75,13 +69,8 @@ test("foreign AES keys: every usage combination is reported attribute by attribu
 
 /** The usage flags as a raw pkcs11js session reads them (public-side ones from the object with the same CKA_ID). */
 function rawUsage(id: string, pair: boolean): Flags {
-  const find = (klass: number) => {
-    raw.C_FindObjectsInit(session, [{ type: P.CKA_ID, value: Buffer.from(id, "hex") }, { type: P.CKA_CLASS, value: klass }]);
-    const [h] = raw.C_FindObjects(session, 1);
-    raw.C_FindObjectsFinal(session);
-    return h!;
-  };
-  const read = (h: Buffer, t: number) => raw.C_GetAttributeValue(session, h, [{ type: t }])[0]!.value![0] === 1;
+  const find = (klass: number) => tok.find([{ type: P.CKA_ID, value: Buffer.from(id, "hex") }, { type: P.CKA_CLASS, value: klass }], 1)[0]!;
+  const read = (h: Buffer, t: number) => tok.bool(h, t);
   const k = find(pair ? P.CKO_PRIVATE_KEY : P.CKO_SECRET_KEY);
   const pub = pair ? find(P.CKO_PUBLIC_KEY) : k;
   return {
