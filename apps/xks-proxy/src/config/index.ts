@@ -5,10 +5,10 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { parse as parseToml } from "smol-toml";
-import { CiopError } from "@ciop/core";
 import type { PinSource } from "@ciop/hsm";
 import { DEFAULT_XKS_LIMITS, validateXksCredential, type XksCredential, type XksLimits } from "@ciop/xks";
 import { DEFAULT_PATH_PREFIX as SALESFORCE_DEFAULT_PATH_PREFIX } from "../salesforce/config.js";
+import { bad, bool, type Table } from "./fields.js";
 
 /** TLS settings of the main listener. */
 export interface TlsConfig {
@@ -135,12 +135,6 @@ export interface ProxyConfig {
 const VERSION = "0.0.0";
 export const PROXY_MODEL = `ciop-xks-proxy ${VERSION}`;
 
-function bad(msg: string): never {
-  throw new CiopError("ERR_CONFIG_INVALID", msg);
-}
-
-type Table = Record<string, unknown>;
-
 function table(v: unknown, where: string): Table {
   if (v === undefined) return {};
   if (typeof v !== "object" || v === null || Array.isArray(v)) bad(`${where} must be a table`);
@@ -156,12 +150,6 @@ function num(t: Table, k: string, where: string, min = 0, max = Number.MAX_SAFE_
   const v = t[k];
   if (v === undefined) return undefined;
   if (typeof v !== "number" || !Number.isFinite(v) || v < min || v > max) bad(`${where}.${k} must be a number from ${min} to ${max}`);
-  return v;
-}
-function bool(t: Table, k: string, where: string): boolean | undefined {
-  const v = t[k];
-  if (v === undefined) return undefined;
-  if (typeof v !== "boolean") bad(`${where}.${k} must be true or false`);
   return v;
 }
 function strList(t: Table, k: string, where: string): string[] | undefined {

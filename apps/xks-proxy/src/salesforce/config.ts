@@ -4,8 +4,8 @@
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { CiopError } from "@ciop/core";
 import { isCacheOnlyKid } from "@ciop/providers-salesforce";
+import { bad, bool, type Table } from "../config/fields.js";
 import { parsePasswordHash, type ScryptHash } from "./password.js";
 
 export interface SalesforceAuthConfig {
@@ -38,12 +38,6 @@ export interface SalesforceConfig {
   auth: SalesforceAuthConfig;
 }
 
-type Table = Record<string, unknown>;
-
-function bad(msg: string): never {
-  throw new CiopError("ERR_CONFIG_INVALID", msg);
-}
-
 function table(v: unknown, where: string): Table {
   if (typeof v !== "object" || v === null || Array.isArray(v) || v instanceof Date) bad(`[${where}] must be a table`);
   return v as Table;
@@ -57,13 +51,6 @@ function str(t: Table, k: string, where: string): string | undefined {
   const v = t[k];
   if (v === undefined) return undefined;
   if (typeof v !== "string" || v.length === 0) bad(`${where}.${k} must be a non-empty string`);
-  return v;
-}
-
-function bool(t: Table, k: string, where: string): boolean | undefined {
-  const v = t[k];
-  if (v === undefined) return undefined;
-  if (typeof v !== "boolean") bad(`${where}.${k} must be true or false`);
   return v;
 }
 
