@@ -1,5 +1,6 @@
 import { createCipheriv, createHash, createHmac, createPublicKey, randomBytes } from "node:crypto";
 import pkcs11js from "pkcs11js";
+import { zeroize } from "@ciop/core";
 import { derLength, ecPkcs8ScalarLength } from "./der.js";
 import {
   CKM_AES_KEY_WRAP_KWP,
@@ -110,10 +111,10 @@ export function probeCapabilities(p: pkcs11js.PKCS11, slot: Handle, asyncCalls: 
       if (plain && plain.length > secretValue.length && plain.subarray(0, secretValue.length).equals(secretValue) && plain.subarray(secretValue.length).every((b) => b === 0)) {
         caps.aesKeyWrapPadMechanism = mech;
         caps.kwpPadsSecretKeys = true;
-        plain.fill(0);
+        zeroize(plain);
         break;
       }
-      plain?.fill(0);
+      zeroize(plain);
     }
 
     // Does the token zero-pad PKCS#8 before KWP (SoftHSM 2.6.1)? Wrap a session EC key and look.
@@ -142,7 +143,7 @@ export function probeCapabilities(p: pkcs11js.PKCS11, slot: Handle, asyncCalls: 
           const plain = tryOr(() => hostKwpUnwrap(kekValue, wrapped), undefined);
           const len = plain ? derLength(plain) : undefined;
           caps.kwpPadsPrivateKeys = plain !== undefined && len !== undefined && plain.length > len;
-          plain?.fill(0);
+          zeroize(plain);
         }
         tryOr(() => p.C_DestroyObject(objSession, pair.privateKey), undefined);
         tryOr(() => p.C_DestroyObject(objSession, pair.publicKey), undefined);
@@ -203,10 +204,7 @@ export function probeCapabilities(p: pkcs11js.PKCS11, slot: Handle, asyncCalls: 
       if (eq(m, createHmac(h, hmacValue).update(data).digest())) caps.hmacHashes.push(h);
     }
   } finally {
-    kekValue.fill(0);
-    secretValue.fill(0);
-    aesValue.fill(0);
-    hmacValue.fill(0);
+    zeroize(kekValue, secretValue, aesValue, hmacValue);
     tryOr(() => p.C_CloseSession(opSession), undefined);
     tryOr(() => p.C_CloseSession(objSession), undefined); // destroys every probe object
   }
@@ -261,8 +259,7 @@ export function probeEcPkcs8KwpExact(p: pkcs11js.PKCS11, session: Handle, kwpMec
   } catch {
     return false;
   } finally {
-    kekValue.fill(0);
-    plain?.fill(0);
+    zeroize(kekValue, plain);
     if (kek) tryOr(() => p.C_DestroyObject(session, kek!), undefined);
     if (pair) {
       tryOr(() => p.C_DestroyObject(session, pair!.privateKey), undefined);
