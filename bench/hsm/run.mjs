@@ -46,6 +46,7 @@ execFileSync("softhsm2-util", ["--init-token", "--free", "--label", label, "--so
 const { Hsm } = await import("@ciop/hsm");
 const { default: pkcs11js } = await import("pkcs11js");
 const P = pkcs11js;
+const { openRawKey } = await import("./raw.mjs");
 
 const pt = randomBytes(32);
 const aad = randomBytes(32);
@@ -69,18 +70,7 @@ try {
   const key = await hsm.generateKey(KEY, "AES-256", { extractable: false });
 
   // raw pkcs11js in the same process: the library is initialised and the token logged in already
-  const raw = new P.PKCS11();
-  raw.load(lib);
-  try {
-    raw.C_Initialize({ flags: P.CKF_OS_LOCKING_OK });
-  } catch {
-    /* CKR_CRYPTOKI_ALREADY_INITIALIZED */
-  }
-  const slot = raw.C_GetSlotList(true).find((s) => raw.C_GetTokenInfo(s).label.replace(/[\s\0]+$/, "") === label);
-  const rawSessions = Array.from({ length: inflight }, () => raw.C_OpenSession(slot, P.CKF_SERIAL_SESSION));
-  raw.C_FindObjectsInit(rawSessions[0], [{ type: P.CKA_LABEL, value: KEY }, { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY }]);
-  const [rawKey] = raw.C_FindObjects(rawSessions[0], 1);
-  raw.C_FindObjectsFinal(rawSessions[0]);
+  const { raw, sessions: rawSessions, key: rawKey } = openRawKey(lib, label, KEY, inflight);
   const gcm = (iv) => ({ mechanism: P.CKM_AES_GCM, parameter: { type: P.CK_PARAMS_GCM, iv, ivBits: 96, aad, tagBits: 128 } });
 
   /** Runs `once` (sync) as often as possible for `seconds`; ops/s. */

@@ -4,6 +4,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import pkcs11js from "pkcs11js";
 import { Hsm } from "@ciop/hsm";
+import { openRawKey } from "./raw.mjs";
 
 const P = pkcs11js;
 const { mode, lib, label, pin, key: keyName, seconds, index } = workerData;
@@ -20,18 +21,7 @@ const nextIv = () => {
 let once;
 let cleanup = async () => {};
 if (mode === "raw") {
-  const raw = new P.PKCS11();
-  raw.load(lib);
-  try {
-    raw.C_Initialize({ flags: P.CKF_OS_LOCKING_OK });
-  } catch {
-    /* already initialised by the main thread */
-  }
-  const slot = raw.C_GetSlotList(true).find((s) => raw.C_GetTokenInfo(s).label.replace(/[\s\0]+$/, "") === label);
-  const s = raw.C_OpenSession(slot, P.CKF_SERIAL_SESSION);
-  raw.C_FindObjectsInit(s, [{ type: P.CKA_LABEL, value: keyName }, { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY }]);
-  const [k] = raw.C_FindObjects(s, 1);
-  raw.C_FindObjectsFinal(s);
+  const { raw, sessions: [s], key: k } = openRawKey(lib, label, keyName);
   once = () => {
     raw.C_EncryptInit(s, { mechanism: P.CKM_AES_GCM, parameter: { type: P.CK_PARAMS_GCM, iv: nextIv(), ivBits: 96, aad, tagBits: 128 } }, k);
     raw.C_Encrypt(s, pt, Buffer.alloc(48));
