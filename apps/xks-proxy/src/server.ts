@@ -177,6 +177,20 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
   const errors = new Counter({ name: "xks_proxy_errors_total", help: "XKS error responses by errorName", labelNames: ["operation", "error_name"], registers: [registry] });
   const healthGauge = new Gauge({ name: "xks_proxy_health_status", help: "Deep health: 1 ACTIVE, 0.5 DEGRADED, 0 UNAVAILABLE", registers: [registry] });
   const resets = new Counter({ name: "xks_proxy_hsm_context_resets_total", help: "PKCS#11 context resets after device errors", registers: [registry] });
+  // prom-client children per label tuple, looked up once and reused (the label sets are small and bounded)
+  const reqSeries = new Map<string, { duration: Histogram.Internal<"operation" | "status">; count: Counter.Internal }>();
+  const recordRequest = (operation: string, store: string, status: number, errorName: string | undefined, latencyMs: number): void => {
+    const id = `${operation}\0${store}\0${status}`;
+    let series = reqSeries.get(id);
+    if (!series) {
+      const st = String(status);
+      series = { duration: reqDuration.labels(operation, st), count: requests.labels(operation, store, st) };
+      reqSeries.set(id, series);
+    }
+    series.duration.observe(latencyMs / 1000);
+    series.count.inc();
+    if (errorName) errors.inc({ operation, error_name: errorName });
+  };
 
   const backend = await HsmBackend.open(config.hsm, {
     observe: (operation, seconds, outcome) => hsmDuration.observe({ operation, outcome }, seconds),
@@ -279,7 +293,7 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
 
   // ------------------------------------------------------------------ route groups
   const factories: Record<string, RouteGroupFactory> = opts.routeGroups ?? { salesforce: createSalesforceRouteGroup };
-  const groups: Array<{ section: string; group: RouteGroup }> = [];
+  const groups: Array<{ section: string; group: RouteGroup; under: string }> = [];
   const ctx: RouteGroupContext = {
     get hsm() {
       return backend.hsm;
@@ -293,7 +307,10 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
   try {
     for (const [section, raw] of Object.entries(sections(config))) {
       const factory = factories[section];
-      if (factory) groups.push({ section, group: await factory(raw, ctx) });
+      if (factory) {
+        const group = await factory(raw, ctx);
+        groups.push({ section, group, under: group.pathPrefix.endsWith("/") ? group.pathPrefix : `${group.pathPrefix}/` });
+      }
     }
     // the prefixes the groups really serve (a group may normalise its section's value)
     checkRouteOverlaps(config.stores, groups.map(({ section, group }) => ({ section, pathPrefix: group.pathPrefix })));
@@ -318,7 +335,7 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
     if (req.method === "GET" && pathOnly === "/ping" && config.server.ping) return ping(res);
     if (req.method === "GET" && pathOnly === "/metrics" && config.metrics.enabled && config.metrics.port === undefined) return sendMetrics(res);
 
-    const group = groups.find(({ group: g }) => pathOnly === g.pathPrefix || pathOnly.startsWith(g.pathPrefix.endsWith("/") ? g.pathPrefix : `${g.pathPrefix}/`));
+    const group = groups.find(({ group: g, under }) => pathOnly === g.pathPrefix || pathOnly.startsWith(under));
     let body: Buffer;
     try {
       body = await readBody(req, config.server.maxBodyBytes);
@@ -338,9 +355,7 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
         return { status: 500, errorName: "InternalException", cause: (err as Error).message?.slice(0, 200) };
       });
       const latency = ms(start);
-      reqDuration.observe({ operation: group.group.name, status: String(r.status) }, latency / 1000);
-      requests.inc({ operation: group.group.name, store: group.group.name, status: String(r.status) });
-      if (r.errorName) errors.inc({ operation: group.group.name, error_name: r.errorName });
+      recordRequest(group.group.name, group.group.name, r.status, r.errorName, latency);
       logger.log("info", { msg: "request", group: group.group.name, method: req.method, path: pathOnly.slice(0, 200), key: r.key, status: r.status, errorName: r.errorName, latencyMs: latency, cause: r.cause });
       return;
     }
@@ -348,10 +363,7 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
     send(res, result.status, result.headers, result.body);
     const latency = ms(start);
     const l = result.log;
-    const op = l.operation ?? "unknown";
-    reqDuration.observe({ operation: op, status: String(result.status) }, latency / 1000);
-    requests.inc({ operation: op, store: l.store ?? "none", status: String(result.status) });
-    if (l.errorName) errors.inc({ operation: op, error_name: l.errorName });
+    recordRequest(l.operation ?? "unknown", l.store ?? "none", result.status, l.errorName, latency);
     logger.log(result.status >= 500 ? "warn" : "info", {
       msg: "request",
       kmsRequestId: l.kmsRequestId,

@@ -299,6 +299,8 @@ describe("operations endpoints and logs", () => {
     const m = await send(tlsSrv.metricsUrl!.replace(/\/metrics$/, ""), "/metrics", "GET", {}, "");
     expect(m.status).toBe(200);
     expect(m.body).toMatch(/xks_proxy_request_duration_seconds_bucket\{[^}]*operation="Encrypt"/);
+    expect(m.body).toMatch(/xks_proxy_request_duration_seconds_count\{operation="Encrypt",status="200"\} [1-9]/);
+    expect(m.body).toMatch(/xks_proxy_requests_total\{operation="Encrypt",store="tenant-a",status="200"\} [1-9]/);
     expect(m.body).toMatch(/xks_proxy_hsm_duration_seconds_bucket\{[^}]*operation="encrypt"/);
     expect(m.body).toMatch(/xks_proxy_errors_total\{operation="Encrypt",error_name="InvalidKeyUsageException"\} [1-9]/);
     expect(m.body).toMatch(/xks_proxy_health_status 1/);
