@@ -10,48 +10,7 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { Hsm } from "@ciop/hsm";
 import { CacheOnlyKeyService, cacheOnlySetup, checkCacheOnlyCertificate, nextRotationKid, readRegistry } from "@ciop/providers-salesforce";
-
-const PYTHON = "/usr/bin/python3";
-const DECRYPT = `
-import json, sys, base64
-from jwcrypto import jwk, jwe
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding
-keypem = open(sys.argv[1], 'rb').read()
-priv = serialization.load_pem_private_key(keypem, None)
-k = jwk.JWK.from_pem(keypem)
-def b64d(s): return base64.urlsafe_b64decode(s + '=' * (-len(s) % 4))
-out = []
-for body in json.load(sys.stdin):
-    resp = json.loads(body)
-    parts = resp['jwe'].split('.')
-    hdr_raw = b64d(parts[0])
-    t = jwe.JWE(); t.deserialize(resp['jwe'], key=k)
-    cek = priv.decrypt(b64d(parts[1]), padding.OAEP(mgf=padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA1(), label=None))
-    out.append({'respKeys': sorted(resp.keys()), 'kid': resp['kid'], 'header': json.loads(hdr_raw), 'dek': t.payload.hex(),
-                'cek': cek.hex(), 'iv': b64d(parts[2]).hex(), 'segments': len(parts), 'padded': any('=' in p for p in parts)})
-json.dump(out, sys.stdout)
-`;
-const GCM = `
-import sys
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-print(AESGCM(bytes.fromhex(sys.argv[1])).encrypt(bytes.fromhex(sys.argv[2]), bytes.fromhex(sys.argv[3]), None).hex())
-`;
-
-interface Decrypted {
-  respKeys: string[];
-  kid: string;
-  header: Record<string, string>;
-  dek: string;
-  cek: string;
-  iv: string;
-  segments: number;
-  padded: boolean;
-}
-
-function decrypt(keyPath: string, bodies: string[]): Decrypted[] {
-  return JSON.parse(execFileSync(PYTHON, ["-c", DECRYPT, keyPath], { input: JSON.stringify(bodies) }).toString()) as Decrypted[];
-}
+import { decryptCacheOnlyJwe, pythonAesGcm } from "@ciop/testkit";
 
 function opensslCert(dir: string, name: string, bits: number): { cert: string; key: string } {
   const key = join(dir, `${name}.key`);
@@ -93,7 +52,7 @@ describe("cache-only key service", () => {
 
     const a = await svc.produce(kid);
     const b = await svc.produce(kid, { jti: "e5ab58fd2ced013f2a46d5c8144dd439" });
-    const [da, db] = decrypt(sf.key, [a.body, b.body]);
+    const [da, db] = await decryptCacheOnlyJwe(sf.key, [a.body, b.body]);
     for (const d of [da!, db!]) {
       expect(d.respKeys).toEqual(["jwe", "kid"]);
       expect(d.kid).toBe(kid);
@@ -113,7 +72,7 @@ describe("cache-only key service", () => {
     // Known answer: the recovered DEK (python AES-GCM) and the HSM key encrypt a block identically.
     const iv = randomBytes(12);
     const block = randomBytes(32);
-    const python = execFileSync(PYTHON, ["-c", GCM, da!.dek, iv.toString("hex"), block.toString("hex")]).toString().trim();
+    const python = await pythonAesGcm(da!.dek, iv.toString("hex"), block.toString("hex"));
     expect(hsm.encryptAesGcm(key, iv, block).toString("hex")).toBe(python);
   });
 
@@ -121,7 +80,7 @@ describe("cache-only key service", () => {
     const kid = `${p}-audit`;
     const created = await svc.createKey(kid, { certificate: readFileSync(sf.cert, "utf8") });
     const res = await svc.produce(kid);
-    const [d] = decrypt(sf.key, [res.body]);
+    const [d] = await decryptCacheOnlyJwe(sf.key, [res.body]);
     const reg = readRegistry(registryPath);
     expect(reg.keys[kid]).toMatchObject({ kid, hsmLabel: kid, hsmId: hsm.findKey(kid)!.id, state: "enabled" });
     expect(reg.keys[kid]!.certificate!.sha256).toBe(checkCacheOnlyCertificate(readFileSync(sf.cert)).facts.sha256);
@@ -190,7 +149,7 @@ describe("cache-only key service", () => {
     expect(nextRotationKid(next.kid)).toBe(`${kid}.v3`);
     expect(next.rotatedFrom).toBe(kid);
     expect(readRegistry(registryPath).keys[kid]!.rotatedTo).toBe(next.kid);
-    const [o, n] = decrypt(sf.key, [(await svc.produce(kid)).body, (await svc.produce(next.kid)).body]);
+    const [o, n] = await decryptCacheOnlyJwe(sf.key, [(await svc.produce(kid)).body, (await svc.produce(next.kid)).body]);
     expect(o!.kid).toBe(kid);
     expect(n!.kid).toBe(next.kid);
     expect(o!.dek).not.toBe(n!.dek);
@@ -205,7 +164,7 @@ describe("cache-only key service", () => {
     const withDefault = new CacheOnlyKeyService({ hsm, registryPath, defaultCertificate: sf.cert });
     await withDefault.createKey(kid);
     await expect(svc.produce(kid)).rejects.toMatchObject({ code: "ERR_WRAPPING_KEY_INVALID" });
-    const [d] = decrypt(sf.key, [(await withDefault.produce(kid)).body]);
+    const [d] = await decryptCacheOnlyJwe(sf.key, [(await withDefault.produce(kid)).body]);
     expect(d!.kid).toBe(kid);
     expect(withDefault.listKeys().find((k) => k.kid === kid)!.certificate).toMatchObject({ source: "configured" });
     expect(() => new CacheOnlyKeyService({ hsm, registryPath, defaultCertificate: small.cert })).toThrow(expect.objectContaining({ code: "ERR_WRAPPING_KEY_SIZE" }));

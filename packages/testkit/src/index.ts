@@ -37,3 +37,4 @@ export {
   type MatrixOutcome,
   type BadWrappingKey,
 } from "./matrix.js";
+export { decryptCacheOnlyJwe, pythonAesGcm, type DecryptedJwe } from "./jwe.js";
