@@ -1,6 +1,7 @@
 import { appendFileSync, existsSync, mkdirSync } from "node:fs";
 import { hostname, userInfo } from "node:os";
 import { dirname } from "node:path";
+import { CiopError } from "./errors.js";
 
 /**
  * One line of the audit log. Only facts about the operation: never key material, PINs, plaintext
@@ -26,10 +27,10 @@ export interface AuditRecord {
  * @public
  */
 export function appendAuditRecord(path: string, record: AuditRecord): void {
-  makeParents(dirname(path));
   for (const name of Object.keys(record)) {
-    if (SECRET_FIELD.test(name)) throw new TypeError(`audit records never carry secrets; field "${name}" refused`);
+    if (SECRET_FIELD.test(name)) throw new CiopError("ERR_USAGE", `audit records never carry secrets; field "${name}" refused`);
   }
+  makeParents(dirname(path));
   let user = "unknown";
   try { user = userInfo().username; } catch { /* no passwd entry */ }
   const line = JSON.stringify({ time: new Date().toISOString(), user, host: hostname(), pid: process.pid, ...record });
@@ -52,5 +53,12 @@ function makeParents(dir: string): void {
     if (up === d) break;
     d = up;
   }
-  for (const m of missing.reverse()) mkdirSync(m, { mode: 0o700 });
+  for (const m of missing.reverse()) {
+    try {
+      mkdirSync(m, { mode: 0o700 });
+    } catch (err) {
+      // another process appending its first record may have made it in between
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+  }
 }

@@ -1,6 +1,6 @@
 import { mkdtempSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { appendAuditRecord } from "../src/index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "ciop-audit-"));
@@ -19,8 +19,11 @@ test("each record is one JSON line with time/user/host, in a 0600 file under cre
 
 test.each(["pin", "soPin", "password", "clientSecret", "plaintext", "passphrase"])("a record with a %s field is refused, nothing written", (field) => {
   const file = join(dir, `refused-${field}.log`);
+  const nested = join(dir, `refused-${field}`, "audit.log");
   expect(() => appendAuditRecord(file, { operation: "x", outcome: "ok", [field]: "1234" })).toThrow(/never carry secrets/);
+  expect(() => appendAuditRecord(nested, { operation: "x", outcome: "ok", [field]: "1234" })).toThrow(expect.objectContaining({ code: "ERR_USAGE" }));
   expect(() => statSync(file)).toThrow();
+  expect(() => statSync(dirname(nested))).toThrow();
 });
 
 test("an unwritable place fails promptly with an error instead of hanging", () => {
