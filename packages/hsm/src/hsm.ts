@@ -40,6 +40,23 @@ const USAGE: Record<KeySpec["family"], { key: number[]; pub: number[] }> = {
   ec: { key: [P.CKA_SIGN], pub: [P.CKA_VERIFY] },
 };
 
+/** Why an AES-GCM encryption request is refused before it reaches the token, if it is. */
+function gcmEncryptRefusal(iv: Uint8Array, plaintext: Uint8Array): CiopError | undefined {
+  if (plaintext.length === 0) return new CiopError("ERR_USAGE", "AES-GCM plaintext must not be empty (PKCS#11 tokens reject it)");
+  if (iv.length === 0) return new CiopError("ERR_USAGE", "AES-GCM needs a non-empty IV");
+  return undefined;
+}
+
+/** A decryption request that cannot be genuine (no IV, nothing beyond the 16-byte tag) fails like a bad tag. */
+function gcmDecryptRefusal(iv: Uint8Array, ctAndTag: Uint8Array): HsmError | undefined {
+  return ctAndTag.length <= 16 || iv.length === 0 ? new HsmError("ERR_DECRYPTION_FAILED", "decryption failed") : undefined;
+}
+
+/** The CKM_AES_GCM mechanism (128-bit tag) and a Buffer view of `data` (no copy). */
+function gcmInput(iv: Uint8Array, aad: Uint8Array | undefined, data: Uint8Array): { mech: pkcs11js.Mechanism; data: Buffer } {
+  return { mech: { mechanism: P.CKM_AES_GCM, parameter: gcmParameter(iv, aad) }, data: Buffer.from(data.buffer, data.byteOffset, data.byteLength) };
+}
+
 function ulong(buf: Buffer): number {
   if (buf.length === 8) return Number(buf.readBigUInt64LE(0));
   if (buf.length === 4) return buf.readUInt32LE(0);
@@ -646,10 +663,9 @@ export class Hsm extends EventEmitter {
   encryptAesGcm(key: HsmKey, iv: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): Buffer {
     this.ensureOpen();
     this.requireAes(key);
-    if (plaintext.length === 0) throw new CiopError("ERR_USAGE", "AES-GCM plaintext must not be empty (PKCS#11 tokens reject it)");
-    if (iv.length === 0) throw new CiopError("ERR_USAGE", "AES-GCM needs a non-empty IV");
-    const mech = { mechanism: P.CKM_AES_GCM, parameter: gcmParameter(iv, aad) };
-    const pt = Buffer.from(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength);
+    const refusal = gcmEncryptRefusal(iv, plaintext);
+    if (refusal) throw refusal;
+    const { mech, data: pt } = gcmInput(iv, aad, plaintext);
     return this.withHandle(key, (h) => {
       call("C_EncryptInit", () => this.p.C_EncryptInit(this.opSession, mech, h), `using key '${key.name}'`, DISABLED);
       return this.onOpSession("C_Encrypt", `encrypting with '${key.name}'`, (s) => this.p.C_Encrypt(s, pt, Buffer.alloc(pt.length + 16)));
@@ -660,9 +676,9 @@ export class Hsm extends EventEmitter {
   decryptAesGcm(key: HsmKey, iv: Uint8Array, ctAndTag: Uint8Array, aad?: Uint8Array): Buffer {
     this.ensureOpen();
     this.requireAes(key);
-    if (ctAndTag.length <= 16 || iv.length === 0) throw new HsmError("ERR_DECRYPTION_FAILED", "decryption failed");
-    const mech = { mechanism: P.CKM_AES_GCM, parameter: gcmParameter(iv, aad) };
-    const ct = Buffer.from(ctAndTag.buffer, ctAndTag.byteOffset, ctAndTag.byteLength);
+    const refusal = gcmDecryptRefusal(iv, ctAndTag);
+    if (refusal) throw refusal;
+    const { mech, data: ct } = gcmInput(iv, aad, ctAndTag);
     return this.withHandle(key, (h) => {
       call("C_DecryptInit", () => this.p.C_DecryptInit(this.opSession, mech, h), `using key '${key.name}'`, DISABLED);
       try {
@@ -685,10 +701,9 @@ export class Hsm extends EventEmitter {
   encryptAesGcmAsync(key: HsmKey, iv: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): Promise<Buffer> {
     this.ensureOpen();
     this.requireAes(key);
-    if (plaintext.length === 0) return Promise.reject(new CiopError("ERR_USAGE", "AES-GCM plaintext must not be empty (PKCS#11 tokens reject it)"));
-    if (iv.length === 0) return Promise.reject(new CiopError("ERR_USAGE", "AES-GCM needs a non-empty IV"));
-    const mech = { mechanism: P.CKM_AES_GCM, parameter: gcmParameter(iv, aad) };
-    const pt = Buffer.from(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength);
+    const refusal = gcmEncryptRefusal(iv, plaintext);
+    if (refusal) return Promise.reject(refusal);
+    const { mech, data: pt } = gcmInput(iv, aad, plaintext);
     return this.track(
       this.withHandleAsync(key, (h) =>
         this.onPooledSession(async (s) => {
@@ -707,9 +722,9 @@ export class Hsm extends EventEmitter {
   decryptAesGcmAsync(key: HsmKey, iv: Uint8Array, ctAndTag: Uint8Array, aad?: Uint8Array): Promise<Buffer> {
     this.ensureOpen();
     this.requireAes(key);
-    if (ctAndTag.length <= 16 || iv.length === 0) return Promise.reject(new HsmError("ERR_DECRYPTION_FAILED", "decryption failed"));
-    const mech = { mechanism: P.CKM_AES_GCM, parameter: gcmParameter(iv, aad) };
-    const ct = Buffer.from(ctAndTag.buffer, ctAndTag.byteOffset, ctAndTag.byteLength);
+    const refusal = gcmDecryptRefusal(iv, ctAndTag);
+    if (refusal) return Promise.reject(refusal);
+    const { mech, data: ct } = gcmInput(iv, aad, ctAndTag);
     return this.track(
       this.withHandleAsync(key, (h) =>
         this.onPooledSession(async (s) => {
