@@ -1042,13 +1042,15 @@ export class Hsm extends EventEmitter {
 
   /** Builds an HsmKey from an object; undefined for types ciop does not handle (throws if `strict`). */
   private describe(h: Handle, klass: number, strict = false): HsmKey | undefined {
-    const a = this.attrs(h, [P.CKA_KEY_TYPE, P.CKA_ID, P.CKA_LABEL], "reading key attributes");
+    // a secret key's length comes in the same read; a private key's size attribute depends on its type
+    const secret = klass === P.CKO_SECRET_KEY;
+    const a = this.attrs(h, secret ? [P.CKA_KEY_TYPE, P.CKA_ID, P.CKA_LABEL, P.CKA_VALUE_LEN] : [P.CKA_KEY_TYPE, P.CKA_ID, P.CKA_LABEL], "reading key attributes");
     const keyType = ulong(a.get(P.CKA_KEY_TYPE)!);
     const id = a.get(P.CKA_ID) ?? Buffer.alloc(0);
     const name = (a.get(P.CKA_LABEL) ?? Buffer.alloc(0)).toString("utf8");
     let type: KeyType | undefined;
-    if (klass === P.CKO_SECRET_KEY) {
-      const len = ulong(this.attrs(h, [P.CKA_VALUE_LEN], "reading CKA_VALUE_LEN").get(P.CKA_VALUE_LEN)!);
+    if (secret) {
+      const len = ulong(a.get(P.CKA_VALUE_LEN)!);
       if (keyType === P.CKK_AES) type = keyTypeFrom("aes", len);
       else if (keyType === P.CKK_GENERIC_SECRET || [P.CKK_SHA_1_HMAC, P.CKK_SHA256_HMAC, P.CKK_SHA384_HMAC, P.CKK_SHA512_HMAC, P.CKK_SHA224_HMAC].includes(keyType)) {
         type = keyTypeFrom("hmac", len);
