@@ -7,30 +7,11 @@ import { execFile, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
+import { decryptCacheOnlyJwe, type DecryptedJwe } from "@ciop/testkit";
 
 const run = promisify(execFile);
 const CLI = resolve(__dirname, "../dist/cli.js");
-const PYTHON = "/usr/bin/python3";
-const DECRYPT = `
-import json, sys, base64
-from jwcrypto import jwk, jwe
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding
-keypem = open(sys.argv[1], 'rb').read()
-priv = serialization.load_pem_private_key(keypem, None)
-k = jwk.JWK.from_pem(keypem)
-def b64d(s): return base64.urlsafe_b64decode(s + '=' * (-len(s) % 4))
-out = []
-for body in json.load(sys.stdin):
-    resp = json.loads(body)
-    parts = resp['jwe'].split('.')
-    t = jwe.JWE(); t.deserialize(resp['jwe'], key=k)
-    cek = priv.decrypt(b64d(parts[1]), padding.OAEP(mgf=padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA1(), label=None))
-    out.append({'respKeys': sorted(resp.keys()), 'kid': resp['kid'], 'header': json.loads(b64d(parts[0])), 'dek': t.payload.hex(), 'cek': cek.hex(), 'iv': parts[2]})
-json.dump(out, sys.stdout)
-`;
 
-interface Decrypted { respKeys: string[]; kid: string; header: Record<string, string>; dek: string; cek: string; iv: string }
 interface Result { code: number | null; stdout: string; stderr: string }
 
 let dir: string;
@@ -59,13 +40,8 @@ function cli(args: string[]): Promise<Result> {
   });
 }
 
-async function decrypt(bodies: string[]): Promise<Decrypted[]> {
-  const child = execFile(PYTHON, ["-c", DECRYPT, f("sf.key")]);
-  let out = "";
-  child.stdout!.on("data", (d) => (out += d));
-  child.stdin!.end(JSON.stringify(bodies));
-  await new Promise<void>((ok, ko) => child.on("close", (c) => (c === 0 ? ok() : ko(new Error(`python exited ${c}`)))));
-  return JSON.parse(out) as Decrypted[];
+function decrypt(bodies: string[]): Promise<DecryptedJwe[]> {
+  return decryptCacheOnlyJwe(f("sf.key"), bodies);
 }
 
 async function labelsOnToken(): Promise<string> {

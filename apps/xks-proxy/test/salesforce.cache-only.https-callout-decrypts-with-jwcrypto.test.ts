@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { promisify } from "node:util";
+import { decryptCacheOnlyJwe, pythonAesGcm, type DecryptedJwe } from "@ciop/testkit";
 import { loadConfig } from "../src/config/index.js";
 import { startServer, type RunningServer } from "../src/server.js";
 import { runSalesforceAdmin } from "../src/salesforce/admin.js";
@@ -19,38 +20,12 @@ const PYTHON = "/usr/bin/python3";
 const PASSWORD = "correct horse battery staple 42";
 const USER = "salesforce";
 
-const DECRYPT = `
-import json, sys, base64
-from jwcrypto import jwk, jwe
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding
-keypem = open(sys.argv[1], 'rb').read()
-priv = serialization.load_pem_private_key(keypem, None)
-k = jwk.JWK.from_pem(keypem)
-def b64d(s): return base64.urlsafe_b64decode(s + '=' * (-len(s) % 4))
-out = []
-for body in json.load(sys.stdin):
-    resp = json.loads(body)
-    parts = resp['jwe'].split('.')
-    t = jwe.JWE(); t.deserialize(resp['jwe'], key=k)
-    cek = priv.decrypt(b64d(parts[1]), padding.OAEP(mgf=padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA1(), label=None))
-    out.append({'respKeys': sorted(resp.keys()), 'kid': resp['kid'], 'header': json.loads(b64d(parts[0])), 'dek': t.payload.hex(),
-                'cek': cek.hex(), 'iv': b64d(parts[2]).hex(), 'padded': any('=' in p for p in parts)})
-json.dump(out, sys.stdout)
-`;
-const GCM = `
-import sys
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-print(AESGCM(bytes.fromhex(sys.argv[1])).encrypt(bytes.fromhex(sys.argv[2]), bytes.fromhex(sys.argv[3]), None).hex())
-`;
 const MINT = `
 import sys, json
 from jwcrypto import jwk, jwt
 k = jwk.JWK.from_pem(open(sys.argv[1], 'rb').read())
 t = jwt.JWT(header={'alg': 'RS256'}, claims=json.loads(sys.argv[2])); t.make_signed_token(k); print(t.serialize())
 `;
-
-interface Decrypted { respKeys: string[]; kid: string; header: Record<string, string>; dek: string; cek: string; iv: string; padded: boolean }
 
 let dir: string;
 let cfgPath: string;
@@ -65,13 +40,8 @@ function ossl(args: string[]): Buffer {
   return execFileSync("openssl", args, { stdio: ["ignore", "pipe", "pipe"] });
 }
 
-async function decrypt(bodies: string[]): Promise<Decrypted[]> {
-  const child = execFile(PYTHON, ["-c", DECRYPT, f("sf.key")]);
-  let out = "";
-  child.stdout!.on("data", (d) => (out += d));
-  child.stdin!.end(JSON.stringify(bodies));
-  await new Promise<void>((resolve, reject) => child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`python exited ${code}`)))));
-  return JSON.parse(out) as Decrypted[];
+function decrypt(bodies: string[]): Promise<DecryptedJwe[]> {
+  return decryptCacheOnlyJwe(f("sf.key"), bodies);
 }
 
 async function mint(keyFile: string, claims: Record<string, unknown>): Promise<string> {
@@ -216,7 +186,7 @@ describe("Salesforce cache-only callout over HTTPS", () => {
 
     const iv = randomBytes(12);
     const block = randomBytes(16);
-    const python = (await run(PYTHON, ["-c", GCM, a!.dek, iv.toString("hex"), block.toString("hex")])).stdout.trim();
+    const python = await pythonAesGcm(a!.dek, iv.toString("hex"), block.toString("hex"));
     const key = server.hsm.findKey(kid)!;
     expect(server.hsm.encryptAesGcm(key, iv, block).toString("hex")).toBe(python);
   });
