@@ -315,8 +315,16 @@ export async function runExport(args: ParsedArgs, io: Io): Promise<number> {
       outcome: "error",
       error: CiopError.isInstance(err) ? err.code : "ERR_INTERNAL",
     });
+    // a failed export leaves no new key behind (as @ciop/wrap's runExport does): the key was never
+    // delivered anywhere, and a later run with other options may want another type under this name
     if (created) {
-      printWarning(io, `key '${plan.keyName}' was generated in the HSM before the export failed; it is kept, and the next run reuses it`);
+      try {
+        hsm.deleteKey(plan.keyName);
+        audit(settings, io, { operation: "delete", ...base, outcome: "ok" });
+        printWarning(io, `key '${plan.keyName}' was generated in the HSM before the export failed; it has been deleted again`);
+      } catch {
+        printWarning(io, `key '${plan.keyName}' was generated in the HSM before the export failed and could not be deleted; remove it with 'citool keys delete ${plan.keyName}'`);
+      }
     }
     throw err;
   } finally {
