@@ -192,8 +192,14 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
     if (errorName) errors.inc({ operation, error_name: errorName });
   };
 
+  const hsmSeries = new Map<string, Histogram.Internal<"operation" | "outcome">>();
   const backend = await HsmBackend.open(config.hsm, {
-    observe: (operation, seconds, outcome) => hsmDuration.observe({ operation, outcome }, seconds),
+    observe: (operation, seconds, outcome) => {
+      const id = `${operation}\0${outcome}`;
+      let h = hsmSeries.get(id);
+      if (!h) hsmSeries.set(id, (h = hsmDuration.labels(operation, outcome)));
+      h.observe(seconds);
+    },
     event: (record) => {
       if (record["msg"] === "hsm-context-reset") resets.inc();
       logger.log("warn", record);
