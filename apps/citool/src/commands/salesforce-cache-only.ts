@@ -5,7 +5,7 @@
  * missing (AES-256, as `xks-proxy salesforce keys create` makes it) and reused when ciop made it.
  */
 import { parseArgs } from "node:util";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { createHash } from "node:crypto";
 import { CiopError, writeFileAtomic } from "@ciop/core";
@@ -93,7 +93,12 @@ async function main(argv: readonly string[], io: Io): Promise<number> {
   assertCacheOnlyKid(kid);
   if (jti !== undefined && !/^[\x21-\x7e]{1,256}$/.test(jti)) throw usageError("--jti takes 1-256 printable ASCII characters without spaces");
 
-  // Everything about the input is checked before the HSM is touched.
+  // Everything about the input is checked before the HSM is touched (a new key is never made for a
+  // response that then cannot be written).
+  const outPath = out !== undefined ? resolve(io.cwd, out) : undefined;
+  if (outPath !== undefined && !v.force && existsSync(outPath)) {
+    throw new CiopError("ERR_OUTPUT_EXISTS", `output file ${out} already exists; move it away or pass --force to replace it`, { details: { path: outPath } });
+  }
   let certBytes: Buffer;
   try {
     certBytes = readFileSync(resolve(io.cwd, certFile));
@@ -101,20 +106,15 @@ async function main(argv: readonly string[], io: Io): Promise<number> {
     throw usageError(`cannot read the certificate ${certFile}: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message}`);
   }
   const cert = checkCacheOnlyCertificate(certBytes, { ...(v["allow-invalid-certificate"] ? { allowInvalidCertificate: true } : {}) });
-  const outPath = out !== undefined ? resolve(io.cwd, out) : undefined;
   const settings = loadSettings(args, io);
 
   const hsm = await openHsm(settings, io);
   let created = false;
   try {
-    let key = hsm.findKey(kid);
-    if (!key) {
-      const r = await hsm.getOrCreateKey(kid, "AES-256");
-      key = r.key;
-      created = r.created;
-    } else if (!key.createdByCiop) {
-      throw new CiopError("ERR_KEY_NOT_CIOP", `the token has a key labelled '${kid}' that ciop did not create; it is not used`);
-    }
+    // reuses only a key ciop made as AES-256 (ERR_KEY_NOT_CIOP / ERR_KEY_TYPE_MISMATCH otherwise)
+    const r = await hsm.getOrCreateKey(kid, "AES-256");
+    const key = r.key;
+    created = r.created;
     const res = await createCacheOnlyResponse({ hsm, key, kid, wrappingKey: cert.wrappingKey, ...(jti !== undefined ? { jti } : {}) });
     const body = res.body + "\n";
     if (outPath !== undefined) writeFileAtomic(outPath, body, { overwrite: v.force === true, mode: 0o644 });
