@@ -1,9 +1,10 @@
-import { randomBytes, timingSafeEqual } from "node:crypto";
+import { timingSafeEqual } from "node:crypto";
 import { zeroize } from "@ciop/core";
 import { buildSpecAad, computeCdiv } from "./aad.js";
 import type { XksCrypto, XksKeyPolicy } from "./crypto.js";
 import { InternalException, InvalidKeyUsageException, toXksError } from "./errors.js";
 import { resolveKey } from "./key-checks.js";
+import { randomGcmIv } from "./iv.js";
 import { ciopCiphertextMetadata } from "./metadata.js";
 import type { EncryptRequest } from "./schema.js";
 
@@ -42,7 +43,7 @@ export async function handleEncrypt(keyId: string, req: EncryptRequest, crypto: 
   let iv: Uint8Array;
   let out: Uint8Array;
   try {
-    iv = crypto.randomIv ? await crypto.randomIv() : new Uint8Array(randomBytes(IV_BYTES));
+    iv = crypto.randomIv ? await crypto.randomIv() : randomGcmIv();
     out = await crypto.encrypt(keyId, iv, req.plaintext, aad);
   } catch (err) {
     throw toXksError(err);
