@@ -1,8 +1,10 @@
 /**
- * The proxy's key manager over @ciop/hsm: AES-GCM on pooled PKCS#11 sessions through pkcs11js's
- * async calls (libuv threadpool, so the event loop never waits for the HSM), cached key handles,
- * a short-TTL key-state cache (enable/disable lives in the key's own attributes), a per-call
- * timeout (→ 503 DependencyTimeoutException) and a PKCS#11 context reset after device errors.
+ * The proxy's key manager over @ciop/hsm: AES-GCM through pkcs11js's async calls on pooled PKCS#11
+ * sessions (libuv threadpool, so the event loop never waits for the HSM) or, for a local software
+ * token, synchronous calls; cached key handles; a short-TTL key-state cache (enable/disable lives in
+ * the key's own attributes) that also keeps a session-object copy of each usable key for the GCM
+ * calls on software tokens; a per-call timeout (→ 503 DependencyTimeoutException) and a PKCS#11
+ * context reset after device errors.
  */
 import { CiopError } from "@ciop/core";
 import { Hsm, HsmError, type HsmKey, type HsmOptions } from "@ciop/hsm";
@@ -31,13 +33,18 @@ interface KeyState {
   at: number;
   desc: XksKeyDescription | undefined;
   key: HsmKey | undefined;
+  /** Session-object copy the GCM calls run on (when copies are on and the key is usable). */
+  copy?: HsmKey | undefined;
 }
+
+const STALE_HANDLE = new Set(["CKR_OBJECT_HANDLE_INVALID", "CKR_KEY_HANDLE_INVALID"]);
 
 export class HsmBackend implements XksCrypto {
   private current: Hsm;
   private reopening: Promise<void> | undefined;
   private readonly states = new Map<string, KeyState>();
   private closed = false;
+  private copyFailureLogged = false;
   /** How many context resets happened (metrics/tests). */
   resets = 0;
 
@@ -71,7 +78,27 @@ export class HsmBackend implements XksCrypto {
 
   /** Timeout and key-state TTL can change on reload; library/token/pool need a restart. */
   updateConfig(cfg: HsmConfig): void {
-    this.cfg = { ...this.cfg, timeoutMs: cfg.timeoutMs, keyStateTtlMs: cfg.keyStateTtlMs, callMode: cfg.callMode };
+    const copiesBefore = this.copiesOn;
+    this.cfg = { ...this.cfg, timeoutMs: cfg.timeoutMs, keyStateTtlMs: cfg.keyStateTtlMs, callMode: cfg.callMode, sessionKeyCopies: cfg.sessionKeyCopies };
+    if (copiesBefore !== this.copiesOn) this.invalidate();
+  }
+
+  /** Keys currently served from a session copy (metrics/tests). */
+  get sessionCopies(): number {
+    let n = 0;
+    for (const st of this.states.values()) if (st.copy) n++;
+    return n;
+  }
+
+  /** GCM runs on the event loop (`call_mode` sync, or auto on a software token). */
+  get syncCalls(): boolean {
+    return this.cfg.callMode === "sync" || (this.cfg.callMode === "auto" && this.current.token.isSoftware);
+  }
+
+  /** GCM runs on session-object copies of the keys (`session_key_copies`, auto = software token). */
+  get copiesOn(): boolean {
+    const c = this.cfg.sessionKeyCopies;
+    return c === true || (c === "auto" && this.current.token.isSoftware);
   }
 
   get timeoutMs(): number {
@@ -80,8 +107,25 @@ export class HsmBackend implements XksCrypto {
 
   /** Forgets cached key state (after an admin change in this process). */
   invalidate(keyId?: string): void {
-    if (keyId === undefined) this.states.clear();
-    else this.states.delete(keyId);
+    if (keyId === undefined) {
+      for (const st of this.states.values()) this.dropCopy(st);
+      this.states.clear();
+    } else {
+      const st = this.states.get(keyId);
+      if (st) this.dropCopy(st);
+      this.states.delete(keyId);
+    }
+  }
+
+  private dropCopy(st: KeyState): void {
+    const copy = st.copy;
+    st.copy = undefined;
+    if (!copy) return;
+    try {
+      this.current.destroySessionKey(copy);
+    } catch {
+      // already gone with its session or context
+    }
   }
 
   /** Runs `fn` with the per-call timeout; on expiry rejects with DependencyTimeoutException. */
@@ -146,6 +190,7 @@ export class HsmBackend implements XksCrypto {
     if (this.reopening) return this.reopening;
     this.reopening = (async () => {
       this.resets++;
+      // session copies die with the old context
       this.states.clear();
       const old = this.current;
       // close() waits for in-flight calls; a hung device must not hold the reset forever
@@ -175,6 +220,17 @@ export class HsmBackend implements XksCrypto {
     const now = Date.now();
     const cached = this.states.get(keyId);
     if (cached && now - cached.at < this.cfg.keyStateTtlMs) return cached;
+    try {
+      return this.refresh(keyId, now, cached);
+    } catch (err) {
+      // the key could not be read (gone, device error): no stale state or copy stays behind
+      if (cached) this.dropCopy(cached);
+      this.states.delete(keyId);
+      throw err;
+    }
+  }
+
+  private refresh(keyId: string, now: number, cached: KeyState | undefined): KeyState {
     const hsm = this.current;
     const key = hsm.findKey(keyId);
     let desc: XksKeyDescription | undefined;
@@ -193,7 +249,22 @@ export class HsmBackend implements XksCrypto {
           : { keySpec, enabled: true, canEncrypt: u.encrypt, canDecrypt: u.decrypt };
       }
     }
-    const state = { at: now, desc, key };
+    const state: KeyState = { at: now, desc, key };
+    if (cached?.copy && key && desc && sameUse(cached, key, desc)) {
+      state.copy = cached.copy;
+      cached.copy = undefined;
+    } else if (cached) this.dropCopy(cached);
+    if (!state.copy && key && desc?.enabled && desc.keySpec.startsWith("AES") && (desc.canEncrypt || desc.canDecrypt) && this.copiesOn) {
+      try {
+        state.copy = hsm.sessionCopy(key);
+      } catch (err) {
+        // a token that refuses copies (CKA_COPYABLE false, no C_CopyObject) is served from the token key
+        if (!this.copyFailureLogged) {
+          this.copyFailureLogged = true;
+          this.hooks.event?.({ msg: "hsm-session-copy-unavailable", key: keyId, error: (err as HsmError).ckr ?? (err as CiopError).code ?? "error" });
+        }
+      }
+    }
     this.states.set(keyId, state);
     return state;
   }
@@ -212,25 +283,61 @@ export class HsmBackend implements XksCrypto {
     }
   }
 
+  /** The key the GCM call runs on: the session copy when there is one, else the token key. */
   private keyFor(keyId: string): HsmKey {
-    const key = this.lookup(keyId).key;
+    const st = this.lookup(keyId);
+    const key = st.copy ?? st.key;
     if (!key) throw new CiopError("ERR_KEY_NOT_FOUND", "the external key was not found in the HSM");
     return key;
   }
 
+  /**
+   * Runs a GCM call; when it ran on a session copy whose handle went stale (the PKCS#11 context or
+   * the session that owned it was reset), forgets the key's state and runs it once more on a fresh
+   * lookup.
+   */
+  private onKey<T>(keyId: string, run: (key: HsmKey) => T): T {
+    const key = this.keyFor(keyId);
+    try {
+      return run(key);
+    } catch (err) {
+      if (!key.ephemeral || !(err instanceof HsmError) || err.ckr === undefined || !STALE_HANDLE.has(err.ckr)) throw err;
+      this.states.delete(keyId);
+      return run(this.keyFor(keyId));
+    }
+  }
+
+  private async onKeyAsync<T>(keyId: string, run: (key: HsmKey) => Promise<T>): Promise<T> {
+    const key = this.keyFor(keyId);
+    try {
+      return await run(key);
+    } catch (err) {
+      if (!key.ephemeral || !(err instanceof HsmError) || err.ckr === undefined || !STALE_HANDLE.has(err.ckr)) throw err;
+      this.states.delete(keyId);
+      return run(this.keyFor(keyId));
+    }
+  }
+
   encrypt(keyId: string, iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
-    if (this.cfg.callMode === "sync") return this.onLoop("encrypt", () => this.current.encryptAesGcm(this.keyFor(keyId), iv, plaintext, aad));
-    return this.withTimeout("encrypt", () => this.current.encryptAesGcmAsync(this.keyFor(keyId), iv, plaintext, aad));
+    if (this.syncCalls) return this.onLoop("encrypt", () => this.onKey(keyId, (k) => this.current.encryptAesGcm(k, iv, plaintext, aad)));
+    return this.withTimeout("encrypt", () => this.onKeyAsync(keyId, (k) => this.current.encryptAesGcmAsync(k, iv, plaintext, aad)));
   }
 
   decrypt(keyId: string, iv: Uint8Array, ciphertextAndTag: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
-    if (this.cfg.callMode === "sync") return this.onLoop("decrypt", () => this.current.decryptAesGcm(this.keyFor(keyId), iv, ciphertextAndTag, aad));
-    return this.withTimeout("decrypt", () => this.current.decryptAesGcmAsync(this.keyFor(keyId), iv, ciphertextAndTag, aad));
+    if (this.syncCalls) return this.onLoop("decrypt", () => this.onKey(keyId, (k) => this.current.decryptAesGcm(k, iv, ciphertextAndTag, aad)));
+    return this.withTimeout("decrypt", () => this.onKeyAsync(keyId, (k) => this.current.decryptAesGcmAsync(k, iv, ciphertextAndTag, aad)));
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    this.invalidate();
     if (this.reopening) await this.reopening.catch(() => undefined);
     await this.current.close();
   }
+}
+
+/** A cached session copy stays valid while the token key and what it may do are unchanged. */
+function sameUse(before: KeyState, key: HsmKey, desc: XksKeyDescription): boolean {
+  const d = before.desc;
+  return before.key === key && d !== undefined && d.enabled === desc.enabled && d.canEncrypt === desc.canEncrypt && d.canDecrypt === desc.canDecrypt && desc.enabled;
 }

@@ -177,6 +177,15 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
   const errors = new Counter({ name: "xks_proxy_errors_total", help: "XKS error responses by errorName", labelNames: ["operation", "error_name"], registers: [registry] });
   const healthGauge = new Gauge({ name: "xks_proxy_health_status", help: "Deep health: 1 ACTIVE, 0.5 DEGRADED, 0 UNAVAILABLE", registers: [registry] });
   const resets = new Counter({ name: "xks_proxy_hsm_context_resets_total", help: "PKCS#11 context resets after device errors", registers: [registry] });
+  let backendRef: HsmBackend | undefined;
+  new Gauge({
+    name: "xks_proxy_hsm_session_key_copies",
+    help: "Keys whose AES-GCM calls run on a session-object copy in the HSM ([hsm] session_key_copies)",
+    registers: [registry],
+    collect() {
+      this.set(backendRef?.sessionCopies ?? 0);
+    },
+  });
   // prom-client children per label tuple, looked up once and reused (the label sets are small and bounded)
   const reqSeries = new Map<string, { duration: Histogram.Internal<"operation" | "status">; count: Counter.Internal }>();
   const recordRequest = (operation: string, store: string, status: number, errorName: string | undefined, latencyMs: number): void => {
@@ -205,6 +214,8 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
       logger.log("warn", record);
     },
   });
+
+  backendRef = backend;
 
   // ------------------------------------------------------------------ health
   let healthKey: HsmKey | undefined;

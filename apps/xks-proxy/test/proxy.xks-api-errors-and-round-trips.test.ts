@@ -231,7 +231,7 @@ describe("every error name with its HTTP status", () => {
   });
 
   test("503 DependencyTimeoutException when the HSM does not answer within the per-call timeout", async () => {
-    await tlsSrv.reload({ ...tlsConfig, hsm: { ...tlsConfig.hsm, timeoutMs: 20 } });
+    await tlsSrv.reload({ ...tlsConfig, hsm: { ...tlsConfig.hsm, callMode: "async", timeoutMs: 20 } });
     // Occupy every libuv threadpool thread, so the HSM's async call waits behind them.
     const busy = Array.from({ length: 2 * Number(process.env.UV_THREADPOOL_SIZE ?? 4) }, () => new Promise((r) => pbkdf2("x", "y", 150_000, 32, "sha512", r)));
     try {
@@ -254,6 +254,33 @@ describe("every error name with its HTTP status", () => {
 });
 
 describe("HSM call modes", () => {
+  const copies = async (srv: RunningServer): Promise<number> => {
+    const m = (await srv.metrics.getSingleMetric("xks_proxy_hsm_session_key_copies")!.get()).values[0]?.value;
+    return Number(m);
+  };
+
+  test('defaults on SoftHSM: call_mode "auto" does not wait for the threadpool, and GCM runs on a session copy that session_key_copies = false turns off', async () => {
+    const base = await parseConfig(ciopToml({ stores: stores(), healthKey: "e2e-health" }), { dir: certs.dir });
+    expect(base.hsm).toMatchObject({ callMode: "auto", sessionKeyCopies: "auto" });
+    await httpSrv.reload({ ...base, hsm: { ...base.hsm, timeoutMs: 20 } });
+    try {
+      const busy = Array.from({ length: 2 * Number(process.env.UV_THREADPOOL_SIZE ?? 4) }, () => new Promise((r) => pbkdf2("x", "y", 150_000, 32, "sha512", r)));
+      const during = await call(httpSrv, `${API}/keys/e2e-main/encrypt`, encBody());
+      await Promise.all(busy);
+      expect(during.status).toBe(200);
+      expect(await copies(httpSrv)).toBeGreaterThanOrEqual(1);
+      await httpSrv.reload({ ...base, hsm: { ...base.hsm, sessionKeyCopies: false } });
+      const e = await call(httpSrv, `${API}/keys/e2e-main/encrypt`, encBody());
+      expect(e.status).toBe(200);
+      expect(await copies(httpSrv)).toBe(0);
+      // a ciphertext made on the copy decrypts on the token key
+      const d = await call(httpSrv, `${API}/keys/e2e-main/decrypt`, { requestMetadata: md("Decrypt"), encryptionAlgorithm: "AES_GCM", ciphertext: during.json.ciphertext, initializationVector: during.json.initializationVector, authenticationTag: during.json.authenticationTag, ciphertextMetadata: during.json.ciphertextMetadata });
+      expect(Buffer.from(d.json.plaintext, "base64").toString()).toBe("hello");
+    } finally {
+      await httpSrv.reload(base);
+    }
+  });
+
   test('call_mode = "sync" (on the event loop, not the threadpool) gives the same results, including a refused disabled key', async () => {
     await httpSrv.reload({ ...(await parseConfig(ciopToml({ stores: stores(), healthKey: "e2e-health" }), { dir: certs.dir })), hsm: { ...tlsConfig.hsm, callMode: "sync", timeoutMs: 20 } });
     try {

@@ -614,6 +614,25 @@ export class Hsm extends EventEmitter {
     this.destroyHandle(key.handle);
   }
 
+  /**
+   * A session-object copy of a token AES key (C_CopyObject with CKA_TOKEN false): the same value
+   * and attributes, still inside the HSM, still sensitive and non-extractable when the original is.
+   * Software tokens such as SoftHSM re-read a token object's file on every use and not a session
+   * object's, so a hot path that re-checks the original's state itself (as the XKS proxy does, on a
+   * short TTL) can run on the copy at about twice the rate. The copy does not follow later changes
+   * of the original (disable, delete): the caller must drop it when the original changes. Destroy
+   * it with {@link destroySessionKey}; it also disappears with the PKCS#11 context.
+   */
+  sessionCopy(key: HsmKey): HsmKey {
+    this.ensureOpen();
+    this.requireAes(key);
+    if (key.ephemeral) throw new CiopError("ERR_USAGE", "sessionCopy copies token keys; this key is already a session key");
+    const handle = this.withHandle(key, (h) =>
+      call("C_CopyObject", () => this.p.C_CopyObject(this.objSession, h, [{ type: P.CKA_TOKEN, value: false }]), `making a session copy of '${key.name}'`),
+    );
+    return this.issue(this.issuedKeys, new HsmKey({ name: key.name, type: key.type, kind: key.kind, id: key.id, createdByCiop: key.createdByCiop, ephemeral: true, handle }));
+  }
+
   /** Low-level C_WrapKey for compositions in @ciop/wrap. */
   wrapKey(mechanism: WrapMechanism, wrappingKey: HsmKey | HsmPublicKey, key: HsmKey): Uint8Array {
     this.ensureOpen();

@@ -56,11 +56,18 @@ export interface HsmConfig {
   /** How long a key's enabled/usage state is cached (ms, ≤ 1000). */
   keyStateTtlMs: number;
   /**
-   * "async" (default): AES-GCM on pooled sessions through pkcs11js's async calls, off the event
-   * loop, with the per-call timeout. "sync": on the event loop, no timeout possible; only for a
-   * local, fast token where the threadpool hop costs more than the call.
+   * "async": AES-GCM on pooled sessions through pkcs11js's async calls, off the event loop, with
+   * the per-call timeout. "sync": on the event loop, no timeout possible; for a local, fast token
+   * where the threadpool hop costs more than the call. "auto" (default): sync on a software token
+   * (SoftHSM), async on anything else.
    */
-  callMode: "async" | "sync";
+  callMode: "auto" | "async" | "sync";
+  /**
+   * Run AES-GCM on a session-object copy of each key (made in the HSM with C_CopyObject, still
+   * sensitive) instead of the token object, refreshed with the key state. SoftHSM re-reads a token
+   * object's file on every use; a copy avoids that. "auto" (default): on for software tokens.
+   */
+  sessionKeyCopies: "auto" | boolean;
   /** Environment set before the library loads (e.g. the sample proxy's [pkcs11_logger] variables; existing values win). */
   env?: Record<string, string>;
 }
@@ -304,7 +311,7 @@ function defaults(dir: string, file: string | undefined, format: ProxyConfig["so
   return {
     source: { ...(file !== undefined ? { file } : {}), format, dir },
     server: { ip: "0.0.0.0", port: 8443, ping: true, keepAliveTimeoutMs: 330_000, tcpKeepAliveMs: 60_000, maxBodyBytes: 64 * 1024, processes: 1 },
-    hsm: { sessionPool: 4, timeoutMs: 200, keyStateTtlMs: 500, callMode: "async", allowHostFallback: false },
+    hsm: { sessionPool: 4, timeoutMs: 200, keyStateTtlMs: 500, callMode: "auto", sessionKeyCopies: "auto", allowHostFallback: false },
     stores: [],
     health: { keyName: "ciop-xks-health", createKey: true, fleetSize: 1, vendor: "ciop", model: PROXY_MODEL, intervalMs: 15_000 },
     compat: { sampleProxyAad: false },
@@ -366,8 +373,13 @@ export async function fromCiopToml(doc: Table, dir: string, file?: string, env: 
   cfg.hsm.keyStateTtlMs = num(h, "key_state_ttl_ms", "hsm", 0, 1000) ?? cfg.hsm.keyStateTtlMs;
   const mode = str(h, "call_mode", "hsm");
   if (mode !== undefined) {
-    if (mode !== "async" && mode !== "sync") bad('hsm.call_mode must be "async" or "sync"');
+    if (mode !== "auto" && mode !== "async" && mode !== "sync") bad('hsm.call_mode must be "auto", "async" or "sync"');
     cfg.hsm.callMode = mode;
+  }
+  const copies = h["session_key_copies"];
+  if (copies !== undefined) {
+    if (copies !== "auto" && typeof copies !== "boolean") bad('hsm.session_key_copies must be "auto", true or false');
+    cfg.hsm.sessionKeyCopies = copies as "auto" | boolean;
   }
 
   const hl = table(doc["health"], "[health]");
