@@ -119,6 +119,79 @@ async function load(title, opts) {
   return row;
 }
 
+// Saturation load generator: wrk (C, one thread) when installed, else autocannon (node). Both are
+// closed-loop over CONNECTIONS keep-alive TLS connections; wrk needs far less CPU per request,
+// which matters when the generator shares the machine's two cores with the proxy.
+const GENERATOR = process.env.BENCH_GENERATOR ?? (hasWrk() ? "wrk" : "autocannon");
+function hasWrk() {
+  try {
+    execFileSync("wrk", ["-v"], { stdio: "ignore" });
+    return true;
+  } catch (err) {
+    // wrk -v prints its version and exits with status 1
+    return err.status === 1;
+  }
+}
+
+const WRK_LUA = `
+local reqs = {}
+local i = 0
+init = function(args)
+  local f = assert(io.open(args[1], "rb"))
+  local data = f:read("*a")
+  f:close()
+  for r in string.gmatch(data, "([^%z]+)") do reqs[#reqs + 1] = r end
+end
+request = function()
+  i = i % #reqs + 1
+  return reqs[i]
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('WRK_JSON {"requests":%d,"duration_us":%d,"non2xx":%d,"errors":%d,"p50_us":%d,"p99_us":%d,"max_us":%d}\\n',
+    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(99), latency.max))
+end
+`;
+
+let wrkRuns = 0;
+/** One wrk phase over a pool of fully formed requests (each sent as raw HTTP/1.1, in turn). */
+async function loadWrk(title, { url, requests, seconds = SECONDS }) {
+  const n = wrkRuns++;
+  const script = join(dir, "wrk.lua");
+  writeFileSync(script, WRK_LUA);
+  const file = join(dir, `wrk-requests-${n}.bin`);
+  const rawReqs = requests.map((r) => {
+    const body = r.body ?? "";
+    const lines = [`${r.method} ${r.path} HTTP/1.1`];
+    const headers = { host: new URL(url).host, ...Object.fromEntries(Object.entries(r.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v])) };
+    for (const [k, v] of Object.entries(headers)) if (k !== "content-length") lines.push(`${k}: ${v}`);
+    lines.push(`content-length: ${Buffer.byteLength(body)}`);
+    return `${lines.join("\r\n")}\r\n\r\n${body}`;
+  });
+  writeFileSync(file, rawReqs.join("\0"));
+  const out = await new Promise((res, rej) => {
+    const child = spawn("wrk", ["-t1", `-c${CONNECTIONS}`, `-d${seconds}s`, "--timeout", "5s", "-s", script, url, "--", file], { stdio: ["ignore", "pipe", "pipe"] });
+    let text = "";
+    child.stdout.on("data", (d) => (text += d));
+    child.stderr.on("data", (d) => (text += d));
+    child.once("exit", (code) => (code === 0 ? res(text) : rej(new Error(`wrk exited with ${code}: ${text.slice(0, 500)}`))));
+  });
+  const m = /WRK_JSON (\{.*\})/.exec(out);
+  if (!m) throw new Error(`wrk printed no summary: ${out.slice(0, 500)}`);
+  const w = JSON.parse(m[1]);
+  const duration = w.duration_us / 1e6;
+  const errors = w.non2xx + w.errors;
+  const row = { title, reqPerSec: (w.requests - w.non2xx) / duration, p50: w.p50_us / 1000, p99: w.p99_us / 1000, max: w.max_us / 1000, errors, statusCodes: { non2xx: w.non2xx, socketErrors: w.errors }, duration };
+  log(`${title}: ${row.reqPerSec.toFixed(0)} req/s ok, p50 ${row.p50.toFixed(2)} ms, p99 ${row.p99.toFixed(2)} ms, errors ${errors} (wrk)`);
+  return row;
+}
+
+/** A closed-loop saturation phase with the chosen generator. */
+function saturate(title, opts) {
+  return GENERATOR === "wrk" ? loadWrk(title, { url: opts.url, requests: opts.requests, seconds: opts.duration }) : load(title, opts);
+}
+
 /**
  * Open-loop load at a fixed rate: request i is due at start + i/rate and is sent then (or as soon
  * as the generator gets the CPU), over `connections` keep-alive TLS sockets. Latency runs from the
@@ -315,8 +388,8 @@ try {
       const fUrl = `https://localhost:${fport}`;
       const body = JSON.stringify({ requestMetadata: { kmsOperation: "Encrypt", kmsRequestId: randomUUID() }, plaintext: randomBytes(32).toString("base64"), encryptionAlgorithm: "AES_GCM" });
       const reqs = [{ method: "POST", path: "/kms/xks/v1/keys/k/encrypt", headers: { "content-type": "application/json" }, body }];
-      await autocannon({ url: fUrl, connections: CONNECTIONS, duration: 2, requests: reqs });
-      floor = await load("bare node HTTPS floor (no SigV4, no HSM)", { url: fUrl, requests: reqs });
+      await saturate("floor warm-up", { url: fUrl, requests: reqs, duration: 2 });
+      floor = await saturate("bare node HTTPS floor (no SigV4, no HSM)", { url: fUrl, requests: reqs });
       // the paced generator against the floor: shows what the generator itself adds at that rate
       floorPaced = await paced(`bare node HTTPS floor, ${RATE} req/s paced`, { port: fport, rate: RATE, seconds: Math.min(SECONDS, 5), connections: CONNECTIONS, requests: reqs.map((r) => ({ ...r, headers: { ...r.headers, host: `localhost:${fport}` } })) });
     } finally {
@@ -401,8 +474,8 @@ try {
 
   // ---------------------------------------------------------------- phases
   log(`warm-up (3 s)...`);
-  await autocannon({ ...common, connections: CONNECTIONS, duration: 3, requests: await mixedPool() });
-  const sat = await load(`saturation, ${CONNECTIONS} connections`, { ...common, requests: await mixedPool() });
+  await saturate("warm-up", { ...common, duration: 3, requests: await mixedPool() });
+  const sat = await saturate(`saturation, ${CONNECTIONS} connections`, { ...common, requests: await mixedPool() });
   // a rate the proxy can sustain here (half its saturation throughput), for a latency picture below the knee
   const halfRate = Math.max(100, Math.round(sat.reqPerSec / 2 / 100) * 100);
   const half = await paced(`${halfRate} req/s offered (paced, half of saturation)`, { port, rate: halfRate, seconds: SECONDS, connections: CONNECTIONS, requests: await mixedPool() });
@@ -421,7 +494,7 @@ try {
       r.on("error", (e) => res({ status: 0, body: e.message }));
     });
     if (probe.status === 200 && JSON.parse(probe.body).jwe?.split(".").length === 5) {
-      sfRow = await load("salesforce cache-only JWE, saturation", { ...common, requests: sfReq });
+      sfRow = await saturate("salesforce cache-only JWE, saturation", { ...common, requests: sfReq });
     } else {
       log(`salesforce row skipped (probe answered ${probe.status}: ${probe.body.slice(0, 200)})`);
     }
@@ -437,7 +510,7 @@ try {
   const load1 = os.loadavg()[0];
   console.log(`\nxks-proxy under TLS keep-alive load: SigV4-signed Encrypt/Decrypt (50/50), 32-byte plaintext, 64-byte AAD`);
   console.log(`machine: ${nproc} CPUs, ${cpuModel()}, node ${process.version}, SoftHSM 2 token on ${base}, load average at the end ${load1.toFixed(2)}`);
-  console.log(`load generators in this process: autocannon 8 (saturation) and a paced open-loop node https client (fixed rate), ${CONNECTIONS} keep-alive connections, ${SECONDS} s per phase; the proxy is a separate process (server processes: ${PROCESSES ?? "default"})\n`);
+  console.log(`load generators: ${GENERATOR === "wrk" ? "wrk 4 (one thread, its own process)" : "autocannon 8 (in this process)"} for saturation, and a paced open-loop node https client in this process (fixed rate), ${CONNECTIONS} keep-alive connections, ${SECONDS} s per phase; the proxy is a separate process (server processes: ${PROCESSES ?? "default"})\n`);
   console.log(`${"".padEnd(44)}${"req/s".padStart(10)}${"p50 ms".padStart(9)}${"p99 ms".padStart(9)}${"max ms".padStart(9)}${"errors".padStart(8)}`);
   const line = (name, r) => console.log(`${name.padEnd(44)}${f(r.reqPerSec).padStart(10)}${f(r.p50, 2).padStart(9)}${f(r.p99, 2).padStart(9)}${f(r.max, 1).padStart(9)}${String(r.errors).padStart(8)}`);
   line("proxy, saturation", sat);
