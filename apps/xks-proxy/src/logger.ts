@@ -1,5 +1,5 @@
 /** One-line JSON logs. Callers never pass plaintext, AAD, keys, PINs or secrets. */
-import { createWriteStream, type WriteStream } from "node:fs";
+import { appendFileSync, createWriteStream, type WriteStream } from "node:fs";
 import type { LoggingConfig } from "./config/index.js";
 
 const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 } as const;
@@ -8,14 +8,20 @@ export type LogLevel = keyof typeof LEVELS;
 export class Logger {
   private stream: WriteStream | undefined;
   private level: LogLevel;
+  private readonly pending: string[] = [];
+  private scheduled = false;
+  private readonly file: string | undefined;
 
   constructor(
     cfg: LoggingConfig,
     private readonly sink?: (line: string) => void,
   ) {
     this.level = cfg.level;
+    // lines still waiting for the next turn of the event loop when the process exits
+    if (!sink) process.once("exit", this.flushAtExit);
     if (!sink && cfg.file !== undefined) {
       const file = cfg.file;
+      this.file = file;
       const stream = createWriteStream(file, { flags: "a", mode: 0o640 });
       // An unwritable log file must not take the proxy down: fall back to stdout and say so once.
       stream.on("error", (err) => {
@@ -33,13 +39,46 @@ export class Logger {
 
   log(level: LogLevel, record: Record<string, unknown>): void {
     if (LEVELS[level] < LEVELS[this.level]) return;
-    const line = JSON.stringify({ time: new Date().toISOString(), level, pid: process.pid, ...record });
-    if (this.sink) this.sink(line);
-    else if (this.stream) this.stream.write(line + "\n");
-    else process.stdout.write(line + "\n");
+    // the fixed members first, then the record's (records never carry time, level or pid)
+    const rest = JSON.stringify(record);
+    const line = `{"time":"${new Date().toISOString()}","level":"${level}","pid":${process.pid}${rest.length > 2 ? `,${rest.slice(1)}` : "}"}`;
+    if (this.sink) {
+      this.sink(line);
+      return;
+    }
+    // Lines are written once per turn of the event loop, all together: under load that is one
+    // write for many requests instead of one each.
+    this.pending.push(line);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.flush);
+    }
   }
 
+  private readonly flush = (): void => {
+    this.scheduled = false;
+    if (this.pending.length === 0) return;
+    const out = `${this.pending.join("\n")}\n`;
+    this.pending.length = 0;
+    if (this.stream) this.stream.write(out);
+    else process.stdout.write(out);
+  };
+
+  private readonly flushAtExit = (): void => {
+    if (this.pending.length === 0) return;
+    const out = `${this.pending.join("\n")}\n`;
+    this.pending.length = 0;
+    try {
+      if (this.stream && this.file !== undefined) appendFileSync(this.file, out);
+      else process.stdout.write(out);
+    } catch {
+      // nothing more can be done while exiting
+    }
+  };
+
   async close(): Promise<void> {
+    process.removeListener("exit", this.flushAtExit);
+    this.flush();
     const s = this.stream;
     this.stream = undefined;
     if (s) await new Promise<void>((resolve) => s.end(resolve));

@@ -377,7 +377,11 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
       return;
     }
     const result = await handleXksHttpRequest({ method: req.method ?? "GET", url: rawUrl, headers: req.headers, body }, service);
-    send(res, result.status, result.headers, result.body);
+    const raw: string[] = [];
+    for (const k in result.headers) raw.push(k, result.headers[k]!);
+    raw.push("content-length", String(Buffer.byteLength(result.body)));
+    res.writeHead(result.status, raw);
+    res.end(result.body);
     const latency = ms(start);
     const l = result.log;
     recordRequest(l.operation ?? "unknown", l.store ?? "none", result.status, l.errorName, latency);

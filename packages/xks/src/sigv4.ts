@@ -1,4 +1,4 @@
-import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { createHmac, hash, timingSafeEqual } from "node:crypto";
 import { getCanonicalQuery, getSigningKey } from "@smithy/signature-v4";
 import { AuthenticationFailedException } from "./errors.js";
 import { NodeSha256 } from "./sha256.js";
@@ -218,7 +218,7 @@ export async function verifyXksSignature(
     if (v === undefined) return fail(`the signed header ${name} is missing`);
     canonicalHeaders += `${name}:${canonicalValue(v)}\n`;
   }
-  const bodyHash = createHash("sha256").update(req.body).digest("hex");
+  const bodyHash = hash("sha256", req.body, "hex");
   const declaredHash = signed.includes("x-amz-content-sha256") ? headers.get("x-amz-content-sha256") : undefined;
   if (declaredHash !== undefined && declaredHash !== bodyHash) return fail("x-amz-content-sha256 does not match the body");
   const query = req.query ? getCanonicalQuery({ method: req.method, protocol: "https:", hostname: "", path: req.path, query: parseQuery(req.query), headers: {} }) : "";
@@ -226,7 +226,7 @@ export async function verifyXksSignature(
 
   // The string to sign (task 2) and the signature (tasks 3-4) with the derived key of the scope.
   const scope = `${parsed.date}/${parsed.region}/${service}/aws4_request`;
-  const stringToSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${createHash("sha256").update(canonicalRequest).digest("hex")}`;
+  const stringToSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${hash("sha256", canonicalRequest, "hex")}`;
   const key = await signingKeyFor(credential, sha256, parsed.date, parsed.region, service);
   const produced = createHmac("sha256", key).update(stringToSign).digest();
   const claimed = Buffer.from(parsed.signature, "hex");

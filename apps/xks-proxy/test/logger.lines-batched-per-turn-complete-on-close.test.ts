@@ -1,0 +1,54 @@
+/**
+ * The request log is written once per turn of the event loop (many lines in one write) and every
+ * line is still a complete JSON object with time, level and pid first; close() writes what is
+ * pending; records below the level are dropped.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { Logger } from "../src/logger.js";
+
+const dir = mkdtempSync(path.join(process.env.CIOP_TEST_DIR ?? "/tmp", "logger-"));
+
+test("lines logged in one turn land together, complete, with time/level/pid, and close() flushes them", async () => {
+  const file = path.join(dir, "a.log");
+  const logger = new Logger({ level: "info", file });
+  logger.log("info", { msg: "request", status: 200, key: "k1" });
+  logger.log("debug", { msg: "dropped" });
+  logger.log("warn", { msg: "request", status: 503, errorName: "DependencyTimeoutException" });
+  logger.log("info", {});
+  await logger.close();
+  const lines = readFileSync(file, "utf8").split("\n");
+  expect(lines.pop()).toBe("");
+  const recs = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  expect(recs.map((r) => r["msg"])).toEqual(["request", "request", undefined]);
+  expect(Object.keys(recs[0]!)).toEqual(["time", "level", "pid", "msg", "status", "key"]);
+  expect(recs[1]).toMatchObject({ level: "warn", pid: process.pid, status: 503, errorName: "DependencyTimeoutException" });
+  expect(Object.keys(recs[2]!)).toEqual(["time", "level", "pid"]);
+  expect(Date.parse(recs[0]!["time"] as string)).not.toBeNaN();
+});
+
+test("lines are written on the next turn of the event loop, not one write per line", async () => {
+  const file = path.join(dir, "b.log");
+  const logger = new Logger({ level: "info", file });
+  for (let i = 0; i < 100; i++) logger.log("info", { msg: "request", i });
+  await new Promise((r) => setImmediate(r));
+  // give the stream its own write
+  await new Promise((r) => setTimeout(r, 50));
+  expect(readFileSync(file, "utf8").split("\n").filter(Boolean)).toHaveLength(100);
+  await logger.close();
+});
+
+test("a process that exits right after logging still writes the line (file and stdout)", () => {
+  const file = path.join(dir, "c.log");
+  const script = `
+    require(${JSON.stringify(path.join(__dirname, "support/ts-register.cjs"))});
+    const { Logger } = require(${JSON.stringify(path.join(__dirname, "../src/logger.ts"))});
+    new Logger({ level: "info", file: process.argv[1] }).log("error", { msg: "startup-failed" });
+    new Logger({ level: "info" }).log("error", { msg: "to-stdout" });
+    process.exit(1);`;
+  const r = spawnSync(process.execPath, ["-e", script, file], { encoding: "utf8" });
+  expect(r.status).toBe(1);
+  expect(JSON.parse(readFileSync(file, "utf8").trim())).toMatchObject({ level: "error", msg: "startup-failed" });
+  expect(JSON.parse(r.stdout.trim())).toMatchObject({ msg: "to-stdout" });
+});
