@@ -14,6 +14,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import https from "node:https";
 import net from "node:net";
+import tls from "node:tls";
 import os from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -172,15 +173,8 @@ async function loadWrk(title, { url, requests, seconds = SECONDS }) {
   const script = join(dir, "wrk.lua");
   writeFileSync(script, WRK_LUA);
   const file = join(dir, `wrk-requests-${n}.bin`);
-  const rawReqs = requests.map((r) => {
-    const body = r.body ?? "";
-    const lines = [`${r.method} ${r.path} HTTP/1.1`];
-    const headers = { host: new URL(url).host, ...Object.fromEntries(Object.entries(r.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v])) };
-    for (const [k, v] of Object.entries(headers)) if (k !== "content-length") lines.push(`${k}: ${v}`);
-    lines.push(`content-length: ${Buffer.byteLength(body)}`);
-    return `${lines.join("\r\n")}\r\n\r\n${body}`;
-  });
-  writeFileSync(file, rawReqs.join("\0"));
+  const host = new URL(url).host;
+  writeFileSync(file, Buffer.concat(requests.flatMap((r, i) => (i === 0 ? [rawRequest(r, host)] : [Buffer.from([0]), rawRequest(r, host)]))));
   const out = await new Promise((res, rej) => {
     const child = spawn("wrk", ["-t1", `-c${CONNECTIONS}`, `-d${seconds}s`, "--timeout", "5s", "-s", script, url, "--", file], { stdio: ["ignore", "pipe", "pipe"] });
     let text = "";
@@ -203,68 +197,117 @@ function saturate(title, opts) {
   return GENERATOR === "wrk" ? loadWrk(title, { url: opts.url, requests: opts.requests, seconds: opts.duration }) : load(title, opts);
 }
 
+/** A request as raw HTTP/1.1 bytes (Host from `host` unless the headers carry one). */
+function rawRequest(r, host) {
+  const body = r.body ?? "";
+  const lines = [`${r.method} ${r.path} HTTP/1.1`];
+  const headers = { host, ...Object.fromEntries(Object.entries(r.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v])) };
+  for (const [k, v] of Object.entries(headers)) if (k !== "content-length") lines.push(`${k}: ${v}`);
+  lines.push(`content-length: ${Buffer.byteLength(body)}`);
+  return Buffer.from(`${lines.join("\r\n")}\r\n\r\n${body}`);
+}
+
 /**
  * Open-loop load at a fixed rate: request i is due at start + i/rate and is sent then (or as soon
- * as the generator gets the CPU), over `connections` keep-alive TLS sockets. Latency runs from the
- * due time to the end of the response, so a slow server or a late generator shows up in it
- * (no coordinated omission). autocannon's own rate option sends each second's budget as a burst,
- * which measures saturation latency instead; hence this.
+ * as the generator gets the CPU and a connection is free), over `connections` keep-alive TLS
+ * sockets. Latency runs from the due time to the end of the response, so a slow server or a late
+ * generator shows up in it (no coordinated omission). Requests are pre-rendered bytes written to
+ * raw TLS sockets and responses are parsed by Content-Length: a node https.Agent costs several
+ * times more CPU per request, which on a 2-core machine is taken from the server being measured.
+ * autocannon's own rate option sends each second's budget as a burst, which measures saturation
+ * latency instead; hence this.
  */
 async function paced(title, { port, rate, seconds, connections, requests }) {
-  const agent = new https.Agent({ keepAlive: true, maxSockets: connections, rejectUnauthorized: false });
+  const host = `localhost:${port}`;
+  const wire = requests.map((r) => rawRequest(r, host));
   const total = Math.round(rate * seconds);
   const interval = 1000 / rate;
   const lat = [];
   const codes = {};
   const slow = [];
-  let start0 = performance.now();
   let errors = 0;
-  let done = 0;
-  let sent = 0;
-  const fire = (r, due) =>
-    new Promise((res) => {
-      const q = https.request({ host: "127.0.0.1", port, path: r.path, method: r.method, headers: r.headers, agent }, (resp) => {
-        resp.on("data", () => {});
-        resp.on("end", () => {
-          const ms = performance.now() - due;
-          if (ms > 50) slow.push(Math.round(due - start0));
-          codes[resp.statusCode] = (codes[resp.statusCode] ?? 0) + 1;
-          if (resp.statusCode >= 200 && resp.statusCode < 300) lat.push(ms);
-          else errors++;
-          res();
+  let start = 0;
+  let measuring = false;
+  const queue = []; // due times of requests waiting for a free connection
+  const free = [];
+  let completed = 0;
+  let onAllDone;
+
+  function finish(due, status) {
+    if (!measuring) return;
+    const ms = performance.now() - due;
+    if (ms > 50) slow.push(Math.round(due - start));
+    codes[status] = (codes[status] ?? 0) + 1;
+    if (status >= 200 && status < 300) lat.push(ms);
+    else errors++;
+    completed++;
+    if (completed === total && onAllDone) onAllDone();
+  }
+
+  const conns = await Promise.all(
+    Array.from({ length: connections }, () =>
+      new Promise((res, rej) => {
+        const sock = tls.connect({ host: "127.0.0.1", port, servername: "localhost", rejectUnauthorized: false });
+        sock.setNoDelay(true);
+        const c = { sock, due: 0, n: 0, buf: Buffer.alloc(0) };
+        sock.on("data", (d) => {
+          c.buf = c.buf.length ? Buffer.concat([c.buf, d]) : d;
+          for (;;) {
+            const end = c.buf.indexOf("\r\n\r\n");
+            if (end < 0) return;
+            const head = c.buf.subarray(0, end).toString("latin1");
+            const m = /\r\ncontent-length: *(\d+)/i.exec(head);
+            const len = m ? Number(m[1]) : 0;
+            if (c.buf.length < end + 4 + len) return;
+            const status = Number(head.slice(9, 12));
+            c.buf = c.buf.subarray(end + 4 + len);
+            finish(c.due, status);
+            const next = queue.shift();
+            if (next === undefined) free.push(c);
+            else send(c, next);
+          }
         });
-      });
-      q.on("error", () => {
-        errors++;
-        res();
-      });
-      q.end(r.body);
-    });
-  // open the sockets first (not measured)
-  await Promise.all(Array.from({ length: connections }, (_, i) => fire(requests[i % requests.length], performance.now())));
-  lat.length = 0;
-  for (const k of Object.keys(codes)) delete codes[k];
-  errors = 0;
-  slow.length = 0;
-  const start = performance.now();
-  start0 = start;
-  const pending = [];
+        sock.once("secureConnect", () => res(c));
+        sock.once("error", (e) => {
+          errors++;
+          rej(e);
+        });
+      }),
+    ),
+  );
+  function send(c, due) {
+    c.due = due;
+    c.sock.write(wire[c.n++ % wire.length]);
+  }
+  // one warm-up request per connection (not measured); each connection is free again once answered
+  for (const c of conns) send(c, performance.now());
+  for (let i = 0; free.length < conns.length; i++) {
+    if (i > 500) throw new Error(`${title}: the warm-up requests were not answered`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  start = performance.now();
+  measuring = true;
+  let sent = 0;
+  const allDone = new Promise((r) => (onAllDone = r));
   await new Promise((resolveAll) => {
     const tick = () => {
       const due = Math.min(total, Math.floor((performance.now() - start) / interval) + 1);
       while (sent < due) {
         const at = start + sent * interval;
-        pending.push(fire(requests[sent % requests.length], at).then(() => done++));
+        const c = free.pop();
+        if (c) send(c, at);
+        else queue.push(at);
         sent++;
       }
-      if (sent < total) setTimeout(tick, 1);
+      if (sent < total) setTimeout(tick, Math.max(0, Math.floor(start + sent * interval - performance.now())));
       else resolveAll();
     };
     tick();
   });
-  await Promise.all(pending);
+  await Promise.race([allDone, new Promise((r) => setTimeout(r, 10_000))]);
   const elapsed = (performance.now() - start) / 1000;
-  agent.destroy();
+  for (const c of conns) c.sock.destroy();
+  errors += total - completed;
   lat.sort((a, b) => a - b);
   const row = {
     title,
@@ -521,7 +564,7 @@ try {
   const load1 = os.loadavg()[0];
   console.log(`\nxks-proxy under TLS keep-alive load: SigV4-signed Encrypt/Decrypt (50/50), 32-byte plaintext, 64-byte AAD`);
   console.log(`machine: ${nproc} CPUs, ${cpuModel()}, node ${process.version}, SoftHSM 2 token in ${base} (${baseFs}), load average at the end ${load1.toFixed(2)}`);
-  console.log(`load generators: ${GENERATOR === "wrk" ? "wrk 4 (one thread, its own process)" : "autocannon 8 (in this process)"} for saturation, and a paced open-loop node https client in this process (fixed rate), ${CONNECTIONS} keep-alive connections, ${SECONDS} s per phase; the proxy is a separate process (server processes: ${PROCESSES ?? "default"})\n`);
+  console.log(`load generators: ${GENERATOR === "wrk" ? "wrk 4 (one thread, its own process)" : "autocannon 8 (in this process)"} for saturation, and a paced open-loop generator in this process (fixed rate, raw TLS sockets), ${CONNECTIONS} keep-alive connections, ${SECONDS} s per phase; the proxy is a separate process (server processes: ${PROCESSES ?? "default"})\n`);
   console.log(`${"".padEnd(44)}${"req/s".padStart(10)}${"p50 ms".padStart(9)}${"p99 ms".padStart(9)}${"max ms".padStart(9)}${"errors".padStart(8)}`);
   const line = (name, r) => console.log(`${name.padEnd(44)}${f(r.reqPerSec).padStart(10)}${f(r.p50, 2).padStart(9)}${f(r.p99, 2).padStart(9)}${f(r.max, 1).padStart(9)}${String(r.errors).padStart(8)}`);
   line("proxy, saturation", sat);
