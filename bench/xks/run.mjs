@@ -30,8 +30,9 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const RATE = Number(process.env.BENCH_RATE ?? 1800);
 const RAW_SECONDS = Number(process.env.BENCH_RAW_SECONDS ?? 3);
 const KEEP = process.env.BENCH_KEEP === "1";
-// [server] processes of the proxy (node:cluster workers sharing the port); unset = the server's default
-const PROCESSES = process.env.BENCH_PROCESSES;
+// [server] processes of the proxy (node:cluster workers sharing the port): "auto" (one per CPU, as
+// deploy/xks-proxy.toml.example has it) unless BENCH_PROCESSES says otherwise
+const PROCESSES = process.env.BENCH_PROCESSES ?? "auto";
 const PROFILE = process.env.BENCH_CPU_PROF === "1";
 const lib = ["/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so", "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so"].find((p) => existsSync(p));
 if (!existsSync(main)) {
@@ -378,7 +379,7 @@ try {
       `[server]`,
       `ip = "127.0.0.1"`,
       `port = ${port}`,
-      ...(PROCESSES ? [`processes = ${Number(PROCESSES)}`] : []),
+      `processes = ${PROCESSES === "auto" ? '"auto"' : Number(PROCESSES)}`,
       `[server.tls]`,
       `cert_file = "${cert}"`,
       `key_file = "${key}"`,
@@ -564,7 +565,7 @@ try {
   const load1 = os.loadavg()[0];
   console.log(`\nxks-proxy under TLS keep-alive load: SigV4-signed Encrypt/Decrypt (50/50), 32-byte plaintext, 64-byte AAD`);
   console.log(`machine: ${nproc} CPUs, ${cpuModel()}, node ${process.version}, SoftHSM 2 token in ${base} (${baseFs}), load average at the end ${load1.toFixed(2)}`);
-  console.log(`load generators: ${GENERATOR === "wrk" ? "wrk 4 (one thread, its own process)" : "autocannon 8 (in this process)"} for saturation, and a paced open-loop generator in this process (fixed rate, raw TLS sockets), ${CONNECTIONS} keep-alive connections, ${SECONDS} s per phase; the proxy is a separate process (server processes: ${PROCESSES ?? "default"})\n`);
+  console.log(`load generators: ${GENERATOR === "wrk" ? "wrk 4 (one thread, its own process)" : "autocannon 8 (in this process)"} for saturation, and a paced open-loop generator in this process (fixed rate, raw TLS sockets), ${CONNECTIONS} keep-alive connections, ${SECONDS} s per phase; the proxy is a separate process (server processes: ${PROCESSES === "auto" ? `auto = ${os.availableParallelism?.() ?? os.cpus().length}` : PROCESSES})\n`);
   console.log(`${"".padEnd(44)}${"req/s".padStart(10)}${"p50 ms".padStart(9)}${"p99 ms".padStart(9)}${"max ms".padStart(9)}${"errors".padStart(8)}`);
   const line = (name, r) => console.log(`${name.padEnd(44)}${f(r.reqPerSec).padStart(10)}${f(r.p50, 2).padStart(9)}${f(r.p99, 2).padStart(9)}${f(r.max, 1).padStart(9)}${String(r.errors).padStart(8)}`);
   line("proxy, saturation", sat);

@@ -6,6 +6,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { availableParallelism } from "node:os";
 import { loadConfig } from "../src/config/index.js";
 import { CLI, cli, pkcs11ToolSecretKeys, tempDir, testEnv } from "./admin-helpers.js";
 
@@ -53,7 +54,7 @@ describe("deploy/ files", () => {
     expect(cfg.server.port).toBe(443);
     expect(cfg.server.tls?.certFile).toBe("/etc/xks-proxy/tls/fullchain.pem");
     expect(cfg.server.pingPort).toBe(8080);
-    expect(cfg.server.processes).toBe(2);
+    expect(cfg.server.processes).toBe(availableParallelism());
     expect(cfg.stores).toHaveLength(1);
     expect(cfg.stores[0]).toMatchObject({ name: "tenant-a", uriPrefix: "/tenant-a/xks", keys: ["tenant-a-key-01"], rateLimit: { rps: 1800 } });
     expect(cfg.health.fleetSize).toBe(3);

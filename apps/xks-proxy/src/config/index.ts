@@ -2,6 +2,7 @@
  * Proxy configuration: ciop's own TOML (documented in the README) and the AWS sample proxy's
  * `settings*.toml` read as-is, both normalised to {@link ProxyConfig}.
  */
+import { availableParallelism } from "node:os";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { parse as parseToml } from "smol-toml";
@@ -33,7 +34,7 @@ export interface ServerConfig {
   tcpKeepAliveMs: number;
   /** Largest request body (bytes). */
   maxBodyBytes: number;
-  /** Server processes sharing the port (node:cluster); each has its own HSM sessions. */
+  /** Server processes sharing the port (node:cluster); each has its own HSM sessions. "auto" in the file = one per CPU. */
   processes: number;
 }
 
@@ -335,10 +336,13 @@ export async function fromCiopToml(doc: Table, dir: string, file?: string, env: 
   cfg.server.keepAliveTimeoutMs = (num(s, "keep_alive_timeout_secs", "server", 1, 86400) ?? cfg.server.keepAliveTimeoutMs / 1000) * 1000;
   cfg.server.tcpKeepAliveMs = (num(s, "tcp_keepalive_secs", "server", 1, 86400) ?? cfg.server.tcpKeepAliveMs / 1000) * 1000;
   cfg.server.maxBodyBytes = num(s, "max_body_bytes", "server", 1024, 16 * 1024 * 1024) ?? cfg.server.maxBodyBytes;
-  const processes = num(s, "processes", "server", 1, 64);
-  if (processes !== undefined) {
-    if (!Number.isInteger(processes)) bad("server.processes must be a whole number");
-    cfg.server.processes = processes;
+  if (s["processes"] === "auto") cfg.server.processes = Math.min(64, Math.max(1, availableParallelism()));
+  else {
+    const processes = num(s, "processes", "server", 1, 64);
+    if (processes !== undefined) {
+      if (!Number.isInteger(processes)) bad('server.processes must be a whole number or "auto"');
+      cfg.server.processes = processes;
+    }
   }
   const ping = table(s["ping"], "[server.ping]");
   cfg.server.ping = bool(ping, "enabled", "server.ping") ?? true;
