@@ -5,6 +5,18 @@ import type { LoggingConfig } from "./config/index.js";
 const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 } as const;
 export type LogLevel = keyof typeof LEVELS;
 
+let lastMs = 0;
+let lastIso = "";
+/** The current time as ISO 8601, formatted once per millisecond (many lines share one under load). */
+function isoNow(): string {
+  const now = Date.now();
+  if (now !== lastMs) {
+    lastMs = now;
+    lastIso = new Date(now).toISOString();
+  }
+  return lastIso;
+}
+
 export class Logger {
   private stream: WriteStream | undefined;
   private level: LogLevel;
@@ -41,7 +53,7 @@ export class Logger {
     if (LEVELS[level] < LEVELS[this.level]) return;
     // the fixed members first, then the record's (records never carry time, level or pid)
     const rest = JSON.stringify(record);
-    const line = `{"time":"${new Date().toISOString()}","level":"${level}","pid":${process.pid}${rest.length > 2 ? `,${rest.slice(1)}` : "}"}`;
+    const line = `{"time":"${isoNow()}","level":"${level}","pid":${process.pid}${rest.length > 2 ? `,${rest.slice(1)}` : "}"}`;
     if (this.sink) {
       this.sink(line);
       return;
