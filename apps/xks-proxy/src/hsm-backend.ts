@@ -121,11 +121,18 @@ export class HsmBackend implements XksCrypto {
     const copy = st.copy;
     st.copy = undefined;
     if (!copy) return;
-    try {
-      this.current.destroySessionKey(copy);
-    } catch {
-      // already gone with its session or context
-    }
+    const hsm = this.current;
+    const destroy = (): void => {
+      try {
+        hsm.destroySessionKey(copy);
+      } catch {
+        // already gone with its session or context
+      }
+    };
+    // Synchronous calls cannot be using it now; an async call on the threadpool may be, so the
+    // copy outlives the longest call the timeout lets a caller wait for.
+    if (this.syncCalls || this.closed) destroy();
+    else setTimeout(destroy, Math.max(1000, 2 * this.cfg.timeoutMs)).unref();
   }
 
   /** Runs `fn` with the per-call timeout; on expiry rejects with DependencyTimeoutException. */
@@ -301,8 +308,7 @@ export class HsmBackend implements XksCrypto {
     try {
       return run(key);
     } catch (err) {
-      if (!key.ephemeral || !(err instanceof HsmError) || err.ckr === undefined || !STALE_HANDLE.has(err.ckr)) throw err;
-      this.states.delete(keyId);
+      if (!this.staleCopy(keyId, key, err)) throw err;
       return run(this.keyFor(keyId));
     }
   }
@@ -312,10 +318,16 @@ export class HsmBackend implements XksCrypto {
     try {
       return await run(key);
     } catch (err) {
-      if (!key.ephemeral || !(err instanceof HsmError) || err.ckr === undefined || !STALE_HANDLE.has(err.ckr)) throw err;
-      this.states.delete(keyId);
+      if (!this.staleCopy(keyId, key, err)) throw err;
       return run(this.keyFor(keyId));
     }
+  }
+
+  /** `err` came from a session copy whose handle is gone: forget the key's state (true) so a retry looks it up afresh. */
+  private staleCopy(keyId: string, key: HsmKey, err: unknown): boolean {
+    if (!key.ephemeral || !(err instanceof HsmError) || err.ckr === undefined || !STALE_HANDLE.has(err.ckr)) return false;
+    if (this.states.get(keyId)?.copy === key) this.states.delete(keyId);
+    return true;
   }
 
   encrypt(keyId: string, iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
