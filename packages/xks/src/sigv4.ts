@@ -143,10 +143,13 @@ async function signingKeyFor(credential: XksCredential, sha256: NonNullable<Veri
   return key;
 }
 
-/** Trims a header value and folds runs of whitespace into one space, as SigV4 canonical headers do. */
+/**
+ * A header value in canonical form, by @smithy/signature-v4's rule: CR and LF become spaces, runs
+ * of spaces and tabs one space, a leading and a trailing space go. Other characters (a
+ * non-breaking space, a form feed) stay as they are.
+ */
 function canonicalValue(v: string): string {
-  const t = v.trim();
-  return /\s\s|[\t\n\r\f\v]/.test(t) ? t.replace(/\s+/g, " ") : t;
+  return /[\r\n\t]| {2}|^ | $/.test(v) ? v.replace(/[\r\n]/g, " ").replace(/[ \t]+/g, " ").replace(/^ | $/g, "") : v;
 }
 
 function parseQuery(query: string | undefined): Record<string, string | string[]> {
@@ -167,9 +170,9 @@ function parseQuery(query: string | undefined): Record<string, string | string[]
  * compares in constant time. The signing key is derived with @smithy/signature-v4's
  * `getSigningKey` (and the query canonicalised with its `getCanonicalQuery`) and cached per
  * credential, day and region, so a request costs two SHA-256 and one HMAC; the tests check every
- * result against signatures made by @smithy/signature-v4 and by curl. Checks: algorithm, service `kms-xks-proxy`,
- * access key id among the store's credentials (two may be active during a rotation), region
- * allowed by the store, `x-amz-date` signed and within ±5 minutes, scope date = signing date,
+ * result against signatures made by @smithy/signature-v4 and by curl. Checks: algorithm, service
+ * `kms-xks-proxy`, access key id among the store's credentials (two may be active during a
+ * rotation), region allowed by the store, `x-amz-date` signed and within ±5 minutes, scope date = signing date,
  * `host` signed, a signed `x-amz-content-sha256` equal to the body's hash.
  *
  * @throws {@link AuthenticationFailedException} (401) on any mismatch.

@@ -23,6 +23,8 @@ const big = "x".repeat(20_000);
 const cases: Case[] = [
   { name: "minimal", headers: { "content-type": "application/json" }, body: "{}" },
   { name: "folded whitespace and tabs inside a value", headers: { "content-type": "application/json", "x-custom": "  a   b\t\tc  " }, body: '{"a":1}' },
+  { name: "a single non-breaking space inside a value", headers: { "x-custom": "a\u00a0b" }, body: "{}" },
+  { name: "a form feed, a leading tab and a trailing space", headers: { "x-custom": "\ta\fb " }, body: "{}" },
   { name: "many x-amz headers", headers: { "x-amz-security-token": "tok en", "x-amz-user-agent": "aws-sdk/1 (linux)", "x-amz-target": "T" }, body: "{}" },
   { name: "signed x-amz-content-sha256", headers: { "x-amz-content-sha256": "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a" }, body: "{}" },
   { name: "a value that is empty", headers: { "x-empty": "" }, body: "{}" },
