@@ -7,19 +7,14 @@ import { execFile, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { promisify } from "node:util";
+import { testToken } from "@ciop/testkit";
 
 export const execFileP = promisify(execFile);
 export const CLI = resolve(__dirname, "../dist/cli.js");
 export const VERIFY_PY = resolve(__dirname, "verify.py");
 
-export function testEnv(): { lib: string; label: string; pin: string; dir: string } {
-  const lib = process.env.CIOP_TEST_LIB;
-  const label = process.env.CIOP_TEST_TOKEN_LABEL;
-  const pin = process.env.CIOP_TEST_PIN;
-  const dir = process.env.CIOP_TEST_DIR;
-  if (!lib || !label || !pin || !dir) throw new Error("jest globalSetup did not provide the SoftHSM test token");
-  return { lib, label, pin, dir };
-}
+/** The SoftHSM test token of this run (@ciop/testkit). */
+export const testEnv = testToken;
 
 export function assertBuilt(): void {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first (npx turbo run build --filter=@ciop/citool...)`);

@@ -6,15 +6,10 @@ import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { runAdmin } from "../src/admin/index.js";
+import { testToken } from "@ciop/testkit";
 
-export function testEnv(): { lib: string; label: string; pin: string; dir: string } {
-  const lib = process.env.CIOP_TEST_LIB;
-  const label = process.env.CIOP_TEST_TOKEN_LABEL;
-  const pin = process.env.CIOP_TEST_PIN;
-  const dir = process.env.CIOP_TEST_DIR;
-  if (!lib || !label || !pin || !dir) throw new Error("jest globalSetup did not provide the SoftHSM test token");
-  return { lib, label, pin, dir };
-}
+/** The SoftHSM test token of this run (@ciop/testkit). */
+export const testEnv = testToken;
 
 export function tempDir(prefix: string): string {
   const base = join(testEnv().dir, "xks-admin");

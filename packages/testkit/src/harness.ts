@@ -9,6 +9,16 @@ import { join } from "node:path";
 
 export const PYTHON = "/usr/bin/python3";
 
+/** The SoftHSM test token jest's globalSetup made for this run (library, label, user PIN, scratch dir). */
+export function testToken(): { lib: string; label: string; pin: string; dir: string } {
+  const lib = process.env.CIOP_TEST_LIB;
+  const label = process.env.CIOP_TEST_TOKEN_LABEL;
+  const pin = process.env.CIOP_TEST_PIN;
+  const dir = process.env.CIOP_TEST_DIR;
+  if (!lib || !label || !pin || !dir) throw new Error("jest globalSetup did not provide the SoftHSM test token");
+  return { lib, label, pin, dir };
+}
+
 export function scratchDir(prefix: string): string {
   const base = process.env.CIOP_TEST_DIR ?? tmpdir();
   return mkdtempSync(join(base, `${prefix}-`));

@@ -5,6 +5,7 @@
 export { KAT, katKind, softwareFixture, openTestHsm, hsmFixture, engines, type EngineFixture } from "./engines.js";
 export {
   PYTHON,
+  testToken,
   scratchDir,
   opensslRsa,
   opensslEcSpki,
