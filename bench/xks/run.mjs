@@ -172,7 +172,7 @@ let wrkRuns = 0;
 async function loadWrk(title, { url, requests, seconds = SECONDS }) {
   const n = wrkRuns++;
   const script = join(dir, "wrk.lua");
-  writeFileSync(script, WRK_LUA);
+  if (n === 0) writeFileSync(script, WRK_LUA);
   const file = join(dir, `wrk-requests-${n}.bin`);
   const host = new URL(url).host;
   writeFileSync(file, Buffer.concat(requests.flatMap((r, i) => (i === 0 ? [rawRequest(r, host)] : [Buffer.from([0]), rawRequest(r, host)]))));

@@ -131,7 +131,7 @@ export class HsmBackend implements XksCrypto {
     };
     // Synchronous calls cannot be using it now; an async call on the threadpool may be, so the
     // copy outlives the longest call the timeout lets a caller wait for.
-    if (this.syncCalls || this.closed) destroy();
+    if (this.syncCalls) destroy();
     else setTimeout(destroy, Math.max(1000, 2 * this.cfg.timeoutMs)).unref();
   }
 
@@ -261,7 +261,8 @@ export class HsmBackend implements XksCrypto {
       state.copy = cached.copy;
       cached.copy = undefined;
     } else if (cached) this.dropCopy(cached);
-    if (!state.copy && key && desc?.enabled && desc.keySpec.startsWith("AES") && (desc.canEncrypt || desc.canDecrypt) && this.copiesOn) {
+    // (a key that is not AES has neither usage here)
+    if (!state.copy && key && desc?.enabled && (desc.canEncrypt || desc.canDecrypt) && this.copiesOn) {
       try {
         state.copy = hsm.sessionCopy(key);
       } catch (err) {
@@ -342,9 +343,10 @@ export class HsmBackend implements XksCrypto {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.invalidate();
     if (this.reopening) await this.reopening.catch(() => undefined);
+    // Hsm.close waits for calls in flight, then closes the sessions: the session copies go with them
     await this.current.close();
+    this.states.clear();
   }
 }
 

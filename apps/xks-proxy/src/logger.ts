@@ -67,19 +67,25 @@ export class Logger {
     }
   }
 
-  private readonly flush = (): void => {
-    this.scheduled = false;
-    if (this.pending.length === 0) return;
+  /** The pending lines as one text (and none pending any more), or undefined. */
+  private take(): string | undefined {
+    if (this.pending.length === 0) return undefined;
     const out = `${this.pending.join("\n")}\n`;
     this.pending.length = 0;
+    return out;
+  }
+
+  private readonly flush = (): void => {
+    this.scheduled = false;
+    const out = this.take();
+    if (out === undefined) return;
     if (this.stream) this.stream.write(out);
     else process.stdout.write(out);
   };
 
   private readonly flushAtExit = (): void => {
-    if (this.pending.length === 0) return;
-    const out = `${this.pending.join("\n")}\n`;
-    this.pending.length = 0;
+    const out = this.take();
+    if (out === undefined) return;
     try {
       if (this.stream && this.file !== undefined) appendFileSync(this.file, out);
       else process.stdout.write(out);

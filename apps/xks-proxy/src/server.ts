@@ -147,8 +147,12 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   });
 }
 
+/** Writes a whole response; headers go to node as a flat [name, value, ...] list (no object copy). */
 function send(res: ServerResponse, status: number, headers: Record<string, string>, body: string): void {
-  res.writeHead(status, { ...headers, "content-length": String(Buffer.byteLength(body)) });
+  const raw: string[] = [];
+  for (const k in headers) raw.push(k, headers[k]!);
+  raw.push("content-length", String(Buffer.byteLength(body)));
+  res.writeHead(status, raw);
   res.end(body);
 }
 
@@ -177,15 +181,6 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
   const errors = new Counter({ name: "xks_proxy_errors_total", help: "XKS error responses by errorName", labelNames: ["operation", "error_name"], registers: [registry] });
   const healthGauge = new Gauge({ name: "xks_proxy_health_status", help: "Deep health: 1 ACTIVE, 0.5 DEGRADED, 0 UNAVAILABLE", registers: [registry] });
   const resets = new Counter({ name: "xks_proxy_hsm_context_resets_total", help: "PKCS#11 context resets after device errors", registers: [registry] });
-  let backendRef: HsmBackend | undefined;
-  new Gauge({
-    name: "xks_proxy_hsm_session_key_copies",
-    help: "Keys whose AES-GCM calls run on a session-object copy in the HSM ([hsm] session_key_copies)",
-    registers: [registry],
-    collect() {
-      this.set(backendRef?.sessionCopies ?? 0);
-    },
-  });
   // prom-client children per label tuple, looked up once and reused (the label sets are small and bounded)
   const reqSeries = new Map<string, { duration: Histogram.Internal<"operation" | "status">; count: Counter.Internal }>();
   const recordRequest = (operation: string, store: string, status: number, errorName: string | undefined, latencyMs: number): void => {
@@ -215,7 +210,14 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
     },
   });
 
-  backendRef = backend;
+  new Gauge({
+    name: "xks_proxy_hsm_session_key_copies",
+    help: "Keys whose AES-GCM calls run on a session-object copy in the HSM ([hsm] session_key_copies)",
+    registers: [registry],
+    collect() {
+      this.set(backend.sessionCopies);
+    },
+  });
 
   // ------------------------------------------------------------------ health
   let healthKey: HsmKey | undefined;
@@ -377,11 +379,7 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
       return;
     }
     const result = await handleXksHttpRequest({ method: req.method ?? "GET", url: rawUrl, headers: req.headers, body }, service);
-    const raw: string[] = [];
-    for (const k in result.headers) raw.push(k, result.headers[k]!);
-    raw.push("content-length", String(Buffer.byteLength(result.body)));
-    res.writeHead(result.status, raw);
-    res.end(result.body);
+    send(res, result.status, result.headers, result.body);
     const latency = ms(start);
     const l = result.log;
     recordRequest(l.operation ?? "unknown", l.store ?? "none", result.status, l.errorName, latency);

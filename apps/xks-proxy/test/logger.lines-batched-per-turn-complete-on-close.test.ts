@@ -28,7 +28,7 @@ test("lines logged in one turn land together, complete, with time/level/pid, and
   expect(Date.parse(recs[0]!["time"] as string)).not.toBeNaN();
 });
 
-test("lines are written on the next turn of the event loop, not one write per line", async () => {
+test("a hundred lines logged in one turn all reach the log file", async () => {
   const file = path.join(dir, "b.log");
   const logger = new Logger({ level: "info", file });
   for (let i = 0; i < 100; i++) logger.log("info", { msg: "request", i });
@@ -37,6 +37,26 @@ test("lines are written on the next turn of the event loop, not one write per li
   await new Promise((r) => setTimeout(r, 50));
   expect(readFileSync(file, "utf8").split("\n").filter(Boolean)).toHaveLength(100);
   await logger.close();
+});
+
+test("lines are written on the next turn of the event loop, all in one write, not one write per line", async () => {
+  const writes: string[] = [];
+  const spy = jest.spyOn(process.stdout, "write").mockImplementation(((chunk: string) => {
+    writes.push(String(chunk));
+    return true;
+  }) as typeof process.stdout.write);
+  try {
+    const logger = new Logger({ level: "info" });
+    for (let i = 0; i < 100; i++) logger.log("info", { msg: "request", i });
+    expect(writes).toHaveLength(0);
+    await new Promise((r) => setImmediate(r));
+    expect(writes).toHaveLength(1);
+    const lines = writes[0]!.split("\n").filter(Boolean).map((l) => JSON.parse(l) as { i: number });
+    expect(lines.map((l) => l.i)).toEqual([...Array(100).keys()]);
+    await logger.close();
+  } finally {
+    spy.mockRestore();
+  }
 });
 
 test("a process that exits right after logging still writes the line (file and stdout)", () => {

@@ -53,7 +53,9 @@ test("auto on SoftHSM: sync calls on a copy; a disable elsewhere drops it after 
     await sleep(250);
     expect(await b.describeKey(keyName)).toMatchObject({ enabled: false });
     expect(b.sessionCopies).toBe(0);
+    // with the copy gone the call reaches the token key, which refuses it
     await expect(b.encrypt(keyName, randomBytes(12), Buffer.from("x"), Buffer.alloc(0))).rejects.toBeDefined();
+    await expect(b.encrypt(keyName, randomBytes(12), Buffer.from("x"), Buffer.alloc(0))).rejects.toMatchObject({ code: "ERR_KEY_DISABLED" });
     admin.setKeyEnabled(keyName, true);
     await sleep(250);
     expect(await gcm(b)).toBe(true);

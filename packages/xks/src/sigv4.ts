@@ -58,6 +58,8 @@ interface ParsedAuthorization {
   region: string;
   service: string;
   signedHeaders: string[];
+  /** SignedHeaders as it came (the names joined with ";"), as the canonical request needs it. */
+  signedHeadersText: string;
   signature: string;
 }
 
@@ -91,7 +93,7 @@ export function parseAuthorizationHeader(value: string): ParsedAuthorization {
   if (!/^[0-9a-f]{64}$/.test(signature)) return fail("the signature is not 64 lowercase hex digits");
   const list = signedHeaders.split(";");
   if (list.some((h) => h === "" || h !== h.toLowerCase())) return fail("SignedHeaders is malformed");
-  return { accessKeyId, date, region, service, signedHeaders: list, signature };
+  return { accessKeyId, date, region, service, signedHeaders: list, signedHeadersText: signedHeaders, signature };
 }
 
 /**
@@ -225,7 +227,7 @@ export async function verifyXksSignature(
   const declaredHash = signed.includes("x-amz-content-sha256") ? headers.get("x-amz-content-sha256") : undefined;
   if (declaredHash !== undefined && declaredHash !== bodyHash) return fail("x-amz-content-sha256 does not match the body");
   const query = req.query ? getCanonicalQuery({ method: req.method, protocol: "https:", hostname: "", path: req.path, query: parseQuery(req.query), headers: {} }) : "";
-  const canonicalRequest = `${req.method}\n${req.path}\n${query}\n${canonicalHeaders}\n${parsed.signedHeaders.join(";")}\n${bodyHash}`;
+  const canonicalRequest = `${req.method}\n${req.path}\n${query}\n${canonicalHeaders}\n${parsed.signedHeadersText}\n${bodyHash}`;
 
   // The string to sign (task 2) and the signature (tasks 3-4) with the derived key of the scope.
   const scope = `${parsed.date}/${parsed.region}/${service}/aws4_request`;
