@@ -6,7 +6,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
-import http from "node:http";
+import http, { type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { Hsm } from "@ciop/hsm";
@@ -17,6 +17,7 @@ import { parseSalesforceSection } from "../src/salesforce/config.js";
 import { NonceCache } from "../src/salesforce/replay.js";
 import { hashPassword, parsePasswordHash, verifyPassword } from "../src/salesforce/password.js";
 import { runSalesforceAdmin } from "../src/salesforce/admin.js";
+import { Authenticator } from "../src/salesforce/auth.js";
 import type { RouteGroup } from "../src/route-group.js";
 
 let dir: string;
@@ -102,6 +103,37 @@ describe("password hashes", () => {
     for (const bad of ["", "scrypt$14$8$1$$", "bcrypt$2b$10$abc", hash + "x!"]) {
       expect(() => parsePasswordHash(bad, "test")).toThrow(expect.objectContaining({ code: "ERR_CONFIG_INVALID" }));
     }
+  });
+});
+
+describe("Basic authentication under bursts", () => {
+  const basic = (user: string, password: string) => ({ headers: { authorization: "Basic " + Buffer.from(`${user}:${password}`).toString("base64") }, socket: {} }) as unknown as IncomingMessage;
+
+  test("callouts arriving together with one uncached header share one scrypt run; a refused header is refused again without one", async () => {
+    const auth = new Authenticator({ basic: { username: "sf", hash: parsePasswordHash(hash, "test") } });
+    const right = await Promise.all(Array.from({ length: 12 }, () => auth.authenticate(basic("sf", "a long enough password"))));
+    expect(right.every((o) => o.ok)).toBe(true);
+    expect(auth.passwordChecks).toBe(1);
+    expect((await auth.authenticate(basic("sf", "a long enough password"))).ok).toBe(true);
+    expect(auth.passwordChecks).toBe(1); // cached
+
+    const wrong = await Promise.all(Array.from({ length: 12 }, () => auth.authenticate(basic("sf", "a long enough passworD"))));
+    expect(wrong.every((o) => !o.ok && o.status === 401)).toBe(true);
+    expect(auth.passwordChecks).toBe(2);
+    expect(await auth.authenticate(basic("sf", "a long enough passworD"))).toMatchObject({ ok: false, status: 401 });
+    expect(auth.passwordChecks).toBe(2); // refused from the short negative cache
+    // a wrong user name still costs the same scrypt run (no shortcut that times differently)
+    expect(await auth.authenticate(basic("nobody", "a long enough password"))).toMatchObject({ ok: false, status: 401 });
+    expect(auth.passwordChecks).toBe(3);
+  });
+
+  test("distinct uncached headers: 2 scrypt runs at once and 32 waiting; beyond that 503 Busy at once, and the queue drains", async () => {
+    const auth = new Authenticator({ basic: { username: "sf", hash: parsePasswordHash(hash, "test") } });
+    const outcomes = await Promise.all(Array.from({ length: 40 }, (_, i) => auth.authenticate(basic("sf", `wrong password ${i}`))));
+    expect(outcomes.filter((o) => !o.ok && o.status === 401)).toHaveLength(34);
+    expect(outcomes.slice(34)).toEqual(Array.from({ length: 6 }, () => ({ ok: false, status: 503, error: "Busy", reason: "too many password checks waiting" })));
+    expect(auth.passwordChecks).toBe(34);
+    expect((await auth.authenticate(basic("sf", "a long enough password"))).ok).toBe(true);
   });
 });
 
@@ -195,6 +227,21 @@ describe("route group on the real token (plain HTTP, handler level)", () => {
     const r = await get(`/co/${kid}-nocert`, { "x-request-id": "n-nocert" });
     expect(r.status).toBe(500);
     expect(r.json.error).toBe("CertificateProblem");
+  });
+
+  test("a flood of distinct wrong passwords over HTTP: the overflow is answered 503 Busy with Retry-After: 1, the rest 401", async () => {
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, async (_, i) => {
+        const r = await fetch(`${base}/co/${kid}`, { headers: { authorization: "Basic " + Buffer.from(`sf:wrong password ${i}`).toString("base64") } });
+        return { status: r.status, retryAfter: r.headers.get("retry-after"), json: (await r.json()) as Record<string, string> };
+      }),
+    );
+    const busy = answers.filter((a) => a.status === 503);
+    expect(busy.length).toBeGreaterThan(0);
+    expect(answers.filter((a) => a.status === 401)).toHaveLength(40 - busy.length);
+    expect(busy.every((a) => a.retryAfter === "1" && a.json.error === "Busy")).toBe(true);
+    // once the queue drained, the right password gets in again
+    expect((await get(`/co/${kid}`, { "x-request-id": "after-flood" })).status).toBe(200);
   });
 
   test("reload applies a new section (new auth) without restarting", async () => {

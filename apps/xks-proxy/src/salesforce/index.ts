@@ -45,7 +45,7 @@
  *   409 {"error":"ReplayDetected"}                     nonce seen within the window
  *   423 {"error":"KeyDisabled"}                        kid disabled (`salesforce keys disable`)
  *   500 {"error":"CertificateProblem"|"HostFallbackRefused"|"InternalError"}
- *   503 {"error":"HsmTimeout"|"ReplayCacheFull"}
+ *   503 {"error":"HsmTimeout"|"ReplayCacheFull"|"Busy"}    + Retry-After: 1 ("Busy": too many password checks waiting)
  *
  * Logs: one record per request with kid, status, error name, auth method, whether a nonce was given
  * and whether host fallback was used. Never the DEK, the CEK, credentials or the JWE.
@@ -163,7 +163,8 @@ export const createSalesforceRouteGroup: RouteGroupFactory = async (section, ctx
       const who = await auth.authenticate(req);
       if (!who.ok) {
         record.authFailure = who.reason;
-        return finish(who.status, { error: who.error }, who.error, who.status === 401 ? { "www-authenticate": auth.challenge() } : {});
+        const headers: Record<string, string> = who.status === 401 ? { "www-authenticate": auth.challenge() } : who.status === 503 ? { "retry-after": "1" } : {};
+        return finish(who.status, { error: who.error }, who.error, headers);
       }
       record.auth = who.method;
 
