@@ -3,6 +3,10 @@ import { appendFileSync, createWriteStream, type WriteStream } from "node:fs";
 import type { LoggingConfig } from "./config/index.js";
 
 const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 } as const;
+/** Pending lines are written together at most this long after the first of them... */
+export const LOG_FLUSH_MS = 25;
+/** ...or as soon as they add up to this many characters. */
+export const LOG_FLUSH_CHARS = 64 * 1024;
 export type LogLevel = keyof typeof LEVELS;
 
 let lastMs = 0;
@@ -21,7 +25,8 @@ export class Logger {
   private stream: WriteStream | undefined;
   private level: LogLevel;
   private readonly pending: string[] = [];
-  private scheduled = false;
+  private pendingChars = 0;
+  private timer: NodeJS.Timeout | undefined;
   private readonly file: string | undefined;
 
   constructor(
@@ -58,13 +63,13 @@ export class Logger {
       this.sink(line);
       return;
     }
-    // Lines are written once per turn of the event loop, all together: under load that is one
-    // write for many requests instead of one each.
+    // Lines are written together, LOG_FLUSH_MS after the first or at LOG_FLUSH_CHARS: under load
+    // that is one write for hundreds of requests instead of one each (each write of a file stream
+    // is a trip through the thread pool). Process exit and close() write what is pending.
     this.pending.push(line);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(this.flush);
-    }
+    this.pendingChars += line.length + 1;
+    if (this.pendingChars >= LOG_FLUSH_CHARS) this.flush();
+    else if (this.timer === undefined) this.timer = setTimeout(this.flush, LOG_FLUSH_MS).unref();
   }
 
   /** The pending lines as one text (and none pending any more), or undefined. */
@@ -72,11 +77,13 @@ export class Logger {
     if (this.pending.length === 0) return undefined;
     const out = `${this.pending.join("\n")}\n`;
     this.pending.length = 0;
+    this.pendingChars = 0;
     return out;
   }
 
   private readonly flush = (): void => {
-    this.scheduled = false;
+    clearTimeout(this.timer);
+    this.timer = undefined;
     const out = this.take();
     if (out === undefined) return;
     if (this.stream) this.stream.write(out);

@@ -1,16 +1,17 @@
 /**
- * The request log is written once per turn of the event loop (many lines in one write) and every
- * line is still a complete JSON object with time, level and pid first; close() writes what is
- * pending; records below the level are dropped.
+ * The request log is written in batches (LOG_FLUSH_MS after the first pending line, or at
+ * LOG_FLUSH_CHARS), many lines per write, and every line is still a complete JSON object with time,
+ * level and pid first; close() and process exit write what is pending; records below the level are
+ * dropped.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { Logger } from "../src/logger.js";
+import { LOG_FLUSH_CHARS, LOG_FLUSH_MS, Logger } from "../src/logger.js";
 
 const dir = mkdtempSync(path.join(process.env.CIOP_TEST_DIR ?? "/tmp", "logger-"));
 
-test("lines logged in one turn land together, complete, with time/level/pid, and close() flushes them", async () => {
+test("lines logged together land together, complete, with time/level/pid, and close() flushes them", async () => {
   const file = path.join(dir, "a.log");
   const logger = new Logger({ level: "info", file });
   logger.log("info", { msg: "request", status: 200, key: "k1" });
@@ -28,18 +29,17 @@ test("lines logged in one turn land together, complete, with time/level/pid, and
   expect(Date.parse(recs[0]!["time"] as string)).not.toBeNaN();
 });
 
-test("a hundred lines logged in one turn all reach the log file", async () => {
+test("a hundred lines logged in one turn all reach the log file without close()", async () => {
   const file = path.join(dir, "b.log");
   const logger = new Logger({ level: "info", file });
   for (let i = 0; i < 100; i++) logger.log("info", { msg: "request", i });
-  await new Promise((r) => setImmediate(r));
-  // give the stream its own write
-  await new Promise((r) => setTimeout(r, 50));
+  // the batch is due LOG_FLUSH_MS later; give the stream its own write after that
+  await new Promise((r) => setTimeout(r, LOG_FLUSH_MS + 50));
   expect(readFileSync(file, "utf8").split("\n").filter(Boolean)).toHaveLength(100);
   await logger.close();
 });
 
-test("lines are written on the next turn of the event loop, all in one write, not one write per line", async () => {
+test("lines logged over several turns are written LOG_FLUSH_MS after the first, all in one write, not one write per line or per turn", async () => {
   const writes: string[] = [];
   const spy = jest.spyOn(process.stdout, "write").mockImplementation(((chunk: string) => {
     writes.push(String(chunk));
@@ -47,13 +47,37 @@ test("lines are written on the next turn of the event loop, all in one write, no
   }) as typeof process.stdout.write);
   try {
     const logger = new Logger({ level: "info" });
-    for (let i = 0; i < 100; i++) logger.log("info", { msg: "request", i });
+    for (let i = 0; i < 100; i++) {
+      logger.log("info", { msg: "request", i });
+      if (i % 10 === 9) await new Promise((r) => setImmediate(r));
+    }
     expect(writes).toHaveLength(0);
-    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setTimeout(r, LOG_FLUSH_MS + 20));
     expect(writes).toHaveLength(1);
     const lines = writes[0]!.split("\n").filter(Boolean).map((l) => JSON.parse(l) as { i: number });
     expect(lines.map((l) => l.i)).toEqual([...Array(100).keys()]);
     await logger.close();
+  } finally {
+    spy.mockRestore();
+  }
+});
+
+test("pending lines reaching LOG_FLUSH_CHARS are written at once, without waiting for the timer", async () => {
+  const writes: string[] = [];
+  const spy = jest.spyOn(process.stdout, "write").mockImplementation(((chunk: string) => {
+    writes.push(String(chunk));
+    return true;
+  }) as typeof process.stdout.write);
+  try {
+    const logger = new Logger({ level: "info" });
+    const pad = "x".repeat(1000);
+    const n = Math.ceil(LOG_FLUSH_CHARS / 1000) + 5;
+    for (let i = 0; i < n; i++) logger.log("info", { msg: "request", i, pad });
+    expect(writes).toHaveLength(1); // written synchronously when the threshold was crossed
+    expect(writes[0]!.length).toBeGreaterThanOrEqual(LOG_FLUSH_CHARS);
+    await logger.close();
+    const all = writes.join("").split("\n").filter(Boolean).map((l) => (JSON.parse(l) as { i: number }).i);
+    expect(all).toEqual([...Array(n).keys()]);
   } finally {
     spy.mockRestore();
   }
