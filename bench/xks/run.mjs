@@ -193,9 +193,52 @@ async function loadWrk(title, { url, requests, seconds = SECONDS }) {
   return row;
 }
 
-/** A closed-loop saturation phase with the chosen generator. */
-function saturate(title, opts) {
-  return GENERATOR === "wrk" ? loadWrk(title, { url: opts.url, requests: opts.requests, seconds: opts.duration }) : load(title, opts);
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+/** user+system CPU seconds of one /proc/<pid>/stat: its own, plus its waited-for children's with `children`. */
+function statSeconds(pid, children = false) {
+  const text = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12]) + (children ? Number(f[13]) + Number(f[14]) : 0)) / CLK_TCK;
+}
+/** CPU seconds used so far by a server process and its live children (cluster workers); NaN without /proc. */
+function serverCpu(pid) {
+  try {
+    const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
+    return [pid, ...kids].reduce((sum, p) => sum + statSeconds(p), 0);
+  } catch {
+    return NaN;
+  }
+}
+/** CPU seconds of this process's finished children (wrk runs as one): NaN without /proc. */
+function generatorCpu() {
+  try {
+    const text = readFileSync("/proc/self/stat", "utf8");
+    const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[13]) + Number(f[14])) / CLK_TCK;
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * A closed-loop saturation phase with the chosen generator. With `serverPid`, the row also gets the
+ * server's and the generator's CPU time per answered request (µs, user + system; the generator's
+ * only for wrk, which is a child process of this one).
+ */
+async function saturate(title, { serverPid, ...opts }) {
+  const s0 = serverPid ? serverCpu(serverPid) : NaN;
+  const g0 = generatorCpu();
+  const row = await (GENERATOR === "wrk" ? loadWrk(title, { url: opts.url, requests: opts.requests, seconds: opts.duration }) : load(title, opts));
+  const answered = row.reqPerSec * row.duration;
+  row.serverCpuUs = ((serverCpu(serverPid) - s0) / answered) * 1e6;
+  row.generatorCpuUs = GENERATOR === "wrk" ? ((generatorCpu() - g0) / answered) * 1e6 : NaN;
+  return row;
 }
 
 /** A request as raw HTTP/1.1 bytes (Host from `host` unless the headers carry one). */
@@ -444,7 +487,7 @@ try {
       const body = JSON.stringify({ requestMetadata: { kmsOperation: "Encrypt", kmsRequestId: randomUUID() }, plaintext: randomBytes(32).toString("base64"), encryptionAlgorithm: "AES_GCM" });
       const reqs = [{ method: "POST", path: "/kms/xks/v1/keys/k/encrypt", headers: { "content-type": "application/json" }, body }];
       await saturate("floor warm-up", { url: fUrl, requests: reqs, duration: 2 });
-      floor = await saturate("bare node HTTPS floor (no SigV4, no HSM)", { url: fUrl, requests: reqs });
+      floor = await saturate("bare node HTTPS floor (no SigV4, no HSM)", { url: fUrl, requests: reqs, serverPid: fs.pid });
       // the paced generator against the floor: shows what the generator itself adds at that rate
       floorPaced = await paced(`bare node HTTPS floor, ${RATE} req/s paced`, { port: fport, rate: RATE, seconds: Math.min(SECONDS, 5), connections: CONNECTIONS, requests: reqs.map((r) => ({ ...r, headers: { ...r.headers, host: `localhost:${fport}` } })) });
     } finally {
@@ -525,7 +568,7 @@ try {
     }
     return reqs;
   }
-  const common = { url: baseUrl, tlsOptions: { rejectUnauthorized: false } };
+  const common = { url: baseUrl, tlsOptions: { rejectUnauthorized: false }, serverPid: server.pid };
 
   // ---------------------------------------------------------------- phases
   log(`warm-up (3 s)...`);
@@ -585,6 +628,13 @@ try {
   opsLine("raw pkcs11js, token key, 2 sessions, async", rawAsync.opsPerSec);
   opsLine("@ciop/hsm Hsm, token key, sync", layerSync.opsPerSec);
   opsLine(`@ciop/hsm Hsm, token key, async, ${CONNECTIONS} in flight`, layerAsync.opsPerSec);
+  const cpuLine = (name, r) => console.log(`${name.padEnd(44)}${f(r.serverCpuUs).padStart(10)}${f(r.generatorCpuUs).padStart(12)}`);
+  console.log(`\nCPU time per answered request at saturation (µs, user + system, all of the machine's CPUs):`);
+  console.log(`${"".padEnd(44)}${"server".padStart(10)}${"generator".padStart(12)}`);
+  cpuLine("proxy", sat);
+  if (sfRow) cpuLine("salesforce cache-only JWE", sfRow);
+  cpuLine("bare node HTTPS floor", floor);
+  opsLine("one raw token-key GCM op (1e6 / best raw)", 1e6 / rawBase);
   console.log(`\nratio proxy req/s / raw token-key sync ops/s (better of two runs): ${ratio.toFixed(2)}`);
   console.log(`ratio proxy req/s / bare HTTPS floor req/s:                       ${(sat.reqPerSec / floor.reqPerSec).toFixed(2)}`);
   if (sat.errors || rated.errors || half.errors) console.log(`non-2xx/errors: saturation ${JSON.stringify(sat.statusCodes)}, ${RATE}/s ${JSON.stringify(rated.statusCodes)}, ${halfRate}/s ${JSON.stringify(half.statusCodes)}`);
