@@ -475,13 +475,19 @@ try {
   // ---------------------------------------------------------------- TLS floor (bare HTTPS server)
   let floor;
   let floorPaced;
-  {
+  /** A floor server (floor-server.mjs) of the given layer on a free port, once it listens. */
+  async function startFloor(layer) {
     const fport = await freePort();
-    const fs = spawn(process.execPath, [join(here, "floor-server.mjs"), cert, key, String(fport)], { stdio: ["ignore", "pipe", "inherit"] });
+    const layerEnv = { ...env, FLOOR_ACCESS_KEY_ID: cred.accessKeyId, FLOOR_PREFIX: prefix, FLOOR_KEY: "bench-key", FLOOR_LIB: lib, FLOOR_TOKEN: label };
+    const child = spawn(process.execPath, [join(here, "floor-server.mjs"), cert, key, String(fport), layer], { env: layerEnv, stdio: ["ignore", "pipe", "inherit"] });
     await new Promise((r, j) => {
-      fs.stdout.once("data", r);
-      fs.once("exit", () => j(new Error("floor server exited")));
+      child.stdout.once("data", r);
+      child.once("exit", () => j(new Error(`floor server (${layer}) exited`)));
     });
+    return { fport, child };
+  }
+  {
+    const { fport, child: fs } = await startFloor("bare");
     try {
       const fUrl = `https://localhost:${fport}`;
       const body = JSON.stringify({ requestMetadata: { kmsOperation: "Encrypt", kmsRequestId: randomUUID() }, plaintext: randomBytes(32).toString("base64"), encryptionAlgorithm: "AES_GCM" });
@@ -519,10 +525,10 @@ try {
     uriEscapePath: false,
     applyChecksum: false,
   });
-  const host = `localhost:${port}`;
-  async function signed(path, bodyObj) {
+  /** A signed request for the server on `toPort` (the Host header, port included, is signed). */
+  async function signed(path, bodyObj, toPort = port) {
     const body = JSON.stringify(bodyObj);
-    const req = { method: "POST", protocol: "https:", hostname: "localhost", port, path, query: {}, headers: { host, "content-type": "application/json" }, body };
+    const req = { method: "POST", protocol: "https:", hostname: "localhost", port: toPort, path, query: {}, headers: { host: `localhost:${toPort}`, "content-type": "application/json" }, body };
     const s = await signer.sign(req, { signingDate: new Date() });
     return { method: "POST", path, headers: s.headers, body };
   }
@@ -535,26 +541,32 @@ try {
   const encPath = `${prefix}/kms/xks/v1/keys/bench-key/encrypt`;
   const decPath = `${prefix}/kms/xks/v1/keys/bench-key/decrypt`;
   const POOL = Number(process.env.BENCH_POOL ?? 256);
-
-  // ciphertexts to decrypt: made by the proxy itself, over one keep-alive connection
-  const agent = new https.Agent({ keepAlive: true, maxSockets: 4 });
   const encBody = () => ({ requestMetadata: md("Encrypt"), plaintext: randomBytes(32).toString("base64"), encryptionAlgorithm: "AES_GCM", additionalAuthenticatedData: randomBytes(64).toString("base64") });
-  const ciphertexts = [];
-  for (let i = 0; i < POOL; i++) {
-    const b = encBody();
-    const r = await signed(encPath, b);
-    const resp = await post(agent, port, encPath, r.headers, r.body);
-    if (resp.status !== 200) throw new Error(`encrypt during setup failed: ${resp.status} ${resp.body}`);
-    const out = JSON.parse(resp.body);
-    ciphertexts.push({ aad: b.additionalAuthenticatedData, ...out });
-  }
-  agent.destroy();
 
-  async function mixedPool() {
+  /** Ciphertexts to decrypt, made by the server on `toPort` itself over keep-alive connections. */
+  async function ciphertextsFrom(toPort) {
+    const agent = new https.Agent({ keepAlive: true, maxSockets: 4 });
+    const out = [];
+    try {
+      for (let i = 0; i < POOL; i++) {
+        const b = encBody();
+        const r = await signed(encPath, b, toPort);
+        const resp = await post(agent, toPort, encPath, r.headers, r.body);
+        if (resp.status !== 200) throw new Error(`encrypt during setup failed: ${resp.status} ${resp.body}`);
+        out.push({ aad: b.additionalAuthenticatedData, ...JSON.parse(resp.body) });
+      }
+    } finally {
+      agent.destroy();
+    }
+    return out;
+  }
+
+  /** Encrypt and Decrypt requests, alternating, freshly signed for the server on `toPort`. */
+  async function mixedPool(toPort = port, cts = ciphertexts) {
     const reqs = [];
     for (let i = 0; i < POOL; i++) {
-      reqs.push(await signed(encPath, encBody()));
-      const c = ciphertexts[i];
+      reqs.push(await signed(encPath, encBody(), toPort));
+      const c = cts[i];
       const dec = {
         requestMetadata: md("Decrypt"),
         ciphertext: c.ciphertext,
@@ -564,10 +576,11 @@ try {
         additionalAuthenticatedData: c.aad,
       };
       if (c.ciphertextMetadata !== undefined) dec.ciphertextMetadata = c.ciphertextMetadata;
-      reqs.push(await signed(decPath, dec));
+      reqs.push(await signed(decPath, dec, toPort));
     }
     return reqs;
   }
+  const ciphertexts = await ciphertextsFrom(port);
   const common = { url: baseUrl, tlsOptions: { rejectUnauthorized: false }, serverPid: server.pid };
 
   // ---------------------------------------------------------------- phases
@@ -598,6 +611,23 @@ try {
       sfRow = await saturate("salesforce cache-only JWE, saturation", { ...common, requests: sfReq });
     } else {
       log(`salesforce row skipped (probe answered ${probe.status}: ${probe.body.slice(0, 200)})`);
+    }
+  }
+
+  // ------------------------------------------------ the same requests through the proxy's layers alone
+  // (one process each): @ciop/xks's pipeline with node:crypto GCM, then with GCM in the HSM
+  const layers = [];
+  if (process.env.BENCH_LAYERS !== "0") {
+    for (const layer of ["xks", "xks-hsm"]) {
+      const { fport, child } = await startFloor(layer);
+      try {
+        const cts = await ciphertextsFrom(fport);
+        const lUrl = `https://localhost:${fport}`;
+        await saturate(`layer ${layer} warm-up`, { url: lUrl, duration: 2, requests: await mixedPool(fport, cts) });
+        layers.push({ layer, row: await saturate(`layer ${layer}, saturation`, { url: lUrl, requests: await mixedPool(fport, cts), serverPid: child.pid }) });
+      } finally {
+        child.kill("SIGTERM");
+      }
     }
   }
 
@@ -635,6 +665,15 @@ try {
   if (sfRow) cpuLine("salesforce cache-only JWE", sfRow);
   cpuLine("bare node HTTPS floor", floor);
   opsLine("one raw token-key GCM op (1e6 / best raw)", 1e6 / rawBase);
+  if (layers.length > 0) {
+    console.log(`\nThe proxy's cost built up layer by layer (one server process each, same signed requests, saturation):`);
+    console.log(`${"".padEnd(44)}${"req/s".padStart(10)}${"server µs".padStart(12)}${"per request".padStart(12)}`);
+    const layerLine = (name, r) => console.log(`${name.padEnd(44)}${f(r.reqPerSec).padStart(10)}${f(r.serverCpuUs).padStart(12)}`);
+    layerLine("bare node HTTPS server (floor)", floor);
+    const names = { xks: "+ @ciop/xks pipeline, node:crypto GCM", "xks-hsm": "+ GCM in the HSM (session copy, sync)" };
+    for (const { layer, row } of layers) layerLine(names[layer], row);
+    layerLine(`the proxy itself (${PROCESSES === "auto" ? nproc : PROCESSES} process(es), everything on)`, sat);
+  }
   console.log(`\nratio proxy req/s / raw token-key sync ops/s (better of two runs): ${ratio.toFixed(2)}`);
   console.log(`ratio proxy req/s / bare HTTPS floor req/s:                       ${(sat.reqPerSec / floor.reqPerSec).toFixed(2)}`);
   if (sat.errors || rated.errors || half.errors) console.log(`non-2xx/errors: saturation ${JSON.stringify(sat.statusCodes)}, ${RATE}/s ${JSON.stringify(rated.statusCodes)}, ${halfRate}/s ${JSON.stringify(half.statusCodes)}`);
