@@ -39,13 +39,22 @@ test("a hundred lines logged in one turn all reach the log file without close()"
   await logger.close();
 });
 
-test("lines logged over several turns are written LOG_FLUSH_MS after the first, all in one write, not one write per line or per turn", async () => {
+/** Runs `f` with process.stdout.write captured: `writes` gets one entry per write call. */
+async function withStdoutWrites(f: (writes: string[]) => Promise<void>): Promise<void> {
   const writes: string[] = [];
   const spy = jest.spyOn(process.stdout, "write").mockImplementation(((chunk: string) => {
     writes.push(String(chunk));
     return true;
   }) as typeof process.stdout.write);
   try {
+    await f(writes);
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+test("lines logged over several turns are written LOG_FLUSH_MS after the first, all in one write, not one write per line or per turn", async () => {
+  await withStdoutWrites(async (writes) => {
     const logger = new Logger({ level: "info" });
     for (let i = 0; i < 100; i++) {
       logger.log("info", { msg: "request", i });
@@ -57,18 +66,11 @@ test("lines logged over several turns are written LOG_FLUSH_MS after the first, 
     const lines = writes[0]!.split("\n").filter(Boolean).map((l) => JSON.parse(l) as { i: number });
     expect(lines.map((l) => l.i)).toEqual([...Array(100).keys()]);
     await logger.close();
-  } finally {
-    spy.mockRestore();
-  }
+  });
 });
 
 test("pending lines reaching LOG_FLUSH_CHARS are written at once, without waiting for the timer", async () => {
-  const writes: string[] = [];
-  const spy = jest.spyOn(process.stdout, "write").mockImplementation(((chunk: string) => {
-    writes.push(String(chunk));
-    return true;
-  }) as typeof process.stdout.write);
-  try {
+  await withStdoutWrites(async (writes) => {
     const logger = new Logger({ level: "info" });
     const pad = "x".repeat(1000);
     const n = Math.ceil(LOG_FLUSH_CHARS / 1000) + 5;
@@ -78,9 +80,7 @@ test("pending lines reaching LOG_FLUSH_CHARS are written at once, without waitin
     await logger.close();
     const all = writes.join("").split("\n").filter(Boolean).map((l) => (JSON.parse(l) as { i: number }).i);
     expect(all).toEqual([...Array(n).keys()]);
-  } finally {
-    spy.mockRestore();
-  }
+  });
 });
 
 test("a process that exits right after logging still writes the line (file and stdout)", () => {
