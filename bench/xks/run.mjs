@@ -200,27 +200,28 @@ const CLK_TCK = (() => {
     return 100;
   }
 })();
-/** user+system CPU seconds of one /proc/<pid>/stat: its own, plus its waited-for children's with `children`. */
-function statSeconds(pid, children = false) {
+/** The numeric fields of /proc/<pid>/stat after the command name: utime [11], stime [12], cutime [13], cstime [14]. */
+function procStat(pid) {
   const text = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
-  return (Number(f[11]) + Number(f[12]) + (children ? Number(f[13]) + Number(f[14]) : 0)) / CLK_TCK;
+  return text.slice(text.lastIndexOf(")") + 2).split(" ").map(Number);
 }
-/** CPU seconds used so far by a server process and its live children (cluster workers); NaN without /proc. */
+/** CPU seconds (user + system) used so far by a server process and its live children (cluster workers); NaN without /proc. */
 function serverCpu(pid) {
   try {
     const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
-    return [pid, ...kids].reduce((sum, p) => sum + statSeconds(p), 0);
+    return [pid, ...kids].reduce((sum, p) => {
+      const f = procStat(p);
+      return sum + (f[11] + f[12]) / CLK_TCK;
+    }, 0);
   } catch {
     return NaN;
   }
 }
-/** CPU seconds of this process's finished children (wrk runs as one): NaN without /proc. */
+/** CPU seconds of this process's finished children (wrk runs as one); NaN without /proc. */
 function generatorCpu() {
   try {
-    const text = readFileSync("/proc/self/stat", "utf8");
-    const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
-    return (Number(f[13]) + Number(f[14])) / CLK_TCK;
+    const f = procStat("self");
+    return (f[13] + f[14]) / CLK_TCK;
   } catch {
     return NaN;
   }
@@ -672,7 +673,8 @@ try {
     layerLine("bare node HTTPS server (floor)", floor);
     const names = { xks: "+ @ciop/xks pipeline, node:crypto GCM", "xks-hsm": "+ GCM in the HSM (session copy, sync)" };
     for (const { layer, row } of layers) layerLine(names[layer], row);
-    layerLine(`the proxy itself (${PROCESSES === "auto" ? nproc : PROCESSES} process(es), everything on)`, sat);
+    const n = PROCESSES === "auto" ? nproc : Number(PROCESSES);
+    layerLine(`the proxy itself (${n} process${n === 1 ? "" : "es"}, all on)`, sat);
   }
   console.log(`\nratio proxy req/s / raw token-key sync ops/s (better of two runs): ${ratio.toFixed(2)}`);
   console.log(`ratio proxy req/s / bare HTTPS floor req/s:                       ${(sat.reqPerSec / floor.reqPerSec).toFixed(2)}`);
