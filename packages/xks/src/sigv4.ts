@@ -1,5 +1,5 @@
 import { createHmac, hash, timingSafeEqual } from "node:crypto";
-import { getCanonicalQuery, getSigningKey } from "@smithy/signature-v4";
+import { getCanonicalHeaders, getCanonicalQuery, getSigningKey } from "@smithy/signature-v4";
 import { AuthenticationFailedException } from "./errors.js";
 import { NodeSha256 } from "./sha256.js";
 import type { XksCredential, XksKeyStore } from "./types.js";
@@ -145,15 +145,6 @@ async function signingKeyFor(credential: XksCredential, sha256: NonNullable<Veri
   return key;
 }
 
-/**
- * A header value in canonical form, by @smithy/signature-v4's rule: CR and LF become spaces, runs
- * of spaces and tabs one space, a leading and a trailing space go. Other characters (a
- * non-breaking space, a form feed) stay as they are.
- */
-function canonicalValue(v: string): string {
-  return /[\r\n\t]| {2}|^ | $/.test(v) ? v.replace(/[\r\n]/g, " ").replace(/[ \t]+/g, " ").replace(/^ | $/g, "") : v;
-}
-
 function parseQuery(query: string | undefined): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   if (!query) return out;
@@ -217,12 +208,16 @@ export async function verifyXksSignature(
   // The canonical request (SigV4 task 1): method, the raw path exactly as received (KMS signs it
   // unnormalised, `//` included), the canonical query, the signed headers, their names, and the
   // body's SHA-256.
-  let canonicalHeaders = "";
+  const signedValues: Record<string, string> = {};
   for (const name of signed) {
     const v = headers.get(name);
     if (v === undefined) return fail(`the signed header ${name} is missing`);
-    canonicalHeaders += `${name}:${canonicalValue(v)}\n`;
+    signedValues[name] = v;
   }
+  // values canonicalised by @smithy/signature-v4 itself; every listed header is kept (signable)
+  const canonical = getCanonicalHeaders({ headers: signedValues } as Parameters<typeof getCanonicalHeaders>[0], undefined, new Set(signed));
+  let canonicalHeaders = "";
+  for (const name of signed) canonicalHeaders += `${name}:${canonical[name]}\n`;
   const bodyHash = hash("sha256", req.body, "hex");
   const declaredHash = signed.includes("x-amz-content-sha256") ? headers.get("x-amz-content-sha256") : undefined;
   if (declaredHash !== undefined && declaredHash !== bodyHash) return fail("x-amz-content-sha256 does not match the body");
