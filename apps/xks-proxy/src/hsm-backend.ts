@@ -300,28 +300,23 @@ export class HsmBackend implements XksCrypto {
   }
 
   /**
-   * Runs a GCM call; when it ran on a session copy whose handle went stale (the PKCS#11 context or
-   * the session that owned it was reset), forgets the key's state and runs it once more on a fresh
-   * lookup.
+   * Runs a GCM call (synchronous, or returning a promise); when it ran on a session copy whose
+   * handle went stale (the PKCS#11 context or the session that owned it was reset), forgets the
+   * key's state and runs it once more on a fresh lookup.
    */
   private onKey<T>(keyId: string, run: (key: HsmKey) => T): T {
     const key = this.keyFor(keyId);
-    try {
-      return run(key);
-    } catch (err) {
+    const retry = (err: unknown): T => {
       if (!this.staleCopy(keyId, key, err)) throw err;
       return run(this.keyFor(keyId));
-    }
-  }
-
-  private async onKeyAsync<T>(keyId: string, run: (key: HsmKey) => Promise<T>): Promise<T> {
-    const key = this.keyFor(keyId);
+    };
+    let out: T;
     try {
-      return await run(key);
+      out = run(key);
     } catch (err) {
-      if (!this.staleCopy(keyId, key, err)) throw err;
-      return run(this.keyFor(keyId));
+      return retry(err);
     }
+    return out instanceof Promise ? (out.catch(retry) as T) : out;
   }
 
   /** `err` came from a session copy whose handle is gone: forget the key's state (true) so a retry looks it up afresh. */
@@ -333,12 +328,12 @@ export class HsmBackend implements XksCrypto {
 
   encrypt(keyId: string, iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
     if (this.syncCalls) return this.onLoop("encrypt", () => this.onKey(keyId, (k) => this.current.encryptAesGcm(k, iv, plaintext, aad)));
-    return this.withTimeout("encrypt", () => this.onKeyAsync(keyId, (k) => this.current.encryptAesGcmAsync(k, iv, plaintext, aad)));
+    return this.withTimeout("encrypt", () => this.onKey(keyId, (k) => this.current.encryptAesGcmAsync(k, iv, plaintext, aad)));
   }
 
   decrypt(keyId: string, iv: Uint8Array, ciphertextAndTag: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
     if (this.syncCalls) return this.onLoop("decrypt", () => this.onKey(keyId, (k) => this.current.decryptAesGcm(k, iv, ciphertextAndTag, aad)));
-    return this.withTimeout("decrypt", () => this.onKeyAsync(keyId, (k) => this.current.decryptAesGcmAsync(k, iv, ciphertextAndTag, aad)));
+    return this.withTimeout("decrypt", () => this.onKey(keyId, (k) => this.current.decryptAesGcmAsync(k, iv, ciphertextAndTag, aad)));
   }
 
   async close(): Promise<void> {

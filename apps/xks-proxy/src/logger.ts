@@ -34,7 +34,7 @@ export class Logger {
     private readonly sink?: (line: string) => void,
   ) {
     this.level = cfg.level;
-    // lines still waiting for the next turn of the event loop when the process exits
+    // lines of a batch not yet written when the process exits
     if (!sink) process.once("exit", this.flushAtExit);
     if (!sink && cfg.file !== undefined) {
       const file = cfg.file;

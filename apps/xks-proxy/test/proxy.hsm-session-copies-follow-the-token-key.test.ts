@@ -66,8 +66,8 @@ test("auto on SoftHSM: sync calls on a copy; a disable elsewhere drops it after 
   }
 });
 
-test("a copy destroyed under the proxy costs no request: the call is retried on a fresh lookup", async () => {
-  const cfg = await parseConfig(text(""), { dir });
+test.each(["", 'call_mode = "async"'])("a copy destroyed under the proxy costs no request: the call is retried on a fresh lookup [%s]", async (hsmLine) => {
+  const cfg = await parseConfig(text(hsmLine), { dir });
   const b = await HsmBackend.open(cfg.hsm);
   try {
     expect(await gcm(b)).toBe(true);
