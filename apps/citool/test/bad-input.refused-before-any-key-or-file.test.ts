@@ -5,11 +5,12 @@
  * token is listed twice (citool keys list --all and OpenSC's pkcs11-tool) to prove that none of
  * these runs created a key.
  */
+import { testToken } from "@ciop/testkit";
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
-  assertBuilt, listFiles, makeWrappingKeys, runCli, tempDir, testEnv, tokenLabels,
+  assertBuilt, listFiles, makeWrappingKeys, runCli, tempDir, tokenLabels,
   type RunOptions, type WrappingKeys,
 } from "./helpers.js";
 
@@ -23,7 +24,7 @@ beforeAll(async () => {
   work = tempDir("bad");
   keys = await makeWrappingKeys(join(work, "wrapping-keys"));
   // a key of that name that ciop did not create
-  const t = testEnv();
+  const t = testToken();
   execFileSync("pkcs11-tool", ["--module", t.lib, "--token-label", t.label, "--login", "--pin", t.pin, "--keygen", "--key-type", "aes:32", "--label", "bad-notciop"], { stdio: "ignore" });
 }, 120_000);
 
@@ -70,7 +71,7 @@ const cases: BadCase[] = [
   { title: "Azure without -a", args: (k) => ["microsoft-azure", key(20), k.pubPem[4096]!], code: 2, err: "ERR_KID_INVALID", message: /--azure-kek/ },
   { title: "missing wrapAlg for aws", args: (k) => ["aws", key(21), k.spkiDer[4096]!], code: 2, message: /RSAES_OAEP_SHA_256/ },
   { title: "missing wrapAlg for salesforce", args: (k) => ["salesforce", key(22), k.cert[4096]!], code: 2, message: /RSAES_OAEP_SHA_1/ },
-  { title: "unknown module", args: (k) => ["--hsm-lib", testEnv().lib, "-m", "nosuchtoken", "aws", key(23), k.spkiDer[4096]!, "RSAES_OAEP_SHA_1"], code: 1, err: "ERR_TOKEN_NOT_FOUND", message: /nosuchtoken/, opts: { noHsmArgs: true } },
+  { title: "unknown module", args: (k) => ["--hsm-lib", testToken().lib, "-m", "nosuchtoken", "aws", key(23), k.spkiDer[4096]!, "RSAES_OAEP_SHA_1"], code: 1, err: "ERR_TOKEN_NOT_FOUND", message: /nosuchtoken/, opts: { noHsmArgs: true } },
   { title: "wrong PIN", args: (k) => ["aws", key(24), k.spkiDer[4096]!, "RSAES_OAEP_SHA_1"], code: 1, err: "ERR_PIN_INCORRECT", message: /PIN/i, opts: { env: { CIOP_PIN: "000000" } } },
   { title: "a key of that name exists and ciop did not create it", args: (k) => ["aws", "bad-notciop", k.spkiDer[4096]!, "RSAES_OAEP_SHA_1"], code: 2, err: "ERR_KEY_NOT_CIOP", message: /bad-notciop/ },
   {

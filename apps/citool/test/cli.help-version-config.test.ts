@@ -2,9 +2,10 @@
  * The command line itself: help for each command, version, no arguments, the config file and env
  * vars selecting the HSM, --out-dir and --force.
  */
+import { testToken } from "@ciop/testkit";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { assertBuilt, makeWrappingKeys, pyVerify, runCli, tempDir, testEnv, type WrappingKeys } from "./helpers.js";
+import { assertBuilt, makeWrappingKeys, pyVerify, runCli, tempDir, type WrappingKeys } from "./helpers.js";
 
 let keys: WrappingKeys;
 
@@ -44,7 +45,7 @@ test("--version prints the version; no arguments prints usage on stderr with exi
 });
 
 test("HSM selection from a TOML config file and from env vars, PIN from a file", async () => {
-  const t = testEnv();
+  const t = testToken();
   const cwd = tempDir("cfg");
   writeFileSync(join(cwd, "pin.txt"), `${t.pin}\n`, { mode: 0o600 });
   writeFileSync(join(cwd, "citool.toml"), `[hsm]\nlibrary = "${t.lib}"\ntoken = "${t.label}"\npin_file = "pin.txt"\n\n[output]\ndir = "out"\n\n[audit]\nlog = "audit.log"\n`);
@@ -65,7 +66,7 @@ test("HSM selection from a TOML config file and from env vars, PIN from a file",
 });
 
 test("-m selects the token by label; --out-dir and --force", async () => {
-  const t = testEnv();
+  const t = testToken();
   const cwd = tempDir("mod");
   const first = await runCli(["--hsm-lib", t.lib, "-m", t.label, "aws", "mod-1", keys.spkiDer[2048]!, "RSAES_OAEP_SHA_1", "--out-dir", "."], { cwd, noHsmArgs: true });
   expect(first.code).toBe(0);
@@ -83,7 +84,7 @@ test("-m selects the token by label; --out-dir and --force", async () => {
 });
 
 async function tokenSerial(): Promise<string> {
-  const t = testEnv();
+  const t = testToken();
   const { execFileP } = await import("./helpers.js");
   const { stdout } = await execFileP("pkcs11-tool", ["--module", t.lib, "-L"]);
   const block = stdout.split(/\n(?=Slot )/).find((b) => new RegExp(`token label\\s*:\\s*${t.label}\\s*$`, "m").test(b));
@@ -93,7 +94,7 @@ async function tokenSerial(): Promise<string> {
 }
 
 test("the token by serial (--token), by seed module number (-m 1), by softcard name (-S); long option names", async () => {
-  const t = testEnv();
+  const t = testToken();
   const serial = await tokenSerial();
   const runs: string[][] = [
     ["--hsm-lib", t.lib, "--token", serial, "aws", "sel-1", keys.spkiDer[2048]!, "RSAES_OAEP_SHA_1"],
@@ -112,7 +113,7 @@ test("the token by serial (--token), by seed module number (-m 1), by softcard n
 });
 
 test("--pin-file, --out-dir into another directory, CIOP_CONFIG, and the default config path under $XDG_CONFIG_HOME", async () => {
-  const t = testEnv();
+  const t = testToken();
   const cwd = tempDir("pinfile");
   writeFileSync(join(cwd, "pin"), `${t.pin}\n`, { mode: 0o600 });
   const { mkdirSync } = await import("node:fs");

@@ -3,11 +3,12 @@
  * that key again and says so in the audit log; a key that already existed is left alone. Runs citool
  * in-process against the real test token; only the file write of @ciop/core is made to fail.
  */
+import { testToken } from "@ciop/testkit";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Io } from "../src/io.js";
 import { run } from "../src/run.js";
-import { hsmArgs, makeWrappingKeys, tempDir, testEnv, tokenLabels, type WrappingKeys } from "./helpers.js";
+import { hsmArgs, makeWrappingKeys, tempDir, tokenLabels, type WrappingKeys } from "./helpers.js";
 
 let failWrites = false;
 jest.mock("@ciop/core", () => {
@@ -27,7 +28,7 @@ let cwd: string;
 beforeAll(async () => {
   cwd = tempDir("exfail");
   keys = await makeWrappingKeys(join(cwd, "wk"), [2048]);
-  process.env.CIOP_PIN = testEnv().pin; // the HSM library reads the named PIN variable from the process
+  process.env.CIOP_PIN = testToken().pin; // the HSM library reads the named PIN variable from the process
 }, 120_000);
 
 afterAll(() => {
@@ -43,7 +44,7 @@ function memIo(dir: string): Io & { stderr: () => string } {
   return {
     out: () => undefined,
     err: (t) => { err += t; },
-    env: { CIOP_PIN: testEnv().pin, HOME: dir, XDG_DATA_HOME: join(dir, ".xdg-data"), XDG_CONFIG_HOME: join(dir, ".xdg-config"), NO_COLOR: "1", SOFTHSM2_CONF: process.env.SOFTHSM2_CONF },
+    env: { CIOP_PIN: testToken().pin, HOME: dir, XDG_DATA_HOME: join(dir, ".xdg-data"), XDG_CONFIG_HOME: join(dir, ".xdg-config"), NO_COLOR: "1", SOFTHSM2_CONF: process.env.SOFTHSM2_CONF },
     cwd: dir,
     stdinIsTTY: false,
     stderrIsTTY: false,

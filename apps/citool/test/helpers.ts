@@ -13,16 +13,13 @@ export const execFileP = promisify(execFile);
 export const CLI = resolve(__dirname, "../dist/cli.js");
 export const VERIFY_PY = resolve(__dirname, "verify.py");
 
-/** The SoftHSM test token of this run (@ciop/testkit). */
-export const testEnv = testToken;
-
 export function assertBuilt(): void {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first (npx turbo run build --filter=@ciop/citool...)`);
 }
 
 /** A fresh directory under the test token's scratch dir. */
 export function tempDir(prefix: string): string {
-  const base = join(testEnv().dir, "citool");
+  const base = join(testToken().dir, "citool");
   mkdirSync(base, { recursive: true });
   return mkdtempSync(join(base, `${prefix}-`));
 }
@@ -43,7 +40,7 @@ export interface RunOptions {
 
 /** Environment every run gets: PIN in CIOP_PIN, private XDG dirs (audit log, config), no colours. */
 export function baseEnv(cwd: string): Record<string, string | undefined> {
-  const t = testEnv();
+  const t = testToken();
   return {
     PATH: process.env.PATH,
     HOME: cwd,
@@ -56,7 +53,7 @@ export function baseEnv(cwd: string): Record<string, string | undefined> {
 }
 
 export function hsmArgs(): string[] {
-  const t = testEnv();
+  const t = testToken();
   return ["--hsm-lib", t.lib, "--token", t.label];
 }
 
@@ -137,7 +134,7 @@ async function cachedDir(final: string, make: (dir: string) => Promise<void>): P
  */
 export async function makeWrappingKeys(dir: string, sizes: number[] = [2048, 3072, 4096]): Promise<WrappingKeys> {
   mkdirSync(dir, { recursive: true });
-  const cache = join(testEnv().dir, "citool-wrapping-keys");
+  const cache = join(testToken().dir, "citool-wrapping-keys");
   const k: WrappingKeys = {
     dir, priv: {}, spkiDer: {}, pubPem: {}, cert: {},
     expiredCert: "", notYetValidCert: "", rsa1024: "", ecPub: "", garbage: "", empty: "", privatePem: "",
@@ -205,7 +202,7 @@ export async function pyVerify(args: Record<string, string>): Promise<Record<str
  * `--read-object` is not used for EC keys.
  */
 export async function hsmPublicKeyHex(label: string, dir: string): Promise<string> {
-  const t = testEnv();
+  const t = testToken();
   const objs = (await tokenObjects()).filter((o) => o.label === label && /^Public Key/.test(o.kind));
   if (objs.length !== 1) throw new Error(`expected one public key labelled ${label}, found ${objs.length}`);
   const o = objs[0]!;
@@ -248,7 +245,7 @@ print(pub.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.Su
 
 /** The objects on the token as pkcs11-tool lists them: kind line, label, ID (hex), EC point/params (hex). */
 export async function tokenObjects(): Promise<Array<{ kind: string; label: string; id: string; ecPoint?: string; ecParams?: string }>> {
-  const t = testEnv();
+  const t = testToken();
   const { stdout } = await execFileP("pkcs11-tool", ["--module", t.lib, "--token-label", t.label, "--login", "--pin", t.pin, "--list-objects"]);
   const out: Array<{ kind: string; label: string; id: string; ecPoint?: string; ecParams?: string }> = [];
   for (const block of stdout.split(/\n(?=\S)/)) {
@@ -264,7 +261,7 @@ export async function tokenObjects(): Promise<Array<{ kind: string; label: strin
 
 /** AES-ECB of 16 zero bytes under an HSM secret key (found by label, used by ID), done by pkcs11-tool inside the token. */
 export async function hsmAesKcvHex(label: string, dir: string): Promise<string> {
-  const t = testEnv();
+  const t = testToken();
   const objs = (await tokenObjects()).filter((o) => o.label === label && /^Secret Key/.test(o.kind));
   if (objs.length !== 1) throw new Error(`expected one secret key labelled ${label}, found ${objs.length}`);
   const zero = join(dir, "zero16.bin");
@@ -276,7 +273,7 @@ export async function hsmAesKcvHex(label: string, dir: string): Promise<string> 
 
 /** Every object label on the token, read by pkcs11-tool. */
 export async function tokenLabels(): Promise<string[]> {
-  const t = testEnv();
+  const t = testToken();
   const { stdout } = await execFileP("pkcs11-tool", ["--module", t.lib, "--token-label", t.label, "--login", "--pin", t.pin, "--list-objects"]);
   return [...stdout.matchAll(/^\s*label:\s*(.*)$/gm)].map((m) => m[1]!.trim());
 }

@@ -2,9 +2,10 @@
  * citool keys list/show/disable/enable/delete on keys ciop made, and the audit log: one JSON line
  * per generate/export/delete/enable/disable, with facts (sha256s match the files) and no secret.
  */
+import { testToken } from "@ciop/testkit";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { assertBuilt, makeWrappingKeys, runCli, tempDir, testEnv, tokenLabels, type WrappingKeys } from "./helpers.js";
+import { assertBuilt, makeWrappingKeys, runCli, tempDir, tokenLabels, type WrappingKeys } from "./helpers.js";
 
 let keys: WrappingKeys;
 let cwd: string;
@@ -34,7 +35,7 @@ test("export → list → show → disable (export refused: ERR_KEY_DISABLED, ex
   expect(exp.steps).toEqual(expect.arrayContaining([expect.stringMatching(/OAEP/)]));
   for (const f of ["time", "user", "host"]) expect(exp[f]).toBeTruthy();
   const raw = readFileSync(audit, "utf8");
-  expect(raw).not.toContain(testEnv().pin);
+  expect(raw).not.toContain(testToken().pin);
 
   const list = await runCli(["keys", "list", "--json"], { cwd });
   expect(list.code).toBe(0);
@@ -95,7 +96,7 @@ test("a wrap done partly on the host is recorded as such (hostFallback + events)
     expect(["target-key", "ephemeral-key"]).toContain(e.material);
   }
   const raw = readFileSync(log, "utf8");
-  expect(raw).not.toContain(testEnv().pin);
+  expect(raw).not.toContain(testToken().pin);
   for (const rec of [...recs, ...lines(audit)]) {
     for (const k of Object.keys(rec)) expect([k, AUDIT_FIELDS.has(k)]).toEqual([k, true]);
   }

@@ -4,8 +4,9 @@
  * a terminal), colours only without NO_COLOR, the hidden PIN prompt, and the typed confirmation of
  * `keys delete`.
  */
+import { testToken } from "@ciop/testkit";
 import { join } from "node:path";
-import { assertBuilt, makeWrappingKeys, runCli, runOnTty, tempDir, testEnv, tokenLabels, type WrappingKeys } from "./helpers.js";
+import { assertBuilt, makeWrappingKeys, runCli, runOnTty, tempDir, tokenLabels, type WrappingKeys } from "./helpers.js";
 
 let keys: WrappingKeys;
 
@@ -59,7 +60,7 @@ test("errors are red on a terminal, and plain when NO_COLOR is set to any non-em
 });
 
 test("without CIOP_PIN, the PIN is asked for on the terminal and never echoed; a wrong one fails with exit 1", async () => {
-  const t = testEnv();
+  const t = testToken();
   const cwd = tempDir("tty-pin");
   const ok = await runOnTty(["aws", "tty-pin", keys.spkiDer[3072]!, "RSAES_OAEP_SHA_256"], { cwd, env: { CIOP_PIN: undefined }, answers: [["PIN of token 'ciop-test': ", t.pin]] });
   expect(ok.code).toBe(0);

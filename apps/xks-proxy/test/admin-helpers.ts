@@ -8,11 +8,8 @@ import { join, resolve } from "node:path";
 import { runAdmin } from "../src/admin/index.js";
 import { testToken } from "@ciop/testkit";
 
-/** The SoftHSM test token of this run (@ciop/testkit). */
-export const testEnv = testToken;
-
 export function tempDir(prefix: string): string {
-  const base = join(testEnv().dir, "xks-admin");
+  const base = join(testToken().dir, "xks-admin");
   mkdirSync(base, { recursive: true });
   return mkdtempSync(join(base, `${prefix}-`));
 }
@@ -20,12 +17,12 @@ export function tempDir(prefix: string): string {
 /** A PIN file for --pin-file (mode 0600). */
 export function pinFile(dir: string): string {
   const f = join(dir, "pin");
-  writeFileSync(f, `${testEnv().pin}\n`, { mode: 0o600 });
+  writeFileSync(f, `${testToken().pin}\n`, { mode: 0o600 });
   return f;
 }
 
 export function hsmArgs(dir: string): string[] {
-  const t = testEnv();
+  const t = testToken();
   return ["--hsm-lib", t.lib, "--token", t.label, "--pin-file", pinFile(dir)];
 }
 
@@ -48,7 +45,7 @@ export const CLI = resolve(__dirname, "../dist/main.js");
 export function cli(argv: string[], env: Record<string, string> = {}): Promise<Run> {
   return new Promise((res, rej) => {
     const child = spawn(process.execPath, [CLI, ...argv], {
-      env: { PATH: process.env.PATH ?? "", SOFTHSM2_CONF: process.env.SOFTHSM2_CONF ?? "", HOME: testEnv().dir, ...env },
+      env: { PATH: process.env.PATH ?? "", SOFTHSM2_CONF: process.env.SOFTHSM2_CONF ?? "", HOME: testToken().dir, ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";
@@ -70,7 +67,7 @@ export interface Pkcs11ToolKey {
 
 /** Secret keys on the test token as pkcs11-tool (OpenSC) sees them. */
 export function pkcs11ToolSecretKeys(): Pkcs11ToolKey[] {
-  const t = testEnv();
+  const t = testToken();
   const text = execFileSync("pkcs11-tool", ["--module", t.lib, "--token-label", t.label, "--login", "--pin", t.pin, "--list-objects", "--type", "secrkey"], {
     env: { ...process.env },
     encoding: "utf8",

@@ -3,12 +3,13 @@
  * deployment files: the example config loads with the server's own loader, the systemd unit
  * passes `systemd-analyze verify`.
  */
+import { testToken } from "@ciop/testkit";
 import { execFileSync } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { availableParallelism } from "node:os";
 import { loadConfig } from "../src/config/index.js";
-import { CLI, cli, pkcs11ToolSecretKeys, tempDir, testEnv } from "./admin-helpers.js";
+import { CLI, cli, pkcs11ToolSecretKeys, tempDir } from "./admin-helpers.js";
 
 const DEPLOY = resolve(__dirname, "../../../deploy");
 let dir: string;
@@ -20,7 +21,7 @@ beforeAll(() => {
 
 describe("built CLI", () => {
   test("keys create via a config file (PIN from the environment) makes the key pkcs11-tool sees", async () => {
-    const t = testEnv();
+    const t = testToken();
     const cfg = join(dir, "xks.toml");
     writeFileSync(
       cfg,
