@@ -9,9 +9,9 @@
 //   metrics, rate limits, key-state cache or timeouts.
 // The xks layers read the store from the environment: FLOOR_ACCESS_KEY_ID, XKS_BENCH_SECRET,
 // FLOOR_PREFIX, FLOOR_KEY; xks-hsm also FLOOR_LIB, FLOOR_TOKEN and XKS_BENCH_PIN.
-import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import https from "node:https";
+import { softwareKeyManager } from "./common.mjs";
 
 const [cert, key, port, layer = "bare"] = process.argv.slice(2);
 const fixed = JSON.stringify({ ciphertext: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", initializationVector: "AAAAAAAAAAAAAAAA", authenticationTag: "AAAAAAAAAAAAAAAAAAAAAA==" });
@@ -32,30 +32,18 @@ async function handlerFor(name) {
     credentials: [{ accessKeyId: process.env.FLOOR_ACCESS_KEY_ID, secretAccessKey: process.env.XKS_BENCH_SECRET }],
     keys: new Set([keyName]),
   };
-  const describeKey = (id) => (id === keyName ? { keySpec: "AES_256", enabled: true, canEncrypt: true, canDecrypt: true } : undefined);
   let crypto;
   if (name === "xks") {
-    const bytes = randomBytes(32);
-    crypto = {
-      describeKey,
-      encrypt(_id, iv, pt, aad) {
-        const c = createCipheriv("aes-256-gcm", bytes, iv).setAAD(aad);
-        return Buffer.concat([c.update(pt), c.final(), c.getAuthTag()]);
-      },
-      decrypt(_id, iv, ct, aad) {
-        const d = createDecipheriv("aes-256-gcm", bytes, iv).setAAD(aad);
-        d.setAuthTag(ct.subarray(ct.length - 16));
-        return Buffer.concat([d.update(ct.subarray(0, ct.length - 16)), d.final()]);
-      },
-    };
+    crypto = softwareKeyManager(keyName);
   } else if (name === "xks-hsm") {
     const { Hsm } = await import("@ciop/hsm");
     const hsm = await Hsm.open({ library: process.env.FLOOR_LIB, token: process.env.FLOOR_TOKEN, pin: { env: "XKS_BENCH_PIN" } });
     const tokenKey = hsm.findKey(keyName);
     if (!tokenKey) throw new Error(`key ${keyName} not found`);
     const copy = hsm.sessionCopy(tokenKey);
+    // the same key description, GCM in the HSM instead of node:crypto
     crypto = {
-      describeKey,
+      ...softwareKeyManager(keyName),
       encrypt: (_id, iv, pt, aad) => hsm.encryptAesGcm(copy, iv, pt, aad),
       decrypt: (_id, iv, ct, aad) => hsm.decryptAesGcm(copy, iv, ct, aad),
     };

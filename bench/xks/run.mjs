@@ -18,9 +18,8 @@ import tls from "node:tls";
 import os from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Sha256 } from "@aws-crypto/sha256-js";
-import { SignatureV4 } from "@smithy/signature-v4";
 import autocannon from "autocannon";
+import { encryptBody, requestMetadata, xksSigner } from "./common.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, "../..");
@@ -237,7 +236,7 @@ async function saturate(title, { serverPid, ...opts }) {
   const g0 = generatorCpu();
   const row = await (GENERATOR === "wrk" ? loadWrk(title, { url: opts.url, requests: opts.requests, seconds: opts.duration }) : load(title, opts));
   const answered = row.reqPerSec * row.duration;
-  row.serverCpuUs = ((serverCpu(serverPid) - s0) / answered) * 1e6;
+  row.serverCpuUs = serverPid ? ((serverCpu(serverPid) - s0) / answered) * 1e6 : NaN;
   row.generatorCpuUs = GENERATOR === "wrk" ? ((generatorCpu() - g0) / answered) * 1e6 : NaN;
   return row;
 }
@@ -518,31 +517,10 @@ try {
   log(`proxy up on ${baseUrl} (pid ${server.pid})`);
 
   // ---------------------------------------------------------------- signed request pools
-  const signer = new SignatureV4({
-    credentials: { accessKeyId: cred.accessKeyId, secretAccessKey: cred.secretAccessKey },
-    region: "us-east-1",
-    service: "kms-xks-proxy",
-    sha256: Sha256,
-    uriEscapePath: false,
-    applyChecksum: false,
-  });
-  /** A signed request for the server on `toPort` (the Host header, port included, is signed). */
-  async function signed(path, bodyObj, toPort = port) {
-    const body = JSON.stringify(bodyObj);
-    const req = { method: "POST", protocol: "https:", hostname: "localhost", port: toPort, path, query: {}, headers: { host: `localhost:${toPort}`, "content-type": "application/json" }, body };
-    const s = await signer.sign(req, { signingDate: new Date() });
-    return { method: "POST", path, headers: s.headers, body };
-  }
-  const md = (op) => ({
-    awsPrincipalArn: "arn:aws:iam::111122223333:role/bench",
-    kmsKeyArn: "arn:aws:kms:us-east-1:111122223333:key/0b4f5a0e-bench",
-    kmsOperation: op,
-    kmsRequestId: randomUUID(),
-  });
+  const signed = xksSigner(cred);
   const encPath = `${prefix}/kms/xks/v1/keys/bench-key/encrypt`;
   const decPath = `${prefix}/kms/xks/v1/keys/bench-key/decrypt`;
   const POOL = Number(process.env.BENCH_POOL ?? 256);
-  const encBody = () => ({ requestMetadata: md("Encrypt"), plaintext: randomBytes(32).toString("base64"), encryptionAlgorithm: "AES_GCM", additionalAuthenticatedData: randomBytes(64).toString("base64") });
 
   /** Ciphertexts to decrypt, made by the server on `toPort` itself over keep-alive connections. */
   async function ciphertextsFrom(toPort) {
@@ -550,7 +528,7 @@ try {
     const out = [];
     try {
       for (let i = 0; i < POOL; i++) {
-        const b = encBody();
+        const b = encryptBody();
         const r = await signed(encPath, b, toPort);
         const resp = await post(agent, toPort, encPath, r.headers, r.body);
         if (resp.status !== 200) throw new Error(`encrypt during setup failed: ${resp.status} ${resp.body}`);
@@ -566,10 +544,10 @@ try {
   async function mixedPool(toPort = port, cts = ciphertexts) {
     const reqs = [];
     for (let i = 0; i < POOL; i++) {
-      reqs.push(await signed(encPath, encBody(), toPort));
+      reqs.push(await signed(encPath, encryptBody(), toPort));
       const c = cts[i];
       const dec = {
-        requestMetadata: md("Decrypt"),
+        requestMetadata: requestMetadata("Decrypt"),
         ciphertext: c.ciphertext,
         encryptionAlgorithm: "AES_GCM",
         initializationVector: c.initializationVector,
