@@ -70,9 +70,9 @@ function freePort() {
   });
 }
 
-function get(url) {
+function get(url, headers = {}) {
   return new Promise((res, rej) => {
-    const r = https.get(url, { rejectUnauthorized: false, agent: false }, (resp) => {
+    const r = https.get(url, { rejectUnauthorized: false, agent: false, headers }, (resp) => {
       let body = "";
       resp.on("data", (d) => (body += d));
       resp.on("end", () => res({ status: resp.statusCode, body }));
@@ -575,14 +575,7 @@ try {
   let sfRow;
   if (sfAuth) {
     const sfReq = [{ method: "GET", path: `/salesforce/keys/${SF_KID}`, headers: { authorization: sfAuth } }];
-    const probe = await new Promise((res) => {
-      const r = https.get(`${baseUrl}/salesforce/keys/${SF_KID}`, { rejectUnauthorized: false, headers: { authorization: sfAuth } }, (resp) => {
-        let b = "";
-        resp.on("data", (d) => (b += d));
-        resp.on("end", () => res({ status: resp.statusCode, body: b }));
-      });
-      r.on("error", (e) => res({ status: 0, body: e.message }));
-    });
+    const probe = await get(`${baseUrl}/salesforce/keys/${SF_KID}`, { authorization: sfAuth }).catch((e) => ({ status: 0, body: e.message }));
     if (probe.status === 200 && JSON.parse(probe.body).jwe?.split(".").length === 5) {
       // warm-up first, as for the XKS rows: the first callout per connection pays scrypt once per
       // process (Basic credentials are then cached) and the JWE path its first compilation
