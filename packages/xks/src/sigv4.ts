@@ -160,10 +160,11 @@ function parseQuery(query: string | undefined): Record<string, string | string[]
  *
  * Recomputes the signature over exactly the headers the client listed in `SignedHeaders`
  * (whatever they are), the raw path, the request's region and the SHA-256 of the raw body, then
- * compares in constant time. The signing key is derived with @smithy/signature-v4's
- * `getSigningKey` (and the query canonicalised with its `getCanonicalQuery`) and cached per
- * credential, day and region, so a request costs two SHA-256 and one HMAC; the tests check every
- * result against signatures made by @smithy/signature-v4 and by curl. Checks: algorithm, service
+ * compares in constant time. Header values and the query are canonicalised by
+ * @smithy/signature-v4's `getCanonicalHeaders` and `getCanonicalQuery`; the signing key is derived
+ * by its `getSigningKey` and cached per credential, day and region, so a request costs two SHA-256
+ * and one HMAC. The tests check every result against signatures made by @smithy/signature-v4 and
+ * by curl. Checks: algorithm, service
  * `kms-xks-proxy`, access key id among the store's credentials (two may be active during a
  * rotation), region allowed by the store, `x-amz-date` signed and within ±5 minutes, scope date = signing date,
  * `host` signed, a signed `x-amz-content-sha256` equal to the body's hash.
