@@ -1,6 +1,9 @@
-// Floors for bench/xks: node HTTPS servers with the proxy's TLS settings, one process each, that
-// add the proxy's layers one at a time, so the bench can say what each layer costs per request:
+// Floors for bench/xks: node HTTPS servers with the proxy's TLS settings that add the proxy's layers
+// one at a time, so the bench can say what each layer costs per request:
 //   node floor-server.mjs <cert> <key> <port> [layer]
+// FLOOR_PROCESSES=n runs n processes sharing the port (node:cluster), as the proxy's do (default 1).
+// A layer name ending in "+lean" serves the layer through a minimal HTTP/1.1 reader on the TLS
+// socket instead of node:https (see leanConnection).
 // layer "bare" (default): read the body, parse it as JSON, answer a fixed JSON; no SigV4, no HSM.
 // layer "xks": @ciop/xks's whole request pipeline (routing, SigV4, validation, AAD, responses) with
 //   node:crypto AES-256-GCM as the key manager.
@@ -10,10 +13,15 @@
 // The xks layers read the store from the environment: FLOOR_ACCESS_KEY_ID, XKS_BENCH_SECRET,
 // FLOOR_PREFIX, FLOOR_KEY; xks-hsm also FLOOR_LIB, FLOOR_TOKEN and XKS_BENCH_PIN.
 import { readFileSync } from "node:fs";
+import cluster from "node:cluster";
 import https from "node:https";
+import tls from "node:tls";
 import { softwareKeyManager } from "./common.mjs";
 
-const [cert, key, port, layer = "bare"] = process.argv.slice(2);
+const [cert, key, port, layerArg = "bare"] = process.argv.slice(2);
+// "<layer>+lean": the same layer behind a minimal HTTP/1.1 reader on a raw TLS socket instead of node:https
+const lean = layerArg.endsWith("+lean");
+const layer = lean ? layerArg.slice(0, -5) : layerArg;
 const fixed = JSON.stringify({ ciphertext: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", initializationVector: "AAAAAAAAAAAAAAAA", authenticationTag: "AAAAAAAAAAAAAAAAAAAAAA==" });
 
 /** The request handler body for a layer: (method, url, headers, body) -> { status, body }. */
@@ -54,16 +62,31 @@ async function handlerFor(name) {
   return async (method, url, headers, body) => handleXksHttpRequest({ method, url, headers, body }, service);
 }
 
-const handle = await handlerFor(layer);
-const server = https.createServer(
-  {
+// FLOOR_PROCESSES=n: n worker processes share the port (node:cluster), as the proxy's processes do
+const processes = Number(process.env.FLOOR_PROCESSES ?? 1);
+if (processes > 1 && cluster.isPrimary) {
+  let ready = 0;
+  for (let i = 0; i < processes; i++) cluster.fork().on("message", (m) => m === "ready" && ++ready === processes && process.stdout.write("ready\n"));
+  process.on("SIGTERM", () => {
+    for (const w of Object.values(cluster.workers ?? {})) w?.kill();
+    process.exit(0);
+  });
+} else {
+  const handle = await handlerFor(layer);
+  const tlsOptions = {
     cert: readFileSync(cert),
     key: readFileSync(key),
     minVersion: "TLSv1.2",
     ciphers: "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384",
-    keepAliveTimeout: 330_000,
-  },
-  (req, res) => {
+  };
+  const server = lean ? tls.createServer(tlsOptions, (socket) => leanConnection(socket, handle)) : https.createServer({ ...tlsOptions, keepAliveTimeout: 330_000 }, nodeHandler(handle));
+  server.listen(Number(port), "127.0.0.1", () => (cluster.isWorker ? process.send("ready") : process.stdout.write("ready\n")));
+  process.on("SIGTERM", () => server.close(() => process.exit(0)));
+}
+
+/** node:https's request handler around a layer. */
+function nodeHandler(handle) {
+  return (req, res) => {
     const chunks = [];
     req.on("data", (c) => chunks.push(c));
     req.on("end", async () => {
@@ -71,7 +94,41 @@ const server = https.createServer(
       res.writeHead(out.status, { "content-type": "application/json", "content-length": String(Buffer.byteLength(out.body)) });
       res.end(out.body);
     });
-  },
-);
-server.listen(Number(port), "127.0.0.1", () => process.stdout.write("ready\n"));
-process.on("SIGTERM", () => server.close(() => process.exit(0)));
+  };
+}
+
+/**
+ * "+lean": a minimal HTTP/1.1 reader on the TLS socket in place of node's HTTP server, to measure
+ * what node:http costs per request. Measurement only: it trusts its input (Content-Length bodies,
+ * no limits, no timeouts, no chunked encoding) and is nothing to put in front of a network.
+ */
+function leanConnection(socket, handle) {
+  let pending = null;
+  let busy = false;
+  const pump = async () => {
+    if (busy) return;
+    busy = true;
+    while (pending) {
+      const end = pending.indexOf("\r\n\r\n");
+      if (end < 0) break;
+      const lines = pending.latin1Slice(0, end).split("\r\n");
+      const [method, url] = lines[0].split(" ");
+      const headers = {};
+      for (let i = 1; i < lines.length; i++) {
+        const c = lines[i].indexOf(":");
+        headers[lines[i].slice(0, c).toLowerCase()] = lines[i].slice(c + 1).trim();
+      }
+      const length = Number(headers["content-length"] ?? 0);
+      if (pending.length < end + 4 + length) break;
+      const body = pending.subarray(end + 4, end + 4 + length);
+      pending = pending.length === end + 4 + length ? null : pending.subarray(end + 4 + length);
+      const out = await handle(method, url, headers, body);
+      socket.write(`HTTP/1.1 ${out.status} OK\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(out.body)}\r\n\r\n${out.body}`);
+    }
+    busy = false;
+  };
+  socket.on("data", (d) => {
+    pending = pending ? Buffer.concat([pending, d]) : d;
+    void pump();
+  });
+}

@@ -32,7 +32,10 @@ const KEEP = process.env.BENCH_KEEP === "1";
 // [server] processes of the proxy (node:cluster workers sharing the port): "auto" (one per CPU, as
 // deploy/xks-proxy.toml.example has it) unless BENCH_PROCESSES says otherwise
 const PROCESSES = process.env.BENCH_PROCESSES ?? "auto";
+/** How many processes the proxy runs; the floor and layer servers run as many, so their rows compare. */
+const SERVER_PROCESSES = PROCESSES === "auto" ? (os.availableParallelism?.() ?? os.cpus().length) : Number(PROCESSES);
 const PROFILE = process.env.BENCH_CPU_PROF === "1";
+const PERF = process.env.BENCH_PERF === "1";
 const lib = ["/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so", "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so"].find((p) => existsSync(p));
 if (!existsSync(main)) {
   console.error(`${main} is missing: run pnpm build first`);
@@ -423,6 +426,7 @@ try {
       `ip = "127.0.0.1"`,
       `port = ${port}`,
       `processes = ${PROCESSES === "auto" ? '"auto"' : Number(PROCESSES)}`,
+      ...(process.env.BENCH_FAST_PATH === "0" ? ["fast_path = false"] : []),
       `[server.tls]`,
       `cert_file = "${cert}"`,
       `key_file = "${key}"`,
@@ -478,7 +482,7 @@ try {
   /** A floor server (floor-server.mjs) of the given layer on a free port, once it listens. */
   async function startFloor(layer) {
     const fport = await freePort();
-    const layerEnv = { ...env, FLOOR_ACCESS_KEY_ID: cred.accessKeyId, FLOOR_PREFIX: prefix, FLOOR_KEY: "bench-key", FLOOR_LIB: lib, FLOOR_TOKEN: label };
+    const layerEnv = { ...env, FLOOR_ACCESS_KEY_ID: cred.accessKeyId, FLOOR_PREFIX: prefix, FLOOR_KEY: "bench-key", FLOOR_LIB: lib, FLOOR_TOKEN: label, FLOOR_PROCESSES: String(SERVER_PROCESSES) };
     const child = spawn(process.execPath, [join(here, "floor-server.mjs"), cert, key, String(fport), layer], { env: layerEnv, stdio: ["ignore", "pipe", "inherit"] });
     await new Promise((r, j) => {
       child.stdout.once("data", r);
@@ -502,7 +506,7 @@ try {
   }
 
   // ---------------------------------------------------------------- start the proxy
-  const nodeArgs = PROFILE ? ["--cpu-prof", "--cpu-prof-dir", join(here, "profiles")] : [];
+  const nodeArgs = [...(PROFILE ? ["--cpu-prof", "--cpu-prof-dir", join(here, "profiles")] : []), ...(process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean)];
   server = spawn(process.execPath, [...nodeArgs, main, "serve", "--config", configFile], { env, stdio: ["ignore", "ignore", "pipe"] });
   let serverErr = "";
   server.stderr.on("data", (d) => (serverErr += d));
@@ -565,7 +569,10 @@ try {
   // ---------------------------------------------------------------- phases
   log(`warm-up (3 s)...`);
   await saturate("warm-up", { ...common, duration: 3, requests: await mixedPool() });
+  // BENCH_PERF=1: a system-wide `perf record` over the saturation phase (who burns the CPU: kernel, TLS, SoftHSM, V8)
+  const perf = PERF ? spawn("perf", ["record", "-a", "-g", "-q", "-o", join(here, "profiles", "perf.data"), "--", "sleep", String(SECONDS)], { stdio: "ignore" }) : undefined;
   const sat = await saturate(`saturation, ${CONNECTIONS} connections`, { ...common, requests: await mixedPool() });
+  if (perf) await new Promise((r) => (perf.exitCode !== null ? r() : perf.once("exit", r)));
   // a rate the proxy can sustain here (half its saturation throughput), for a latency picture below the knee
   const halfRate = Math.max(100, Math.round(sat.reqPerSec / 2 / 100) * 100);
   const half = await paced(`${halfRate} req/s offered (paced, half of saturation)`, { port, rate: halfRate, seconds: SECONDS, connections: CONNECTIONS, requests: await mixedPool() });
@@ -590,7 +597,7 @@ try {
   // (one process each): @ciop/xks's pipeline with node:crypto GCM, then with GCM in the HSM
   const layers = [];
   if (process.env.BENCH_LAYERS !== "0") {
-    for (const layer of ["xks", "xks-hsm"]) {
+    for (const layer of (process.env.BENCH_LAYERS || "xks,xks-hsm").split(",")) {
       const { fport, child } = await startFloor(layer);
       try {
         const cts = await ciphertextsFrom(fport);
@@ -613,7 +620,7 @@ try {
   const load1 = os.loadavg()[0];
   console.log(`\nxks-proxy under TLS keep-alive load: SigV4-signed Encrypt/Decrypt (50/50), 32-byte plaintext, 64-byte AAD`);
   console.log(`machine: ${nproc} CPUs, ${cpuModel()}, node ${process.version}, SoftHSM 2 token in ${base} (${baseFs}), load average at the end ${load1.toFixed(2)}`);
-  console.log(`load generators: ${GENERATOR === "wrk" ? "wrk 4 (one thread, its own process)" : "autocannon 8 (in this process)"} for saturation, and a paced open-loop generator in this process (fixed rate, raw TLS sockets), ${CONNECTIONS} keep-alive connections, ${SECONDS} s per phase; the proxy is a separate process (server processes: ${PROCESSES === "auto" ? `auto = ${os.availableParallelism?.() ?? os.cpus().length}` : PROCESSES})\n`);
+  console.log(`load generators: ${GENERATOR === "wrk" ? "wrk 4 (one thread, its own process)" : "autocannon 8 (in this process)"} for saturation, and a paced open-loop generator in this process (fixed rate, raw TLS sockets), ${CONNECTIONS} keep-alive connections, ${SECONDS} s per phase; the proxy is a separate process (server processes: ${PROCESSES === "auto" ? `auto = ${SERVER_PROCESSES}` : PROCESSES}; XKS fast path ${process.env.BENCH_FAST_PATH === "0" ? "off" : "on"})\n`);
   console.log(`${"".padEnd(44)}${"req/s".padStart(10)}${"p50 ms".padStart(9)}${"p99 ms".padStart(9)}${"max ms".padStart(9)}${"errors".padStart(8)}`);
   const line = (name, r) => console.log(`${name.padEnd(44)}${f(r.reqPerSec).padStart(10)}${f(r.p50, 2).padStart(9)}${f(r.p99, 2).padStart(9)}${f(r.max, 1).padStart(9)}${String(r.errors).padStart(8)}`);
   line("proxy, saturation", sat);
@@ -638,14 +645,21 @@ try {
   cpuLine("bare node HTTPS floor", floor);
   opsLine("one raw token-key GCM op (1e6 / best raw)", 1e6 / rawBase);
   if (layers.length > 0) {
-    console.log(`\nThe proxy's cost built up layer by layer (one server process each, same signed requests, saturation):`);
-    console.log(`${"".padEnd(44)}${"req/s".padStart(10)}${"server µs".padStart(12)}${"per request".padStart(12)}`);
-    const layerLine = (name, r) => console.log(`${name.padEnd(44)}${f(r.reqPerSec).padStart(10)}${f(r.serverCpuUs).padStart(12)}`);
+    const n = SERVER_PROCESSES;
+    const procs = `${n} process${n === 1 ? "" : "es"}`;
+    console.log(`\nThe proxy's cost built up layer by layer (${procs} each, the same signed requests, saturation):`);
+    console.log(`${"".padEnd(52)}${"req/s".padStart(8)}${"server µs".padStart(11)}${"ratio to".padStart(10)}`);
+    console.log(`${"".padEnd(52)}${"".padStart(8)}${"per req".padStart(11)}${"raw".padStart(10)}`);
+    const layerLine = (name, r) => console.log(`${name.padEnd(52)}${f(r.reqPerSec).padStart(8)}${f(r.serverCpuUs).padStart(11)}${(r.reqPerSec / rawBase).toFixed(2).padStart(10)}`);
     layerLine("bare node HTTPS server (floor)", floor);
-    const names = { xks: "+ @ciop/xks pipeline, node:crypto GCM", "xks-hsm": "+ GCM in the HSM (session copy, sync)" };
-    for (const { layer, row } of layers) layerLine(names[layer], row);
-    const n = PROCESSES === "auto" ? nproc : Number(PROCESSES);
-    layerLine(`the proxy itself (${n} process${n === 1 ? "" : "es"}, all on)`, sat);
+    const names = {
+      xks: "+ @ciop/xks pipeline, node:crypto GCM",
+      "xks-hsm": "+ GCM in the HSM (session copy, sync)",
+      "xks+lean": "xks on a minimal HTTP reader instead of node:http",
+      "xks-hsm+lean": "xks-hsm on a minimal HTTP reader, not node:http",
+    };
+    for (const { layer, row } of layers) layerLine(names[layer] ?? `layer ${layer}`, row);
+    layerLine("the proxy itself (all on)", sat);
   }
   console.log(`\nratio proxy req/s / raw token-key sync ops/s (better of two runs): ${ratio.toFixed(2)}`);
   console.log(`ratio proxy req/s / bare HTTPS floor req/s:                       ${(sat.reqPerSec / floor.reqPerSec).toFixed(2)}`);

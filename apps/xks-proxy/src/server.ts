@@ -8,7 +8,7 @@ import { randomBytes, timingSafeEqual } from "node:crypto";
 import { readFileSync, unwatchFile, watchFile } from "node:fs";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import https from "node:https";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import tls, { type SecureContextOptions, type TLSSocket } from "node:tls";
 import { CiopError } from "@ciop/core";
 import type { Hsm, HsmKey } from "@ciop/hsm";
@@ -25,6 +25,7 @@ import {
 } from "@ciop/xks";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { checkRouteOverlaps, loadConfig, routeGroupPrefixes, type ProxyConfig, type TlsConfig } from "./config/index.js";
+import { FastHttp, type FastResponse } from "./fast-http.js";
 import { HsmBackend } from "./hsm-backend.js";
 import { Logger } from "./logger.js";
 import { TokenBucket } from "./rate-limit.js";
@@ -108,14 +109,18 @@ function listen(server: http.Server, port: number, ip: string): Promise<number> 
 }
 
 /** Stops accepting, closes idle keep-alive connections, lets requests in flight finish for up to `graceMs`. */
-function closeServer(server: http.Server | undefined, graceMs: number): Promise<void> {
+function closeServer(server: http.Server | undefined, graceMs: number, fast?: FastHttp): Promise<void> {
   if (!server) return Promise.resolve();
   return new Promise((resolve) => {
-    const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+    const timer = setTimeout(() => {
+      fast?.closeAll();
+      server.closeAllConnections();
+    }, graceMs);
     server.close(() => {
       clearTimeout(timer);
       resolve();
     });
+    fast?.closeIdle();
     server.closeIdleConnections();
   });
 }
@@ -378,8 +383,12 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
       logger.log("info", { msg: "request", group: group.group.name, method: req.method, path: pathOnly.slice(0, 200), key: r.key, status: r.status, errorName: r.errorName, latencyMs: latency, cause: r.cause });
       return;
     }
-    const result = await handleXksHttpRequest({ method: req.method ?? "GET", url: rawUrl, headers: req.headers, body }, service);
-    send(res, result.status, result.headers, result.body);
+    await serveXks(start, req.method ?? "GET", rawUrl, req.headers, body, (r) => send(res, r.status, r.headers, r.body));
+  };
+  /** One XKS API request, from either HTTP path: the pipeline, the response, then metrics and the request log. */
+  const serveXks = async (start: bigint, method: string, rawUrl: string, headers: IncomingMessage["headers"], body: Buffer, respond: (r: FastResponse) => void): Promise<void> => {
+    const result = await handleXksHttpRequest({ method, url: rawUrl, headers, body }, service);
+    respond(result);
     const latency = ms(start);
     const l = result.log;
     recordRequest(l.operation ?? "unknown", l.store ?? "none", result.status, l.errorName, latency);
@@ -435,12 +444,48 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
   }
   main.keepAliveTimeout = config.server.keepAliveTimeoutMs;
   main.maxRequestsPerSocket = 0;
+  // The XKS fast path takes every new connection first and hands node's HTTP server the ones (from
+  // the first request) it does not serve itself: /ping, /metrics, route groups, anything unusual.
+  let fast: FastHttp | undefined;
+  if (config.server.fastPath) {
+    const event = tlsCfg ? "secureConnection" : "connection";
+    const [nodeListener, ...others] = main.listeners(event) as Array<(socket: unknown) => void>;
+    if (nodeListener === undefined || others.length > 1) throw new Error(`unexpected ${event} listeners on the HTTP server`);
+    main.removeListener(event, nodeListener);
+    const handedOff = new Counter({
+      name: "xks_proxy_connections_handed_off_total",
+      help: "Connections the XKS fast path passed to node's HTTP server (/ping, /metrics, route groups, or a request outside the strict subset)",
+      registers: [registry],
+    });
+    const groupPrefixes = groups.map(({ group: g, under }) => ({ exact: g.pathPrefix, under }));
+    const f = new FastHttp({
+      accepts: (method, target) => {
+        if (method !== "POST") return false;
+        const q = target.indexOf("?");
+        const path = q === -1 ? target : target.slice(0, q);
+        return !groupPrefixes.some((g) => path === g.exact || path.startsWith(g.under));
+      },
+      handle: (method, target, headers, body, respond) => serveXks(process.hrtime.bigint(), method, target, headers, body, respond),
+      handOff: (stream) => {
+        handedOff.inc();
+        nodeListener.call(main, stream);
+      },
+      maxBodyBytes: config.server.maxBodyBytes,
+      headersTimeoutMs: httpOpts.headersTimeout!,
+      requestTimeoutMs: httpOpts.requestTimeout!,
+      keepAliveTimeoutMs: config.server.keepAliveTimeoutMs,
+      onError: (err) => logger.log("error", { msg: "request-failed", error: (err as Error).message?.slice(0, 200) }),
+    });
+    // after the mTLS subject check (registered above), which destroys a refused socket
+    main.on(event, (socket: Socket) => f.connection(socket));
+    fast = f;
+  }
 
   let pingServer: http.Server | undefined;
   let metricsServer: http.Server | undefined;
   const closeAll = async (): Promise<void> => {
     const grace = opts.shutdownGraceMs ?? 5000;
-    await Promise.all([closeServer(main, grace), closeServer(pingServer, grace), closeServer(metricsServer, grace)]);
+    await Promise.all([closeServer(main, grace, fast), closeServer(pingServer, grace), closeServer(metricsServer, grace)]);
   };
   let port: number;
   let pingUrl: string | undefined;
@@ -474,6 +519,7 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
   const restartNeeded = (a: ProxyConfig, b: ProxyConfig): string[] => {
     const out: string[] = [];
     if (a.server.ip !== b.server.ip || a.server.port !== b.server.port) out.push("server address");
+    if (a.server.fastPath !== b.server.fastPath) out.push("server fast_path");
     if ((a.server.tls === undefined) !== (b.server.tls === undefined)) out.push("TLS on/off");
     if (a.hsm.library !== b.hsm.library || a.hsm.token !== b.hsm.token || a.hsm.sessionPool !== b.hsm.sessionPool) out.push("hsm library/token/pool");
     if (a.hsm.allowHostFallback !== b.hsm.allowHostFallback) out.push("hsm allow_host_fallback");
@@ -496,6 +542,7 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
       backend.invalidate();
       logger.setLevel(fresh.logging.level);
       main.keepAliveTimeout = fresh.server.keepAliveTimeoutMs;
+      fast?.setKeepAliveTimeout(fresh.server.keepAliveTimeoutMs);
       config = { ...fresh, server: { ...fresh.server, ip: config.server.ip, port: config.server.port }, hsm: { ...fresh.hsm, library: config.hsm.library, token: config.hsm.token, sessionPool: config.hsm.sessionPool, allowHostFallback: config.hsm.allowHostFallback } };
       logger.log("info", { msg: "config-reloaded", stores: config.stores.map((s) => s.name), restartNeededFor: restart.length ? restart : undefined });
     });

@@ -132,11 +132,12 @@ export function send(base: string, urlPath: string, method: string, headers: Rec
 }
 
 /** ciop TOML for the test token; `stores` and `extra` are appended as TOML text. */
-export function ciopToml(opts: { tls?: Certs & { mtlsSubject?: string }; stores: string; extra?: string; pingPort?: boolean; metricsPort?: boolean; healthKey?: string }): string {
+export function ciopToml(opts: { tls?: Certs & { mtlsSubject?: string }; stores: string; extra?: string; pingPort?: boolean; metricsPort?: boolean; healthKey?: string; fastPath?: boolean }): string {
   return [
     "[server]",
     'ip = "127.0.0.1"',
     "port = 0",
+    ...(opts.fastPath === false ? ["fast_path = false"] : []),
     ...(opts.pingPort ? ["[server.ping]", "port = 0"] : []),
     ...(opts.tls
       ? [

@@ -18,6 +18,7 @@ let dir: string;
 let certs: Certs;
 let httpSrv: RunningServer;
 let tlsSrv: RunningServer;
+let nodeOnlySrv: RunningServer;
 let mtlsSrv: RunningServer;
 let reloadSrv: RunningServer;
 let reloadFile: string;
@@ -28,6 +29,7 @@ beforeAll(async () => {
   const stores = storeToml("default", "", ["tr-key"], [C1]) + "\n" + storeToml("t", "/tenant/xks", ["tr-key"], [C1, C2]);
   httpSrv = await startServer(await loadConfigText(ciopToml({ stores, healthKey: "tr-health" }), "http.toml"));
   tlsSrv = await startServer(await loadConfigText(ciopToml({ stores, tls: certs, healthKey: "tr-health" }), "tls.toml"));
+  nodeOnlySrv = await startServer(await loadConfigText(ciopToml({ stores, tls: certs, healthKey: "tr-health", fastPath: false }), "node-only.toml"));
   mtlsSrv = await startServer(await loadConfigText(ciopToml({ stores, tls: { ...certs, mtlsSubject: "cks.kms.eu-west-1.amazonaws.com" }, pingPort: true, healthKey: "tr-health" }), "mtls.toml"));
   await httpSrv.hsm.getOrCreateKey("tr-key", "AES-256", { extractable: false });
   reloadFile = path.join(dir, "reload.toml");
@@ -36,7 +38,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all([httpSrv?.close(), tlsSrv?.close(), mtlsSrv?.close(), reloadSrv?.close()]);
+  await Promise.all([httpSrv?.close(), tlsSrv?.close(), nodeOnlySrv?.close(), mtlsSrv?.close(), reloadSrv?.close()]);
 });
 
 async function loadConfigText(text: string, name: string) {
@@ -73,9 +75,10 @@ async function curl(url: string, body: unknown, user: string, extra: string[] = 
 }
 
 describe("curl --aws-sigv4", () => {
-  test.each(["HTTP", "TLS"])("over %s: health, encrypt and decrypt on the empty prefix (raw `//` path) and on a prefix with either credential", async (kind) => {
-    const srv = kind === "HTTP" ? httpSrv : tlsSrv;
-    const extra = kind === "TLS" ? ["--cacert", certs.ca] : [];
+  const servers = (): Record<string, RunningServer> => ({ HTTP: httpSrv, TLS: tlsSrv, "TLS with fast_path = false": nodeOnlySrv });
+  test.each(["HTTP", "TLS", "TLS with fast_path = false"])("over %s: health, encrypt and decrypt on the empty prefix (raw `//` path) and on a prefix with either credential", async (kind) => {
+    const srv = servers()[kind]!;
+    const extra = kind !== "HTTP" ? ["--cacert", certs.ca] : [];
     const user1 = `${C1.accessKeyId}:${C1.secretAccessKey}`;
     const h = await curl(`${srv.url}//kms/xks/v1/health`, { requestMetadata: { kmsRequestId: "c-1", kmsOperation: "KmsHealthCheck" } }, user1, extra);
     expect(h.status).toBe(200);
@@ -94,9 +97,9 @@ describe("curl --aws-sigv4", () => {
     expect([wrong.status, wrong.json.errorName]).toEqual([401, "AuthenticationFailedException"]);
   });
 
-  test.each(["HTTP", "TLS"])("over %s: error names and statuses for curl-signed requests", async (kind) => {
-    const srv = kind === "HTTP" ? httpSrv : tlsSrv;
-    const extra = kind === "TLS" ? ["--cacert", certs.ca] : [];
+  test.each(["HTTP", "TLS", "TLS with fast_path = false"])("over %s: error names and statuses for curl-signed requests", async (kind) => {
+    const srv = servers()[kind]!;
+    const extra = kind !== "HTTP" ? ["--cacert", certs.ca] : [];
     const user = `${C1.accessKeyId}:${C1.secretAccessKey}`;
     const api = `${srv.url}/tenant/xks/kms/xks/v1`;
     const cases: Array<[string, unknown, number, string]> = [
@@ -110,6 +113,29 @@ describe("curl --aws-sigv4", () => {
       const r = await curl(url, body, user, extra);
       expect([url, r.status, r.json.errorName]).toEqual([url, status, name]);
     }
+  });
+});
+
+describe("XKS fast path", () => {
+  const handedOff = async (srv: RunningServer): Promise<number> => (await srv.metrics.getSingleMetric("xks_proxy_connections_handed_off_total")!.get()).values[0]?.value ?? 0;
+
+  test("signed XKS requests stay on the fast path; /ping and a GET on the API are handed to node's server, which answers them", async () => {
+    const ca = readFileSync(certs.ca);
+    const before = await handedOff(tlsSrv);
+    const health = await post(tlsSrv.url, "/tenant/xks/kms/xks/v1/health", { requestMetadata: md("KmsHealthCheck") }, { cred: C1, ca });
+    expect(health.status).toBe(200);
+    expect(await handedOff(tlsSrv)).toBe(before);
+    expect((await send(tlsSrv.url, "/ping", "GET", {}, "", { ca })).body).toBe("pong\n");
+    expect(await handedOff(tlsSrv)).toBe(before + 1);
+    const get = await post(tlsSrv.url, "/tenant/xks/kms/xks/v1/health", "", { ca, method: "GET", unsigned: true });
+    expect([get.status, get.headers["allow"]]).toEqual([405, "POST"]);
+    expect(await handedOff(tlsSrv)).toBe(before + 2);
+  });
+
+  test("with fast_path = false node's server answers everything and the hand-off counter does not exist", async () => {
+    expect(nodeOnlySrv.metrics.getSingleMetric("xks_proxy_connections_handed_off_total")).toBeUndefined();
+    const r = await post(nodeOnlySrv.url, "/tenant/xks/kms/xks/v1/health", { requestMetadata: md("KmsHealthCheck") }, { cred: C1, ca: readFileSync(certs.ca) });
+    expect(r.status).toBe(200);
   });
 });
 

@@ -34,6 +34,11 @@ export interface ServerConfig {
   tcpKeepAliveMs: number;
   /** Largest request body (bytes). */
   maxBodyBytes: number;
+  /**
+   * Serve XKS API requests on the proxy's own strict HTTP/1.1 reader (src/fast-http.ts) instead of
+   * node's HTTP server; every other request still goes to node's. Default true.
+   */
+  fastPath: boolean;
   /** Server processes sharing the port (node:cluster); each has its own HSM sessions. "auto" in the file = one per CPU. */
   processes: number;
 }
@@ -311,7 +316,7 @@ export function checkRouteOverlaps(stores: StoreConfig[], groups: RouteGroupPref
 function defaults(dir: string, file: string | undefined, format: ProxyConfig["source"]["format"]): ProxyConfig {
   return {
     source: { ...(file !== undefined ? { file } : {}), format, dir },
-    server: { ip: "0.0.0.0", port: 8443, ping: true, keepAliveTimeoutMs: 330_000, tcpKeepAliveMs: 60_000, maxBodyBytes: 64 * 1024, processes: 1 },
+    server: { ip: "0.0.0.0", port: 8443, ping: true, keepAliveTimeoutMs: 330_000, tcpKeepAliveMs: 60_000, maxBodyBytes: 64 * 1024, fastPath: true, processes: 1 },
     hsm: { sessionPool: 4, timeoutMs: 200, keyStateTtlMs: 500, callMode: "auto", sessionKeyCopies: "auto", allowHostFallback: false },
     stores: [],
     health: { keyName: "ciop-xks-health", createKey: true, fleetSize: 1, vendor: "ciop", model: PROXY_MODEL, intervalMs: 15_000 },
@@ -336,6 +341,7 @@ export async function fromCiopToml(doc: Table, dir: string, file?: string, env: 
   cfg.server.keepAliveTimeoutMs = (num(s, "keep_alive_timeout_secs", "server", 1, 86400) ?? cfg.server.keepAliveTimeoutMs / 1000) * 1000;
   cfg.server.tcpKeepAliveMs = (num(s, "tcp_keepalive_secs", "server", 1, 86400) ?? cfg.server.tcpKeepAliveMs / 1000) * 1000;
   cfg.server.maxBodyBytes = num(s, "max_body_bytes", "server", 1024, 16 * 1024 * 1024) ?? cfg.server.maxBodyBytes;
+  cfg.server.fastPath = bool(s, "fast_path", "server") ?? cfg.server.fastPath;
   if (s["processes"] === "auto") cfg.server.processes = Math.min(64, Math.max(1, availableParallelism()));
   else {
     const processes = num(s, "processes", "server", 1, 64);

@@ -1,0 +1,484 @@
+/**
+ * The XKS fast path: a strict HTTP/1.1 reader for the one kind of request KMS sends the proxy
+ * (POST, Content-Length body, a handful of headers, keep-alive), in front of node's HTTP server.
+ *
+ * Why: at the proxy's request sizes, node's HTTP server (IncomingMessage / ServerResponse
+ * streams) costs more CPU per request than SigV4 and the HSM call together; bench/xks measures
+ * the difference (layers `xks-hsm` and `xks-hsm+lean`).
+ *
+ * Safety: the reader accepts only a narrow, unambiguous subset of HTTP/1.1 and hands the
+ * connection, from the first byte of the request it declines, to node's HTTP server, which then
+ * owns it for good (including its own 4xx answers to malformed input). Declined: any method and
+ * target the caller does not accept, other HTTP versions, obs-folded lines, bare CR or LF, control
+ * characters, header names that are not tokens, a repeated header, Transfer-Encoding, Expect,
+ * Upgrade, a Content-Length that is not plain digits or exceeds the body limit, a missing Host, and
+ * a header section larger than `maxHeaderBytes`. The two parsers never both read one request, so
+ * there is no room for request smuggling between them. Requests on a connection are answered in
+ * order, one at a time; a client that pipelines more than a request's worth of bytes is paused.
+ * Headers timeout (from a request's first byte), request timeout and keep-alive idle timeout are
+ * enforced by one shared timer.
+ */
+import { STATUS_CODES } from "node:http";
+import type { Socket } from "node:net";
+import { Duplex } from "node:stream";
+import type { TLSSocket } from "node:tls";
+
+/** A response for the fast path to write. */
+export interface FastResponse {
+  status: number;
+  /** Lower-case names; content-length, date and connection are added. */
+  headers: Readonly<Record<string, string>>;
+  body: string;
+}
+
+export interface FastHttpOptions {
+  /** Does the fast path serve this request line? Anything else goes to node's HTTP server. */
+  accepts(method: string, target: string): boolean;
+  /**
+   * Serves one request; must call `respond` exactly once (before the promise settles). Header
+   * names are lower case, values trimmed, as node gives them.
+   */
+  handle(method: string, target: string, headers: Record<string, string>, body: Buffer, respond: (r: FastResponse) => void): Promise<void>;
+  /** Receives a connection (as a Duplex, unread bytes first) the fast path declined. */
+  handOff(stream: Duplex): void;
+  /** Largest request body (bytes); a larger declared body is handed off. */
+  maxBodyBytes: number;
+  /** Largest header section (bytes; default 16 KiB, node's default). */
+  maxHeaderBytes?: number;
+  /** From a request's first byte to its last header (ms). */
+  headersTimeoutMs: number;
+  /** From a request's first byte to its last body byte (ms). */
+  requestTimeoutMs: number;
+  /** Idle time between requests before the connection is closed (ms). */
+  keepAliveTimeoutMs: number;
+  /** Called when a response could not be written or a handler failed (never with request data). */
+  onError?(err: unknown): void;
+}
+
+const CRLFCRLF = Buffer.from("\r\n\r\n");
+const REQUEST_LINE = /^([A-Z]{1,16}) (\/[\x21-\x7e]*) HTTP\/1\.1$/;
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// field-value: visible ASCII, obs-text, SP and HTAB; no other control characters (CR and LF were split on)
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+const DIGITS = /^\d{1,15}$/;
+const DECLINED_HEADERS = new Set(["transfer-encoding", "expect", "upgrade", "te", "http2-settings"]);
+const CLOSE_AFTER_END_MS = 5_000;
+/** KMS's requests arrive in one or two reads; a header section in more pieces than this is handed off. */
+const MAX_HEAD_PIECES = 32;
+
+/**
+ * A header section still without CRLFCRLF that already shows a line end other than CRLF (a bare
+ * LF, or a CR followed by anything but LF), so it will never be one the fast path reads.
+ */
+function hasBareLineEnd(buf: Buffer): boolean {
+  let i = buf.indexOf(10);
+  while (i !== -1) {
+    if (i === 0 || buf[i - 1] !== 13) return true;
+    i = buf.indexOf(10, i + 1);
+  }
+  i = buf.indexOf(13);
+  while (i !== -1) {
+    if (i + 1 < buf.length && buf[i + 1] !== 10) return true;
+    i = buf.indexOf(13, i + 1);
+  }
+  return false;
+}
+
+let dateSecond = -1;
+let dateText = "";
+/** The Date header value, rendered once a second. */
+function httpDate(now: number): string {
+  const s = Math.floor(now / 1000);
+  if (s !== dateSecond) {
+    dateSecond = s;
+    dateText = new Date(s * 1000).toUTCString();
+  }
+  return dateText;
+}
+
+interface ParsedHead {
+  method: string;
+  target: string;
+  headers: Record<string, string>;
+  contentLength: number;
+  close: boolean;
+}
+
+/**
+ * Parses a header section (without the final CRLFCRLF) as the fast path accepts it, or returns
+ * undefined for anything it declines. Exported for the differential tests against node's parser.
+ */
+export function parseRequestHead(head: string, maxBodyBytes: number): ParsedHead | undefined {
+  const lines = head.split("\r\n");
+  const m = REQUEST_LINE.exec(lines[0]!);
+  if (!m) return undefined;
+  const headers: Record<string, string> = {};
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    const colon = line.indexOf(":");
+    if (colon <= 0) return undefined;
+    const name = line.slice(0, colon);
+    // obs-fold (a line starting with SP/HTAB) and "name :" both fail the token test
+    if (!TOKEN.test(name)) return undefined;
+    const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, "");
+    if (!FIELD_VALUE.test(value)) return undefined;
+    const key = name.toLowerCase();
+    if (key in headers || DECLINED_HEADERS.has(key)) return undefined;
+    headers[key] = value;
+  }
+  if (headers["host"] === undefined) return undefined;
+  let contentLength = 0;
+  const cl = headers["content-length"];
+  if (cl !== undefined) {
+    if (!DIGITS.test(cl)) return undefined;
+    contentLength = Number(cl);
+    if (contentLength > maxBodyBytes) return undefined;
+  }
+  const connection = headers["connection"]?.toLowerCase();
+  let close = false;
+  if (connection !== undefined) {
+    for (const t of connection.split(",")) {
+      const token = t.trim();
+      if (token === "close") close = true;
+      else if (token !== "keep-alive" && token !== "") return undefined;
+    }
+  }
+  return { method: m[1]!, target: m[2]!, headers, contentLength, close };
+}
+
+/** Renders a whole response (status line, headers, body) as one string. */
+function renderResponse(r: FastResponse, close: boolean, keepAliveSecs: number, now: number): string {
+  let head = `HTTP/1.1 ${r.status} ${STATUS_CODES[r.status] ?? ""}\r\n`;
+  for (const name in r.headers) {
+    const value = r.headers[name]!;
+    if (!TOKEN.test(name) || !FIELD_VALUE.test(value)) throw new Error(`invalid response header ${name}`);
+    head += `${name}: ${value}\r\n`;
+  }
+  head += `date: ${httpDate(now)}\r\ncontent-length: ${Buffer.byteLength(r.body)}\r\n`;
+  head += close ? "connection: close\r\n" : `connection: keep-alive\r\nkeep-alive: timeout=${keepAliveSecs}\r\n`;
+  return `${head}\r\n${r.body}`;
+}
+
+/**
+ * A connection the fast path declined, as the Duplex node's HTTP server reads from: the bytes
+ * not yet consumed first, then whatever the socket delivers. Writes, ends and destroys go to the
+ * socket; `setTimeout` too (node's keep-alive timeout).
+ */
+export class HandedOffSocket extends Duplex {
+  constructor(
+    private readonly socket: Socket,
+    unread: Buffer | null,
+    /** The client had already half-closed: the unread bytes are all there is. */
+    ended = false,
+  ) {
+    super({ allowHalfOpen: false });
+    if (unread && unread.length > 0) this.push(unread);
+    if (ended) this.push(null);
+    socket.on("data", (d: Buffer) => {
+      if (!this.push(d)) socket.pause();
+    });
+    socket.on("end", () => this.push(null));
+    socket.on("close", () => this.destroy());
+    socket.on("error", (err) => this.destroy(err));
+    socket.on("timeout", () => this.emit("timeout"));
+    socket.resume();
+  }
+  override _read(): void {
+    this.socket.resume();
+  }
+  override _write(chunk: Buffer, encoding: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.socket.write(chunk, encoding, cb);
+  }
+  override _final(cb: (err?: Error | null) => void): void {
+    this.socket.end(() => cb());
+  }
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.socket.destroy();
+    cb(err);
+  }
+  setTimeout(ms: number, cb?: () => void): this {
+    this.socket.setTimeout(ms);
+    if (cb) this.once("timeout", cb);
+    return this;
+  }
+  get remoteAddress(): string | undefined {
+    return this.socket.remoteAddress;
+  }
+  get remotePort(): number | undefined {
+    return this.socket.remotePort;
+  }
+  get localAddress(): string | undefined {
+    return this.socket.localAddress;
+  }
+  get localPort(): number | undefined {
+    return this.socket.localPort;
+  }
+  // what a TLS socket tells a handler (client certificates of mTLS, the negotiated protocol)
+  get encrypted(): boolean {
+    return (this.socket as Partial<TLSSocket>).encrypted === true;
+  }
+  get authorized(): boolean {
+    return (this.socket as Partial<TLSSocket>).authorized === true;
+  }
+  get authorizationError(): Error | undefined {
+    return (this.socket as Partial<TLSSocket>).authorizationError;
+  }
+  get alpnProtocol(): string | false | null | undefined {
+    return (this.socket as Partial<TLSSocket>).alpnProtocol;
+  }
+  getPeerCertificate(detailed?: boolean): ReturnType<TLSSocket["getPeerCertificate"]> | undefined {
+    const s = this.socket as Partial<TLSSocket>;
+    return typeof s.getPeerCertificate === "function" ? s.getPeerCertificate(detailed as true) : undefined;
+  }
+  getProtocol(): string | null | undefined {
+    const s = this.socket as Partial<TLSSocket>;
+    return typeof s.getProtocol === "function" ? s.getProtocol() : undefined;
+  }
+  getCipher(): ReturnType<TLSSocket["getCipher"]> | undefined {
+    const s = this.socket as Partial<TLSSocket>;
+    return typeof s.getCipher === "function" ? s.getCipher() : undefined;
+  }
+}
+
+type Phase = "idle" | "head" | "body" | "busy" | "closing";
+
+/** One connection on the fast path. */
+class FastConnection {
+  private pending: Buffer | null = null;
+  phase: Phase = "idle";
+  /** When the current phase times out (ms since the epoch). */
+  deadline: number;
+  private requestStart = 0;
+  /** Reads that delivered the current request's header section so far. */
+  private headPieces = 0;
+  /** The client has half-closed (FIN): answer what is in progress, then close. */
+  private peerEnded = false;
+  private handedOff = false;
+  private readonly onData = (d: Buffer): void => this.data(d);
+
+  constructor(
+    readonly socket: Socket,
+    private readonly http: FastHttp,
+  ) {
+    this.deadline = Date.now() + http.options.keepAliveTimeoutMs;
+    socket.on("data", this.onData);
+    socket.on("error", () => socket.destroy());
+    socket.on("end", this.onEnd);
+    socket.once("close", () => http.forget(this));
+  }
+
+  private readonly onEnd = (): void => {
+    // requests already complete are still answered (pump), then the connection ends
+    this.peerEnded = true;
+    this.pump();
+  };
+
+  private data(d: Buffer): void {
+    // after the response that closes the connection nothing more is read
+    if (this.phase === "closing") return;
+    this.pending = this.pending === null ? d : Buffer.concat([this.pending, d]);
+    if (this.phase === "idle") this.beginRequest(Date.now());
+    else if (this.phase === "head" && ++this.headPieces > MAX_HEAD_PIECES) {
+      // a header section dribbling in: node's incremental parser is the better reader for that
+      return this.handOff();
+    }
+    if (this.phase === "busy") {
+      // pipelined bytes beyond one request's worth wait in the kernel, not in memory
+      if (this.pending.length > this.http.maxHeaderBytes + this.http.options.maxBodyBytes) this.socket.pause();
+      return;
+    }
+    this.pump();
+  }
+
+  private beginRequest(now: number): void {
+    this.phase = "head";
+    this.headPieces = 1;
+    this.requestStart = now;
+    this.deadline = now + this.http.options.headersTimeoutMs;
+  }
+
+  private pump(): void {
+    if (this.phase === "busy" || this.phase === "closing" || this.handedOff) return;
+    const buf = this.pending;
+    if (buf === null) return this.waitForMore();
+    const o = this.http.options;
+    const max = this.http.maxHeaderBytes;
+    const end = buf.indexOf(CRLFCRLF);
+    if (end < 0) {
+      // too long, or line ends other than CRLF (node answers those at once): node's to answer
+      if (buf.length > max || hasBareLineEnd(buf)) return this.handOff();
+      return this.waitForMore();
+    }
+    if (end > max) return this.handOff();
+    const head = parseRequestHead(buf.toString("latin1", 0, end), o.maxBodyBytes);
+    let accepted = false;
+    try {
+      accepted = head !== undefined && o.accepts(head.method, head.target);
+    } catch (err) {
+      o.onError?.(err);
+    }
+    if (!head || !accepted) return this.handOff();
+    const total = end + 4 + head.contentLength;
+    if (buf.length < total) {
+      this.phase = "body";
+      this.deadline = this.requestStart + o.requestTimeoutMs;
+      return this.waitForMore();
+    }
+    const body = buf.subarray(end + 4, total);
+    this.pending = buf.length === total ? null : buf.subarray(total);
+    this.phase = "busy";
+    let close = head.close || this.http.closing;
+    let answered = false;
+    const respond = (r: FastResponse): void => {
+      if (answered) return;
+      answered = true;
+      close = this.write(r, close);
+    };
+    const finish = (): void => {
+      if (!answered) respond({ status: 500, headers: { "content-type": "application/json" }, body: '{"errorName":"InternalException"}' });
+      this.next(close);
+    };
+    let handled: Promise<void>;
+    try {
+      handled = o.handle(head.method, head.target, head.headers, body, respond);
+    } catch (err) {
+      handled = Promise.reject(err);
+    }
+    handled.then(finish, (err: unknown) => {
+      o.onError?.(err);
+      finish();
+    });
+  }
+
+  /** Nothing complete to serve: wait for more bytes, unless the client has half-closed. */
+  private waitForMore(): void {
+    if (this.peerEnded) this.end();
+  }
+
+  /** Writes a response; returns whether the connection closes after it (a broken response forces it). */
+  private write(r: FastResponse, close: boolean): boolean {
+    if (this.socket.destroyed) return true;
+    let text: string;
+    try {
+      text = renderResponse(r, close, this.http.keepAliveSecs, Date.now());
+    } catch (err) {
+      this.http.options.onError?.(err);
+      text = renderResponse({ status: 500, headers: { "content-type": "application/json" }, body: '{"errorName":"InternalException"}' }, true, 0, Date.now());
+      close = true;
+    }
+    if (!this.socket.write(text)) {
+      // the client is not reading: take no more requests from it until it does
+      this.socket.pause();
+      this.socket.once("drain", () => {
+        if (this.phase !== "closing") {
+          this.socket.resume();
+          this.pump();
+        }
+      });
+    }
+    return close;
+  }
+
+  /** After a response: close, or go on with the next request (pipelined bytes may be waiting). */
+  private next(close: boolean): void {
+    if (close || this.http.closing) return this.end();
+    const now = Date.now();
+    if (this.pending === null) {
+      this.phase = "idle";
+      this.deadline = now + this.http.options.keepAliveTimeoutMs;
+    } else this.beginRequest(now);
+    if (!this.socket.writableNeedDrain) {
+      this.socket.resume();
+      this.pump();
+    }
+  }
+
+  /** Ends the connection after what has been written (FIN), destroyed if the peer lingers. */
+  end(): void {
+    if (this.phase === "closing") return;
+    this.phase = "closing";
+    this.deadline = Date.now() + CLOSE_AFTER_END_MS;
+    this.socket.end();
+  }
+
+  private handOff(): void {
+    this.handedOff = true;
+    this.socket.removeListener("data", this.onData);
+    this.socket.removeListener("end", this.onEnd);
+    this.socket.pause();
+    this.http.forget(this);
+    const unread = this.pending;
+    this.pending = null;
+    this.http.options.handOff(new HandedOffSocket(this.socket, unread, this.peerEnded));
+  }
+
+  get idle(): boolean {
+    return this.phase === "idle";
+  }
+}
+
+/** The fast path for every connection of one listener. */
+export class FastHttp {
+  readonly maxHeaderBytes: number;
+  keepAliveSecs: number;
+  closing = false;
+  private readonly connections = new Set<FastConnection>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(readonly options: FastHttpOptions) {
+    this.maxHeaderBytes = options.maxHeaderBytes ?? 16 * 1024;
+    this.keepAliveSecs = Math.floor(options.keepAliveTimeoutMs / 1000);
+  }
+
+  /** Serves a new connection (a TCP socket, or a TLS socket after its handshake). */
+  connection(socket: Socket): void {
+    if (socket.destroyed) return;
+    if (this.closing) {
+      socket.destroy();
+      return;
+    }
+    this.connections.add(new FastConnection(socket, this));
+    if (!this.timer) {
+      this.timer = setInterval(() => this.sweep(), 1000);
+      this.timer.unref();
+    }
+  }
+
+  /** Changes the keep-alive idle timeout (config reload); applies from each connection's next idle period. */
+  setKeepAliveTimeout(ms: number): void {
+    this.options.keepAliveTimeoutMs = ms;
+    this.keepAliveSecs = Math.floor(ms / 1000);
+  }
+
+  /** Closes idle connections now and every other one after its response in progress. */
+  closeIdle(): void {
+    this.closing = true;
+    for (const c of this.connections) if (c.idle) c.end();
+  }
+
+  /** Destroys every connection. */
+  closeAll(): void {
+    this.closing = true;
+    for (const c of this.connections) c.socket.destroy();
+    this.stopTimer();
+  }
+
+  /** @internal */
+  forget(c: FastConnection): void {
+    this.connections.delete(c);
+    if (this.connections.size === 0) this.stopTimer();
+  }
+
+  private stopTimer(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Destroys connections past their deadline (a busy request has none: the HSM call has its own timeout). */
+  private sweep(): void {
+    const now = Date.now();
+    for (const c of this.connections) {
+      if (c.phase !== "busy" && now > c.deadline) c.socket.destroy();
+    }
+  }
+}
