@@ -132,6 +132,11 @@ describe("XKS fast path", () => {
     expect(await handedOff(tlsSrv)).toBe(before + 2);
   });
 
+  test("fast_path takes true or false only", async () => {
+    const text = ciopToml({ stores: storeToml("x", "", ["tr-key"], [C1]) }).replace('port = 0', 'port = 0\nfast_path = "yes"');
+    await expect(loadConfigText(text, "bad-fast-path.toml")).rejects.toMatchObject({ code: "ERR_CONFIG_INVALID", message: expect.stringContaining("server.fast_path") });
+  });
+
   test("with fast_path = false node's server answers everything and the hand-off counter does not exist", async () => {
     expect(nodeOnlySrv.metrics.getSingleMetric("xks_proxy_connections_handed_off_total")).toBeUndefined();
     const r = await post(nodeOnlySrv.url, "/tenant/xks/kms/xks/v1/health", { requestMetadata: md("KmsHealthCheck") }, { cred: C1, ca: readFileSync(certs.ca) });
