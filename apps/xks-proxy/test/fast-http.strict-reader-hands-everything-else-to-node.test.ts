@@ -251,6 +251,15 @@ describe("the fast path serves well-formed POSTs", () => {
     expect(await dribbled.dribble(bytes, 1, 10_000)).toBe(bytes.length);
     expect((await dribbled.read(1))[0]!.json).toMatchObject({ via: "node", url: "/split", body: "0123456789" });
   });
+
+  test("a body trickled in byte by byte is handed to node with the head, which serves the whole request", async () => {
+    const body = "b".repeat(60);
+    const c = await connect(main.port);
+    const bytes = req("/trickled-body", body);
+    c.write(bytes.slice(0, bytes.length - body.length));
+    expect(await c.dribble(body, 1, 10_000)).toBe(body.length);
+    expect((await c.read(1))[0]!.json).toMatchObject({ via: "node", url: "/trickled-body", body });
+  });
 });
 
 // ------------------------------------------------------------------ hand-off to node
