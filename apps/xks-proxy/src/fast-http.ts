@@ -13,10 +13,10 @@
  * characters, header names that are not tokens, a repeated header, Transfer-Encoding, Expect,
  * Upgrade, a Content-Length that is not plain digits or exceeds the body limit, a missing Host, a
  * header section larger than `maxHeaderBytes`, and a request arriving in more than 32 reads. The
- * two parsers never both read one request, so there is no room for request smuggling between them. Requests on a connection are answered in
- * order, one at a time; a client that pipelines more than a request's worth of bytes is paused.
- * Headers timeout (from a request's first byte), request timeout and keep-alive idle timeout are
- * enforced by one shared timer.
+ * two parsers never both read one request, so there is no room for request smuggling between them.
+ * Requests on a connection are answered in order, one at a time; a client that pipelines more than
+ * a request's worth of bytes is paused. Headers timeout (from a request's first byte), request
+ * timeout and keep-alive idle timeout are enforced by one shared timer.
  */
 import { STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
