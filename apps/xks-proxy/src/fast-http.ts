@@ -447,10 +447,14 @@ export class FastHttp {
     }
   }
 
-  /** Changes the keep-alive idle timeout (config reload); applies from each connection's next idle period. */
-  setKeepAliveTimeout(ms: number): void {
-    this.options.keepAliveTimeoutMs = ms;
-    this.keepAliveSecs = Math.floor(ms / 1000);
+  /**
+   * Applies a reloaded configuration's body limit and keep-alive idle timeout: the limit from the
+   * next request on, the timeout from each connection's next idle period.
+   */
+  update(limits: { maxBodyBytes: number; keepAliveTimeoutMs: number }): void {
+    this.options.maxBodyBytes = limits.maxBodyBytes;
+    this.options.keepAliveTimeoutMs = limits.keepAliveTimeoutMs;
+    this.keepAliveSecs = Math.floor(limits.keepAliveTimeoutMs / 1000);
   }
 
   /** Closes idle connections now and every other one after its response in progress. */

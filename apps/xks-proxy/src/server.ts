@@ -542,8 +542,8 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
       backend.invalidate();
       logger.setLevel(fresh.logging.level);
       main.keepAliveTimeout = fresh.server.keepAliveTimeoutMs;
-      fast?.setKeepAliveTimeout(fresh.server.keepAliveTimeoutMs);
-      config = { ...fresh, server: { ...fresh.server, ip: config.server.ip, port: config.server.port }, hsm: { ...fresh.hsm, library: config.hsm.library, token: config.hsm.token, sessionPool: config.hsm.sessionPool, allowHostFallback: config.hsm.allowHostFallback } };
+      fast?.update({ maxBodyBytes: fresh.server.maxBodyBytes, keepAliveTimeoutMs: fresh.server.keepAliveTimeoutMs });
+      config = { ...fresh, server: { ...fresh.server, ip: config.server.ip, port: config.server.port, fastPath: config.server.fastPath }, hsm: { ...fresh.hsm, library: config.hsm.library, token: config.hsm.token, sessionPool: config.hsm.sessionPool, allowHostFallback: config.hsm.allowHostFallback } };
       logger.log("info", { msg: "config-reloaded", stores: config.stores.map((s) => s.name), restartNeededFor: restart.length ? restart : undefined });
     });
     return reloading.catch((err: unknown) => {

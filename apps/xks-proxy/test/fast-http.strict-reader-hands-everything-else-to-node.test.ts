@@ -252,6 +252,18 @@ describe("the fast path serves well-formed POSTs", () => {
     expect((await dribbled.read(1))[0]!.json).toMatchObject({ via: "node", url: "/split", body: "0123456789" });
   });
 
+  test("update() (a config reload) applies a new body limit from the next request on", async () => {
+    const p = await startPair({ maxBodyBytes: 1024 });
+    const body = "x".repeat(100);
+    const before = await connect(p.port);
+    before.write(req("/limit", body));
+    expect((await before.read(1))[0]!.json).toMatchObject({ via: "fast", bodyLength: 100 });
+    p.fast!.update({ maxBodyBytes: 50, keepAliveTimeoutMs: 5000 });
+    const after = await connect(p.port);
+    after.write(req("/limit", body));
+    expect((await after.read(1))[0]!.json).toMatchObject({ via: "node", url: "/limit", body });
+  });
+
   test("a body trickled in byte by byte is handed to node with the head, which serves the whole request", async () => {
     const body = "b".repeat(60);
     const c = await connect(main.port);
