@@ -126,6 +126,7 @@ export function parseRequestHead(head: string, maxBodyBytes: number): ParsedHead
     const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, "");
     if (!FIELD_VALUE.test(value)) return undefined;
     const key = name.toLowerCase();
+    // `in` also sees Object.prototype's names (__proto__, constructor...): such a header is declined too
     if (key in headers || DECLINED_HEADERS.has(key)) return undefined;
     headers[key] = value;
   }

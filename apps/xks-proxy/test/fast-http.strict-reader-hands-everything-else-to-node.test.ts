@@ -548,6 +548,7 @@ describe("parseRequestHead", () => {
     ["a Content-Length above the limit", `${KMS}\r\nContent-Length: 1025`], ["a signed Content-Length", `${KMS}\r\nContent-Length: +1`],
     ["a list Content-Length", `${KMS}\r\nContent-Length: 1, 1`], ["an empty Content-Length", `${KMS}\r\nContent-Length:`],
     ["Connection: upgrade", `${KMS}\r\nConnection: upgrade`],
+    ["a header named __proto__", `${KMS}\r\n__proto__: x`], ["a header named constructor", `${KMS}\r\nConstructor: x`],
   ])("declines %s", (_name, head) => {
     expect(parseRequestHead(head, 1024)).toBeUndefined();
   });
