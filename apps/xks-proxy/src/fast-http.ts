@@ -18,10 +18,10 @@
  * a request's worth of bytes is paused. Headers timeout (from a request's first byte), request
  * timeout and keep-alive idle timeout are enforced by one shared timer.
  */
-import { STATUS_CODES } from "node:http";
+import { STATUS_CODES, type Server } from "node:http";
 import type { Socket } from "node:net";
 import { Duplex } from "node:stream";
-import type { TLSSocket } from "node:tls";
+import tls, { type TLSSocket } from "node:tls";
 
 /** A response for the fast path to write. */
 export interface FastResponse {
@@ -205,42 +205,16 @@ export class HandedOffSocket extends Duplex {
     if (cb) this.once("timeout", cb);
     return this;
   }
-  get remoteAddress(): string | undefined {
-    return this.socket.remoteAddress;
-  }
-  get remotePort(): number | undefined {
-    return this.socket.remotePort;
-  }
-  get localAddress(): string | undefined {
-    return this.socket.localAddress;
-  }
-  get localPort(): number | undefined {
-    return this.socket.localPort;
-  }
-  // what a TLS socket tells a handler (client certificates of mTLS, the negotiated protocol)
+  // what a handler asks of a TLS socket (the Salesforce route group's client-certificate check)
   get encrypted(): boolean {
     return (this.socket as Partial<TLSSocket>).encrypted === true;
   }
   get authorized(): boolean {
     return (this.socket as Partial<TLSSocket>).authorized === true;
   }
-  get authorizationError(): Error | undefined {
-    return (this.socket as Partial<TLSSocket>).authorizationError;
-  }
-  get alpnProtocol(): string | false | null | undefined {
-    return (this.socket as Partial<TLSSocket>).alpnProtocol;
-  }
   getPeerCertificate(detailed?: boolean): ReturnType<TLSSocket["getPeerCertificate"]> | undefined {
     const s = this.socket as Partial<TLSSocket>;
     return typeof s.getPeerCertificate === "function" ? s.getPeerCertificate(detailed as true) : undefined;
-  }
-  getProtocol(): string | null | undefined {
-    const s = this.socket as Partial<TLSSocket>;
-    return typeof s.getProtocol === "function" ? s.getProtocol() : undefined;
-  }
-  getCipher(): ReturnType<TLSSocket["getCipher"]> | undefined {
-    const s = this.socket as Partial<TLSSocket>;
-    return typeof s.getCipher === "function" ? s.getCipher() : undefined;
   }
 }
 
@@ -489,4 +463,27 @@ export class FastHttp {
       if (c.phase !== "busy" && now > c.deadline) c.socket.destroy();
     }
   }
+}
+
+/**
+ * Puts a fast path in front of a node HTTP or HTTPS server: node's own connection listener (on
+ * 'connection', or 'secureConnection' for TLS; the first one, registered by node's constructor)
+ * is taken off and becomes the hand-off, and the fast path gets each new connection after the
+ * listeners already there (an mTLS check that destroys a refused socket runs first).
+ */
+export function fastPathInFront(server: Server, options: Omit<FastHttpOptions, "handOff"> & { onHandOff?(): void }): FastHttp {
+  const event = server instanceof tls.Server ? "secureConnection" : "connection";
+  const nodeListener = server.listeners(event)[0] as ((socket: unknown) => void) | undefined;
+  if (nodeListener === undefined) throw new Error(`the server has no ${event} listener to put the fast path in front of`);
+  server.removeListener(event, nodeListener);
+  const { onHandOff, ...rest } = options;
+  const fast = new FastHttp({
+    ...rest,
+    handOff: (stream) => {
+      onHandOff?.();
+      nodeListener.call(server, stream);
+    },
+  });
+  server.on(event, (socket: Socket) => fast.connection(socket));
+  return fast;
 }

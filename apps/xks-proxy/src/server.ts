@@ -8,7 +8,7 @@ import { randomBytes, timingSafeEqual } from "node:crypto";
 import { readFileSync, unwatchFile, watchFile } from "node:fs";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import https from "node:https";
-import type { AddressInfo, Socket } from "node:net";
+import type { AddressInfo } from "node:net";
 import tls, { type SecureContextOptions, type TLSSocket } from "node:tls";
 import { CiopError } from "@ciop/core";
 import type { Hsm, HsmKey } from "@ciop/hsm";
@@ -25,7 +25,7 @@ import {
 } from "@ciop/xks";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { checkRouteOverlaps, loadConfig, routeGroupPrefixes, type ProxyConfig, type TlsConfig } from "./config/index.js";
-import { FastHttp, type FastResponse } from "./fast-http.js";
+import { fastPathInFront, type FastHttp, type FastResponse } from "./fast-http.js";
 import { HsmBackend } from "./hsm-backend.js";
 import { Logger } from "./logger.js";
 import { TokenBucket } from "./rate-limit.js";
@@ -123,6 +123,12 @@ function closeServer(server: http.Server | undefined, graceMs: number, fast?: Fa
     fast?.closeIdle();
     server.closeIdleConnections();
   });
+}
+
+/** The path of a raw request target (up to "?"). */
+function pathOf(target: string): string {
+  const q = target.indexOf("?");
+  return q === -1 ? target : target.slice(0, q);
 }
 
 class BodyTooLarge extends Error {}
@@ -346,6 +352,7 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
   }
 
   // ------------------------------------------------------------------ request handling
+  const groupFor = (path: string): (typeof groups)[number] | undefined => groups.find(({ group: g, under }) => path === g.pathPrefix || path.startsWith(under));
   const ping = (res: ServerResponse): void => send(res, 200, { "content-type": "text/plain" }, "pong\n");
   const sendMetrics = async (res: ServerResponse): Promise<void> => {
     send(res, 200, { "content-type": registry.contentType }, await registry.metrics());
@@ -354,12 +361,11 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
   const onRequest = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const start = process.hrtime.bigint();
     const rawUrl = req.url ?? "/";
-    const q = rawUrl.indexOf("?");
-    const pathOnly = q === -1 ? rawUrl : rawUrl.slice(0, q);
+    const pathOnly = pathOf(rawUrl);
     if (req.method === "GET" && pathOnly === "/ping" && config.server.ping) return ping(res);
     if (req.method === "GET" && pathOnly === "/metrics" && config.metrics.enabled && config.metrics.port === undefined) return sendMetrics(res);
 
-    const group = groups.find(({ group: g, under }) => pathOnly === g.pathPrefix || pathOnly.startsWith(under));
+    const group = groupFor(pathOnly);
     let body: Buffer;
     try {
       body = await readBody(req, config.server.maxBodyBytes);
@@ -415,6 +421,29 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
     });
   };
 
+  /**
+   * The XKS fast path in front of `server`: it serves the XKS API's POSTs itself and hands node's
+   * HTTP server every other connection (from that request on): /ping, /metrics, route groups,
+   * anything outside its strict subset.
+   */
+  const startFastPath = (server: http.Server): FastHttp => {
+    const handedOff = new Counter({
+      name: "xks_proxy_connections_handed_off_total",
+      help: "Connections the XKS fast path passed to node's HTTP server (/ping, /metrics, route groups, or a request outside the strict subset)",
+      registers: [registry],
+    });
+    return fastPathInFront(server, {
+      accepts: (method, target) => method === "POST" && groupFor(pathOf(target)) === undefined,
+      handle: (method, target, headers, body, respond) => serveXks(process.hrtime.bigint(), method, target, headers, body, respond),
+      onHandOff: () => handedOff.inc(),
+      maxBodyBytes: config.server.maxBodyBytes,
+      headersTimeoutMs: httpOpts.headersTimeout!,
+      requestTimeoutMs: httpOpts.requestTimeout!,
+      keepAliveTimeoutMs: config.server.keepAliveTimeoutMs,
+      onError: (err) => logger.log("error", { msg: "request-failed", error: (err as Error).message?.slice(0, 200) }),
+    });
+  };
+
   // ------------------------------------------------------------------ listeners
   const httpOpts: http.ServerOptions = {
     keepAlive: true,
@@ -446,40 +475,7 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
   main.maxRequestsPerSocket = 0;
   // The XKS fast path takes every new connection first and hands node's HTTP server the ones (from
   // the first request) it does not serve itself: /ping, /metrics, route groups, anything unusual.
-  let fast: FastHttp | undefined;
-  if (config.server.fastPath) {
-    const event = tlsCfg ? "secureConnection" : "connection";
-    const [nodeListener, ...others] = main.listeners(event) as Array<(socket: unknown) => void>;
-    if (nodeListener === undefined || others.length > 1) throw new Error(`unexpected ${event} listeners on the HTTP server`);
-    main.removeListener(event, nodeListener);
-    const handedOff = new Counter({
-      name: "xks_proxy_connections_handed_off_total",
-      help: "Connections the XKS fast path passed to node's HTTP server (/ping, /metrics, route groups, or a request outside the strict subset)",
-      registers: [registry],
-    });
-    const groupPrefixes = groups.map(({ group: g, under }) => ({ exact: g.pathPrefix, under }));
-    const f = new FastHttp({
-      accepts: (method, target) => {
-        if (method !== "POST") return false;
-        const q = target.indexOf("?");
-        const path = q === -1 ? target : target.slice(0, q);
-        return !groupPrefixes.some((g) => path === g.exact || path.startsWith(g.under));
-      },
-      handle: (method, target, headers, body, respond) => serveXks(process.hrtime.bigint(), method, target, headers, body, respond),
-      handOff: (stream) => {
-        handedOff.inc();
-        nodeListener.call(main, stream);
-      },
-      maxBodyBytes: config.server.maxBodyBytes,
-      headersTimeoutMs: httpOpts.headersTimeout!,
-      requestTimeoutMs: httpOpts.requestTimeout!,
-      keepAliveTimeoutMs: config.server.keepAliveTimeoutMs,
-      onError: (err) => logger.log("error", { msg: "request-failed", error: (err as Error).message?.slice(0, 200) }),
-    });
-    // after the mTLS subject check (registered above), which destroys a refused socket
-    main.on(event, (socket: Socket) => f.connection(socket));
-    fast = f;
-  }
+  const fast = config.server.fastPath ? startFastPath(main) : undefined;
 
   let pingServer: http.Server | undefined;
   let metricsServer: http.Server | undefined;

@@ -1,7 +1,6 @@
 /**
- * The XKS fast path (src/fast-http.ts) in front of a plain node HTTP server, wired as server.ts
- * does it (node's own 'connection' / 'secureConnection' listener removed, FastHttp registered,
- * hand-off = node's listener called with the Duplex), driven over raw sockets: well-formed POSTs
+ * The XKS fast path (src/fast-http.ts) put in front of a plain node HTTP server by
+ * fastPathInFront, as server.ts does it, driven over raw sockets: well-formed POSTs
  * are served by the fast path (keep-alive, pipelined, byte by byte); whatever it declines reaches
  * node from the declined request's first byte, and node answers it byte for byte as a node server
  * without the fast path does (CL+TE smuggling attempts included); Connection: close and half-close;
@@ -15,7 +14,7 @@ import https from "node:https";
 import net, { type AddressInfo } from "node:net";
 import path from "node:path";
 import tls from "node:tls";
-import { FastHttp, parseRequestHead, type FastHttpOptions, type FastResponse } from "../src/fast-http.js";
+import { fastPathInFront, parseRequestHead, type FastHttp, type FastHttpOptions, type FastResponse } from "../src/fast-http.js";
 import { sleep, testDir } from "./proxy-helpers.js";
 
 // ------------------------------------------------------------------ servers
@@ -57,23 +56,15 @@ async function startPair(over: Partial<FastHttpOptions> | null, tlsFiles?: { key
   const server = tlsFiles ? https.createServer(tlsFiles, nodeHandler) : http.createServer(nodeHandler);
   const pair: Pair = { port: 0, server, sockets: [] };
   if (over) {
-    const event = tlsFiles ? "secureConnection" : "connection";
-    const [nodeListener, ...others] = server.listeners(event) as Array<(socket: unknown) => void>;
-    if (nodeListener === undefined || others.length > 0) throw new Error(`unexpected ${event} listeners`);
-    server.removeListener(event, nodeListener);
-    const fast = new FastHttp({
+    // the server-side sockets, seen before the fast path gets them
+    server.on(tlsFiles ? "secureConnection" : "connection", (socket: net.Socket) => pair.sockets.push(socket));
+    pair.fast = fastPathInFront(server, {
       accepts: (method, target) => method === "POST" && !target.startsWith("/node/"),
       handle: fastHandle,
-      handOff: (stream) => nodeListener.call(server, stream),
       maxBodyBytes: 1024, headersTimeoutMs: 5000, requestTimeoutMs: 10_000, keepAliveTimeoutMs: 5000,
       onError: (err) => errors.push(err),
       ...over,
     });
-    server.on(event, (socket: net.Socket) => {
-      pair.sockets.push(socket);
-      fast.connection(socket);
-    });
-    pair.fast = fast;
   }
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   pair.port = (server.address() as AddressInfo).port;
