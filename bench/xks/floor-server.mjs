@@ -2,8 +2,8 @@
 // one at a time, so the bench can say what each layer costs per request:
 //   node floor-server.mjs <cert> <key> <port> [layer]
 // FLOOR_PROCESSES=n runs n processes sharing the port (node:cluster), as the proxy's do (default 1).
-// A layer name ending in "+lean" serves the layer through a minimal HTTP/1.1 reader on the TLS
-// socket instead of node:https (see leanConnection).
+// A layer name ending in "+fast" serves the layer through the proxy's XKS fast path
+// (apps/xks-proxy/dist/fast-http.js, in front of node:https as in the proxy) instead of node:https alone.
 // layer "bare" (default): read the body, parse it as JSON, answer a fixed JSON; no SigV4, no HSM.
 // layer "xks": @ciop/xks's whole request pipeline (routing, SigV4, validation, AAD, responses) with
 //   node:crypto AES-256-GCM as the key manager.
@@ -15,13 +15,12 @@
 import { readFileSync } from "node:fs";
 import cluster from "node:cluster";
 import https from "node:https";
-import tls from "node:tls";
 import { softwareKeyManager } from "./common.mjs";
 
 const [cert, key, port, layerArg = "bare"] = process.argv.slice(2);
-// "<layer>+lean": the same layer behind a minimal HTTP/1.1 reader on a raw TLS socket instead of node:https
-const lean = layerArg.endsWith("+lean");
-const layer = lean ? layerArg.slice(0, -5) : layerArg;
+const fast = layerArg.endsWith("+fast");
+const layer = fast ? layerArg.slice(0, -"+fast".length) : layerArg;
+const JSON_HEADERS = { "content-type": "application/json" };
 const fixed = JSON.stringify({ ciphertext: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", initializationVector: "AAAAAAAAAAAAAAAA", authenticationTag: "AAAAAAAAAAAAAAAAAAAAAA==" });
 
 /** The request handler body for a layer: (method, url, headers, body) -> { status, body }. */
@@ -79,9 +78,20 @@ if (processes > 1 && cluster.isPrimary) {
     minVersion: "TLSv1.2",
     ciphers: "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384",
   };
-  const server = lean ? tls.createServer(tlsOptions, (socket) => leanConnection(socket, handle)) : https.createServer({ ...tlsOptions, keepAliveTimeout: 330_000 }, nodeHandler(handle));
+  const server = https.createServer({ ...tlsOptions, keepAliveTimeout: 330_000 }, nodeHandler(handle));
+  if (fast) {
+    const { fastPathInFront } = await import("../../apps/xks-proxy/dist/fast-http.js");
+    fastPathInFront(server, {
+      accepts: (method) => method === "POST",
+      handle: async (method, target, headers, body, respond) => respond({ ...(await handle(method, target, headers, body)), headers: JSON_HEADERS }),
+      maxBodyBytes: 64 * 1024,
+      headersTimeoutMs: 20_000,
+      requestTimeoutMs: 30_000,
+      keepAliveTimeoutMs: 330_000,
+    });
+  }
   server.listen(Number(port), "127.0.0.1", () => (cluster.isWorker ? process.send("ready") : process.stdout.write("ready\n")));
-  process.on("SIGTERM", () => server.close(() => process.exit(0)));
+  process.on("SIGTERM", () => process.exit(0));
 }
 
 /** node:https's request handler around a layer. */
@@ -91,44 +101,8 @@ function nodeHandler(handle) {
     req.on("data", (c) => chunks.push(c));
     req.on("end", async () => {
       const out = await handle(req.method, req.url, req.headers, Buffer.concat(chunks));
-      res.writeHead(out.status, { "content-type": "application/json", "content-length": String(Buffer.byteLength(out.body)) });
+      res.writeHead(out.status, { ...JSON_HEADERS, "content-length": String(Buffer.byteLength(out.body)) });
       res.end(out.body);
     });
   };
-}
-
-/**
- * "+lean": a minimal HTTP/1.1 reader on the TLS socket in place of node's HTTP server, to measure
- * what node:http costs per request. Measurement only: it trusts its input (Content-Length bodies,
- * no limits, no timeouts, no chunked encoding) and is nothing to put in front of a network.
- */
-function leanConnection(socket, handle) {
-  let pending = null;
-  let busy = false;
-  const pump = async () => {
-    if (busy) return;
-    busy = true;
-    while (pending) {
-      const end = pending.indexOf("\r\n\r\n");
-      if (end < 0) break;
-      const lines = pending.latin1Slice(0, end).split("\r\n");
-      const [method, url] = lines[0].split(" ");
-      const headers = {};
-      for (let i = 1; i < lines.length; i++) {
-        const c = lines[i].indexOf(":");
-        headers[lines[i].slice(0, c).toLowerCase()] = lines[i].slice(c + 1).trim();
-      }
-      const length = Number(headers["content-length"] ?? 0);
-      if (pending.length < end + 4 + length) break;
-      const body = pending.subarray(end + 4, end + 4 + length);
-      pending = pending.length === end + 4 + length ? null : pending.subarray(end + 4 + length);
-      const out = await handle(method, url, headers, body);
-      socket.write(`HTTP/1.1 ${out.status} OK\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(out.body)}\r\n\r\n${out.body}`);
-    }
-    busy = false;
-  };
-  socket.on("data", (d) => {
-    pending = pending ? Buffer.concat([pending, d]) : d;
-    void pump();
-  });
 }

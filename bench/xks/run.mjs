@@ -33,7 +33,9 @@ const KEEP = process.env.BENCH_KEEP === "1";
 // deploy/xks-proxy.toml.example has it) unless BENCH_PROCESSES says otherwise
 const PROCESSES = process.env.BENCH_PROCESSES ?? "auto";
 /** How many processes the proxy runs; the floor and layer servers run as many, so their rows compare. */
-const SERVER_PROCESSES = PROCESSES === "auto" ? (os.availableParallelism?.() ?? os.cpus().length) : Number(PROCESSES);
+const NPROC = os.availableParallelism?.() ?? os.cpus().length;
+const SERVER_PROCESSES = PROCESSES === "auto" ? NPROC : Number(PROCESSES);
+const FAST_PATH = process.env.BENCH_FAST_PATH !== "0";
 const PROFILE = process.env.BENCH_CPU_PROF === "1";
 const PERF = process.env.BENCH_PERF === "1";
 const lib = ["/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so", "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so"].find((p) => existsSync(p));
@@ -426,7 +428,7 @@ try {
       `ip = "127.0.0.1"`,
       `port = ${port}`,
       `processes = ${PROCESSES === "auto" ? '"auto"' : Number(PROCESSES)}`,
-      ...(process.env.BENCH_FAST_PATH === "0" ? ["fast_path = false"] : []),
+      ...(FAST_PATH ? [] : ["fast_path = false"]),
       `[server.tls]`,
       `cert_file = "${cert}"`,
       `key_file = "${key}"`,
@@ -597,7 +599,8 @@ try {
   // (one process each): @ciop/xks's pipeline with node:crypto GCM, then with GCM in the HSM
   const layers = [];
   if (process.env.BENCH_LAYERS !== "0") {
-    for (const layer of (process.env.BENCH_LAYERS || "xks,xks-hsm").split(",")) {
+    // by default the layers sit on the same HTTP path as the proxy (its fast path, unless BENCH_FAST_PATH=0)
+    for (const layer of (process.env.BENCH_LAYERS || (FAST_PATH ? "xks+fast,xks-hsm+fast" : "xks,xks-hsm")).split(",")) {
       const { fport, child } = await startFloor(layer);
       try {
         const cts = await ciphertextsFrom(fport);
@@ -614,13 +617,12 @@ try {
   const rawBase = Math.max(rawSync.opsPerSec, rawSyncAfter.opsPerSec);
 
   // ---------------------------------------------------------------- report
-  const nproc = os.availableParallelism?.() ?? os.cpus().length;
   const ratio = sat.reqPerSec / rawBase;
   const f = (x, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : "-");
   const load1 = os.loadavg()[0];
   console.log(`\nxks-proxy under TLS keep-alive load: SigV4-signed Encrypt/Decrypt (50/50), 32-byte plaintext, 64-byte AAD`);
-  console.log(`machine: ${nproc} CPUs, ${cpuModel()}, node ${process.version}, SoftHSM 2 token in ${base} (${baseFs}), load average at the end ${load1.toFixed(2)}`);
-  console.log(`load generators: ${GENERATOR === "wrk" ? "wrk 4 (one thread, its own process)" : "autocannon 8 (in this process)"} for saturation, and a paced open-loop generator in this process (fixed rate, raw TLS sockets), ${CONNECTIONS} keep-alive connections, ${SECONDS} s per phase; the proxy is a separate process (server processes: ${PROCESSES === "auto" ? `auto = ${SERVER_PROCESSES}` : PROCESSES}; XKS fast path ${process.env.BENCH_FAST_PATH === "0" ? "off" : "on"})\n`);
+  console.log(`machine: ${NPROC} CPUs, ${cpuModel()}, node ${process.version}, SoftHSM 2 token in ${base} (${baseFs}), load average at the end ${load1.toFixed(2)}`);
+  console.log(`load generators: ${GENERATOR === "wrk" ? "wrk 4 (one thread, its own process)" : "autocannon 8 (in this process)"} for saturation, and a paced open-loop generator in this process (fixed rate, raw TLS sockets), ${CONNECTIONS} keep-alive connections, ${SECONDS} s per phase; the proxy is a separate process (server processes: ${PROCESSES === "auto" ? `auto = ${SERVER_PROCESSES}` : PROCESSES}; XKS fast path ${FAST_PATH ? "on" : "off"})\n`);
   console.log(`${"".padEnd(44)}${"req/s".padStart(10)}${"p50 ms".padStart(9)}${"p99 ms".padStart(9)}${"max ms".padStart(9)}${"errors".padStart(8)}`);
   const line = (name, r) => console.log(`${name.padEnd(44)}${f(r.reqPerSec).padStart(10)}${f(r.p50, 2).padStart(9)}${f(r.p99, 2).padStart(9)}${f(r.max, 1).padStart(9)}${String(r.errors).padStart(8)}`);
   line("proxy, saturation", sat);
@@ -655,8 +657,8 @@ try {
     const names = {
       xks: "+ @ciop/xks pipeline, node:crypto GCM",
       "xks-hsm": "+ GCM in the HSM (session copy, sync)",
-      "xks+lean": "xks on a minimal HTTP reader instead of node:http",
-      "xks-hsm+lean": "xks-hsm on a minimal HTTP reader, not node:http",
+      "xks+fast": "+ @ciop/xks pipeline, node GCM, fast path",
+      "xks-hsm+fast": "+ GCM in the HSM (session copy), fast path",
     };
     for (const { layer, row } of layers) layerLine(names[layer] ?? `layer ${layer}`, row);
     layerLine("the proxy itself (all on)", sat);

@@ -3,8 +3,8 @@
  * (POST, Content-Length body, a handful of headers, keep-alive), in front of node's HTTP server.
  *
  * Why: at the proxy's request sizes, node's HTTP server (IncomingMessage / ServerResponse
- * streams) costs more CPU per request than SigV4 verification does: 23-45 µs more than this reader
- * in bench/xks (layers `xks-hsm` and `xks-hsm+lean`).
+ * streams) costs more CPU per request than SigV4 verification does; bench/xks measures the
+ * difference (`BENCH_FAST_PATH=0`, and the layers `xks-hsm` against `xks-hsm+fast`).
  *
  * Safety: the reader accepts only a narrow, unambiguous subset of HTTP/1.1 and hands the
  * connection, from the first byte of the request it declines, to node's HTTP server, which then
