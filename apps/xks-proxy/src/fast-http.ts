@@ -15,7 +15,10 @@
  * header section larger than `maxHeaderBytes`, and a request arriving in more than 32 reads. The
  * two parsers never both read one request, so there is no room for request smuggling between them.
  * Requests on a connection are answered in order, one at a time; a client that pipelines more than
- * a request's worth of bytes is paused. Headers timeout (from a request's first byte), request
+ * a request's worth of bytes is paused. Answers are written at the end of the event-loop turn that
+ * produced them, all connections' together (one write per connection): under load the client side
+ * is then woken once per turn rather than once per answer, which bench/xks measures as less CPU
+ * per request on both sides. Headers timeout (from a request's first byte), request
  * timeout and keep-alive idle timeout are enforced by one shared timer.
  */
 import { STATUS_CODES, type Server } from "node:http";
@@ -68,6 +71,8 @@ const CLOSE_AFTER_END_MS = 5_000;
  * (node's parser streams; buffering here would copy a trickled body over and over).
  */
 const MAX_REQUEST_PIECES = 32;
+/** Queued response bytes after which a connection's next request waits for them to be written. */
+const OUT_HIGH_WATER = 16 * 1024;
 
 /**
  * A header section still without CRLFCRLF that already shows a line end other than CRLF (a bare
@@ -232,6 +237,10 @@ class FastConnection {
   /** The client has half-closed (FIN): answer what is in progress, then close. */
   private peerEnded = false;
   private handedOff = false;
+  /** Responses rendered but not yet written (see {@link write}). */
+  private out = "";
+  /** Requests wait until the queued responses are written (a pipelining client's). */
+  private waitingForFlush = false;
   private readonly onData = (d: Buffer): void => this.data(d);
 
   constructor(
@@ -333,7 +342,11 @@ class FastConnection {
     if (this.peerEnded) this.end();
   }
 
-  /** Writes a response; returns whether the connection closes after it (a broken response forces it). */
+  /**
+   * Queues a response; returns whether the connection closes after it (a broken response forces
+   * it). The queued bytes go out with every other connection's at the end of this event-loop turn
+   * ({@link FastHttp.flushSoon}).
+   */
   private write(r: FastResponse, close: boolean): boolean {
     if (this.socket.destroyed) return true;
     let text: string;
@@ -344,17 +357,31 @@ class FastConnection {
       text = renderResponse({ status: 500, headers: { "content-type": "application/json" }, body: '{"errorName":"InternalException"}' }, true, 0, Date.now());
       close = true;
     }
+    if (this.out === "") this.http.flushSoon(this);
+    this.out += text;
+    return close;
+  }
+
+  /** Writes what {@link write} queued (one socket write, however many responses). */
+  flush(): void {
+    const text = this.out;
+    if (text === "") return;
+    this.out = "";
+    const waiting = this.waitingForFlush;
+    this.waitingForFlush = false;
+    if (this.socket.destroyed) return;
     if (!this.socket.write(text)) {
       // the client is not reading: take no more requests from it until it does
       this.socket.pause();
-      this.socket.once("drain", () => {
-        if (this.phase !== "closing") {
-          this.socket.resume();
-          this.pump();
-        }
-      });
-    }
-    return close;
+      this.socket.once("drain", () => this.goOn());
+    } else if (waiting) this.goOn();
+  }
+
+  /** Reads and serves again after a pause for the client to take its answers. */
+  private goOn(): void {
+    if (this.phase === "closing") return;
+    this.socket.resume();
+    this.pump();
   }
 
   /** After a response: close, or go on with the next request (pipelined bytes may be waiting). */
@@ -365,21 +392,24 @@ class FastConnection {
       this.phase = "idle";
       this.deadline = now + this.http.options.keepAliveTimeoutMs;
     } else this.beginRequest(now);
-    if (!this.socket.writableNeedDrain) {
-      this.socket.resume();
-      this.pump();
-    }
+    if (this.out.length >= OUT_HIGH_WATER) {
+      // a pipelining client has a socket buffer's worth of answers queued: go on after they are written
+      this.waitingForFlush = true;
+    } else if (!this.socket.writableNeedDrain) this.goOn();
   }
 
   /** Ends the connection after what has been written (FIN), destroyed if the peer lingers. */
   end(): void {
     if (this.phase === "closing") return;
+    this.flush();
     this.phase = "closing";
     this.deadline = Date.now() + CLOSE_AFTER_END_MS;
     this.socket.end();
   }
 
   private handOff(): void {
+    // answers already given leave before node's
+    this.flush();
     this.handedOff = true;
     this.socket.removeListener("data", this.onData);
     this.socket.removeListener("end", this.onEnd);
@@ -402,6 +432,8 @@ export class FastHttp {
   closing = false;
   private readonly connections = new Set<FastConnection>();
   private timer: NodeJS.Timeout | undefined;
+  /** Connections with responses queued for the end of this event-loop turn. */
+  private toFlush: FastConnection[] = [];
 
   constructor(readonly options: FastHttpOptions) {
     this.maxHeaderBytes = options.maxHeaderBytes ?? 16 * 1024;
@@ -444,6 +476,22 @@ export class FastHttp {
     for (const c of this.connections) c.socket.destroy();
     this.stopTimer();
   }
+
+  /**
+   * @internal Schedules `c`'s queued responses to be written once this turn's I/O callbacks have
+   * run (setImmediate). Under load one turn serves requests from many connections: writing their
+   * answers together, after the HSM work, wakes the client side once per turn instead of once per
+   * response, and a connection's pipelined answers leave in one write.
+   */
+  flushSoon(c: FastConnection): void {
+    if (this.toFlush.push(c) === 1) setImmediate(this.flushAll);
+  }
+
+  private readonly flushAll = (): void => {
+    const list = this.toFlush;
+    this.toFlush = [];
+    for (const c of list) c.flush();
+  };
 
   /** @internal */
   forget(c: FastConnection): void {
