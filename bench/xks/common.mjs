@@ -39,9 +39,8 @@ export function encryptBody() {
   return { requestMetadata: requestMetadata("Encrypt"), plaintext: randomBytes(32).toString("base64"), encryptionAlgorithm: "AES_GCM", additionalAuthenticatedData: randomBytes(64).toString("base64") };
 }
 
-/** An XksCrypto with one AES-256 key (random, in memory) named `keyName`, GCM by node:crypto. */
-export function softwareKeyManager(keyName) {
-  const bytes = randomBytes(32);
+/** An XksCrypto with one AES-256 key (`bytes`, random by default; in memory) named `keyName`, GCM by node:crypto. */
+export function softwareKeyManager(keyName, bytes = randomBytes(32)) {
   return {
     describeKey: (id) => (id === keyName ? { keySpec: "AES_256", enabled: true, canEncrypt: true, canDecrypt: true } : undefined),
     encrypt(_id, iv, pt, aad) {

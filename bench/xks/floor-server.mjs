@@ -12,6 +12,7 @@
 //   metrics, rate limits, key-state cache or timeouts.
 // The xks layers read the store from the environment: FLOOR_ACCESS_KEY_ID, XKS_BENCH_SECRET,
 // FLOOR_PREFIX, FLOOR_KEY; xks-hsm also FLOOR_LIB, FLOOR_TOKEN and XKS_BENCH_PIN.
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import cluster from "node:cluster";
 import https from "node:https";
@@ -41,7 +42,8 @@ async function handlerFor(name) {
   };
   let crypto;
   if (name === "xks") {
-    crypto = softwareKeyManager(keyName);
+    // one key for every worker process: a ciphertext made by one decrypts in another
+    crypto = softwareKeyManager(keyName, Buffer.from(process.env.FLOOR_SOFT_KEY, "hex"));
   } else if (name === "xks-hsm") {
     const { Hsm } = await import("@ciop/hsm");
     const hsm = await Hsm.open({ library: process.env.FLOOR_LIB, token: process.env.FLOOR_TOKEN, pin: { env: "XKS_BENCH_PIN" } });
@@ -63,6 +65,8 @@ async function handlerFor(name) {
 
 // FLOOR_PROCESSES=n: n worker processes share the port (node:cluster), as the proxy's processes do
 const processes = Number(process.env.FLOOR_PROCESSES ?? 1);
+// the xks layer's software AES key, made once and inherited by the worker processes
+if (cluster.isPrimary) process.env.FLOOR_SOFT_KEY = randomBytes(32).toString("hex");
 if (processes > 1 && cluster.isPrimary) {
   let ready = 0;
   for (let i = 0; i < processes; i++) cluster.fork().on("message", (m) => m === "ready" && ++ready === processes && process.stdout.write("ready\n"));

@@ -8,6 +8,8 @@
 // external key store) -> Salesforce cache-only JWE row -> raw token-key run again. The proxy runs
 // as its own process (`xks-proxy serve --config F`), so the load generator (autocannon, in this
 // process) and the server do not share an event loop. See apps/xks-proxy/docs/bench.md.
+// BENCH_AB=<path to another build's main.js, or "same"> [BENCH_AB_NODE_ARGS=<node options for B>]
+// adds rounds comparing this build with that one, or with other node options, in the same run. Other knobs: apps/xks-proxy/docs/bench.md.
 // Last line: `xks-bench: <req/s> req/s, ratio <r>, p99 at 1800 req/s <ms> ms`.
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
@@ -62,7 +64,8 @@ const baseFs = (() => {
   }
 })();
 const dir = mkdtempSync(join(base, "ciop-bench-xks-"));
-let server;
+/** Proxy processes started (stopped in the end). */
+const servers = [];
 
 function freePort() {
   return new Promise((res, rej) => {
@@ -85,6 +88,23 @@ function get(url, headers = {}) {
     r.on("error", rej);
     r.setTimeout(2000, () => r.destroy(new Error("timeout")));
   });
+}
+
+/**
+ * Sum (s) and count of the proxy's own HSM-call histogram (xks_proxy_hsm_duration_seconds, every
+ * series; the processes' metrics are aggregated), or undefined when /metrics does not answer.
+ */
+async function hsmHistogram(url) {
+  const r = await get(`${url}/metrics`).catch(() => undefined);
+  if (r?.status !== 200) return undefined;
+  let sum = 0;
+  let count = 0;
+  for (const line of r.body.split("\n")) {
+    const m = /^xks_proxy_hsm_duration_seconds_(sum|count)(?:\{[^}]*\})? (\S+)$/.exec(line);
+    if (m?.[1] === "sum") sum += Number(m[2]);
+    else if (m) count += Number(m[2]);
+  }
+  return { sum, count };
 }
 
 function post(agent, port, path, headers, body) {
@@ -481,11 +501,13 @@ try {
   // ---------------------------------------------------------------- TLS floor (bare HTTPS server)
   let floor;
   let floorPaced;
+  // node options for the proxy and the layer servers (BENCH_CPU_PROF: a V8 CPU profile per process)
+  const nodeArgs = [...(PROFILE ? ["--cpu-prof", "--cpu-prof-dir", join(here, "profiles")] : []), ...(process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean)];
   /** A floor server (floor-server.mjs) of the given layer on a free port, once it listens. */
   async function startFloor(layer) {
     const fport = await freePort();
     const layerEnv = { ...env, FLOOR_ACCESS_KEY_ID: cred.accessKeyId, FLOOR_PREFIX: prefix, FLOOR_KEY: "bench-key", FLOOR_LIB: lib, FLOOR_TOKEN: label, FLOOR_PROCESSES: String(SERVER_PROCESSES) };
-    const child = spawn(process.execPath, [join(here, "floor-server.mjs"), cert, key, String(fport), layer], { env: layerEnv, stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(process.execPath, [...(layer === "bare" ? [] : nodeArgs), join(here, "floor-server.mjs"), cert, key, String(fport), layer], { env: layerEnv, stdio: ["ignore", "pipe", "inherit"] });
     await new Promise((r, j) => {
       child.stdout.once("data", r);
       child.once("exit", () => j(new Error(`floor server (${layer}) exited`)));
@@ -508,18 +530,22 @@ try {
   }
 
   // ---------------------------------------------------------------- start the proxy
-  const nodeArgs = [...(PROFILE ? ["--cpu-prof", "--cpu-prof-dir", join(here, "profiles")] : []), ...(process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean)];
-  server = spawn(process.execPath, [...nodeArgs, main, "serve", "--config", configFile], { env, stdio: ["ignore", "ignore", "pipe"] });
-  let serverErr = "";
-  server.stderr.on("data", (d) => (serverErr += d));
-  const exited = new Promise((r) => server.once("exit", (code) => r(code)));
-  const baseUrl = `https://localhost:${port}`;
-  for (let i = 0; ; i++) {
-    const r = await get(`${baseUrl}/ping`).catch(() => undefined);
-    if (r?.status === 200) break;
-    if (server.exitCode !== null || i > 100) throw new Error(`the proxy did not come up: ${serverErr.slice(0, 2000)}`);
-    await new Promise((r2) => setTimeout(r2, 100));
+  /** Starts `entry` (a build's dist/main.js) with `config`; resolves once its /ping answers. */
+  async function startProxy(entry, config, onPort, args = nodeArgs) {
+    const child = spawn(process.execPath, [...args, entry, "serve", "--config", config], { env, stdio: ["ignore", "ignore", "pipe"] });
+    servers.push(child);
+    let err = "";
+    child.stderr.on("data", (d) => (err += d));
+    for (let i = 0; ; i++) {
+      const r = await get(`https://localhost:${onPort}/ping`).catch(() => undefined);
+      if (r?.status === 200) break;
+      if (child.exitCode !== null || i > 100) throw new Error(`the proxy (${entry}) did not come up: ${err.slice(0, 2000)}`);
+      await new Promise((r2) => setTimeout(r2, 100));
+    }
+    return child;
   }
+  const server = await startProxy(main, configFile, port);
+  const baseUrl = `https://localhost:${port}`;
   log(`proxy up on ${baseUrl} (pid ${server.pid})`);
 
   // ---------------------------------------------------------------- signed request pools
@@ -573,12 +599,54 @@ try {
   await saturate("warm-up", { ...common, duration: 3, requests: await mixedPool() });
   // BENCH_PERF=1: a system-wide `perf record` over the saturation phase (who burns the CPU: kernel, TLS, SoftHSM, V8)
   const perf = PERF ? spawn("perf", ["record", "-a", "-g", "-q", "-o", join(here, "profiles", "perf.data"), "--", "sleep", String(SECONDS)], { stdio: "ignore" }) : undefined;
+  const hsm0 = await hsmHistogram(baseUrl);
   const sat = await saturate(`saturation, ${CONNECTIONS} connections`, { ...common, requests: await mixedPool() });
+  const hsm1 = await hsmHistogram(baseUrl);
+  // time inside the HSM call per call, as the proxy itself measures it (sync calls: its CPU time)
+  sat.hsmCallUs = hsm0 && hsm1 && hsm1.count > hsm0.count ? ((hsm1.sum - hsm0.sum) / (hsm1.count - hsm0.count)) * 1e6 : NaN;
   if (perf) await new Promise((r) => (perf.exitCode !== null ? r() : perf.once("exit", r)));
   // a rate the proxy can sustain here (half its saturation throughput), for a latency picture below the knee
   const halfRate = Math.max(100, Math.round(sat.reqPerSec / 2 / 100) * 100);
   const half = await paced(`${halfRate} req/s offered (paced, half of saturation)`, { port, rate: halfRate, seconds: SECONDS, connections: CONNECTIONS, requests: await mixedPool() });
   const rated = await paced(`${RATE} req/s offered (paced), ${CONNECTIONS} connections`, { port, rate: RATE, seconds: SECONDS, connections: CONNECTIONS, requests: await mixedPool() });
+
+  // BENCH_AB=<another build's apps/xks-proxy/dist/main.js, or "same"> (and BENCH_AB_NODE_ARGS, node
+  // options for it instead of BENCH_NODE_ARGS): a second proxy B on another port with the same
+  // config and token, then rounds of a saturation and a paced phase against this build (A) and B,
+  // in the order AB, BA, AB...: a difference smaller than this machine's drift between whole runs
+  // shows up in the pairs (BENCH_AB_ROUNDS, default 6)
+  let abRounds;
+  let abLabel;
+  if (process.env.BENCH_AB) {
+    // (a relative path is taken from where `pnpm bench:xks` was started)
+    const entryB = process.env.BENCH_AB === "same" ? main : resolve(process.env.INIT_CWD ?? process.cwd(), process.env.BENCH_AB);
+    const argsB = process.env.BENCH_AB_NODE_ARGS === undefined ? nodeArgs : process.env.BENCH_AB_NODE_ARGS.split(" ").filter(Boolean);
+    abLabel = `A = ${main}${nodeArgs.length ? ` (${nodeArgs.join(" ")})` : ""}, B = ${entryB}${argsB.length ? ` (${argsB.join(" ")})` : ""}`;
+    const portB = await freePort();
+    const configB = join(dir, "xks-proxy-b.toml");
+    writeFileSync(configB, readFileSync(configFile, "utf8").replace(`port = ${port}\n`, `port = ${portB}\n`), { mode: 0o600 });
+    const serverB = await startProxy(entryB, configB, portB, argsB);
+    log(`A/B: B = ${entryB} on port ${portB} (pid ${serverB.pid})`);
+    await saturate("A/B: B warm-up", { url: `https://localhost:${portB}`, duration: 3, requests: await mixedPool(portB) });
+    const sides = [
+      { name: "A", port, pid: server.pid },
+      { name: "B", port: portB, pid: serverB.pid },
+    ];
+    abRounds = [];
+    for (let i = 0; i < Number(process.env.BENCH_AB_ROUNDS ?? 6); i++) {
+      const round = {};
+      for (const side of i % 2 === 0 ? sides : [...sides].reverse()) {
+        const url = `https://localhost:${side.port}`;
+        const h0 = await hsmHistogram(url);
+        const s = await saturate(`A/B round ${i + 1}, ${side.name}, saturation`, { url, requests: await mixedPool(side.port), serverPid: side.pid });
+        const h1 = await hsmHistogram(url);
+        s.hsmCallUs = h0 && h1 && h1.count > h0.count ? ((h1.sum - h0.sum) / (h1.count - h0.count)) * 1e6 : NaN;
+        const p = await paced(`A/B round ${i + 1}, ${side.name}, ${RATE} req/s offered`, { port: side.port, rate: RATE, seconds: SECONDS, connections: CONNECTIONS, requests: await mixedPool(side.port) });
+        round[side.name] = { sat: s, paced: p };
+      }
+      abRounds.push(round);
+    }
+  }
 
   // Salesforce cache-only: GET <prefix>/<kid> with Basic auth, a fresh JWE per response
   let sfRow;
@@ -643,6 +711,7 @@ try {
   console.log(`\nCPU time per answered request at saturation (µs, user + system, all of the machine's CPUs):`);
   console.log(`${"".padEnd(44)}${"server".padStart(10)}${"generator".padStart(12)}`);
   cpuLine("proxy", sat);
+  opsLine("  of which in the HSM call (proxy's histogram)", sat.hsmCallUs);
   if (sfRow) cpuLine("salesforce cache-only JWE", sfRow);
   cpuLine("bare node HTTPS floor", floor);
   opsLine("one raw token-key GCM op (1e6 / best raw)", 1e6 / rawBase);
@@ -663,6 +732,27 @@ try {
     for (const { layer, row } of layers) layerLine(names[layer] ?? `layer ${layer}`, row);
     layerLine("the proxy itself (all on)", sat);
   }
+  if (abRounds) {
+    console.log(`\nA/B, alternating (AB, BA, ...): ${abLabel}; ${SECONDS} s phases`);
+    console.log("(µs per request: server CPU / generator CPU / in the HSM call; p99 in ms)");
+    const head = (side) => `${`${side} req/s`.padStart(9)}${"µs srv/gen/hsm".padStart(16)}${`p99@${RATE}`.padStart(10)}`;
+    console.log(`${"round".padEnd(8)}${head("A")} ${head("B")}`);
+    const cell = (x) => `${f(x.sat.reqPerSec).padStart(9)}${`${f(x.sat.serverCpuUs)}/${f(x.sat.generatorCpuUs)}/${f(x.sat.hsmCallUs)}`.padStart(16)}${f(x.paced.p99, 2).padStart(10)}`;
+    abRounds.forEach((r, i) => console.log(`${String(i + 1).padEnd(8)}${cell(r.A)} ${cell(r.B)}`));
+    const median = (xs) => {
+      const v = [...xs].sort((a, b) => a - b);
+      return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+    };
+    const med = (side, pick) => median(abRounds.map((r) => pick(r[side])));
+    const mid = (side) => ({
+      sat: { reqPerSec: med(side, (x) => x.sat.reqPerSec), serverCpuUs: med(side, (x) => x.sat.serverCpuUs), generatorCpuUs: med(side, (x) => x.sat.generatorCpuUs), hsmCallUs: med(side, (x) => x.sat.hsmCallUs) },
+      paced: { p99: med(side, (x) => x.paced.p99) },
+    });
+    const [mA, mB] = [mid("A"), mid("B")];
+    console.log(`${"median".padEnd(8)}${cell(mA)} ${cell(mB)}`);
+    const wins = abRounds.filter((r) => r.B.sat.reqPerSec > r.A.sat.reqPerSec).length;
+    console.log(`B / A, medians: req/s ${(mB.sat.reqPerSec / mA.sat.reqPerSec).toFixed(3)}, server µs per request ${(mB.sat.serverCpuUs / mA.sat.serverCpuUs).toFixed(3)}; B served more in ${wins} of ${abRounds.length} rounds`);
+  }
   console.log(`\nratio proxy req/s / raw token-key sync ops/s (better of two runs): ${ratio.toFixed(2)}`);
   console.log(`ratio proxy req/s / bare HTTPS floor req/s:                       ${(sat.reqPerSec / floor.reqPerSec).toFixed(2)}`);
   if (sat.errors || rated.errors || half.errors) console.log(`non-2xx/errors: saturation ${JSON.stringify(sat.statusCodes)}, ${RATE}/s ${JSON.stringify(rated.statusCodes)}, ${halfRate}/s ${JSON.stringify(half.statusCodes)}`);
@@ -671,19 +761,22 @@ try {
   console.log(`xks-bench: ${f(sat.reqPerSec)} req/s, ratio ${ratio.toFixed(2)}, p99 at ${RATE} req/s ${p99.toFixed(2)} ms`);
   if (sat.errors + rated.errors + half.errors > 0) process.exitCode = 1;
 } finally {
-  if (server && server.exitCode === null) {
-    server.kill("SIGTERM");
-    await new Promise((r) => {
-      const t = setTimeout(() => {
-        server.kill("SIGKILL");
-        r();
-      }, 5000);
-      server.once("exit", () => {
-        clearTimeout(t);
-        r();
-      });
-    });
-  }
+  await Promise.all(
+    servers.filter((child) => child.exitCode === null).map(
+      (child) =>
+        new Promise((r) => {
+          const t = setTimeout(() => {
+            child.kill("SIGKILL");
+            r();
+          }, 5000);
+          child.once("exit", () => {
+            clearTimeout(t);
+            r();
+          });
+          child.kill("SIGTERM");
+        }),
+    ),
+  );
   if (KEEP) log(`kept ${dir}`);
   else rmSync(dir, { recursive: true, force: true });
 }
