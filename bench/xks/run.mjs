@@ -95,7 +95,8 @@ function get(url, headers = {}) {
  * series; the processes' metrics are aggregated), or undefined when /metrics does not answer.
  */
 async function hsmHistogram(url) {
-  const r = await get(`${url}/metrics`).catch(() => undefined);
+  // (once more after a failed try: the first connection after a saturation phase can time out)
+  const r = (await get(`${url}/metrics`).catch(() => undefined)) ?? (await get(`${url}/metrics`).catch(() => undefined));
   if (r?.status !== 200) return undefined;
   let sum = 0;
   let count = 0;
