@@ -9,7 +9,8 @@
 // as its own process (`xks-proxy serve --config F`), so the load generator (autocannon, in this
 // process) and the server do not share an event loop. See apps/xks-proxy/docs/bench.md.
 // BENCH_AB=<path to another build's main.js, or "same"> [BENCH_AB_NODE_ARGS=<node options for B>]
-// adds rounds comparing this build with that one, or with other node options, in the same run. Other knobs: apps/xks-proxy/docs/bench.md.
+// adds rounds comparing this build with that one, or with other node options, in the same run.
+// Other knobs: apps/xks-proxy/docs/bench.md.
 // Last line: `xks-bench: <req/s> req/s, ratio <r>, p99 at 1800 req/s <ms> ms`.
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
@@ -545,6 +546,15 @@ try {
     }
     return child;
   }
+  /** A saturation phase against a proxy; the row also gets the time inside its HSM calls, per call. */
+  async function saturateProxy(title, opts) {
+    const h0 = await hsmHistogram(opts.url);
+    const row = await saturate(title, opts);
+    const h1 = await hsmHistogram(opts.url);
+    // as the proxy itself measures it; with sync calls (SoftHSM) that is CPU time of the proxy too
+    row.hsmCallUs = h0 && h1 && h1.count > h0.count ? ((h1.sum - h0.sum) / (h1.count - h0.count)) * 1e6 : NaN;
+    return row;
+  }
   const server = await startProxy(main, configFile, port);
   const baseUrl = `https://localhost:${port}`;
   log(`proxy up on ${baseUrl} (pid ${server.pid})`);
@@ -600,11 +610,7 @@ try {
   await saturate("warm-up", { ...common, duration: 3, requests: await mixedPool() });
   // BENCH_PERF=1: a system-wide `perf record` over the saturation phase (who burns the CPU: kernel, TLS, SoftHSM, V8)
   const perf = PERF ? spawn("perf", ["record", "-a", "-g", "-q", "-o", join(here, "profiles", "perf.data"), "--", "sleep", String(SECONDS)], { stdio: "ignore" }) : undefined;
-  const hsm0 = await hsmHistogram(baseUrl);
-  const sat = await saturate(`saturation, ${CONNECTIONS} connections`, { ...common, requests: await mixedPool() });
-  const hsm1 = await hsmHistogram(baseUrl);
-  // time inside the HSM call per call, as the proxy itself measures it (sync calls: its CPU time)
-  sat.hsmCallUs = hsm0 && hsm1 && hsm1.count > hsm0.count ? ((hsm1.sum - hsm0.sum) / (hsm1.count - hsm0.count)) * 1e6 : NaN;
+  const sat = await saturateProxy(`saturation, ${CONNECTIONS} connections`, { ...common, requests: await mixedPool() });
   if (perf) await new Promise((r) => (perf.exitCode !== null ? r() : perf.once("exit", r)));
   // a rate the proxy can sustain here (half its saturation throughput), for a latency picture below the knee
   const halfRate = Math.max(100, Math.round(sat.reqPerSec / 2 / 100) * 100);
@@ -637,11 +643,7 @@ try {
     for (let i = 0; i < Number(process.env.BENCH_AB_ROUNDS ?? 6); i++) {
       const round = {};
       for (const side of i % 2 === 0 ? sides : [...sides].reverse()) {
-        const url = `https://localhost:${side.port}`;
-        const h0 = await hsmHistogram(url);
-        const s = await saturate(`A/B round ${i + 1}, ${side.name}, saturation`, { url, requests: await mixedPool(side.port), serverPid: side.pid });
-        const h1 = await hsmHistogram(url);
-        s.hsmCallUs = h0 && h1 && h1.count > h0.count ? ((h1.sum - h0.sum) / (h1.count - h0.count)) * 1e6 : NaN;
+        const s = await saturateProxy(`A/B round ${i + 1}, ${side.name}, saturation`, { url: `https://localhost:${side.port}`, requests: await mixedPool(side.port), serverPid: side.pid });
         const p = await paced(`A/B round ${i + 1}, ${side.name}, ${RATE} req/s offered`, { port: side.port, rate: RATE, seconds: SECONDS, connections: CONNECTIONS, requests: await mixedPool(side.port) });
         round[side.name] = { sat: s, paced: p };
       }
