@@ -541,6 +541,7 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
       fast?.update({ maxBodyBytes: fresh.server.maxBodyBytes, keepAliveTimeoutMs: fresh.server.keepAliveTimeoutMs });
       config = { ...fresh, server: { ...fresh.server, ip: config.server.ip, port: config.server.port, fastPath: config.server.fastPath }, hsm: { ...fresh.hsm, library: config.hsm.library, token: config.hsm.token, sessionPool: config.hsm.sessionPool, allowHostFallback: config.hsm.allowHostFallback } };
       logger.log("info", { msg: "config-reloaded", stores: config.stores.map((s) => s.name), restartNeededFor: restart.length ? restart : undefined });
+      for (const setting of config.notEnforced) logger.log("warn", { msg: "setting-not-enforced", setting });
     });
     return reloading.catch((err: unknown) => {
       logger.log("error", { msg: "config-reload-failed", error: (err as Error).message?.slice(0, 300) });
@@ -563,6 +564,7 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
   }
 
   logger.log("info", { msg: "listening", url, pingUrl, metricsUrl, stores: config.stores.map((s) => s.name), format: config.source.format, token: backend.hsm.token.label });
+  for (const setting of config.notEnforced) logger.log("warn", { msg: "setting-not-enforced", setting });
 
   let closing: Promise<void> | undefined;
   return {

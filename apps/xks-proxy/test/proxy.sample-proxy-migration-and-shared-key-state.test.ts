@@ -99,6 +99,8 @@ print(json.dumps({"ciphertext": base64.b64encode(out[:-16]).decode(), "authentic
 let dir: string;
 let sampleFile: string;
 let migrated: RunningServer;
+/** The migrated proxy's log lines. */
+const migrationLog: string[] = [];
 
 beforeAll(async () => {
   dir = testDir("migration");
@@ -136,12 +138,28 @@ describe("the AWS sample proxy's settings TOML", () => {
     await expect(loadConfig(path.join(dir, "bad.toml"))).rejects.toMatchObject({ code: "ERR_CONFIG_INVALID" });
   });
 
+  test('secondary_auth = "Oso" is refused, naming the policy and the way out, unless XKS_PROXY_WITHOUT_SECONDARY_AUTH=1; then it loads and is listed as not enforced', async () => {
+    const withOso = sampleSettings(80, 80).replace("is_mtls_enabled = false\n", 'is_mtls_enabled = false\nsecondary_auth = "Oso"\n\n[security.oso]\npolar_file_path = "configuration/oso.polar"\n');
+    expect(withOso).toContain('secondary_auth = "Oso"');
+    writeFileSync(path.join(dir, "oso.toml"), withOso);
+    const env = { ...process.env, XKS_PROXY_WITHOUT_SECONDARY_AUTH: undefined };
+    await expect(loadConfig(path.join(dir, "oso.toml"), env)).rejects.toMatchObject({
+      code: "ERR_CONFIG_INVALID",
+      message: expect.stringMatching(/secondary_auth = "Oso" \(policy configuration\/oso\.polar\).*XKS_PROXY_WITHOUT_SECONDARY_AUTH=1.*allowed_principals/),
+    });
+    // only "1" opts out
+    await expect(loadConfig(path.join(dir, "oso.toml"), { ...env, XKS_PROXY_WITHOUT_SECONDARY_AUTH: "true" })).rejects.toMatchObject({ code: "ERR_CONFIG_INVALID" });
+    const cfg = await loadConfig(path.join(dir, "oso.toml"), { ...env, XKS_PROXY_WITHOUT_SECONDARY_AUTH: "1" });
+    expect(cfg.notEnforced).toEqual([expect.stringContaining('security.secondary_auth = "Oso" (policy configuration/oso.polar) is not enforced')]);
+    expect((await loadConfig(sampleFile, env)).notEnforced).toEqual([]);
+  });
+
   test("a proxy started from it decrypts the sample proxy's hashed-AAD ciphertexts and serves ciop's own", async () => {
     writeFileSync(sampleFile, sampleSettings(0, 0));
     const cfg: ProxyConfig = await loadConfig(sampleFile);
     cfg.hsm.token = process.env.CIOP_TEST_TOKEN_LABEL; // other test files may add tokens to the shared test directory
     cfg.health.keyName = "mig-health";
-    migrated = await startServer(cfg, { logSink: () => undefined });
+    migrated = await startServer(cfg, { logSink: (line) => migrationLog.push(line) });
     const api = "/example/uri/path/prefix/kms/xks/v1/keys/mig-foo";
     const cred = { accessKeyId: SAMPLE_AKID, secretAccessKey: SAMPLE_SECRET };
     const pt = randomBytes(300);
@@ -173,6 +191,17 @@ describe("the AWS sample proxy's settings TOML", () => {
     const c = sampleProxyEncrypt(Buffer.from("hello"), undefined, SAMPLE_METADATA);
     const r = await post(migrated.url, "/example/uri/path/prefix/kms/xks/v1/keys/mig-foo/decrypt", { requestMetadata: md("Decrypt"), encryptionAlgorithm: "AES_GCM", ...c, ciphertextMetadata: b64(SAMPLE_METADATA) }, { cred: { accessKeyId: SAMPLE_AKID, secretAccessKey: SAMPLE_SECRET } });
     expect([r.status, r.json.errorName]).toEqual([400, "InvalidCiphertextException"]);
+  });
+
+  test("a setting accepted but not enforced is logged as a warning on (re)load", async () => {
+    const notEnforced = (): unknown[] => migrationLog.map((l) => JSON.parse(l) as { msg?: string }).filter((r) => r.msg === "setting-not-enforced");
+    expect(notEnforced()).toEqual([]);
+    const cfg = await loadConfig(sampleFile);
+    cfg.hsm.token = process.env.CIOP_TEST_TOKEN_LABEL;
+    cfg.health.keyName = "mig-health";
+    cfg.notEnforced = ["security.secondary_auth = \"Oso\" is not enforced"];
+    await migrated.reload(cfg);
+    expect(notEnforced()).toEqual([expect.objectContaining({ level: "warn", setting: 'security.secondary_auth = "Oso" is not enforced' })]);
   });
 });
 

@@ -138,6 +138,11 @@ export interface ProxyConfig {
   stores: StoreConfig[];
   health: HealthConfig;
   compat: CompatConfig;
+  /**
+   * Settings of the source file that are accepted but not enforced, each a sentence for the log
+   * (written as warnings when the server starts and on every reload).
+   */
+  notEnforced: string[];
   limits: XksLimits;
   logging: LoggingConfig;
   metrics: MetricsConfig;
@@ -321,6 +326,7 @@ function defaults(dir: string, file: string | undefined, format: ProxyConfig["so
     stores: [],
     health: { keyName: "ciop-xks-health", createKey: true, fleetSize: 1, vendor: "ciop", model: PROXY_MODEL, intervalMs: 15_000 },
     compat: { sampleProxyAad: false },
+    notEnforced: [],
     limits: { ...DEFAULT_XKS_LIMITS },
     logging: { level: "info" },
     metrics: { enabled: true },
@@ -473,6 +479,21 @@ export async function fromAwsSampleToml(doc: Table, dir: string, file?: string, 
   cfg.server.port = num(s, "port", "server", 0, 65535) ?? (tlsOn ? 443 : 80);
   const pingPort = num(s, "port_http_ping", "server", 0, 65535) ?? 80;
   if (pingPort !== cfg.server.port) cfg.server.pingPort = pingPort;
+  // The sample's optional secondary authorization evaluates an Oso (Polar) policy, which ciop
+  // cannot do. Starting without it would let through requests that policy refuses, so that takes
+  // an explicit choice outside the file (which stays as the sample proxy reads it).
+  const secondary = str(sec, "secondary_auth", "security");
+  if (secondary !== undefined && secondary !== "") {
+    const polar = str(table(sec["oso"], "[security.oso]"), "polar_file_path", "security.oso");
+    const what = `security.secondary_auth = "${secondary}"${polar !== undefined ? ` (policy ${polar})` : ""}`;
+    if (env["XKS_PROXY_WITHOUT_SECONDARY_AUTH"] !== "1") {
+      bad(
+        `${what}: ciop cannot evaluate the sample proxy's Oso policies, and running without one would accept requests it refuses. ` +
+          "Set XKS_PROXY_WITHOUT_SECONDARY_AUTH=1 to run without it, or move to ciop's TOML and list the callers of each store in allowed_principals",
+      );
+    }
+    cfg.notEnforced.push(`${what} is not enforced (XKS_PROXY_WITHOUT_SECONDARY_AUTH=1): every authenticated request for an allowed key is served`);
+  }
   const service = str(s, "service", "server");
   if (service !== undefined && service !== "kms-xks-proxy") bad(`server.service must be kms-xks-proxy (is '${service}')`);
   const region = str(s, "region", "server");
