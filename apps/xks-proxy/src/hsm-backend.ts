@@ -90,6 +90,11 @@ export class HsmBackend implements XksCrypto {
     return n;
   }
 
+  /** The session copy a key's GCM calls run on now, if there is one (diagnostics, tests). */
+  sessionCopyOf(keyId: string): HsmKey | undefined {
+    return this.states.get(keyId)?.copy;
+  }
+
   /** GCM runs on the event loop (`call_mode` sync, or auto on a software token). */
   get syncCalls(): boolean {
     return this.cfg.callMode === "sync" || (this.cfg.callMode === "auto" && this.current.token.isSoftware);

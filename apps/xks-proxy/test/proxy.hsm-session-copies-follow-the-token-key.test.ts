@@ -71,8 +71,9 @@ test.each(["", 'call_mode = "async"'])("a copy destroyed under the proxy costs n
   const b = await HsmBackend.open(cfg.hsm);
   try {
     expect(await gcm(b)).toBe(true);
-    const copy = (b as unknown as { states: Map<string, { copy?: Parameters<Hsm["destroySessionKey"]>[0] }> }).states.get(keyName)!.copy!;
-    b.hsm.destroySessionKey(copy);
+    const copy = b.sessionCopyOf(keyName);
+    expect(copy?.ephemeral).toBe(true);
+    b.hsm.destroySessionKey(copy!);
     expect(await gcm(b)).toBe(true);
     expect(b.sessionCopies).toBe(1);
   } finally {
