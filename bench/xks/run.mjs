@@ -742,9 +742,12 @@ try {
     console.log(`${"round".padEnd(8)}${head("A")} ${head("B")}`);
     const cell = (x) => `${f(x.sat.reqPerSec).padStart(9)}${`${f(x.sat.serverCpuUs)}/${f(x.sat.generatorCpuUs)}/${f(x.sat.hsmCallUs)}`.padStart(16)}${f(x.paced.p99, 2).padStart(10)}`;
     abRounds.forEach((r, i) => console.log(`${String(i + 1).padEnd(8)}${cell(r.A)} ${cell(r.B)}`));
+    // (a round whose /metrics read failed has no HSM figure: medians skip it rather than sort a NaN)
     const median = (xs) => {
-      const v = [...xs].sort((a, b) => a - b);
-      return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+      const v = xs.filter(Number.isFinite).sort((a, b) => a - b);
+      if (v.length === 0) return NaN;
+      const m = v.length >> 1;
+      return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
     };
     const med = (side, pick) => median(abRounds.map((r) => pick(r[side])));
     const mid = (side) => ({

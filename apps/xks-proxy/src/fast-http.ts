@@ -18,8 +18,8 @@
  * a request's worth of bytes is paused. Answers are written at the end of the event-loop turn that
  * produced them, all connections' together (one write per connection): under load the client side
  * is then woken once per turn rather than once per answer (bench/xks measured a fifth less CPU per
- * request in its client, wrk, and the same in the proxy). Headers timeout (from a request's first byte), request
- * timeout and keep-alive idle timeout are enforced by one shared timer.
+ * request in its client, wrk, and the same in the proxy). Headers timeout (from a request's first
+ * byte), request timeout and keep-alive idle timeout are enforced by one shared timer.
  */
 import { STATUS_CODES, type Server } from "node:http";
 import type { Socket } from "node:net";

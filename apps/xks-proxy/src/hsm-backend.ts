@@ -311,24 +311,24 @@ export class HsmBackend implements XksCrypto {
    */
   private onKey<T>(keyId: string, run: (key: HsmKey) => T): T {
     const key = this.keyFor(keyId);
-    const retry = (err: unknown): T => {
-      if (!this.staleCopy(keyId, key, err)) throw err;
-      return run(this.keyFor(keyId));
-    };
     let out: T;
     try {
       out = run(key);
     } catch (err) {
-      return retry(err);
+      return this.retryIfStale(keyId, key, err, run);
     }
-    return out instanceof Promise ? (out.catch(retry) as T) : out;
+    // (the retry closure is made only for a call that returns a promise, not on the sync path)
+    return out instanceof Promise ? (out.catch((err: unknown) => this.retryIfStale(keyId, key, err, run)) as T) : out;
   }
 
-  /** `err` came from a session copy whose handle is gone: forget the key's state (true) so a retry looks it up afresh. */
-  private staleCopy(keyId: string, key: HsmKey, err: unknown): boolean {
-    if (!key.ephemeral || !(err instanceof HsmError) || err.ckr === undefined || !STALE_HANDLE.has(err.ckr)) return false;
+  /**
+   * `err` came from a session copy whose handle is gone: forget the key's state and run the call
+   * once more on a fresh lookup. Any other error is thrown again.
+   */
+  private retryIfStale<T>(keyId: string, key: HsmKey, err: unknown, run: (key: HsmKey) => T): T {
+    if (!key.ephemeral || !(err instanceof HsmError) || err.ckr === undefined || !STALE_HANDLE.has(err.ckr)) throw err;
     if (this.states.get(keyId)?.copy === key) this.states.delete(keyId);
-    return true;
+    return run(this.keyFor(keyId));
   }
 
   encrypt(keyId: string, iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {

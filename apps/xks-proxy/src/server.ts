@@ -413,9 +413,11 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
       cause: l.cause,
     });
   };
+  /** A request whose handling threw (either HTTP path): the error's message only, never request data. */
+  const logRequestFailure = (err: unknown): void => logger.log("error", { msg: "request-failed", error: (err as Error).message?.slice(0, 200) });
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     onRequest(req, res).catch((err: unknown) => {
-      logger.log("error", { msg: "request-failed", error: (err as Error).message?.slice(0, 200) });
+      logRequestFailure(err);
       if (!res.headersSent) send(res, 500, { "content-type": "application/json" }, JSON.stringify({ errorName: "InternalException" }));
       else res.destroy();
     });
@@ -440,7 +442,7 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
       headersTimeoutMs: httpOpts.headersTimeout!,
       requestTimeoutMs: httpOpts.requestTimeout!,
       keepAliveTimeoutMs: config.server.keepAliveTimeoutMs,
-      onError: (err) => logger.log("error", { msg: "request-failed", error: (err as Error).message?.slice(0, 200) }),
+      onError: logRequestFailure,
     });
   };
 
@@ -512,6 +514,10 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
   const url = `${tlsCfg ? "https" : "http"}://${hostFor(config.server.ip)}:${port}`;
 
   // ------------------------------------------------------------------ reload
+  /** The loaded file's settings that are accepted but not enforced, as warnings (at start and after each reload). */
+  const warnNotEnforced = (): void => {
+    for (const setting of config.notEnforced) logger.log("warn", { msg: "setting-not-enforced", setting });
+  };
   const restartNeeded = (a: ProxyConfig, b: ProxyConfig): string[] => {
     const out: string[] = [];
     if (a.server.ip !== b.server.ip || a.server.port !== b.server.port) out.push("server address");
@@ -541,7 +547,7 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
       fast?.update({ maxBodyBytes: fresh.server.maxBodyBytes, keepAliveTimeoutMs: fresh.server.keepAliveTimeoutMs });
       config = { ...fresh, server: { ...fresh.server, ip: config.server.ip, port: config.server.port, fastPath: config.server.fastPath }, hsm: { ...fresh.hsm, library: config.hsm.library, token: config.hsm.token, sessionPool: config.hsm.sessionPool, allowHostFallback: config.hsm.allowHostFallback } };
       logger.log("info", { msg: "config-reloaded", stores: config.stores.map((s) => s.name), restartNeededFor: restart.length ? restart : undefined });
-      for (const setting of config.notEnforced) logger.log("warn", { msg: "setting-not-enforced", setting });
+      warnNotEnforced();
     });
     return reloading.catch((err: unknown) => {
       logger.log("error", { msg: "config-reload-failed", error: (err as Error).message?.slice(0, 300) });
@@ -564,7 +570,7 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
   }
 
   logger.log("info", { msg: "listening", url, pingUrl, metricsUrl, stores: config.stores.map((s) => s.name), format: config.source.format, token: backend.hsm.token.label });
-  for (const setting of config.notEnforced) logger.log("warn", { msg: "setting-not-enforced", setting });
+  warnNotEnforced();
 
   let closing: Promise<void> | undefined;
   return {

@@ -76,7 +76,8 @@ async function curl(url: string, body: unknown, user: string, extra: string[] = 
 
 describe("curl --aws-sigv4", () => {
   const servers = (): Record<string, RunningServer> => ({ HTTP: httpSrv, TLS: tlsSrv, "TLS with fast_path = false": nodeOnlySrv });
-  test.each(["HTTP", "TLS", "TLS with fast_path = false"])("over %s: health, encrypt and decrypt on the empty prefix (raw `//` path) and on a prefix with either credential", async (kind) => {
+  const KINDS = ["HTTP", "TLS", "TLS with fast_path = false"];
+  test.each(KINDS)("over %s: health, encrypt and decrypt on the empty prefix (raw `//` path) and on a prefix with either credential", async (kind) => {
     const srv = servers()[kind]!;
     const extra = kind !== "HTTP" ? ["--cacert", certs.ca] : [];
     const user1 = `${C1.accessKeyId}:${C1.secretAccessKey}`;
@@ -97,7 +98,7 @@ describe("curl --aws-sigv4", () => {
     expect([wrong.status, wrong.json.errorName]).toEqual([401, "AuthenticationFailedException"]);
   });
 
-  test.each(["HTTP", "TLS", "TLS with fast_path = false"])("over %s: error names and statuses for curl-signed requests", async (kind) => {
+  test.each(KINDS)("over %s: error names and statuses for curl-signed requests", async (kind) => {
     const srv = servers()[kind]!;
     const extra = kind !== "HTTP" ? ["--cacert", certs.ca] : [];
     const user = `${C1.accessKeyId}:${C1.secretAccessKey}`;
