@@ -25,6 +25,7 @@ import { STATUS_CODES, type Server } from "node:http";
 import type { Socket } from "node:net";
 import { Duplex } from "node:stream";
 import tls, { type TLSSocket } from "node:tls";
+import { atEndOfTurn } from "./end-of-turn.js";
 
 /** A response for the fast path to write. */
 export interface FastResponse {
@@ -478,13 +479,13 @@ export class FastHttp {
   }
 
   /**
-   * @internal Schedules `c`'s queued responses to be written once this turn's I/O callbacks have
-   * run (setImmediate). Under load one turn serves requests from many connections: writing their
-   * answers together, after the HSM work, wakes the client side once per turn instead of once per
+   * @internal Schedules `c`'s queued responses to be written at the end of this turn, after its
+   * HSM calls ({@link atEndOfTurn}). Under load one turn serves requests from many connections:
+   * writing their answers together wakes the client side once per turn instead of once per
    * response, and a connection's pipelined answers leave in one write.
    */
   flushSoon(c: FastConnection): void {
-    if (this.toFlush.push(c) === 1) setImmediate(this.flushAll);
+    if (this.toFlush.push(c) === 1) atEndOfTurn("write", this.flushAll);
   }
 
   private readonly flushAll = (): void => {

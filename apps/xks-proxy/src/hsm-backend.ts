@@ -10,6 +10,7 @@ import { CiopError } from "@ciop/core";
 import { Hsm, HsmError, type HsmKey, type HsmOptions } from "@ciop/hsm";
 import { DependencyTimeoutException, InternalException, type XksCrypto, type XksKeyDescription } from "@ciop/xks";
 import type { HsmConfig } from "./config/index.js";
+import { atEndOfTurn } from "./end-of-turn.js";
 
 /** PKCS#11 return values after which the context is re-initialised. */
 const FATAL_CKR = new Set([
@@ -39,12 +40,22 @@ interface KeyState {
 
 const STALE_HANDLE = new Set(["CKR_OBJECT_HANDLE_INVALID", "CKR_KEY_HANDLE_INVALID"]);
 
+/** A synchronous GCM call waiting for the end of the turn. */
+interface QueuedCall {
+  operation: string;
+  fn: () => unknown;
+  resolve(value: unknown): void;
+  reject(err: unknown): void;
+}
+
 export class HsmBackend implements XksCrypto {
   private current: Hsm;
   private reopening: Promise<void> | undefined;
   private readonly states = new Map<string, KeyState>();
   private closed = false;
   private copyFailureLogged = false;
+  /** Synchronous calls queued in this event-loop turn ({@link onLoop}). */
+  private queued: QueuedCall[] = [];
   /** How many context resets happened (metrics/tests). */
   resets = 0;
 
@@ -158,25 +169,41 @@ export class HsmBackend implements XksCrypto {
   }
 
   /**
-   * `call_mode = "sync"`: runs `fn` (a synchronous PKCS#11 call) right away on the event loop. A
-   * timer cannot interrupt a synchronous call, so no per-call timer is armed (it could never fire
-   * before the call returned); during a context reset or shutdown it falls back to
-   * {@link withTimeout}, which waits for the reset within the timeout.
+   * `call_mode = "sync"`: queues `fn` (a synchronous PKCS#11 call) for the end of this event-loop
+   * turn, where the turn's calls run back to back on the event loop ({@link atEndOfTurn}). A timer
+   * cannot interrupt a synchronous call, so no per-call timer is armed (it could never fire before
+   * the call returned); during a context reset or shutdown it falls back to {@link withTimeout},
+   * which waits for the reset within the timeout.
    */
   private onLoop<T>(operation: string, fn: () => T): Promise<T> {
     if (this.reopening || this.closed) return this.withTimeout(operation, fn);
-    const start = process.hrtime.bigint();
-    let outcome: "ok" | "error" = "ok";
-    try {
-      return Promise.resolve(fn());
-    } catch (err) {
-      outcome = "error";
-      this.checkFatal(err);
-      return Promise.reject(err);
-    } finally {
-      this.hooks.observe?.(operation, Number(process.hrtime.bigint() - start) / 1e9, outcome);
-    }
+    return new Promise<T>((resolve, reject) => {
+      if (this.queued.push({ operation, fn, resolve, reject } as QueuedCall) === 1) atEndOfTurn("hsm", this.runQueued);
+    });
   }
+
+  /** Runs the calls {@link onLoop} queued, in order; a reset or shutdown begun by one sends the rest through {@link withTimeout}. */
+  private readonly runQueued = (): void => {
+    const calls = this.queued;
+    this.queued = [];
+    for (const c of calls) {
+      if (this.reopening || this.closed) {
+        this.withTimeout(c.operation, c.fn).then(c.resolve, c.reject);
+        continue;
+      }
+      const start = process.hrtime.bigint();
+      let outcome: "ok" | "error" = "ok";
+      try {
+        c.resolve(c.fn());
+      } catch (err) {
+        outcome = "error";
+        this.checkFatal(err);
+        c.reject(err);
+      } finally {
+        this.hooks.observe?.(c.operation, Number(process.hrtime.bigint() - start) / 1e9, outcome);
+      }
+    }
+  };
 
   private bounded<T>(operation: string, p: Promise<T>): Promise<T> {
     const ms = this.cfg.timeoutMs;
@@ -342,6 +369,8 @@ export class HsmBackend implements XksCrypto {
   }
 
   async close(): Promise<void> {
+    // calls accepted before the shutdown still run on the open context
+    this.runQueued();
     this.closed = true;
     if (this.reopening) await this.reopening.catch(() => undefined);
     // Hsm.close waits for calls in flight, then closes the sessions: the session copies go with them
