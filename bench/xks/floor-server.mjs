@@ -8,8 +8,9 @@
 // layer "xks": @ciop/xks's whole request pipeline (routing, SigV4, validation, AAD, responses) with
 //   node:crypto AES-256-GCM as the key manager.
 // layer "xks-hsm": the same with GCM in the HSM through @ciop/hsm, synchronously, on a session copy
-//   of the token key (what the proxy does on SoftHSM by default), without the proxy's logging,
-//   metrics, rate limits, key-state cache or timeouts.
+//   of the token key, the calls of one event-loop turn run together at its end (what the proxy
+//   does on SoftHSM by default, with the proxy's own end-of-turn queue), without the proxy's
+//   logging, metrics, rate limits, key-state cache or timeouts.
 // The xks layers read the store from the environment: FLOOR_ACCESS_KEY_ID, XKS_BENCH_SECRET,
 // FLOOR_PREFIX, FLOOR_KEY; xks-hsm also FLOOR_LIB, FLOOR_TOKEN and XKS_BENCH_PIN.
 import { randomBytes } from "node:crypto";
@@ -50,11 +51,23 @@ async function handlerFor(name) {
     const tokenKey = hsm.findKey(keyName);
     if (!tokenKey) throw new Error(`key ${keyName} not found`);
     const copy = hsm.sessionCopy(tokenKey);
+    const { atEndOfTurn } = await import("../../apps/xks-proxy/dist/fast-http.js");
+    /** Runs a synchronous call in the end-of-turn HSM step, as the proxy's HsmBackend does. */
+    const queued = (call) =>
+      new Promise((resolve, reject) =>
+        atEndOfTurn("hsm", () => {
+          try {
+            resolve(call());
+          } catch (err) {
+            reject(err);
+          }
+        }),
+      );
     // the same key description, GCM in the HSM instead of node:crypto
     crypto = {
       ...softwareKeyManager(keyName),
-      encrypt: (_id, iv, pt, aad) => hsm.encryptAesGcm(copy, iv, pt, aad),
-      decrypt: (_id, iv, ct, aad) => hsm.decryptAesGcm(copy, iv, ct, aad),
+      encrypt: (_id, iv, pt, aad) => queued(() => hsm.encryptAesGcm(copy, iv, pt, aad)),
+      decrypt: (_id, iv, ct, aad) => queued(() => hsm.decryptAesGcm(copy, iv, ct, aad)),
     };
   } else {
     throw new Error(`unknown layer ${name}`);
