@@ -15,10 +15,12 @@
  * header section larger than `maxHeaderBytes`, and a request arriving in more than 32 reads. The
  * two parsers never both read one request, so there is no room for request smuggling between them.
  * Requests on a connection are answered in order, one at a time; a client that pipelines more than
- * a request's worth of bytes is paused. Answers are written at the end of the event-loop turn that
- * produced them, all connections' together (one write per connection): under load the client side
- * is then woken once per turn rather than once per answer (bench/xks measured a fifth less CPU per
- * request in its client, wrk, and the same in the proxy). Headers timeout (from a request's first
+ * a request's worth of bytes is paused. A request read from the socket is handled at the end of the
+ * event-loop turn, with every other request read in that turn, and answers are written at the end
+ * of the turn that produced them, all connections' together (one write per connection; see
+ * end-of-turn.ts): under load the client side is then woken once per turn rather than once per
+ * answer (bench/xks measured a fifth less CPU per request in its client, wrk, and the same in the
+ * proxy), and each kind of work runs in a row. Headers timeout (from a request's first
  * byte), request timeout and keep-alive idle timeout are enforced by one shared timer.
  */
 import { STATUS_CODES, type Server } from "node:http";
@@ -278,7 +280,7 @@ class FastConnection {
       if (this.pending.length > this.http.maxHeaderBytes + this.http.options.maxBodyBytes) this.socket.pause();
       return;
     }
-    this.pump();
+    this.pump(true);
   }
 
   private beginRequest(now: number): void {
@@ -288,7 +290,13 @@ class FastConnection {
     this.deadline = now + this.http.options.headersTimeoutMs;
   }
 
-  private pump(): void {
+  /**
+   * Serves the next complete request in `pending`, if any. `fromSocket`: the bytes just arrived
+   * from the network, so the handler waits for the end of this turn's I/O ({@link atEndOfTurn}
+   * "handle"), where the requests of every connection that was readable are handled in a row; a
+   * pipelined request that follows an answer is handled right away, in the same turn.
+   */
+  private pump(fromSocket = false): void {
     if (this.phase === "busy" || this.phase === "closing" || this.handedOff) return;
     const buf = this.pending;
     if (buf === null) return this.waitForMore();
@@ -329,16 +337,20 @@ class FastConnection {
       if (!answered) respond({ status: 500, headers: { "content-type": "application/json" }, body: '{"errorName":"InternalException"}' });
       this.next(close);
     };
-    let handled: Promise<void>;
-    try {
-      handled = o.handle(head.method, head.target, head.headers, body, respond);
-    } catch (err) {
-      handled = Promise.reject(err);
-    }
-    handled.then(finish, (err: unknown) => {
-      o.onError?.(err);
-      finish();
-    });
+    const handle = (): void => {
+      let handled: Promise<void>;
+      try {
+        handled = o.handle(head.method, head.target, head.headers, body, respond);
+      } catch (err) {
+        handled = Promise.reject(err);
+      }
+      handled.then(finish, (err: unknown) => {
+        o.onError?.(err);
+        finish();
+      });
+    };
+    if (fromSocket) atEndOfTurn("handle", handle);
+    else handle();
   }
 
   /** Nothing complete to serve: wait for more bytes, unless the client has half-closed. */

@@ -42,6 +42,7 @@ async function fastHandle(method: string, target: string, headers: Record<string
   if (target === "/throw") throw new Error("handler exploded");
   if (target === "/silent") return;
   if (target === "/slow") await sleep(50);
+  if (target.startsWith("/turn/")) events.push(`handle ${target}`);
   if (target.startsWith("/gate/")) {
     await new Promise<void>((resolve) => gate.push(resolve));
     events.push(`respond ${target}`);
@@ -182,10 +183,16 @@ async function connect(port: number, ca?: string): Promise<Conn> {
   return c;
 }
 
-/** The server-side socket of client `c` on `pair`, its writes counted and logged to `events` as `write <label>`. */
-async function spyWrites(pair: Pair, c: Conn, label: string): Promise<{ writes: number }> {
+/** The server-side socket of client `c` on `pair`. */
+async function serverSocketOf(pair: Pair, c: Conn): Promise<net.Socket> {
   let serverSide: net.Socket | undefined;
   for (let i = 0; i < 100 && !serverSide; i++, await sleep(5)) serverSide = pair.sockets.find((s) => s.remotePort === c.socket.localPort);
+  return serverSide!;
+}
+
+/** The server-side socket of client `c` on `pair`, its writes counted and logged to `events` as `write <label>`. */
+async function spyWrites(pair: Pair, c: Conn, label: string): Promise<{ writes: number }> {
+  const serverSide = await serverSocketOf(pair, c);
   const count = { writes: 0 };
   const write = serverSide!.write.bind(serverSide!) as (...args: unknown[]) => boolean;
   serverSide!.write = ((...args: unknown[]) => {
@@ -273,6 +280,19 @@ describe("the fast path serves well-formed POSTs", () => {
     expect((await b!.read(1))[0]?.json).toMatchObject({ via: "fast", target: "/gate/b" });
     expect(events).toEqual(["respond /gate/a", "respond /gate/b", "write a", "write b"]);
     expect(spies.map((s) => s.writes)).toEqual([1, 1]);
+  });
+
+  test("requests read in one event-loop turn are handled after every read of that turn, in the order they arrived", async () => {
+    const [a, b] = [await connect(main.port), await connect(main.port)];
+    const [sa, sb] = [await serverSocketOf(main, a!), await serverSocketOf(main, b!)];
+    events.length = 0;
+    // two connections' reads in one turn, as one poll of the event loop delivers them
+    sa.emit("data", Buffer.from(req("/turn/a")));
+    sb.emit("data", Buffer.from(req("/turn/b")));
+    events.push("reads done");
+    expect((await a!.read(1))[0]?.json).toMatchObject({ via: "fast", target: "/turn/a" });
+    expect((await b!.read(1))[0]?.json).toMatchObject({ via: "fast", target: "/turn/b" });
+    expect(events).toEqual(["reads done", "handle /turn/a", "handle /turn/b"]);
   });
 
   test("300 small POSTs pipelined at once are all answered in order, in batches of about 16 KiB rather than one write each or one huge write", async () => {
