@@ -24,7 +24,17 @@ function run(step: TurnStep): void {
   scheduled[step] = false;
   const list = queued[step];
   queued[step] = [];
-  for (const fn of list) fn();
+  // one callback that throws must not drop the others queued with it (their requests would hang);
+  // the first error is thrown again afterwards, as it would have been without the queue
+  let failed: { err: unknown } | undefined;
+  for (const fn of list) {
+    try {
+      fn();
+    } catch (err) {
+      failed ??= { err };
+    }
+  }
+  if (failed) throw failed.err;
 }
 
 const runners: Record<TurnStep, () => void> = { handle: () => run("handle"), hsm: () => run("hsm"), write: () => run("write") };

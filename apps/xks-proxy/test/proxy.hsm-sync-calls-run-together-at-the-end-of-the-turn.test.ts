@@ -2,9 +2,12 @@
  * Synchronous HSM calls (`call_mode` sync, the default on SoftHSM) are queued and run back to back
  * at the end of the event-loop turn (end-of-turn.ts), on a real SoftHSM token: after the code that
  * made them, before the turn's write step, each with its own outcome; a shutdown still runs the
- * calls queued before it.
+ * calls queued before it; a queued callback that throws does not take the others with it.
  */
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { generateXksCredential } from "@ciop/xks";
 import { Hsm } from "@ciop/hsm";
 import { parseConfig } from "../src/config/index.js";
@@ -84,4 +87,16 @@ test("close() runs the calls queued before it on the still-open context instead 
   await expect(queued).resolves.toHaveLength(20);
   await closing;
   await expect(b.encrypt(keyName, randomBytes(12), Buffer.from("late"), aad)).rejects.toMatchObject({ name: "InternalException" });
+});
+
+test("an end-of-turn callback that throws does not drop the ones queued after it, and its error still surfaces as uncaught", () => {
+  // in a process of its own (jest reports an uncaught error as a failure of whichever test is running)
+  const script = `
+    import { atEndOfTurn } from ${JSON.stringify(pathToFileURL(resolve(__dirname, "../dist/fast-http.js")).href)};
+    process.on("uncaughtException", (err) => console.log("uncaught " + err.message));
+    atEndOfTurn("write", () => { throw new Error("boom"); });
+    atEndOfTurn("write", () => console.log("second"));
+  `;
+  const out = execFileSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" });
+  expect(out.trim().split("\n")).toEqual(["second", "uncaught boom"]);
 });
