@@ -2,14 +2,15 @@
  * Synchronous HSM calls (`call_mode` sync, the default on SoftHSM) are queued and run back to back
  * at the end of the event-loop turn (end-of-turn.ts), on a real SoftHSM token: after the code that
  * made them, before the turn's write step, each with its own outcome; a shutdown still runs the
- * calls queued before it; a queued callback that throws does not take the others with it.
+ * calls queued before it, and a device error in one call sends the calls after it to the new context;
+ * a queued callback that throws does not take the others with it.
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { generateXksCredential } from "@ciop/xks";
-import { Hsm } from "@ciop/hsm";
+import { Hsm, HsmError } from "@ciop/hsm";
 import { parseConfig } from "../src/config/index.js";
 import { atEndOfTurn } from "../src/end-of-turn.js";
 import { HsmBackend } from "../src/hsm-backend.js";
@@ -87,6 +88,37 @@ test("close() runs the calls queued before it on the still-open context instead 
   await expect(queued).resolves.toHaveLength(20);
   await closing;
   await expect(b.encrypt(keyName, randomBytes(12), Buffer.from("late"), aad)).rejects.toMatchObject({ name: "InternalException" });
+});
+
+test("a device error in one call of a turn resets the context, and the calls queued after it wait for the new context and are answered there", async () => {
+  const dir = testDir("end-of-turn-reset");
+  const cfg = await parseConfig(ciopToml({ stores: storeToml("s", "/s", [keyName], [C]), healthKey: "turn-health" }), { dir });
+  const b = await HsmBackend.open(cfg.hsm);
+  try {
+    const iv = randomBytes(12);
+    const ct = await b.encrypt(keyName, iv, Buffer.from("before"), aad);
+    const before = b.hsm;
+    // the first call meets a broken device; any later call that still reached this context would too
+    let calls = 0;
+    before.encryptAesGcm = before.decryptAesGcm = (): never => {
+      if (calls++ === 0) throw new HsmError("ERR_HSM", "device gone", { ckr: "CKR_DEVICE_ERROR", fn: "C_Encrypt" });
+      throw new Error("a queued call ran on the context being reset");
+    };
+    const results = await Promise.allSettled([
+      b.encrypt(keyName, randomBytes(12), Buffer.from("first"), aad),
+      b.decrypt(keyName, iv, ct, aad),
+      b.encrypt(keyName, randomBytes(12), Buffer.from("during"), aad),
+    ]);
+    expect(results[0]).toMatchObject({ status: "rejected", reason: { ckr: "CKR_DEVICE_ERROR" } });
+    expect(results.slice(1).map((r) => r.status)).toEqual(["fulfilled", "fulfilled"]);
+    expect(Buffer.from((results[1] as PromiseFulfilledResult<Uint8Array>).value).toString()).toBe("before");
+    expect((results[2] as PromiseFulfilledResult<Uint8Array>).value).toHaveLength("during".length + 16);
+    expect(calls).toBe(1);
+    expect(b.hsm).not.toBe(before);
+    expect(b.resets).toBe(1);
+  } finally {
+    await b.close();
+  }
 });
 
 test("an end-of-turn callback that throws does not drop the ones queued after it, and its error still surfaces as uncaught", () => {
