@@ -2,7 +2,7 @@
  * Synchronous HSM calls (`call_mode` sync, the default on SoftHSM) are queued and run back to back
  * at the end of the event-loop turn (end-of-turn.ts), on a real SoftHSM token: after the code that
  * made them, before the turn's write step, each with its own outcome; a shutdown still runs the
- * calls queued before it, and a device error in one call sends the calls after it to the new context;
+ * calls queued before it; a device error in one call sends the calls after it to the new context;
  * a queued callback that throws does not take the others with it.
  */
 import { execFileSync } from "node:child_process";
