@@ -45,9 +45,10 @@ export interface FastHttpOptions {
   accepts(method: string, target: string): boolean;
   /**
    * Serves one request; must call `respond` exactly once (before the promise settles). Header
-   * names are lower case, values trimmed, as node gives them.
+   * names are lower case, values trimmed, as node gives them. `receivedAt`: when the whole request
+   * had been read (`process.hrtime.bigint()`), which can be earlier in the turn than this call.
    */
-  handle(method: string, target: string, headers: Record<string, string>, body: Buffer, respond: (r: FastResponse) => void): Promise<void>;
+  handle(method: string, target: string, headers: Record<string, string>, body: Buffer, respond: (r: FastResponse) => void, receivedAt: bigint): Promise<void>;
   /** Receives a connection (as a Duplex, unread bytes first) the fast path declined. */
   handOff(stream: Duplex): void;
   /** Largest request body (bytes); a larger declared body is handed off. */
@@ -337,10 +338,11 @@ class FastConnection {
       if (!answered) respond({ status: 500, headers: { "content-type": "application/json" }, body: '{"errorName":"InternalException"}' });
       this.next(close);
     };
+    const receivedAt = process.hrtime.bigint();
     const handle = (): void => {
       let handled: Promise<void>;
       try {
-        handled = o.handle(head.method, head.target, head.headers, body, respond);
+        handled = o.handle(head.method, head.target, head.headers, body, respond, receivedAt);
       } catch (err) {
         handled = Promise.reject(err);
       }
@@ -360,8 +362,9 @@ class FastConnection {
 
   /**
    * Queues a response; returns whether the connection closes after it (a broken response forces
-   * it). The queued bytes go out with every other connection's at the end of this event-loop turn
-   * ({@link FastHttp.flushSoon}).
+   * it). The queued bytes go out with every other connection's in the write step at the end of this
+   * event-loop turn ({@link atEndOfTurn}): under load the client side is woken once per turn instead
+   * of once per response, and a connection's pipelined answers leave in one write.
    */
   private write(r: FastResponse, close: boolean): boolean {
     if (this.socket.destroyed) return true;
@@ -373,13 +376,13 @@ class FastConnection {
       text = renderResponse({ status: 500, headers: { "content-type": "application/json" }, body: '{"errorName":"InternalException"}' }, true, 0, Date.now());
       close = true;
     }
-    if (this.out === "") this.http.flushSoon(this);
+    if (this.out === "") atEndOfTurn("write", this.flush);
     this.out += text;
     return close;
   }
 
   /** Writes what {@link write} queued (one socket write, however many responses). */
-  flush(): void {
+  readonly flush = (): void => {
     const text = this.out;
     if (text === "") return;
     this.out = "";
@@ -391,7 +394,7 @@ class FastConnection {
       this.socket.pause();
       this.socket.once("drain", () => this.goOn());
     } else if (waiting) this.goOn();
-  }
+  };
 
   /** Reads and serves again after a pause for the client to take its answers. */
   private goOn(): void {
@@ -448,8 +451,6 @@ export class FastHttp {
   closing = false;
   private readonly connections = new Set<FastConnection>();
   private timer: NodeJS.Timeout | undefined;
-  /** Connections with responses queued for the end of this event-loop turn. */
-  private toFlush: FastConnection[] = [];
 
   constructor(readonly options: FastHttpOptions) {
     this.maxHeaderBytes = options.maxHeaderBytes ?? 16 * 1024;
@@ -492,22 +493,6 @@ export class FastHttp {
     for (const c of this.connections) c.socket.destroy();
     this.stopTimer();
   }
-
-  /**
-   * @internal Schedules `c`'s queued responses to be written at the end of this turn, after its
-   * HSM calls ({@link atEndOfTurn}). Under load one turn serves requests from many connections:
-   * writing their answers together wakes the client side once per turn instead of once per
-   * response, and a connection's pipelined answers leave in one write.
-   */
-  flushSoon(c: FastConnection): void {
-    if (this.toFlush.push(c) === 1) atEndOfTurn("write", this.flushAll);
-  }
-
-  private readonly flushAll = (): void => {
-    const list = this.toFlush;
-    this.toFlush = [];
-    for (const c of list) c.flush();
-  };
 
   /** @internal */
   forget(c: FastConnection): void {

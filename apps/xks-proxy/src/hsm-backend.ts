@@ -40,22 +40,12 @@ interface KeyState {
 
 const STALE_HANDLE = new Set(["CKR_OBJECT_HANDLE_INVALID", "CKR_KEY_HANDLE_INVALID"]);
 
-/** A synchronous GCM call waiting for the end of the turn. */
-interface QueuedCall {
-  operation: string;
-  fn: () => unknown;
-  resolve(value: unknown): void;
-  reject(err: unknown): void;
-}
-
 export class HsmBackend implements XksCrypto {
   private current: Hsm;
   private reopening: Promise<void> | undefined;
   private readonly states = new Map<string, KeyState>();
   private closed = false;
   private copyFailureLogged = false;
-  /** Synchronous calls queued in this event-loop turn ({@link onLoop}). */
-  private queued: QueuedCall[] = [];
   /** How many context resets happened (metrics/tests). */
   resets = 0;
 
@@ -177,33 +167,27 @@ export class HsmBackend implements XksCrypto {
    */
   private onLoop<T>(operation: string, fn: () => T): Promise<T> {
     if (this.reopening || this.closed) return this.withTimeout(operation, fn);
-    return new Promise<T>((resolve, reject) => {
-      if (this.queued.push({ operation, fn, resolve, reject } as QueuedCall) === 1) atEndOfTurn("hsm", this.runQueued);
-    });
+    return new Promise<T>((resolve, reject) => atEndOfTurn("hsm", () => this.runQueued(operation, fn, resolve, reject)));
   }
 
-  /** Runs the calls {@link onLoop} queued, in order; a reset or shutdown begun by one sends the rest through {@link withTimeout}. */
-  private readonly runQueued = (): void => {
-    const calls = this.queued;
-    this.queued = [];
-    for (const c of calls) {
-      if (this.reopening || this.closed) {
-        this.withTimeout(c.operation, c.fn).then(c.resolve, c.reject);
-        continue;
-      }
-      const start = process.hrtime.bigint();
-      let outcome: "ok" | "error" = "ok";
-      try {
-        c.resolve(c.fn());
-      } catch (err) {
-        outcome = "error";
-        this.checkFatal(err);
-        c.reject(err);
-      } finally {
-        this.hooks.observe?.(c.operation, Number(process.hrtime.bigint() - start) / 1e9, outcome);
-      }
+  /** One call {@link onLoop} queued; a reset or shutdown begun by an earlier call of the turn sends it through {@link withTimeout}. */
+  private runQueued<T>(operation: string, fn: () => T, resolve: (value: T) => void, reject: (err: unknown) => void): void {
+    if (this.reopening || this.closed) {
+      this.withTimeout(operation, fn).then(resolve, reject);
+      return;
     }
-  };
+    const start = process.hrtime.bigint();
+    let outcome: "ok" | "error" = "ok";
+    try {
+      resolve(fn());
+    } catch (err) {
+      outcome = "error";
+      this.checkFatal(err);
+      reject(err);
+    } finally {
+      this.hooks.observe?.(operation, Number(process.hrtime.bigint() - start) / 1e9, outcome);
+    }
+  }
 
   private bounded<T>(operation: string, p: Promise<T>): Promise<T> {
     const ms = this.cfg.timeoutMs;
@@ -369,8 +353,8 @@ export class HsmBackend implements XksCrypto {
   }
 
   async close(): Promise<void> {
-    // calls accepted before the shutdown still run on the open context
-    this.runQueued();
+    // calls accepted before the shutdown still run on the open context: they are ahead of this in the HSM step
+    if (this.syncCalls) await new Promise<void>((resolve) => atEndOfTurn("hsm", resolve));
     this.closed = true;
     if (this.reopening) await this.reopening.catch(() => undefined);
     // Hsm.close waits for calls in flight, then closes the sessions: the session copies go with them

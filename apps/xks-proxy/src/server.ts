@@ -436,7 +436,8 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
     });
     return fastPathInFront(server, {
       accepts: (method, target) => method === "POST" && groupFor(pathOf(target)) === undefined,
-      handle: (method, target, headers, body, respond) => serveXks(process.hrtime.bigint(), method, target, headers, body, respond),
+      // latency from when the request was read, not from the end-of-turn step that handles it
+      handle: (method, target, headers, body, respond, receivedAt) => serveXks(receivedAt, method, target, headers, body, respond),
       onHandOff: () => handedOff.inc(),
       maxBodyBytes: config.server.maxBodyBytes,
       headersTimeoutMs: httpOpts.headersTimeout!,

@@ -24,6 +24,8 @@ let bigServed = 0;
 const gate: Array<() => void> = [];
 /** What happened, in order: handlers responding, server-side socket writes (see spyWrites). */
 const events: string[] = [];
+/** The `receivedAt` the fast path gave each /turn/* handler. */
+const turnReceivedAt: bigint[] = [];
 
 /** node's side: echoes what node's parser made of the request. */
 function nodeHandler(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -38,11 +40,14 @@ function nodeHandler(req: http.IncomingMessage, res: http.ServerResponse): void 
 }
 
 /** The fast side: echoes method, target, some headers and the body; a few targets misbehave on purpose. */
-async function fastHandle(method: string, target: string, headers: Record<string, string>, body: Buffer, respond: (r: FastResponse) => void): Promise<void> {
+async function fastHandle(method: string, target: string, headers: Record<string, string>, body: Buffer, respond: (r: FastResponse) => void, receivedAt: bigint): Promise<void> {
   if (target === "/throw") throw new Error("handler exploded");
   if (target === "/silent") return;
   if (target === "/slow") await sleep(50);
-  if (target.startsWith("/turn/")) events.push(`handle ${target}`);
+  if (target.startsWith("/turn/")) {
+    events.push(`handle ${target}`);
+    turnReceivedAt.push(receivedAt);
+  }
   if (target.startsWith("/gate/")) {
     await new Promise<void>((resolve) => gate.push(resolve));
     events.push(`respond ${target}`);
@@ -293,6 +298,20 @@ describe("the fast path serves well-formed POSTs", () => {
     expect((await a!.read(1))[0]?.json).toMatchObject({ via: "fast", target: "/turn/a" });
     expect((await b!.read(1))[0]?.json).toMatchObject({ via: "fast", target: "/turn/b" });
     expect(events).toEqual(["reads done", "handle /turn/a", "handle /turn/b"]);
+  });
+
+  test("a handler run at the end of the turn is told when its request was read, not when it was handled", async () => {
+    const c = await connect(main.port);
+    const sc = await serverSocketOf(main, c);
+    turnReceivedAt.length = 0;
+    const before = process.hrtime.bigint();
+    sc.emit("data", Buffer.from(req("/turn/late")));
+    const read = process.hrtime.bigint();
+    // the rest of a busy turn: 30 ms of other I/O callbacks before the handle step
+    while (process.hrtime.bigint() - read < 30_000_000n);
+    expect((await c.read(1))[0]?.json).toMatchObject({ via: "fast", target: "/turn/late" });
+    expect(turnReceivedAt).toHaveLength(1);
+    expect(turnReceivedAt[0]! >= before && turnReceivedAt[0]! <= read).toBe(true);
   });
 
   test("300 small POSTs pipelined at once are all answered in order, in batches of about 16 KiB rather than one write each or one huge write", async () => {
