@@ -77,20 +77,37 @@ function storeOf(s: ProxyConfig["stores"][number]): XksKeyStore {
   return { name: s.name, uriPrefix: s.uriPrefix, credentials: s.credentials, regions: s.regions, keys: new Set(s.keys) };
 }
 
-function tlsContextOptions(t: TlsConfig): SecureContextOptions & { requestCert?: boolean; rejectUnauthorized?: boolean } {
-  const o: SecureContextOptions & { requestCert?: boolean; rejectUnauthorized?: boolean } = {
+/**
+ * The secure context of the main listener for `t`: certificate, key, the spec's protocol versions
+ * and suites, and the mTLS CA when configured. Client certificates are always requested (see the
+ * listener) and checked per connection against the config in force, so that every mTLS change a
+ * reload makes (CA added, removed or replaced, subject added, changed or removed) applies to the
+ * next connection: node fixes requestCert/rejectUnauthorized when a server is created and
+ * setSecureContext does not change them.
+ */
+function tlsContextOptions(t: TlsConfig): SecureContextOptions {
+  return {
     cert: readFileSync(t.certFile),
     key: readFileSync(t.keyFile),
     minVersion: "TLSv1.2",
     ciphers: XKS_TLS_CIPHERS,
     honorCipherOrder: true,
+    ...(t.clientCaFile !== undefined ? { ca: readFileSync(t.clientCaFile) } : {}),
   };
-  if (t.clientCaFile !== undefined) {
-    o.ca = readFileSync(t.clientCaFile);
-    o.requestCert = true;
-    o.rejectUnauthorized = true;
-  }
-  return o;
+}
+
+/**
+ * Why `sock` must be refused under the mTLS settings `t` (undefined: accept). With a client CA,
+ * the peer certificate must chain to it (`authorized`, verified by OpenSSL against the context's
+ * CA) and, with `clientSubject`, name that subject (CN or DNS SAN).
+ */
+export function mtlsRefusal(sock: TLSSocket, t: TlsConfig | undefined): string | undefined {
+  if (t?.clientCaFile === undefined) return undefined;
+  const cert = sock.getPeerCertificate();
+  if (!cert || Object.keys(cert).length === 0) return "no client certificate";
+  if (!sock.authorized) return `client certificate not trusted (${String(sock.authorizationError ?? "unverified").slice(0, 80)})`;
+  if (t.clientSubject !== undefined && tls.checkServerIdentity(t.clientSubject, cert) !== undefined) return "client certificate subject not accepted";
+  return undefined;
 }
 
 function hostFor(ip: string): string {
@@ -323,7 +340,9 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
 
   // ------------------------------------------------------------------ route groups
   const factories: Record<string, RouteGroupFactory> = opts.routeGroups ?? { salesforce: createSalesforceRouteGroup };
+  /** Mounted route groups; `under` is the group's prefix with a trailing "/", refreshed when a reload moves it. */
   const groups: Array<{ section: string; group: RouteGroup; under: string }> = [];
+  const underOf = (g: RouteGroup): string => (g.pathPrefix.endsWith("/") ? g.pathPrefix : `${g.pathPrefix}/`);
   const ctx: RouteGroupContext = {
     get hsm() {
       return backend.hsm;
@@ -333,13 +352,19 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
     metrics: registry,
     configDir: config.source.dir,
   };
-  const sections = (c: ProxyConfig): Record<string, unknown> => (c.salesforce !== undefined ? { salesforce: c.salesforce } : {});
+  /** The route-group sections `c` mounts: present, and not switched off with `enabled = false`. */
+  const sections = (c: ProxyConfig): Record<string, unknown> => {
+    const out: Record<string, unknown> = {};
+    const on = (raw: unknown): boolean => !(typeof raw === "object" && raw !== null && (raw as Record<string, unknown>)["enabled"] === false);
+    if (c.salesforce !== undefined && on(c.salesforce)) out["salesforce"] = c.salesforce;
+    return out;
+  };
   try {
     for (const [section, raw] of Object.entries(sections(config))) {
       const factory = factories[section];
       if (factory) {
         const group = await factory(raw, ctx);
-        groups.push({ section, group, under: group.pathPrefix.endsWith("/") ? group.pathPrefix : `${group.pathPrefix}/` });
+        groups.push({ section, group, under: underOf(group) });
       }
     }
     // the prefixes the groups really serve (a group may normalise its section's value)
@@ -458,14 +483,13 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
   const tlsCfg = config.server.tls;
   let main: http.Server;
   if (tlsCfg) {
-    const s = https.createServer({ ...httpOpts, ...tlsContextOptions(tlsCfg) }, handler);
+    // Always ask for a client certificate and never let OpenSSL refuse one: the check runs in
+    // "secureConnection" against the settings in force, so a reload can switch mTLS on, off or over.
+    const s = https.createServer({ ...httpOpts, ...tlsContextOptions(tlsCfg), requestCert: true, rejectUnauthorized: false }, handler);
     s.on("secureConnection", (sock: TLSSocket) => {
-      const subject = config.server.tls?.clientSubject;
-      if (config.server.tls?.clientCaFile === undefined || subject === undefined) return;
-      const cert = sock.getPeerCertificate();
-      const err = cert && Object.keys(cert).length > 0 ? tls.checkServerIdentity(subject, cert) : new Error("no client certificate");
-      if (err) {
-        logger.log("warn", { msg: "mtls-subject-refused", remote: sock.remoteAddress });
+      const refused = mtlsRefusal(sock, config.server.tls);
+      if (refused !== undefined) {
+        logger.log("warn", { msg: "mtls-refused", reason: refused, remote: sock.remoteAddress });
         sock.destroy();
       }
     });
@@ -529,46 +553,102 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
     if (a.server.pingPort !== b.server.pingPort || a.metrics.port !== b.metrics.port) out.push("ping/metrics port");
     return out;
   };
+  /**
+   * A reload is prepared first (config read and checked, certificate files read, route groups to
+   * add built, kept groups re-read) and only then committed in one synchronous step, so a failure
+   * leaves the running settings as they were, and no connection sees half of a change (e.g. a new
+   * client CA with the old "mTLS off"). Settings that need a restart keep their running value and
+   * are named in a warning.
+   */
   let reloading: Promise<void> = Promise.resolve();
   const reload = (next?: ProxyConfig): Promise<void> => {
     reloading = reloading.catch(() => undefined).then(async () => {
       const fresh = next ?? (config.source.file !== undefined ? await loadConfig(config.source.file) : config);
       checkRouteOverlaps(fresh.stores, routeGroupPrefixes(fresh));
       const restart = restartNeeded(config, fresh);
-      if (fresh.server.tls && main instanceof https.Server) (main as https.Server).setSecureContext(tlsContextOptions(fresh.server.tls));
-      for (const { section, group } of groups) {
-        const raw = sections(fresh)[section];
-        if (raw !== undefined && group.reload) await group.reload(raw);
+      const tlsOnOffChanged = (config.server.tls === undefined) !== (fresh.server.tls === undefined);
+      // TLS stays as it runs when a reload switches it on or off (restart needed); otherwise the new
+      // settings' files are read now, before anything changes
+      const nextTls = tlsOnOffChanged ? config.server.tls : fresh.server.tls;
+      const secureContext = nextTls && main instanceof https.Server ? tlsContextOptions(nextTls) : undefined;
+
+      // route groups: build the added ones, re-read the kept ones, then swap
+      const wanted = sections(fresh);
+      const added: Array<{ section: string; group: RouteGroup }> = [];
+      try {
+        for (const [section, raw] of Object.entries(wanted)) {
+          if (groups.some((g) => g.section === section)) continue;
+          const factory = factories[section];
+          if (factory) added.push({ section, group: await factory(raw, ctx) });
+        }
+        for (const { section, group } of groups) {
+          const raw = wanted[section];
+          if (raw !== undefined && group.reload) await group.reload(raw);
+        }
+        const kept = groups.filter((g) => wanted[g.section] !== undefined);
+        checkRouteOverlaps(fresh.stores, [...kept, ...added].map(({ section, group }) => ({ section, pathPrefix: group.pathPrefix })));
+      } catch (err) {
+        for (const a of added) await a.group.close().catch(() => undefined);
+        throw err;
       }
+
+      // commit (synchronous)
+      if (secureContext) (main as https.Server).setSecureContext(secureContext);
+      const removed = groups.filter((g) => wanted[g.section] === undefined);
+      const mounted = [...groups.filter((g) => wanted[g.section] !== undefined), ...added.map((a) => ({ ...a, under: "" }))];
+      for (const g of mounted) g.under = underOf(g.group);
+      groups.splice(0, groups.length, ...mounted);
       applyStores(fresh);
       backend.updateConfig(fresh.hsm);
       backend.invalidate();
       logger.setLevel(fresh.logging.level);
       main.keepAliveTimeout = fresh.server.keepAliveTimeoutMs;
       fast?.update({ maxBodyBytes: fresh.server.maxBodyBytes, keepAliveTimeoutMs: fresh.server.keepAliveTimeoutMs });
-      config = { ...fresh, server: { ...fresh.server, ip: config.server.ip, port: config.server.port, fastPath: config.server.fastPath }, hsm: { ...fresh.hsm, library: config.hsm.library, token: config.hsm.token, sessionPool: config.hsm.sessionPool, allowHostFallback: config.hsm.allowHostFallback } };
-      logger.log("info", { msg: "config-reloaded", stores: config.stores.map((s) => s.name), restartNeededFor: restart.length ? restart : undefined });
+      config = {
+        ...fresh,
+        server: { ...fresh.server, ip: config.server.ip, port: config.server.port, fastPath: config.server.fastPath, ...(nextTls ? { tls: nextTls } : { tls: undefined }), ...(config.server.pingPort !== undefined ? { pingPort: config.server.pingPort } : { pingPort: undefined }) },
+        hsm: { ...fresh.hsm, library: config.hsm.library, token: config.hsm.token, sessionPool: config.hsm.sessionPool, allowHostFallback: config.hsm.allowHostFallback },
+        metrics: { ...fresh.metrics, ...(config.metrics.port !== undefined ? { port: config.metrics.port } : { port: undefined }) },
+      };
+      watchFiles();
+      for (const r of removed) await r.group.close().catch((err: unknown) => logger.log("warn", { msg: "route-group-close-failed", group: r.group.name, error: (err as Error).message?.slice(0, 200) }));
+      logger.log("info", {
+        msg: "config-reloaded",
+        stores: config.stores.map((st) => st.name),
+        routeGroups: groups.map((g) => ({ name: g.group.name, pathPrefix: g.group.pathPrefix })),
+        unmounted: removed.length ? removed.map((r) => r.group.name) : undefined,
+      });
+      if (restart.length) logger.log("warn", { msg: "reload-needs-restart", settings: restart, detail: "these settings keep their running values until the proxy restarts" });
       warnNotEnforced();
     });
     return reloading.catch((err: unknown) => {
-      logger.log("error", { msg: "config-reload-failed", error: (err as Error).message?.slice(0, 300) });
+      logger.log("error", { msg: "config-reload-failed", error: (err as Error).message?.slice(0, 300), detail: "the running configuration is unchanged" });
       throw err;
     });
   };
-  const watched: string[] = [];
-  if (opts.watchConfig) {
-    const files = [config.source.file, config.server.tls?.certFile, config.server.tls?.keyFile, config.server.tls?.clientCaFile].filter((f): f is string => f !== undefined);
-    let timer: NodeJS.Timeout | undefined;
+  // the config file and the TLS files it names, re-listed after each reload (a reload may name new ones)
+  const watched = new Set<string>();
+  let watchTimer: NodeJS.Timeout | undefined;
+  function watchFiles(): void {
+    if (!opts.watchConfig) return;
+    const files = new Set([config.source.file, config.server.tls?.certFile, config.server.tls?.keyFile, config.server.tls?.clientCaFile].filter((f): f is string => f !== undefined));
+    for (const f of watched) {
+      if (files.has(f)) continue;
+      unwatchFile(f);
+      watched.delete(f);
+    }
     for (const f of files) {
+      if (watched.has(f)) continue;
       watchFile(f, { interval: opts.watchIntervalMs ?? 2000, persistent: false }, (cur, prev) => {
         if (cur.mtimeMs === prev.mtimeMs && cur.size === prev.size) return;
-        if (timer) clearTimeout(timer);
-        timer = setTimeout(() => void reload().catch(() => undefined), 100);
-        timer.unref();
+        if (watchTimer) clearTimeout(watchTimer);
+        watchTimer = setTimeout(() => void reload().catch(() => undefined), 100);
+        watchTimer.unref();
       });
-      watched.push(f);
+      watched.add(f);
     }
   }
+  watchFiles();
 
   logger.log("info", { msg: "listening", url, pingUrl, metricsUrl, stores: config.stores.map((s) => s.name), format: config.source.format, token: backend.hsm.token.label });
   warnNotEnforced();
@@ -587,6 +667,7 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
     close() {
       closing ??= (async () => {
         for (const f of watched) unwatchFile(f);
+        if (watchTimer) clearTimeout(watchTimer);
         monitor.stop();
         await closeAll();
         for (const g of groups) await g.group.close().catch(() => undefined);
