@@ -36,6 +36,8 @@ say "installing workspace dependencies"
 pnpm install --frozen-lockfile
 node -e 'require("pkcs11js")' 2>/dev/null || (cd packages/hsm && node -e 'require("pkcs11js")') \
   || { echo "pkcs11js native addon did not build" >&2; exit 1; }
+# The fault-injecting PKCS#11 module the fault tests load (make rebuilds it only when its source changed).
+make -s -C tools/pkcs11-fault
 say "building"
 pnpm build
 say "done: run 'pnpm test'"

@@ -4,7 +4,8 @@
  * token, synchronous calls; cached key handles; a short-TTL key-state cache (enable/disable lives in
  * the key's own attributes) that also keeps a session-object copy of each usable key for the GCM
  * calls on software tokens; a per-call timeout (→ 503 DependencyTimeoutException) and a PKCS#11
- * context reset after device errors.
+ * context reset after device errors and after calls the token or the process could not answer
+ * (an `unavailable` HsmError, e.g. a key search that came back empty with no descriptor left).
  */
 import { CiopError } from "@ciop/core";
 import { Hsm, HsmError, type HsmKey, type HsmOptions } from "@ciop/hsm";
@@ -198,9 +199,15 @@ export class HsmBackend implements XksCrypto {
     return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
   }
 
+  /**
+   * A device error, or a call the token or this process could not answer (`unavailable`: e.g. a
+   * key search that came back empty with no file descriptor left), resets the context: SoftHSM,
+   * for one, keeps answering "no such object" in a context that once failed to read its files.
+   */
   private checkFatal(err: unknown): void {
-    if (err instanceof HsmError && err.ckr !== undefined && FATAL_CKR.has(err.ckr)) {
-      this.hooks.event?.({ msg: "hsm-device-error", ckr: err.ckr, fn: err.fn });
+    if (!(err instanceof HsmError)) return;
+    if (err.unavailable || (err.ckr !== undefined && FATAL_CKR.has(err.ckr))) {
+      this.hooks.event?.({ msg: err.unavailable ? "hsm-unavailable" : "hsm-device-error", ckr: err.ckr, fn: err.fn });
       void this.reset().catch(() => undefined);
     }
   }
@@ -223,14 +230,16 @@ export class HsmBackend implements XksCrypto {
       let delay = 100;
       for (;;) {
         try {
-          this.current = await Hsm.open(this.options);
+          // the token showed keys to the old context: a new one that sees none at all is not trusted
+          this.current = await Hsm.open({ ...this.options, tokenHoldsKeys: old.tokenHoldsKeys || this.options.tokenHoldsKeys === true });
           this.hooks.event?.({ msg: "hsm-context-reset", ok: true });
           return;
         } catch (err) {
           this.hooks.event?.({ msg: "hsm-context-reset", ok: false, error: (err as CiopError).code ?? "error" });
           if (this.closed) return;
           await new Promise((r) => setTimeout(r, delay).unref());
-          delay = Math.min(delay * 2, 5000);
+          // at most a second between attempts: the proxy serves again within about a second of the fault ending
+          delay = Math.min(delay * 2, 1000);
         }
       }
     })().finally(() => {

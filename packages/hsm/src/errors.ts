@@ -58,19 +58,30 @@ export class HsmError extends CiopError {
   readonly ckrCode: number | undefined;
   /** PKCS#11 function, e.g. "C_Login". */
   readonly fn: string | undefined;
+  /**
+   * The token or this process could not give an answer (no file descriptor left, a token that
+   * stopped answering or reported nothing at all): a resource failure to retry, never a statement
+   * about the key. Set, for example, when a key search came back empty but could not be trusted.
+   */
+  readonly unavailable: boolean;
 
   constructor(
     code: CiopErrorCode,
     message: string,
-    options?: { cause?: unknown; details?: Record<string, unknown>; ckr?: string; ckrCode?: number; fn?: string },
+    options?: { cause?: unknown; details?: Record<string, unknown>; ckr?: string; ckrCode?: number; fn?: string; unavailable?: boolean },
   ) {
     super(code, message, {
       cause: options?.cause,
-      details: { ...(options?.details ?? {}), ...(options?.ckr ? { ckr: options.ckr, ckrCode: options.ckrCode, fn: options.fn } : {}) },
+      details: {
+        ...(options?.details ?? {}),
+        ...(options?.ckr ? { ckr: options.ckr, ckrCode: options.ckrCode, fn: options.fn } : {}),
+        ...(options?.unavailable ? { unavailable: true } : {}),
+      },
     });
     this.ckr = options?.ckr;
     this.ckrCode = options?.ckrCode;
     this.fn = options?.fn;
+    this.unavailable = options?.unavailable === true;
   }
 }
 
@@ -106,8 +117,8 @@ const DEFAULT_MAP: Record<string, CiopErrorCode> = {
   CKR_TOKEN_NOT_PRESENT: "ERR_TOKEN_NOT_FOUND",
   CKR_TOKEN_NOT_RECOGNIZED: "ERR_TOKEN_NOT_FOUND",
   CKR_SLOT_ID_INVALID: "ERR_TOKEN_NOT_FOUND",
-  CKR_OBJECT_HANDLE_INVALID: "ERR_KEY_NOT_FOUND",
-  CKR_KEY_HANDLE_INVALID: "ERR_KEY_NOT_FOUND",
+  // A stale object handle (CKR_OBJECT_HANDLE_INVALID / CKR_KEY_HANDLE_INVALID) is not "key not
+  // found": only a search that succeeded and came back empty says that (Hsm.refind).
 };
 
 const HINTS: Record<string, string> = {

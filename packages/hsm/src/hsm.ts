@@ -1,4 +1,5 @@
 import { EventEmitter } from "node:events";
+import { closeSync, openSync } from "node:fs";
 import { createDecipheriv, createHash, createHmac, createPublicKey, constants as cryptoConstants, publicEncrypt, randomBytes, timingSafeEqual } from "node:crypto";
 import os from "node:os";
 import path from "node:path";
@@ -131,6 +132,12 @@ export class Hsm extends EventEmitter {
   private readonly issuedPubs = new Set<WeakRef<HsmPublicKey>>();
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly cache = new Map<string, HsmKey>();
+  /**
+   * A search of this context found a token key (set by lookups, re-finds and key creation; cleared
+   * when this Hsm deletes a key). While set, a token that shows no token object at all is broken,
+   * not empty (see {@link confirmAbsent}).
+   */
+  private sawTokenKeys = false;
   /** Per key type: the token's KWP of its PKCS#8 is exact despite {@link Capabilities.kwpPadsPrivateKeys} (probed once). */
   private readonly pkcs8KwpExact = new Map<KeyType, boolean>();
   /** The most recent host-side fallbacks (at most {@link fallbackHistory}). */
@@ -150,6 +157,7 @@ export class Hsm extends EventEmitter {
     this.embeddedPaths = embedded;
     this.poolSize = Math.max(1, options.sessionPoolSize ?? 4);
     this.fallbackHistory = options.hostFallbackHistory ?? DEFAULT_FALLBACK_HISTORY;
+    this.sawTokenKeys = options.tokenHoldsKeys === true;
     const uid = typeof process.getuid === "function" ? process.getuid() : 0;
     this.lockDir = options.lockDir ?? (embedded ? embedded.lockDir : path.join(os.tmpdir(), `ciop-locks-${uid}`));
     this.objSession = this.openSession();
@@ -266,6 +274,14 @@ export class Hsm extends EventEmitter {
   /** Host-side fallbacks are allowed: a software token, or `options.allowHostFallback`. */
   allowsHostFallback(): boolean {
     return this.token.isSoftware || this.options.allowHostFallback === true;
+  }
+
+  /**
+   * A search of this Hsm found a token key (or `options.tokenHoldsKeys` said so), and none was
+   * deleted through it since: an empty key search is then checked before it counts as "no such key".
+   */
+  get tokenHoldsKeys(): boolean {
+    return this.sawTokenKeys;
   }
 
   /** True once any host-side fallback happened in this Hsm. */
@@ -399,6 +415,8 @@ export class Hsm extends EventEmitter {
     if (!key) throw new CiopError("ERR_KEY_NOT_FOUND", `no key named '${name}' on token '${this.token.label}'`);
     this.destroyById(name, Buffer.from(key.id, "hex"));
     this.cache.delete(name);
+    // that may have been the last token object: an empty token is believable again
+    this.sawTokenKeys = false;
   }
 
   /**
@@ -983,7 +1001,11 @@ export class Hsm extends EventEmitter {
     } catch (err) {
       if (key.ephemeral || !isCkr(err, "CKR_OBJECT_HANDLE_INVALID", "CKR_KEY_HANDLE_INVALID")) throw err;
       this.refind(key, err);
-      return f(key.handle);
+      try {
+        return f(key.handle);
+      } catch (again) {
+        throw this.refusedAfterRefind(key, again);
+      }
     }
   }
 
@@ -994,7 +1016,67 @@ export class Hsm extends EventEmitter {
     } catch (err) {
       if (key.ephemeral || !isCkr(err, "CKR_OBJECT_HANDLE_INVALID", "CKR_KEY_HANDLE_INVALID")) throw err;
       this.refind(key, err);
-      return f(key.handle);
+      try {
+        return await f(key.handle);
+      } catch (again) {
+        throw this.refusedAfterRefind(key, again);
+      }
+    }
+  }
+
+  /** A key the search has just found whose fresh handle is refused as well: the token is misbehaving, the key is there. */
+  private refusedAfterRefind(key: HsmKey, err: unknown): unknown {
+    if (!isCkr(err, "CKR_OBJECT_HANDLE_INVALID", "CKR_KEY_HANDLE_INVALID")) return err;
+    const e = toHsmError(err, "C_FindObjects");
+    return new HsmError("ERR_HSM", `key '${key.name}' was found on token '${this.token.label}' but the token refused its handle again (${e.ckr}); retry later`, {
+      cause: err,
+      ckr: e.ckr,
+      ckrCode: e.ckrCode,
+      fn: e.fn,
+      unavailable: true,
+    });
+  }
+
+  /**
+   * Called before an empty search result becomes "no such key": checks that the answer can be
+   * trusted, else throws an {@link HsmError} with `unavailable` set. An empty result is not
+   * trusted when this process has no file descriptor left (a library that cannot open its files
+   * may answer "nothing found": SoftHSM's file store does), when the login session no longer
+   * answers, or when the token, which showed keys to this context before, now shows no token
+   * object at all (SoftHSM keeps answering that way after it once failed to read its files).
+   */
+  private confirmAbsent(what: string): void {
+    try {
+      closeSync(openSync("/dev/null", "r"));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "EMFILE" || code === "ENFILE") {
+        throw new HsmError("ERR_HSM", `cannot tell whether ${what} exists on token '${this.token.label}': this process has no file descriptor left (${code}); retry later`, {
+          cause: err,
+          unavailable: true,
+        });
+      }
+    }
+    const unavailable = (err: unknown): HsmError => {
+      const e = toHsmError(err, "C_GetSessionInfo");
+      return new HsmError("ERR_HSM", `cannot tell whether ${what} exists on token '${this.token.label}': ${e.message}`, { cause: err, ckr: e.ckr, ckrCode: e.ckrCode, fn: e.fn, unavailable: true });
+    };
+    try {
+      this.p.C_GetSessionInfo(this.objSession);
+    } catch (err) {
+      throw unavailable(err);
+    }
+    if (!this.sawTokenKeys) return;
+    let any: Handle[];
+    try {
+      any = this.find([{ type: P.CKA_TOKEN, value: true }], 1);
+    } catch (err) {
+      throw unavailable(err);
+    }
+    if (any.length === 0) {
+      throw new HsmError("ERR_HSM", `cannot tell whether ${what} exists on token '${this.token.label}': the token, which showed keys before, now shows no object at all; retry later`, {
+        unavailable: true,
+      });
     }
   }
 
@@ -1007,23 +1089,27 @@ export class Hsm extends EventEmitter {
     let found = this.find(template);
     if (found.length === 0) found = this.find(template);
     if (found.length === 0) {
+      this.confirmAbsent(`key '${key.name}'`);
       this.cache.delete(key.name);
       throw new CiopError("ERR_KEY_NOT_FOUND", `key '${key.name}' no longer exists on token '${this.token.label}'`, { cause });
     }
+    this.sawTokenKeys = true;
     key.handle = found[0]!;
     key.publicHandle = undefined;
   }
 
-  private find(template: pkcs11js.Template): Handle[] {
+  /** Handles of the objects matching `template` (at most `max`). */
+  private find(template: pkcs11js.Template, max = Infinity): Handle[] {
     const s = this.objSession;
     return call("C_FindObjects", () => {
       this.p.C_FindObjectsInit(s, template);
       try {
         const out: Handle[] = [];
         for (;;) {
-          const batch = this.p.C_FindObjects(s, 64);
+          const want = Math.min(64, max - out.length);
+          const batch = this.p.C_FindObjects(s, want);
           out.push(...batch);
-          if (batch.length < 64) return out;
+          if (batch.length < want || out.length >= max) return out;
         }
       } finally {
         this.p.C_FindObjectsFinal(s);
@@ -1050,9 +1136,11 @@ export class Hsm extends EventEmitter {
       }
     }
     if (keys.length === 0) {
+      this.confirmAbsent(`key '${name}'`);
       this.cache.delete(name);
       return undefined;
     }
+    this.sawTokenKeys = true;
     keys.sort((a, b) => Number(b.createdByCiop) - Number(a.createdByCiop) || a.id.localeCompare(b.id));
     const key = keys[0]!;
     this.cache.set(name, key);
@@ -1235,6 +1323,7 @@ export class Hsm extends EventEmitter {
         );
         const key = this.issue(this.issuedKeys, new HsmKey({ name, type: spec.type, kind: "secret", id: id.toString("hex"), createdByCiop: true, handle }));
         this.cache.set(name, key);
+        this.sawTokenKeys = true;
         return key;
       }
       const rsa = spec.family === "rsa";
@@ -1270,6 +1359,7 @@ export class Hsm extends EventEmitter {
         new HsmKey({ name, type: spec.type, kind: "private", id: id.toString("hex"), createdByCiop: true, handle: pair.privateKey, publicHandle: pair.publicKey }),
       );
       this.cache.set(name, key);
+      this.sawTokenKeys = true;
       return key;
     } finally {
       this.releaseSession(session);

@@ -48,6 +48,13 @@ export interface HsmOptions {
    * {@link Hsm.hostFallbackCount} always counts every one.
    */
   hostFallbackHistory?: number;
+  /**
+   * The token is known to hold token keys (a server reopening a token it used before, see
+   * {@link Hsm.tokenHoldsKeys}). A key search that comes back empty while the token shows no
+   * token object at all is then an `unavailable` {@link HsmError}, not "no such key". Without it,
+   * this holds once a search of this Hsm has found a token key.
+   */
+  tokenHoldsKeys?: boolean;
   /** Directory for the cross-process key-creation locks. Default: <dataDir>/locks for the embedded token, else $TMPDIR/ciop-locks-<uid>. */
   lockDir?: string;
   /**
