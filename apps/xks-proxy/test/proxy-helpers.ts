@@ -155,7 +155,9 @@ export function ciopToml(opts: { tls?: Certs & { mtlsSubject?: string }; stores:
     "[health]",
     `key = "${opts.healthKey ?? "xks-health"}"`,
     "fleet_size = 3",
-    ...(opts.metricsPort ? ["[metrics]", "port = 0"] : []),
+    // /metrics always has a listener of its own (default 127.0.0.1:9464): tests run many proxies at once
+    "[metrics]",
+    "port = 0",
     opts.extra ?? "",
     opts.stores,
   ].join("\n");

@@ -4,8 +4,10 @@
  * $XKS_PROXY_SETTINGS_TOML), then @ciop/hsm's own defaults ($CIOP_PKCS11_LIB, $CIOP_TOKEN,
  * $CIOP_PIN / $CIOP_PIN_FILE). PINs never come from argv.
  */
+import { existsSync } from "node:fs";
 import { Hsm } from "@ciop/hsm";
 import type { HsmOptions } from "@ciop/hsm";
+import { checkSecretFile } from "../config/index.js";
 import { loadProxyConfig, type AdminConfig } from "./config-bridge.js";
 
 export interface HsmFlags {
@@ -29,7 +31,11 @@ export function hsmOptions(flags: HsmFlags, config: AdminConfig | undefined): Hs
   const opts: HsmOptions = { ...(config?.hsm ?? {}) };
   if (flags["hsm-lib"] !== undefined) opts.library = flags["hsm-lib"];
   if (flags.token !== undefined) opts.token = flags.token;
-  if (flags["pin-file"] !== undefined) opts.pin = { file: flags["pin-file"] };
+  if (flags["pin-file"] !== undefined) {
+    // as for [hsm] pin_file: a PIN file others can write is refused (a missing one is @ciop/hsm's to report)
+    if (existsSync(flags["pin-file"])) checkSecretFile(flags["pin-file"], "--pin-file");
+    opts.pin = { file: flags["pin-file"] };
+  }
   // one session is plenty for admin work
   opts.sessionPoolSize = 1;
   return opts;
