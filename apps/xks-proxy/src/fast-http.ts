@@ -20,8 +20,11 @@
  * of the turn that produced them, all connections' together (one write per connection; see
  * end-of-turn.ts): under load the client side is then woken once per turn rather than once per
  * answer (bench/xks measured a fifth less CPU per request in its client, wrk, and the same in the
- * proxy), and each kind of work runs in a row. Headers timeout (from a request's first
- * byte), request timeout and keep-alive idle timeout are enforced by one shared timer.
+ * proxy), and each kind of work runs in a row. A pipelining client gets at most
+ * `maxRequestsPerTurn` requests handled per turn; the next waits for the next turn, after the
+ * event loop has read the other connections. Headers timeout (from a new connection's start, and
+ * from each later request's first byte), request timeout and keep-alive idle timeout are enforced
+ * by one shared timer.
  */
 import { STATUS_CODES, type Server } from "node:http";
 import type { Socket } from "node:net";
@@ -38,6 +41,13 @@ export interface FastResponse {
   /** Lower-case names; content-length, date and connection are added. */
   headers: Readonly<Record<string, string>>;
   body: string;
+  /** Close the connection after this response. */
+  close?: boolean;
+  /**
+   * The request was authenticated: from now on the connection's idle periods may last
+   * `keepAliveTimeoutMs` (until then they are bounded by `untrustedIdleTimeoutMs`).
+   */
+  authenticated?: boolean;
 }
 
 export interface FastHttpOptions {
@@ -48,19 +58,26 @@ export interface FastHttpOptions {
    * names are lower case, values trimmed, as node gives them. `receivedAt`: when the whole request
    * had been read (`process.hrtime.bigint()`), which can be earlier in the turn than this call.
    */
-  handle(method: string, target: string, headers: Record<string, string>, body: Buffer, respond: (r: FastResponse) => void, receivedAt: bigint): Promise<void>;
+  handle(method: string, target: string, headers: Record<string, string>, body: Buffer, respond: (r: FastResponse) => void, receivedAt: bigint, remoteAddress: string | undefined): Promise<void>;
   /** Receives a connection (as a Duplex, unread bytes first) the fast path declined. */
   handOff(stream: Duplex): void;
   /** Largest request body (bytes); a larger declared body is handed off. */
   maxBodyBytes: number;
   /** Largest header section (bytes; default 16 KiB, node's default). */
   maxHeaderBytes?: number;
-  /** From a request's first byte to its last header (ms). */
+  /** From a new connection's start, or a later request's first byte, to the request's last header (ms). */
   headersTimeoutMs: number;
   /** From a request's first byte to its last body byte (ms). */
   requestTimeoutMs: number;
   /** Idle time between requests before the connection is closed (ms). */
   keepAliveTimeoutMs: number;
+  /**
+   * Idle time between requests on a connection none of whose responses was marked
+   * `authenticated` (ms; default keepAliveTimeoutMs).
+   */
+  untrustedIdleTimeoutMs?: number;
+  /** Requests of one connection handled in one event-loop turn, at most (default 8). */
+  maxRequestsPerTurn?: number;
   /** Called when a response could not be written or a handler failed (never with request data). */
   onError?(err: unknown): void;
 }
@@ -217,6 +234,13 @@ export class HandedOffSocket extends Duplex {
     if (cb) this.once("timeout", cb);
     return this;
   }
+  // the peer, as node's request handlers read it from req.socket
+  get remoteAddress(): string | undefined {
+    return this.socket.remoteAddress;
+  }
+  get remotePort(): number | undefined {
+    return this.socket.remotePort;
+  }
   // what a handler asks of a TLS socket (the Salesforce route group's client-certificate check)
   get encrypted(): boolean {
     return (this.socket as Partial<TLSSocket>).encrypted === true;
@@ -248,13 +272,20 @@ class FastConnection {
   private out = "";
   /** Requests wait until the queued responses are written (a pipelining client's). */
   private waitingForFlush = false;
+  /** Requests handled one after another in this turn (a pipelining client's). */
+  private inTurn = 0;
+  /** A response was marked authenticated: idle periods may last the keep-alive timeout. */
+  private trusted = false;
+  private readonly remoteAddress: string | undefined;
   private readonly onData = (d: Buffer): void => this.data(d);
 
   constructor(
     readonly socket: Socket,
     private readonly http: FastHttp,
   ) {
-    this.deadline = Date.now() + http.options.keepAliveTimeoutMs;
+    // a new connection has the headers timeout to send its first request, as in node's server
+    this.deadline = Date.now() + http.options.headersTimeoutMs;
+    this.remoteAddress = socket.remoteAddress;
     socket.on("data", this.onData);
     socket.on("error", () => socket.destroy());
     socket.on("end", this.onEnd);
@@ -295,7 +326,9 @@ class FastConnection {
    * Serves the next complete request in `pending`, if any. `fromSocket`: the bytes just arrived
    * from the network, so the handler waits for the end of this turn's I/O ({@link atEndOfTurn}
    * "handle"), where the requests of every connection that was readable are handled in a row; a
-   * pipelined request that follows an answer is handled right away, in the same turn.
+   * pipelined request that follows an answer is handled right away, in the same turn, unless this
+   * connection already had `maxRequestsPerTurn` in a row: then it waits for the next turn's
+   * "handle" step, and the event loop reads the other connections first.
    */
   private pump(fromSocket = false): void {
     if (this.phase === "busy" || this.phase === "closing" || this.handedOff) return;
@@ -332,7 +365,8 @@ class FastConnection {
     const respond = (r: FastResponse): void => {
       if (answered) return;
       answered = true;
-      close = this.write(r, close);
+      if (r.authenticated === true) this.trusted = true;
+      close = this.write(r, close || r.close === true);
     };
     const finish = (): void => {
       if (!answered) respond({ status: 500, headers: { "content-type": "application/json" }, body: '{"errorName":"InternalException"}' });
@@ -342,7 +376,7 @@ class FastConnection {
     const handle = (): void => {
       let handled: Promise<void>;
       try {
-        handled = o.handle(head.method, head.target, head.headers, body, respond, receivedAt);
+        handled = o.handle(head.method, head.target, head.headers, body, respond, receivedAt, this.remoteAddress);
       } catch (err) {
         handled = Promise.reject(err);
       }
@@ -351,8 +385,14 @@ class FastConnection {
         finish();
       });
     };
-    if (fromSocket) atEndOfTurn("handle", handle);
-    else handle();
+    if (fromSocket) {
+      this.inTurn = 0;
+      atEndOfTurn("handle", handle);
+    } else if (++this.inTurn < this.http.maxRequestsPerTurn) handle();
+    else {
+      this.inTurn = 0;
+      atEndOfTurn("handle", handle);
+    }
   }
 
   /** Nothing complete to serve: wait for more bytes, unless the client has half-closed. */
@@ -409,7 +449,8 @@ class FastConnection {
     const now = Date.now();
     if (this.pending === null) {
       this.phase = "idle";
-      this.deadline = now + this.http.options.keepAliveTimeoutMs;
+      const o = this.http.options;
+      this.deadline = now + (this.trusted ? o.keepAliveTimeoutMs : (o.untrustedIdleTimeoutMs ?? o.keepAliveTimeoutMs));
     } else this.beginRequest(now);
     if (this.out.length >= OUT_HIGH_WATER) {
       // a pipelining client has a socket buffer's worth of answers queued: go on after they are written
@@ -447,6 +488,7 @@ class FastConnection {
 /** The fast path for every connection of one listener. */
 export class FastHttp {
   readonly maxHeaderBytes: number;
+  readonly maxRequestsPerTurn: number;
   keepAliveSecs: number;
   closing = false;
   private readonly connections = new Set<FastConnection>();
@@ -454,6 +496,7 @@ export class FastHttp {
 
   constructor(readonly options: FastHttpOptions) {
     this.maxHeaderBytes = options.maxHeaderBytes ?? 16 * 1024;
+    this.maxRequestsPerTurn = Math.max(1, options.maxRequestsPerTurn ?? 8);
     this.keepAliveSecs = Math.floor(options.keepAliveTimeoutMs / 1000);
   }
 

@@ -1,4 +1,12 @@
-/** One-line JSON logs. Callers never pass plaintext, AAD, keys, PINs or secrets. */
+/**
+ * One-line JSON logs. Callers never pass plaintext, AAD, keys, PINs or secrets.
+ *
+ * Writes respect back-pressure: when stdout or the log file takes lines more slowly than they come
+ * (a pipe nobody reads, a full or slow disk), at most LOG_MAX_BUFFERED_CHARS wait in the stream;
+ * lines past that are dropped and counted ({@link Logger.droppedLines}), and once the stream has
+ * drained, one line says how many were dropped. Memory stays bounded instead of the heap growing
+ * with every request.
+ */
 import { appendFileSync, createWriteStream, type WriteStream } from "node:fs";
 import type { LoggingConfig } from "./config/index.js";
 
@@ -7,6 +15,8 @@ const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 } as const;
 export const LOG_FLUSH_MS = 25;
 /** ...or as soon as they add up to this many characters. */
 export const LOG_FLUSH_CHARS = 64 * 1024;
+/** Characters that may wait in the output stream; lines beyond are dropped (and counted). */
+export const LOG_MAX_BUFFERED_CHARS = 1024 * 1024;
 export type LogLevel = keyof typeof LEVELS;
 
 let lastMs = 0;
@@ -28,12 +38,21 @@ export class Logger {
   private pendingChars = 0;
   private timer: NodeJS.Timeout | undefined;
   private readonly file: string | undefined;
+  /** Lines dropped because the output did not keep up (since the start). */
+  droppedLines = 0;
+  /** Dropped lines not yet reported in the log. */
+  private unreported = 0;
+  /** The output is over LOG_MAX_BUFFERED_CHARS: lines are dropped until it drains. */
+  private blocked = false;
+  private readonly maxBuffered: number;
 
   constructor(
     cfg: LoggingConfig,
     private readonly sink?: (line: string) => void,
+    opts: { maxBufferedChars?: number } = {},
   ) {
     this.level = cfg.level;
+    this.maxBuffered = opts.maxBufferedChars ?? LOG_MAX_BUFFERED_CHARS;
     // lines of a batch not yet written when the process exits
     if (!sink) process.once("exit", this.flushAtExit);
     if (!sink && cfg.file !== undefined) {
@@ -63,6 +82,11 @@ export class Logger {
       this.sink(line);
       return;
     }
+    if (this.blocked) {
+      this.droppedLines++;
+      this.unreported++;
+      return;
+    }
     // Lines are written together, LOG_FLUSH_MS after the first or at LOG_FLUSH_CHARS: under load
     // that is one write for hundreds of requests instead of one each (each write of a file stream
     // is a trip through the thread pool). Process exit and close() write what is pending.
@@ -81,14 +105,42 @@ export class Logger {
     return out;
   }
 
-  private readonly flush = (): void => {
+  /** Writes the pending lines (`force`: even past the buffer limit, for the last lines at close). */
+  private readonly flush = (force = false): void => {
     clearTimeout(this.timer);
     this.timer = undefined;
+    const lines = this.pending.length;
     const out = this.take();
     if (out === undefined) return;
-    if (this.stream) this.stream.write(out);
-    else process.stdout.write(out);
+    const target: NodeJS.WritableStream & { writableLength: number } = this.stream ?? process.stdout;
+    if (!force && target.writableLength + out.length > this.maxBuffered) {
+      // the output is not keeping up: these lines go, and so does every line until it drains
+      this.droppedLines += lines;
+      this.unreported += lines;
+      this.block(target);
+      return;
+    }
+    if (!target.write(out) && target.writableLength >= this.maxBuffered) this.block(target);
   };
+
+  /** Drops lines until `target` drains, then reports how many went. */
+  private block(target: NodeJS.WritableStream): void {
+    if (this.blocked) return;
+    this.blocked = true;
+    const resume = (): void => {
+      target.removeListener("drain", resume);
+      clearInterval(poll);
+      this.blocked = false;
+      const dropped = this.unreported;
+      this.unreported = 0;
+      if (dropped > 0) this.log("warn", { msg: "log-lines-dropped", dropped, reason: "the log output did not keep up" });
+    };
+    target.once("drain", resume);
+    // a stream that was over the limit without refusing a write (one huge batch) may never emit 'drain'
+    const poll = setInterval(() => {
+      if ((target as unknown as { writableLength: number }).writableLength < this.maxBuffered / 2) resume();
+    }, 100).unref();
+  }
 
   private readonly flushAtExit = (): void => {
     const out = this.take();
@@ -103,7 +155,14 @@ export class Logger {
 
   async close(): Promise<void> {
     process.removeListener("exit", this.flushAtExit);
-    this.flush();
+    // the drop report is written even into a full output: it is one line, and the last chance
+    if (this.unreported > 0) {
+      const dropped = this.unreported;
+      this.unreported = 0;
+      this.blocked = false;
+      this.log("warn", { msg: "log-lines-dropped", dropped, reason: "the log output did not keep up" });
+    }
+    this.flush(true);
     const s = this.stream;
     this.stream = undefined;
     if (s) await new Promise<void>((resolve) => s.end(resolve));

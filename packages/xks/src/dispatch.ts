@@ -4,6 +4,7 @@ import { handleEncrypt } from "./encrypt.js";
 import { toXksError, type XksErrorName } from "./errors.js";
 import { handleGetHealthStatus, type GetHealthStatusResponse } from "./get-health-status.js";
 import { handleGetKeyMetadata } from "./get-key-metadata.js";
+import { KEY_ID } from "./key-checks.js";
 import type { CompatibilityOptions } from "./metadata.js";
 import { routeXksRequest } from "./route.js";
 import {
@@ -25,12 +26,27 @@ export interface XksHttpRequest {
   body: Uint8Array;
 }
 
-/** Facts about one request for the access log (never plaintext, AAD or secrets). @public */
+/**
+ * Facts about one request for the access log (never plaintext, AAD or secrets). Nothing in it is
+ * text an unauthenticated client chose beyond a bounded, sanitised form: the request metadata is
+ * read only from a body whose signature was verified.
+ * @public
+ */
 export interface XksRequestLog {
+  /** True once the SigV4 signature was verified (whatever happened after). */
+  authenticated: boolean;
   operation?: XksOperation;
   store?: string;
+  /** The path's key id, only when it has the XKS key id syntax (1-128 of `A-Z a-z 0-9 - . _`). */
   keyId?: string;
+  /**
+   * A path key id without that syntax, elided: its first 16 characters with anything outside the
+   * syntax shown as `?`, and its length (`abc?def...(2048 chars)`).
+   */
+  keyIdInvalid?: string;
+  /** From the signed body only (absent when the signature was not verified). */
   kmsRequestId?: string;
+  /** From the signed body only (absent when the signature was not verified). */
   kmsOperation?: string;
   accessKeyId?: string;
   region?: string;
@@ -80,15 +96,19 @@ function storeName(s: XksKeyStore): string {
  * @public
  */
 export async function handleXksHttpRequest(req: XksHttpRequest, options: XksServiceOptions): Promise<XksHttpResult> {
-  const log: XksRequestLog = {};
+  const log: XksRequestLog = { authenticated: false };
   try {
     const route = routeXksRequest(req.method, req.url, options.stores);
     if (route.kind === "method-not-allowed") return { status: 405, headers: { allow: "POST" }, body: "", log };
     const { store, operation } = route;
     log.operation = operation;
     log.store = storeName(store);
-    if (route.keyId !== undefined) log.keyId = route.keyId;
+    if (route.keyId !== undefined) {
+      if (KEY_ID.test(route.keyId)) log.keyId = route.keyId;
+      else log.keyIdInvalid = elide(route.keyId);
+    }
     const verified = await verifyXksSignature({ method: req.method, path: route.path, query: route.query, headers: req.headers, body: req.body }, store, options.verify);
+    log.authenticated = true;
     log.accessKeyId = verified.accessKeyId;
     log.region = verified.region;
     options.admit?.(store, operation);
@@ -131,10 +151,16 @@ export async function handleXksHttpRequest(req: XksHttpRequest, options: XksServ
   } catch (err) {
     const e = toXksError(err);
     log.errorName = e.errorName;
-    if (log.kmsRequestId === undefined && log.operation !== undefined) salvageRequestId(log, req.body);
+    // an unsigned body's metadata is the client's to invent: only a verified one is worth logging
+    if (log.kmsRequestId === undefined && log.authenticated) salvageRequestId(log, req.body);
     if (e.httpStatus >= 500 && e.cause !== undefined) log.cause = describeCause(e.cause);
     return { status: e.httpStatus, headers: JSON_HEADERS, body: e.toBody(), log };
   }
+}
+
+/** A key id without that syntax, as a short prefix of allowed characters and the length. */
+function elide(keyId: string): string {
+  return `${keyId.slice(0, 16).replace(/[^A-Za-z0-9._-]/g, "?")}...(${keyId.length} chars)`;
 }
 
 function note(log: XksRequestLog, md: XksRequestMetadata): void {
@@ -147,7 +173,7 @@ function describeCause(cause: unknown): string {
   return String(cause).slice(0, 300);
 }
 
-/** Best effort: the kmsRequestId of a request that failed before its body was validated. */
+/** Best effort: the kmsRequestId of a signed request that failed before its body was validated. */
 function salvageRequestId(log: XksRequestLog, body: Uint8Array): void {
   if (body.length === 0 || body.length > 65536) return;
   try {

@@ -3,7 +3,8 @@ import { AccessDeniedException, InvalidKeyUsageException, InvalidStateException,
 import type { XksRequestMetadata } from "./schema.js";
 import type { XksOperation } from "./types.js";
 
-const KEY_ID = /^[A-Za-z0-9._-]{1,128}$/;
+/** The XKS key id syntax (spec: 1 to 128 of A-Z a-z 0-9 - . _). */
+export const KEY_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
 function allowed(keys: XksKeyPolicy["keys"], keyId: string): boolean {
   return Array.isArray(keys) ? keys.includes(keyId) : (keys as ReadonlySet<string>).has(keyId);
