@@ -12,6 +12,7 @@ command -v pkcs11-tool >/dev/null || need_pkgs+=(opensc)
 command -v openssl >/dev/null || need_pkgs+=(openssl)
 command -v curl >/dev/null || need_pkgs+=(curl)
 command -v wrk >/dev/null || need_pkgs+=(wrk)
+command -v redis-server >/dev/null || need_pkgs+=(redis-server)   # xks-proxy's [fleet] tests start a throw-away one
 /usr/bin/python3 -c 'import cryptography' 2>/dev/null || need_pkgs+=(python3-cryptography)
 /usr/bin/python3 -c 'import jwcrypto' 2>/dev/null || need_pkgs+=(python3-jwcrypto)
 for tool in make g++; do command -v "$tool" >/dev/null || need_pkgs+=(build-essential); done

@@ -3,13 +3,16 @@
  * the listening port, restarts a worker that dies, forwards reloads (SIGHUP, config or certificate
  * file change) to every worker, serves /metrics aggregated over all workers on the metrics port, and
  * stops them gracefully. Workers are ordinary servers with their own HSM sessions; each enforces
- * 1/N of every store's rate limit.
+ * 1/N of every store's rate limit (without [fleet]; with it they share the fleet's buckets).
+ * The primary also keeps the host's Salesforce replay nonces for all workers (without [fleet]),
+ * so a nonce answered by one worker is refused by every other.
  */
 import cluster, { type Worker } from "node:cluster";
 import { unwatchFile, watchFile } from "node:fs";
 import http from "node:http";
 import { AggregatorRegistry } from "prom-client";
-import type { ProxyConfig } from "./config/index.js";
+import { metricsAddress, type ProxyConfig } from "./config/index.js";
+import { NonceCache, PrimaryNonceStore, answerNonceRequest, isNonceRequest } from "./salesforce/replay.js";
 import { startServer, type RunningServer } from "./server.js";
 
 const RELOAD = "xks-proxy:reload";
@@ -26,9 +29,14 @@ export function isClusterWorker(): boolean {
 export function runPrimary(config: ProxyConfig): Promise<number> {
   const n = config.server.processes;
   let stopping = false;
+  const nonces = new NonceCache();
   const fork = (): void => {
     const w = cluster.fork();
     w.on("error", (err: Error) => log("warn", { msg: "worker-ipc-error", worker: w.process.pid, error: err.message.slice(0, 200) }));
+    w.on("message", (m: unknown) => {
+      if (!isNonceRequest(m)) return;
+      if (w.isConnected()) w.send(answerNonceRequest(nonces, m), undefined, () => undefined);
+    });
     w.on("exit", (code, signal) => {
       if (stopping) return;
       log("warn", { msg: "worker-exited", worker: w.process.pid, code, signal });
@@ -40,7 +48,10 @@ export function runPrimary(config: ProxyConfig): Promise<number> {
   for (let i = 0; i < n; i++) fork();
 
   let metricsServer: http.Server | undefined;
-  if (config.metrics.enabled && config.metrics.port !== undefined) {
+  let metricsFailed = false;
+  if (config.metrics.enabled) {
+    // the metrics listener's own address ([metrics] ip, default 127.0.0.1), never the KMS-facing one
+    const at = metricsAddress(config.metrics);
     const agg = new AggregatorRegistry();
     metricsServer = http.createServer((req, res) => {
       if (req.method !== "GET" || req.url !== "/metrics") {
@@ -53,9 +64,18 @@ export function runPrimary(config: ProxyConfig): Promise<number> {
       );
     });
     const ms = metricsServer;
-    ms.listen(config.metrics.port, config.server.ip, () => {
+    ms.once("error", (err: NodeJS.ErrnoException) => {
+      // as a single process does: the default port may be another proxy's; a port the file names must be had
+      log(config.metrics.defaultPort ? "warn" : "error", { msg: "metrics-unavailable", address: `${at.ip}:${at.port}`, error: err.code ?? "error" });
+      metricsServer = undefined;
+      if (!config.metrics.defaultPort) {
+        metricsFailed = true;
+        process.kill(process.pid, "SIGTERM"); // the stop handler below ends the workers
+      }
+    });
+    ms.listen(at.port, at.ip, () => {
       const a = ms.address();
-      if (a && typeof a === "object") log("info", { msg: "metrics-listening", metricsUrl: `http://${config.server.ip.includes(":") ? `[${config.server.ip}]` : config.server.ip}:${a.port}/metrics` });
+      if (a && typeof a === "object") log("info", { msg: "metrics-listening", metricsUrl: `http://${at.ip.includes(":") ? `[${at.ip}]` : at.ip}:${a.port}/metrics` });
     });
   }
 
@@ -92,7 +112,7 @@ export function runPrimary(config: ProxyConfig): Promise<number> {
       const done = (): void => {
         metricsServer?.close();
         log("info", { msg: "stopped" });
-        resolve(0);
+        resolve(metricsFailed ? 1 : 0);
       };
       if (left === 0) return done();
       const force = setTimeout(() => {
@@ -118,8 +138,9 @@ export function runPrimary(config: ProxyConfig): Promise<number> {
 export async function startWorker(config: ProxyConfig): Promise<RunningServer> {
   const n = config.server.processes;
   // The primary serves aggregated metrics on the metrics port; workers keep theirs for it.
-  const own: ProxyConfig = config.metrics.port !== undefined ? { ...config, metrics: { enabled: false } } : config;
-  const server = await startServer(own, { rateLimitShare: 1 / n });
+  const own: ProxyConfig = { ...config, metrics: { ...config.metrics, enabled: false } };
+  // replay nonces live in the primary, for every worker of the host (a [fleet] has Redis instead)
+  const server = await startServer(own, { rateLimitShare: 1 / n, ...(config.fleet ? {} : { nonces: new PrimaryNonceStore() }) });
   // constructing one installs prom-client's worker-side listener that answers the primary
   new AggregatorRegistry();
   AggregatorRegistry.setRegistries([server.metrics]);

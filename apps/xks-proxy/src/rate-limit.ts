@@ -1,5 +1,14 @@
+/** What `admit` asks of a store's rate limiter: one token per request, decided without waiting. */
+export interface StoreLimiter {
+  /** Takes one token; false when the store is over its rate. Never waits. */
+  take(): boolean;
+  /** New rate; `fallbackShare` is for limiters that have a local fallback (the fleet's). */
+  update(rps: number, burst: number, fallbackShare?: number): void;
+  close?(): void;
+}
+
 /** Token bucket per key store: `rps` sustained, `burst` at once. */
-export class TokenBucket {
+export class TokenBucket implements StoreLimiter {
   private tokens: number;
   private last: number;
 

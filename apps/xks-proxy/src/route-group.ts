@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Hsm } from "@ciop/hsm";
 import type { Registry } from "prom-client";
+import type { NonceStore } from "./salesforce/replay.js";
 
 export interface RouteGroupContext {
   /** The server's main-thread Hsm (opened from the server's [hsm] settings). */
@@ -18,6 +19,11 @@ export interface RouteGroupContext {
   readonly metrics: Registry;
   /** Directory of the config file (to resolve relative paths in the group's section). */
   readonly configDir: string;
+  /**
+   * Where replay nonces are kept beyond this process: the fleet's Redis (`[fleet]`) or the cluster
+   * primary (`[server] processes` > 1). Absent: the group keeps them in its own memory.
+   */
+  readonly nonces?: NonceStore;
 }
 
 export interface RouteGroup {

@@ -122,10 +122,13 @@ pin_file = "pin"
 timeout_ms = 10000
 
 [health]
-key_name = "${K}-health"
+key = "${K}-health"
 
 [logging]
 level = "debug"
+
+[metrics]
+port = 0
 
 [[stores]]
 keys = []
@@ -150,7 +153,7 @@ client_certificate_sha256 = ["${fp}"]
 `);
   for (const kid of [`${K}-a`, `${K}-rot`]) {
     const r = await admin("keys", "create", kid, "--cert", f("sf.crt"));
-    expect(r).toMatchObject({ code: 0 });
+    expect(r).toMatchObject({ code: 0, err: "" });
   }
   server = await startServer(await loadConfig(cfgPath), { logSink: (l) => logs.push(l) });
 });

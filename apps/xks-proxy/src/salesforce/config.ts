@@ -16,7 +16,8 @@ export interface SalesforceAuthConfig {
     keyFile: string;
     algorithms: string[];
     issuer?: string;
-    audience?: string;
+    /** Required: the `aud` claim a token must carry. */
+    audience: string;
     subject?: string;
     maxAgeSeconds: number;
     clockToleranceSeconds: number;
@@ -71,6 +72,15 @@ function strList(t: Table, k: string, where: string): string[] | undefined {
 
 const JWT_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"];
 export const DEFAULT_PATH_PREFIX = "/salesforce/keys";
+
+/**
+ * `[salesforce] enabled` (default true). A section with `enabled = false` is validated all the same
+ * but its route group is not mounted.
+ */
+export function salesforceEnabled(section: unknown): boolean {
+  if (typeof section !== "object" || section === null || Array.isArray(section)) return true;
+  return (section as Table)["enabled"] !== false;
+}
 
 /** Validates the raw `[salesforce]` table; relative paths are resolved against `configDir`. */
 export function parseSalesforceSection(section: unknown, configDir: string, options: { requireAuth?: boolean } = {}): SalesforceConfig {
@@ -128,13 +138,17 @@ export function parseSalesforceSection(section: unknown, configDir: string, opti
     for (const alg of algorithms) if (!JWT_ALGORITHMS.includes(alg)) bad(`salesforce.auth.jwt_algorithms: ${alg} is not accepted (use ${JWT_ALGORITHMS.join(", ")})`);
     const issuer = str(a, "jwt_issuer", "salesforce.auth");
     const audience = str(a, "jwt_audience", "salesforce.auth");
+    // Without an audience check, any token the same key signs for another service would pass here.
+    if (audience === undefined) {
+      bad("salesforce.auth.jwt_audience is required with jwt_key: set it to the audience the named credential puts in its tokens' aud claim, so a token minted for another service is refused here");
+    }
     const subject = str(a, "jwt_subject", "salesforce.auth");
     auth.jwt = {
       keyPem,
       keyFile,
       algorithms,
       ...(issuer !== undefined ? { issuer } : {}),
-      ...(audience !== undefined ? { audience } : {}),
+      audience,
       ...(subject !== undefined ? { subject } : {}),
       maxAgeSeconds: int(a, "jwt_max_age_seconds", "salesforce.auth", 1, 86_400) ?? 300,
       clockToleranceSeconds: int(a, "jwt_clock_tolerance_seconds", "salesforce.auth", 0, 600) ?? 30,

@@ -19,7 +19,7 @@
  *   [salesforce.certificates]             # optional per-kid certificate files (for unbound keys)
  *   "my-key-1" = "other-org.crt"
  *   [salesforce.replay]
- *   window_seconds  = 900                 # a nonce seen within this window is refused (409)
+ *   window_seconds  = 900                 # a nonce answered 200 within this window is refused (409)
  *   query_parameter = "requestId"         # where the nonce is read: ?requestId=<nonce> (default)
  *   header          = "X-Request-Id"      # optional: also read the nonce from this header
  *   required        = false               # true: refuse callouts without a nonce (400)
@@ -29,7 +29,8 @@
  *   basic_password_hash = "scrypt$15$8$1$<salt>$<hash>"   # from `xks-proxy salesforce hash-password`
  *   jwt_key        = "sf-jwt-signer.crt"  # PEM certificate or public key that signs the bearer JWT
  *   jwt_algorithms = ["RS256"]            # default RS256
- *   jwt_issuer = "..."; jwt_audience = "..."; jwt_subject = "..."   # optional claim checks
+ *   jwt_audience = "..."                  # required with jwt_key: the tokens' aud claim
+ *   jwt_issuer = "..."; jwt_subject = "..."   # optional claim checks
  *   jwt_max_age_seconds = 300             # iat must be this recent; exp and iat are required
  *   jwt_clock_tolerance_seconds = 30
  *   client_certificate_required = false   # true: mTLS through the server's TLS (client CA set in
@@ -42,10 +43,13 @@
  *   403 {"error":"Forbidden"}                          no/unknown client certificate (mTLS)
  *   404 {"error":"KeyNotFound"}                        unknown kid (or its DEK is gone from the HSM)
  *   405 {"error":"MethodNotAllowed"}                   anything but GET
- *   409 {"error":"ReplayDetected"}                     nonce seen within the window
+ *   409 {"error":"ReplayDetected"}                     nonce answered 200 within the window, or in flight
+ *   429 {"error":"TooManyFailures"} + Retry-After      this source failed too many password checks
  *   423 {"error":"KeyDisabled"}                        kid disabled (`salesforce keys disable`)
  *   500 {"error":"CertificateProblem"|"HostFallbackRefused"|"InternalError"}
- *   503 {"error":"HsmTimeout"|"ReplayCacheFull"|"Busy"}    + Retry-After: 1 ("Busy": too many password checks waiting)
+ *   503 {"error":"HsmTimeout"|"ReplayCacheFull"|"ReplayStoreUnavailable"|"Busy"}    + Retry-After
+ *       ("Busy": too many password checks waiting; "ReplayStoreUnavailable": the shared nonce store
+ *       (cluster primary or [fleet] Redis) cannot be reached, so the nonce cannot be checked)
  *
  * Logs: one record per request with kid, status, error name, auth method, whether a nonce was given
  * and whether host fallback was used. Never the DEK, the CEK, credentials or the JWE.
@@ -58,9 +62,9 @@ import { Counter } from "prom-client";
 import type { RouteGroup, RouteGroupContext, RouteGroupFactory } from "../route-group.js";
 import { Authenticator } from "./auth.js";
 import { parseSalesforceSection, type SalesforceConfig } from "./config.js";
-import { NonceCache } from "./replay.js";
+import { NonceCache, type NonceStore } from "./replay.js";
 
-export { parseSalesforceSection, DEFAULT_PATH_PREFIX } from "./config.js";
+export { parseSalesforceSection, salesforceEnabled, DEFAULT_PATH_PREFIX } from "./config.js";
 export type { SalesforceConfig } from "./config.js";
 
 const NONCE = /^[\x21-\x7e]{1,256}$/;
@@ -127,7 +131,9 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
 /** Creates the Salesforce cache-only route group from the raw `[salesforce]` table. */
 export const createSalesforceRouteGroup: RouteGroupFactory = async (section, ctx) => {
   let state = build(section, ctx);
-  const nonces = new NonceCache(state.cfg.replay.windowMs, state.cfg.replay.maxEntries);
+  // nonces of this process only when nothing shared is offered (one process, no fleet)
+  const own = ctx.nonces === undefined ? new NonceCache() : undefined;
+  const nonces: NonceStore = ctx.nonces ?? own!;
   let responses: Counter<"status"> | undefined;
   try {
     responses = new Counter({
@@ -163,7 +169,8 @@ export const createSalesforceRouteGroup: RouteGroupFactory = async (section, ctx
       const who = await auth.authenticate(req);
       if (!who.ok) {
         record.authFailure = who.reason;
-        const headers: Record<string, string> = who.status === 401 ? { "www-authenticate": auth.challenge() } : who.status === 503 ? { "retry-after": "1" } : {};
+        const headers: Record<string, string> =
+          who.status === 401 ? { "www-authenticate": auth.challenge() } : who.retryAfterSeconds !== undefined ? { "retry-after": String(who.retryAfterSeconds) } : {};
         return finish(who.status, { error: who.error }, who.error, headers);
       }
       record.auth = who.method;
@@ -185,35 +192,52 @@ export const createSalesforceRouteGroup: RouteGroupFactory = async (section, ctx
       }
       record.nonce = nonce !== undefined;
       if (nonce === undefined && cfg.replay.required) return finish(400, { error: "NonceRequired" }, "NonceRequired", {}, kid);
+      // The nonce is reserved while the callout is served, recorded only if it is answered 200,
+      // and released on any other answer (so Salesforce's retry of a failed callout is served).
+      let reservation: string | undefined;
       if (nonce !== undefined) {
         if (!NONCE.test(nonce)) return finish(400, { error: "InvalidNonce" }, "InvalidNonce", {}, kid);
-        const seen = nonces.check(nonce);
-        if (seen === "replayed") return finish(409, { error: "ReplayDetected" }, "ReplayDetected", {}, kid);
-        if (seen === "full") return finish(503, { error: "ReplayCacheFull" }, "ReplayCacheFull", { "retry-after": "5" }, kid);
+        const r = await nonces.reserve(nonce, cfg.replay.windowMs, cfg.replay.maxEntries);
+        if (r.outcome === "replayed") return finish(409, { error: "ReplayDetected" }, "ReplayDetected", {}, kid);
+        if (r.outcome === "full") return finish(503, { error: "ReplayCacheFull" }, "ReplayCacheFull", { "retry-after": "5" }, kid);
+        if (r.outcome === "unavailable") {
+          record.replayStore = r.reason;
+          return finish(503, { error: "ReplayStoreUnavailable" }, "ReplayStoreUnavailable", { "retry-after": "1" }, kid);
+        }
+        reservation = r.token;
       }
+      const release = (): void => {
+        if (nonce !== undefined && reservation !== undefined) void nonces.release(nonce, reservation).catch(() => undefined);
+      };
 
+      let out: Awaited<ReturnType<CacheOnlyKeyService["produce"]>>;
       try {
-        const out = await ctx.withHsmTimeout("salesforce-cache-only", () => service.produce(kid, nonce !== undefined ? { jti: nonce } : {}));
-        record.hostFallback = out.hostFallback;
-        send(res, 200, { kid: out.kid, jwe: out.jwe });
-        responses?.inc({ status: "200" });
-        ctx.log({ ...record, status: 200, kid });
-        return { status: 200, key: kid };
+        out = await ctx.withHsmTimeout("salesforce-cache-only", () => service.produce(kid, nonce !== undefined ? { jti: nonce } : {}));
       } catch (err) {
+        release();
         const e = errorFor(err);
         return finish(e.status, { error: e.error, message: e.message }, e.error, e.status === 503 ? { "retry-after": "1" } : {}, kid);
       }
+      record.hostFallback = out.hostFallback;
+      if (nonce !== undefined && reservation !== undefined && !(await nonces.commit(nonce, reservation, cfg.replay.windowMs).catch(() => false))) {
+        // not recorded = a later replay could not be recognised: no 200
+        release();
+        return finish(503, { error: "ReplayStoreUnavailable" }, "ReplayStoreUnavailable", { "retry-after": "1" }, kid);
+      }
+      send(res, 200, { kid: out.kid, jwe: out.jwe });
+      responses?.inc({ status: "200" });
+      ctx.log({ ...record, status: 200, kid });
+      return { status: 200, key: kid };
     },
 
     async reload(newSection: unknown) {
       const next = build(newSection, ctx);
-      nonces.configure(next.cfg.replay.windowMs, next.cfg.replay.maxEntries);
       state.auth.clear();
       state = next;
     },
 
     async close() {
-      nonces.clear();
+      await own?.close();
       state.auth.clear();
       if (responses) ctx.metrics.removeSingleMetric("ciop_salesforce_cache_only_responses_total");
     },

@@ -1,0 +1,109 @@
+/**
+ * Issue 14, item 12. Before: every uncached Basic header cost a scrypt run, two at once per
+ * process with 32 waiting for any caller, and a verified credential was forgotten 5 minutes after
+ * it was first checked. 40 connections sending wrong passwords kept that queue full, so a real
+ * callout whose credential had to be checked (first callout, or after those 5 minutes) got
+ * 503 Busy. Now a source that keeps failing backs off (429 without scrypt, at most 2 checks of its
+ * own pending), and a credential in use stays verified (sliding expiry).
+ * The flood runs from 127.0.0.2 and the real client from 127.0.0.3 (both loopback on Linux).
+ */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import http, { type IncomingMessage } from "node:http";
+import path from "node:path";
+import { generateXksCredential } from "@ciop/xks";
+import { loadConfig } from "../src/config/index.js";
+import { runSalesforceAdmin } from "../src/salesforce/admin.js";
+import { Authenticator, BASIC_CACHE_TTL_MS } from "../src/salesforce/auth.js";
+import { hashPassword, parsePasswordHash } from "../src/salesforce/password.js";
+import { startServer, type RunningServer } from "../src/server.js";
+import { ciopToml, storeToml } from "./proxy-helpers.js";
+
+const PASSWORD = "the real named credential password";
+let dir: string;
+let server: RunningServer;
+let hash: string;
+const kid = `flood${process.pid}`;
+
+function get(urlPath: string, auth: string, localAddress: string): Promise<{ status: number; retryAfter?: string }> {
+  const u = new URL(server.url);
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: "127.0.0.1", port: u.port, path: urlPath, method: "GET", localAddress, agent: false, headers: { authorization: "Basic " + Buffer.from(auth).toString("base64") } },
+      (res) => {
+        res.resume();
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, ...(res.headers["retry-after"] ? { retryAfter: String(res.headers["retry-after"]) } : {}) }));
+      },
+    );
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(process.env.CIOP_TEST_DIR!, "sf-flood-"));
+  const { execFileSync } = await import("node:child_process");
+  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:4096", "-nodes", "-keyout", path.join(dir, "sf.key"), "-out", path.join(dir, "sf.crt"), "-days", "30", "-subj", "/CN=sf-flood"], { stdio: "ignore" });
+  hash = await hashPassword(PASSWORD, { logN: 14 });
+  const file = path.join(dir, "proxy.toml");
+  writeFileSync(
+    file,
+    ciopToml({
+      healthKey: `${kid}-health`,
+      stores: storeToml("s", "/s", [], [generateXksCredential()]),
+      extra: ["[salesforce]", 'path_prefix = "/sf"', 'registry = "keys.json"', 'audit_log = "off"', "[salesforce.auth]", 'basic_username = "salesforce"', `basic_password_hash = "${hash}"`].join("\n"),
+    }),
+  );
+  const r = await runSalesforceAdmin(["--config", file, "keys", "create", kid, "--cert", path.join(dir, "sf.crt")], { out: () => undefined, err: (s) => process.stderr.write(s) });
+  expect(r).toBe(0);
+  server = await startServer(await loadConfig(file), { logSink: () => undefined });
+}, 60_000);
+
+afterAll(async () => {
+  await server?.close();
+});
+
+test("40 connections of wrong passwords from one address: a real client elsewhere is checked and served (no 503), the flood gets 429 quickly", async () => {
+  let flooding = true;
+  const flood: Array<{ status: number; ms: number }> = [];
+  let n = 0;
+  const attacker = async (): Promise<void> => {
+    while (flooding) {
+      const t = performance.now();
+      const r = await get(`/sf/${kid}`, `salesforce:wrong password ${n++}`, "127.0.0.2");
+      flood.push({ status: r.status, ms: performance.now() - t });
+    }
+  };
+  const attackers = Array.from({ length: 40 }, attacker);
+  await new Promise((r) => setTimeout(r, 300));
+  // the real client's first callout (its credential not yet verified) arrives in the middle of the flood
+  const real: number[] = [];
+  for (let i = 0; i < 15; i++) {
+    real.push((await get(`/sf/${kid}`, `salesforce:${PASSWORD}`, "127.0.0.3")).status);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  flooding = false;
+  await Promise.all(attackers);
+  expect(real).toEqual(Array.from({ length: 15 }, () => 200));
+  const statuses = new Map<number, number>();
+  for (const f of flood) statuses.set(f.status, (statuses.get(f.status) ?? 0) + 1);
+  expect([...statuses.keys()].every((s) => s === 401 || s === 429)).toBe(true);
+  // 5 free failures, then back-off: a handful of scrypt runs for the whole flood, the rest 429
+  expect(statuses.get(401) ?? 0).toBeLessThanOrEqual(12);
+  expect(statuses.get(429) ?? 0).toBeGreaterThan(100);
+}, 60_000);
+
+test("a verified credential in use stays verified past 5 minutes without a new scrypt run (sliding expiry)", async () => {
+  let now = 1_000_000;
+  const auth = new Authenticator({ basic: { username: "salesforce", hash: parsePasswordHash(hash, "test") } }, { now: () => now });
+  const req = { headers: { authorization: "Basic " + Buffer.from(`salesforce:${PASSWORD}`).toString("base64") }, socket: { remoteAddress: "10.9.8.7" } } as unknown as IncomingMessage;
+  expect((await auth.authenticate(req)).ok).toBe(true);
+  expect(auth.passwordChecks).toBe(1);
+  for (let i = 0; i < 6; i++) {
+    now += BASIC_CACHE_TTL_MS * 0.8; // a callout every 4 minutes, 24 minutes in all
+    expect((await auth.authenticate(req)).ok).toBe(true);
+  }
+  expect(auth.passwordChecks).toBe(1);
+  now += BASIC_CACHE_TTL_MS + 1; // unused for longer than the expiry: checked again
+  expect((await auth.authenticate(req)).ok).toBe(true);
+  expect(auth.passwordChecks).toBe(2);
+});
