@@ -10,11 +10,14 @@
 // process) and the server do not share an event loop. See apps/xks-proxy/docs/bench.md.
 // BENCH_AB=<path to another build's main.js, or "same"> [BENCH_AB_NODE_ARGS=<node options for B>]
 // adds rounds comparing this build with that one, or with other node options, in the same run.
+// BENCH_HSM_LATENCY_US=0,300,1000 adds rows for a network HSM: the proxy with call_mode = "async"
+// over the fault-injecting module (tools/pkcs11-fault), which adds that many µs to every PKCS#11 call.
 // Other knobs: apps/xks-proxy/docs/bench.md.
 // Last line: `xks-bench: <req/s> req/s, ratio <r>, p99 at 1800 req/s <ms> ms`.
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import http from "node:http";
 import https from "node:https";
 import net from "node:net";
 import tls from "node:tls";
@@ -23,6 +26,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import { encryptBody, requestMetadata, xksSigner } from "./common.mjs";
+import { faultEnv, faultModule } from "../../tools/pkcs11-fault/fault.cjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, "../..");
@@ -81,7 +85,8 @@ function freePort() {
 
 function get(url, headers = {}) {
   return new Promise((res, rej) => {
-    const r = https.get(url, { rejectUnauthorized: false, agent: false, headers }, (resp) => {
+    // (https for the proxy's API; plain http for its own /metrics listener)
+    const r = (url.startsWith("http:") ? http : https).get(url, { rejectUnauthorized: false, agent: false, headers }, (resp) => {
       let body = "";
       resp.on("data", (d) => (body += d));
       resp.on("end", () => res({ status: resp.statusCode, body }));
@@ -440,6 +445,8 @@ try {
   }
 
   const port = await freePort();
+  // /metrics has a listener of its own (the main one never serves it)
+  const metricsPort = await freePort();
   const cred = JSON.parse(execFileSync(process.execPath, [main, "credential", "new", "--json"], { env, encoding: "utf8" }));
   const prefix = "/bench/xks";
   const configFile = join(dir, "xks-proxy.toml");
@@ -459,6 +466,9 @@ try {
       `token = "${label}"`,
       `pin_env = "XKS_BENCH_PIN"`,
       ...(process.env.BENCH_CALL_MODE ? [`call_mode = "${process.env.BENCH_CALL_MODE}"`] : []),
+      `[metrics]`,
+      `ip = "127.0.0.1"`,
+      `port = ${metricsPort}`,
       `[logging]`,
       `level = "info"`,
       `file = "${join(dir, "proxy.log")}"`,
@@ -533,8 +543,8 @@ try {
 
   // ---------------------------------------------------------------- start the proxy
   /** Starts `entry` (a build's dist/main.js) with `config`; resolves once its /ping answers. */
-  async function startProxy(entry, config, onPort, args = nodeArgs) {
-    const child = spawn(process.execPath, [...args, entry, "serve", "--config", config], { env, stdio: ["ignore", "ignore", "pipe"] });
+  async function startProxy(entry, config, onPort, args = nodeArgs, childEnv = env) {
+    const child = spawn(process.execPath, [...args, entry, "serve", "--config", config], { env: childEnv, stdio: ["ignore", "ignore", "pipe"] });
     servers.push(child);
     let err = "";
     child.stderr.on("data", (d) => (err += d));
@@ -548,9 +558,9 @@ try {
   }
   /** A saturation phase against a proxy; the row also gets the time inside its HSM calls, per call. */
   async function saturateProxy(title, opts) {
-    const h0 = await hsmHistogram(opts.url);
+    const h0 = await hsmHistogram(opts.metricsUrl);
     const row = await saturate(title, opts);
-    const h1 = await hsmHistogram(opts.url);
+    const h1 = await hsmHistogram(opts.metricsUrl);
     // as the proxy itself measures it; with sync calls (SoftHSM) that is CPU time of the proxy too
     row.hsmCallUs = h0 && h1 && h1.count > h0.count ? ((h1.sum - h0.sum) / (h1.count - h0.count)) * 1e6 : NaN;
     return row;
@@ -603,7 +613,7 @@ try {
     return reqs;
   }
   const ciphertexts = await ciphertextsFrom(port);
-  const common = { url: baseUrl, tlsOptions: { rejectUnauthorized: false }, serverPid: server.pid };
+  const common = { url: baseUrl, metricsUrl: `http://127.0.0.1:${metricsPort}`, tlsOptions: { rejectUnauthorized: false }, serverPid: server.pid };
 
   // ---------------------------------------------------------------- phases
   log(`warm-up (3 s)...`);
@@ -630,24 +640,58 @@ try {
     const argsB = process.env.BENCH_AB_NODE_ARGS === undefined ? nodeArgs : process.env.BENCH_AB_NODE_ARGS.split(" ").filter(Boolean);
     abLabel = `A = ${main}${nodeArgs.length ? ` (${nodeArgs.join(" ")})` : ""}, B = ${entryB}${argsB.length ? ` (${argsB.join(" ")})` : ""}`;
     const portB = await freePort();
+    const metricsPortB = await freePort();
     const configB = join(dir, "xks-proxy-b.toml");
-    writeFileSync(configB, readFileSync(configFile, "utf8").replace(`port = ${port}\n`, `port = ${portB}\n`), { mode: 0o600 });
+    writeFileSync(configB, readFileSync(configFile, "utf8").replace(`port = ${port}\n`, `port = ${portB}\n`).replace(`port = ${metricsPort}\n`, `port = ${metricsPortB}\n`), { mode: 0o600 });
     const serverB = await startProxy(entryB, configB, portB, argsB);
     log(`A/B: B = ${entryB} on port ${portB} (pid ${serverB.pid})`);
     await saturate("A/B: B warm-up", { url: `https://localhost:${portB}`, duration: 3, requests: await mixedPool(portB) });
     const sides = [
-      { name: "A", port, pid: server.pid },
-      { name: "B", port: portB, pid: serverB.pid },
+      { name: "A", port, metricsPort, pid: server.pid },
+      { name: "B", port: portB, metricsPort: metricsPortB, pid: serverB.pid },
     ];
     abRounds = [];
     for (let i = 0; i < Number(process.env.BENCH_AB_ROUNDS ?? 6); i++) {
       const round = {};
       for (const side of i % 2 === 0 ? sides : [...sides].reverse()) {
-        const s = await saturateProxy(`A/B round ${i + 1}, ${side.name}, saturation`, { url: `https://localhost:${side.port}`, requests: await mixedPool(side.port), serverPid: side.pid });
+        const s = await saturateProxy(`A/B round ${i + 1}, ${side.name}, saturation`, { url: `https://localhost:${side.port}`, metricsUrl: `http://127.0.0.1:${side.metricsPort}`, requests: await mixedPool(side.port), serverPid: side.pid });
         const p = await paced(`A/B round ${i + 1}, ${side.name}, ${RATE} req/s offered`, { port: side.port, rate: RATE, seconds: SECONDS, connections: CONNECTIONS, requests: await mixedPool(side.port) });
         round[side.name] = { sat: s, paced: p };
       }
       abRounds.push(round);
+    }
+  }
+
+  // BENCH_HSM_LATENCY_US=0,300,1000: the proxy as for a network HSM (call_mode = "async", GCM on
+  // the libuv threadpool) over the fault-injecting module, which adds that latency to every PKCS#11
+  // call (a request makes two: C_EncryptInit/C_DecryptInit, which pkcs11js only has synchronous,
+  // and C_Encrypt/C_Decrypt); the 0 row is the same set-up without added latency (the ratios' base)
+  const netRows = [];
+  if (process.env.BENCH_HSM_LATENCY_US) {
+    const shim = faultModule();
+    for (const us of process.env.BENCH_HSM_LATENCY_US.split(",").map(Number)) {
+      const portN = await freePort();
+      const metricsPortN = await freePort();
+      const configN = join(dir, `xks-proxy-net-${us}.toml`);
+      const text = readFileSync(configFile, "utf8")
+        .replace(`port = ${port}\n`, `port = ${portN}\n`)
+        .replace(`port = ${metricsPort}\n`, `port = ${metricsPortN}\n`)
+        .replace(`library = "${lib}"\n`, `library = "${shim}"\n`)
+        .replace(/call_mode = "\w+"\n/, "")
+        .replace(`pin_env = "XKS_BENCH_PIN"\n`, `pin_env = "XKS_BENCH_PIN"\ncall_mode = "async"\n`);
+      writeFileSync(configN, text, { mode: 0o600 });
+      const envN = { ...env, ...faultEnv({ realModule: lib, rules: us > 0 ? `* delay ${us}` : [] }) };
+      const serverN = await startProxy(main, configN, portN, nodeArgs, envN);
+      try {
+        const title = `async, +${us / 1000} ms per PKCS#11 call`;
+        await saturate(`${title}: warm-up`, { url: `https://localhost:${portN}`, duration: 2, tlsOptions: { rejectUnauthorized: false }, requests: await mixedPool(portN) });
+        const satN = await saturateProxy(`${title}: saturation`, { url: `https://localhost:${portN}`, metricsUrl: `http://127.0.0.1:${metricsPortN}`, tlsOptions: { rejectUnauthorized: false }, requests: await mixedPool(portN), serverPid: serverN.pid });
+        const pacedN = await paced(`${title}: ${RATE} req/s offered`, { port: portN, rate: RATE, seconds: SECONDS, connections: CONNECTIONS, requests: await mixedPool(portN) });
+        netRows.push({ us, sat: satN, paced: pacedN });
+      } finally {
+        serverN.kill("SIGTERM");
+        await new Promise((r) => (serverN.exitCode !== null ? r() : serverN.once("exit", r)));
+      }
     }
   }
 
@@ -734,6 +778,16 @@ try {
     };
     for (const { layer, row } of layers) layerLine(names[layer] ?? `layer ${layer}`, row);
     layerLine("the proxy itself (all on)", sat);
+  }
+  if (netRows.length > 0) {
+    const base0 = netRows.find((r) => r.us === 0) ?? netRows[0];
+    console.log(`\nA network HSM: call_mode = "async" over tools/pkcs11-fault adding latency to every PKCS#11 call (two per request)`);
+    console.log(`${"".padEnd(44)}${"req/s".padStart(10)}${"ratio".padStart(8)}${`p99@${RATE}`.padStart(10)}${"served".padStart(9)}${"errors".padStart(8)}`);
+    console.log(`${"".padEnd(44)}${"".padStart(10)}${"to +0".padStart(8)}${"ms".padStart(10)}${`@${RATE}`.padStart(9)}${"".padStart(8)}`);
+    for (const r of netRows) {
+      console.log(`${`async, +${r.us / 1000} ms per call`.padEnd(44)}${f(r.sat.reqPerSec).padStart(10)}${(r.sat.reqPerSec / base0.sat.reqPerSec).toFixed(2).padStart(8)}${f(r.paced.p99, 2).padStart(10)}${f(r.paced.reqPerSec).padStart(9)}${String(r.sat.errors + r.paced.errors).padStart(8)}`);
+    }
+    console.log(`${"(the proxy above, its own call mode)".padEnd(44)}${f(sat.reqPerSec).padStart(10)}${(sat.reqPerSec / base0.sat.reqPerSec).toFixed(2).padStart(8)}${f(rated.p99, 2).padStart(10)}${f(rated.reqPerSec).padStart(9)}`);
   }
   if (abRounds) {
     console.log(`\nA/B, alternating (AB, BA, ...): ${abLabel}; ${SECONDS} s phases`);

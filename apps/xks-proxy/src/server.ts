@@ -8,7 +8,7 @@ import { randomBytes, timingSafeEqual } from "node:crypto";
 import { readFileSync, unwatchFile, watchFile } from "node:fs";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import https from "node:https";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import tls, { type SecureContextOptions, type TLSSocket } from "node:tls";
 import { CiopError } from "@ciop/core";
 import type { Hsm, HsmKey } from "@ciop/hsm";
@@ -24,13 +24,19 @@ import {
   type XksServiceOptions,
 } from "@ciop/xks";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import { checkRouteOverlaps, loadConfig, routeGroupPrefixes, type ProxyConfig, type TlsConfig } from "./config/index.js";
+import { checkRouteOverlaps, loadConfig, metricsAddress, routeGroupPrefixes, type ProxyConfig, type TlsConfig } from "./config/index.js";
 import { fastPathInFront, type FastHttp, type FastResponse } from "./fast-http.js";
+import { Fleet } from "./fleet/index.js";
 import { HsmBackend } from "./hsm-backend.js";
 import { Logger } from "./logger.js";
-import { TokenBucket } from "./rate-limit.js";
+import { paceNodeRequests } from "./node-pacing.js";
+import { TokenBucket, type StoreLimiter } from "./rate-limit.js";
 import type { RouteGroup, RouteGroupContext, RouteGroupFactory } from "./route-group.js";
-import { createSalesforceRouteGroup } from "./salesforce/index.js";
+import { createSalesforceRouteGroup, parseSalesforceSection } from "./salesforce/index.js";
+import { SourceLimits, sourceOf } from "./source-limits.js";
+import { UnauthenticatedLogSampler } from "./unauthenticated-log.js";
+import type { NonceStore } from "./salesforce/replay.js";
+import { checkStoreKeys, StoreKeyGuard } from "./store-key-policy.js";
 
 /** The spec's suites: two TLS 1.3, two TLS 1.2 (ECDHE with AES-256-GCM). */
 export const XKS_TLS_CIPHERS = "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384";
@@ -51,6 +57,11 @@ export interface StartServerOptions {
   shutdownGraceMs?: number;
   /** Route group factories by config section (default: salesforce → the Salesforce group). */
   routeGroups?: Record<string, RouteGroupFactory>;
+  /**
+   * Where route groups keep replay nonces when there is no `[fleet]`: a cluster worker passes the
+   * primary's store (default: each group in its own memory).
+   */
+  nonces?: NonceStore;
 }
 
 export interface RunningServer {
@@ -247,6 +258,18 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
     },
   });
 
+  // store keys must stay inside the HSM (src/store-key-policy.ts): a weak key fails the start here
+  const keyGuard = new StoreKeyGuard((record) => logger.log("warn", record));
+  let keyWarnings: string[];
+  try {
+    const verdict = checkStoreKeys(backend.hsm, config.stores);
+    keyGuard.apply(verdict);
+    keyWarnings = verdict.warnings;
+  } catch (err) {
+    await backend.close();
+    throw err;
+  }
+
   // ------------------------------------------------------------------ health
   let healthKey: HsmKey | undefined;
   const healthAad = Buffer.from("ciop-xks-health-probe");
@@ -302,15 +325,22 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
   monitor.start(config.health.intervalMs);
 
   // ------------------------------------------------------------------ stores and admission
-  let buckets = new Map<string, TokenBucket>();
+  // [fleet]: rate limits (and replay nonces) shared by every instance through Redis; an unreachable
+  // Redis is logged and retried, never fatal (see src/fleet/).
+  const fleet = config.fleet ? await Fleet.start(config.fleet, (level, record) => logger.log(level, record)) : undefined;
+  const runningFleet = config.fleet;
+  let buckets = new Map<string, StoreLimiter>();
   let principals = new Map<string, Set<string>>();
   const service: XksServiceOptions = {
     stores: [],
     crypto: backend,
     health: healthReport,
-    authorize: (store, _op, _keyId, md) => {
+    authorize: (store, _op, keyId, md) => {
       const allowed = principals.get(store.name ?? "");
-      return allowed === undefined || (md.awsPrincipalArn !== undefined && allowed.has(md.awsPrincipalArn));
+      if (allowed !== undefined && (md.awsPrincipalArn === undefined || !allowed.has(md.awsPrincipalArn))) return false;
+      // a key that was not in the token when the config was applied is checked when first found
+      keyGuard.admit(backend.hsm, store.name ?? "", keyId);
+      return true;
     },
     admit: (store: XksKeyStore, _op: XksOperation) => {
       const b = buckets.get(store.name ?? "");
@@ -322,18 +352,30 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
     service.limits = c.limits;
     service.compat = { sampleProxyAad: c.compat.sampleProxyAad, ...(c.compat.sampleProxyMetadata ? { sampleProxyMetadata: c.compat.sampleProxyMetadata } : {}) };
     principals = new Map(c.stores.filter((s) => s.allowedPrincipals !== undefined).map((s) => [s.name, new Set(s.allowedPrincipals)]));
-    const next = new Map<string, TokenBucket>();
+    const next = new Map<string, StoreLimiter>();
     const share = opts.rateLimitShare ?? 1;
     for (const s of c.stores) {
       if (!s.rateLimit) continue;
+      const old = buckets.get(s.name);
+      if (fleet) {
+        // the store's whole rate, shared through Redis; while Redis is unreachable this process
+        // enforces its share of 1/fleet_size of it
+        const { rps, burst } = s.rateLimit;
+        const fallback = share / c.health.fleetSize;
+        if (old) {
+          old.update(rps, burst, fallback);
+          next.set(s.name, old);
+        } else next.set(s.name, fleet.rateLimiter(s.name, rps, burst, fallback));
+        continue;
+      }
       const rps = s.rateLimit.rps * share;
       const burst = Math.max(1, Math.ceil(s.rateLimit.burst * share));
-      const old = buckets.get(s.name);
       if (old) {
         old.update(rps, burst);
         next.set(s.name, old);
       } else next.set(s.name, new TokenBucket(rps, burst));
     }
+    for (const [name, old] of buckets) if (next.get(name) !== old) old.close?.();
     buckets = next;
   };
   applyStores(config);
@@ -351,6 +393,7 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
     log: (record) => logger.log("info", record),
     metrics: registry,
     configDir: config.source.dir,
+    ...(fleet ? { nonces: fleet.nonces } : opts.nonces ? { nonces: opts.nonces } : {}),
   };
   /** The route-group sections `c` mounts: present, and not switched off with `enabled = false`. */
   const sections = (c: ProxyConfig): Record<string, unknown> => {
@@ -360,6 +403,11 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
     return out;
   };
   try {
+    if (config.salesforce !== undefined && sections(config)["salesforce"] === undefined) {
+      // switched off: still validated (a typo is refused now, not when it is switched on), and said
+      parseSalesforceSection(config.salesforce, config.source.dir);
+      logger.log("info", { msg: "route-group-disabled", group: "salesforce", reason: "[salesforce] enabled = false: the cache-only key route is not served" });
+    }
     for (const [section, raw] of Object.entries(sections(config))) {
       const factory = factories[section];
       if (factory) {
@@ -372,6 +420,8 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
   } catch (err) {
     monitor.stop();
     for (const g of groups) await g.group.close().catch(() => undefined);
+    for (const b of buckets.values()) b.close?.();
+    await fleet?.close();
     await backend.close();
     throw err;
   }
@@ -383,12 +433,51 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
     send(res, 200, { "content-type": registry.contentType }, await registry.metrics());
   };
 
+  // ------------------------------------------------------------------ unauthenticated clients
+  // Per-source connection caps and unauthenticated-request budgets (src/source-limits.ts), and the
+  // per-source sampling of unauthenticated requests' log lines (src/unauthenticated-log.ts).
+  const sources = new SourceLimits(() => config.server);
+  const unauthLog = new UnauthenticatedLogSampler((record) => logger.log("warn", record));
+  const refusedConnections = new Counter({
+    name: "xks_proxy_connections_refused_total",
+    help: "Connections closed at accept: max_connections, max_connections_per_source, or unauthenticated_rate (the source is over its unauthenticated request rate)",
+    labelNames: ["reason"],
+    registers: [registry],
+  });
+  const throttledUnauthenticated = new Counter({
+    name: "xks_proxy_unauthenticated_throttled_total",
+    help: "XKS requests answered 429 before any other work because their source sent too many requests that failed authentication",
+    registers: [registry],
+  });
+  let droppedCounted = 0;
+  new Counter({
+    name: "xks_proxy_log_lines_dropped_total",
+    help: "Log lines dropped because stdout or the log file did not take them fast enough",
+    registers: [registry],
+    collect() {
+      const n = logger.droppedLines - droppedCounted;
+      droppedCounted += n;
+      if (n > 0) this.inc(n);
+    },
+  });
+  let notLoggedCounted = 0;
+  new Counter({
+    name: "xks_proxy_log_lines_sampled_out_total",
+    help: "Request log lines of unauthenticated requests not written (per-source sampling; summed up in unauthenticated-requests-not-logged lines)",
+    registers: [registry],
+    collect() {
+      const n = unauthLog.notLoggedTotal - notLoggedCounted;
+      notLoggedCounted += n;
+      if (n > 0) this.inc(n);
+    },
+  });
+  const THROTTLED_BODY = JSON.stringify({ errorName: "ThrottlingException", errorMessage: "too many unauthenticated requests from this address; retry later" });
+
   const onRequest = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const start = process.hrtime.bigint();
     const rawUrl = req.url ?? "/";
     const pathOnly = pathOf(rawUrl);
     if (req.method === "GET" && pathOnly === "/ping" && config.server.ping) return ping(res);
-    if (req.method === "GET" && pathOnly === "/metrics" && config.metrics.enabled && config.metrics.port === undefined) return sendMetrics(res);
 
     const group = groupFor(pathOnly);
     let body: Buffer;
@@ -398,7 +487,10 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
       if (err instanceof BodyTooLarge) {
         res.setHeader("connection", "close");
         send(res, 501, { "content-type": "application/json" }, JSON.stringify({ errorName: "UnsupportedOperationException", errorMessage: "the request body is larger than this proxy supports" }));
-        logger.log("info", { msg: "request", status: 501, errorName: "UnsupportedOperationException", latencyMs: ms(start) });
+        // read before any authentication: charged and logged as unauthenticated
+        const source = sourceOf(req.socket.remoteAddress);
+        sources.chargeUnauthenticated(source);
+        if (unauthLog.allow(source)) logger.log("info", { msg: "request", status: 501, errorName: "UnsupportedOperationException", latencyMs: ms(start), authenticated: false, remote: source });
         return;
       }
       throw err;
@@ -411,18 +503,55 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
       });
       const latency = ms(start);
       recordRequest(group.group.name, group.group.name, r.status, r.errorName, latency);
-      logger.log("info", { msg: "request", group: group.group.name, method: req.method, path: pathOnly.slice(0, 200), key: r.key, status: r.status, errorName: r.errorName, latencyMs: latency, cause: r.cause });
+      // a group's 4xx may be anyone's (failed credentials, unknown paths): sampled per source
+      const refused = r.status >= 400 && r.status < 500;
+      const source = refused ? sourceOf(req.socket.remoteAddress) : undefined;
+      if (source === undefined || unauthLog.allow(source)) {
+        logger.log("info", { msg: "request", group: group.group.name, method: req.method, path: pathOnly.slice(0, 200), key: r.key, status: r.status, errorName: r.errorName, latencyMs: latency, cause: r.cause, remote: source });
+      }
       return;
     }
-    await serveXks(start, req.method ?? "GET", rawUrl, req.headers, body, (r) => send(res, r.status, r.headers, r.body));
+    await serveXks(
+      start,
+      req.method ?? "GET",
+      rawUrl,
+      req.headers,
+      body,
+      (r) => {
+        if (r.close === true) {
+          // a hostile client: no more of its pipelined requests are read or handled
+          res.setHeader("connection", "close");
+          res.once("finish", () => req.socket.destroy());
+        }
+        send(res, r.status, r.headers, r.body);
+      },
+      req.socket.remoteAddress,
+    );
   };
-  /** One XKS API request, from either HTTP path: the pipeline, the response, then metrics and the request log. */
-  const serveXks = async (start: bigint, method: string, rawUrl: string, headers: IncomingMessage["headers"], body: Buffer, respond: (r: FastResponse) => void): Promise<void> => {
+  /**
+   * One XKS API request, from either HTTP path: the pipeline, the response, then metrics and the
+   * request log. A source over its unauthenticated rate gets 429 before any work and its connection
+   * is closed; a request that fails before its signature is verified is charged to its source and
+   * its log line sampled per source (and carries no metadata from the unsigned body).
+   */
+  const serveXks = async (start: bigint, method: string, rawUrl: string, headers: IncomingMessage["headers"], body: Buffer, respond: (r: FastResponse) => void, remote: string | undefined): Promise<void> => {
+    const source = sourceOf(remote);
+    if (sources.throttled(source)) {
+      throttledUnauthenticated.inc();
+      respond({ status: 429, headers: { "content-type": "application/json" }, body: THROTTLED_BODY, close: true });
+      const latency = ms(start);
+      recordRequest("unknown", "none", 429, "ThrottlingException", latency);
+      if (unauthLog.allow(source)) logger.log("info", { msg: "request", status: 429, errorName: "ThrottlingException", latencyMs: latency, authenticated: false, remote: source, cause: "source over its unauthenticated request rate" });
+      return;
+    }
     const result = await handleXksHttpRequest({ method, url: rawUrl, headers, body }, service);
-    respond(result);
-    const latency = ms(start);
     const l = result.log;
+    // the request that uses up its source's budget is still answered, then its connection closes
+    const close = !l.authenticated && !sources.chargeUnauthenticated(source);
+    respond({ status: result.status, headers: result.headers, body: result.body, authenticated: l.authenticated, close });
+    const latency = ms(start);
     recordRequest(l.operation ?? "unknown", l.store ?? "none", result.status, l.errorName, latency);
+    if (!l.authenticated && !unauthLog.allow(source)) return;
     logger.log(result.status >= 500 ? "warn" : "info", {
       msg: "request",
       kmsRequestId: l.kmsRequestId,
@@ -430,23 +559,26 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
       operation: l.operation,
       store: l.store,
       key: l.keyId,
+      keyIdInvalid: l.keyIdInvalid,
       status: result.status,
       errorName: l.errorName,
       latencyMs: latency,
       accessKeyId: l.accessKeyId,
       region: l.region,
       cause: l.cause,
+      ...(l.authenticated ? {} : { authenticated: false, remote: source }),
     });
   };
   /** A request whose handling threw (either HTTP path): the error's message only, never request data. */
   const logRequestFailure = (err: unknown): void => logger.log("error", { msg: "request-failed", error: (err as Error).message?.slice(0, 200) });
-  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+  // node's HTTP server starts at most 8 requests of one connection per event-loop turn (src/node-pacing.ts)
+  const handler = paceNodeRequests((req: IncomingMessage, res: ServerResponse): void => {
     onRequest(req, res).catch((err: unknown) => {
       logRequestFailure(err);
       if (!res.headersSent) send(res, 500, { "content-type": "application/json" }, JSON.stringify({ errorName: "InternalException" }));
       else res.destroy();
     });
-  };
+  });
 
   /**
    * The XKS fast path in front of `server`: it serves the XKS API's POSTs itself and hands node's
@@ -462,10 +594,13 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
     return fastPathInFront(server, {
       accepts: (method, target) => method === "POST" && groupFor(pathOf(target)) === undefined,
       // latency from when the request was read, not from the end-of-turn step that handles it
-      handle: (method, target, headers, body, respond, receivedAt) => serveXks(receivedAt, method, target, headers, body, respond),
+      handle: (method, target, headers, body, respond, receivedAt, remote) => serveXks(receivedAt, method, target, headers, body, respond, remote),
       onHandOff: () => handedOff.inc(),
       maxBodyBytes: config.server.maxBodyBytes,
+      // a new connection has the headers timeout for its first request, as on node's path, and so
+      // does each idle period until a request on it was authenticated
       headersTimeoutMs: httpOpts.headersTimeout!,
+      untrustedIdleTimeoutMs: httpOpts.headersTimeout!,
       requestTimeoutMs: httpOpts.requestTimeout!,
       keepAliveTimeoutMs: config.server.keepAliveTimeoutMs,
       onError: logRequestFailure,
@@ -485,7 +620,9 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
   if (tlsCfg) {
     // Always ask for a client certificate and never let OpenSSL refuse one: the check runs in
     // "secureConnection" against the settings in force, so a reload can switch mTLS on, off or over.
-    const s = https.createServer({ ...httpOpts, ...tlsContextOptions(tlsCfg), requestCert: true, rejectUnauthorized: false }, handler);
+    // handshakeTimeout: a connection that never finishes its handshake is held no longer than one
+    // that never sends its headers (node's default is 120 s)
+    const s = https.createServer({ ...httpOpts, handshakeTimeout: httpOpts.headersTimeout!, ...tlsContextOptions(tlsCfg), requestCert: true, rejectUnauthorized: false }, handler);
     s.on("secureConnection", (sock: TLSSocket) => {
       const refused = mtlsRefusal(sock, config.server.tls);
       if (refused !== undefined) {
@@ -503,6 +640,23 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
   // The XKS fast path takes every new connection first and hands node's HTTP server the ones (from
   // the first request) it does not serve itself: /ping, /metrics, route groups, anything unusual.
   const fast = config.server.fastPath ? startFastPath(main) : undefined;
+  // Connection limits. node's net layer closes connections past max_connections at accept, before
+  // any 'connection' listener: the fast path takes its sockets from those events, so the count
+  // covers both HTTP paths. The per-source cap, and a source over its unauthenticated rate, are
+  // refused by the first 'connection' listener, before TLS (prepended after the fast path has
+  // taken node's own listener, which fastPathInFront finds as the first one). Established
+  // connections are untouched.
+  main.maxConnections = config.server.maxConnections;
+  main.on("drop", () => refusedConnections.inc({ reason: "max_connections" }));
+  main.prependListener("connection", (socket: Socket) => {
+    const admitted = sources.admitConnection(sourceOf(socket.remoteAddress));
+    if ("refused" in admitted) {
+      refusedConnections.inc({ reason: admitted.refused });
+      socket.destroy();
+      return;
+    }
+    if (admitted.key !== "") socket.once("close", () => sources.releaseConnection(admitted.key));
+  });
 
   let pingServer: http.Server | undefined;
   let metricsServer: http.Server | undefined;
@@ -522,17 +676,33 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
       });
       pingUrl = `http://${hostFor(config.server.ip)}:${await listen(pingServer, config.server.pingPort, config.server.ip)}/ping`;
     }
-    if (config.metrics.enabled && config.metrics.port !== undefined) {
+    // /metrics has a plain-HTTP listener of its own (default 127.0.0.1:9464), never the KMS-facing one
+    if (config.metrics.enabled) {
+      const at = metricsAddress(config.metrics);
       metricsServer = http.createServer((req, res) => {
-        if (req.method === "GET" && req.url === "/metrics") void sendMetrics(res);
+        if (req.method === "GET" && req.url === "/metrics" && config.metrics.enabled) void sendMetrics(res);
         else send(res, 404, { "content-type": "text/plain" }, "not found\n");
       });
-      metricsUrl = `http://${hostFor(config.server.ip)}:${await listen(metricsServer, config.metrics.port, config.server.ip)}/metrics`;
+      try {
+        metricsUrl = `http://${hostFor(at.ip)}:${await listen(metricsServer, at.port, at.ip)}/metrics`;
+      } catch (err) {
+        // a port the file names must be had; the default one may be another proxy's on this host
+        if (!config.metrics.defaultPort) throw err;
+        metricsServer = undefined;
+        logger.log("warn", {
+          msg: "metrics-unavailable",
+          address: `${at.ip}:${at.port}`,
+          error: (err as NodeJS.ErrnoException).code ?? "error",
+          detail: "the default /metrics port is taken: set [metrics] port (0 = any free port), or enabled = false",
+        });
+      }
     }
   } catch (err) {
     await closeAll();
     monitor.stop();
     for (const g of groups) await g.group.close().catch(() => undefined);
+    for (const b of buckets.values()) b.close?.();
+    await fleet?.close();
     await backend.close();
     throw err;
   }
@@ -542,6 +712,7 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
   /** The loaded file's settings that are accepted but not enforced, as warnings (at start and after each reload). */
   const warnNotEnforced = (): void => {
     for (const setting of config.notEnforced) logger.log("warn", { msg: "setting-not-enforced", setting });
+    for (const warning of [...config.warnings, ...keyWarnings]) logger.log("warn", { msg: "config-warning", warning });
   };
   const restartNeeded = (a: ProxyConfig, b: ProxyConfig): string[] => {
     const out: string[] = [];
@@ -550,7 +721,11 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
     if ((a.server.tls === undefined) !== (b.server.tls === undefined)) out.push("TLS on/off");
     if (a.hsm.library !== b.hsm.library || a.hsm.token !== b.hsm.token || a.hsm.sessionPool !== b.hsm.sessionPool) out.push("hsm library/token/pool");
     if (a.hsm.allowHostFallback !== b.hsm.allowHostFallback) out.push("hsm allow_host_fallback");
-    if (a.server.pingPort !== b.server.pingPort || a.metrics.port !== b.metrics.port) out.push("ping/metrics port");
+    if (a.server.pingPort !== b.server.pingPort) out.push("ping port");
+    const ma = metricsAddress(a.metrics);
+    const mb = metricsAddress(b.metrics);
+    if ((!a.metrics.enabled && b.metrics.enabled) || (b.metrics.enabled && (ma.ip !== mb.ip || ma.port !== mb.port))) out.push("metrics listener");
+    if (runningFleet?.redisUrl !== b.fleet?.redisUrl || runningFleet?.keyPrefix !== b.fleet?.keyPrefix || runningFleet?.commandTimeoutMs !== b.fleet?.commandTimeoutMs) out.push("fleet");
     return out;
   };
   /**
@@ -566,6 +741,8 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
       const fresh = next ?? (config.source.file !== undefined ? await loadConfig(config.source.file) : config);
       checkRouteOverlaps(fresh.stores, routeGroupPrefixes(fresh));
       const restart = restartNeeded(config, fresh);
+      // a store key that is extractable or not sensitive refuses the reload (store-key-policy.ts)
+      const keyVerdict = checkStoreKeys(backend.hsm, fresh.stores);
       const tlsOnOffChanged = (config.server.tls === undefined) !== (fresh.server.tls === undefined);
       // TLS stays as it runs when a reload switches it on or off (restart needed); otherwise the new
       // settings' files are read now, before anything changes
@@ -599,6 +776,8 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
       for (const g of mounted) g.under = underOf(g.group);
       groups.splice(0, groups.length, ...mounted);
       applyStores(fresh);
+      keyGuard.apply(keyVerdict);
+      keyWarnings = keyVerdict.warnings;
       backend.updateConfig(fresh.hsm);
       backend.invalidate();
       logger.setLevel(fresh.logging.level);
@@ -608,7 +787,8 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
         ...fresh,
         server: { ...fresh.server, ip: config.server.ip, port: config.server.port, fastPath: config.server.fastPath, ...(nextTls ? { tls: nextTls } : { tls: undefined }), ...(config.server.pingPort !== undefined ? { pingPort: config.server.pingPort } : { pingPort: undefined }) },
         hsm: { ...fresh.hsm, library: config.hsm.library, token: config.hsm.token, sessionPool: config.hsm.sessionPool, allowHostFallback: config.hsm.allowHostFallback },
-        metrics: { ...fresh.metrics, ...(config.metrics.port !== undefined ? { port: config.metrics.port } : { port: undefined }) },
+        // the /metrics listener keeps its address (and stays absent when it was off) until a restart
+        metrics: { ...fresh.metrics, ...metricsAddress(config.metrics), enabled: fresh.metrics.enabled && metricsServer !== undefined },
       };
       watchFiles();
       for (const r of removed) await r.group.close().catch((err: unknown) => logger.log("warn", { msg: "route-group-close-failed", group: r.group.name, error: (err as Error).message?.slice(0, 200) }));
@@ -671,7 +851,11 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
         monitor.stop();
         await closeAll();
         for (const g of groups) await g.group.close().catch(() => undefined);
+        for (const b of buckets.values()) b.close?.();
+        await fleet?.close();
         await backend.close();
+        sources.close();
+        unauthLog.close();
         logger.log("info", { msg: "stopped" });
         await logger.close();
       })();
