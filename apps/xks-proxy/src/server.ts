@@ -574,6 +574,15 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
   // node's HTTP server starts at most 8 requests of one connection per event-loop turn (src/node-pacing.ts)
   const handler = paceNodeRequests((req: IncomingMessage, res: ServerResponse): void => {
     onRequest(req, res).catch((err: unknown) => {
+      // A client that went away mid-request (before any authentication) is not the proxy's failure:
+      // nothing to answer, and a line only as the unauthenticated sampling allows, at debug level.
+      if (req.destroyed || (err as NodeJS.ErrnoException).code === "ECONNRESET" || (err as Error).message === "aborted") {
+        const source = sourceOf(req.socket.remoteAddress);
+        sources.chargeUnauthenticated(source);
+        if (unauthLog.allow(source)) logger.log("debug", { msg: "request-aborted", authenticated: false, remote: source });
+        res.destroy();
+        return;
+      }
       logRequestFailure(err);
       if (!res.headersSent) send(res, 500, { "content-type": "application/json" }, JSON.stringify({ errorName: "InternalException" }));
       else res.destroy();

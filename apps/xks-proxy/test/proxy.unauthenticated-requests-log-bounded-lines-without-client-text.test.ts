@@ -78,6 +78,20 @@ describe.each([true, false])("fast_path = %s", (fastPath) => {
     expect(logs.some((l) => l.includes(`"kmsRequestId":"${signedId}"`))).toBe(true);
   });
 
+  test("clients that abort mid-body write no error lines (found by the fuzz run: one 'request-failed: aborted' error line each)", async () => {
+    const from = `${net}.4`;
+    for (let i = 0; i < 30; i++) {
+      const c = await open(from).catch(() => undefined);
+      if (!c) continue;
+      c.write(`POST /kms/xks/v1/health HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{"requestMetadata":`);
+      await new Promise((r) => setTimeout(r, 5));
+      c.socket.resetAndDestroy();
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    const errors = logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((r) => r["level"] === "error");
+    expect(errors).toEqual([]);
+  });
+
   test("a flood of 1,000 bad requests from one source writes at most 20 request lines and one summary line", async () => {
     const from = `${net}.3`;
     const before = logs.join("\n").length;
