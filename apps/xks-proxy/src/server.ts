@@ -635,7 +635,10 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
     s.on("secureConnection", (sock: TLSSocket) => {
       const refused = mtlsRefusal(sock, config.server.tls);
       if (refused !== undefined) {
-        logger.log("warn", { msg: "mtls-refused", reason: refused, remote: sock.remoteAddress });
+        // before any authentication: charged to the source and logged within its sampling
+        const source = sourceOf(sock.remoteAddress);
+        sources.chargeUnauthenticated(source);
+        if (unauthLog.allow(source)) logger.log("warn", { msg: "mtls-refused", reason: refused, authenticated: false, remote: source });
         sock.destroy();
       }
     });
