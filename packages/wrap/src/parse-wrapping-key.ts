@@ -13,6 +13,7 @@ import { Certificate, type Name as AsnName } from "@peculiar/asn1-x509";
 import { CiopError } from "@ciop/core";
 import type { WrappingKey } from "./engine.js";
 import { isExactDerSequence } from "./der.js";
+import { spkiFacts, type PublicKeyFacts } from "./public-key-facts.js";
 import { wrappingKeyStrength } from "./strength.js";
 
 /** Options of {@link parseWrappingKey}. @public */
@@ -264,7 +265,15 @@ function formatName(name: AsnName): string {
 
 function describe(parsed: Parsed): { type: "RSA" | "EC"; bits: number; spki: Uint8Array } {
   const { key } = parsed;
-  const details = key.asymmetricKeyDetails ?? {};
+  // Sizes and curve are read from the SPKI DER, not from key.asymmetricKeyDetails (which can
+  // deadlock Node 20: see public-key-facts.ts).
+  const spki = new Uint8Array(key.export({ format: "der", type: "spki" }));
+  let details: PublicKeyFacts;
+  try {
+    details = spkiFacts(spki);
+  } catch (err) {
+    throw invalid("The public key's SubjectPublicKeyInfo could not be read.", err);
+  }
   let type: "RSA" | "EC";
   let bits: number;
   if (key.asymmetricKeyType === "rsa") {
@@ -278,7 +287,6 @@ function describe(parsed: Parsed): { type: "RSA" | "EC"; bits: number; spki: Uin
   } else {
     throw invalid(`The key is of type "${key.asymmetricKeyType ?? "unknown"}"; wrapping keys are RSA (rsaEncryption) or EC.`);
   }
-  const spki = new Uint8Array(key.export({ format: "der", type: "spki" }));
   return { type, bits, spki };
 }
 

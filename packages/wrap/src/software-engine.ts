@@ -17,6 +17,7 @@ import type { HashName, KeyType } from "@ciop/hsm";
 import type { TargetKey, WrapEngine, WrappingKey, WrapResult } from "./engine.js";
 import { isExactDerSequence } from "./der.js";
 import { assertKeyType, ecCurveName, keyKind, rsaKeyBits, secretKeyLength } from "./key-types.js";
+import { keyObjectFacts, type PublicKeyFacts } from "./public-key-facts.js";
 import {
   concat,
   hashLabel,
@@ -46,7 +47,14 @@ function mismatch(name: string, type: KeyType, what: string): CiopError {
 
 function checkPrivate(name: string, type: KeyType, key: KeyObject): void {
   if (key.type !== "private") throw mismatch(name, type, `a ${key.type} key, not a private key`);
-  const d = key.asymmetricKeyDetails ?? {};
+  // Curve and modulus come from the key's SPKI DER, never from key.asymmetricKeyDetails: right after
+  // generateKeyPairSync("ec") that getter can deadlock Node 20 (see public-key-facts.ts).
+  let d: PublicKeyFacts;
+  try {
+    d = keyObjectFacts(key);
+  } catch (err) {
+    throw new CiopError("ERR_KEY_TYPE_MISMATCH", `Key "${name}": the ${key.asymmetricKeyType ?? "unknown"} key's public half could not be read, so it cannot be checked against ${type}.`, { cause: err });
+  }
   const bits = rsaKeyBits(type);
   if (bits !== undefined) {
     if (key.asymmetricKeyType !== "rsa" || d.modulusLength !== bits) {
