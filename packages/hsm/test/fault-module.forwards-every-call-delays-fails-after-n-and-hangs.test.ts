@@ -5,30 +5,16 @@
  * CKR after N calls and only as often as told, also under concurrent async calls; a hang rule
  * holds the call until the control file changes, without blocking the event loop.
  */
-import { mkdtempSync } from "node:fs";
-import path from "node:path";
 import { randomBytes } from "node:crypto";
-import { Hsm, HsmError, type HsmKey } from "../src/index.js";
-import { FaultControl, faultEnv, faultModuleCopy } from "../../../tools/pkcs11-fault/fault.cjs";
-import { uniqueName } from "./helpers.js";
+import { HsmError, type Hsm, type HsmKey } from "../src/index.js";
+import { useFaultModuleHsm } from "./fault-hsm.js";
 
-const dir = mkdtempSync(path.join(process.env.CIOP_TEST_DIR!, "fault-module-"));
-const control = new FaultControl(path.join(dir, "faults"));
+const fx = useFaultModuleHsm("fault-module-", "fault");
+const { control } = fx;
 const aad = Buffer.from("aad");
 let hsm: Hsm;
 let key: HsmKey;
-
-beforeAll(async () => {
-  control.clear();
-  const library = faultModuleCopy(dir, faultEnv({ realModule: process.env.CIOP_TEST_LIB!, control: control.file }));
-  hsm = await Hsm.open({ library, token: process.env.CIOP_TEST_TOKEN_LABEL!, pin: { value: process.env.CIOP_TEST_PIN! } });
-  key = (await hsm.getOrCreateKey(uniqueName("fault"), "AES-256", { extractable: false })).key;
-});
-afterEach(() => control.clear());
-afterAll(async () => {
-  hsm.deleteKey(key.name);
-  await hsm.close();
-});
+beforeAll(() => ({ hsm, key } = fx));
 
 const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
 

@@ -13,29 +13,18 @@
  * cases guard the mapping; the other three tests failed.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
-import { Hsm, HsmError, type HsmKey } from "../src/index.js";
-import { FaultControl, faultEnv, faultModuleCopy } from "../../../tools/pkcs11-fault/fault.cjs";
+import { HsmError, type Hsm, type HsmKey } from "../src/index.js";
+import { useFaultModuleHsm } from "./fault-hsm.js";
 import { buildChildBundle, uniqueName } from "./helpers.js";
 
-const dir = mkdtempSync(path.join(process.env.CIOP_TEST_DIR!, "lookup-unavailable-"));
-const control = new FaultControl(path.join(dir, "faults"));
+const fx = useFaultModuleHsm("lookup-unavailable-", "lookup");
+const { dir, control } = fx;
 let hsm: Hsm;
 let key: HsmKey;
-
-beforeAll(async () => {
-  control.clear();
-  const library = faultModuleCopy(dir, faultEnv({ realModule: process.env.CIOP_TEST_LIB!, control: control.file }));
-  hsm = await Hsm.open({ library, token: process.env.CIOP_TEST_TOKEN_LABEL!, pin: { value: process.env.CIOP_TEST_PIN! } });
-  key = (await hsm.getOrCreateKey(uniqueName("lookup"), "AES-256", { extractable: false })).key;
-});
-afterEach(() => control.clear());
-afterAll(async () => {
-  hsm.deleteKey(key.name);
-  await hsm.close();
-});
+beforeAll(() => ({ hsm, key } = fx));
 
 function thrown(f: () => unknown): unknown {
   try {

@@ -5,7 +5,7 @@
  * software primitives, zeroizing every buffer that held key material.
  */
 import { CiopError } from "@ciop/core";
-import type { Capabilities, Hsm, HsmKey, HsmPublicKey, WrapOutcome, WrapMechanism } from "@ciop/hsm";
+import type { Capabilities, Hsm, HsmKey, HsmPublicKey, WrapOutcome } from "@ciop/hsm";
 import type { TargetKey, WrapEngine, WrappingKey, WrapResult } from "./engine.js";
 import { keyKind } from "./key-types.js";
 import {
@@ -17,11 +17,6 @@ import {
   softwareRsaAesEcb,
   softwareRsaOaepAesGcm,
 } from "./software/primitives.js";
-
-/** CKM_AES_GCM (PKCS#11 v2.40). */
-const CKM_AES_GCM = 0x1087;
-/** pkcs11js 2.x parameter tag for CK_GCM_PARAMS (pkcs11js.CK_PARAMS_GCM). */
-const PKCS11JS_CK_PARAMS_GCM = 25;
 
 /** A {@link TargetKey} of the HSM engine. @public */
 export interface HsmTargetKey extends TargetKey {
@@ -173,8 +168,7 @@ export function createHsmEngine(hsm: Hsm): WrapEngine {
           const cek = hsm.generateSessionAesKey(256);
           try {
             const iv = random(12);
-            const parameter = { type: PKCS11JS_CK_PARAMS_GCM, iv: Buffer.from(iv), ivBits: 96, tagBits: 128, ...(aad.length > 0 ? { aad: Buffer.from(aad) } : {}) };
-            const gcm = hsm.wrapKey({ mechanism: CKM_AES_GCM, parameter } as WrapMechanism, cek, key);
+            const gcm = hsm.wrapAesGcm(cek, key, iv, aad);
             const rsa = hsm.wrapRsaOaep(pub, cek, hash);
             const ciphertext = gcm.slice(0, gcm.length - 16);
             const tag = gcm.slice(gcm.length - 16);

@@ -1,0 +1,104 @@
+/**
+ * What a key may do, read from and written to the token: listing keys, key facts, single usage
+ * attributes, enable/disable (the usage attributes the token checks at every *Init), and the
+ * refusal to wrap or export a disabled key (C_WrapKey only looks at CKA_EXTRACTABLE).
+ */
+import pkcs11js from "pkcs11js";
+import { CiopError } from "@ciop/core";
+import { ensureOpen, type HsmContext } from "../context.js";
+import type { HsmKey } from "../hsm-key.js";
+import { KEY_SPECS, type KeySpec } from "../key-specs.js";
+import type { KeyInfo, KeyUsage } from "../types.js";
+import { attrs, describe, find, lookup, publicHandle, setAttrs, withHandle } from "./handles.js";
+
+const P = pkcs11js;
+
+/** Attributes toggled by setKeyEnabled (and set at creation), per family and object class. */
+export const USAGE: Record<KeySpec["family"], { key: number[]; pub: number[] }> = {
+  aes: { key: [P.CKA_ENCRYPT, P.CKA_DECRYPT], pub: [] },
+  hmac: { key: [P.CKA_SIGN, P.CKA_VERIFY], pub: [] },
+  rsa: { key: [P.CKA_SIGN, P.CKA_DECRYPT], pub: [P.CKA_VERIFY, P.CKA_ENCRYPT] },
+  ec: { key: [P.CKA_SIGN], pub: [P.CKA_VERIFY] },
+};
+
+/** Every secret and private key on the token whose type ciop knows, by name. */
+export function listKeys(ctx: HsmContext): KeyInfo[] {
+  ensureOpen(ctx);
+  const out: KeyInfo[] = [];
+  for (const klass of [P.CKO_SECRET_KEY, P.CKO_PRIVATE_KEY]) {
+    for (const h of find(ctx, [{ type: P.CKA_CLASS, value: klass }, { type: P.CKA_TOKEN, value: true }])) {
+      const key = describe(ctx, h, klass);
+      if (key) out.push(keyInfo(ctx, key));
+    }
+  }
+  return out.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+export function keyInfo(ctx: HsmContext, key: HsmKey): KeyInfo {
+  const spec = KEY_SPECS[key.type];
+  const usage = USAGE[spec.family].key;
+  const a = withHandle(ctx, key, (h) => attrs(ctx, h, [...usage, P.CKA_EXTRACTABLE, P.CKA_SENSITIVE], "reading key attributes"));
+  return {
+    name: key.name,
+    type: key.type,
+    id: key.id,
+    createdByCiop: key.createdByCiop,
+    enabled: usage.every((t) => a.get(t)?.[0] === 1),
+    extractable: a.get(P.CKA_EXTRACTABLE)?.[0] === 1,
+    sensitive: a.get(P.CKA_SENSITIVE)?.[0] === 1,
+  };
+}
+
+const on = (m: Map<number, Buffer>, t: number) => m.get(t)?.[0] === 1;
+
+/** Each usage attribute as the token has it now; a key pair's public-side usages come from its public half. */
+export function keyUsage(ctx: HsmContext, key: HsmKey): KeyUsage {
+  ensureOpen(ctx);
+  const what = `reading the usage of key '${key.name}'`;
+  if (key.kind === "secret") {
+    const a = withHandle(ctx, key, (h) => attrs(ctx, h, [P.CKA_ENCRYPT, P.CKA_DECRYPT, P.CKA_SIGN, P.CKA_VERIFY, P.CKA_WRAP, P.CKA_UNWRAP], what));
+    return {
+      encrypt: on(a, P.CKA_ENCRYPT),
+      decrypt: on(a, P.CKA_DECRYPT),
+      sign: on(a, P.CKA_SIGN),
+      verify: on(a, P.CKA_VERIFY),
+      wrap: on(a, P.CKA_WRAP),
+      unwrap: on(a, P.CKA_UNWRAP),
+    };
+  }
+  const priv = withHandle(ctx, key, (h) => attrs(ctx, h, [P.CKA_DECRYPT, P.CKA_SIGN, P.CKA_UNWRAP], what));
+  const pubH = publicHandle(ctx, key);
+  const pub = pubH ? attrs(ctx, pubH, [P.CKA_ENCRYPT, P.CKA_VERIFY, P.CKA_WRAP], what) : new Map<number, Buffer>();
+  return {
+    encrypt: on(pub, P.CKA_ENCRYPT),
+    decrypt: on(priv, P.CKA_DECRYPT),
+    sign: on(priv, P.CKA_SIGN),
+    verify: on(pub, P.CKA_VERIFY),
+    wrap: on(pub, P.CKA_WRAP),
+    unwrap: on(priv, P.CKA_UNWRAP),
+  };
+}
+
+/** Sets the family's usage attributes (and the public half's) to `enabled`, in the token. */
+export function setKeyEnabled(ctx: HsmContext, name: string, enabled: boolean): void {
+  ensureOpen(ctx);
+  const key = lookup(ctx, name);
+  if (!key) throw new CiopError("ERR_KEY_NOT_FOUND", `no key named '${name}' on token '${ctx.token.label}'`);
+  const usage = USAGE[KEY_SPECS[key.type].family];
+  withHandle(ctx, key, (h) => setAttrs(ctx, h, usage.key.map((type) => ({ type, value: enabled })), `${enabled ? "enabling" : "disabling"} key '${name}'`));
+  if (usage.pub.length > 0) {
+    const pub = publicHandle(ctx, key);
+    if (pub) setAttrs(ctx, pub, usage.pub.map((type) => ({ type, value: enabled })), `${enabled ? "enabling" : "disabling"} the public key of '${name}'`);
+  }
+}
+
+/**
+ * Wrapping is governed by CKA_EXTRACTABLE, which a token only lets you clear for good, so the HSM
+ * cannot refuse to wrap a disabled key; ciop refuses it here instead (one attribute read).
+ */
+export function requireEnabled(ctx: HsmContext, key: HsmKey, what: string): void {
+  if (key.ephemeral) return;
+  if (!keyInfo(ctx, key).enabled) {
+    throw new CiopError("ERR_KEY_DISABLED", `key '${key.name}' is disabled; ${what} it is refused until it is enabled again`);
+  }
+}
