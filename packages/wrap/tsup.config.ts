@@ -7,4 +7,6 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   target: "node20",
+  // import.meta.url in the CommonJS build too (asn1-libs.ts loads the ASN.1 libraries on first use)
+  shims: true,
 });

@@ -1,12 +1,14 @@
 /**
- * citool entry point: wires process argv/stdio/exit to run(). Nothing else lives here.
+ * citool entry point: wires process argv/stdio/exit to run(). Nothing else lives here, and nothing
+ * is done or loaded at import time that a command may not need (readline only for a prompt; the
+ * terminal checks use isatty rather than building process.stdin).
  */
-import { createInterface } from "node:readline";
-import { Writable } from "node:stream";
+import { isatty } from "node:tty";
 import type { Io } from "./io.js";
 import { run } from "./run.js";
 
-function prompt(question: string, options?: { hidden?: boolean }): Promise<string> {
+async function prompt(question: string, options?: { hidden?: boolean }): Promise<string> {
+  const [{ createInterface }, { Writable }] = await Promise.all([import("node:readline"), import("node:stream")]);
   return new Promise((resolve, reject) => {
     let muted = false;
     const output = new Writable({
@@ -35,8 +37,8 @@ const io: Io = {
   err: (t) => void process.stderr.write(t),
   env: process.env,
   cwd: process.cwd(),
-  stdinIsTTY: process.stdin.isTTY === true,
-  stderrIsTTY: process.stderr.isTTY === true,
+  stdinIsTTY: isatty(0),
+  stderrIsTTY: isatty(2),
   prompt,
 };
 

@@ -5,9 +5,9 @@
  * (~/.config/ciop/citool.toml). See README.md for the keys.
  */
 import { existsSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { homedir } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
-import { parse as parseToml } from "smol-toml";
 import { CiopError } from "@ciop/core";
 import type { ParsedArgs } from "./args.js";
 import { flag, str } from "./args.js";
@@ -63,6 +63,12 @@ export function defaultConfigPath(env: Io["env"]): string {
 
 export function defaultAuditLogPath(env: Io["env"]): string {
   return join(dataHome(env), "ciop", "audit.log");
+}
+
+/** The TOML parser, loaded only when there is a config file to read (most runs have none). */
+function parseToml(text: string): unknown {
+  const { parse } = createRequire(import.meta.url)("smol-toml") as typeof import("smol-toml");
+  return parse(text);
 }
 
 function readConfigFile(path: string, explicit: boolean): FileConfig {

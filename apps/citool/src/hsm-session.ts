@@ -4,8 +4,7 @@
 import { accessSync, constants, statSync } from "node:fs";
 import { CiopError } from "@ciop/core";
 import { usageError } from "./errors.js";
-import { Hsm } from "@ciop/hsm";
-import type { HsmOptions, PinSource } from "@ciop/hsm";
+import type { Hsm, HsmOptions, PinSource } from "@ciop/hsm";
 import type { Settings } from "./config.js";
 import type { Io } from "./io.js";
 
@@ -79,6 +78,9 @@ export function checkPinFile(settings: Settings): void {
 }
 
 async function openHsmOnce(settings: Settings, io: Io, extra: Partial<HsmOptions>): Promise<Hsm> {
+  // @ciop/hsm (and the pkcs11js addon under it) is loaded by the commands that open the HSM, not by
+  // every command that shares this module
+  const { Hsm } = await import("@ciop/hsm");
   try {
     return await Hsm.open(hsmOptions(settings, io, settings.hsm.token, extra));
   } catch (err) {

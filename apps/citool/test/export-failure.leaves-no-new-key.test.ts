@@ -6,9 +6,8 @@
 import { testToken } from "@ciop/testkit";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Io } from "../src/io.js";
 import { run } from "../src/run.js";
-import { hsmArgs, makeWrappingKeys, tempDir, tokenLabels, type WrappingKeys } from "./helpers.js";
+import { hsmArgs, makeWrappingKeys, memIo, tempDir, tokenLabels, type WrappingKeys } from "./helpers.js";
 
 let failWrites = false;
 jest.mock("@ciop/core", () => {
@@ -38,20 +37,6 @@ afterAll(() => {
 afterEach(() => {
   failWrites = false;
 });
-
-function memIo(dir: string): Io & { stderr: () => string } {
-  let err = "";
-  return {
-    out: () => undefined,
-    err: (t) => { err += t; },
-    env: { CIOP_PIN: testToken().pin, HOME: dir, XDG_DATA_HOME: join(dir, ".xdg-data"), XDG_CONFIG_HOME: join(dir, ".xdg-config"), NO_COLOR: "1", SOFTHSM2_CONF: process.env.SOFTHSM2_CONF },
-    cwd: dir,
-    stdinIsTTY: false,
-    stderrIsTTY: false,
-    prompt: async () => { throw new Error("no prompt in this test"); },
-    stderr: () => err,
-  };
-}
 
 const records = (file: string) => readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
 

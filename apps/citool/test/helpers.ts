@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, wr
 import { dirname, join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { testToken } from "@ciop/testkit";
+import type { Io } from "../src/io.js";
 
 export const execFileP = promisify(execFile);
 export const CLI = resolve(__dirname, "../dist/cli.js");
@@ -290,4 +291,22 @@ export async function runOnTty(
   const argv = [process.execPath, CLI, ...(opts.noHsmArgs ? [] : hsmArgs()), ...args];
   const { stdout } = await execFileP("/usr/bin/python3", [PTY_RUN, JSON.stringify({ argv, env, cwd: opts.cwd, answers: opts.answers ?? [], timeout: 40 })], { maxBuffer: 16 * 1024 * 1024 });
   return JSON.parse(stdout) as { code: number; output: string };
+}
+
+/**
+ * An Io for running citool in-process (`run(argv, io)`) in `dir`: stdout is dropped, stderr kept
+ * (`stderr()`), the test token's PIN in the environment, private XDG dirs, no terminal.
+ */
+export function memIo(dir: string): Io & { stderr: () => string } {
+  let err = "";
+  return {
+    out: () => undefined,
+    err: (t) => { err += t; },
+    env: { CIOP_PIN: testToken().pin, HOME: dir, XDG_DATA_HOME: join(dir, ".xdg-data"), XDG_CONFIG_HOME: join(dir, ".xdg-config"), NO_COLOR: "1", SOFTHSM2_CONF: process.env.SOFTHSM2_CONF },
+    cwd: dir,
+    stdinIsTTY: false,
+    stderrIsTTY: false,
+    prompt: async () => { throw new Error("no prompt in this test"); },
+    stderr: () => err,
+  };
 }

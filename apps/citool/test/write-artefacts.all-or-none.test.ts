@@ -6,7 +6,7 @@
 import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Artefact } from "@ciop/wrap";
-import { ensureDir, writeArtefacts } from "../src/commands/export.js";
+import { ensureDir, writeArtefacts } from "../src/commands/export-files.js";
 import { tempDir } from "./helpers.js";
 
 const art = (fileName: string, text: string): Artefact => ({ fileName, bytes: new TextEncoder().encode(text), encoding: "binary", usage: "test" } as Artefact);

@@ -2,6 +2,7 @@
  * Alibaba Cloud KMS: plan(), export() and the module.
  */
 import { CiopError } from "@ciop/core";
+import { checkAlgorithmGiven, checkCertificate, checkKeyName, checkKeyType, checkProvider, checkProviderOptions, checkWrappingKeyShape, defineProvider, exportStep } from "@ciop/provider-kit";
 import { checkWrappingStrength, keyTypeStrength, toBase64 } from "@ciop/wrap";
 import type { ExportPlan, ExportRequest, ExportResult, ProviderModule, TargetKey, WrapEngine, WrapResult } from "@ciop/wrap";
 import {
@@ -17,7 +18,6 @@ import {
   alibabaWrappedFileName,
   type AlibabaAlgorithm,
 } from "./rules.js";
-import { checkAlgorithmGiven, checkCertificate, checkKeyName, checkKeyType, checkProvider, checkWrappingKeyShape } from "./validate.js";
 
 const LABEL = "Alibaba Cloud KMS";
 const ASYMMETRIC = "RSAES_OAEP_SHA_256_AES_256_ECB_PKCS7_PAD";
@@ -30,6 +30,7 @@ const ASYMMETRIC = "RSAES_OAEP_SHA_256_AES_256_ECB_PKCS7_PAD";
 export function planAlibaba(request: ExportRequest): ExportPlan {
   const provider = checkProvider(request.provider, [ALIBABA_PROVIDER_NAME]);
   const keyName = checkKeyName(request.keyName);
+  checkProviderOptions(request.providerOptions, [], LABEL);
   const algorithm = checkAlgorithmGiven(request.algorithm, ALIBABA_ALGORITHMS, LABEL) as AlibabaAlgorithm;
   const warnings: string[] = [];
   if (algorithm === "RSAES_PKCS1_V1_5") {
@@ -74,13 +75,7 @@ export function planAlibaba(request: ExportRequest): ExportPlan {
  * @public
  */
 export async function exportAlibaba(plan: ExportPlan, engine: WrapEngine, target: TargetKey): Promise<ExportResult> {
-  const step = ALIBABA_ALGORITHM_STEPS[plan.algorithm as AlibabaAlgorithm];
-  if (step === undefined) {
-    throw new CiopError("ERR_ALGORITHM_UNSUPPORTED", `Plan algorithm "${plan.algorithm}" is not a ${LABEL} wrapping algorithm.`);
-  }
-  if (target.type !== plan.keyType) {
-    throw new CiopError("ERR_KEY_TYPE_MISMATCH", `The key "${target.name}" is ${target.type}, but the plan is for ${plan.keyType}.`);
-  }
+  const step = exportStep(plan, target, ALIBABA_ALGORITHM_STEPS, LABEL);
   let result: WrapResult;
   switch (step.kind) {
     case "oaep":
@@ -119,12 +114,13 @@ export async function exportAlibaba(plan: ExportPlan, engine: WrapEngine, target
  * pairs (RSA-OAEP + AES-256-ECB) under the RSA-2048 wrapping key; writes `<key>-wrapped` (base64).
  * @public
  */
-export const alibabaKms: ProviderModule = Object.freeze({
-  names: Object.freeze([ALIBABA_PROVIDER_NAME]),
+export const alibabaKms: ProviderModule = defineProvider({
+  names: [ALIBABA_PROVIDER_NAME],
   algorithms: ALIBABA_ALGORITHMS,
   keyTypes: ALIBABA_KEY_TYPES,
   defaultKeyType: ALIBABA_DEFAULT_KEY_TYPE,
   wrappingKeyBits: ALIBABA_WRAPPING_KEY_BITS,
   plan: planAlibaba,
+  outputFiles: (plan) => [alibabaWrappedFileName(plan.keyName)],
   export: exportAlibaba,
 });

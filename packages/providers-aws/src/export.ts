@@ -2,25 +2,16 @@
  * export() for AWS KMS: wraps the target with the planned algorithm and returns the one artefact
  * AWS takes as "wrapped key material" (binary EncryptedKeyMaterial). Writes nothing.
  */
-import { CiopError } from "@ciop/core";
+import { exportStep } from "@ciop/provider-kit";
 import type { ExportPlan, ExportResult, TargetKey, WrapEngine, WrapResult } from "@ciop/wrap";
-import { AWS_ALGORITHM_STEPS, AWS_KEY_SPECS, awsWrappedFileName, type AwsAlgorithm } from "./rules.js";
+import { AWS_ALGORITHM_STEPS, AWS_KEY_SPECS, awsWrappedFileName } from "./rules.js";
 
 /**
  * Produces `<key>-wrapped` (binary EncryptedKeyMaterial) for a plan made by {@link planAws}.
  * @public
  */
 export async function exportAws(plan: ExportPlan, engine: WrapEngine, target: TargetKey): Promise<ExportResult> {
-  const step = AWS_ALGORITHM_STEPS[plan.algorithm as AwsAlgorithm];
-  if (step === undefined) {
-    throw new CiopError("ERR_ALGORITHM_UNSUPPORTED", `Plan algorithm "${plan.algorithm}" is not an AWS KMS wrapping algorithm.`);
-  }
-  if (target.type !== plan.keyType) {
-    throw new CiopError(
-      "ERR_KEY_TYPE_MISMATCH",
-      `The key "${target.name}" is ${target.type}, but the plan is for ${plan.keyType}.`,
-    );
-  }
+  const step = exportStep(plan, target, AWS_ALGORITHM_STEPS, "AWS KMS");
   let result: WrapResult;
   switch (step.kind) {
     case "oaep":

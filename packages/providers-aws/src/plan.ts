@@ -15,17 +15,7 @@ import {
   AWS_WRAPPING_KEY_BITS,
   type AwsAlgorithm,
 } from "./rules.js";
-import {
-  checkAlgorithmGiven,
-  checkCertificate,
-  checkKeyName,
-  checkKeyType,
-  checkProvider,
-  checkWrappingKeyShape,
-  oaepCapacity,
-  pkcs1Capacity,
-  plaintextSize,
-} from "./validate.js";
+import { checkAlgorithmGiven, checkCertificate, checkKeyName, checkKeyType, checkProvider, checkProviderOptions, checkWrappingKeyShape, oaepCapacity, pkcs1Capacity, plaintextSize } from "@ciop/provider-kit";
 
 const LABEL = "AWS KMS";
 const LEGACY_WARNING =
@@ -34,13 +24,14 @@ const LEGACY_WARNING =
 /**
  * Validates an AWS KMS export request and returns the plan. Throws a usage CiopError
  * (ERR_PROVIDER_UNKNOWN, ERR_KEY_NAME_INVALID, ERR_USAGE, ERR_ALGORITHM_UNSUPPORTED,
- * ERR_KEY_TYPE_UNSUPPORTED, ERR_WRAPPING_KEY_INVALID, ERR_WRAPPING_KEY_SIZE,
+ * ERR_KEY_TYPE_UNSUPPORTED, ERR_USAGE for a provider option (AWS takes none), ERR_WRAPPING_KEY_INVALID, ERR_WRAPPING_KEY_SIZE,
  * ERR_CERTIFICATE_NOT_VALID, ERR_WRAPPING_KEY_TOO_WEAK) on the first problem.
  * @public
  */
 export function planAws(request: ExportRequest): ExportPlan {
   const provider = checkProvider(request.provider, [AWS_PROVIDER_NAME]);
   const keyName = checkKeyName(request.keyName);
+  checkProviderOptions(request.providerOptions, [], LABEL);
   const algorithm = checkAlgorithmGiven(request.algorithm, AWS_ALGORITHMS, LABEL) as AwsAlgorithm;
   const warnings: string[] = [];
   if (algorithm === "RSAES_PKCS1_V1_5") {

@@ -82,6 +82,12 @@ describe("awsKms.plan accepts", () => {
 });
 
 describe("awsKms.plan refuses", () => {
+  // Issue 15: provider options are typed per provider; AWS takes none, and one given (here the
+  // Azure KEK that used to be a shared request field) is refused instead of being ignored.
+  test("any provider option (ERR_USAGE) naming it", () => {
+    expect(codeOf(() => awsKms.plan(req({ providerOptions: { kek: "https://v.vault.azure.net/keys/k/1" } })))).toBe("ERR_USAGE");
+    expect(() => awsKms.plan(req({ providerOptions: { kek: "x" } }))).toThrow(/AWS KMS takes no option "kek"/);
+  });
   test("a missing wrapping algorithm (ERR_USAGE) listing the accepted ones", () => {
     expect(codeOf(() => awsKms.plan(req({ algorithm: undefined })))).toBe("ERR_USAGE");
     expect(messageOf(() => awsKms.plan(req({ algorithm: undefined })))).toContain(AWS_ALGORITHMS.join(", "));

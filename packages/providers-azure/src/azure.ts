@@ -2,6 +2,7 @@
  * Azure Key Vault / Managed HSM BYOK: plan(), export() and the module.
  */
 import { CiopError } from "@ciop/core";
+import { checkCertificate, checkKeyName, checkProvider, checkProviderOptions, checkTargetType, checkWrappingKeyShape, defineProvider } from "@ciop/provider-kit";
 import { checkWrappingStrength, toBase64Url } from "@ciop/wrap";
 import type { ExportPlan, ExportRequest, ExportResult, ProviderModule, TargetKey, WrapEngine } from "@ciop/wrap";
 import {
@@ -17,33 +18,48 @@ import {
   azureByokFileName,
   parseAzureKekId,
 } from "./rules.js";
-import { checkCertificate, checkKeyName, checkProvider, checkWrappingKeyShape } from "./validate.js";
 import { VERSION } from "./version.js";
 
 const LABEL = "Microsoft Azure";
 
 /**
- * Validates an Azure request: no wrapping algorithm, a strictly valid `azureKek` identifier,
+ * Options of `microsoft-azure` (`ExportRequest.providerOptions`).
+ * @public
+ */
+export type AzureExportOptions = {
+  /**
+   * The key-exchange key's identifier with its version (required):
+   * `https://<name>.vault.azure.net/keys/<kek>/<version>` or `https://<name>.managedhsm.azure.net/keys/<kek>/<version>`.
+   */
+  readonly kek: string;
+};
+
+const AZURE_OPTIONS: readonly (keyof AzureExportOptions)[] = ["kek"];
+
+/**
+ * Validates an Azure request: no wrapping algorithm, a strictly valid key-exchange-key identifier
+ * (`providerOptions.kek`),
  * a key type the container accepts (AES only for Managed HSM), an RSA 2048/3072/4096 KEK strong
  * enough for the target. `plan.extra` carries `azureKek`, `containerType` and `container`.
  * @public
  */
-export function planAzure(request: ExportRequest): ExportPlan {
+export function planAzure(request: ExportRequest<AzureExportOptions>): ExportPlan {
   const provider = checkProvider(request.provider, [AZURE_PROVIDER_NAME]);
   const keyName = checkKeyName(request.keyName);
+  const options = checkProviderOptions(request.providerOptions, AZURE_OPTIONS, LABEL);
   if (request.algorithm !== undefined && request.algorithm !== "") {
     throw new CiopError(
       "ERR_ALGORITHM_UNSUPPORTED",
       `${LABEL} takes no wrapping algorithm (got "${request.algorithm}"): the .byok format always uses ${AZURE_WRAP_ALGORITHM} with RSA-OAEP SHA-1. Omit it.`,
     );
   }
-  if (request.azureKek === undefined || request.azureKek === "") {
+  if (options.kek === undefined || options.kek === "") {
     throw new CiopError(
       "ERR_USAGE",
-      `${LABEL} needs the key identifier (kid) of the key-exchange key (azureKek), e.g. https://myvault.vault.azure.net/keys/my-kek/<version>.`,
+      `${LABEL} needs the key identifier (kid) of the key-exchange key (provider option kek), e.g. https://myvault.vault.azure.net/keys/my-kek/<version>.`,
     );
   }
-  const kek = parseAzureKekId(request.azureKek);
+  const kek = parseAzureKekId(options.kek as string);
   const keyType = request.keyType ?? AZURE_DEFAULT_KEY_TYPE;
   const accepted = kek.containerType === "managedhsm" ? AZURE_MANAGED_HSM_KEY_TYPES : AZURE_VAULT_KEY_TYPES;
   if (!(accepted as readonly string[]).includes(keyType)) {
@@ -88,9 +104,7 @@ export async function exportAzure(plan: ExportPlan, engine: WrapEngine, target: 
   if (plan.algorithm !== AZURE_WRAP_ALGORITHM) {
     throw new CiopError("ERR_ALGORITHM_UNSUPPORTED", `Plan algorithm "${plan.algorithm}" is not ${AZURE_WRAP_ALGORITHM}.`);
   }
-  if (target.type !== plan.keyType) {
-    throw new CiopError("ERR_KEY_TYPE_MISMATCH", `The key "${target.name}" is ${target.type}, but the plan is for ${plan.keyType}.`);
-  }
+  checkTargetType(plan, target);
   const kek = parseAzureKekId(plan.extra.azureKek ?? "");
   const result = await engine.rsaAesKeyWrap(plan.wrappingKey, target, "sha1");
   const byok = {
@@ -126,12 +140,13 @@ export async function exportAzure(plan: ExportPlan, engine: WrapEngine, target: 
  * Managed HSM) in a `.byok` key transfer package for the given key-exchange key.
  * @public
  */
-export const azureKeyVault: ProviderModule = Object.freeze({
-  names: Object.freeze([AZURE_PROVIDER_NAME]),
+export const azureKeyVault: ProviderModule<AzureExportOptions> = defineProvider({
+  names: [AZURE_PROVIDER_NAME],
   algorithms: AZURE_ALGORITHMS,
   keyTypes: AZURE_KEY_TYPES,
   defaultKeyType: AZURE_DEFAULT_KEY_TYPE,
   wrappingKeyBits: AZURE_WRAPPING_KEY_BITS,
   plan: planAzure,
+  outputFiles: (plan) => [azureByokFileName(plan.keyName)],
   export: exportAzure,
 });

@@ -3,6 +3,7 @@
  * @packageDocumentation
  */
 export { azureKeyVault, planAzure, exportAzure } from "./azure.js";
+export type { AzureExportOptions } from "./azure.js";
 export {
   AZURE_PROVIDER_NAME,
   AZURE_ALGORITHMS,

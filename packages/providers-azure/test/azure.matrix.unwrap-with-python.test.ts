@@ -51,8 +51,8 @@ describe.each(engines("az-mx"))("Azure matrix on the $label engine", (fixture: E
       provider: "microsoft-azure",
       module: azureKeyVault,
       combos: combos([undefined], [2048, 3072, 4096], [
-        { extra: { azureKek: VAULT_KID }, tag: "vault" },
-        { extra: { azureKek: MHSM_KID }, tag: "managedhsm" },
+        { extra: { providerOptions: { kek: VAULT_KID } }, tag: "vault" },
+        { extra: { providerOptions: { kek: MHSM_KID } }, tag: "managedhsm" },
       ]),
       wrappingKey: (c) => wrappingKeys.get(c.bits)!,
       privPath: (c) => pairs.get(c.bits)!.privPath,

@@ -1,6 +1,6 @@
 import { CiopError } from "@ciop/core";
 import { parseWrappingKey, type ExportRequest, type WrappingKey } from "@ciop/wrap";
-import { azureKeyVault, parseAzureKekId, AZURE_VAULT_KEY_TYPES } from "@ciop/providers-azure";
+import { azureKeyVault, parseAzureKekId, AZURE_VAULT_KEY_TYPES, type AzureExportOptions } from "@ciop/providers-azure";
 import { opensslEcSpki, opensslRsa, pythonCertificate, scratchDir } from "@ciop/testkit";
 
 const VAULT_KID = "https://myvault.vault.azure.net/keys/my-kek/0123456789abcdef0123456789abcdef";
@@ -18,8 +18,8 @@ beforeAll(() => {
   expired = parseWrappingKey(pythonCertificate(opensslRsa(dir, 2048).privPath, "expired"), { allowInvalidCertificate: true });
 });
 
-function req(over: Partial<ExportRequest>): ExportRequest {
-  return { provider: "microsoft-azure", keyName: "az-k", wrappingKey: wk[4096]!, azureKek: VAULT_KID, ...over };
+function req(over: Partial<ExportRequest<AzureExportOptions>>): ExportRequest<AzureExportOptions> {
+  return { provider: "microsoft-azure", keyName: "az-k", wrappingKey: wk[4096]!, providerOptions: { kek: VAULT_KID }, ...over };
 }
 
 function codeOf(fn: () => unknown): string {
@@ -79,8 +79,8 @@ describe("parseAzureKekId", () => {
     ["bad characters in version", "https://myvault.vault.azure.net/keys/k/v-1"],
   ])("refuses %s (ERR_KID_INVALID)", (_what, kid) => {
     expect(codeOf(() => parseAzureKekId(kid))).toBe("ERR_KID_INVALID");
-    expect(codeOf(() => azureKeyVault.plan(req({ azureKek: kid })))).toBe("ERR_KID_INVALID");
-    expect(messageOf(() => azureKeyVault.plan(req({ azureKek: kid })))).toContain(JSON.stringify(kid));
+    expect(codeOf(() => azureKeyVault.plan(req({ providerOptions: { kek: kid } })))).toBe("ERR_KID_INVALID");
+    expect(messageOf(() => azureKeyVault.plan(req({ providerOptions: { kek: kid } })))).toContain(JSON.stringify(kid));
   });
 });
 
@@ -100,7 +100,7 @@ describe("azureKeyVault.plan", () => {
   test("accepts every vault key type with RSA-4096 and AES only for Managed HSM", () => {
     for (const keyType of AZURE_VAULT_KEY_TYPES) expect(azureKeyVault.plan(req({ keyType })).keyType).toBe(keyType);
     for (const keyType of ["AES-128", "AES-192", "AES-256"]) {
-      expect(azureKeyVault.plan(req({ keyType, azureKek: MHSM_KID })).keyType).toBe(keyType);
+      expect(azureKeyVault.plan(req({ keyType, providerOptions: { kek: MHSM_KID } })).keyType).toBe(keyType);
       expect(codeOf(() => azureKeyVault.plan(req({ keyType })))).toBe("ERR_KEY_TYPE_UNSUPPORTED");
       expect(messageOf(() => azureKeyVault.plan(req({ keyType })))).toMatch(/Managed HSM/);
     }
@@ -108,13 +108,21 @@ describe("azureKeyVault.plan", () => {
 
   test("refuses HMAC keys and unknown key types", () => {
     for (const keyType of ["HMAC-256", "ED25519"]) {
-      expect(codeOf(() => azureKeyVault.plan(req({ keyType, azureKek: MHSM_KID })))).toBe("ERR_KEY_TYPE_UNSUPPORTED");
+      expect(codeOf(() => azureKeyVault.plan(req({ keyType, providerOptions: { kek: MHSM_KID } })))).toBe("ERR_KEY_TYPE_UNSUPPORTED");
     }
   });
 
   test("refuses a wrapping algorithm and a missing kid", () => {
     expect(codeOf(() => azureKeyVault.plan(req({ algorithm: "RSAES_OAEP_SHA_1" })))).toBe("ERR_ALGORITHM_UNSUPPORTED");
-    expect(codeOf(() => azureKeyVault.plan(req({ azureKek: undefined })))).toBe("ERR_USAGE");
+    expect(codeOf(() => azureKeyVault.plan(req({ providerOptions: undefined })))).toBe("ERR_USAGE");
+  });
+
+  // Issue 15: the KEK travels in Azure's typed provider options (no longer a shared azureKek
+  // request field); an option Azure does not know is refused, not ignored.
+  test("refuses provider options other than kek", () => {
+    const extra = { kek: VAULT_KID, azureKek: VAULT_KID } as unknown as AzureExportOptions;
+    expect(codeOf(() => azureKeyVault.plan(req({ providerOptions: extra })))).toBe("ERR_USAGE");
+    expect(messageOf(() => azureKeyVault.plan(req({ providerOptions: extra })))).toMatch(/"azureKek".*Accepted: kek/);
   });
 
   test("refuses EC or RSA-1024 key-exchange keys, expired certificates", () => {
@@ -131,6 +139,6 @@ describe("azureKeyVault.plan", () => {
       expect(messageOf(() => azureKeyVault.plan(req({ keyType, wrappingKey: wk[3072]! })))).toMatch(/128-bit.*RSA-4096/);
     }
     // AES under RSA-2048 on Managed HSM: warns, never refuses.
-    expect(azureKeyVault.plan(req({ keyType: "AES-256", azureKek: MHSM_KID, wrappingKey: wk[2048]! })).warnings.join(" ")).toMatch(/112-bit/);
+    expect(azureKeyVault.plan(req({ keyType: "AES-256", providerOptions: { kek: MHSM_KID }, wrappingKey: wk[2048]! })).warnings.join(" ")).toMatch(/112-bit/);
   });
 });

@@ -5,7 +5,7 @@
  * is created.
  */
 import { runExport, type ExportRequestInput } from "@ciop/wrap";
-import { azureKeyVault } from "@ciop/providers-azure";
+import { azureKeyVault, type AzureExportOptions } from "@ciop/providers-azure";
 import { opensslRsa, scratchDir, engines, type EngineFixture, badWrappingKeys, expectRefused, type BadWrappingKey } from "@ciop/testkit";
 
 const VAULT_KID = "https://myvault.vault.azure.net/keys/my-kek/0123456789abcdef0123456789abcdef";
@@ -51,11 +51,11 @@ beforeAll(() => {
 
 describe.each(engines("az-no"))("Azure refusals on the $label key store", (fixture: EngineFixture) => {
   let n = 0;
-  const req = (over: Partial<ExportRequestInput>): ExportRequestInput => ({
+  const req = (over: Partial<ExportRequestInput<AzureExportOptions>>): ExportRequestInput<AzureExportOptions> => ({
     provider: "microsoft-azure",
     keyName: `${fixture.prefix}-${n++}`,
     wrappingKey: rsa4096,
-    azureKek: VAULT_KID,
+    providerOptions: { kek: VAULT_KID },
     keyType: "EC-NISTP256",
     ...over,
   });
@@ -68,10 +68,10 @@ describe.each(engines("az-no"))("Azure refusals on the $label key store", (fixtu
 
   test("malformed key-exchange-key identifiers (ERR_KID_INVALID), a missing one (ERR_USAGE)", async () => {
     for (const azureKek of BAD_KIDS.filter((k) => k !== "")) {
-      await expectRefused(fixture, azureKeyVault, req({ azureKek }), "ERR_KID_INVALID", azureKek);
+      await expectRefused(fixture, azureKeyVault, req({ providerOptions: { kek: azureKek } }), "ERR_KID_INVALID", azureKek);
     }
-    await expectRefused(fixture, azureKeyVault, req({ azureKek: "" }), "ERR_USAGE", "empty kid");
-    await expectRefused(fixture, azureKeyVault, req({ azureKek: undefined }), "ERR_USAGE", "no kid");
+    await expectRefused(fixture, azureKeyVault, req({ providerOptions: { kek: "" } }), "ERR_USAGE", "empty kid");
+    await expectRefused(fixture, azureKeyVault, req({ providerOptions: undefined }), "ERR_USAGE", "no kid");
   });
 
   test("a wrapping algorithm, AES into a Key Vault, HMAC anywhere, unknown types", async () => {
@@ -82,7 +82,7 @@ describe.each(engines("az-no"))("Azure refusals on the $label key store", (fixtu
       await expectRefused(fixture, azureKeyVault, req({ keyType }), "ERR_KEY_TYPE_UNSUPPORTED", `${keyType} into a vault`);
     }
     for (const keyType of ["HMAC-256", "ED25519"]) {
-      await expectRefused(fixture, azureKeyVault, req({ keyType, azureKek: MHSM_KID }), "ERR_KEY_TYPE_UNSUPPORTED", keyType);
+      await expectRefused(fixture, azureKeyVault, req({ keyType, providerOptions: { kek: MHSM_KID } }), "ERR_KEY_TYPE_UNSUPPORTED", keyType);
     }
   });
 
@@ -94,10 +94,10 @@ describe.each(engines("az-no"))("Azure refusals on the $label key store", (fixtu
   });
 
   test("the seed's example kid forms and the default RSA-2048 target go through", async () => {
-    const r = await runExport(azureKeyVault, req({ keyType: undefined, azureKek: "https://myvault.vault.azure.net/keys/my-key/version", wrappingKey: rsa2048 }), fixture.source());
+    const r = await runExport(azureKeyVault, req({ keyType: undefined, providerOptions: { kek: "https://myvault.vault.azure.net/keys/my-key/version" }, wrappingKey: rsa2048 }), fixture.source());
     expect(r.created).toBe(true);
     expect(r.plan.keyType).toBe("RSA-2048");
-    const m = await runExport(azureKeyVault, req({ keyType: "AES-256", azureKek: MHSM_KID, wrappingKey: rsa2048 }), fixture.source());
+    const m = await runExport(azureKeyVault, req({ keyType: "AES-256", providerOptions: { kek: MHSM_KID }, wrappingKey: rsa2048 }), fixture.source());
     expect(m.plan.extra.containerType).toBe("managedhsm");
     expect(m.plan.warnings.join(" ")).toMatch(/112-bit/);
   });

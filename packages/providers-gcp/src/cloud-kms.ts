@@ -2,6 +2,7 @@
  * Google Cloud KMS import jobs: plan(), export() and the module.
  */
 import { CiopError } from "@ciop/core";
+import { checkAlgorithmGiven, checkCertificate, checkKeyName, checkKeyType, checkProvider, checkProviderOptions, checkWrappingKeyShape, defineProvider, exportStep } from "@ciop/provider-kit";
 import { checkWrappingStrength, keyKind } from "@ciop/wrap";
 import type { ExportPlan, ExportRequest, ExportResult, ProviderModule, TargetKey, WrapEngine } from "@ciop/wrap";
 import {
@@ -16,7 +17,6 @@ import {
   gckmsWrappedFileName,
   type GckmsAlgorithm,
 } from "./rules.js";
-import { checkAlgorithmGiven, checkCertificate, checkKeyName, checkKeyType, checkProvider, checkWrappingKeyShape } from "./validate.js";
 
 const LABEL = "Google Cloud KMS";
 
@@ -28,6 +28,7 @@ const LABEL = "Google Cloud KMS";
 export function planCloudKms(request: ExportRequest): ExportPlan {
   const provider = checkProvider(request.provider, [GCKMS_PROVIDER_NAME]);
   const keyName = checkKeyName(request.keyName);
+  checkProviderOptions(request.providerOptions, [], LABEL);
   const algorithm = checkAlgorithmGiven(request.algorithm, GCKMS_ALGORITHMS, LABEL) as GckmsAlgorithm;
   const keyType = checkKeyType(request.keyType, GCKMS_KEY_TYPES, GCKMS_DEFAULT_KEY_TYPE, LABEL);
   const step = GCKMS_ALGORITHM_STEPS[algorithm];
@@ -72,13 +73,7 @@ export function planCloudKms(request: ExportRequest): ExportPlan {
  * @public
  */
 export async function exportCloudKms(plan: ExportPlan, engine: WrapEngine, target: TargetKey): Promise<ExportResult> {
-  const step = GCKMS_ALGORITHM_STEPS[plan.algorithm as GckmsAlgorithm];
-  if (step === undefined) {
-    throw new CiopError("ERR_ALGORITHM_UNSUPPORTED", `Plan algorithm "${plan.algorithm}" is not a ${LABEL} wrapping algorithm.`);
-  }
-  if (target.type !== plan.keyType) {
-    throw new CiopError("ERR_KEY_TYPE_MISMATCH", `The key "${target.name}" is ${target.type}, but the plan is for ${plan.keyType}.`);
-  }
+  const step = exportStep(plan, target, GCKMS_ALGORITHM_STEPS, LABEL);
   const result =
     step.kind === "rsa-aes"
       ? await engine.rsaAesKeyWrap(plan.wrappingKey, target, step.hash)
@@ -110,12 +105,13 @@ export async function exportCloudKms(plan: ExportPlan, engine: WrapEngine, targe
  * import job (RSA-3072/4096 wrapping key); writes `<key>-wrapped.bin`.
  * @public
  */
-export const googleCloudKms: ProviderModule = Object.freeze({
-  names: Object.freeze([GCKMS_PROVIDER_NAME]),
+export const googleCloudKms: ProviderModule = defineProvider({
+  names: [GCKMS_PROVIDER_NAME],
   algorithms: GCKMS_ALGORITHMS,
   keyTypes: GCKMS_KEY_TYPES,
   defaultKeyType: GCKMS_DEFAULT_KEY_TYPE,
   wrappingKeyBits: GCKMS_WRAPPING_KEY_BITS,
   plan: planCloudKms,
+  outputFiles: (plan) => [gckmsWrappedFileName(plan.keyName)],
   export: exportCloudKms,
 });

@@ -2,6 +2,7 @@
  * Google Compute Engine customer-supplied encryption keys (CSEK): plan(), export() and the module.
  */
 import { CiopError } from "@ciop/core";
+import { checkAlgorithmGiven, checkCertificate, checkKeyName, checkKeyType, checkProvider, checkProviderOptions, checkWrappingKeyShape, defineProvider, exportStep } from "@ciop/provider-kit";
 import { checkWrappingStrength, toBase64 } from "@ciop/wrap";
 import type { ExportPlan, ExportRequest, ExportResult, ProviderModule, TargetKey, WrapEngine, WrapResult } from "@ciop/wrap";
 import {
@@ -16,7 +17,6 @@ import {
   gceWrappedFileName,
   type GceAlgorithm,
 } from "./rules.js";
-import { checkAlgorithmGiven, checkCertificate, checkKeyName, checkKeyType, checkProvider, checkWrappingKeyShape } from "./validate.js";
 
 const LABEL = "Google Compute Engine";
 
@@ -28,6 +28,7 @@ const LABEL = "Google Compute Engine";
 export function planComputeEngine(request: ExportRequest): ExportPlan {
   const provider = checkProvider(request.provider, [GCE_PROVIDER_NAME]);
   const keyName = checkKeyName(request.keyName);
+  checkProviderOptions(request.providerOptions, [], LABEL);
   const algorithm = checkAlgorithmGiven(request.algorithm, GCE_ALGORITHMS, LABEL) as GceAlgorithm;
   const warnings: string[] = [];
   if (algorithm === "RSAES_PKCS1_V1_5") {
@@ -67,13 +68,7 @@ export function planComputeEngine(request: ExportRequest): ExportPlan {
  * @public
  */
 export async function exportComputeEngine(plan: ExportPlan, engine: WrapEngine, target: TargetKey): Promise<ExportResult> {
-  const step = GCE_ALGORITHM_STEPS[plan.algorithm as GceAlgorithm];
-  if (step === undefined) {
-    throw new CiopError("ERR_ALGORITHM_UNSUPPORTED", `Plan algorithm "${plan.algorithm}" is not a ${LABEL} wrapping algorithm.`);
-  }
-  if (target.type !== plan.keyType) {
-    throw new CiopError("ERR_KEY_TYPE_MISMATCH", `The key "${target.name}" is ${target.type}, but the plan is for ${plan.keyType}.`);
-  }
+  const step = exportStep(plan, target, GCE_ALGORITHM_STEPS, LABEL);
   const result: WrapResult =
     step.kind === "oaep"
       ? await engine.rsaOaep(plan.wrappingKey, target, step.hash)
@@ -111,12 +106,13 @@ export async function exportComputeEngine(plan: ExportPlan, engine: WrapEngine, 
  * customer-supplied encryption key; writes `<key>-wrapped` (base64) and `<key>-sha256`.
  * @public
  */
-export const googleComputeEngine: ProviderModule = Object.freeze({
-  names: Object.freeze([GCE_PROVIDER_NAME]),
+export const googleComputeEngine: ProviderModule = defineProvider({
+  names: [GCE_PROVIDER_NAME],
   algorithms: GCE_ALGORITHMS,
   keyTypes: GCE_KEY_TYPES,
   defaultKeyType: GCE_DEFAULT_KEY_TYPE,
   wrappingKeyBits: GCE_WRAPPING_KEY_BITS,
   plan: planComputeEngine,
+  outputFiles: (plan) => [gceWrappedFileName(plan.keyName), gceSha256FileName(plan.keyName)],
   export: exportComputeEngine,
 });

@@ -1,5 +1,8 @@
 /**
- * @ciop/providers-salesforce: Salesforce Shield Platform Encryption BYOK rules and artefacts.
+ * @ciop/providers-salesforce: Salesforce Shield Platform Encryption rules and artefacts: the BYOK
+ * tenant secret provider, and the rules of cache-only keys (key identifiers, the BYOK certificate,
+ * the setup values). It writes nothing and makes no HSM call; the cache-only key service itself
+ * (HSM, registry, audit) is @ciop/salesforce-cache-only.
  * @packageDocumentation
  */
 export { salesforceByok, planSalesforce, exportSalesforce } from "./salesforce.js";
@@ -13,4 +16,8 @@ export {
   salesforceHashFileName,
 } from "./rules.js";
 export type { SalesforceAlgorithm } from "./rules.js";
-export * from "./cache-only/index.js";
+export { CACHE_ONLY_KID_PATTERN, isCacheOnlyKid, assertCacheOnlyKid, nextRotationKid } from "./cache-only/kid.js";
+export { CACHE_ONLY_CERTIFICATE_BITS, checkCacheOnlyCertificate } from "./cache-only/certificate.js";
+export type { CacheOnlyCertificateFacts, CheckCertificateOptions } from "./cache-only/certificate.js";
+export { cacheOnlySetup } from "./cache-only/setup.js";
+export type { CacheOnlySetup } from "./cache-only/setup.js";

@@ -2,6 +2,7 @@
  * Salesforce BYOK tenant secret: plan(), export() and the module.
  */
 import { CiopError } from "@ciop/core";
+import { checkAlgorithmGiven, checkCertificate, checkKeyName, checkKeyType, checkProvider, checkProviderOptions, checkWrappingKeyShape, defineProvider, exportStep } from "@ciop/provider-kit";
 import { checkWrappingStrength, toBase64 } from "@ciop/wrap";
 import type { ExportPlan, ExportRequest, ExportResult, ProviderModule, TargetKey, WrapEngine, WrapResult } from "@ciop/wrap";
 import {
@@ -15,7 +16,6 @@ import {
   salesforceWrappedFileName,
   type SalesforceAlgorithm,
 } from "./rules.js";
-import { checkAlgorithmGiven, checkCertificate, checkKeyName, checkKeyType, checkProvider, checkWrappingKeyShape } from "./validate.js";
 
 const LABEL = "Salesforce";
 
@@ -27,6 +27,7 @@ const LABEL = "Salesforce";
 export function planSalesforce(request: ExportRequest): ExportPlan {
   const provider = checkProvider(request.provider, [SALESFORCE_PROVIDER_NAME]);
   const keyName = checkKeyName(request.keyName);
+  checkProviderOptions(request.providerOptions, [], LABEL);
   const algorithm = checkAlgorithmGiven(request.algorithm, SALESFORCE_ALGORITHMS, LABEL) as SalesforceAlgorithm;
   const warnings: string[] = [];
   if (algorithm === "RSAES_PKCS1_V1_5") {
@@ -65,13 +66,7 @@ export function planSalesforce(request: ExportRequest): ExportPlan {
  * @public
  */
 export async function exportSalesforce(plan: ExportPlan, engine: WrapEngine, target: TargetKey): Promise<ExportResult> {
-  const step = SALESFORCE_ALGORITHM_STEPS[plan.algorithm as SalesforceAlgorithm];
-  if (step === undefined) {
-    throw new CiopError("ERR_ALGORITHM_UNSUPPORTED", `Plan algorithm "${plan.algorithm}" is not a ${LABEL} wrapping algorithm.`);
-  }
-  if (target.type !== plan.keyType) {
-    throw new CiopError("ERR_KEY_TYPE_MISMATCH", `The key "${target.name}" is ${target.type}, but the plan is for ${plan.keyType}.`);
-  }
+  const step = exportStep(plan, target, SALESFORCE_ALGORITHM_STEPS, LABEL);
   const hash = await engine.digest(target, "sha256");
   const result: WrapResult =
     step.kind === "oaep"
@@ -107,12 +102,13 @@ export async function exportSalesforce(plan: ExportPlan, engine: WrapEngine, tar
  * the BYOK certificate; writes `<key>-wrapped` and `<key>-hash`.
  * @public
  */
-export const salesforceByok: ProviderModule = Object.freeze({
-  names: Object.freeze([SALESFORCE_PROVIDER_NAME]),
+export const salesforceByok: ProviderModule = defineProvider({
+  names: [SALESFORCE_PROVIDER_NAME],
   algorithms: SALESFORCE_ALGORITHMS,
   keyTypes: SALESFORCE_KEY_TYPES,
   defaultKeyType: SALESFORCE_DEFAULT_KEY_TYPE,
   wrappingKeyBits: SALESFORCE_WRAPPING_KEY_BITS,
   plan: planSalesforce,
+  outputFiles: (plan) => [salesforceWrappedFileName(plan.keyName), salesforceHashFileName(plan.keyName)],
   export: exportSalesforce,
 });

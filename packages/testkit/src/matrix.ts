@@ -5,8 +5,9 @@
  * provider's rules (`expect`), written independently of the provider code:
  *
  * - refused combinations: the error code, and that no key was created in the key store;
- * - accepted combinations: on the HSM engine, that every step SoftHSM 2.6.1 can do inside the token
- *   was done there (hostFallback false) and that the engine's flag agrees with @ciop/hsm's own
+ * - accepted combinations: the artefacts are exactly the files the provider declared
+ *   (`outputFiles`) before the key existed; on the HSM engine, that every step SoftHSM 2.6.1 can
+ *   do inside the token was done there (hostFallback false) and that the engine's flag agrees with @ciop/hsm's own
  *   record of host-side steps; then every artefact is decoded and unwrapped by the testkit's unwrap.py
  *   (python3 cryptography) with the test's private key, and the recovered key must equal the
  *   engine's key: SHA-256 (C_DigestKey in the HSM) and a known-answer encryption/HMAC made inside
@@ -26,7 +27,7 @@ export interface Combo {
   algorithm?: string;
   keyType: KeyType;
   bits: number;
-  /** Extra request members (e.g. azureKek) and a tag that makes the id unique. */
+  /** Extra request members (e.g. Azure's `providerOptions: { kek }`) and a tag that makes the id unique. */
   extra?: Partial<ExportRequestInput>;
   tag?: string;
 }
@@ -151,6 +152,9 @@ export async function runMatrix(fixture: EngineFixture, engine: WrapEngine, spec
       }
       (result.hostFallback ? outcome.host : outcome.inToken).push(id);
     }
+    // The files the provider declared before the key existed (what an app checks for clashes) are
+    // exactly the files it returned.
+    expect({ id, files: result.artefacts.map((x) => x.fileName) }).toEqual({ id, files: [...spec.module.outputFiles(result.plan)] });
     spec.check?.(result, combo);
     const a = spec.artefact(result, combo);
     const kind = keyKind(combo.keyType);

@@ -1,8 +1,8 @@
 /**
- * DER framing checks (is this exactly one SEQUENCE, nothing trailing?), decoded by
- * @peculiar/asn1-schema (asn1js underneath) rather than by hand.
+ * DER framing checks (is this exactly one SEQUENCE, nothing trailing?), decoded by asn1js (the
+ * decoder under @peculiar/asn1-schema, without the schema layer's load time) rather than by hand.
  */
-import { AsnParser } from "@peculiar/asn1-schema";
+import { asn1jsLib } from "./asn1-libs.js";
 
 /** The parts of an asn1js element this module reads. */
 interface DecodedElement {
@@ -12,8 +12,8 @@ interface DecodedElement {
 }
 
 /**
- * An asn1-schema "convertible": the parser hands it the outer element as decoded, and it keeps only
- * the framing facts (never the content, which may be private key material).
+ * The framing facts of the outer element as decoded (never the content, which may be private key
+ * material).
  */
 class OuterElement {
   universalSequence = false;
@@ -25,10 +25,6 @@ class OuterElement {
     this.definiteLength = !asn.lenBlock.isIndefiniteForm;
     this.encodedLength = asn.valueBeforeDecodeView.byteLength;
     return this;
-  }
-
-  toASN(): never {
-    throw new Error("OuterElement is read-only");
   }
 }
 
@@ -44,7 +40,9 @@ export function isExactDerSequence(der: Uint8Array): boolean {
   const view = new Uint8Array(copy);
   view.set(der);
   try {
-    const outer = AsnParser.parse(copy, OuterElement);
+    const decoded = asn1jsLib().fromBER(copy);
+    if (decoded.result.error) return false;
+    const outer = new OuterElement().fromASN(decoded.result as unknown as DecodedElement);
     return outer.universalSequence && outer.definiteLength && outer.encodedLength === der.length;
   } catch {
     return false;

@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 export type { HashName, KeyType, TargetKey, WrappingKey, WrapResult, WrapEngine } from "./engine.js";
-export type { ExportRequest, ExportPlan, Artefact, ExportResult, ProviderModule } from "./provider.js";
+export type { ExportRequest, ExportPlan, Artefact, ExportResult, ProviderModule, ProviderOptions } from "./provider.js";
 
 export { parseWrappingKey, inspectWrappingKey } from "./parse-wrapping-key.js";
 export type { ParseWrappingKeyOptions, WrappingKeyInspection } from "./parse-wrapping-key.js";
@@ -33,5 +33,15 @@ export type { AlibabaAsymmetricRequest } from "./alibaba.js";
 
 export { toBase64, fromBase64, toBase64Url, fromBase64Url } from "./base64.js";
 
-export { runExport, hsmKeySource, softwareKeySource } from "./run-export.js";
-export type { KeySource, ExportRequestInput, RunExportResult } from "./run-export.js";
+export { runExport, planExport } from "./run-export.js";
+export type {
+  ExportRequestInput,
+  PlannedExport,
+  RunExportResult,
+  ExportHooks,
+  KeyReadyContext,
+  ExportFailure,
+  KeySourceInput,
+} from "./run-export.js";
+export { hsmKeySource, softwareKeySource } from "./key-sources.js";
+export type { KeySource, SourcedKey } from "./key-sources.js";

@@ -4,13 +4,9 @@
  * and X.509 certificates in PEM or DER (Google CSEK, Salesforce).
  */
 import { createHash, createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
-// @peculiar/x509 loads tsyringe, which needs the Reflect metadata API at load time: import the
-// polyfill first (it only adds missing Reflect functions; nothing here uses decorators itself).
-import "reflect-metadata";
-import { X509Certificate } from "@peculiar/x509";
-import { AsnConvert } from "@peculiar/asn1-schema";
-import { Certificate, type Name as AsnName } from "@peculiar/asn1-x509";
+import type { Name as AsnName } from "@peculiar/asn1-x509";
 import { CiopError } from "@ciop/core";
+import { asn1SchemaLib, asn1X509Lib, x509Lib } from "./asn1-libs.js";
 import type { WrappingKey } from "./engine.js";
 import { isExactDerSequence } from "./der.js";
 import { spkiFacts, type PublicKeyFacts } from "./public-key-facts.js";
@@ -87,7 +83,24 @@ function looksLikeText(bytes: Uint8Array): boolean {
   return true;
 }
 
+/**
+ * A DER SubjectPublicKeyInfo that node:crypto reads and writes back byte for byte is exactly one
+ * DER SEQUENCE with nothing trailing: for it (the usual provider public key file) the framing check
+ * below, and the ASN.1 decoder it loads, are not needed. Undefined for anything else.
+ */
+function exactSpki(der: Buffer): KeyObject | undefined {
+  try {
+    const key = createPublicKey({ key: der, format: "der", type: "spki" });
+    return key.export({ format: "der", type: "spki" }).equals(der) ? key : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function tryParsePublicDer(der: Buffer): Parsed | undefined {
+  // (an exact SPKI is never private key DER: those are SEQUENCEs that start with an INTEGER)
+  const spki = exactSpki(der);
+  if (spki) return { key: spki, format: "spki" };
   if (!isExactDerSequence(der)) return undefined;
   // node:crypto derives a public key from private key input: look for private keys first.
   if (isPrivateDer(der)) throw privateGiven();
@@ -137,6 +150,8 @@ function parsePem(text: string): Parsed {
   }
   try {
     if (label === "PUBLIC KEY") {
+      const key = exactSpki(der);
+      if (key) return { key, format: "spki" };
       if (!isExactDerSequence(der)) throw new Error("trailing or truncated DER");
       return { key: createPublicKey({ key: der, format: "der", type: "spki" }), format: "spki" };
     }
@@ -186,13 +201,14 @@ function parseAny(input: Uint8Array | string): Parsed {
  * Reads an X.509 certificate (DER) with @peculiar/x509. The public key is handed to node:crypto as
  * SubjectPublicKeyInfo DER (`publicKey.rawData`) so that it is validated and used like any other
  * wrapping key. Everything used here is synchronous (no WebCrypto provider is needed: the SHA-256
- * fingerprint is computed with node:crypto).
+ * fingerprint is computed with node:crypto). The libraries are loaded here, on the first
+ * certificate (asn1-libs.ts).
  */
 function parseCertificate(der: Uint8Array): Parsed {
-  const cert = new X509Certificate(der);
+  const cert = new (x509Lib().X509Certificate)(der);
   // The distinguished names are formatted from the ASN.1 structure (@peculiar/asn1-x509) so that
   // attribute types and escaping match what node:crypto and OpenSSL print.
-  const tbs = AsnConvert.parse(cert.rawData, Certificate).tbsCertificate;
+  const tbs = asn1SchemaLib().AsnConvert.parse(cert.rawData, asn1X509Lib().Certificate).tbsCertificate;
   const spki = new Uint8Array(cert.publicKey.rawData);
   const info: CertificateInfo = {
     subject: formatName(tbs.subject),

@@ -9,8 +9,7 @@
  * mutex across an allocation, and the SPKI of a public key holds no secret.
  */
 import { createPublicKey, type KeyObject } from "node:crypto";
-import { AsnConvert, AsnParser } from "@peculiar/asn1-schema";
-import { SubjectPublicKeyInfo } from "@peculiar/asn1-x509";
+import { asn1jsLib } from "./asn1-libs.js";
 
 /** What {@link spkiFacts} reads. @internal */
 export interface PublicKeyFacts {
@@ -98,9 +97,6 @@ class OidElement {
     this.oid = isUniversal(asn, 6) && !asn.idBlock.isConstructed ? asn.valueBlock.toString() : undefined;
     return this;
   }
-  toASN(): never {
-    throw new Error("OidElement is read-only");
-  }
 }
 
 /**
@@ -115,15 +111,33 @@ class IntegerSequence {
     this.integers = ints.every((i): i is Uint8Array => i !== undefined) ? ints : undefined;
     return this;
   }
-  toASN(): never {
-    throw new Error("IntegerSequence is read-only");
-  }
 }
 
-function integers(der: ArrayBuffer, count: number, what: string): Uint8Array[] {
-  const ints = AsnParser.parse(der, IntegerSequence).integers;
+/** The element a DER encoding decodes to (asn1js). */
+function decode(der: Uint8Array): Element {
+  const decoded = asn1jsLib().fromBER(der);
+  if (decoded.result.error) throw new Error(decoded.result.error);
+  return decoded.result as unknown as Element;
+}
+
+function integers(asn: Element, count: number, what: string): Uint8Array[] {
+  const ints = new IntegerSequence().fromASN(asn).integers;
   if (ints === undefined || ints.length !== count) throw new Error(`${what} is not a SEQUENCE of ${count} INTEGERs`);
   return ints;
+}
+
+/**
+ * SubjectPublicKeyInfo (RFC 5280): SEQUENCE { algorithm SEQUENCE { OBJECT IDENTIFIER, parameters
+ * ANY OPTIONAL }, subjectPublicKey BIT STRING }. Parameters that are NULL count as absent.
+ */
+function readSpki(asn: Element): { algorithm: string; parameters: Element | undefined; subjectPublicKey: Uint8Array } {
+  const [alg, key, ...extra] = isUniversal(asn, 16) ? (asn.valueBlock.value ?? []) : [];
+  const [oid, parameters, ...more] = isUniversal(alg, 16) ? (alg.valueBlock.value ?? []) : [];
+  const subjectPublicKey = isUniversal(key, 3) ? key.valueBlock.valueHexView : undefined;
+  if (!isUniversal(oid, 6) || subjectPublicKey === undefined || extra.length > 0 || more.length > 0) {
+    throw new Error("not a SubjectPublicKeyInfo");
+  }
+  return { algorithm: oid.valueBlock.toString(), parameters: isUniversal(parameters, 5) ? undefined : parameters, subjectPublicKey };
 }
 
 /** Bit length of a non-negative big-endian INTEGER's content octets. */
@@ -138,24 +152,80 @@ function toBigInt(bytes: Uint8Array): bigint {
   return bytes.length === 0 ? 0n : BigInt(`0x${Buffer.from(bytes).toString("hex")}`);
 }
 
+/** DER header of the element at `at` (content `start`..`end`), or undefined when it does not fit before `limit`. */
+function element(der: Uint8Array, at: number, limit: number): { tag: number; start: number; end: number } | undefined {
+  if (at + 2 > limit) return undefined;
+  let length = der[at + 1]!;
+  let start = at + 2;
+  if (length >= 0x80) {
+    const n = length & 0x7f;
+    if (n === 0 || n > 3 || start + n > limit) return undefined;
+    length = 0;
+    for (let i = 0; i < n; i++) length = length * 256 + der[start + i]!;
+    start += n;
+  }
+  return start + length <= limit ? { tag: der[at]!, start, end: start + length } : undefined;
+}
+
+const hex = (der: Uint8Array, from: number, to: number) => Buffer.from(der.buffer, der.byteOffset + from, to - from).toString("hex");
+
+/** AlgorithmIdentifier { rsaEncryption, NULL }, as node:crypto writes it. */
+const RSA_ALGORITHM_DER = "300d06092a864886f70d0101010500";
+/** AlgorithmIdentifier { id-ecPublicKey, namedCurve } of the curves wrapping keys use, as node:crypto writes them. */
+const EC_ALGORITHM_DER: Readonly<Record<string, string>> = {
+  "301306072a8648ce3d020106082a8648ce3d030107": "prime256v1",
+  "301006072a8648ce3d020106052b8104000a": "secp256k1",
+  "301006072a8648ce3d020106052b81040022": "secp384r1",
+  "301006072a8648ce3d020106052b81040023": "secp521r1",
+};
+
+/**
+ * The facts of the two SPKI shapes a cold export meets (node:crypto's export of an RSA key, or of
+ * an EC key on one of the four wrapping-key curves), read from the exact bytes node:crypto writes
+ * for them, without loading the ASN.1 decoder: its module and first decode were about a tenth of a
+ * cold `citool` export (bench/citool). Undefined for anything else, which the decoder then reads.
+ */
+function commonSpkiFacts(spki: Uint8Array): PublicKeyFacts | undefined {
+  const outer = element(spki, 0, spki.length);
+  if (outer?.tag !== 0x30 || outer.end !== spki.length) return undefined;
+  const alg = element(spki, outer.start, outer.end);
+  const key = alg && element(spki, alg.end, outer.end);
+  if (alg?.tag !== 0x30 || key?.tag !== 0x03 || key.end !== outer.end || spki[key.start] !== 0) return undefined;
+  const algorithm = hex(spki, outer.start, alg.end);
+  const namedCurve = EC_ALGORITHM_DER[algorithm];
+  if (namedCurve !== undefined) return { algorithm: EC_PUBLIC_KEY, namedCurve };
+  if (algorithm !== RSA_ALGORITHM_DER) return undefined;
+  const rsa = element(spki, key.start + 1, key.end);
+  const modulus = rsa?.tag === 0x30 && rsa.end === key.end ? element(spki, rsa.start, rsa.end) : undefined;
+  const exponent = modulus?.tag === 0x02 ? element(spki, modulus.end, rsa!.end) : undefined;
+  if (exponent?.tag !== 0x02 || exponent.end !== rsa!.end) return undefined;
+  return {
+    algorithm: RSA_ENCRYPTION,
+    modulusLength: bitLength(spki.subarray(modulus!.start, modulus!.end)),
+    publicExponent: toBigInt(spki.subarray(exponent.start, exponent.end)),
+  };
+}
+
 /**
  * Reads the algorithm and size facts of a DER SubjectPublicKeyInfo.
  * @throws Error when the bytes are not an SPKI (callers pass node:crypto's own export).
  * @internal
  */
 export function spkiFacts(spki: Uint8Array): PublicKeyFacts {
-  const info = AsnConvert.parse(spki, SubjectPublicKeyInfo);
-  const facts: PublicKeyFacts = { algorithm: info.algorithm.algorithm };
+  const common = commonSpkiFacts(spki);
+  if (common) return common;
+  const info = readSpki(decode(spki));
+  const facts: PublicKeyFacts = { algorithm: info.algorithm };
   if (facts.algorithm === RSA_ENCRYPTION || facts.algorithm === RSASSA_PSS) {
-    const [modulus, exponent] = integers(info.subjectPublicKey, 2, "the RSA public key");
+    const [modulus, exponent] = integers(decode(info.subjectPublicKey), 2, "the RSA public key");
     facts.modulusLength = bitLength(modulus!);
     facts.publicExponent = toBigInt(exponent!);
-  } else if (facts.algorithm === DSA && info.algorithm.parameters) {
-    const [p, q] = integers(info.algorithm.parameters, 3, "the DSA parameters");
+  } else if (facts.algorithm === DSA && info.parameters) {
+    const [p, q] = integers(info.parameters, 3, "the DSA parameters");
     facts.modulusLength = bitLength(p!);
     facts.divisorLength = bitLength(q!);
-  } else if (facts.algorithm === EC_PUBLIC_KEY && info.algorithm.parameters) {
-    const oid = AsnParser.parse(info.algorithm.parameters, OidElement).oid;
+  } else if (facts.algorithm === EC_PUBLIC_KEY && info.parameters) {
+    const oid = new OidElement().fromASN(info.parameters).oid;
     if (oid !== undefined) facts.namedCurve = curveName(oid);
   }
   return facts;

@@ -16,6 +16,7 @@ import {
   type ProviderModule,
 } from "../src/index.js";
 import { makeWrappingKeyPair, rsaOaepDecrypt, sha256Openssl, type WrappingKeyPair } from "./support/openssl.js";
+import { codeOf } from "./support/code-of.js";
 
 /** A minimal provider: AES-256 under RSA-OAEP, SHA-1 or SHA-256. */
 const demo: ProviderModule = {
@@ -32,6 +33,7 @@ const demo: ProviderModule = {
     const warnings = checkWrappingStrength({ wrappingKey: request.wrappingKey, targetType: "AES-256", providerMaxBits: 3072 });
     return { provider: "demo", keyName: request.keyName, keyType: "AES-256", algorithm: request.algorithm, wrappingKey: request.wrappingKey, warnings, extra: {} };
   },
+  outputFiles: (plan) => [`${plan.keyName}-wrapped`],
   async export(plan, engine, target) {
     const out = await engine.rsaOaep(plan.wrappingKey, target, plan.algorithm === "OAEP_SHA1" ? "sha1" : "sha256");
     return { plan, artefacts: [{ fileName: `${plan.keyName}-wrapped`, bytes: out.bytes, encoding: "binary", usage: "test" }], hostFallback: out.hostFallback, steps: out.steps };
@@ -56,15 +58,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await hsm?.close();
 });
-
-async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p;
-  } catch (err) {
-    return CiopError.isInstance(err) ? (err as CiopError).code : `not a CiopError: ${String(err)}`;
-  }
-  return undefined;
-}
 
 test("a refused plan or an unreadable wrapping key creates no key", async () => {
   const cases: Array<[string, Parameters<typeof runExport>[1], string]> = [

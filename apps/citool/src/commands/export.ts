@@ -1,17 +1,15 @@
 /**
  * `citool provider keyName wrapKey [wrapAlg]`: the seed-compatible export.
  *
- * Order matters: everything that can be checked is checked (arguments, wrapping key, provider
- * plan, output directory, existing files) before the HSM is touched; only then is the key found or
- * generated, wrapped, and the files written, all or none.
+ * The export itself is @ciop/wrap's runExport (plan → key → wrap → artefacts), the same flow the
+ * provider test matrices run. This command turns the command line into its request and acts in
+ * its hooks: before the HSM is opened it checks the output directory, the files the provider
+ * declared, the audit log and the PIN file; it audits a generated key and refuses a disabled one;
+ * it writes the files (all or none); it audits and reports a failure; then it prints the result.
  */
-import { createHash, randomBytes } from "node:crypto";
-import { accessSync, closeSync, constants, existsSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync } from "node:fs";
-import { dirname, join, relative, resolve } from "node:path";
-import { CiopError, writeFileAtomic } from "@ciop/core";
-import { createHsmEngine, hsmKey, parseWrappingKey } from "@ciop/wrap";
-import type { Artefact, ExportPlan, ExportResult, ProviderModule, WrappingKey } from "@ciop/wrap";
-import type { KeyType } from "@ciop/hsm";
+import { CiopError } from "@ciop/core";
+import type { Hsm } from "@ciop/hsm";
+import { hsmKeySource, runExport as runExportFlow, type ExportHooks, type ExportPlan, type ExportRequestInput, type KeySource, type ProviderModule } from "@ciop/wrap";
 import { checkOptionsApply, flag, str, type ParsedArgs } from "../args.js";
 import { audit } from "../audit.js";
 import { loadSettings, type Settings } from "../config.js";
@@ -19,160 +17,22 @@ import { usageError } from "../errors.js";
 import { checkPinFile, openHsm, tokenFacts } from "../hsm-session.js";
 import type { Io } from "../io.js";
 import { makeStyle, printJson, printWarning, withProgress } from "../output.js";
-import { expectedFileNames, findProvider } from "../providers.js";
+import { findProvider } from "../providers.js";
+import { checkAuditLogWritable, checkOutDir, checkOutputFiles, displayPath, writeArtefacts, type WrittenArtefact } from "./export-files.js";
+import { readWrappingKey, wrappingKeyFacts } from "./wrapping-key-file.js";
 
 const AZURE = "microsoft-azure";
 
-export interface WrittenArtefact {
-  path: string;
-  fileName: string;
-  sha256: string;
-  size: number;
-  encoding: Artefact["encoding"];
-  usage: string;
-}
-
-/** Reads and parses the wrapping key file (a usage error when it is missing or unreadable). */
-export function readWrappingKey(path: string, io: Io, allowInvalidCertificate: boolean): WrappingKey {
-  const abs = resolve(io.cwd, path);
-  let bytes: Buffer;
-  try {
-    if (statSync(abs).isDirectory()) throw usageError(`wrapping key ${path} is a directory; give the file the provider gave you`);
-    bytes = readFileSync(abs);
-  } catch (err) {
-    if (CiopError.isInstance(err)) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") throw usageError(`wrapping key file ${path} does not exist`);
-    if (code === "EACCES") throw usageError(`wrapping key file ${path} is not readable (permission denied)`);
-    throw usageError(`cannot read wrapping key file ${path}: ${(err as Error).message}`);
-  }
-  if (bytes.length === 0) {
-    throw new CiopError("ERR_WRAPPING_KEY_INVALID", `wrapping key file ${path} is empty; give the provider's public wrapping key or certificate`);
-  }
-  try {
-    return parseWrappingKey(bytes, { allowInvalidCertificate });
-  } catch (err) {
-    if (CiopError.isInstance(err)) {
-      // name the file in the message: "wrapping key file X: <what was wrong>"
-      throw new CiopError(err.code, `wrapping key file ${path}: ${err.message}`, { cause: err, details: { ...(err.details ?? {}), file: path } });
-    }
-    throw err;
-  }
-}
-
-export function wrappingKeyFacts(wk: WrappingKey): Record<string, unknown> {
-  return {
-    type: wk.type,
-    bits: wk.bits,
-    sha256: wk.sha256,
-    strength: wk.strength,
-    ...(wk.certificate
-      ? {
-          certificate: {
-            subject: wk.certificate.subject,
-            issuer: wk.certificate.issuer,
-            serialNumber: wk.certificate.serialNumber,
-            notBefore: wk.certificate.notBefore.toISOString(),
-            notAfter: wk.certificate.notAfter.toISOString(),
-            validNow: Date.now() >= wk.certificate.notBefore.getTime() && Date.now() <= wk.certificate.notAfter.getTime(),
-          },
-        }
-      : {}),
-  };
-}
-
-function checkOutDir(dir: string): void {
-  let st;
-  try {
-    st = statSync(dir);
-  } catch {
-    throw usageError(`output directory ${dir} does not exist; create it or choose another with --out-dir`);
-  }
-  if (!st.isDirectory()) throw usageError(`output directory ${dir} is not a directory`);
-  try {
-    accessSync(dir, constants.W_OK);
-  } catch {
-    throw usageError(`output directory ${dir} is not writable`);
-  }
-}
-
-/**
- * Writes every artefact or none. Each file is written atomically (temporary file, fsync, link into
- * place, so an existing file is never overwritten by accident). With `force`, a file being replaced
- * is first moved aside and only deleted once every artefact is in place; when a later write fails,
- * the files this run created are removed and the moved-aside ones are put back.
- */
-export function writeArtefacts(artefacts: readonly Artefact[], outDir: string, force: boolean): WrittenArtefact[] {
-  const created: string[] = [];
-  const movedAside: Array<{ path: string; aside: string }> = [];
-  const written: WrittenArtefact[] = [];
-  try {
-    for (const a of artefacts) {
-      if (a.fileName.includes("/") || a.fileName.includes("\\") || a.fileName === "." || a.fileName === "..") {
-        throw new CiopError("ERR_INTERNAL", `provider produced an unsafe file name ${JSON.stringify(a.fileName)}`);
-      }
-      const path = join(outDir, a.fileName);
-      if (force && isRegularFile(path)) {
-        const aside = join(outDir, `.${a.fileName}.${randomBytes(6).toString("hex")}.replaced`);
-        renameSync(path, aside);
-        movedAside.push({ path, aside });
-      }
-      writeFileAtomic(path, a.bytes, { overwrite: false, mode: 0o644 });
-      created.push(path);
-      written.push({
-        path,
-        fileName: a.fileName,
-        sha256: createHash("sha256").update(a.bytes).digest("hex"),
-        size: a.bytes.length,
-        encoding: a.encoding,
-        usage: a.usage,
-      });
-    }
-  } catch (err) {
-    for (const p of created) {
-      try {
-        unlinkSync(p);
-      } catch {
-        /* already gone */
-      }
-    }
-    for (const m of movedAside.reverse()) {
-      try {
-        renameSync(m.aside, m.path);
-      } catch {
-        /* leave the copy where it is rather than lose it */
-      }
-    }
-    throw err;
-  }
-  for (const m of movedAside) {
-    try {
-      unlinkSync(m.aside);
-    } catch {
-      /* already gone */
-    }
-  }
-  return written;
-}
-
-function isRegularFile(path: string): boolean {
-  try {
-    return lstatSync(path).isFile();
-  } catch {
-    return false;
-  }
-}
-
-interface Prepared {
+interface ExportCommand {
   module: ProviderModule;
-  plan: ExportPlan;
+  request: ExportRequestInput;
   settings: Settings;
-  outDir: string;
   force: boolean;
+  json: boolean;
 }
 
-/** Every check that needs no HSM. Throws usage errors. */
-export function prepareExport(args: ParsedArgs, io: Io): Prepared {
+/** The command line as an export request. Every check that needs neither the plan nor the HSM; throws usage errors. */
+function parseExport(args: ParsedArgs, io: Io): ExportCommand {
   checkOptionsApply(args, "export", "an export");
   const [provider, keyName, wrapKey, wrapAlg, ...rest] = args.positionals;
   if (rest.length > 0) throw usageError(`too many arguments: ${rest.join(" ")} (usage: citool provider keyName wrapKey [wrapAlg])`);
@@ -192,94 +52,39 @@ export function prepareExport(args: ParsedArgs, io: Io): Prepared {
     throw new CiopError("ERR_KEY_NAME_INVALID", `key name ${JSON.stringify(keyName)} cannot be used: it names output files, so it must be non-empty and contain no / or \\`);
   }
   const wrappingKey = readWrappingKey(wrapKey!, io, flag(args, "allow-invalid-certificate"));
-  const plan = module.plan({
+  const keyType = str(args, "key-type");
+  const request: ExportRequestInput = {
     provider: provider!,
     keyName: keyName!,
     wrappingKey,
     ...(wrapAlg !== undefined ? { algorithm: wrapAlg } : {}),
-    ...(str(args, "key-type") !== undefined ? { keyType: str(args, "key-type")! } : {}),
-    ...(azureKek !== undefined ? { azureKek } : {}),
+    ...(keyType !== undefined ? { keyType } : {}),
+    ...(azureKek !== undefined ? { providerOptions: { kek: azureKek } } : {}),
     allowWeakWrappingKey: flag(args, "allow-weak-wrapping-key"),
     allowInvalidCertificate: flag(args, "allow-invalid-certificate"),
     allowLegacy: flag(args, "allow-legacy"),
-  });
-  const outDir = settings.outDir;
-  checkOutDir(outDir);
-  const force = flag(args, "force");
-  for (const name of expectedFileNames(module, plan)) {
-    const p = join(outDir, name);
-    let st;
-    try {
-      st = lstatSync(p);
-    } catch {
-      continue; // not there: fine
-    }
-    if (!force) {
-      throw new CiopError("ERR_OUTPUT_EXISTS", `output file ${displayPath(p, io)} already exists; move it away or pass --force to replace it`, { details: { path: p } });
-    }
-    if (!st.isFile()) {
-      throw new CiopError("ERR_OUTPUT_EXISTS", `${displayPath(p, io)} exists and is not a regular file; --force replaces only files, so move it away`, { details: { path: p } });
-    }
-  }
-  checkAuditLogWritable(settings);
-  checkPinFile(settings);
-  return { module, plan, settings, outDir, force };
+  };
+  return { module, request, settings, force: flag(args, "force"), json: flag(args, "json") };
 }
 
 /**
- * `mkdir -p` one level at a time. Node's `mkdirSync(..., { recursive: true })` never returns for a
- * path under a directory where mkdir fails with ENOENT although the parent exists (e.g. /proc/x/y),
- * so the walk is done here: find the deepest existing ancestor, then create each missing level.
+ * RSA key generation can take seconds to minutes on a slow HSM: while a new RSA key is made, show
+ * that work is going on (stderr, terminals only, never with --json).
  */
-export function ensureDir(dir: string, mode = 0o700): void {
-  const missing: string[] = [];
-  let cur = resolve(dir);
-  for (;;) {
-    let st;
-    try {
-      st = statSync(cur);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-      missing.push(cur);
-      const parent = dirname(cur);
-      if (parent === cur) break;
-      cur = parent;
-      continue;
-    }
-    if (!st.isDirectory()) throw Object.assign(new Error(`${cur} is not a directory`), { code: "ENOTDIR" });
-    break;
-  }
-  for (const d of missing.reverse()) mkdirSync(d, { mode });
+function withGenerationProgress(source: KeySource, hsm: Hsm, io: Io, json: boolean): KeySource {
+  return {
+    ...source,
+    getOrCreate(name, type) {
+      const slow = type.startsWith("RSA-") && !json && hsm.findKey(name) === undefined;
+      return slow ? withProgress(io, `generating ${type} key '${name}' in the HSM`, () => source.getOrCreate(name, type)) : source.getOrCreate(name, type);
+    },
+  };
 }
 
-/** Fails early (before any key exists) when the audit log cannot be appended to. */
-export function checkAuditLogWritable(settings: Settings): void {
-  const path = settings.auditLog;
-  if (path === null) return;
-  try {
-    ensureDir(dirname(path));
-    if (existsSync(path) && statSync(path).isDirectory()) throw Object.assign(new Error("is a directory"), { code: "EISDIR" });
-    closeSync(openSync(path, "a", 0o600));
-  } catch (err) {
-    throw new CiopError("ERR_CONFIG_INVALID", `audit log ${path} cannot be written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); choose another with --audit-log, or --audit-log off`);
-  }
-}
+type AuditBase = ReturnType<typeof auditBase>;
 
-function displayPath(p: string, io: Io): string {
-  const r = relative(io.cwd, p);
-  return r.startsWith("..") || r === "" ? p : `./${r}`;
-}
-
-export async function runExport(args: ParsedArgs, io: Io): Promise<number> {
-  const { module, plan, settings, outDir, force } = prepareExport(args, io);
-  const json = flag(args, "json");
-  for (const w of plan.warnings) printWarning(io, w);
-
-  const fallbacks: Array<{ operation: string; material: string; reason: string }> = [];
-  const hsm = await openHsm(settings, io, {
-    onHostFallback: (e) => { fallbacks.push({ operation: e.operation, material: e.material, reason: e.reason }); },
-  });
-  const base = {
+function auditBase(plan: ExportPlan, hsm: Hsm) {
+  return {
     key: plan.keyName,
     keyType: plan.keyType,
     provider: plan.provider,
@@ -287,49 +92,68 @@ export async function runExport(args: ParsedArgs, io: Io): Promise<number> {
     wrappingKeySha256: plan.wrappingKey.sha256,
     token: tokenFacts(hsm),
   };
-  let created = false;
-  let result: ExportResult | undefined;
-  let written: WrittenArtefact[] | undefined;
-  try {
-    // RSA key generation can take seconds to minutes on a slow HSM: show that work is going on
-    // (stderr, terminals only, never with --json).
-    const slow = plan.keyType.startsWith("RSA-") && !json && hsm.findKey(plan.keyName) === undefined;
-    const got = await (slow
-      ? withProgress(io, `generating ${plan.keyType} key '${plan.keyName}' in the HSM`, () => hsm.getOrCreateKey(plan.keyName, plan.keyType as KeyType))
-      : hsm.getOrCreateKey(plan.keyName, plan.keyType as KeyType));
-    created = got.created;
-    if (created) audit(settings, io, { operation: "generate", ...base, outcome: "ok" });
-    // PKCS#11 has no attribute that stops a key from being wrapped (CKA_EXTRACTABLE cannot be set
-    // back to true), so "disabled" (keys disable) is enforced here, before any wrap.
-    if (!created && !hsm.keyInfo(got.key).enabled) {
-      throw new CiopError("ERR_KEY_DISABLED", `key '${plan.keyName}' is disabled; citool does not export a disabled key (run 'citool keys enable ${plan.keyName}' first)`);
-    }
-    const engine = createHsmEngine(hsm);
-    result = await module.export(plan, engine, hsmKey(got.key));
-    written = writeArtefacts(result.artefacts, outDir, force);
-  } catch (err) {
-    audit(settings, io, {
-      operation: "export",
-      ...base,
-      keyCreated: created,
-      outcome: "error",
-      error: CiopError.isInstance(err) ? err.code : "ERR_INTERNAL",
-    });
-    // a failed export leaves no new key behind (as @ciop/wrap's runExport does): the key was never
-    // delivered anywhere, and a later run with other options may want another type under this name
-    if (created) {
-      try {
-        hsm.deleteKey(plan.keyName);
+}
+
+/** The hooks: what citool does between the flow's steps. `state` collects what the result printout needs. */
+function exportHooks(cmd: ExportCommand, io: Io, state: { base?: AuditBase; written: WrittenArtefact[] }): ExportHooks {
+  const { settings, force } = cmd;
+  return {
+    planned(plan, files) {
+      checkOutDir(settings.outDir);
+      checkOutputFiles(files, settings.outDir, force, io);
+      checkAuditLogWritable(settings);
+      checkPinFile(settings);
+      for (const w of plan.warnings) printWarning(io, w);
+    },
+    keyReady({ plan, created, enabled }) {
+      if (created) audit(settings, io, { operation: "generate", ...state.base!, outcome: "ok" });
+      // PKCS#11 has no attribute that stops a key from being wrapped (CKA_EXTRACTABLE cannot be set
+      // back to true), so "disabled" (keys disable) is enforced by the flow, before any wrap.
+      if (enabled === false) {
+        throw new CiopError("ERR_KEY_DISABLED", `key '${plan.keyName}' is disabled; citool does not export a disabled key (run 'citool keys enable ${plan.keyName}' first)`);
+      }
+    },
+    deliver(result) {
+      state.written = writeArtefacts(result.artefacts, settings.outDir, force);
+    },
+    failed({ plan, error, created, discarded }) {
+      const base = state.base!;
+      audit(settings, io, { operation: "export", ...base, keyCreated: created, outcome: "error", error: CiopError.isInstance(error) ? error.code : "ERR_INTERNAL" });
+      // a failed export leaves no new key behind: the key was never delivered anywhere, and a later
+      // run with other options may want another type under this name
+      if (!created) return;
+      if (discarded) {
         audit(settings, io, { operation: "delete", ...base, outcome: "ok" });
         printWarning(io, `key '${plan.keyName}' was generated in the HSM before the export failed; it has been deleted again`);
-      } catch {
+      } else {
         printWarning(io, `key '${plan.keyName}' was generated in the HSM before the export failed and could not be deleted; remove it with 'citool keys delete ${plan.keyName}'`);
       }
-    }
-    throw err;
+    },
+  };
+}
+
+export async function runExport(args: ParsedArgs, io: Io): Promise<number> {
+  const cmd = parseExport(args, io);
+  const { settings, json } = cmd;
+  const fallbacks: Array<{ operation: string; material: string; reason: string }> = [];
+  const state: { base?: AuditBase; written: WrittenArtefact[] } = { written: [] };
+  let hsm: Hsm | undefined;
+  const openSource = async (plan: ExportPlan): Promise<KeySource> => {
+    hsm = await openHsm(settings, io, {
+      onHostFallback: (e) => { fallbacks.push({ operation: e.operation, material: e.material, reason: e.reason }); },
+    });
+    state.base = auditBase(plan, hsm);
+    return withGenerationProgress(hsmKeySource(hsm), hsm, io, json);
+  };
+  let result;
+  try {
+    result = await runExportFlow(cmd.module, cmd.request, openSource, exportHooks(cmd, io, state));
   } finally {
-    await Promise.resolve(hsm.close()).catch(() => undefined);
+    if (hsm) await Promise.resolve(hsm.close()).catch(() => undefined);
   }
+  const { plan, created } = result;
+  const base = state.base!;
+  const written = state.written;
   const hostFallback = result.hostFallback || fallbacks.length > 0;
   const auditOk = audit(settings, io, {
     operation: "export",
@@ -366,7 +190,7 @@ export async function runExport(args: ParsedArgs, io: Io): Promise<number> {
     const s = makeStyle(io, false);
     const wk = plan.wrappingKey;
     const lines = [
-      `${created ? "Generated" : "Reused"} ${plan.keyType} key '${plan.keyName}' on token '${tokenFacts(hsm).label}'.`,
+      `${created ? "Generated" : "Reused"} ${plan.keyType} key '${plan.keyName}' on token '${base.token.label}'.`,
       `Wrapped with ${plan.algorithm} under the ${wk.type}-${wk.bits} wrapping key ${wk.sha256.slice(0, 16)}… (strength ${wk.strength} bits).`,
       "",
       ...written.flatMap((w) => [`  ${s.bold(displayPath(w.path, io))}  (${w.size} bytes, sha256 ${w.sha256})`, `      ${w.usage}`]),

@@ -8,7 +8,7 @@ import { usageError } from "../errors.js";
 import type { Io } from "../io.js";
 import { printJson, printWarning } from "../output.js";
 import { providerNames, providers } from "../providers.js";
-import { readWrappingKey, wrappingKeyFacts } from "./export.js";
+import { readWrappingKey, wrappingKeyFacts } from "./wrapping-key-file.js";
 
 const DUMMY_KID = "https://inspect.vault.azure.net/keys/inspect/00000000000000000000000000000000";
 
@@ -46,7 +46,7 @@ export async function runInspect(args: ParsedArgs, io: Io): Promise<number> {
             wrappingKey: wk,
             ...(algorithm !== undefined ? { algorithm } : {}),
             keyType,
-            ...(m.names.includes("microsoft-azure") ? { azureKek: str(args, "azure-kek") ?? DUMMY_KID } : {}),
+            ...(m.names.includes("microsoft-azure") ? { providerOptions: { kek: str(args, "azure-kek") ?? DUMMY_KID } } : {}),
             allowWeakWrappingKey: flag(args, "allow-weak-wrapping-key"),
             allowInvalidCertificate: allowInvalid,
             allowLegacy: flag(args, "allow-legacy"),

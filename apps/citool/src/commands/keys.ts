@@ -10,7 +10,7 @@ import { usageError } from "../errors.js";
 import { checkPinFile, openHsm, tokenFacts } from "../hsm-session.js";
 import type { Io } from "../io.js";
 import { printJson } from "../output.js";
-import { checkAuditLogWritable } from "./export.js";
+import { checkAuditLogWritable } from "./export-files.js";
 
 const SUBCOMMANDS = ["list", "show", "delete", "enable", "disable"] as const;
 type Sub = (typeof SUBCOMMANDS)[number];

@@ -1,14 +1,16 @@
 /**
- * Request checks shared by this provider's plan(): key name, key type, algorithm, wrapping-key shape
- * and certificate validity. Every failure is a usage CiopError whose message names the bad value and
- * lists what is accepted.
+ * The request checks every provider's plan() makes: provider name, key name, provider options,
+ * key type, algorithm, wrapping-key shape and certificate validity, and the plaintext bounds of
+ * direct RSA encryption. Every failure is a usage CiopError whose message names the bad value and
+ * lists what is accepted. Each provider calls them in its own order (the order decides which error
+ * a request with several problems gets).
  */
 import { CiopError } from "@ciop/core";
-import type { KeyType, WrappingKey } from "@ciop/wrap";
+import type { KeyType, ProviderOptions, WrappingKey } from "@ciop/wrap";
 
 const KEY_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
-/** @internal */
+/** @public */
 export function checkKeyName(name: unknown): string {
   if (typeof name !== "string" || !KEY_NAME.test(name)) {
     throw new CiopError(
@@ -19,7 +21,7 @@ export function checkKeyName(name: unknown): string {
   return name;
 }
 
-/** @internal */
+/** @public */
 export function checkProvider(provider: unknown, names: readonly string[]): string {
   if (typeof provider !== "string" || !names.includes(provider)) {
     throw new CiopError(
@@ -30,7 +32,28 @@ export function checkProvider(provider: unknown, names: readonly string[]): stri
   return provider;
 }
 
-/** @internal */
+/**
+ * Refuses provider options this provider does not take (ERR_USAGE), so that no option is silently
+ * ignored; returns the options (an empty object when none were given).
+ * @public
+ */
+export function checkProviderOptions(options: unknown, accepted: readonly string[], label: string): ProviderOptions {
+  if (options === undefined) return {};
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    throw new CiopError("ERR_USAGE", `${label}: provider options must be an object, not ${JSON.stringify(options)}.`);
+  }
+  const unknown = Object.keys(options).filter((k) => !accepted.includes(k));
+  if (unknown.length > 0) {
+    throw new CiopError(
+      "ERR_USAGE",
+      `${label} takes no option ${unknown.map((k) => JSON.stringify(k)).join(", ")}. ` +
+        (accepted.length > 0 ? `Accepted: ${accepted.join(", ")}.` : "It takes no provider options."),
+    );
+  }
+  return options as ProviderOptions;
+}
+
+/** @public */
 export function checkKeyType(
   keyType: string | undefined,
   accepted: readonly KeyType[],
@@ -47,7 +70,7 @@ export function checkKeyType(
   return type as KeyType;
 }
 
-/** @internal */
+/** @public */
 export function checkAlgorithmGiven(algorithm: string | undefined, accepted: readonly string[], label: string): string {
   if (algorithm === undefined || algorithm === "") {
     throw new CiopError(
@@ -64,7 +87,7 @@ export function checkAlgorithmGiven(algorithm: string | undefined, accepted: rea
   return algorithm;
 }
 
-/** @internal */
+/** @public */
 export function checkWrappingKeyShape(wrappingKey: WrappingKey, bits: readonly number[], label: string): void {
   if (wrappingKey.type !== "RSA") {
     throw new CiopError(
@@ -83,7 +106,7 @@ export function checkWrappingKeyShape(wrappingKey: WrappingKey, bits: readonly n
 /**
  * Refuses an expired or not-yet-valid wrapping certificate unless `allow` is set, in which case it
  * returns a warning instead.
- * @internal
+ * @public
  */
 export function checkCertificate(wrappingKey: WrappingKey, allow: boolean | undefined, now = new Date()): string[] {
   const cert = wrappingKey.certificate;
@@ -101,13 +124,13 @@ export function checkCertificate(wrappingKey: WrappingKey, allow: boolean | unde
   );
 }
 
-/** Largest plaintext RSA-OAEP can carry: k - 2*hLen - 2 bytes. @internal */
+/** Largest plaintext RSA-OAEP can carry: k - 2*hLen - 2 bytes. @public */
 export function oaepCapacity(modulusBits: number, hash: "sha1" | "sha256" | "sha384" | "sha512"): number {
   const hLen = { sha1: 20, sha256: 32, sha384: 48, sha512: 64 }[hash];
   return modulusBits / 8 - 2 * hLen - 2;
 }
 
-/** Largest plaintext RSA PKCS#1 v1.5 encryption can carry: k - 11 bytes. @internal */
+/** Largest plaintext RSA PKCS#1 v1.5 encryption can carry: k - 11 bytes. @public */
 export function pkcs1Capacity(modulusBits: number): number {
   return modulusBits / 8 - 11;
 }
@@ -116,7 +139,7 @@ export function pkcs1Capacity(modulusBits: number): number {
  * Size in bytes of what a wrap of `type` carries: the raw secret, or the largest usual PKCS#8
  * encoding of an EC private key (with the optional embedded public key). RSA keys are never
  * carried by direct RSA encryption, so they have no entry.
- * @internal
+ * @public
  */
 export function plaintextSize(type: KeyType): number | undefined {
   const sizes: Partial<Record<KeyType, number>> = {

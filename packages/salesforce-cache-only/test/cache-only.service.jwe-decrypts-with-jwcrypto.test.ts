@@ -9,7 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { Hsm } from "@ciop/hsm";
-import { CacheOnlyKeyService, cacheOnlySetup, checkCacheOnlyCertificate, nextRotationKid, readRegistry } from "@ciop/providers-salesforce";
+import { cacheOnlySetup, checkCacheOnlyCertificate, nextRotationKid } from "@ciop/providers-salesforce";
+import { CacheOnlyKeyService, readRegistry } from "@ciop/salesforce-cache-only";
 import { decryptCacheOnlyJwe, pythonAesGcm } from "@ciop/testkit";
 
 function opensslCert(dir: string, name: string, bits: number): { cert: string; key: string } {

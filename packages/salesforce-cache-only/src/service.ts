@@ -1,14 +1,20 @@
 /**
  * Cache-only key operations over an open @ciop/hsm `Hsm`: create a DEK (AES-256 token key labelled
  * by its kid), bind it to a Salesforce BYOK certificate, enable/disable/rotate it, and produce the
- * `{"kid","jwe"}` response Salesforce's callout expects.
+ * `{"kid","jwe"}` response Salesforce's callout expects. The rules (kid, certificate) come from
+ * @ciop/providers-salesforce.
  */
 import { readFileSync } from "node:fs";
 import { appendAuditRecord, CiopError, type AuditRecord } from "@ciop/core";
 import type { Hsm, HsmKey } from "@ciop/hsm";
 import { createCacheOnlyJwe, createHsmEngine, hsmKey, type WrapEngine, type WrappingKey } from "@ciop/wrap";
-import { checkCacheOnlyCertificate, type CacheOnlyCertificateFacts } from "./certificate.js";
-import { assertCacheOnlyKid, isCacheOnlyKid, nextRotationKid } from "./kid.js";
+import {
+  assertCacheOnlyKid,
+  checkCacheOnlyCertificate,
+  isCacheOnlyKid,
+  nextRotationKid,
+  type CacheOnlyCertificateFacts,
+} from "@ciop/providers-salesforce";
 import { RegistryWatcher, updateRegistry, type CacheOnlyKeyEntry } from "./registry.js";
 
 /** Provider name used in audit records. @public */
@@ -357,28 +363,4 @@ export class CacheOnlyKeyService {
     }
     return res;
   }
-}
-
-/** What to enter in Salesforce for a cache-only key. @public */
-export interface CacheOnlySetup {
-  /** Named Credential URL: the service's public base URL plus the route group's path prefix. */
-  namedCredentialUrl: string;
-  /** "Unique Key Identifier" (BYOK id) to enter on the Bring Your Own Key page. */
-  keyIdentifier: string;
-  /** The URL Salesforce will GET. */
-  calloutUrl: string;
-}
-
-/** Builds the values to enter in Salesforce for `kid`. @public */
-export function cacheOnlySetup(publicUrl: string, pathPrefix: string, kid: string): CacheOnlySetup {
-  assertCacheOnlyKid(kid);
-  let u: URL;
-  try {
-    u = new URL(publicUrl);
-  } catch {
-    throw new CiopError("ERR_CONFIG_INVALID", `The public URL ${JSON.stringify(publicUrl)} is not a URL (e.g. https://byok.example.com:8443).`);
-  }
-  if (u.protocol !== "https:") throw new CiopError("ERR_CONFIG_INVALID", `Salesforce calls named credentials over HTTPS; ${publicUrl} is not https.`);
-  const base = `${u.origin}${u.pathname.replace(/\/+$/, "")}${pathPrefix.startsWith("/") ? "" : "/"}${pathPrefix.replace(/\/+$/, "")}`;
-  return { namedCredentialUrl: base, keyIdentifier: kid, calloutUrl: `${base}/${kid}` };
 }

@@ -9,8 +9,7 @@
  */
 import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { CiopError, writeFileAtomic } from "@ciop/core";
-import type { CacheOnlyCertificateFacts } from "./certificate.js";
-import { isCacheOnlyKid } from "./kid.js";
+import { isCacheOnlyKid, type CacheOnlyCertificateFacts } from "@ciop/providers-salesforce";
 
 /** Registry format version. @public */
 export const CACHE_ONLY_REGISTRY_VERSION = 1;
