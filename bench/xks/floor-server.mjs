@@ -9,7 +9,7 @@
 //   node:crypto AES-256-GCM as the key manager.
 // layer "xks-hsm": the same with GCM in the HSM through @ciop/hsm, synchronously, on a session copy
 //   of the token key, the calls of one event-loop turn run together at its end (what the proxy
-//   does on SoftHSM by default, with the proxy's own end-of-turn queue), without the proxy's
+//   does on SoftHSM by default, with the proxy's own end-of-turn schedule, EndOfTurn), without the proxy's
 //   logging, metrics, rate limits, key-state cache or timeouts.
 // The xks layers read the store from the environment: FLOOR_ACCESS_KEY_ID, XKS_BENCH_SECRET,
 // FLOOR_PREFIX, FLOOR_KEY; xks-hsm also FLOOR_LIB, FLOOR_TOKEN and XKS_BENCH_PIN.
@@ -24,6 +24,9 @@ const fast = layerArg.endsWith("+fast");
 const layer = fast ? layerArg.slice(0, -"+fast".length) : layerArg;
 const JSON_HEADERS = { "content-type": "application/json" };
 const fixed = JSON.stringify({ ciphertext: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", initializationVector: "AAAAAAAAAAAAAAAA", authenticationTag: "AAAAAAAAAAAAAAAAAAAAAA==" });
+
+/** The end-of-turn schedule of this process, shared by the xks-hsm layer and the fast path (as in the proxy). */
+let turns;
 
 /** The request handler body for a layer: (method, url, headers, body) -> { status, body }. */
 async function handlerFor(name) {
@@ -51,11 +54,10 @@ async function handlerFor(name) {
     const tokenKey = hsm.findKey(keyName);
     if (!tokenKey) throw new Error(`key ${keyName} not found`);
     const copy = hsm.sessionCopy(tokenKey);
-    const { atEndOfTurn } = await import("../../apps/xks-proxy/dist/fast-http.js");
     /** Runs a synchronous call in the end-of-turn HSM step, as the proxy's HsmBackend does. */
     const queued = (call) =>
       new Promise((resolve, reject) =>
-        atEndOfTurn("hsm", () => {
+        turns.at("hsm", () => {
           try {
             resolve(call());
           } catch (err) {
@@ -88,6 +90,7 @@ if (processes > 1 && cluster.isPrimary) {
     process.exit(0);
   });
 } else {
+  if (fast || layer === "xks-hsm") turns = new (await import("../../apps/xks-proxy/dist/fast-http.js")).EndOfTurn();
   const handle = await handlerFor(layer);
   const tlsOptions = {
     cert: readFileSync(cert),
@@ -105,6 +108,7 @@ if (processes > 1 && cluster.isPrimary) {
       headersTimeoutMs: 20_000,
       requestTimeoutMs: 30_000,
       keepAliveTimeoutMs: 330_000,
+      turns,
     });
   }
   server.listen(Number(port), "127.0.0.1", () => (cluster.isWorker ? process.send("ready") : process.stdout.write("ready\n")));

@@ -8,12 +8,12 @@
  * so a nonce answered by one worker is refused by every other.
  */
 import cluster, { type Worker } from "node:cluster";
-import { unwatchFile, watchFile } from "node:fs";
 import http from "node:http";
 import { AggregatorRegistry } from "prom-client";
 import { metricsAddress, type ProxyConfig } from "./config/index.js";
 import { NonceCache, PrimaryNonceStore, answerNonceRequest, isNonceRequest } from "./salesforce/replay.js";
 import { startServer, type RunningServer } from "./server.js";
+import { FileWatch, watchedFiles } from "./server/watch.js";
 
 const RELOAD = "xks-proxy:reload";
 
@@ -89,24 +89,15 @@ export function runPrimary(config: ProxyConfig): Promise<number> {
     }
   };
   process.on("SIGHUP", () => reloadAll("SIGHUP"));
-  const files = [config.source.file, config.server.tls?.certFile, config.server.tls?.keyFile, config.server.tls?.clientCaFile].filter((f): f is string => f !== undefined);
-  let timer: NodeJS.Timeout | undefined;
-  for (const f of files) {
-    watchFile(f, { interval: 2000, persistent: false }, (cur, prev) => {
-      if (cur.mtimeMs === prev.mtimeMs && cur.size === prev.size) return;
-      if (timer) clearTimeout(timer);
-      timer = setTimeout(() => reloadAll("file-change"), 100);
-      timer.unref();
-    });
-  }
+  const watch = new FileWatch(() => reloadAll("file-change"));
+  watch.set(watchedFiles(config));
   log("info", { msg: "primary-started", processes: n });
 
   return new Promise<number>((resolve) => {
     const stop = (): void => {
       if (stopping) return;
       stopping = true;
-      if (timer) clearTimeout(timer);
-      for (const f of files) unwatchFile(f);
+      watch.close();
       const live = workers();
       let left = live.length;
       const done = (): void => {
@@ -137,10 +128,10 @@ export function runPrimary(config: ProxyConfig): Promise<number> {
 /** Starts this worker's server; reloads come from the primary. */
 export async function startWorker(config: ProxyConfig): Promise<RunningServer> {
   const n = config.server.processes;
-  // The primary serves aggregated metrics on the metrics port; workers keep theirs for it.
-  const own: ProxyConfig = { ...config, metrics: { ...config.metrics, enabled: false } };
-  // replay nonces live in the primary, for every worker of the host (a [fleet] has Redis instead)
-  const server = await startServer(own, { rateLimitShare: 1 / n, ...(config.fleet ? {} : { nonces: new PrimaryNonceStore() }) });
+  // The primary serves aggregated metrics on the metrics port (metricsListener: false, at start and
+  // on every reload); replay nonces live in the primary, for every worker of the host (a [fleet] has
+  // Redis instead)
+  const server = await startServer(config, { rateLimitShare: 1 / n, metricsListener: false, ...(config.fleet ? {} : { nonces: new PrimaryNonceStore() }) });
   // constructing one installs prom-client's worker-side listener that answers the primary
   new AggregatorRegistry();
   AggregatorRegistry.setRegistries([server.metrics]);

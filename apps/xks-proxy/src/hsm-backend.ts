@@ -11,7 +11,8 @@ import { CiopError } from "@ciop/core";
 import { Hsm, HsmError, type HsmKey, type HsmOptions } from "@ciop/hsm";
 import { DependencyTimeoutException, InternalException, type XksCrypto, type XksKeyDescription } from "@ciop/xks";
 import type { HsmConfig } from "./config/index.js";
-import { atEndOfTurn } from "./end-of-turn.js";
+import { serverHsmOptions } from "./hsm-options.js";
+import { EndOfTurn } from "./http/end-of-turn.js";
 
 /** PKCS#11 return values after which the context is re-initialised. */
 const FATAL_CKR = new Set([
@@ -29,6 +30,11 @@ export interface HsmBackendHooks {
   observe?(operation: string, seconds: number, outcome: "ok" | "error" | "timeout"): void;
   /** Operational events (context reset...), for the log. Never secrets. */
   event?(record: Record<string, unknown>): void;
+  /**
+   * The end-of-turn schedule synchronous calls are queued in ("hsm" step): the server's, shared
+   * with its fast path. Default: one of the backend's own.
+   */
+  turns?: EndOfTurn;
 }
 
 interface KeyState {
@@ -49,6 +55,7 @@ export class HsmBackend implements XksCrypto {
   private copyFailureLogged = false;
   /** How many context resets happened (metrics/tests). */
   resets = 0;
+  private readonly turns: EndOfTurn;
 
   private constructor(
     hsm: Hsm,
@@ -57,6 +64,7 @@ export class HsmBackend implements XksCrypto {
     private readonly hooks: HsmBackendHooks,
   ) {
     this.current = hsm;
+    this.turns = hooks.turns ?? new EndOfTurn();
   }
 
   /**
@@ -64,11 +72,7 @@ export class HsmBackend implements XksCrypto {
    * (tests use `assumeHardwareToken` to see the host-fallback switch act on SoftHSM).
    */
   static async open(cfg: HsmConfig, hooks: HsmBackendHooks = {}, extra: Partial<HsmOptions> = {}): Promise<HsmBackend> {
-    const options: HsmOptions = { ...extra, sessionPoolSize: cfg.sessionPool, allowHostFallback: cfg.allowHostFallback };
-    if (cfg.library !== undefined) options.library = cfg.library;
-    if (cfg.token !== undefined) options.token = cfg.token;
-    if (cfg.pin !== undefined) options.pin = cfg.pin;
-    for (const [k, v] of Object.entries(cfg.env ?? {})) if (process.env[k] === undefined) process.env[k] = v;
+    const options = serverHsmOptions(cfg, extra);
     const hsm = await Hsm.open(options);
     return new HsmBackend(hsm, options, cfg, hooks);
   }
@@ -161,14 +165,14 @@ export class HsmBackend implements XksCrypto {
 
   /**
    * `call_mode = "sync"`: queues `fn` (a synchronous PKCS#11 call) for the end of this event-loop
-   * turn, where the turn's calls run back to back on the event loop ({@link atEndOfTurn}). A timer
+   * turn, where the turn's calls run back to back on the event loop ({@link EndOfTurn}). A timer
    * cannot interrupt a synchronous call, so no per-call timer is armed (it could never fire before
    * the call returned); during a context reset or shutdown it falls back to {@link withTimeout},
    * which waits for the reset within the timeout.
    */
   private onLoop<T>(operation: string, fn: () => T): Promise<T> {
     if (this.reopening || this.closed) return this.withTimeout(operation, fn);
-    return new Promise<T>((resolve, reject) => atEndOfTurn("hsm", () => this.runQueued(operation, fn, resolve, reject)));
+    return new Promise<T>((resolve, reject) => this.turns.at("hsm", () => this.runQueued(operation, fn, resolve, reject)));
   }
 
   /** One call {@link onLoop} queued; a reset or shutdown begun by an earlier call of the turn sends it through {@link withTimeout}. */
@@ -363,7 +367,7 @@ export class HsmBackend implements XksCrypto {
 
   async close(): Promise<void> {
     // calls accepted before the shutdown still run on the open context: they are ahead of this in the HSM step
-    if (this.syncCalls) await new Promise<void>((resolve) => atEndOfTurn("hsm", resolve));
+    if (this.syncCalls) await new Promise<void>((resolve) => this.turns.at("hsm", resolve));
     this.closed = true;
     if (this.reopening) await this.reopening.catch(() => undefined);
     // Hsm.close waits for calls in flight, then closes the sessions: the session copies go with them

@@ -19,16 +19,25 @@ export const LOG_FLUSH_CHARS = 64 * 1024;
 export const LOG_MAX_BUFFERED_CHARS = 1024 * 1024;
 export type LogLevel = keyof typeof LEVELS;
 
+const PID = process.pid;
 let lastMs = 0;
 let lastIso = "";
-/** The current time as ISO 8601, formatted once per millisecond (many lines share one under load). */
-function isoNow(): string {
+const prefixes: Record<LogLevel, { ms: number; text: string }> = { debug: { ms: -1, text: "" }, info: { ms: -1, text: "" }, warn: { ms: -1, text: "" }, error: { ms: -1, text: "" } };
+/**
+ * The fixed start of a line at `level` (time, level, pid), rendered once per millisecond and
+ * level: many lines share one under load.
+ */
+function linePrefix(level: LogLevel): string {
   const now = Date.now();
+  const p = prefixes[level];
+  if (p.ms === now) return p.text;
   if (now !== lastMs) {
     lastMs = now;
     lastIso = new Date(now).toISOString();
   }
-  return lastIso;
+  p.ms = now;
+  p.text = `{"time":"${lastIso}","level":"${level}","pid":${PID}`;
+  return p.text;
 }
 
 export class Logger {
@@ -77,7 +86,7 @@ export class Logger {
     if (LEVELS[level] < LEVELS[this.level]) return;
     // the fixed members first, then the record's (records never carry time, level or pid)
     const rest = JSON.stringify(record);
-    const line = `{"time":"${isoNow()}","level":"${level}","pid":${process.pid}${rest.length > 2 ? `,${rest.slice(1)}` : "}"}`;
+    const line = rest.length > 2 ? `${linePrefix(level)},${rest.slice(1)}` : `${linePrefix(level)}}`;
     if (this.sink) {
       this.sink(line);
       return;

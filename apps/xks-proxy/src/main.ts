@@ -1,11 +1,12 @@
 /**
  * xks-proxy: `xks-proxy [serve] [--config FILE]` runs the AWS KMS External Key Store proxy;
  * `xks-proxy keys|credential|store-json|salesforce|admin ...` are the admin commands.
- * Exit codes: 0 ok, 1 runtime failure, 2 usage.
+ * Exit codes (exit-code.ts): 0 ok, 2 usage error or invalid configuration, 1 runtime failure.
  */
 import { ADMIN_COMMANDS, runAdmin } from "./admin/index.js";
 import { isClusterWorker, runPrimary, startWorker } from "./cluster.js";
-import { loadConfig } from "./config/index.js";
+import { EXIT_USAGE, exitCodeFor } from "./exit-code.js";
+import { loadConfig } from "./proxy-config.js";
 import { startServer } from "./server.js";
 
 const USAGE = `usage: xks-proxy [serve] [--config FILE]
@@ -35,7 +36,7 @@ async function serve(args: string[]): Promise<number> {
       configFile = args[++i];
       if (configFile === undefined) {
         io.err("xks-proxy: --config needs a file\n" + USAGE);
-        return 2;
+        return EXIT_USAGE;
       }
     } else if (a.startsWith("--config=")) {
       configFile = a.slice("--config=".length);
@@ -44,7 +45,7 @@ async function serve(args: string[]): Promise<number> {
       return 0;
     } else {
       io.err(`xks-proxy: unknown option '${a}'\n` + USAGE);
-      return 2;
+      return EXIT_USAGE;
     }
   }
   const config = await loadConfig(configFile);
@@ -76,7 +77,7 @@ export async function main(argv: string[]): Promise<number> {
   if (cmd === undefined || cmd === "serve") return serve(rest);
   if (cmd.startsWith("-")) return serve(argv);
   io.err(`xks-proxy: unknown command '${cmd}'\n` + USAGE);
-  return 2;
+  return EXIT_USAGE;
 }
 
 main(process.argv.slice(2)).then(
@@ -84,6 +85,6 @@ main(process.argv.slice(2)).then(
   (err: unknown) => {
     const e = err as { code?: string; message?: string };
     io.err(`xks-proxy: ${e.code ? `${e.code}: ` : ""}${e.message ?? String(err)}\n`);
-    process.exit(1);
+    process.exit(exitCodeFor(err));
   },
 );

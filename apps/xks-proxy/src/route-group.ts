@@ -43,3 +43,30 @@ export interface RouteGroup {
 
 /** Builds a route group from its raw config section (the parsed TOML table, validated by the group). */
 export type RouteGroupFactory = (section: unknown, ctx: RouteGroupContext) => Promise<RouteGroup>;
+
+/**
+ * What a route group declares to the proxy: its config section, how to read its switch, prefix and
+ * reserved keys from the raw section, and how to build it. The config loader and the server know
+ * route groups only through these (src/route-groups.ts lists the built-in ones).
+ */
+export interface RouteGroupRegistration {
+  /** The top-level TOML table the group reads (e.g. "salesforce"); the loader hands it over untouched. */
+  readonly section: string;
+  /** Is the section switched on? A section switched off stays validated but is not mounted. */
+  enabled(section: unknown): boolean;
+  /** Validates the section strictly (ERR_CONFIG_INVALID), without building anything. */
+  validate(section: unknown, configDir: string): void;
+  /** The path prefix the section asks for, or undefined when it cannot be read (validate says why). */
+  pathPrefix(section: unknown): string | undefined;
+  /**
+   * Token keys no key store may list, each with the reason (a sentence part: "the HSM key of ...").
+   * Read when the config is loaded; absent = none.
+   */
+  reservedKeyIds?(section: unknown, configDir: string): ReadonlyMap<string, string>;
+  /** Settings of the section that hold a secret in the file's own text (e.g. a password hash). */
+  inlineSecrets?(section: unknown): string[];
+  /** Why the log says the group is not served when the section is switched off. */
+  readonly disabledNote: string;
+  /** Builds the group from its section. */
+  readonly create: RouteGroupFactory;
+}

@@ -130,7 +130,8 @@ export class SourceLimits {
   throttled(source: string): boolean {
     if (this.settings().unauthenticatedRpsPerSource === 0) return false;
     const s = this.sources.get(source) ?? (this.sources.size >= this.maxSources ? this.sources.get(OVERFLOW) : undefined);
-    return s !== undefined && this.refill(s) < 1;
+    // a refill only adds tokens: a source that still holds one is not throttled (no clock read per request)
+    return s !== undefined && s.tokens < 1 && this.refill(s) < 1;
   }
 
   /**

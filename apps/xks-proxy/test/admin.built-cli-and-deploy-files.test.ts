@@ -8,7 +8,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { availableParallelism } from "node:os";
-import { loadConfig } from "../src/config/index.js";
+import { loadConfig } from "../src/proxy-config.js";
 import { CLI, cli, pkcs11ToolSecretKeys, tempDir } from "./admin-helpers.js";
 
 const DEPLOY = resolve(__dirname, "../../../deploy");

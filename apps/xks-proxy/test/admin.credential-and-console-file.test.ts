@@ -62,7 +62,8 @@ describe("credential new", () => {
     expect(r.out).toContain(doc.accessKeyId);
     expect(r.out + r.err).not.toContain(doc.secretAccessKey);
     const again = await admin(["credential", "new", "--out", f]);
-    expect(again.code).toBe(1);
+    // issue 15's one exit-code rule (src/exit-code.ts, as citool): an output file in the way is the caller's to fix, 2 (before: 1)
+    expect(again.code).toBe(2);
     expect(again.err).toContain("ERR_OUTPUT_EXISTS");
     expect(JSON.parse(readFileSync(f, "utf8"))).toEqual(doc);
   });
@@ -161,7 +162,8 @@ describe("store-json", () => {
     ["an unknown store", 2, ["--config", "CIOP", "--store", "nope"], "no key store 'nope'"],
     ["an access key id the store lacks", 2, ["--config", "CIOP", "--store", "root", "--access-key-id", "AAAAAAAAAAAAAAAAAAAAAAAA"], "no credential"],
     ["no config at all", 2, [], "needs the proxy config"],
-    ["a missing config file", 1, ["--config", "/nonexistent/x.toml"], "ERR_CONFIG_INVALID"],
+    // issue 15's one exit-code rule: a missing or invalid configuration exits 2, as in citool (before: 1)
+    ["a missing config file", 2, ["--config", "/nonexistent/x.toml"], "ERR_CONFIG_INVALID"],
   ])("%s: exit %i, no secret printed", async (_w, code, argv, msg) => {
     const saved = { a: process.env.XKS_PROXY_CONFIG, b: process.env.XKS_PROXY_SETTINGS_TOML };
     delete process.env.XKS_PROXY_CONFIG;

@@ -9,7 +9,7 @@ import http from "node:http";
 import net from "node:net";
 import { networkInterfaces } from "node:os";
 import { generateXksCredential } from "@ciop/xks";
-import { parseConfig } from "../src/config/index.js";
+import { parseConfig } from "../src/proxy-config.js";
 import { startServer } from "../src/server.js";
 import { ciopToml, send, storeToml, testDir } from "./proxy-helpers.js";
 

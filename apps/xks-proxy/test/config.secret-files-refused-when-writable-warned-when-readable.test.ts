@@ -8,7 +8,7 @@
  */
 import { chmodSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { checkSecretFile, loadConfig } from "../src/config/index.js";
+import { checkSecretFile, loadConfig } from "../src/proxy-config.js";
 import { startServer } from "../src/server.js";
 import { ciopToml, storeToml, testDir } from "./proxy-helpers.js";
 

@@ -10,7 +10,7 @@
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { generateXksCredential } from "@ciop/xks";
-import { loadConfig, parseConfig } from "../src/config/index.js";
+import { loadConfig, parseConfig } from "../src/proxy-config.js";
 import { startServer, type RunningServer } from "../src/server.js";
 import { b64, ciopToml, md, post, storeToml, testDir } from "./proxy-helpers.js";
 

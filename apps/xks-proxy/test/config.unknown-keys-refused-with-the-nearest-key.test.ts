@@ -8,7 +8,7 @@
  */
 import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { fromCiopToml, parseConfig } from "../src/config/index.js";
+import { fromCiopToml, parseConfig } from "../src/proxy-config.js";
 import { editDistance, nearest } from "../src/config/tracked.js";
 import { testDir } from "./proxy-helpers.js";
 
@@ -85,7 +85,7 @@ test("a key another parser adds later is known as soon as it is read (no list to
 // (passed before the fix too: a guard that the main parser does not take over [salesforce])
 test("[salesforce] is left to its own strict parser (the route group's), so the main parser passes it on as it is", async () => {
   const cfg = await load(ciop({ line: '[salesforce]\npath_prefix = "/sf"\nwhatever = 1' }));
-  expect(cfg.salesforce).toEqual({ path_prefix: "/sf", whatever: 1 });
+  expect(cfg.routeGroups["salesforce"]).toEqual({ path_prefix: "/sf", whatever: 1 });
 });
 
 test("the nearest-key suggestion", () => {

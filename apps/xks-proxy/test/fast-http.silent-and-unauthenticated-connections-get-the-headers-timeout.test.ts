@@ -1,5 +1,5 @@
 /**
- * Issue 14 item 8, on the fast path alone (src/fast-http.ts in front of a node HTTP server, as
+ * Issue 14 item 8, on the fast path alone (src/http/fast-http.ts in front of a node HTTP server, as
  * server.ts wires it), with small timeouts: headers 300 ms, keep-alive 30 s, swept every second.
  *
  * - A connection that never sends a byte is closed at the headers timeout, as node's own server
@@ -9,7 +9,7 @@
  */
 import http from "node:http";
 import net, { type AddressInfo } from "node:net";
-import { fastPathInFront, type FastHttp } from "../src/fast-http.js";
+import { EndOfTurn, fastPathInFront, type FastHttp } from "../src/http/fast-http.js";
 
 let server: http.Server;
 let fast: FastHttp;
@@ -26,6 +26,7 @@ beforeAll(async () => {
     untrustedIdleTimeoutMs: 300,
     requestTimeoutMs: 600,
     keepAliveTimeoutMs: 30_000,
+    turns: new EndOfTurn(),
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   port = (server.address() as AddressInfo).port;

@@ -1,5 +1,5 @@
 /**
- * The XKS fast path (src/fast-http.ts) put in front of a plain node HTTP server by
+ * The XKS fast path (src/http/fast-http.ts) put in front of a plain node HTTP server by
  * fastPathInFront, as server.ts does it, driven over raw sockets: well-formed POSTs
  * are served by the fast path (keep-alive, pipelined, byte by byte); whatever it declines reaches
  * node from the declined request's first byte, and node answers it byte for byte as a node server
@@ -14,7 +14,7 @@ import https from "node:https";
 import net, { type AddressInfo } from "node:net";
 import path from "node:path";
 import tls from "node:tls";
-import { fastPathInFront, parseRequestHead, type FastHttp, type FastHttpOptions, type FastResponse } from "../src/fast-http.js";
+import { EndOfTurn, fastPathInFront, parseRequestHead, type FastHttp, type FastHttpOptions, type FastResponse } from "../src/http/fast-http.js";
 import { sleep, testDir } from "./proxy-helpers.js";
 
 // ------------------------------------------------------------------ servers
@@ -77,8 +77,9 @@ async function startPair(over: Partial<FastHttpOptions> | null, tlsFiles?: { key
       handle: fastHandle,
       maxBodyBytes: 1024, headersTimeoutMs: 5000, requestTimeoutMs: 10_000, keepAliveTimeoutMs: 5000,
       onError: (err) => errors.push(err),
+      turns: new EndOfTurn(),
       ...over,
-    });
+    } as Omit<FastHttpOptions, "handOff">);
   }
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   pair.port = (server.address() as AddressInfo).port;

@@ -10,7 +10,7 @@
  *   rate limits fall back to 1/fleet_size per instance, both logged; service resumes when Redis does.
  */
 import { randomBytes } from "node:crypto";
-import { loadConfig } from "../src/config/index.js";
+import { loadConfig } from "../src/proxy-config.js";
 import { startServer, type RunningServer } from "../src/server.js";
 import { callout, sfSetup, startRedis, type RedisServer, type SfSetup } from "./fleet-helpers.js";
 import { md, post, sleep } from "./proxy-helpers.js";

@@ -8,34 +8,26 @@
  * own limit, now set, covers both paths).
  */
 import { generateXksCredential } from "@ciop/xks";
-import { parseConfig } from "../src/config/index.js";
-import { startServer, type RunningServer } from "../src/server.js";
-import { ciopToml, sleep, storeToml, testDir } from "./proxy-helpers.js";
-import { RawConn, requestText } from "./raw-client.js";
+import type { RunningServer } from "../src/server.js";
+import { ciopToml, sleep, storeToml } from "./proxy-helpers.js";
+import { RawProxy, requestText, type RawConn } from "./raw-client.js";
 
 const C = generateXksCredential();
 const HEALTH = JSON.stringify({ requestMetadata: { kmsRequestId: "caps-1", kmsOperation: "KmsHealthCheck" } });
 
 describe.each([true, false])("fast_path = %s", (fastPath) => {
+  let proxy: RawProxy;
   let srv: RunningServer;
   let port: number;
-  const conns: RawConn[] = [];
 
   beforeAll(async () => {
     const toml = ciopToml({ stores: storeToml("caps", "", ["caps-key"], [C]), healthKey: "caps-health", fastPath }).replace("port = 0", "port = 0\nmax_connections = 4\nmax_connections_per_source = 2");
-    srv = await startServer(await parseConfig(toml, { dir: testDir("caps") }), { logSink: () => undefined });
-    port = Number(new URL(srv.url).port);
+    proxy = await RawProxy.start(toml, "caps");
+    ({ srv, port } = proxy);
   });
-  afterAll(async () => {
-    for (const c of conns) c.destroy();
-    await srv?.close();
-  });
+  afterAll(() => proxy?.close());
 
-  const open = async (from: string): Promise<RawConn> => {
-    const c = await RawConn.open(port, from);
-    conns.push(c);
-    return c;
-  };
+  const open = (from: string): Promise<RawConn> => proxy.open(from);
   /** Status of one signed health request on `c` (0: no answer, the connection was closed). */
   const health = async (c: RawConn): Promise<number> => {
     c.write(await requestText(port, "/kms/xks/v1/health", HEALTH, C));

@@ -5,7 +5,7 @@
  */
 import { CiopError, zeroize } from "@ciop/core";
 import { generateXksCredential } from "@ciop/xks";
-import { parseConfig } from "../src/config/index.js";
+import { parseConfig } from "../src/proxy-config.js";
 import { HsmBackend } from "../src/hsm-backend.js";
 import { ciopToml, storeToml, testDir } from "./proxy-helpers.js";
 

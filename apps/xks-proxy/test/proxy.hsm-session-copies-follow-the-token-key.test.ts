@@ -8,7 +8,7 @@
 import { randomBytes } from "node:crypto";
 import { generateXksCredential } from "@ciop/xks";
 import { Hsm } from "@ciop/hsm";
-import { parseConfig } from "../src/config/index.js";
+import { parseConfig } from "../src/proxy-config.js";
 import { HsmBackend } from "../src/hsm-backend.js";
 import { ciopToml, sleep, storeToml, testDir } from "./proxy-helpers.js";
 

@@ -1,6 +1,6 @@
 /**
  * Synchronous HSM calls (`call_mode` sync, the default on SoftHSM) are queued and run back to back
- * at the end of the event-loop turn (end-of-turn.ts), on a real SoftHSM token: after the code that
+ * at the end of the event-loop turn (http/end-of-turn.ts), on a real SoftHSM token: after the code that
  * made them, before the turn's write step, each with its own outcome; a shutdown still runs the
  * calls queued before it; a device error in one call sends the calls after it to the new context;
  * a queued callback that throws does not take the others with it.
@@ -11,8 +11,8 @@ import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { generateXksCredential } from "@ciop/xks";
 import { Hsm, HsmError } from "@ciop/hsm";
-import { parseConfig } from "../src/config/index.js";
-import { atEndOfTurn } from "../src/end-of-turn.js";
+import { parseConfig } from "../src/proxy-config.js";
+import { EndOfTurn } from "../src/http/end-of-turn.js";
 import { HsmBackend } from "../src/hsm-backend.js";
 import { ciopToml, storeToml, testDir } from "./proxy-helpers.js";
 
@@ -22,13 +22,15 @@ const aad = Buffer.from("aad");
 let admin: Hsm;
 let backend: HsmBackend;
 const events: string[] = [];
+// the schedule the backend queues its calls in, as the server shares it with its fast path
+const turns = new EndOfTurn();
 
 beforeAll(async () => {
   const dir = testDir("end-of-turn");
   const cfg = await parseConfig(ciopToml({ stores: storeToml("s", "/s", [keyName], [C]), healthKey: "turn-health" }), { dir });
   admin = await Hsm.open({ ...(cfg.hsm.library ? { library: cfg.hsm.library } : {}), ...(cfg.hsm.token ? { token: cfg.hsm.token } : {}), ...(cfg.hsm.pin ? { pin: cfg.hsm.pin } : {}) });
   await admin.getOrCreateKey(keyName, "AES-256", { extractable: false });
-  backend = await HsmBackend.open(cfg.hsm, { observe: (operation, _s, outcome) => events.push(`hsm ${operation} ${outcome}`) });
+  backend = await HsmBackend.open(cfg.hsm, { observe: (operation, _s, outcome) => events.push(`hsm ${operation} ${outcome}`), turns });
   expect(backend.syncCalls).toBe(true);
   // the first call also reads the key's state and makes its session copy
   await backend.encrypt(keyName, randomBytes(12), Buffer.from("warm"), aad);
@@ -49,7 +51,7 @@ test("three calls made in one turn run together after the code that made them, a
     // what the fast path does when an answer is ready
     if (!writeQueued) {
       writeQueued = true;
-      atEndOfTurn("write", () => events.push("write"));
+      turns.at("write", () => events.push("write"));
     }
     return ct;
   };
@@ -124,10 +126,11 @@ test("a device error in one call of a turn resets the context, and the calls que
 test("an end-of-turn callback that throws does not drop the ones queued after it, and its error still surfaces as uncaught", () => {
   // in a process of its own (jest reports an uncaught error as a failure of whichever test is running)
   const script = `
-    import { atEndOfTurn } from ${JSON.stringify(pathToFileURL(resolve(__dirname, "../dist/fast-http.js")).href)};
+    import { EndOfTurn } from ${JSON.stringify(pathToFileURL(resolve(__dirname, "../dist/fast-http.js")).href)};
     process.on("uncaughtException", (err) => console.log("uncaught " + err.message));
-    atEndOfTurn("write", () => { throw new Error("boom"); });
-    atEndOfTurn("write", () => console.log("second"));
+    const turns = new EndOfTurn();
+    turns.at("write", () => { throw new Error("boom"); });
+    turns.at("write", () => console.log("second"));
   `;
   const out = execFileSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" });
   expect(out.trim().split("\n")).toEqual(["second", "uncaught boom"]);

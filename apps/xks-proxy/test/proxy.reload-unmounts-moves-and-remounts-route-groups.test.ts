@@ -7,7 +7,7 @@
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { generateXksCredential } from "@ciop/xks";
-import { loadConfig } from "../src/config/index.js";
+import { loadConfig } from "../src/proxy-config.js";
 import { hashPassword } from "../src/salesforce/password.js";
 import { startServer, type RunningServer } from "../src/server.js";
 import { ciopToml, send, storeToml, testDir } from "./proxy-helpers.js";

@@ -7,7 +7,7 @@ import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { CiopError } from "@ciop/core";
 import { generateXksCredential } from "@ciop/xks";
-import { loadConfig, parseConfig, type ProxyConfig } from "../src/config/index.js";
+import { loadConfig, parseConfig, type ProxyConfig } from "../src/proxy-config.js";
 import type { RouteGroupFactory } from "../src/route-group.js";
 import { startServer, type RunningServer } from "../src/server.js";
 import { ciopToml, md, post, send, storeToml, testDir } from "./proxy-helpers.js";

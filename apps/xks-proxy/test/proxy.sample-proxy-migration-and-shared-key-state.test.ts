@@ -12,7 +12,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { generateXksCredential, type XksCredential } from "@ciop/xks";
-import { loadConfig, type ProxyConfig } from "../src/config/index.js";
+import { loadConfig, type ProxyConfig } from "../src/proxy-config.js";
 import { startServer, type RunningServer } from "../src/server.js";
 import { SUPPORT, b64, ciopToml, createRawAesKey, md, post, sleep, storeToml, testDir } from "./proxy-helpers.js";
 

@@ -8,7 +8,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { generateXksCredential } from "@ciop/xks";
-import { loadConfig } from "../src/config/index.js";
+import { loadConfig } from "../src/proxy-config.js";
 import { startServer, type RunningServer } from "../src/server.js";
 import { b64, ciopToml, makeCerts, md, post, run, send, sleep, storeToml, testDir, type Certs } from "./proxy-helpers.js";
 

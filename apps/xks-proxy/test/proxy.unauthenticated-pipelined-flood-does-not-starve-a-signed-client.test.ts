@@ -14,7 +14,7 @@
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { generateXksCredential } from "@ciop/xks";
-import { parseConfig } from "../src/config/index.js";
+import { parseConfig } from "../src/proxy-config.js";
 import { startServer, type RunningServer } from "../src/server.js";
 import { ciopToml, storeToml, testDir } from "./proxy-helpers.js";
 import { RawConn, requestText } from "./raw-client.js";

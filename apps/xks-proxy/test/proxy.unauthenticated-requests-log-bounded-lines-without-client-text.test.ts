@@ -12,36 +12,28 @@
  * Each case comes from its own loopback address (its own source).
  */
 import { generateXksCredential } from "@ciop/xks";
-import { parseConfig } from "../src/config/index.js";
-import { startServer, type RunningServer } from "../src/server.js";
-import { ciopToml, storeToml, testDir } from "./proxy-helpers.js";
-import { RawConn, requestText } from "./raw-client.js";
+import type { RunningServer } from "../src/server.js";
+import { ciopToml, storeToml } from "./proxy-helpers.js";
+import { RawProxy, requestText, type RawConn } from "./raw-client.js";
 
 const C = generateXksCredential();
 const WRONG = { ...C, secretAccessKey: generateXksCredential().secretAccessKey };
 
 describe.each([true, false])("fast_path = %s", (fastPath) => {
+  let proxy: RawProxy;
   let srv: RunningServer;
   let port: number;
   const logs: string[] = [];
-  const conns: RawConn[] = [];
   // a different block of loopback addresses per path: the limits are per server, but keep them apart anyway
   const net = fastPath ? "127.0.1" : "127.0.2";
 
   beforeAll(async () => {
     const toml = ciopToml({ stores: storeToml("u", "", ["unauth-key"], [C]), healthKey: "unauth-health", fastPath });
-    srv = await startServer(await parseConfig(toml, { dir: testDir("unauth-log") }), { logSink: (l) => logs.push(l) });
-    port = Number(new URL(srv.url).port);
+    proxy = await RawProxy.start(toml, "unauth-log", (l) => logs.push(l));
+    ({ srv, port } = proxy);
   });
-  afterAll(async () => {
-    for (const c of conns) c.destroy();
-    await srv?.close();
-  });
-  const open = async (from: string): Promise<RawConn> => {
-    const c = await RawConn.open(port, from);
-    conns.push(c);
-    return c;
-  };
+  afterAll(() => proxy?.close());
+  const open = (from: string): Promise<RawConn> => proxy.open(from);
   const requestLines = (from: string): Array<Record<string, unknown>> =>
     logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((r) => r["msg"] === "request" && r["remote"] === from);
 

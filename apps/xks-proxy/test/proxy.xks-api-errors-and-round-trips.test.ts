@@ -7,7 +7,7 @@
 import { createHash, pbkdf2, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { generateXksCredential, type XksCredential } from "@ciop/xks";
-import { parseConfig, type ProxyConfig } from "../src/config/index.js";
+import { parseConfig, type ProxyConfig } from "../src/proxy-config.js";
 import { startServer, type RunningServer } from "../src/server.js";
 import { b64, ciopToml, createRawAesKey, makeCerts, md, post, send, storeToml, testDir, type Certs, type Resp } from "./proxy-helpers.js";
 

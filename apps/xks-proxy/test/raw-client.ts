@@ -7,6 +7,9 @@ import net from "node:net";
 import { Sha256 } from "@aws-crypto/sha256-js";
 import { SignatureV4 } from "@smithy/signature-v4";
 import type { XksCredential } from "@ciop/xks";
+import { parseConfig } from "../src/proxy-config.js";
+import { startServer, type RunningServer } from "../src/server.js";
+import { testDir } from "./proxy-helpers.js";
 
 export interface RawAnswer {
   status: number;
@@ -104,4 +107,34 @@ export async function requestText(port: number, path: string, body: string, cred
   let text = `POST ${path} HTTP/1.1\r\n`;
   for (const [k, v] of Object.entries(headers)) text += `${k}: ${v}\r\n`;
   return `${text}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+}
+
+/**
+ * A proxy started from ciop TOML for the raw-socket tests, with the connections they open
+ * (destroyed at close): `describe`'s beforeAll starts it, afterAll closes it.
+ */
+export class RawProxy {
+  private readonly conns: RawConn[] = [];
+
+  private constructor(
+    readonly srv: RunningServer,
+    readonly port: number,
+  ) {}
+
+  static async start(toml: string, dirName: string, logSink: (line: string) => void = () => undefined): Promise<RawProxy> {
+    const srv = await startServer(await parseConfig(toml, { dir: testDir(dirName) }), { logSink });
+    return new RawProxy(srv, Number(new URL(srv.url).port));
+  }
+
+  /** A connection from the loopback address `from` (its own source). */
+  async open(from: string): Promise<RawConn> {
+    const c = await RawConn.open(this.port, from);
+    this.conns.push(c);
+    return c;
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.conns) c.destroy();
+    await this.srv.close();
+  }
 }

@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { promisify } from "node:util";
 import { decryptCacheOnlyJwe, pythonAesGcm, type DecryptedJwe } from "@ciop/testkit";
-import { loadConfig } from "../src/config/index.js";
+import { loadConfig } from "../src/proxy-config.js";
 import { startServer, type RunningServer } from "../src/server.js";
 import { runSalesforceAdmin } from "../src/salesforce/admin.js";
 import { hashPassword } from "../src/salesforce/password.js";

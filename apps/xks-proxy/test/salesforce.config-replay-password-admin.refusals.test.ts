@@ -10,7 +10,7 @@ import http, { type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { Hsm } from "@ciop/hsm";
-import { CacheOnlyKeyService } from "@ciop/providers-salesforce";
+import { CacheOnlyKeyService } from "@ciop/salesforce-cache-only";
 import { Registry } from "prom-client";
 import { createSalesforceRouteGroup } from "../src/salesforce/index.js";
 import { parseSalesforceSection } from "../src/salesforce/config.js";

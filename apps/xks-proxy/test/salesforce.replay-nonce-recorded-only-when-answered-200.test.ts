@@ -7,7 +7,7 @@
  * recorded up front).
  */
 import { randomBytes } from "node:crypto";
-import { loadConfig } from "../src/config/index.js";
+import { loadConfig } from "../src/proxy-config.js";
 import { startServer, type RunningServer } from "../src/server.js";
 import { callout, sfSetup, type SfSetup } from "./fleet-helpers.js";
 

@@ -4,30 +4,13 @@
  * and record nonces in the primary (over IPC): a nonce answered by one worker is refused by the
  * other, and a failed callout's nonce is free again on both.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import path from "node:path";
-import { createInterface } from "node:readline";
-import { SUPPORT } from "./proxy-helpers.js";
+import { ProxyProcess, type LogRecord } from "./cluster-helpers.js";
 import { callout, sfSetup } from "./fleet-helpers.js";
 
 const kid = `cluster${process.pid}`;
-let child: ChildProcess;
-const lines: Array<Record<string, unknown>> = [];
-
-function waitFor(pred: (r: Record<string, unknown>) => boolean, count = 1): Promise<Array<Record<string, unknown>>> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error("timed out waiting for the proxy's log")), 45_000);
-    const iv = setInterval(() => {
-      const hits = lines.filter(pred);
-      if (hits.length >= count) {
-        clearTimeout(t);
-        clearInterval(iv);
-        resolve(hits);
-      }
-    }, 50);
-  });
-}
+let proxy: ProxyProcess;
+const waitFor = (pred: (r: LogRecord) => boolean, count = 1): Promise<LogRecord[]> => proxy.waitFor(pred, count);
 
 let url: string;
 let admin: (...argv: string[]) => Promise<number>;
@@ -35,25 +18,11 @@ let admin: (...argv: string[]) => Promise<number>;
 beforeAll(async () => {
   const sf = await sfSetup("sf-cluster", [kid]);
   admin = sf.admin;
-  const file = sf.config("cluster.toml", { server: "processes = 2" });
-  child = spawn(process.execPath, [path.join(SUPPORT, "run-proxy.cjs"), "serve", "--config", file], { stdio: ["ignore", "pipe", "inherit"] });
-  createInterface({ input: child.stdout! }).on("line", (l) => {
-    try {
-      lines.push(JSON.parse(l) as Record<string, unknown>);
-    } catch {
-      /* not JSON */
-    }
-  });
+  proxy = new ProxyProcess(sf.config("cluster.toml", { server: "processes = 2" }));
   url = (await waitFor((r) => r["msg"] === "listening", 2))[0]!["url"] as string;
 }, 60_000);
 
-afterAll(async () => {
-  if (child && child.exitCode === null) {
-    const exited = new Promise((r) => child.once("exit", r));
-    child.kill("SIGTERM");
-    await exited;
-  }
-});
+afterAll(() => proxy?.stop());
 
 test("one nonce sent eight times over new connections (spread over both workers): one 200, seven 409", async () => {
   const nonce = randomBytes(16).toString("hex");

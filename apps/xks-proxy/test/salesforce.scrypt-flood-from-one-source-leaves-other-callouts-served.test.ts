@@ -11,7 +11,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import http, { type IncomingMessage } from "node:http";
 import path from "node:path";
 import { generateXksCredential } from "@ciop/xks";
-import { loadConfig } from "../src/config/index.js";
+import { loadConfig } from "../src/proxy-config.js";
 import { runSalesforceAdmin } from "../src/salesforce/admin.js";
 import { Authenticator, BASIC_CACHE_TTL_MS } from "../src/salesforce/auth.js";
 import { hashPassword, parsePasswordHash } from "../src/salesforce/password.js";

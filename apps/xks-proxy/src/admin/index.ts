@@ -3,6 +3,7 @@
  * main.ts calls {@link runAdmin} when argv[0] is one of {@link ADMIN_COMMANDS}.
  */
 import { CiopError } from "@ciop/core";
+import { EXIT_USAGE, exitCodeFor } from "../exit-code.js";
 import { runSalesforceAdmin } from "../salesforce/admin.js";
 import { runCredential } from "./credential.js";
 import { ADMIN_HELP, CREDENTIAL_HELP, KEYS_HELP, STORE_JSON_HELP } from "./help.js";
@@ -13,11 +14,6 @@ import { runStoreJson } from "./store-json.js";
 export type { AdminIo } from "./io.js";
 
 export const ADMIN_COMMANDS = ["keys", "credential", "store-json", "salesforce", "admin"] as const;
-
-/** Exit status 2 for the caller's mistakes, 1 for failures while doing the work. */
-function exitCodeOf(err: CiopError): number {
-  return err.code === "ERR_USAGE" || err.code === "ERR_KEY_NAME_INVALID" ? 2 : 1;
-}
 
 /** One line, no stack, never anything but the error's own (secret-free) message. */
 function describe(err: unknown): string {
@@ -33,7 +29,7 @@ export async function runAdmin(argv: string[], io: AdminIo): Promise<number> {
     if (args.length === 0 || args[0] === "--help" || args[0] === "-h" || args[0] === "help") {
       if (args[0] === "help" && args[1] !== undefined) return runAdmin(["help", ...args.slice(1)], io);
       io.out(ADMIN_HELP);
-      return args.length === 0 ? 2 : 0;
+      return args.length === 0 ? EXIT_USAGE : 0;
     }
   }
   const [cmd, ...rest] = args;
@@ -53,19 +49,19 @@ export async function runAdmin(argv: string[], io: AdminIo): Promise<number> {
         if (topic === "salesforce") return await runSalesforceAdmin(["--help"], io);
         if (text === undefined) {
           io.err(`xks-proxy: no help for '${topic}'\n`);
-          return 2;
+          return EXIT_USAGE;
         }
         io.out(text);
         return 0;
       }
       default:
         io.err(`xks-proxy: unknown admin command '${cmd ?? ""}'\n\n${ADMIN_HELP}`);
-        return 2;
+        return EXIT_USAGE;
     }
   } catch (err) {
-    const code = CiopError.isInstance(err) ? exitCodeOf(err) : err instanceof Error && err.name === "ValidationException" ? 2 : 1;
+    const code = exitCodeFor(err);
     io.err(`xks-proxy ${cmd}: ${describe(err)}\n`);
-    if (code === 2) io.err(`Run 'xks-proxy ${cmd} --help' for usage.\n`);
+    if (code === EXIT_USAGE) io.err(`Run 'xks-proxy ${cmd} --help' for usage.\n`);
     return code;
   }
 }

@@ -160,7 +160,7 @@ export async function fromAwsSampleToml(rawDoc: Table, dir: string, file?: strin
     });
   }
   refuseUnread(tracker, "AWS sample proxy settings");
-  checkReservedStoreKeys(cfg, undefined);
+  checkReservedStoreKeys(cfg, []);
   if (unused.length > 0) cfg.warnings.push(`settings of the AWS sample proxy that have no effect in ciop: ${unused.join(", ")}`);
   cfg.source.inlineSecrets = inline;
   checkStores(cfg.stores);

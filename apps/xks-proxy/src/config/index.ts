@@ -10,18 +10,19 @@ import path from "node:path";
 import { parse as parseToml } from "smol-toml";
 import type { PinSource } from "@ciop/hsm";
 import type { XksCredential } from "@ciop/xks";
-import { DEFAULT_PATH_PREFIX as SALESFORCE_DEFAULT_PATH_PREFIX } from "../salesforce/config.js";
+import type { RouteGroupRegistration } from "../route-group.js";
 import { fromAwsSampleToml, isAwsSampleSettings } from "./aws-sample.js";
 import { bad, bool, decodeB64, num, resolvePath, str, strList, table, type Table } from "./fields.js";
 import { checkConfigFile, checkSecretFile } from "./secret-files.js";
 import { checkCredential, checkPrefix, checkReservedStoreKeys, checkStores } from "./stores.js";
+import { resolveConfigPath } from "./path.js";
 import { refuseUnread, track } from "./tracked.js";
 import { DEFAULT_METRICS_IP, defaults, type LoggingConfig, type ProxyConfig, type StoreConfig, type TlsConfig } from "./types.js";
 
 export * from "./types.js";
 export { fromAwsSampleToml, isAwsSampleSettings } from "./aws-sample.js";
 export { checkSecretFile, checkConfigFile } from "./secret-files.js";
-export { salesforceRegistryPath } from "./stores.js";
+export { resolveConfigPath, type ConfigPath } from "./path.js";
 
 /** What one parse collects besides the config: secrets written in the file, warnings. */
 interface ParseNotes {
@@ -80,23 +81,14 @@ export interface RouteGroupPrefix {
   pathPrefix: string;
 }
 
-/**
- * The path prefix the `[salesforce]` section asks for (default /salesforce/keys, trailing slashes
- * dropped), or undefined when it is not a string (the section's own validation reports that).
- */
-export function salesforcePathPrefix(section: unknown): string | undefined {
-  if (typeof section !== "object" || section === null || Array.isArray(section)) return SALESFORCE_DEFAULT_PATH_PREFIX;
-  const p = (section as Table)["path_prefix"];
-  if (p === undefined) return SALESFORCE_DEFAULT_PATH_PREFIX;
-  return typeof p === "string" ? p.replace(/\/+$/, "") : undefined;
-}
-
-/** The route groups a configuration mounts, with the path prefixes they would claim. */
-export function routeGroupPrefixes(cfg: ProxyConfig): RouteGroupPrefix[] {
+/** The route groups a configuration has a section for (switched on or not), with the path prefixes they would claim. */
+export function routeGroupPrefixes(cfg: ProxyConfig, groups: readonly RouteGroupRegistration[]): RouteGroupPrefix[] {
   const out: RouteGroupPrefix[] = [];
-  if (cfg.salesforce !== undefined) {
-    const p = salesforcePathPrefix(cfg.salesforce);
-    if (p !== undefined) out.push({ section: "salesforce", pathPrefix: p });
+  for (const g of groups) {
+    const section = cfg.routeGroups[g.section];
+    if (section === undefined) continue;
+    const p = g.pathPrefix(section);
+    if (p !== undefined) out.push({ section: g.section, pathPrefix: p });
   }
   return out;
 }
@@ -144,10 +136,10 @@ function checkListenerPorts(cfg: ProxyConfig): void {
   if (cfg.server.ping && m.port === cfg.server.pingPort) bad(`[metrics] port ${m.port} is the [server.ping] port: choose another port`);
 }
 
-/** Normalises ciop's own TOML. */
-export async function fromCiopToml(rawDoc: Table, dir: string, file?: string, env: NodeJS.ProcessEnv = process.env): Promise<ProxyConfig> {
-  // [salesforce] is validated strictly by its own parser (salesforce/config.ts), when its group mounts
-  const tracker = track(rawDoc, new Set(["salesforce"]));
+/** Normalises ciop's own TOML; the sections of `groups` are handed to their route groups. */
+export async function fromCiopToml(rawDoc: Table, dir: string, file?: string, env: NodeJS.ProcessEnv = process.env, groups: readonly RouteGroupRegistration[] = []): Promise<ProxyConfig> {
+  // a route group's section is validated strictly by the group (its registration), not here
+  const tracker = track(rawDoc, new Set(groups.map((g) => g.section)));
   const doc = tracker.doc;
   const cfg = defaults(dir, file, "ciop");
   const notes: ParseNotes = { inline: [], warnings: [] };
@@ -290,28 +282,35 @@ export async function fromCiopToml(rawDoc: Table, dir: string, file?: string, en
     if (!/^[A-Za-z0-9._:-]{1,64}$/.test(keyPrefix)) bad("fleet.key_prefix must be 1-64 characters of A-Z a-z 0-9 . _ : -");
     cfg.fleet = { redisUrl, keyPrefix, commandTimeoutMs: num(fl, "command_timeout_ms", "fleet", 10, 5000) ?? 250 };
   }
-  const salesforce = doc["salesforce"];
-  if (salesforce !== undefined) {
-    const auth = typeof salesforce === "object" && salesforce !== null ? (salesforce as Table)["auth"] : undefined;
-    if (typeof auth === "object" && auth !== null && (auth as Table)["basic_password_hash"] !== undefined) notes.inline.push("salesforce.auth.basic_password_hash");
+  for (const g of groups) {
+    const section = doc[g.section];
+    if (section === undefined) continue;
+    cfg.routeGroups[g.section] = section;
+    notes.inline.push(...(g.inlineSecrets?.(section) ?? []));
   }
   // every key of every table has been read by now: any other key is unknown
   refuseUnread(tracker, "ciop configuration");
 
   checkStores(cfg.stores);
-  checkReservedStoreKeys(cfg, salesforce);
+  checkReservedStoreKeys(cfg, groups);
   checkListenerPorts(cfg);
-  if (salesforce !== undefined) {
-    cfg.salesforce = salesforce;
-    checkRouteOverlaps(cfg.stores, routeGroupPrefixes(cfg));
-  }
+  checkRouteOverlaps(cfg.stores, routeGroupPrefixes(cfg, groups));
   cfg.source.inlineSecrets = notes.inline;
   cfg.warnings.push(...notes.warnings);
   return cfg;
 }
 
-/** Parses TOML text (either format, auto-detected). */
-export async function parseConfig(text: string, options: { file?: string; dir?: string; env?: NodeJS.ProcessEnv } = {}): Promise<ProxyConfig> {
+export interface ConfigReadOptions {
+  env?: NodeJS.ProcessEnv;
+  /** The route groups whose sections the file may have (src/route-groups.ts: the built-in ones). */
+  routeGroups?: readonly RouteGroupRegistration[];
+}
+
+/**
+ * Parses TOML text (either format, auto-detected). The app's entry points use proxy-config.ts,
+ * which passes the built-in route groups.
+ */
+export async function parseConfigText(text: string, options: ConfigReadOptions & { file?: string; dir?: string } = {}): Promise<ProxyConfig> {
   let doc: Table;
   try {
     doc = parseToml(text) as Table;
@@ -319,23 +318,24 @@ export async function parseConfig(text: string, options: { file?: string; dir?: 
     bad(`${options.file ?? "config"}: not valid TOML: ${(err as Error).message.split("\n")[0]}`);
   }
   const dir = options.dir ?? (options.file ? path.dirname(options.file) : process.cwd());
-  return isAwsSampleSettings(doc) ? fromAwsSampleToml(doc, dir, options.file, options.env) : fromCiopToml(doc, dir, options.file, options.env);
+  return isAwsSampleSettings(doc) ? fromAwsSampleToml(doc, dir, options.file, options.env) : fromCiopToml(doc, dir, options.file, options.env, options.routeGroups);
 }
 
 /**
- * Loads the configuration: `file`, else env XKS_PROXY_CONFIG, else env XKS_PROXY_SETTINGS_TOML
- * (the AWS sample proxy's variable), else ./xks-proxy.toml. A world-writable file is refused; one
- * that is group-writable, or readable by every user while holding secrets, adds a warning.
+ * Loads the configuration from `file`, else the file {@link resolveConfigPath} names. A
+ * world-writable file is refused; one that is group-writable, or readable by every user while
+ * holding secrets, adds a warning.
  */
-export async function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env): Promise<ProxyConfig> {
-  const f = path.resolve(file ?? env["XKS_PROXY_CONFIG"] ?? env["XKS_PROXY_SETTINGS_TOML"] ?? "xks-proxy.toml");
+export async function readConfigFile(file?: string, options: ConfigReadOptions = {}): Promise<ProxyConfig> {
+  const env = options.env ?? process.env;
+  const f = resolveConfigPath(file, env).file;
   let text: string;
   try {
     text = await readFile(f, "utf8");
   } catch (err) {
     bad(`cannot read the configuration file ${f}: ${(err as Error).message}`);
   }
-  const cfg = await parseConfig(text, { file: f, env });
+  const cfg = await parseConfigText(text, { ...options, file: f, env });
   const hint = cfg.source.format === "ciop" ? " or move them out of the file (pin_env / pin_file, secret_access_key_env / secret_access_key_file)" : "";
   cfg.warnings.push(...checkConfigFile(f, cfg.source.inlineSecrets ?? [], hint));
   return cfg;

@@ -1,8 +1,7 @@
 /** Checks on the key stores that hold for both file formats. */
-import path from "node:path";
-import { readRegistry } from "@ciop/providers-salesforce";
 import { validateXksCredential, type XksCredential } from "@ciop/xks";
-import { bad, type Table } from "./fields.js";
+import type { RouteGroupRegistration } from "../route-group.js";
+import { bad } from "./fields.js";
 import type { ProxyConfig, StoreConfig } from "./types.js";
 
 const PREFIX = /^(\/[A-Za-z0-9_-]+)*$/;
@@ -49,37 +48,26 @@ export function checkStores(stores: StoreConfig[]): void {
   }
 }
 
-/** The Salesforce cache-only registry file a raw `[salesforce]` section names (default next to the config). */
-export function salesforceRegistryPath(section: unknown, dir: string): string {
-  const r = typeof section === "object" && section !== null ? (section as Table)["registry"] : undefined;
-  return path.resolve(dir, typeof r === "string" && r !== "" ? r : "salesforce-keys.json");
-}
-
 /**
  * Refuses a store key that is reserved for something else: the deep-health key (the proxy encrypts
- * with it on its own; KMS must never get it) and every key of the Salesforce cache-only registry
- * (its DEKs are made extractable, to be wrapped for Salesforce). The registry is read when the
- * config has a `[salesforce]` section; a kid created there later is still caught by the key
- * attribute check when the proxy first finds the key (store-key-policy.ts).
+ * with it on its own; KMS must never get it) and every key a configured route group reserves (the
+ * Salesforce group: its registry's DEKs, made extractable to be wrapped for Salesforce).
  */
-export function checkReservedStoreKeys(cfg: ProxyConfig, salesforce: unknown): void {
+export function checkReservedStoreKeys(cfg: ProxyConfig, groups: readonly RouteGroupRegistration[]): void {
   for (const s of cfg.stores) {
     if (s.keys.includes(cfg.health.keyName)) {
       bad(`key store '${s.name}': keys lists '${cfg.health.keyName}', the deep-health key ([health] key): the proxy uses it on its own and never hands it to KMS. Remove it from keys, or choose another [health] key`);
     }
   }
-  if (salesforce === undefined) return;
-  const file = salesforceRegistryPath(salesforce, cfg.source.dir);
-  const registry = readRegistry(file);
-  const reserved = new Map<string, string>();
-  for (const e of Object.values(registry.keys)) {
-    reserved.set(e.kid, e.kid);
-    reserved.set(e.hsmLabel, e.kid);
-  }
-  for (const s of cfg.stores) {
-    for (const k of s.keys) {
-      const kid = reserved.get(k);
-      if (kid !== undefined) bad(`key store '${s.name}': keys lists '${k}', the HSM key of Salesforce cache-only key '${kid}' (registry ${file}): a Salesforce DEK is extractable and must never serve KMS. Remove it from keys`);
+  for (const g of groups) {
+    const section = cfg.routeGroups[g.section];
+    if (section === undefined || g.reservedKeyIds === undefined) continue;
+    const reserved = g.reservedKeyIds(section, cfg.source.dir);
+    for (const s of cfg.stores) {
+      for (const k of s.keys) {
+        const why = reserved.get(k);
+        if (why !== undefined) bad(`key store '${s.name}': keys lists '${k}', ${why}. Remove it from keys`);
+      }
     }
   }
 }

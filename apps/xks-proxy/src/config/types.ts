@@ -26,7 +26,7 @@ export interface ServerConfig {
   /** Largest request body (bytes). */
   maxBodyBytes: number;
   /**
-   * Serve XKS API requests on the proxy's own strict HTTP/1.1 reader (src/fast-http.ts) instead of
+   * Serve XKS API requests on the proxy's own strict HTTP/1.1 reader (src/http/fast-http.ts) instead of
    * node's HTTP server; every other request still goes to node's. Default true.
    */
   fastPath: boolean;
@@ -192,8 +192,11 @@ export interface ProxyConfig {
   limits: XksLimits;
   logging: LoggingConfig;
   metrics: MetricsConfig;
-  /** Raw `[salesforce]` table (validated by the Salesforce route group). */
-  salesforce?: unknown;
+  /**
+   * Raw sections of the registered route groups (e.g. `[salesforce]`), by section name, each
+   * validated by its group (src/route-group.ts); a section switched off stays here.
+   */
+  routeGroups: Record<string, unknown>;
   /** `[fleet]`: absent = nothing shared beyond this host. */
   fleet?: FleetConfig;
 }
@@ -215,5 +218,6 @@ export function defaults(dir: string, file: string | undefined, format: ProxyCon
     limits: { ...DEFAULT_XKS_LIMITS },
     logging: { level: "info" },
     metrics: { enabled: true, ip: DEFAULT_METRICS_IP, port: DEFAULT_METRICS_PORT, defaultPort: true },
+    routeGroups: {},
   };
 }

@@ -16,9 +16,14 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { CiopError } from "@ciop/core";
-import { Hsm, type HsmOptions } from "@ciop/hsm";
-import { cacheOnlySetup, CacheOnlyKeyService, type CacheOnlyKeyStatus } from "@ciop/providers-salesforce";
-import { loadConfig, type ProxyConfig } from "../config/index.js";
+import { Hsm } from "@ciop/hsm";
+import { cacheOnlySetup } from "@ciop/providers-salesforce";
+import { CacheOnlyKeyService, type CacheOnlyKeyStatus } from "@ciop/salesforce-cache-only";
+import type { ProxyConfig } from "../config/index.js";
+import { resolveConfigPath } from "../config/path.js";
+import { exitCodeFor } from "../exit-code.js";
+import { adminHsmOptions } from "../hsm-options.js";
+import { loadConfig } from "../proxy-config.js";
 import { parseSalesforceSection, type SalesforceConfig } from "./config.js";
 import { hashPassword } from "./password.js";
 
@@ -104,34 +109,22 @@ interface Loaded {
 }
 
 async function load(values: Values): Promise<Loaded> {
-  const file = values.config ?? process.env["XKS_PROXY_CONFIG"] ?? process.env["XKS_PROXY_SETTINGS_TOML"] ?? "xks-proxy.toml";
+  const { file, explicit } = resolveConfigPath(values.config);
   let proxy: ProxyConfig | undefined;
   try {
     proxy = await loadConfig(file);
   } catch (err) {
     // Without any config file, work with defaults in the current directory; a broken one is an error.
-    const explicit = values.config !== undefined || process.env["XKS_PROXY_CONFIG"] !== undefined || process.env["XKS_PROXY_SETTINGS_TOML"] !== undefined;
     if (explicit || !/cannot read the configuration file/.test((err as Error).message)) throw err;
   }
   const configDir = proxy?.source.dir ?? process.cwd();
-  const sf = parseSalesforceSection(proxy?.salesforce ?? {}, configDir, { requireAuth: false });
+  const sf = parseSalesforceSection(proxy?.routeGroups["salesforce"] ?? {}, configDir, { requireAuth: false });
   return { proxy, sf, configDir };
-}
-
-function hsmOptions(values: Values, proxy: ProxyConfig | undefined): HsmOptions {
-  const o: HsmOptions = { sessionPoolSize: 1 };
-  if (proxy?.hsm.library !== undefined) o.library = proxy.hsm.library;
-  if (proxy?.hsm.token !== undefined) o.token = proxy.hsm.token;
-  if (proxy?.hsm.pin !== undefined) o.pin = proxy.hsm.pin;
-  if (values["hsm-lib"] !== undefined) o.library = path.resolve(values["hsm-lib"]);
-  if (values.token !== undefined) o.token = values.token;
-  if (values["pin-file"] !== undefined) o.pin = { file: path.resolve(values["pin-file"]) };
-  return o;
 }
 
 async function withService<T>(values: Values, fn: (svc: CacheOnlyKeyService, l: Loaded) => Promise<T>): Promise<T> {
   const l = await load(values);
-  const hsm = await Hsm.open(hsmOptions(values, l.proxy));
+  const hsm = await Hsm.open(adminHsmOptions(l.proxy?.hsm, values));
   try {
     const svc = new CacheOnlyKeyService({
       hsm,
@@ -307,11 +300,7 @@ export async function runSalesforceAdmin(argv: string[], io: SalesforceAdminIo):
   try {
     return await dispatch(argv, io);
   } catch (err) {
-    if (CiopError.isInstance(err)) {
-      io.err(`xks-proxy salesforce: ${err.message} [${err.code}]\n`);
-      return err.isUsageError || err.code === "ERR_USAGE" ? 2 : 1;
-    }
-    io.err(`xks-proxy salesforce: ${err instanceof Error ? err.message : String(err)}\n`);
-    return 1;
+    io.err(`xks-proxy salesforce: ${CiopError.isInstance(err) ? `${err.message} [${err.code}]` : err instanceof Error ? err.message : String(err)}\n`);
+    return exitCodeFor(err);
   }
 }

@@ -57,7 +57,8 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { CiopError } from "@ciop/core";
-import { CacheOnlyKeyService, isCacheOnlyKid } from "@ciop/providers-salesforce";
+import { isCacheOnlyKid } from "@ciop/providers-salesforce";
+import { CacheOnlyKeyService } from "@ciop/salesforce-cache-only";
 import { Counter } from "prom-client";
 import type { RouteGroup, RouteGroupContext, RouteGroupFactory } from "../route-group.js";
 import { Authenticator } from "./auth.js";

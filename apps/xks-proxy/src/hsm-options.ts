@@ -1,0 +1,48 @@
+/**
+ * The one place @ciop/hsm options are built from the proxy's `[hsm]` settings: for the server's
+ * backend (its session pool and host-fallback switch) and for the admin commands (one session, with
+ * --hsm-lib, --token and --pin-file over the file's settings). PINs never come from argv.
+ */
+import { existsSync } from "node:fs";
+import path from "node:path";
+import type { HsmOptions } from "@ciop/hsm";
+import { checkSecretFile, type HsmConfig } from "./config/index.js";
+
+/** Command-line overrides of the admin commands. */
+export interface HsmOverrides {
+  "hsm-lib"?: string | undefined;
+  token?: string | undefined;
+  "pin-file"?: string | undefined;
+}
+
+/** Which token, which library, which PIN: the file's settings, then the command line's. */
+function tokenOptions(cfg: Partial<HsmConfig> | undefined, overrides: HsmOverrides = {}): HsmOptions {
+  const opts: HsmOptions = {};
+  if (cfg?.library !== undefined) opts.library = cfg.library;
+  if (cfg?.token !== undefined) opts.token = cfg.token;
+  if (cfg?.pin !== undefined) opts.pin = cfg.pin;
+  if (overrides["hsm-lib"] !== undefined) opts.library = overrides["hsm-lib"];
+  if (overrides.token !== undefined) opts.token = overrides.token;
+  const pinFile = overrides["pin-file"];
+  if (pinFile !== undefined) {
+    // as for [hsm] pin_file: a PIN file others can write is refused (a missing one is @ciop/hsm's to report)
+    if (existsSync(pinFile)) checkSecretFile(pinFile, "--pin-file");
+    opts.pin = { file: path.resolve(pinFile) };
+  }
+  return opts;
+}
+
+/**
+ * The server's options: its session pool and host-fallback switch, plus `extra` (tests). The
+ * library's environment (`env`, e.g. the sample proxy's [pkcs11_logger]) is set here, before the
+ * library loads; variables already set win.
+ */
+export function serverHsmOptions(cfg: HsmConfig, extra: Partial<HsmOptions> = {}): HsmOptions {
+  for (const [k, v] of Object.entries(cfg.env ?? {})) if (process.env[k] === undefined) process.env[k] = v;
+  return { ...extra, ...tokenOptions(cfg), sessionPoolSize: cfg.sessionPool, allowHostFallback: cfg.allowHostFallback };
+}
+
+/** An admin command's options: one session is plenty. */
+export function adminHsmOptions(cfg: Partial<HsmConfig> | undefined, overrides: HsmOverrides): HsmOptions {
+  return { ...tokenOptions(cfg, overrides), sessionPoolSize: 1 };
+}
