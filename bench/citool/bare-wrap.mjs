@@ -17,17 +17,24 @@ try {
   if (!slot) throw new Error(`no token ${tokenLabel}`);
   const sess = p.C_OpenSession(slot, P.CKF_SERIAL_SESSION | P.CKF_RW_SESSION);
   p.C_Login(sess, P.CKU_USER, process.env.CIOP_PIN);
-  p.C_FindObjectsInit(sess, [{ type: P.CKA_CLASS, value: P.CKO_SECRET_KEY }, { type: P.CKA_LABEL, value: keyLabel }]);
+  p.C_FindObjectsInit(sess, [
+    { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
+    { type: P.CKA_LABEL, value: keyLabel },
+  ]);
   const [key] = p.C_FindObjects(sess, 1);
   p.C_FindObjectsFinal(sess);
   if (!key) throw new Error(`no key ${keyLabel}`);
   const jwk = createPublicKey({ key: readFileSync(spkiPath), format: "der", type: "spki" }).export({ format: "jwk" });
   const n = Buffer.from(jwk.n, "base64url");
   const pub = p.C_CreateObject(sess, [
-    { type: P.CKA_CLASS, value: P.CKO_PUBLIC_KEY }, { type: P.CKA_KEY_TYPE, value: P.CKK_RSA },
-    { type: P.CKA_TOKEN, value: false }, { type: P.CKA_PRIVATE, value: false },
-    { type: P.CKA_MODULUS, value: n }, { type: P.CKA_PUBLIC_EXPONENT, value: Buffer.from(jwk.e, "base64url") },
-    { type: P.CKA_WRAP, value: true }, { type: P.CKA_ENCRYPT, value: true },
+    { type: P.CKA_CLASS, value: P.CKO_PUBLIC_KEY },
+    { type: P.CKA_KEY_TYPE, value: P.CKK_RSA },
+    { type: P.CKA_TOKEN, value: false },
+    { type: P.CKA_PRIVATE, value: false },
+    { type: P.CKA_MODULUS, value: n },
+    { type: P.CKA_PUBLIC_EXPONENT, value: Buffer.from(jwk.e, "base64url") },
+    { type: P.CKA_WRAP, value: true },
+    { type: P.CKA_ENCRYPT, value: true },
   ]);
   const mech = { mechanism: P.CKM_RSA_PKCS_OAEP, parameter: { type: P.CK_PARAMS_RSA_OAEP, hashAlg: P.CKM_SHA_1, mgf: P.CKG_MGF1_SHA1, source: 1 } };
   const wrapped = p.C_WrapKey(sess, mech, pub, key, Buffer.alloc(n.length));

@@ -40,7 +40,10 @@ try {
   writeFileSync(conf, `directories.tokendir = ${join(dir, "tokens")}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`);
   const pin = randomBytes(8).toString("hex");
   const env = { ...process.env, SOFTHSM2_CONF: conf, CIOP_PIN: pin, XDG_DATA_HOME: join(dir, "xdg"), XDG_CONFIG_HOME: join(dir, "xdg-config"), NO_COLOR: "1" };
-  execFileSync("softhsm2-util", ["--init-token", "--free", "--label", "bench", "--so-pin", randomBytes(8).toString("hex"), "--pin", pin], { env, stdio: "ignore" });
+  execFileSync("softhsm2-util", ["--init-token", "--free", "--label", "bench", "--so-pin", randomBytes(8).toString("hex"), "--pin", pin], {
+    env,
+    stdio: "ignore",
+  });
   const priv = join(dir, "wrap.key");
   const spki = join(dir, "wrap.der");
   execFileSync("openssl", ["genpkey", "-quiet", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:4096", "-out", priv]);
@@ -69,7 +72,9 @@ try {
     }
     return { ms, cpu };
   };
-  const node = [], bareT = [], citool = [];
+  const node = [],
+    bareT = [],
+    citool = [];
   const runBare = (tag) => time([bare, lib, "bench", "bench-key", spki, join(dir, `bare-${tag}.bin`)]);
   const runCitool = (tag) => {
     const o = join(dir, `out-${tag}`);
@@ -112,22 +117,40 @@ try {
   const f = (x) => x.toFixed(1).padStart(8);
   const cpu = cpus();
   let softhsm = "SoftHSM 2";
-  try { softhsm = `SoftHSM ${execFileSync("softhsm2-util", ["--version"], { encoding: "utf8" }).trim()}`; } catch { /* keep the generic name */ }
-  console.log(`\nmachine: ${cpu[0]?.model?.trim() ?? "unknown CPU"} x${cpu.length}, node ${process.version}, ${softhsm}, load average ${loadavg().map((x) => x.toFixed(2)).join(" ")} (at the end)`);
-  console.log(`\ncitool cold-process export vs bare pkcs11js, ${runs} pairs (order alternating), token files on ${base}, RSA-4096 wrapping key, AES-256 key, RSAES_OAEP_SHA_1\n`);
+  try {
+    softhsm = `SoftHSM ${execFileSync("softhsm2-util", ["--version"], { encoding: "utf8" }).trim()}`;
+  } catch {
+    /* keep the generic name */
+  }
+  console.log(
+    `\nmachine: ${cpu[0]?.model?.trim() ?? "unknown CPU"} x${cpu.length}, node ${process.version}, ${softhsm}, load average ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(" ")} (at the end)`,
+  );
+  console.log(
+    `\ncitool cold-process export vs bare pkcs11js, ${runs} pairs (order alternating), token files on ${base}, RSA-4096 wrapping key, AES-256 key, RSAES_OAEP_SHA_1\n`,
+  );
   console.log(`wall time          ${"".padEnd(13)}${"min ms".padStart(8)}${"median".padStart(8)}${"p90".padStart(8)}${"max".padStart(8)}`);
   for (const [name, st] of rows) console.log(`${name.padEnd(32)}${f(st.min)}${f(st.median)}${f(st.p90)}${f(st.max)}`);
   if (haveTime) {
     console.log(`\nCPU time (user+sys)${"".padEnd(13)}${"min ms".padStart(8)}${"median".padStart(8)}${"p90".padStart(8)}${"max".padStart(8)}`);
-    for (const [name, a] of [["empty node process (floor)", node], ["bare node + pkcs11js wrap", bareT], ["citool export (existing key)", citool]]) {
+    for (const [name, a] of [
+      ["empty node process (floor)", node],
+      ["bare node + pkcs11js wrap", bareT],
+      ["citool export (existing key)", citool],
+    ]) {
       const st = cpuS(a);
       console.log(`${name.padEnd(32)}${f(st.min)}${f(st.median)}${f(st.p90)}${f(st.max)}`);
     }
   }
-  const b = wall(bareT), c = wall(citool), n0 = wall(node);
+  const b = wall(bareT),
+    c = wall(citool),
+    n0 = wall(node);
   const ratio = c.median / b.median;
   const pairRatios = stats(citool.map((x, i) => x.ms / bareT[i].ms));
-  console.log(`\nratio citool / bare, median wall time:             ${ratio.toFixed(2)}x   (target <= ${TARGET.toFixed(2)}x: ${ratio <= TARGET ? "met" : "NOT met"})`);
+  console.log(
+    `\nratio citool / bare, median wall time:             ${ratio.toFixed(2)}x   (target <= ${TARGET.toFixed(2)}x: ${ratio <= TARGET ? "met" : "NOT met"})`,
+  );
   console.log(`ratio within each pair, median (p90):             ${pairRatios.median.toFixed(2)}x (${pairRatios.p90.toFixed(2)}x)`);
   console.log(`ratio citool / bare, fastest run (least disturbed): ${(c.min / b.min).toFixed(2)}x`);
   console.log(`ratio above the empty-node floor ((c-n)/(b-n)):     ${((c.median - n0.median) / (b.median - n0.median)).toFixed(2)}x (medians)`);

@@ -29,7 +29,7 @@ import * as signed from "./lib/cases-signed.mjs";
 import * as raw from "./lib/cases-raw.mjs";
 import { judge } from "./lib/oracle.mjs";
 import { rngFor } from "./lib/prng.mjs";
-import { admin, certificate, Proxy, renderToml, token } from "./lib/proxy.mjs";
+import { admin, certificate, ProxyProcess, renderToml, token } from "./lib/proxy.mjs";
 import { Pool, runCase } from "./lib/runner.mjs";
 import { render, signedRequest } from "./lib/wire.mjs";
 
@@ -155,16 +155,38 @@ try {
   delete env.XKS_PROXY_CONFIG;
   delete env.XKS_PROXY_SETTINGS_TOML;
   const creds = [0, 1, 2].map(() => JSON.parse(admin(ENTRY, ["credential", "new", "--json"], env)));
-  creds.forEach((c, i) => (env[`FUZZ_SECRET_${i}`] = c.secretAccessKey));
-  const keys = { good: `fuzz-${run}-key`, encOnly: `fuzz-${run}-enc`, decOnly: `fuzz-${run}-dec`, disabled: `fuzz-${run}-off`, missing: `fuzz-${run}-absent`, other: `fuzz-${run}-unlisted` };
+  for (const [i, c] of creds.entries()) env[`FUZZ_SECRET_${i}`] = c.secretAccessKey;
+  const keys = {
+    good: `fuzz-${run}-key`,
+    encOnly: `fuzz-${run}-enc`,
+    decOnly: `fuzz-${run}-dec`,
+    disabled: `fuzz-${run}-off`,
+    missing: `fuzz-${run}-absent`,
+    other: `fuzz-${run}-unlisted`,
+  };
   const principal = "arn:aws:iam::111122223333:role/bench";
   const stores = {
     a: { prefix: "/fuzz/a", credentials: [creds[0]], principal },
     root: { prefix: "", credentials: [creds[1], creds[2]] },
   };
   const storeToml = [
-    { name: "a", uri_prefix: "/fuzz/a", keys: [keys.good, keys.encOnly, keys.decOnly, keys.disabled, keys.missing], allowed_principals: [principal], regions: ["us-east-1", "eu-west-1"], credentials: [{ access_key_id: creds[0].accessKeyId, secret_access_key_env: "FUZZ_SECRET_0" }] },
-    { name: "root", uri_prefix: "", keys: [keys.good, keys.encOnly, keys.decOnly, keys.disabled], credentials: [{ access_key_id: creds[1].accessKeyId, secret_access_key_env: "FUZZ_SECRET_1" }, { access_key_id: creds[2].accessKeyId, secret_access_key_env: "FUZZ_SECRET_2" }] },
+    {
+      name: "a",
+      uri_prefix: "/fuzz/a",
+      keys: [keys.good, keys.encOnly, keys.decOnly, keys.disabled, keys.missing],
+      allowed_principals: [principal],
+      regions: ["us-east-1", "eu-west-1"],
+      credentials: [{ access_key_id: creds[0].accessKeyId, secret_access_key_env: "FUZZ_SECRET_0" }],
+    },
+    {
+      name: "root",
+      uri_prefix: "",
+      keys: [keys.good, keys.encOnly, keys.decOnly, keys.disabled],
+      credentials: [
+        { access_key_id: creds[1].accessKeyId, secret_access_key_env: "FUZZ_SECRET_1" },
+        { access_key_id: creds[2].accessKeyId, secret_access_key_env: "FUZZ_SECRET_2" },
+      ],
+    },
   ];
   const targets = TARGET_NAMES.map((name) => ({ name, ...ALL_TARGETS[name], port: 0 }));
   for (const t of targets) {
@@ -178,7 +200,7 @@ try {
     ];
     const file = join(dir, `${t.name}.toml`);
     writeFileSync(file, renderToml(tables, storeToml, SETS), { mode: 0o600 });
-    proxies.push(new Proxy(t, ENTRY, file, join(dir, `${t.name}.log`), env));
+    proxies.push(new ProxyProcess(t, ENTRY, file, join(dir, `${t.name}.log`), env));
   }
   const cfg0 = proxies[0].configFile;
   admin(ENTRY, ["keys", "create", keys.good, "--config", cfg0], env);
@@ -188,26 +210,49 @@ try {
   admin(ENTRY, ["keys", "disable", keys.disabled, "--config", cfg0], env);
   admin(ENTRY, ["keys", "create", keys.other, "--config", cfg0], env);
   await Promise.all(proxies.map((p) => p.start()));
-  log(`seed ${SEED}; ${N} cases over ${targets.map((t) => `${t.name} :${t.port}`).join(", ")}; proxy ${ENTRY}; token ${tok.shared ? "from the jest setup" : "throw-away"}; run dir ${dir}`);
+  log(
+    `seed ${SEED}; ${N} cases over ${targets.map((t) => `${t.name} :${t.port}`).join(", ")}; proxy ${ENTRY}; token ${tok.shared ? "from the jest setup" : "throw-away"}; run dir ${dir}`,
+  );
 
   // ------------------------------------------------------------------ controls and ciphertexts
   const ctx = { stores, keys, principal, ciphertexts: [], prefixes: ["/fuzz/a", ""] };
   const once = async (target, store, op, body) => {
     const r = signedRequest({ store, port: target.port, target: signed.apiPath(store.prefix, op, keys.good), body: Buffer.from(JSON.stringify(body)) });
-    const out = await runCase({ bytes: render(r), requests: [{ method: "POST", target: r.target, wellFormed: true }] }, target, undefined, { timeoutMs: 10_000 });
+    const out = await runCase({ bytes: render(r), requests: [{ method: "POST", target: r.target, wellFormed: true }] }, target, undefined, {
+      timeoutMs: 10_000,
+    });
     const resp = out.responses[0];
-    if (resp?.status !== 200) throw new Error(`control ${op} on ${target.name} (store ${store.prefix || "/"}) answered ${resp ? `${resp.status} ${resp.body.toString().slice(0, 300)}` : JSON.stringify(out)}: the fuzzer's signer or the setup is wrong`);
+    if (resp?.status !== 200)
+      throw new Error(
+        `control ${op} on ${target.name} (store ${store.prefix || "/"}) answered ${resp ? `${resp.status} ${resp.body.toString().slice(0, 300)}` : JSON.stringify(out)}: the fuzzer's signer or the setup is wrong`,
+      );
     return JSON.parse(resp.body.toString());
   };
   const setupRng = rngFor(SEED, 0xffffffff);
-  for (const t of targets) for (const s of Object.values(stores)) await once(t, s, "GetHealthStatus", signed.validBody(ctx, setupRng, "setup", "GetHealthStatus", s));
+  for (const t of targets)
+    for (const s of Object.values(stores)) await once(t, s, "GetHealthStatus", signed.validBody(ctx, setupRng, "setup", "GetHealthStatus", s));
   for (let i = 0; i < 12; i++) {
     const pt = randomBytes([1, 32, 300, 4300][i % 4]);
-    const body = { requestMetadata: { awsPrincipalArn: principal, kmsKeyArn: "arn:aws:kms:us-east-1:111122223333:key/x", kmsOperation: "Encrypt", kmsRequestId: `setup-${i}` }, plaintext: pt.toString("base64"), encryptionAlgorithm: "AES_GCM" };
+    const body = {
+      requestMetadata: {
+        awsPrincipalArn: principal,
+        kmsKeyArn: "arn:aws:kms:us-east-1:111122223333:key/x",
+        kmsOperation: "Encrypt",
+        kmsRequestId: `setup-${i}`,
+      },
+      plaintext: pt.toString("base64"),
+      encryptionAlgorithm: "AES_GCM",
+    };
     if (i % 3 !== 0) body.additionalAuthenticatedData = randomBytes(i % 3 === 1 ? 64 : 8192).toString("base64");
     if (i % 2 === 1) body.ciphertextDataIntegrityValueAlgorithm = "SHA_256";
     const r = await once(targets[0], stores.a, "Encrypt", body);
-    ctx.ciphertexts.push({ ciphertext: r.ciphertext, initializationVector: r.initializationVector, authenticationTag: r.authenticationTag, ciphertextMetadata: r.ciphertextMetadata, additionalAuthenticatedData: body.additionalAuthenticatedData });
+    ctx.ciphertexts.push({
+      ciphertext: r.ciphertext,
+      initializationVector: r.initializationVector,
+      authenticationTag: r.authenticationTag,
+      ciphertextMetadata: r.ciphertextMetadata,
+      additionalAuthenticatedData: body.additionalAuthenticatedData,
+    });
   }
 
   // ------------------------------------------------------------------ cases
@@ -227,8 +272,19 @@ try {
     console.log(`sent (${bytes.length} bytes in ${(c.writes ?? [1]).length} writes${c.end ? ", then FIN" : ""}), base64:\n${bytes.toString("base64")}`);
     console.log(`as text:\n${bytes.toString("latin1").slice(0, 4000)}`);
     const out = await runCase(c, target, undefined, { timeoutMs: TIMEOUT_MS });
-    for (const r of out.responses) console.log(`answer: ${r.head}\n${r.body.toString().slice(0, 2000)}\n  -> ${JSON.stringify(judge(r, c.requests[out.responses.indexOf(r)], ctx.prefixes))}`);
-    console.log(JSON.stringify({ invalid: out.invalid, closedByPeer: out.closedByPeer, timedOut: out.timedOut, abandoned: out.abandoned, connectError: out.connectError }));
+    for (const r of out.responses)
+      console.log(
+        `answer: ${r.head}\n${r.body.toString().slice(0, 2000)}\n  -> ${JSON.stringify(judge(r, c.requests[out.responses.indexOf(r)], ctx.prefixes))}`,
+      );
+    console.log(
+      JSON.stringify({
+        invalid: out.invalid,
+        closedByPeer: out.closedByPeer,
+        timedOut: out.timedOut,
+        abandoned: out.abandoned,
+        connectError: out.connectError,
+      }),
+    );
     await sleep(500);
     const crashed = proxies.filter((p) => p.exits.length);
     for (const p of crashed) console.log(`CRASH ${p.target.name}: ${JSON.stringify(p.exits[0])}`);
@@ -251,13 +307,25 @@ process.exit(exitCode);
 
 // ------------------------------------------------------------------------------------- the run
 async function fuzz({ targets, ctx, genCase }) {
-  const byName = new Map(proxies.map((p) => [p.target.name, p]));
-  const counts = { cases: 0, requestsSent: 0, cls: {}, families: {}, findings: {}, throttledClose: 0, closedAfterFin: 0, connectErrors: 0, notClosedAfterFin: 0, abandoned: 0, reused: 0 };
+  const counts = {
+    cases: 0,
+    requestsSent: 0,
+    cls: {},
+    families: {},
+    findings: {},
+    throttledClose: 0,
+    closedAfterFin: 0,
+    connectErrors: 0,
+    notClosedAfterFin: 0,
+    abandoned: 0,
+    reused: 0,
+  };
   const examples = {};
   const add = (o, k, n = 1) => (o[k] = (o[k] ?? 0) + n);
   const finding = (type, i, c, target, detail, resp) => {
     add(counts.findings, type);
-    const list = (examples[type] ??= []);
+    examples[type] ??= [];
+    const list = examples[type];
     if (list.length >= REPRO) return;
     const bytes = Buffer.concat((c.writes ?? [{ data: c.bytes }]).map((w) => w.data));
     list.push({
@@ -270,7 +338,10 @@ async function fuzz({ targets, ctx, genCase }) {
       writes: (c.writes ?? [1]).length,
       fin: Boolean(c.end),
       reusedConnection: Boolean(c.reusedConnection),
-      bytesBase64: bytes.length > 12_000 ? `${bytes.subarray(0, 12_000).toString("base64")}... (${bytes.length} bytes in all; run --case ${i} --seed ${SEED} for the rest)` : bytes.toString("base64"),
+      bytesBase64:
+        bytes.length > 12_000
+          ? `${bytes.subarray(0, 12_000).toString("base64")}... (${bytes.length} bytes in all; run --case ${i} --seed ${SEED} for the rest)`
+          : bytes.toString("base64"),
     });
   };
 
@@ -289,12 +360,21 @@ async function fuzz({ targets, ctx, genCase }) {
       const req = c.requests[k];
       if (!req && allWellFormed) {
         add(counts.cls, "non-spec");
-        return finding("non-spec", i, c, target, "more answers than requests", resp);
+        finding("non-spec", i, c, target, "more answers than requests", resp);
+        return;
       }
       let j = judge(resp, req, ctx.prefixes);
       // node's parser answers a malformed request with 400 and closes at once, even when requests
       // pipelined before it are still unanswered: that answer may stand in for any of them
-      if (j.finding && !allWellFormed && k === out.responses.length - 1 && out.closedByPeer && !/json/i.test(resp.headers.find(([n]) => n === "content-type")?.[1] ?? "") && [400, 413, 431].includes(resp.status)) j = { cls: "parser-4xx" };
+      if (
+        j.finding &&
+        !allWellFormed &&
+        k === out.responses.length - 1 &&
+        out.closedByPeer &&
+        !/json/i.test(resp.headers.find(([n]) => n === "content-type")?.[1] ?? "") &&
+        [400, 413, 431].includes(resp.status)
+      )
+        j = { cls: "parser-4xx" };
       add(counts.cls, j.cls);
       if (j.finding) finding(j.finding.type, i, c, target, j.finding.detail, resp);
       if (j.cls === "503" && !args["allow-503"]) finding("503", i, c, target, "503 DependencyTimeoutException", resp);
@@ -307,7 +387,13 @@ async function fuzz({ targets, ctx, genCase }) {
       else if (c.end) counts.closedAfterFin++;
       else {
         counts.throttledClose++;
-        finding("closed-without-answer", i, c, target, `closed with ${want - out.responses.length} of ${want} well-formed requests unanswered${out.socketError ? ` (${out.socketError})` : ""}`);
+        finding(
+          "closed-without-answer",
+          i,
+          c,
+          target,
+          `closed with ${want - out.responses.length} of ${want} well-formed requests unanswered${out.socketError ? ` (${out.socketError})` : ""}`,
+        );
       }
     } else if (c.end && out.timedOut) counts.notClosedAfterFin++;
     if (out.abandoned) counts.abandoned++;
@@ -321,7 +407,14 @@ async function fuzz({ targets, ctx, genCase }) {
     return s;
   };
   // the legitimate client runs on its own thread (see lib/legit-worker.mjs)
-  const legitData = { targets: targets.map((t) => ({ name: t.name, tls: t.tls, port: t.port })), store: ctx.stores.a, key: ctx.keys.good, ciphertexts: ctx.ciphertexts.filter((x) => x.additionalAuthenticatedData === undefined || x.additionalAuthenticatedData.length < 200), rate: LEGIT_RATE, localAddress: LEGIT_FROM || undefined };
+  const legitData = {
+    targets: targets.map((t) => ({ name: t.name, tls: t.tls, port: t.port })),
+    store: ctx.stores.a,
+    key: ctx.keys.good,
+    ciphertexts: ctx.ciphertexts.filter((x) => x.additionalAuthenticatedData === undefined || x.additionalAuthenticatedData.length < 200),
+    rate: LEGIT_RATE,
+    localAddress: LEGIT_FROM || undefined,
+  };
   const legit = LEGIT_RATE > 0 ? new Worker(new URL("./lib/legit-worker.mjs", import.meta.url), { workerData: legitData }) : undefined;
   if (legit) {
     // one second of warm-up (connections, TLS, first compilations) is not counted
@@ -361,7 +454,16 @@ async function fuzz({ targets, ctx, genCase }) {
   let restarts = 0;
   for (const p of proxies) {
     p.onExit = () => {
-      const suspects = [...inflight.entries()].filter(([, v]) => v.target === p.target).map(([i, v]) => ({ case: i, family: v.c.family, note: v.c.note, bytesBase64: Buffer.concat((v.c.writes ?? [{ data: v.c.bytes }]).map((w) => w.data)).subarray(0, 12_000).toString("base64") }));
+      const suspects = [...inflight.entries()]
+        .filter(([, v]) => v.target === p.target)
+        .map(([i, v]) => ({
+          case: i,
+          family: v.c.family,
+          note: v.c.note,
+          bytesBase64: Buffer.concat((v.c.writes ?? [{ data: v.c.bytes }]).map((w) => w.data))
+            .subarray(0, 12_000)
+            .toString("base64"),
+        }));
       crashCases.push({ target: p.target.name, suspects });
       log(`${p.target.name} proxy exited; cases in flight: ${suspects.map((x) => x.case).join(", ")}`);
       void pause(async () => {
@@ -435,7 +537,8 @@ async function fuzz({ targets, ctx, genCase }) {
   // ------------------------------------------------------------------ verdicts
   const crashes = [];
   for (const p of proxies) {
-    for (const e of p.exits) crashes.push(`${p.target.name}: exited ${JSON.stringify({ code: e.code, signal: e.signal })} at ${e.at}: ${e.stderr.slice(0, 600)}`);
+    for (const e of p.exits)
+      crashes.push(`${p.target.name}: exited ${JSON.stringify({ code: e.code, signal: e.signal })} at ${e.at}: ${e.stderr.slice(0, 600)}`);
     for (const l of p.logLines()) if (l.msg === "worker-exited") crashes.push(`${p.target.name}: worker ${l.worker} exited (${l.code ?? l.signal})`);
   }
   const logs = Object.fromEntries(
@@ -454,7 +557,17 @@ async function fuzz({ targets, ctx, genCase }) {
         const k = `${l.msg}: ${String(l.error ?? "").slice(0, 160)}`;
         kinds[k] = (kinds[k] ?? 0) + 1;
       }
-      return [p.target.name, { bytes, lines: lines.length, errors: errorLines.length, errorKinds: kinds, requestFailed: lines.filter((l) => l.msg === "request-failed").length, unparsed: lines.filter((l) => l.unparsed).length }];
+      return [
+        p.target.name,
+        {
+          bytes,
+          lines: lines.length,
+          errors: errorLines.length,
+          errorKinds: kinds,
+          requestFailed: lines.filter((l) => l.msg === "request-failed").length,
+          unparsed: lines.filter((l) => l.unparsed).length,
+        },
+      ];
     }),
   );
   const growth = Object.fromEntries(
@@ -464,10 +577,22 @@ async function fuzz({ targets, ctx, genCase }) {
       const peak = Math.max(...samples.map((s) => s.procs[p.target.name].rssKiB));
       // (a restarted proxy has no baseline to compare with; its crash fails the run anyway)
       const judged = !p.restarted;
-      return [p.target.name, { rssBeforeKiB: b.rssKiB, rssAfterKiB: e.rssKiB, rssPeakKiB: peak, fdsBefore: b.fds, fdsAfter: e.fds, restarted: !judged, rssOk: !judged || e.rssKiB - b.rssKiB <= RSS_TOL_KIB, fdsOk: !judged || e.fds - b.fds <= FD_TOL }];
+      return [
+        p.target.name,
+        {
+          rssBeforeKiB: b.rssKiB,
+          rssAfterKiB: e.rssKiB,
+          rssPeakKiB: peak,
+          fdsBefore: b.fds,
+          fdsAfter: e.fds,
+          restarted: !judged,
+          rssOk: !judged || e.rssKiB - b.rssKiB <= RSS_TOL_KIB,
+          fdsOk: !judged || e.fds - b.fds <= FD_TOL,
+        },
+      ];
     }),
   );
-  const legitAlone = legitSummaries["alone"];
+  const legitAlone = legitSummaries.alone;
   const legitDuring = legitSummaries["during the fuzz"];
   const legitThrottled = (legitDuring?.codes[429] ?? 0) + (legitAlone?.codes[429] ?? 0);
   const legitFailures = (legitDuring?.errors ?? 0) + (legitAlone?.errors ?? 0) - legitThrottled;
@@ -490,7 +615,9 @@ async function fuzz({ targets, ctx, genCase }) {
   // ------------------------------------------------------------------ report
   const f = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "-");
   const out = [];
-  out.push(`\nxks-proxy fuzz: ${counts.cases} cases (${counts.requestsSent} requests) in ${f(fuzzSecs)} s, seed ${SEED}, ${CONCURRENCY} in flight; ${os.availableParallelism()} CPUs, node ${process.version}, load average ${os.loadavg()[0].toFixed(2)} (the machine may be shared)`);
+  out.push(
+    `\nxks-proxy fuzz: ${counts.cases} cases (${counts.requestsSent} requests) in ${f(fuzzSecs)} s, seed ${SEED}, ${CONCURRENCY} in flight; ${os.availableParallelism()} CPUs, node ${process.version}, load average ${os.loadavg()[0].toFixed(2)} (the machine may be shared)`,
+  );
   out.push(`targets: ${targets.map((t) => `${t.name} (${t.tls ? "TLS" : "plain"}, ${t.fast ? "fast path + node" : "node only"})`).join(", ")}`);
   out.push(`\n${"verdict".padEnd(48)}${"count".padStart(10)}  must be`);
   const row = (name, v, must = "") => out.push(`${name.padEnd(48)}${String(v).padStart(10)}  ${must}`);
@@ -514,23 +641,52 @@ async function fuzz({ targets, ctx, genCase }) {
   row("  malformed, FIN sent, not closed in time", counts.notClosedAfterFin);
   row("  abandoned by the fuzzer", counts.abandoned);
   row("  cases on a reused keep-alive connection", counts.reused);
-  out.push(`\ncases per family: ${Object.entries(counts.families).map(([k, v]) => `${k} ${v}`).join(", ")}`);
-  out.push(`\n${"proxy".padEnd(12)}${"RSS MiB before".padStart(16)}${"after".padStart(8)}${"peak".padStart(8)}${"fds before".padStart(12)}${"after".padStart(7)}${"handed off".padStart(12)}${"log MiB".padStart(9)}${"log errors".padStart(12)}`);
+  out.push(
+    `\ncases per family: ${Object.entries(counts.families)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ")}`,
+  );
+  out.push(
+    `\n${"proxy".padEnd(12)}${"RSS MiB before".padStart(16)}${"after".padStart(8)}${"peak".padStart(8)}${"fds before".padStart(12)}${"after".padStart(7)}${"handed off".padStart(12)}${"log MiB".padStart(9)}${"log errors".padStart(12)}`,
+  );
   for (const p of proxies) {
     const g = growth[p.target.name];
     const m = metrics[p.target.name];
     const l = logs[p.target.name];
-    out.push(`${p.target.name.padEnd(12)}${f(g.rssBeforeKiB / 1024).padStart(16)}${f(g.rssAfterKiB / 1024).padStart(8)}${f(g.rssPeakKiB / 1024).padStart(8)}${String(g.fdsBefore).padStart(12)}${String(g.fdsAfter).padStart(7)}${String(m.xks_proxy_connections_handed_off_total ?? "-").padStart(12)}${f(l.bytes / 1048576).padStart(9)}${String(l.errors).padStart(12)}`);
+    out.push(
+      `${p.target.name.padEnd(12)}${f(g.rssBeforeKiB / 1024).padStart(16)}${f(g.rssAfterKiB / 1024).padStart(8)}${f(g.rssPeakKiB / 1024).padStart(8)}${String(g.fdsBefore).padStart(12)}${String(g.fdsAfter).padStart(7)}${String(m.xks_proxy_connections_handed_off_total ?? "-").padStart(12)}${f(l.bytes / 1048576).padStart(9)}${String(l.errors).padStart(12)}`,
+    );
   }
   const errorKinds = {};
   for (const l of Object.values(logs)) for (const [k, v] of Object.entries(l.errorKinds)) errorKinds[k] = (errorKinds[k] ?? 0) + v;
-  if (Object.keys(errorKinds).length) out.push(`error lines in the proxies' logs: ${Object.entries(errorKinds).sort((a, b) => b[1] - a[1]).slice(0, 8).map(([k, v]) => `${v} x ${k}`).join("; ")}`);
-  out.push(`(baseline after ${baselineAt} cases and ${SETTLE_SECS} s settle; end after ${SETTLE_SECS} s settle; tolerance +${RSS_TOL_KIB / 1024} MiB RSS, +${FD_TOL} fds)`);
-  out.push(`RSS MiB by tenth: ${proxies.map((p) => `${p.target.name} ${samples.map((s) => f(s.procs[p.target.name].rssKiB / 1024, 0)).join(" ")}`).join("; ")}`);
+  if (Object.keys(errorKinds).length)
+    out.push(
+      `error lines in the proxies' logs: ${Object.entries(errorKinds)
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 8)
+        .map(([k, v]) => `${v} x ${k}`)
+        .join("; ")}`,
+    );
+  out.push(
+    `(baseline after ${baselineAt} cases and ${SETTLE_SECS} s settle; end after ${SETTLE_SECS} s settle; tolerance +${RSS_TOL_KIB / 1024} MiB RSS, +${FD_TOL} fds)`,
+  );
+  out.push(
+    `RSS MiB by tenth: ${proxies.map((p) => `${p.target.name} ${samples.map((s) => f(s.procs[p.target.name].rssKiB / 1024, 0)).join(" ")}`).join("; ")}`,
+  );
   if (legitDuring) {
-    out.push(`\nlegitimate client (${LEGIT_RATE} req/s from ${LEGIT_FROM || "the default address"}, SigV4 by @smithy/signature-v4, Encrypt/Decrypt over ${targets.map((t) => t.name).join(", ")}):`);
-    out.push(`${"".padEnd(20)}${"sent".padStart(8)}${"200".padStart(8)}${"errors".padStart(8)}${"p50 ms".padStart(9)}${"p99 ms".padStart(9)}${"max ms".padStart(9)}`);
-    for (const [name, s] of [["alone", legitAlone], ["during the fuzz", legitDuring]]) out.push(`${name.padEnd(20)}${String(s.sent).padStart(8)}${String(s.ok).padStart(8)}${String(s.errors).padStart(8)}${f(s.p50, 2).padStart(9)}${f(s.p99, 2).padStart(9)}${f(s.max, 1).padStart(9)}`);
+    out.push(
+      `\nlegitimate client (${LEGIT_RATE} req/s from ${LEGIT_FROM || "the default address"}, SigV4 by @smithy/signature-v4, Encrypt/Decrypt over ${targets.map((t) => t.name).join(", ")}):`,
+    );
+    out.push(
+      `${"".padEnd(20)}${"sent".padStart(8)}${"200".padStart(8)}${"errors".padStart(8)}${"p50 ms".padStart(9)}${"p99 ms".padStart(9)}${"max ms".padStart(9)}`,
+    );
+    for (const [name, s] of [
+      ["alone", legitAlone],
+      ["during the fuzz", legitDuring],
+    ])
+      out.push(
+        `${name.padEnd(20)}${String(s.sent).padStart(8)}${String(s.ok).padStart(8)}${String(s.errors).padStart(8)}${f(s.p50, 2).padStart(9)}${f(s.p99, 2).padStart(9)}${f(s.max, 1).padStart(9)}`,
+      );
     if (Object.keys(legitDuring.codes).some((c) => c !== "200")) out.push(`  statuses: ${JSON.stringify(legitDuring.codes)}`);
   }
   for (const c of crashes) out.push(`CRASH ${c}`);
@@ -543,15 +699,41 @@ async function fuzz({ targets, ctx, genCase }) {
     for (const e of list) {
       out.push(`  case ${e.case} (--case ${e.case} --seed ${SEED}), ${e.target}, ${e.family}: ${e.note}`);
       out.push(`    ${e.detail}${e.answer ? `; answer: ${e.answer}` : ""}`);
-      out.push(`    sent in ${e.writes} write(s)${e.fin ? " then FIN" : ""}${e.reusedConnection ? " on a reused keep-alive connection" : ""}; bytes (base64): ${e.bytesBase64}`);
+      out.push(
+        `    sent in ${e.writes} write(s)${e.fin ? " then FIN" : ""}${e.reusedConnection ? " on a reused keep-alive connection" : ""}; bytes (base64): ${e.bytesBase64}`,
+      );
     }
   }
-  out.push(`\nfuzz:xks ${failures.length ? `FAILED: ${failures.join("; ")}` : "passed"}: ${counts.cases} cases, crashes ${crashes.length}, non-spec ${nonSpec}, unexpected 5xx ${unexpected5xx}, throttled ${(counts.cls.throttled ?? 0) + counts.throttledClose + counts.connectErrors}${legitDuring ? `, legitimate p99 ${f(legitDuring.p99, 2)} ms` : ""}`);
+  out.push(
+    `\nfuzz:xks ${failures.length ? `FAILED: ${failures.join("; ")}` : "passed"}: ${counts.cases} cases, crashes ${crashes.length}, non-spec ${nonSpec}, unexpected 5xx ${unexpected5xx}, throttled ${(counts.cls.throttled ?? 0) + counts.throttledClose + counts.connectErrors}${legitDuring ? `, legitimate p99 ${f(legitDuring.p99, 2)} ms` : ""}`,
+  );
   console.log(out.join("\n"));
   if (args.json) {
     writeFileSync(
       resolve(process.env.INIT_CWD ?? process.cwd(), args.json),
-      JSON.stringify({ seed: SEED, cases: counts.cases, requestsSent: counts.requestsSent, seconds: fuzzSecs, crashes, nonSpec, unexpected5xx, counts, growth, samples, metrics, logs, legit: { alone: legitAlone, during: legitDuring }, examples, crashCases, failures, passed: failures.length === 0 }, null, 1),
+      JSON.stringify(
+        {
+          seed: SEED,
+          cases: counts.cases,
+          requestsSent: counts.requestsSent,
+          seconds: fuzzSecs,
+          crashes,
+          nonSpec,
+          unexpected5xx,
+          counts,
+          growth,
+          samples,
+          metrics,
+          logs,
+          legit: { alone: legitAlone, during: legitDuring },
+          examples,
+          crashCases,
+          failures,
+          passed: failures.length === 0,
+        },
+        null,
+        1,
+      ),
     );
   }
   return failures.length ? 1 : 0;

@@ -28,12 +28,19 @@ const P = pkcs11js;
 const base = existsSync("/dev/shm") ? "/dev/shm" : tmpdir();
 const dir = mkdtempSync(join(base, "ciop-bench-graphene-"));
 mkdirSync(join(dir, "tokens"));
-writeFileSync(join(dir, "softhsm2.conf"), `directories.tokendir = ${join(dir, "tokens")}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`);
+writeFileSync(
+  join(dir, "softhsm2.conf"),
+  `directories.tokendir = ${join(dir, "tokens")}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`,
+);
 process.env.SOFTHSM2_CONF = join(dir, "softhsm2.conf");
 const pin = randomBytes(8).toString("hex");
-execFileSync("softhsm2-util", ["--init-token", "--free", "--label", "ciop-graphene", "--so-pin", randomBytes(8).toString("hex"), "--pin", pin], { stdio: "ignore" });
+execFileSync("softhsm2-util", ["--init-token", "--free", "--label", "ciop-graphene", "--so-pin", randomBytes(8).toString("hex"), "--pin", pin], {
+  stdio: "ignore",
+});
 
-const loadAtStart = loadavg().map((x) => x.toFixed(1)).join(" ");
+const loadAtStart = loadavg()
+  .map((x) => x.toFixed(1))
+  .join(" ");
 const p = new P.PKCS11();
 p.load(lib);
 p.C_Initialize({ flags: P.CKF_OS_LOCKING_OK });
@@ -80,9 +87,22 @@ try {
   const nextName = () => names[n++ % names.length];
   const rawLookup = () => {
     const name = nextName();
-    const [h] = rawFind([{ type: P.CKA_CLASS, value: P.CKO_SECRET_KEY }, { type: P.CKA_LABEL, value: name }, { type: P.CKA_TOKEN, value: true }]);
-    const a = new Map(p.C_GetAttributeValue(session, h, [{ type: P.CKA_KEY_TYPE }, { type: P.CKA_ID }, { type: P.CKA_LABEL }, { type: P.CKA_VALUE_LEN }]).map((x) => [x.type, x.value]));
-    return { keyType: ulong(a.get(P.CKA_KEY_TYPE)), id: a.get(P.CKA_ID).toString("hex"), label: a.get(P.CKA_LABEL).toString("utf8"), valueLen: ulong(a.get(P.CKA_VALUE_LEN)) };
+    const [h] = rawFind([
+      { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
+      { type: P.CKA_LABEL, value: name },
+      { type: P.CKA_TOKEN, value: true },
+    ]);
+    const a = new Map(
+      p
+        .C_GetAttributeValue(session, h, [{ type: P.CKA_KEY_TYPE }, { type: P.CKA_ID }, { type: P.CKA_LABEL }, { type: P.CKA_VALUE_LEN }])
+        .map((x) => [x.type, x.value]),
+    );
+    return {
+      keyType: ulong(a.get(P.CKA_KEY_TYPE)),
+      id: a.get(P.CKA_ID).toString("hex"),
+      label: a.get(P.CKA_LABEL).toString("utf8"),
+      valueLen: ulong(a.get(P.CKA_VALUE_LEN)),
+    };
   };
   const gLookup = () => {
     const name = nextName();
@@ -107,7 +127,10 @@ try {
   const aad = randomBytes(32);
   const iv = Buffer.alloc(12);
   let ivn = 0n;
-  const nextIv = () => (iv.writeBigUInt64BE(++ivn, 4), iv);
+  const nextIv = () => {
+    iv.writeBigUInt64BE(++ivn, 4);
+    return iv;
+  };
   const rawGcm = () => {
     p.C_EncryptInit(session, { mechanism: P.CKM_AES_GCM, parameter: { type: P.CK_PARAMS_GCM, iv: nextIv(), ivBits: 96, aad, tagBits: 128 } }, h0);
     return p.C_Encrypt(session, pt, Buffer.alloc(48));
@@ -175,8 +198,11 @@ try {
 
 const fmt = (x) => (x >= 10000 ? `${(x / 1000).toFixed(1)}k` : x.toFixed(0));
 const gv = createRequire(join(process.env.GRAPHENE_PK11, "package.json"))("./package.json").version;
-console.log(`\ngraphene-pk11 ${gv} vs raw pkcs11js, same instance/session/key, SoftHSM2 token in ${base}; medians of ${rounds} x ${seconds} s, ABBA; Node ${process.version}; load average at start ${loadAtStart}\n`);
+console.log(
+  `\ngraphene-pk11 ${gv} vs raw pkcs11js, same instance/session/key, SoftHSM2 token in ${base}; medians of ${rounds} x ${seconds} s, ABBA; Node ${process.version}; load average at start ${loadAtStart}\n`,
+);
 const w = Math.max(...results.map((r) => r.path.length));
 console.log(`| ${"operation".padEnd(w)} | raw ops/s | graphene ops/s | graphene / raw |`);
 console.log(`|${"-".repeat(w + 2)}|----------:|---------------:|---------------:|`);
-for (const r of results) console.log(`| ${r.path.padEnd(w)} | ${fmt(r.raw).padStart(9)} | ${fmt(r.graphene).padStart(14)} | ${r.ratio.toFixed(2).padStart(14)} |`);
+for (const r of results)
+  console.log(`| ${r.path.padEnd(w)} | ${fmt(r.raw).padStart(9)} | ${fmt(r.graphene).padStart(14)} | ${r.ratio.toFixed(2).padStart(14)} |`);

@@ -15,7 +15,10 @@ export function openRawKey(lib, label, keyName, count = 1) {
   }
   const slot = raw.C_GetSlotList(true).find((s) => raw.C_GetTokenInfo(s).label.replace(/[\s\0]+$/, "") === label);
   const sessions = Array.from({ length: count }, () => raw.C_OpenSession(slot, P.CKF_SERIAL_SESSION));
-  raw.C_FindObjectsInit(sessions[0], [{ type: P.CKA_LABEL, value: keyName }, { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY }]);
+  raw.C_FindObjectsInit(sessions[0], [
+    { type: P.CKA_LABEL, value: keyName },
+    { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
+  ]);
   const [key] = raw.C_FindObjects(sessions[0], 1);
   raw.C_FindObjectsFinal(sessions[0]);
   return { raw, sessions, key };

@@ -16,11 +16,16 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const loadAtStart = loadavg().map((x) => x.toFixed(1)).join(" ");
+const loadAtStart = loadavg()
+  .map((x) => x.toFixed(1))
+  .join(" ");
 const seconds = Number(process.env.BENCH_SECONDS ?? 1.5);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
 const inflight = Number(process.env.BENCH_INFLIGHT ?? 4);
-const workerCounts = (process.env.BENCH_WORKERS ?? "2,4").split(",").map(Number).filter((n) => n > 0);
+const workerCounts = (process.env.BENCH_WORKERS ?? "2,4")
+  .split(",")
+  .map(Number)
+  .filter((n) => n > 0);
 const json = process.argv.includes("--json");
 const lib = ["/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so"].find((p) => existsSync(p));
 if (!lib) {
@@ -99,10 +104,25 @@ try {
   };
   /** `w` worker threads, each a sync loop on its own session (raw) or its own Hsm (ciop); ops/s. */
   const timedWorkers = async (w, mode) => {
-    const workers = Array.from({ length: w }, (_, i) => new Worker(join(here, "worker.mjs"), { workerData: { mode, lib, label, pin, key: KEY, seconds, index: i + 1, pt, aad } }));
-    const ready = workers.map((wk) => new Promise((res, rej) => { wk.once("message", res); wk.once("error", rej); }));
+    const workers = Array.from(
+      { length: w },
+      (_, i) => new Worker(join(here, "worker.mjs"), { workerData: { mode, lib, label, pin, key: KEY, seconds, index: i + 1, pt, aad } }),
+    );
+    const ready = workers.map(
+      (wk) =>
+        new Promise((res, rej) => {
+          wk.once("message", res);
+          wk.once("error", rej);
+        }),
+    );
     await Promise.all(ready);
-    const done = workers.map((wk) => new Promise((res, rej) => { wk.once("message", res); wk.once("error", rej); }));
+    const done = workers.map(
+      (wk) =>
+        new Promise((res, rej) => {
+          wk.once("message", res);
+          wk.once("error", rej);
+        }),
+    );
     for (const wk of workers) wk.postMessage("go");
     const counts = await Promise.all(done);
     await Promise.all(workers.map((wk) => wk.terminate()));
@@ -116,18 +136,20 @@ try {
   const pairs = [
     {
       name: "sync, one session",
-      raw: () => timedSync(() => {
-        raw.C_EncryptInit(rawSessions[0], gcm(rawSyncIv()), rawKey);
-        raw.C_Encrypt(rawSessions[0], pt, Buffer.alloc(48));
-      }),
+      raw: () =>
+        timedSync(() => {
+          raw.C_EncryptInit(rawSessions[0], gcm(rawSyncIv()), rawKey);
+          raw.C_Encrypt(rawSessions[0], pt, Buffer.alloc(48));
+        }),
       ciop: () => timedSync(() => hsm.encryptAesGcm(key, ciopSyncIv(), pt, aad)),
     },
     {
       name: `async, ${inflight} in flight`,
-      raw: () => timedAsync(inflight, async (j) => {
-        raw.C_EncryptInit(rawSessions[j], gcm(Buffer.from(rawAsyncIvs[j]())), rawKey);
-        await raw.C_EncryptAsync(rawSessions[j], pt, Buffer.alloc(48));
-      }),
+      raw: () =>
+        timedAsync(inflight, async (j) => {
+          raw.C_EncryptInit(rawSessions[j], gcm(Buffer.from(rawAsyncIvs[j]())), rawKey);
+          await raw.C_EncryptAsync(rawSessions[j], pt, Buffer.alloc(48));
+        }),
       ciop: () => timedAsync(inflight, (j) => hsm.encryptAesGcmAsync(key, Buffer.from(ciopAsyncIvs[j]()), pt, aad)),
     },
     ...workerCounts.map((w) => ({
@@ -140,7 +162,8 @@ try {
   // warm-up (JIT, page cache, worker start-up paths)
   timedSync.call(null, () => hsm.encryptAesGcm(key, ciopSyncIv(), pt, aad));
   for (const pair of pairs) {
-    const r = [], c = [];
+    const r = [],
+      c = [];
     for (let i = 0; i < rounds; i++) {
       // ABBA order (raw first in even rounds, ciop first in odd ones) so a steady drift in machine
       // load does not favour either side
@@ -174,7 +197,9 @@ const cpu = (readFileSync("/proc/cpuinfo", "utf8").match(/^model name\s*:\s*(.+)
 const nproc = execFileSync("nproc", { encoding: "utf8" }).trim();
 const k = (x) => `${(x / 1000).toFixed(1)}k`;
 console.log(`\n@ciop/hsm AES-256-GCM encrypt, token key (CKA_TOKEN, sensitive), 32 B plaintext + 32 B AAD`);
-console.log(`SoftHSM2 token in ${base}; medians of ${rounds} x ${seconds} s per cell, interleaved ABBA; ${nproc} CPUs (${cpu}); Node ${process.version}; load average at start ${loadAtStart}\n`);
+console.log(
+  `SoftHSM2 token in ${base}; medians of ${rounds} x ${seconds} s per cell, interleaved ABBA; ${nproc} CPUs (${cpu}); Node ${process.version}; load average at start ${loadAtStart}\n`,
+);
 const w0 = Math.max(...results.map((r) => r.path.length), 4);
 console.log(`| ${"path".padEnd(w0)} | raw pkcs11js ops/s | @ciop/hsm ops/s | ciop / raw (median of pairs) |`);
 console.log(`|${"-".repeat(w0 + 2)}|-------------------:|----------------:|-----------------------------:|`);
@@ -182,5 +207,7 @@ for (const r of results) {
   console.log(`| ${r.path.padEnd(w0)} | ${k(r.raw).padStart(18)} | ${k(r.ciop).padStart(15)} | ${r.ratio.toFixed(2).padStart(28)} |`);
 }
 const sync = results[0];
-console.log(`\nrelative to raw sync (${k(sync.raw)} ops/s): ${results.map((r) => `${r.path}: raw ${(r.raw / sync.raw).toFixed(2)}, ciop ${(r.ciop / sync.raw).toFixed(2)}`).join("; ")}`);
+console.log(
+  `\nrelative to raw sync (${k(sync.raw)} ops/s): ${results.map((r) => `${r.path}: raw ${(r.raw / sync.raw).toFixed(2)}, ciop ${(r.ciop / sync.raw).toFixed(2)}`).join("; ")}`,
+);
 if (json) console.log(JSON.stringify({ bench: "hsm", loadAtStart, seconds, rounds, inflight, nproc: Number(nproc), cpu, node: process.version, results }));

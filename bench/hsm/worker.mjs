@@ -21,7 +21,11 @@ const nextIv = () => {
 let once;
 let cleanup = async () => {};
 if (mode === "raw") {
-  const { raw, sessions: [s], key: k } = openRawKey(lib, label, keyName);
+  const {
+    raw,
+    sessions: [s],
+    key: k,
+  } = openRawKey(lib, label, keyName);
   once = () => {
     raw.C_EncryptInit(s, { mechanism: P.CKM_AES_GCM, parameter: { type: P.CK_PARAMS_GCM, iv: nextIv(), ivBits: 96, aad, tagBits: 128 } }, k);
     raw.C_Encrypt(s, pt, Buffer.alloc(48));

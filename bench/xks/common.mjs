@@ -18,7 +18,16 @@ export function xksSigner(cred) {
   return async (path, bodyObj, port) => {
     const body = JSON.stringify(bodyObj);
     // the Host header, port included, is signed
-    const req = { method: "POST", protocol: "https:", hostname: "localhost", port, path, query: {}, headers: { host: `localhost:${port}`, "content-type": "application/json" }, body };
+    const req = {
+      method: "POST",
+      protocol: "https:",
+      hostname: "localhost",
+      port,
+      path,
+      query: {},
+      headers: { host: `localhost:${port}`, "content-type": "application/json" },
+      body,
+    };
     const s = await signer.sign(req, { signingDate: new Date() });
     return { method: "POST", path, headers: s.headers, body };
   };
@@ -36,7 +45,12 @@ export function requestMetadata(op) {
 
 /** An Encrypt body: a 32-byte plaintext (a data key) and 64 bytes of AAD. */
 export function encryptBody() {
-  return { requestMetadata: requestMetadata("Encrypt"), plaintext: randomBytes(32).toString("base64"), encryptionAlgorithm: "AES_GCM", additionalAuthenticatedData: randomBytes(64).toString("base64") };
+  return {
+    requestMetadata: requestMetadata("Encrypt"),
+    plaintext: randomBytes(32).toString("base64"),
+    encryptionAlgorithm: "AES_GCM",
+    additionalAuthenticatedData: randomBytes(64).toString("base64"),
+  };
 }
 
 /** An XksCrypto with one AES-256 key (`bytes`, random by default; in memory) named `keyName`, GCM by node:crypto. */

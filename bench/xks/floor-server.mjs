@@ -23,7 +23,11 @@ const [cert, key, port, layerArg = "bare"] = process.argv.slice(2);
 const fast = layerArg.endsWith("+fast");
 const layer = fast ? layerArg.slice(0, -"+fast".length) : layerArg;
 const JSON_HEADERS = { "content-type": "application/json" };
-const fixed = JSON.stringify({ ciphertext: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", initializationVector: "AAAAAAAAAAAAAAAA", authenticationTag: "AAAAAAAAAAAAAAAAAAAAAA==" });
+const fixed = JSON.stringify({
+  ciphertext: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+  initializationVector: "AAAAAAAAAAAAAAAA",
+  authenticationTag: "AAAAAAAAAAAAAAAAAAAAAA==",
+});
 
 /** The end-of-turn schedule of this process, shared by the xks-hsm layer and the fast path (as in the proxy). */
 let turns;

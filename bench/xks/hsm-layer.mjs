@@ -41,7 +41,7 @@ try {
   clearTimeout(timer);
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   hsm.deleteKey(name);
-  process.stdout.write(JSON.stringify({ ops, seconds: secs, opsPerSec: ops / secs }) + "\n");
+  process.stdout.write(`${JSON.stringify({ ops, seconds: secs, opsPerSec: ops / secs })}\n`);
 } finally {
   await hsm.close();
 }

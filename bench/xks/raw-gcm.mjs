@@ -68,7 +68,11 @@ try {
   }
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   if (keyKind === "token") p.C_DestroyObject(s0, key);
-  process.stdout.write(JSON.stringify({ ops, seconds: secs, opsPerSec: ops / secs }) + "\n");
+  process.stdout.write(`${JSON.stringify({ ops, seconds: secs, opsPerSec: ops / secs })}\n`);
 } finally {
-  try { p.C_Finalize(); } catch { /* ignore */ }
+  try {
+    p.C_Finalize();
+  } catch {
+    /* ignore */
+  }
 }

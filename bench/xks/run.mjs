@@ -45,7 +45,9 @@ const SERVER_PROCESSES = PROCESSES === "auto" ? NPROC : Number(PROCESSES);
 const FAST_PATH = process.env.BENCH_FAST_PATH !== "0";
 const PROFILE = process.env.BENCH_CPU_PROF === "1";
 const PERF = process.env.BENCH_PERF === "1";
-const lib = ["/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so", "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so"].find((p) => existsSync(p));
+const lib = ["/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so", "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so"].find(
+  (p) => existsSync(p),
+);
 if (!existsSync(main)) {
   console.error(`${main} is missing: run pnpm build first`);
   process.exit(1);
@@ -133,7 +135,7 @@ function percentile(sorted, p) {
 
 function cpuModel() {
   const m = /^model name\s*:\s*(.*)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"));
-  return m ? m[1].trim() : os.cpus()[0]?.model ?? "unknown";
+  return m ? m[1].trim() : (os.cpus()[0]?.model ?? "unknown");
 }
 
 /** One autocannon phase; latencies also collected at full (sub-ms) precision from 'response'. */
@@ -208,7 +210,9 @@ async function loadWrk(title, { url, requests, seconds = SECONDS }) {
   const host = new URL(url).host;
   writeFileSync(file, Buffer.concat(requests.flatMap((r, i) => (i === 0 ? [rawRequest(r, host)] : [Buffer.from([0]), rawRequest(r, host)]))));
   const out = await new Promise((res, rej) => {
-    const child = spawn("wrk", ["-t1", `-c${CONNECTIONS}`, `-d${seconds}s`, "--timeout", "5s", "-s", script, url, "--", file], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn("wrk", ["-t1", `-c${CONNECTIONS}`, `-d${seconds}s`, "--timeout", "5s", "-s", script, url, "--", file], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let text = "";
     child.stdout.on("data", (d) => (text += d));
     child.stderr.on("data", (d) => (text += d));
@@ -219,7 +223,16 @@ async function loadWrk(title, { url, requests, seconds = SECONDS }) {
   const w = JSON.parse(m[1]);
   const duration = w.duration_us / 1e6;
   const errors = w.non2xx + w.errors;
-  const row = { title, reqPerSec: (w.requests - w.non2xx) / duration, p50: w.p50_us / 1000, p99: w.p99_us / 1000, max: w.max_us / 1000, errors, statusCodes: { non2xx: w.non2xx, socketErrors: w.errors }, duration };
+  const row = {
+    title,
+    reqPerSec: (w.requests - w.non2xx) / duration,
+    p50: w.p50_us / 1000,
+    p99: w.p99_us / 1000,
+    max: w.max_us / 1000,
+    errors,
+    statusCodes: { non2xx: w.non2xx, socketErrors: w.errors },
+    duration,
+  };
   log(`${title}: ${row.reqPerSec.toFixed(0)} req/s ok, p50 ${row.p50.toFixed(2)} ms, p99 ${row.p99.toFixed(2)} ms, errors ${errors} (wrk)`);
   return row;
 }
@@ -234,7 +247,10 @@ const CLK_TCK = (() => {
 /** The numeric fields of /proc/<pid>/stat after the command name: utime [11], stime [12], cutime [13], cstime [14]. */
 function procStat(pid) {
   const text = readFileSync(`/proc/${pid}/stat`, "utf8");
-  return text.slice(text.lastIndexOf(")") + 2).split(" ").map(Number);
+  return text
+    .slice(text.lastIndexOf(")") + 2)
+    .split(" ")
+    .map(Number);
 }
 /** CPU seconds (user + system) used so far by a server process and its live children (cluster workers); NaN without /proc. */
 function serverCpu(pid) {
@@ -321,34 +337,36 @@ async function paced(title, { port, rate, seconds, connections, requests }) {
   }
 
   const conns = await Promise.all(
-    Array.from({ length: connections }, () =>
-      new Promise((res, rej) => {
-        const sock = tls.connect({ host: "127.0.0.1", port, servername: "localhost", rejectUnauthorized: false });
-        sock.setNoDelay(true);
-        const c = { sock, due: 0, n: 0, buf: Buffer.alloc(0) };
-        sock.on("data", (d) => {
-          c.buf = c.buf.length ? Buffer.concat([c.buf, d]) : d;
-          for (;;) {
-            const end = c.buf.indexOf("\r\n\r\n");
-            if (end < 0) return;
-            const head = c.buf.subarray(0, end).toString("latin1");
-            const m = /\r\ncontent-length: *(\d+)/i.exec(head);
-            const len = m ? Number(m[1]) : 0;
-            if (c.buf.length < end + 4 + len) return;
-            const status = Number(head.slice(9, 12));
-            c.buf = c.buf.subarray(end + 4 + len);
-            finish(c.due, status);
-            const next = queue.shift();
-            if (next === undefined) free.push(c);
-            else send(c, next);
-          }
-        });
-        sock.once("secureConnect", () => res(c));
-        sock.once("error", (e) => {
-          errors++;
-          rej(e);
-        });
-      }),
+    Array.from(
+      { length: connections },
+      () =>
+        new Promise((res, rej) => {
+          const sock = tls.connect({ host: "127.0.0.1", port, servername: "localhost", rejectUnauthorized: false });
+          sock.setNoDelay(true);
+          const c = { sock, due: 0, n: 0, buf: Buffer.alloc(0) };
+          sock.on("data", (d) => {
+            c.buf = c.buf.length ? Buffer.concat([c.buf, d]) : d;
+            for (;;) {
+              const end = c.buf.indexOf("\r\n\r\n");
+              if (end < 0) return;
+              const head = c.buf.subarray(0, end).toString("latin1");
+              const m = /\r\ncontent-length: *(\d+)/i.exec(head);
+              const len = m ? Number(m[1]) : 0;
+              if (c.buf.length < end + 4 + len) return;
+              const status = Number(head.slice(9, 12));
+              c.buf = c.buf.subarray(end + 4 + len);
+              finish(c.due, status);
+              const next = queue.shift();
+              if (next === undefined) free.push(c);
+              else send(c, next);
+            }
+          });
+          sock.once("secureConnect", () => res(c));
+          sock.once("error", (e) => {
+            errors++;
+            rej(e);
+          });
+        }),
     ),
   );
   function send(c, due) {
@@ -399,7 +417,9 @@ async function paced(title, { port, rate, seconds, connections, requests }) {
   if (slow.length) {
     // when the slow (> 50 ms) requests were due, in 100 ms buckets: tells stalls from steady queueing
     const buckets = [...new Set(slow.map((t) => Math.floor(t / 100) * 100))];
-    log(`  ${slow.length} requests over 50 ms, due in ${buckets.length} 100-ms windows starting at ms ${buckets.slice(0, 20).join(", ")}${buckets.length > 20 ? ", ..." : ""}`);
+    log(
+      `  ${slow.length} requests over 50 ms, due in ${buckets.length} 100-ms windows starting at ms ${buckets.slice(0, 20).join(", ")}${buckets.length > 20 ? ", ..." : ""}`,
+    );
   }
   return row;
 }
@@ -414,10 +434,35 @@ try {
   const env = { ...process.env, SOFTHSM2_CONF: conf, XKS_BENCH_PIN: pin, RAW_PIN: pin, XDG_DATA_HOME: join(dir, "xdg"), NO_COLOR: "1" };
   delete env.XKS_PROXY_CONFIG;
   delete env.XKS_PROXY_SETTINGS_TOML;
-  execFileSync("softhsm2-util", ["--init-token", "--free", "--label", label, "--so-pin", randomBytes(8).toString("hex"), "--pin", pin], { env, stdio: "ignore" });
+  execFileSync("softhsm2-util", ["--init-token", "--free", "--label", label, "--so-pin", randomBytes(8).toString("hex"), "--pin", pin], {
+    env,
+    stdio: "ignore",
+  });
   const cert = join(dir, "tls.crt");
   const key = join(dir, "tls.key");
-  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"], { stdio: "ignore" });
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-keyout",
+      key,
+      "-out",
+      cert,
+      "-days",
+      "1",
+      "-subj",
+      "/CN=localhost",
+      "-addext",
+      "subjectAltName=DNS:localhost",
+    ],
+    { stdio: "ignore" },
+  );
 
   // Salesforce cache-only route group (optional row): a BYOK certificate, a Basic password, a kid
   let sfSection = [];
@@ -425,9 +470,31 @@ try {
   const SF_KID = "bench-kid";
   if (process.env.BENCH_SALESFORCE !== "0") {
     try {
-      execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:4096", "-nodes", "-keyout", join(dir, "sf-byok.key"), "-out", join(dir, "sf-byok.crt"), "-days", "2", "-subj", "/CN=bench-byok"], { stdio: "ignore" });
+      execFileSync(
+        "openssl",
+        [
+          "req",
+          "-x509",
+          "-newkey",
+          "rsa:4096",
+          "-nodes",
+          "-keyout",
+          join(dir, "sf-byok.key"),
+          "-out",
+          join(dir, "sf-byok.crt"),
+          "-days",
+          "2",
+          "-subj",
+          "/CN=bench-byok",
+        ],
+        { stdio: "ignore" },
+      );
       const password = randomBytes(18).toString("base64url");
-      const hash = execFileSync(process.execPath, [main, "salesforce", "hash-password"], { env, input: password, encoding: "utf8" }).trim().split("\n").pop().trim();
+      const hash = execFileSync(process.execPath, [main, "salesforce", "hash-password"], { env, input: password, encoding: "utf8" })
+        .trim()
+        .split("\n")
+        .pop()
+        .trim();
       sfSection = [
         `[salesforce]`,
         `path_prefix = "/salesforce/keys"`,
@@ -500,26 +567,46 @@ try {
   // ---------------------------------------------------------------- raw pkcs11js baseline
   // each in its own process; the token-key sync run is repeated after the load phases and the
   // better of the two is the ratio's denominator (a busy machine can only lower the baseline)
-  const raw = (mode, kind) => JSON.parse(execFileSync(process.execPath, [join(here, "raw-gcm.mjs"), lib, label, String(RAW_SECONDS), mode, kind], { env, encoding: "utf8" }));
-  const layer = (mode) => JSON.parse(execFileSync(process.execPath, [join(here, "hsm-layer.mjs"), lib, label, String(RAW_SECONDS), mode, String(CONNECTIONS)], { env, encoding: "utf8" }));
+  const raw = (mode, kind) =>
+    JSON.parse(execFileSync(process.execPath, [join(here, "raw-gcm.mjs"), lib, label, String(RAW_SECONDS), mode, kind], { env, encoding: "utf8" }));
+  const layer = (mode) =>
+    JSON.parse(
+      execFileSync(process.execPath, [join(here, "hsm-layer.mjs"), lib, label, String(RAW_SECONDS), mode, String(CONNECTIONS)], { env, encoding: "utf8" }),
+    );
   log(`raw pkcs11js AES-GCM baselines (${RAW_SECONDS} s each)...`);
   const rawSync = raw("sync", "token");
   const rawSession = raw("sync", "session");
   const rawAsync = raw("async2", "token");
   const layerSync = layer("sync");
   const layerAsync = layer("async");
-  log(`raw token-key sync ${rawSync.opsPerSec.toFixed(0)}, session-key sync ${rawSession.opsPerSec.toFixed(0)}, token-key async x2 ${rawAsync.opsPerSec.toFixed(0)}; Hsm sync ${layerSync.opsPerSec.toFixed(0)}, Hsm async ${layerAsync.opsPerSec.toFixed(0)} ops/s`);
+  log(
+    `raw token-key sync ${rawSync.opsPerSec.toFixed(0)}, session-key sync ${rawSession.opsPerSec.toFixed(0)}, token-key async x2 ${rawAsync.opsPerSec.toFixed(0)}; Hsm sync ${layerSync.opsPerSec.toFixed(0)}, Hsm async ${layerAsync.opsPerSec.toFixed(0)} ops/s`,
+  );
 
   // ---------------------------------------------------------------- TLS floor (bare HTTPS server)
   let floor;
   let floorPaced;
   // node options for the proxy and the layer servers (BENCH_CPU_PROF: a V8 CPU profile per process)
-  const nodeArgs = [...(PROFILE ? ["--cpu-prof", "--cpu-prof-dir", join(here, "profiles")] : []), ...(process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean)];
+  const nodeArgs = [
+    ...(PROFILE ? ["--cpu-prof", "--cpu-prof-dir", join(here, "profiles")] : []),
+    ...(process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean),
+  ];
   /** A floor server (floor-server.mjs) of the given layer on a free port, once it listens. */
   async function startFloor(layer) {
     const fport = await freePort();
-    const layerEnv = { ...env, FLOOR_ACCESS_KEY_ID: cred.accessKeyId, FLOOR_PREFIX: prefix, FLOOR_KEY: "bench-key", FLOOR_LIB: lib, FLOOR_TOKEN: label, FLOOR_PROCESSES: String(SERVER_PROCESSES) };
-    const child = spawn(process.execPath, [...(layer === "bare" ? [] : nodeArgs), join(here, "floor-server.mjs"), cert, key, String(fport), layer], { env: layerEnv, stdio: ["ignore", "pipe", "inherit"] });
+    const layerEnv = {
+      ...env,
+      FLOOR_ACCESS_KEY_ID: cred.accessKeyId,
+      FLOOR_PREFIX: prefix,
+      FLOOR_KEY: "bench-key",
+      FLOOR_LIB: lib,
+      FLOOR_TOKEN: label,
+      FLOOR_PROCESSES: String(SERVER_PROCESSES),
+    };
+    const child = spawn(process.execPath, [...(layer === "bare" ? [] : nodeArgs), join(here, "floor-server.mjs"), cert, key, String(fport), layer], {
+      env: layerEnv,
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     await new Promise((r, j) => {
       child.stdout.once("data", r);
       child.once("exit", () => j(new Error(`floor server (${layer}) exited`)));
@@ -530,12 +617,22 @@ try {
     const { fport, child: fs } = await startFloor("bare");
     try {
       const fUrl = `https://localhost:${fport}`;
-      const body = JSON.stringify({ requestMetadata: { kmsOperation: "Encrypt", kmsRequestId: randomUUID() }, plaintext: randomBytes(32).toString("base64"), encryptionAlgorithm: "AES_GCM" });
+      const body = JSON.stringify({
+        requestMetadata: { kmsOperation: "Encrypt", kmsRequestId: randomUUID() },
+        plaintext: randomBytes(32).toString("base64"),
+        encryptionAlgorithm: "AES_GCM",
+      });
       const reqs = [{ method: "POST", path: "/kms/xks/v1/keys/k/encrypt", headers: { "content-type": "application/json" }, body }];
       await saturate("floor warm-up", { url: fUrl, requests: reqs, duration: 2 });
       floor = await saturate("bare node HTTPS floor (no SigV4, no HSM)", { url: fUrl, requests: reqs, serverPid: fs.pid });
       // the paced generator against the floor: shows what the generator itself adds at that rate
-      floorPaced = await paced(`bare node HTTPS floor, ${RATE} req/s paced`, { port: fport, rate: RATE, seconds: Math.min(SECONDS, 5), connections: CONNECTIONS, requests: reqs.map((r) => ({ ...r, headers: { ...r.headers, host: `localhost:${fport}` } })) });
+      floorPaced = await paced(`bare node HTTPS floor, ${RATE} req/s paced`, {
+        port: fport,
+        rate: RATE,
+        seconds: Math.min(SECONDS, 5),
+        connections: CONNECTIONS,
+        requests: reqs.map((r) => ({ ...r, headers: { ...r.headers, host: `localhost:${fport}` } })),
+      });
     } finally {
       fs.kill("SIGTERM");
     }
@@ -619,13 +716,27 @@ try {
   log(`warm-up (3 s)...`);
   await saturate("warm-up", { ...common, duration: 3, requests: await mixedPool() });
   // BENCH_PERF=1: a system-wide `perf record` over the saturation phase (who burns the CPU: kernel, TLS, SoftHSM, V8)
-  const perf = PERF ? spawn("perf", ["record", "-a", "-g", "-q", "-o", join(here, "profiles", "perf.data"), "--", "sleep", String(SECONDS)], { stdio: "ignore" }) : undefined;
+  const perf = PERF
+    ? spawn("perf", ["record", "-a", "-g", "-q", "-o", join(here, "profiles", "perf.data"), "--", "sleep", String(SECONDS)], { stdio: "ignore" })
+    : undefined;
   const sat = await saturateProxy(`saturation, ${CONNECTIONS} connections`, { ...common, requests: await mixedPool() });
   if (perf) await new Promise((r) => (perf.exitCode !== null ? r() : perf.once("exit", r)));
   // a rate the proxy can sustain here (half its saturation throughput), for a latency picture below the knee
   const halfRate = Math.max(100, Math.round(sat.reqPerSec / 2 / 100) * 100);
-  const half = await paced(`${halfRate} req/s offered (paced, half of saturation)`, { port, rate: halfRate, seconds: SECONDS, connections: CONNECTIONS, requests: await mixedPool() });
-  const rated = await paced(`${RATE} req/s offered (paced), ${CONNECTIONS} connections`, { port, rate: RATE, seconds: SECONDS, connections: CONNECTIONS, requests: await mixedPool() });
+  const half = await paced(`${halfRate} req/s offered (paced, half of saturation)`, {
+    port,
+    rate: halfRate,
+    seconds: SECONDS,
+    connections: CONNECTIONS,
+    requests: await mixedPool(),
+  });
+  const rated = await paced(`${RATE} req/s offered (paced), ${CONNECTIONS} connections`, {
+    port,
+    rate: RATE,
+    seconds: SECONDS,
+    connections: CONNECTIONS,
+    requests: await mixedPool(),
+  });
 
   // BENCH_AB=<another build's apps/xks-proxy/dist/main.js, or "same"> (and BENCH_AB_NODE_ARGS, node
   // options for it instead of BENCH_NODE_ARGS): a second proxy B on another port with the same
@@ -642,7 +753,11 @@ try {
     const portB = await freePort();
     const metricsPortB = await freePort();
     const configB = join(dir, "xks-proxy-b.toml");
-    writeFileSync(configB, readFileSync(configFile, "utf8").replace(`port = ${port}\n`, `port = ${portB}\n`).replace(`port = ${metricsPort}\n`, `port = ${metricsPortB}\n`), { mode: 0o600 });
+    writeFileSync(
+      configB,
+      readFileSync(configFile, "utf8").replace(`port = ${port}\n`, `port = ${portB}\n`).replace(`port = ${metricsPort}\n`, `port = ${metricsPortB}\n`),
+      { mode: 0o600 },
+    );
     const serverB = await startProxy(entryB, configB, portB, argsB);
     log(`A/B: B = ${entryB} on port ${portB} (pid ${serverB.pid})`);
     await saturate("A/B: B warm-up", { url: `https://localhost:${portB}`, duration: 3, requests: await mixedPool(portB) });
@@ -654,8 +769,19 @@ try {
     for (let i = 0; i < Number(process.env.BENCH_AB_ROUNDS ?? 6); i++) {
       const round = {};
       for (const side of i % 2 === 0 ? sides : [...sides].reverse()) {
-        const s = await saturateProxy(`A/B round ${i + 1}, ${side.name}, saturation`, { url: `https://localhost:${side.port}`, metricsUrl: `http://127.0.0.1:${side.metricsPort}`, requests: await mixedPool(side.port), serverPid: side.pid });
-        const p = await paced(`A/B round ${i + 1}, ${side.name}, ${RATE} req/s offered`, { port: side.port, rate: RATE, seconds: SECONDS, connections: CONNECTIONS, requests: await mixedPool(side.port) });
+        const s = await saturateProxy(`A/B round ${i + 1}, ${side.name}, saturation`, {
+          url: `https://localhost:${side.port}`,
+          metricsUrl: `http://127.0.0.1:${side.metricsPort}`,
+          requests: await mixedPool(side.port),
+          serverPid: side.pid,
+        });
+        const p = await paced(`A/B round ${i + 1}, ${side.name}, ${RATE} req/s offered`, {
+          port: side.port,
+          rate: RATE,
+          seconds: SECONDS,
+          connections: CONNECTIONS,
+          requests: await mixedPool(side.port),
+        });
         round[side.name] = { sat: s, paced: p };
       }
       abRounds.push(round);
@@ -684,9 +810,26 @@ try {
       const serverN = await startProxy(main, configN, portN, nodeArgs, envN);
       try {
         const title = `async, +${us / 1000} ms per PKCS#11 call`;
-        await saturate(`${title}: warm-up`, { url: `https://localhost:${portN}`, duration: 2, tlsOptions: { rejectUnauthorized: false }, requests: await mixedPool(portN) });
-        const satN = await saturateProxy(`${title}: saturation`, { url: `https://localhost:${portN}`, metricsUrl: `http://127.0.0.1:${metricsPortN}`, tlsOptions: { rejectUnauthorized: false }, requests: await mixedPool(portN), serverPid: serverN.pid });
-        const pacedN = await paced(`${title}: ${RATE} req/s offered`, { port: portN, rate: RATE, seconds: SECONDS, connections: CONNECTIONS, requests: await mixedPool(portN) });
+        await saturate(`${title}: warm-up`, {
+          url: `https://localhost:${portN}`,
+          duration: 2,
+          tlsOptions: { rejectUnauthorized: false },
+          requests: await mixedPool(portN),
+        });
+        const satN = await saturateProxy(`${title}: saturation`, {
+          url: `https://localhost:${portN}`,
+          metricsUrl: `http://127.0.0.1:${metricsPortN}`,
+          tlsOptions: { rejectUnauthorized: false },
+          requests: await mixedPool(portN),
+          serverPid: serverN.pid,
+        });
+        const pacedN = await paced(`${title}: ${RATE} req/s offered`, {
+          port: portN,
+          rate: RATE,
+          seconds: SECONDS,
+          connections: CONNECTIONS,
+          requests: await mixedPool(portN),
+        });
         netRows.push({ us, sat: satN, paced: pacedN });
       } finally {
         serverN.kill("SIGTERM");
@@ -736,10 +879,17 @@ try {
   const f = (x, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : "-");
   const load1 = os.loadavg()[0];
   console.log(`\nxks-proxy under TLS keep-alive load: SigV4-signed Encrypt/Decrypt (50/50), 32-byte plaintext, 64-byte AAD`);
-  console.log(`machine: ${NPROC} CPUs, ${cpuModel()}, node ${process.version}, SoftHSM 2 token in ${base} (${baseFs}), load average at the end ${load1.toFixed(2)}`);
-  console.log(`load generators: ${GENERATOR === "wrk" ? "wrk 4 (one thread, its own process)" : "autocannon 8 (in this process)"} for saturation, and a paced open-loop generator in this process (fixed rate, raw TLS sockets), ${CONNECTIONS} keep-alive connections, ${SECONDS} s per phase; the proxy is a separate process (server processes: ${PROCESSES === "auto" ? `auto = ${SERVER_PROCESSES}` : PROCESSES}; XKS fast path ${FAST_PATH ? "on" : "off"})\n`);
+  console.log(
+    `machine: ${NPROC} CPUs, ${cpuModel()}, node ${process.version}, SoftHSM 2 token in ${base} (${baseFs}), load average at the end ${load1.toFixed(2)}`,
+  );
+  console.log(
+    `load generators: ${GENERATOR === "wrk" ? "wrk 4 (one thread, its own process)" : "autocannon 8 (in this process)"} for saturation, and a paced open-loop generator in this process (fixed rate, raw TLS sockets), ${CONNECTIONS} keep-alive connections, ${SECONDS} s per phase; the proxy is a separate process (server processes: ${PROCESSES === "auto" ? `auto = ${SERVER_PROCESSES}` : PROCESSES}; XKS fast path ${FAST_PATH ? "on" : "off"})\n`,
+  );
   console.log(`${"".padEnd(44)}${"req/s".padStart(10)}${"p50 ms".padStart(9)}${"p99 ms".padStart(9)}${"max ms".padStart(9)}${"errors".padStart(8)}`);
-  const line = (name, r) => console.log(`${name.padEnd(44)}${f(r.reqPerSec).padStart(10)}${f(r.p50, 2).padStart(9)}${f(r.p99, 2).padStart(9)}${f(r.max, 1).padStart(9)}${String(r.errors).padStart(8)}`);
+  const line = (name, r) =>
+    console.log(
+      `${name.padEnd(44)}${f(r.reqPerSec).padStart(10)}${f(r.p50, 2).padStart(9)}${f(r.p99, 2).padStart(9)}${f(r.max, 1).padStart(9)}${String(r.errors).padStart(8)}`,
+    );
   line("proxy, saturation", sat);
   line(`proxy, ${RATE} req/s offered (paced)`, rated);
   line(`proxy, ${halfRate} req/s offered (paced)`, half);
@@ -768,7 +918,8 @@ try {
     console.log(`\nThe proxy's cost built up layer by layer (${procs} each, the same signed requests, saturation):`);
     console.log(`${"".padEnd(52)}${"req/s".padStart(8)}${"server µs".padStart(11)}${"ratio to".padStart(10)}`);
     console.log(`${"".padEnd(52)}${"".padStart(8)}${"per req".padStart(11)}${"raw".padStart(10)}`);
-    const layerLine = (name, r) => console.log(`${name.padEnd(52)}${f(r.reqPerSec).padStart(8)}${f(r.serverCpuUs).padStart(11)}${(r.reqPerSec / rawBase).toFixed(2).padStart(10)}`);
+    const layerLine = (name, r) =>
+      console.log(`${name.padEnd(52)}${f(r.reqPerSec).padStart(8)}${f(r.serverCpuUs).padStart(11)}${(r.reqPerSec / rawBase).toFixed(2).padStart(10)}`);
     layerLine("bare node HTTPS server (floor)", floor);
     const names = {
       xks: "+ @ciop/xks pipeline, node:crypto GCM",
@@ -785,17 +936,22 @@ try {
     console.log(`${"".padEnd(44)}${"req/s".padStart(10)}${"ratio".padStart(8)}${`p99@${RATE}`.padStart(10)}${"served".padStart(9)}${"errors".padStart(8)}`);
     console.log(`${"".padEnd(44)}${"".padStart(10)}${"to +0".padStart(8)}${"ms".padStart(10)}${`@${RATE}`.padStart(9)}${"".padStart(8)}`);
     for (const r of netRows) {
-      console.log(`${`async, +${r.us / 1000} ms per call`.padEnd(44)}${f(r.sat.reqPerSec).padStart(10)}${(r.sat.reqPerSec / base0.sat.reqPerSec).toFixed(2).padStart(8)}${f(r.paced.p99, 2).padStart(10)}${f(r.paced.reqPerSec).padStart(9)}${String(r.sat.errors + r.paced.errors).padStart(8)}`);
+      console.log(
+        `${`async, +${r.us / 1000} ms per call`.padEnd(44)}${f(r.sat.reqPerSec).padStart(10)}${(r.sat.reqPerSec / base0.sat.reqPerSec).toFixed(2).padStart(8)}${f(r.paced.p99, 2).padStart(10)}${f(r.paced.reqPerSec).padStart(9)}${String(r.sat.errors + r.paced.errors).padStart(8)}`,
+      );
     }
-    console.log(`${"(the proxy above, its own call mode)".padEnd(44)}${f(sat.reqPerSec).padStart(10)}${(sat.reqPerSec / base0.sat.reqPerSec).toFixed(2).padStart(8)}${f(rated.p99, 2).padStart(10)}${f(rated.reqPerSec).padStart(9)}`);
+    console.log(
+      `${"(the proxy above, its own call mode)".padEnd(44)}${f(sat.reqPerSec).padStart(10)}${(sat.reqPerSec / base0.sat.reqPerSec).toFixed(2).padStart(8)}${f(rated.p99, 2).padStart(10)}${f(rated.reqPerSec).padStart(9)}`,
+    );
   }
   if (abRounds) {
     console.log(`\nA/B, alternating (AB, BA, ...): ${abLabel}; ${SECONDS} s phases`);
     console.log("(µs per request: server CPU / generator CPU / in the HSM call; p99 in ms)");
     const head = (side) => `${`${side} req/s`.padStart(9)}${"µs srv/gen/hsm".padStart(16)}${`p99@${RATE}`.padStart(10)}`;
     console.log(`${"round".padEnd(8)}${head("A")} ${head("B")}`);
-    const cell = (x) => `${f(x.sat.reqPerSec).padStart(9)}${`${f(x.sat.serverCpuUs)}/${f(x.sat.generatorCpuUs)}/${f(x.sat.hsmCallUs)}`.padStart(16)}${f(x.paced.p99, 2).padStart(10)}`;
-    abRounds.forEach((r, i) => console.log(`${String(i + 1).padEnd(8)}${cell(r.A)} ${cell(r.B)}`));
+    const cell = (x) =>
+      `${f(x.sat.reqPerSec).padStart(9)}${`${f(x.sat.serverCpuUs)}/${f(x.sat.generatorCpuUs)}/${f(x.sat.hsmCallUs)}`.padStart(16)}${f(x.paced.p99, 2).padStart(10)}`;
+    for (const [i, r] of abRounds.entries()) console.log(`${String(i + 1).padEnd(8)}${cell(r.A)} ${cell(r.B)}`);
     // (a round whose /metrics read failed has no HSM figure: medians skip it rather than sort a NaN)
     const median = (xs) => {
       const v = xs.filter(Number.isFinite).sort((a, b) => a - b);
@@ -805,37 +961,52 @@ try {
     };
     const med = (side, pick) => median(abRounds.map((r) => pick(r[side])));
     const mid = (side) => ({
-      sat: { reqPerSec: med(side, (x) => x.sat.reqPerSec), serverCpuUs: med(side, (x) => x.sat.serverCpuUs), generatorCpuUs: med(side, (x) => x.sat.generatorCpuUs), hsmCallUs: med(side, (x) => x.sat.hsmCallUs) },
+      sat: {
+        reqPerSec: med(side, (x) => x.sat.reqPerSec),
+        serverCpuUs: med(side, (x) => x.sat.serverCpuUs),
+        generatorCpuUs: med(side, (x) => x.sat.generatorCpuUs),
+        hsmCallUs: med(side, (x) => x.sat.hsmCallUs),
+      },
       paced: { p99: med(side, (x) => x.paced.p99) },
     });
     const [mA, mB] = [mid("A"), mid("B")];
     console.log(`${"median".padEnd(8)}${cell(mA)} ${cell(mB)}`);
     const wins = abRounds.filter((r) => r.B.sat.reqPerSec > r.A.sat.reqPerSec).length;
-    console.log(`B / A, medians: req/s ${(mB.sat.reqPerSec / mA.sat.reqPerSec).toFixed(3)}, server µs per request ${(mB.sat.serverCpuUs / mA.sat.serverCpuUs).toFixed(3)}; B served more in ${wins} of ${abRounds.length} rounds`);
+    console.log(
+      `B / A, medians: req/s ${(mB.sat.reqPerSec / mA.sat.reqPerSec).toFixed(3)}, server µs per request ${(mB.sat.serverCpuUs / mA.sat.serverCpuUs).toFixed(3)}; B served more in ${wins} of ${abRounds.length} rounds`,
+    );
   }
   console.log(`\nratio proxy req/s / raw token-key sync ops/s (better of two runs): ${ratio.toFixed(2)}`);
   console.log(`ratio proxy req/s / bare HTTPS floor req/s:                       ${(sat.reqPerSec / floor.reqPerSec).toFixed(2)}`);
-  if (sat.errors || rated.errors || half.errors) console.log(`non-2xx/errors: saturation ${JSON.stringify(sat.statusCodes)}, ${RATE}/s ${JSON.stringify(rated.statusCodes)}, ${halfRate}/s ${JSON.stringify(half.statusCodes)}`);
-  if (rated.reqPerSec < RATE * 0.97) console.log(`note: the proxy delivered ${f(rated.reqPerSec)} of the ${RATE} req/s offered, so requests queued and the p99 at ${RATE} req/s is queueing time`);
+  if (sat.errors || rated.errors || half.errors)
+    console.log(
+      `non-2xx/errors: saturation ${JSON.stringify(sat.statusCodes)}, ${RATE}/s ${JSON.stringify(rated.statusCodes)}, ${halfRate}/s ${JSON.stringify(half.statusCodes)}`,
+    );
+  if (rated.reqPerSec < RATE * 0.97)
+    console.log(
+      `note: the proxy delivered ${f(rated.reqPerSec)} of the ${RATE} req/s offered, so requests queued and the p99 at ${RATE} req/s is queueing time`,
+    );
   const p99 = Math.max(rated.p99, 0);
   console.log(`xks-bench: ${f(sat.reqPerSec)} req/s, ratio ${ratio.toFixed(2)}, p99 at ${RATE} req/s ${p99.toFixed(2)} ms`);
   if (sat.errors + rated.errors + half.errors > 0) process.exitCode = 1;
 } finally {
   await Promise.all(
-    servers.filter((child) => child.exitCode === null).map(
-      (child) =>
-        new Promise((r) => {
-          const t = setTimeout(() => {
-            child.kill("SIGKILL");
-            r();
-          }, 5000);
-          child.once("exit", () => {
-            clearTimeout(t);
-            r();
-          });
-          child.kill("SIGTERM");
-        }),
-    ),
+    servers
+      .filter((child) => child.exitCode === null)
+      .map(
+        (child) =>
+          new Promise((r) => {
+            const t = setTimeout(() => {
+              child.kill("SIGKILL");
+              r();
+            }, 5000);
+            child.once("exit", () => {
+              clearTimeout(t);
+              r();
+            });
+            child.kill("SIGTERM");
+          }),
+      ),
   );
   if (KEEP) log(`kept ${dir}`);
   else rmSync(dir, { recursive: true, force: true });

@@ -25,7 +25,7 @@ const SECONDS = Number(process.env.SECONDS ?? 8);
 const here = dirname(fileURLToPath(import.meta.url));
 const runProxy = join(here, "../../apps/xks-proxy/test/support/run-proxy.cjs");
 const dir = mkdtempSync(join(tmpdir(), "scrypt-flood-"));
-const log = (s) => process.stdout.write(s + "\n");
+const log = (s) => process.stdout.write(`${s}\n`);
 
 mkdirSync(join(dir, "tokens"));
 const conf = join(dir, "softhsm2.conf");
@@ -33,8 +33,15 @@ writeFileSync(conf, `directories.tokendir = ${join(dir, "tokens")}\nobjectstore.
 const pin = randomBytes(8).toString("hex");
 const env = { ...process.env, SOFTHSM2_CONF: conf, BENCH_PIN: pin, XDG_DATA_HOME: join(dir, "xdg") };
 delete env.XKS_PROXY_CONFIG;
-execFileSync("softhsm2-util", ["--init-token", "--free", "--label", "flood-bench", "--so-pin", randomBytes(8).toString("hex"), "--pin", pin], { env, stdio: "ignore" });
-const hash = execFileSync(process.execPath, [runProxy, "salesforce", "hash-password"], { env, input: "the real password", encoding: "utf8" }).trim().split("\n").pop().trim();
+execFileSync("softhsm2-util", ["--init-token", "--free", "--label", "flood-bench", "--so-pin", randomBytes(8).toString("hex"), "--pin", pin], {
+  env,
+  stdio: "ignore",
+});
+const hash = execFileSync(process.execPath, [runProxy, "salesforce", "hash-password"], { env, input: "the real password", encoding: "utf8" })
+  .trim()
+  .split("\n")
+  .pop()
+  .trim();
 const cred = generateXksCredential();
 const port = await new Promise((resolve) => {
   const s = net.createServer().listen(0, "127.0.0.1", () => {
@@ -54,7 +61,14 @@ execFileSync(process.execPath, [runProxy, "keys", "create", "bench-key", "--conf
 const child = spawn(process.execPath, [runProxy, "serve", "--config", file], { env, stdio: ["ignore", "ignore", "inherit"] });
 process.on("exit", () => child.kill("SIGKILL"));
 for (let i = 0; ; i++) {
-  const up = await new Promise((resolve) => http.get({ host: "127.0.0.1", port, path: "/ping" }, (res) => (res.resume(), resolve(res.statusCode === 200))).on("error", () => resolve(false)));
+  const up = await new Promise((resolve) =>
+    http
+      .get({ host: "127.0.0.1", port, path: "/ping" }, (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      })
+      .on("error", () => resolve(false)),
+  );
   if (up) break;
   if (i > 600) throw new Error("the proxy did not start");
   await new Promise((r) => setTimeout(r, 100));
@@ -68,10 +82,13 @@ for (let i = 0; i < 400; i++) signed.push(await sign(path, encryptBody(), port))
 
 function request(agent, r) {
   return new Promise((resolve, reject) => {
-    const q = http.request({ host: "127.0.0.1", port, path: r.path, method: "POST", agent, headers: { ...r.headers, "content-length": Buffer.byteLength(r.body) } }, (res) => {
-      res.resume();
-      res.on("end", () => resolve(res.statusCode));
-    });
+    const q = http.request(
+      { host: "127.0.0.1", port, path: r.path, method: "POST", agent, headers: { ...r.headers, "content-length": Buffer.byteLength(r.body) } },
+      (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode));
+      },
+    );
     q.on("error", reject);
     q.end(r.body);
   });
@@ -134,7 +151,12 @@ async function withFlood(spread, f) {
     flooder.once("message", resolve);
     flooder.send("stop");
   });
-  return { ...out, flood: Object.entries(counts).map(([s, c]) => `${s}:${c}`).join(" ") };
+  return {
+    ...out,
+    flood: Object.entries(counts)
+      .map(([s, c]) => `${s}:${c}`)
+      .join(" "),
+  };
 }
 
 try {
@@ -147,7 +169,10 @@ try {
   const base = rows[0].p99;
   log(`XKS Encrypt at ${RATE} req/s for ${SECONDS} s per row, while 40 connections send wrong Basic passwords to the Salesforce route`);
   log("row              p50 ms   p99 ms   p99/baseline   non-200   flood answers (status:count)");
-  for (const r of rows) log(`${r.row.padEnd(16)} ${r.p50.toFixed(2).padStart(6)}   ${r.p99.toFixed(2).padStart(6)}   ${(r.p99 / base).toFixed(2).padStart(12)}   ${String(r.bad).padStart(7)}   ${r.flood ?? ""}`);
+  for (const r of rows)
+    log(
+      `${r.row.padEnd(16)} ${r.p50.toFixed(2).padStart(6)}   ${r.p99.toFixed(2).padStart(6)}   ${(r.p99 / base).toFixed(2).padStart(12)}   ${String(r.bad).padStart(7)}   ${r.flood ?? ""}`,
+    );
 } finally {
   child.kill("SIGTERM");
   await new Promise((r) => child.once("exit", r));

@@ -26,5 +26,21 @@ async function measure(name, fn, n = 20000) {
   console.log(`${name.padEnd(50)} ${us.toFixed(1).padStart(8)} µs`);
 }
 await measure("verifyXksSignature", (r) => verifyXksSignature({ method: r.method, path: r.url, query: "", headers: r.headers, body: r.body }, store));
-await measure("handleXksHttpRequest (software AES-GCM)", async (r) => { const o = await handleXksHttpRequest(r, service); if (o.status !== 200) throw new Error(o.body); });
-await measure("log line JSON.stringify", (r) => JSON.stringify({ time: new Date().toISOString(), level: "info", pid: 1, msg: "request", kmsRequestId: "x", operation: "Encrypt", store: "s", key: "k1", status: 200, latencyMs: 1.23 }));
+await measure("handleXksHttpRequest (software AES-GCM)", async (r) => {
+  const o = await handleXksHttpRequest(r, service);
+  if (o.status !== 200) throw new Error(o.body);
+});
+await measure("log line JSON.stringify", () =>
+  JSON.stringify({
+    time: new Date().toISOString(),
+    level: "info",
+    pid: 1,
+    msg: "request",
+    kmsRequestId: "x",
+    operation: "Encrypt",
+    store: "s",
+    key: "k1",
+    status: 200,
+    latencyMs: 1.23,
+  }),
+);

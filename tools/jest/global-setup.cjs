@@ -8,7 +8,11 @@ const path = require("node:path");
 const crypto = require("node:crypto");
 const { execFileSync } = require("node:child_process");
 
-const SOFTHSM_LIB_CANDIDATES = ["/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so", "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so"];
+const SOFTHSM_LIB_CANDIDATES = [
+  "/usr/lib/softhsm/libsofthsm2.so",
+  "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+  "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
+];
 
 module.exports = async function globalSetup() {
   if (process.env.CIOP_TEST_DIR) return; // nested jest (e.g. a test spawning jest) reuses the outer token
@@ -19,15 +23,18 @@ module.exports = async function globalSetup() {
   const tokens = path.join(dir, "tokens");
   fs.mkdirSync(tokens, { mode: 0o700 });
   const conf = path.join(dir, "softhsm2.conf");
-  fs.writeFileSync(conf, [
-    `directories.tokendir = ${tokens}`,
-    "objectstore.backend = file",
-    "log.level = ERROR",
-    "slots.removable = false",
-    "slots.mechanisms = ALL",
-    "library.reset_on_fork = false",
-    "",
-  ].join("\n"));
+  fs.writeFileSync(
+    conf,
+    [
+      `directories.tokendir = ${tokens}`,
+      "objectstore.backend = file",
+      "log.level = ERROR",
+      "slots.removable = false",
+      "slots.mechanisms = ALL",
+      "library.reset_on_fork = false",
+      "",
+    ].join("\n"),
+  );
   const label = "ciop-test";
   const pin = crypto.randomBytes(8).toString("hex");
   const soPin = crypto.randomBytes(8).toString("hex");

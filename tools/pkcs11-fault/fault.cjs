@@ -24,7 +24,13 @@ function faultModule() {
 function faultModuleCopy(dir, env) {
   const file = path.join(dir, `libpkcs11-fault-${process.pid}-${Math.random().toString(36).slice(2, 8)}.so`);
   copyFileSync(faultModule(), file);
-  if (env) writeFileSync(`${file}.env`, Object.entries(env).map(([k, v]) => `${k}=${v}\n`).join(""));
+  if (env)
+    writeFileSync(
+      `${file}.env`,
+      Object.entries(env)
+        .map(([k, v]) => `${k}=${v}\n`)
+        .join(""),
+    );
   return file;
 }
 
@@ -37,7 +43,7 @@ class FaultControl {
   /** Replaces the rules in force (one rule per entry). */
   set(...rules) {
     const tmp = `${this.file}.${process.pid}.${++this.n}.tmp`;
-    writeFileSync(tmp, rules.join("\n") + "\n");
+    writeFileSync(tmp, `${rules.join("\n")}\n`);
     renameSync(tmp, this.file);
   }
   /** No rules: every call is forwarded as is (and a call hanging on a rule is released). */

@@ -49,8 +49,16 @@ const COMMON: OptionName[] = ["help", "version", "config", "debug", "json"];
 /** Which options each command accepts. */
 export const COMMAND_OPTIONS: Record<"export" | "inspect" | "keys", ReadonlySet<OptionName>> = {
   export: new Set<OptionName>([
-    ...COMMON, ...HSM_OPTIONS, "azure-kek", "key-type", "out-dir", "force",
-    "allow-weak-wrapping-key", "allow-invalid-certificate", "allow-legacy", "audit-log",
+    ...COMMON,
+    ...HSM_OPTIONS,
+    "azure-kek",
+    "key-type",
+    "out-dir",
+    "force",
+    "allow-weak-wrapping-key",
+    "allow-invalid-certificate",
+    "allow-legacy",
+    "audit-log",
   ]),
   inspect: new Set<OptionName>([...COMMON, "allow-weak-wrapping-key", "allow-invalid-certificate", "allow-legacy", "azure-kek"]),
   keys: new Set<OptionName>([...COMMON, ...HSM_OPTIONS, "audit-log", "yes", "all"]),
@@ -62,13 +70,17 @@ export function spell(name: OptionName): string {
   return def.short ? `-${def.short}/--${name}` : `--${name}`;
 }
 
-export function parseCommandLine(argv: readonly string[]): ParsedArgs {
-  let parsed;
+/** node's parseArgs over citool's options; its errors become usage errors. */
+function parseOptions(argv: readonly string[]) {
   try {
-    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true, tokens: true });
+    return parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true, tokens: true });
   } catch (err) {
     throw translateParseError(err, argv);
   }
+}
+
+export function parseCommandLine(argv: readonly string[]): ParsedArgs {
+  const parsed = parseOptions(argv);
   const given: ParsedArgs["given"] = [];
   for (const t of parsed.tokens ?? []) {
     if (t.kind === "option") given.push({ name: t.name as OptionName, spelled: t.rawName });

@@ -86,7 +86,12 @@ function readConfigFile(path: string, explicit: boolean): FileConfig {
   for (const [section, value] of Object.entries(doc)) {
     const keys = CONFIG_KEYS[section];
     if (!keys) {
-      throw new CiopError("ERR_CONFIG_INVALID", `config file ${path}: unknown section [${section}]; accepted: ${Object.keys(CONFIG_KEYS).map((s) => `[${s}]`).join(", ")}`);
+      throw new CiopError(
+        "ERR_CONFIG_INVALID",
+        `config file ${path}: unknown section [${section}]; accepted: ${Object.keys(CONFIG_KEYS)
+          .map((s) => `[${s}]`)
+          .join(", ")}`,
+      );
     }
     if (typeof value !== "object" || value === null || Array.isArray(value)) {
       throw new CiopError("ERR_CONFIG_INVALID", `config file ${path}: [${section}] must be a table`);
@@ -128,7 +133,10 @@ export function loadSettings(args: ParsedArgs, io: Io): Settings {
   if ([ocs !== undefined, softcard !== undefined, modProt].filter(Boolean).length > 1) {
     throw usageError("options -O/--ocs, -S/--softcard and -M/--module-protection exclude each other; give at most one");
   }
-  for (const [name, v] of [["-O/--ocs", ocs], ["-S/--softcard", softcard]] as const) {
+  for (const [name, v] of [
+    ["-O/--ocs", ocs],
+    ["-S/--softcard", softcard],
+  ] as const) {
     if (v !== undefined && v.trim() === "") throw usageError(`option ${name} needs a non-empty card set or softcard name`);
   }
   let protection: ProtectionSetting;
@@ -145,7 +153,11 @@ export function loadSettings(args: ParsedArgs, io: Io): Settings {
   if (moduleOpt !== undefined && tokenOpt !== undefined && moduleOpt !== tokenOpt) {
     throw usageError("options -m/--module and --token both select the token; give one of them");
   }
-  for (const [name, v] of [["-m/--module", moduleOpt], ["--token", tokenOpt], ["--hsm-lib", str(args, "hsm-lib")]] as const) {
+  for (const [name, v] of [
+    ["-m/--module", moduleOpt],
+    ["--token", tokenOpt],
+    ["--hsm-lib", str(args, "hsm-lib")],
+  ] as const) {
     if (v !== undefined && v.trim() === "") throw usageError(`option ${name} needs a non-empty value`);
   }
   const token = moduleOpt ?? tokenOpt ?? env.CIOP_TOKEN ?? file.hsm?.token;
@@ -154,10 +166,12 @@ export function loadSettings(args: ParsedArgs, io: Io): Settings {
   const pinEnv = str(args, "pin-file") === undefined && env.CIOP_PIN !== undefined ? "CIOP_PIN" : undefined;
 
   const auditRaw = str(args, "audit-log") ?? env.CIOP_AUDIT_LOG ?? file.audit?.log;
-  const auditLog = auditRaw === undefined
-    ? defaultAuditLogPath(env)
-    : /^(off|none|)$/i.test(auditRaw) ? null
-    : resolve(str(args, "audit-log") !== undefined || env.CIOP_AUDIT_LOG !== undefined ? io.cwd : fileDir, auditRaw);
+  const auditLog =
+    auditRaw === undefined
+      ? defaultAuditLogPath(env)
+      : /^(off|none|)$/i.test(auditRaw)
+        ? null
+        : resolve(str(args, "audit-log") !== undefined || env.CIOP_AUDIT_LOG !== undefined ? io.cwd : fileDir, auditRaw);
 
   return {
     configFile: existsSync(configFile) ? configFile : undefined,

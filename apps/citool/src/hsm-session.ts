@@ -56,7 +56,11 @@ export async function openHsm(settings: Settings, io: Io, extra: Partial<HsmOpti
     // say it in command-line terms (the library's message speaks of API options)
     if (CiopError.isInstance(err) && err.code === "ERR_PIN_MISSING" && /options\.pin/.test(err.message)) {
       const what = /^no (.*?):/.exec(err.message)?.[1] ?? "PIN";
-      throw new CiopError("ERR_PIN_MISSING", `no ${what} given: set CIOP_PIN, pass --pin-file FILE (or pin_file in the config), or run citool on a terminal to be asked`, { cause: err });
+      throw new CiopError(
+        "ERR_PIN_MISSING",
+        `no ${what} given: set CIOP_PIN, pass --pin-file FILE (or pin_file in the config), or run citool on a terminal to be asked`,
+        { cause: err },
+      );
     }
     throw err;
   }
@@ -73,7 +77,9 @@ export function checkPinFile(settings: Settings): void {
     if (!statSync(f).isFile()) throw Object.assign(new Error("not a file"), { code: "EISDIR" });
     accessSync(f, constants.R_OK);
   } catch (err) {
-    throw usageError(`PIN file ${f} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); give a readable file that holds the PIN`);
+    throw usageError(
+      `PIN file ${f} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); give a readable file that holds the PIN`,
+    );
   }
 }
 
@@ -85,7 +91,13 @@ async function openHsmOnce(settings: Settings, io: Io, extra: Partial<HsmOptions
     return await Hsm.open(hsmOptions(settings, io, settings.hsm.token, extra));
   } catch (err) {
     const t = settings.hsm.token;
-    if (CiopError.isInstance(err) && err.code === "ERR_TOKEN_NOT_FOUND" && settings.hsm.tokenFromModuleOption && t !== undefined && /^[1-9][0-9]{0,2}$/.test(t)) {
+    if (
+      CiopError.isInstance(err) &&
+      err.code === "ERR_TOKEN_NOT_FOUND" &&
+      settings.hsm.tokenFromModuleOption &&
+      t !== undefined &&
+      /^[1-9][0-9]{0,2}$/.test(t)
+    ) {
       try {
         return await Hsm.open(hsmOptions(settings, io, `#${Number(t) - 1}`, extra));
       } catch (err2) {

@@ -51,7 +51,7 @@ export function printWarning(io: Io, message: string): void {
 }
 
 export function printJson(io: Io, doc: unknown): void {
-  io.out(JSON.stringify(doc, null, 2) + "\n");
+  io.out(`${JSON.stringify(doc, null, 2)}\n`);
 }
 
 /**

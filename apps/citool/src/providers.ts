@@ -7,14 +7,7 @@ import { CiopError } from "@ciop/core";
 import type { ProviderModule } from "@ciop/wrap";
 
 /** Seed order first, then ciop's additions. */
-export const PROVIDER_ORDER = [
-  "aws",
-  "google-compute-engine",
-  "google-cloud-key-management",
-  "microsoft-azure",
-  "salesforce",
-  "alibaba",
-] as const;
+export const PROVIDER_ORDER = ["aws", "google-compute-engine", "google-cloud-key-management", "microsoft-azure", "salesforce", "alibaba"] as const;
 
 type ProviderPackage = Record<string, unknown>;
 
@@ -96,9 +89,7 @@ export function findProvider(name: string): ProviderModule {
   if (m) return m;
   if (!complete) throw notLoaded(`looking up provider '${name}'`);
   const known = providerNames();
-  throw new CiopError(
-    "ERR_PROVIDER_UNKNOWN",
-    `unknown provider '${name}'; accepted: ${known.length ? known.join(", ") : "(no provider package is built)"}`,
-    { details: { provider: name, accepted: known } },
-  );
+  throw new CiopError("ERR_PROVIDER_UNKNOWN", `unknown provider '${name}'; accepted: ${known.length ? known.join(", ") : "(no provider package is built)"}`, {
+    details: { provider: name, accepted: known },
+  });
 }

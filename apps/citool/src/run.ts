@@ -45,12 +45,18 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
       return 0;
     }
     if (first === "inspect") {
-      if (flag(args, "help")) { io.out(INSPECT_HELP); return 0; }
+      if (flag(args, "help")) {
+        io.out(INSPECT_HELP);
+        return 0;
+      }
       const [{ runInspect }] = await Promise.all([import("./commands/inspect.js"), loadProviders()]);
       return await runInspect(args, io);
     }
     if (first === "keys") {
-      if (flag(args, "help")) { io.out(KEYS_HELP); return 0; }
+      if (flag(args, "help")) {
+        io.out(KEYS_HELP);
+        return 0;
+      }
       const { runKeys } = await import("./commands/keys.js");
       return await runKeys(args, io);
     }
@@ -69,7 +75,7 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
     const debug = args ? flag(args, "debug") : argv.includes("--debug");
     const code = exitCodeFor(err);
     const s = makeStyle(io, io.stderrIsTTY);
-    io.err(s.red(formatError(err, debug)) + "\n");
+    io.err(`${s.red(formatError(err, debug))}\n`);
     if (args && flag(args, "json")) {
       printJson(io, {
         error: {

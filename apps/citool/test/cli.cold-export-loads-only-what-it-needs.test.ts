@@ -49,7 +49,13 @@ async function recordedRun(args: string[], cwd: string, noHsmArgs = false): Prom
 }
 
 const X509_STACK = ["@peculiar/x509", "@peculiar/asn1-x509", "@peculiar/asn1-schema", "@peculiar/asn1-cms", "reflect-metadata", "tsyringe"];
-const OTHER_PROVIDERS = ["@ciop/providers-gcp", "@ciop/providers-azure", "@ciop/providers-salesforce", "@ciop/providers-alibaba", "@ciop/salesforce-cache-only"];
+const OTHER_PROVIDERS = [
+  "@ciop/providers-gcp",
+  "@ciop/providers-azure",
+  "@ciop/providers-salesforce",
+  "@ciop/providers-alibaba",
+  "@ciop/salesforce-cache-only",
+];
 
 test("a cold AWS export of an existing key under a DER public key loads one provider package, no X.509/TOML/JOSE library and no other command", async () => {
   const cwd = tempDir("loads-export");
@@ -69,7 +75,8 @@ test("control: inspecting a certificate loads the X.509 library and every provid
   const cwd = tempDir("loads-inspect");
   const r = await recordedRun(["inspect", keys.cert[2048]!], cwd, true);
   expect([r.code, r.stderr]).toEqual([0, expect.not.stringContaining("error")]);
-  for (const needed of ["@peculiar/x509", "@peculiar/asn1-x509", "asn1js", "@ciop/providers-aws", ...OTHER_PROVIDERS.slice(0, 4)]) expect(r.loaded).toContain(needed);
+  for (const needed of ["@peculiar/x509", "@peculiar/asn1-x509", "asn1js", "@ciop/providers-aws", ...OTHER_PROVIDERS.slice(0, 4)])
+    expect(r.loaded).toContain(needed);
 });
 
 test("control: a config file loads the TOML parser", async () => {

@@ -8,10 +8,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import {
-  assertBuilt, hsmAesKcvHex, hsmPublicKeyHex, listFiles, makeWrappingKeys, pyVerify, runCli, tempDir,
-  type WrappingKeys,
-} from "./helpers.js";
+import { assertBuilt, hsmAesKcvHex, hsmPublicKeyHex, listFiles, makeWrappingKeys, pyVerify, runCli, tempDir, type WrappingKeys } from "./helpers.js";
 
 let keys: WrappingKeys;
 let work: string;
@@ -43,42 +40,160 @@ interface Case {
 
 const SEED_AWS = ["RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_1", "RSAES_PKCS1_V1_5"];
 const scheme = (alg: string): Scheme =>
-  alg === "RSAES_OAEP_SHA_256" ? "oaep-sha256" : alg === "RSAES_OAEP_SHA_1" ? "oaep-sha1" : alg === "RSAES_PKCS1_V1_5" ? "pkcs1"
-  : alg === "RSA_AES_KEY_WRAP_SHA_256" ? "rsa-aes-sha256" : "rsa-aes-sha1";
+  alg === "RSAES_OAEP_SHA_256"
+    ? "oaep-sha256"
+    : alg === "RSAES_OAEP_SHA_1"
+      ? "oaep-sha1"
+      : alg === "RSAES_PKCS1_V1_5"
+        ? "pkcs1"
+        : alg === "RSA_AES_KEY_WRAP_SHA_256"
+          ? "rsa-aes-sha256"
+          : "rsa-aes-sha1";
 const legacy = (alg: string) => (alg === "RSAES_PKCS1_V1_5" ? ["--allow-legacy"] : []);
 
 const cases: Case[] = [
   // AWS: seed algorithms with the seed's AES-256 key, then the RSA-AES algorithms for key pairs
-  ...SEED_AWS.map((algorithm): Case => ({ provider: "aws", algorithm, keyType: "AES-256", defaultKeyType: true, wrapBits: 4096, wrapForm: "spkiDer", scheme: scheme(algorithm), files: (k) => [`${k}-wrapped`], extraArgs: legacy(algorithm) })),
-  { provider: "aws", algorithm: "RSA_AES_KEY_WRAP_SHA_256", keyType: "RSA-3072", wrapBits: 4096, wrapForm: "spkiDer", scheme: "rsa-aes-sha256", files: (k) => [`${k}-wrapped`] },
-  { provider: "aws", algorithm: "RSA_AES_KEY_WRAP_SHA_1", keyType: "EC-NISTP256", wrapBits: 3072, wrapForm: "spkiDer", scheme: "rsa-aes-sha1", files: (k) => [`${k}-wrapped`] },
-  { provider: "aws", algorithm: "RSAES_OAEP_SHA_256", keyType: "EC-SECP256K1", wrapBits: 4096, wrapForm: "spkiDer", scheme: "oaep-sha256", files: (k) => [`${k}-wrapped`] },
+  ...SEED_AWS.map(
+    (algorithm): Case => ({
+      provider: "aws",
+      algorithm,
+      keyType: "AES-256",
+      defaultKeyType: true,
+      wrapBits: 4096,
+      wrapForm: "spkiDer",
+      scheme: scheme(algorithm),
+      files: (k) => [`${k}-wrapped`],
+      extraArgs: legacy(algorithm),
+    }),
+  ),
+  {
+    provider: "aws",
+    algorithm: "RSA_AES_KEY_WRAP_SHA_256",
+    keyType: "RSA-3072",
+    wrapBits: 4096,
+    wrapForm: "spkiDer",
+    scheme: "rsa-aes-sha256",
+    files: (k) => [`${k}-wrapped`],
+  },
+  {
+    provider: "aws",
+    algorithm: "RSA_AES_KEY_WRAP_SHA_1",
+    keyType: "EC-NISTP256",
+    wrapBits: 3072,
+    wrapForm: "spkiDer",
+    scheme: "rsa-aes-sha1",
+    files: (k) => [`${k}-wrapped`],
+  },
+  {
+    provider: "aws",
+    algorithm: "RSAES_OAEP_SHA_256",
+    keyType: "EC-SECP256K1",
+    wrapBits: 4096,
+    wrapForm: "spkiDer",
+    scheme: "oaep-sha256",
+    files: (k) => [`${k}-wrapped`],
+  },
   // Google Compute Engine: the certificate from Google is RSA-2048
-  ...SEED_AWS.map((algorithm): Case => ({ provider: "google-compute-engine", algorithm, keyType: "AES-256", defaultKeyType: true, wrapBits: 2048, wrapForm: "cert", scheme: scheme(algorithm), files: (k) => [`${k}-wrapped`], extraArgs: legacy(algorithm) })),
+  ...SEED_AWS.map(
+    (algorithm): Case => ({
+      provider: "google-compute-engine",
+      algorithm,
+      keyType: "AES-256",
+      defaultKeyType: true,
+      wrapBits: 2048,
+      wrapForm: "cert",
+      scheme: scheme(algorithm),
+      files: (k) => [`${k}-wrapped`],
+      extraArgs: legacy(algorithm),
+    }),
+  ),
   // Google Cloud KMS (2.2.2: wrapAlg = the import job's hash), every seed key type
   ...["RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_1"].flatMap((algorithm) =>
-    ["RSA-2048", "RSA-3072", "RSA-4096", "EC-NISTP256", "EC-NISTP384", "AES-256"].map((keyType): Case => ({
-      provider: "google-cloud-key-management", algorithm, keyType, defaultKeyType: keyType === "RSA-2048",
-      wrapBits: keyType === "AES-256" && algorithm === "RSAES_OAEP_SHA_1" ? 3072 : 4096, wrapForm: "pubPem",
-      scheme: algorithm === "RSAES_OAEP_SHA_256" ? "rsa-aes-sha256" : "rsa-aes-sha1", files: (k) => [`${k}-wrapped.bin`],
-    }))),
+    ["RSA-2048", "RSA-3072", "RSA-4096", "EC-NISTP256", "EC-NISTP384", "AES-256"].map(
+      (keyType): Case => ({
+        provider: "google-cloud-key-management",
+        algorithm,
+        keyType,
+        defaultKeyType: keyType === "RSA-2048",
+        wrapBits: keyType === "AES-256" && algorithm === "RSAES_OAEP_SHA_1" ? 3072 : 4096,
+        wrapForm: "pubPem",
+        scheme: algorithm === "RSAES_OAEP_SHA_256" ? "rsa-aes-sha256" : "rsa-aes-sha1",
+        files: (k) => [`${k}-wrapped.bin`],
+      }),
+    ),
+  ),
   // ...and Google's own import-method names (ciop adds)
-  { provider: "google-cloud-key-management", algorithm: "RSA_OAEP_4096_SHA256", keyType: "AES-256", wrapBits: 4096, wrapForm: "pubPem", scheme: "oaep-sha256", files: (k) => [`${k}-wrapped.bin`] },
-  { provider: "google-cloud-key-management", algorithm: "RSA_OAEP_3072_SHA1_AES_256", keyType: "EC-NISTP256", wrapBits: 3072, wrapForm: "pubPem", scheme: "rsa-aes-sha1", files: (k) => [`${k}-wrapped.bin`] },
+  {
+    provider: "google-cloud-key-management",
+    algorithm: "RSA_OAEP_4096_SHA256",
+    keyType: "AES-256",
+    wrapBits: 4096,
+    wrapForm: "pubPem",
+    scheme: "oaep-sha256",
+    files: (k) => [`${k}-wrapped.bin`],
+  },
+  {
+    provider: "google-cloud-key-management",
+    algorithm: "RSA_OAEP_3072_SHA1_AES_256",
+    keyType: "EC-NISTP256",
+    wrapBits: 3072,
+    wrapForm: "pubPem",
+    scheme: "rsa-aes-sha1",
+    files: (k) => [`${k}-wrapped.bin`],
+  },
   // Microsoft Azure: no wrapAlg, the KEK id in -a, every seed key type
-  ...["RSA-2048", "RSA-3072", "RSA-4096", "EC-NISTP256", "EC-NISTP384", "EC-NISTP521", "EC-SECP256K1"].map((keyType): Case => ({
-    provider: "microsoft-azure", keyType, defaultKeyType: keyType === "RSA-2048", wrapBits: 4096, wrapForm: "pubPem",
-    scheme: "rsa-aes-sha1", files: (k) => [`KeyTransferPackage-${k}.byok`], extraArgs: ["-a", KID],
-  })),
+  ...["RSA-2048", "RSA-3072", "RSA-4096", "EC-NISTP256", "EC-NISTP384", "EC-NISTP521", "EC-SECP256K1"].map(
+    (keyType): Case => ({
+      provider: "microsoft-azure",
+      keyType,
+      defaultKeyType: keyType === "RSA-2048",
+      wrapBits: 4096,
+      wrapForm: "pubPem",
+      scheme: "rsa-aes-sha1",
+      files: (k) => [`KeyTransferPackage-${k}.byok`],
+      extraArgs: ["-a", KID],
+    }),
+  ),
   // Salesforce: the BYOK certificate is RSA-4096; wrapped secret + hash
-  ...SEED_AWS.map((algorithm): Case => ({ provider: "salesforce", algorithm, keyType: "AES-256", defaultKeyType: true, wrapBits: 4096, wrapForm: "cert", scheme: scheme(algorithm), files: (k) => [`${k}-wrapped`, `${k}-hash`], extraArgs: legacy(algorithm) })),
+  ...SEED_AWS.map(
+    (algorithm): Case => ({
+      provider: "salesforce",
+      algorithm,
+      keyType: "AES-256",
+      defaultKeyType: true,
+      wrapBits: 4096,
+      wrapForm: "cert",
+      scheme: scheme(algorithm),
+      files: (k) => [`${k}-wrapped`, `${k}-hash`],
+      extraArgs: legacy(algorithm),
+    }),
+  ),
   // Alibaba Cloud KMS (ciop's addition): RSA-2048 wrapping key, base64 EncryptedKeyMaterial;
   // AES-256 by direct RSA encryption, key pairs by RSA-OAEP-SHA-256 + AES-256-ECB/PKCS#7
-  ...SEED_AWS.map((algorithm): Case => ({ provider: "alibaba", algorithm, keyType: "AES-256", defaultKeyType: true, wrapBits: 2048, wrapForm: "pubPem", scheme: scheme(algorithm), files: (k) => [`${k}-wrapped`], extraArgs: legacy(algorithm) })),
-  ...["RSA-2048", "RSA-3072", "EC-NISTP256", "EC-SECP256K1"].map((keyType): Case => ({
-    provider: "alibaba", algorithm: "RSAES_OAEP_SHA_256_AES_256_ECB_PKCS7_PAD", keyType, wrapBits: 2048, wrapForm: "pubPem",
-    scheme: "rsa-aes-ecb-sha256", files: (k) => [`${k}-wrapped`],
-  })),
+  ...SEED_AWS.map(
+    (algorithm): Case => ({
+      provider: "alibaba",
+      algorithm,
+      keyType: "AES-256",
+      defaultKeyType: true,
+      wrapBits: 2048,
+      wrapForm: "pubPem",
+      scheme: scheme(algorithm),
+      files: (k) => [`${k}-wrapped`],
+      extraArgs: legacy(algorithm),
+    }),
+  ),
+  ...["RSA-2048", "RSA-3072", "EC-NISTP256", "EC-SECP256K1"].map(
+    (keyType): Case => ({
+      provider: "alibaba",
+      algorithm: "RSAES_OAEP_SHA_256_AES_256_ECB_PKCS7_PAD",
+      keyType,
+      wrapBits: 2048,
+      wrapForm: "pubPem",
+      scheme: "rsa-aes-ecb-sha256",
+      files: (k) => [`${k}-wrapped`],
+    }),
+  ),
 ];
 
 /** What the upload guidance of each provider's main file must mention. */
@@ -115,11 +230,20 @@ async function expectSameKey(keyName: string, keyType: string, result: Record<st
 // Concurrent (jest maxConcurrency): each case is mostly waiting for child processes. Cases that share
 // a key name may race to create it; citool's one-key guarantee makes that safe (see concurrent-export).
 test.concurrent.each(cases.map((c) => [`${c.provider} ${c.algorithm ?? "(no wrapAlg)"} ${c.keyType} under RSA-${c.wrapBits}`, c] as const))(
-  "%s: writes the seed's files and they unwrap, with an independent tool, to the HSM key", async (_title, c) => {
+  "%s: writes the seed's files and they unwrap, with an independent tool, to the HSM key",
+  async (_title, c) => {
     const cwd = tempDir("run");
     const keyName = `e2e-${c.keyType}`;
     const wrapFile = keys[c.wrapForm][c.wrapBits]!;
-    const args = [c.provider, keyName, wrapFile, ...(c.algorithm ? [c.algorithm] : []), ...(c.defaultKeyType ? [] : ["-k", c.keyType]), ...(c.extraArgs ?? []), "--json"];
+    const args = [
+      c.provider,
+      keyName,
+      wrapFile,
+      ...(c.algorithm ? [c.algorithm] : []),
+      ...(c.defaultKeyType ? [] : ["-k", c.keyType]),
+      ...(c.extraArgs ?? []),
+      "--json",
+    ];
     const r = await runCli(args, { cwd });
     if (r.code !== 0) throw new Error(`citool ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
     const doc = JSON.parse(r.stdout) as {

@@ -43,5 +43,10 @@ test("google-compute-engine: an existing <key>-sha256 without --force is refused
   const forced = memIo(out);
   expect(await run([...argv, "--force"], forced)).toBe(0);
   expect(readFileSync(sha, "utf8")).not.toBe("precious");
-  expect(readFileSync(log, "utf8").trim().split("\n").map((l) => (JSON.parse(l) as { operation: string }).operation)).toEqual(["generate", "export"]);
+  expect(
+    readFileSync(log, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => (JSON.parse(l) as { operation: string }).operation),
+  ).toEqual(["generate", "export"]);
 }, 60_000);

@@ -86,7 +86,9 @@ export function runCli(args: string[], opts: RunOptions): Promise<RunResult> {
 
 /** Files in a directory, ignoring the private XDG dirs the harness makes. */
 export function listFiles(dir: string): string[] {
-  return readdirSync(dir).filter((f) => !f.startsWith(".xdg-")).sort();
+  return readdirSync(dir)
+    .filter((f) => !f.startsWith(".xdg-"))
+    .sort();
 }
 
 export interface WrappingKeys {
@@ -137,22 +139,46 @@ export async function makeWrappingKeys(dir: string, sizes: number[] = [2048, 307
   mkdirSync(dir, { recursive: true });
   const cache = join(testToken().dir, "citool-wrapping-keys");
   const k: WrappingKeys = {
-    dir, priv: {}, spkiDer: {}, pubPem: {}, cert: {},
-    expiredCert: "", notYetValidCert: "", rsa1024: "", ecPub: "", garbage: "", empty: "", privatePem: "",
+    dir,
+    priv: {},
+    spkiDer: {},
+    pubPem: {},
+    cert: {},
+    expiredCert: "",
+    notYetValidCert: "",
+    rsa1024: "",
+    ecPub: "",
+    garbage: "",
+    empty: "",
+    privatePem: "",
   };
-  await Promise.all(sizes.map(async (bits) => {
-    const d = await cachedDir(join(cache, `rsa${bits}`), async (tmp) => {
-      const priv = join(tmp, `rsa${bits}.key`);
-      await execFileP("openssl", ["genpkey", "-quiet", "-algorithm", "RSA", "-pkeyopt", `rsa_keygen_bits:${bits}`, "-out", priv]);
-      await execFileP("openssl", ["pkey", "-in", priv, "-pubout", "-outform", "DER", "-out", join(tmp, `rsa${bits}.spki.der`)]);
-      await execFileP("openssl", ["pkey", "-in", priv, "-pubout", "-out", join(tmp, `rsa${bits}.pub.pem`)]);
-      await execFileP("openssl", ["req", "-x509", "-new", "-key", priv, "-subj", `/CN=citool test ${bits}`, "-days", "30", "-out", join(tmp, `rsa${bits}.crt`)]);
-    });
-    k.priv[bits] = join(d, `rsa${bits}.key`);
-    k.spkiDer[bits] = join(d, `rsa${bits}.spki.der`);
-    k.pubPem[bits] = join(d, `rsa${bits}.pub.pem`);
-    k.cert[bits] = join(d, `rsa${bits}.crt`);
-  }));
+  await Promise.all(
+    sizes.map(async (bits) => {
+      const d = await cachedDir(join(cache, `rsa${bits}`), async (tmp) => {
+        const priv = join(tmp, `rsa${bits}.key`);
+        await execFileP("openssl", ["genpkey", "-quiet", "-algorithm", "RSA", "-pkeyopt", `rsa_keygen_bits:${bits}`, "-out", priv]);
+        await execFileP("openssl", ["pkey", "-in", priv, "-pubout", "-outform", "DER", "-out", join(tmp, `rsa${bits}.spki.der`)]);
+        await execFileP("openssl", ["pkey", "-in", priv, "-pubout", "-out", join(tmp, `rsa${bits}.pub.pem`)]);
+        await execFileP("openssl", [
+          "req",
+          "-x509",
+          "-new",
+          "-key",
+          priv,
+          "-subj",
+          `/CN=citool test ${bits}`,
+          "-days",
+          "30",
+          "-out",
+          join(tmp, `rsa${bits}.crt`),
+        ]);
+      });
+      k.priv[bits] = join(d, `rsa${bits}.key`);
+      k.spkiDer[bits] = join(d, `rsa${bits}.spki.der`);
+      k.pubPem[bits] = join(d, `rsa${bits}.pub.pem`);
+      k.cert[bits] = join(d, `rsa${bits}.crt`);
+    }),
+  );
   k.privatePem = k.priv[sizes[0]!]!;
   const big = sizes.includes(4096) ? 4096 : sizes[sizes.length - 1]!;
   const extras = await cachedDir(join(cache, `extras-${big}`), async (tmp) => {
@@ -164,7 +190,9 @@ export async function makeWrappingKeys(dir: string, sizes: number[] = [2048, 307
     await execFileP("openssl", ["pkey", "-in", ec, "-pubout", "-out", join(tmp, "ec.pub.pem")]);
     writeFileSync(join(tmp, "garbage.bin"), "this is not a key at all\n\u0000\u0001\u0002garbage");
     writeFileSync(join(tmp, "empty.pem"), "");
-    await execFileP("/usr/bin/python3", ["-c", `
+    await execFileP("/usr/bin/python3", [
+      "-c",
+      `
 import datetime, sys
 from cryptography import x509
 from cryptography.x509.oid import NameOID
@@ -178,7 +206,11 @@ def cert(nb, na, path, cn):
 now = datetime.datetime.utcnow()
 cert(now - datetime.timedelta(days=400), now - datetime.timedelta(days=35), sys.argv[2], 'citool expired')
 cert(now + datetime.timedelta(days=10), now + datetime.timedelta(days=400), sys.argv[3], 'citool future')
-`, k.priv[big]!, join(tmp, "expired.crt"), join(tmp, "future.crt")]);
+`,
+      k.priv[big]!,
+      join(tmp, "expired.crt"),
+      join(tmp, "future.crt"),
+    ]);
   });
   k.expiredCert = join(extras, "expired.crt");
   k.notYetValidCert = join(extras, "future.crt");
@@ -213,8 +245,25 @@ export async function hsmPublicKeyHex(label: string, dir: string): Promise<strin
     return stdout.trim();
   }
   const out = join(dir, `${label}.p11pub.der`);
-  await execFileP("pkcs11-tool", ["--module", t.lib, "--token-label", t.label, "--login", "--pin", t.pin, "--read-object", "--type", "pubkey", "--id", o.id, "-o", out]);
-  const { stdout } = await execFileP("openssl", ["pkey", "-pubin", "-inform", "DER", "-in", out, "-pubout", "-outform", "DER"], { encoding: "buffer" as BufferEncoding });
+  await execFileP("pkcs11-tool", [
+    "--module",
+    t.lib,
+    "--token-label",
+    t.label,
+    "--login",
+    "--pin",
+    t.pin,
+    "--read-object",
+    "--type",
+    "pubkey",
+    "--id",
+    o.id,
+    "-o",
+    out,
+  ]);
+  const { stdout } = await execFileP("openssl", ["pkey", "-pubin", "-inform", "DER", "-in", out, "-pubout", "-outform", "DER"], {
+    encoding: "buffer" as BufferEncoding,
+  });
   return Buffer.from(stdout as unknown as Buffer).toString("hex");
 }
 
@@ -268,7 +317,24 @@ export async function hsmAesKcvHex(label: string, dir: string): Promise<string> 
   const zero = join(dir, "zero16.bin");
   writeFileSync(zero, Buffer.alloc(16));
   const out = join(dir, `${label}.kcv`);
-  await execFileP("pkcs11-tool", ["--module", t.lib, "--token-label", t.label, "--login", "--pin", t.pin, "--encrypt", "--mechanism", "AES-ECB", "--id", objs[0]!.id, "-i", zero, "-o", out]);
+  await execFileP("pkcs11-tool", [
+    "--module",
+    t.lib,
+    "--token-label",
+    t.label,
+    "--login",
+    "--pin",
+    t.pin,
+    "--encrypt",
+    "--mechanism",
+    "AES-ECB",
+    "--id",
+    objs[0]!.id,
+    "-i",
+    zero,
+    "-o",
+    out,
+  ]);
   return (await import("node:fs")).readFileSync(out).toString("hex");
 }
 
@@ -282,14 +348,13 @@ export async function tokenLabels(): Promise<string[]> {
 export const PTY_RUN = resolve(__dirname, "pty-run.py");
 
 /** Runs the built citool on a pseudo-terminal (python's pty module); `answers` are typed when their prompt shows. */
-export async function runOnTty(
-  args: string[],
-  opts: RunOptions & { answers?: Array<[string, string]> },
-): Promise<{ code: number; output: string }> {
+export async function runOnTty(args: string[], opts: RunOptions & { answers?: Array<[string, string]> }): Promise<{ code: number; output: string }> {
   const env = { ...baseEnv(opts.cwd), ...(opts.env ?? {}) };
   for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
   const argv = [process.execPath, CLI, ...(opts.noHsmArgs ? [] : hsmArgs()), ...args];
-  const { stdout } = await execFileP("/usr/bin/python3", [PTY_RUN, JSON.stringify({ argv, env, cwd: opts.cwd, answers: opts.answers ?? [], timeout: 40 })], { maxBuffer: 16 * 1024 * 1024 });
+  const { stdout } = await execFileP("/usr/bin/python3", [PTY_RUN, JSON.stringify({ argv, env, cwd: opts.cwd, answers: opts.answers ?? [], timeout: 40 })], {
+    maxBuffer: 16 * 1024 * 1024,
+  });
   return JSON.parse(stdout) as { code: number; output: string };
 }
 
@@ -301,12 +366,23 @@ export function memIo(dir: string): Io & { stderr: () => string } {
   let err = "";
   return {
     out: () => undefined,
-    err: (t) => { err += t; },
-    env: { CIOP_PIN: testToken().pin, HOME: dir, XDG_DATA_HOME: join(dir, ".xdg-data"), XDG_CONFIG_HOME: join(dir, ".xdg-config"), NO_COLOR: "1", SOFTHSM2_CONF: process.env.SOFTHSM2_CONF },
+    err: (t) => {
+      err += t;
+    },
+    env: {
+      CIOP_PIN: testToken().pin,
+      HOME: dir,
+      XDG_DATA_HOME: join(dir, ".xdg-data"),
+      XDG_CONFIG_HOME: join(dir, ".xdg-config"),
+      NO_COLOR: "1",
+      SOFTHSM2_CONF: process.env.SOFTHSM2_CONF,
+    },
     cwd: dir,
     stdinIsTTY: false,
     stderrIsTTY: false,
-    prompt: async () => { throw new Error("no prompt in this test"); },
+    prompt: async () => {
+      throw new Error("no prompt in this test");
+    },
     stderr: () => err,
   };
 }

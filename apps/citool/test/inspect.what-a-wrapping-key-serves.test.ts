@@ -18,7 +18,13 @@ beforeAll(async () => {
 }, 120_000);
 
 interface Doc {
-  wrappingKey: { type: string; bits: number; sha256: string; strength: number; certificate?: { subject: string; issuer: string; validNow: boolean; notAfter: string } };
+  wrappingKey: {
+    type: string;
+    bits: number;
+    sha256: string;
+    strength: number;
+    certificate?: { subject: string; issuer: string; validNow: boolean; notAfter: string };
+  };
   providers: Array<{ provider: string; serves: Array<{ algorithm: string | null; keyTypes: string[] }>; refused?: string }>;
 }
 

@@ -18,7 +18,11 @@ beforeAll(async () => {
   keys = await makeWrappingKeys(join(cwd, "wk"), [3072]);
 }, 120_000);
 
-const lines = (file: string = audit) => readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+const lines = (file: string = audit) =>
+  readFileSync(file, "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 test("export → list → show → disable (export refused: ERR_KEY_DISABLED, exit 1) → enable → delete, all audited", async () => {
   const out = tempDir("keys-out");
@@ -29,7 +33,14 @@ test("export → list → show → disable (export refused: ERR_KEY_DISABLED, ex
   let l = lines();
   expect(l.map((r) => r.operation)).toEqual(["generate", "export"]);
   const exp = l[1]!;
-  expect(exp).toMatchObject({ operation: "export", key: "life-1", provider: "aws", algorithm: "RSAES_OAEP_SHA_1", outcome: "ok", wrappingKeySha256: exDoc.wrappingKey.sha256 });
+  expect(exp).toMatchObject({
+    operation: "export",
+    key: "life-1",
+    provider: "aws",
+    algorithm: "RSAES_OAEP_SHA_1",
+    outcome: "ok",
+    wrappingKeySha256: exDoc.wrappingKey.sha256,
+  });
   expect(exp.artefacts).toEqual([{ name: "life-1-wrapped", sha256: exDoc.artefacts[0].sha256 }]);
   expect(exp.hostFallback).toBe(false); // SoftHSM does RSA-OAEP(SHA-1) C_WrapKey itself
   expect(exp.steps).toEqual(expect.arrayContaining([expect.stringMatching(/OAEP/)]));
@@ -65,7 +76,13 @@ test("export → list → show → disable (export refused: ERR_KEY_DISABLED, ex
 
   l = lines();
   expect(l.map((r) => `${r.operation}:${r.outcome}`)).toEqual([
-    "generate:ok", "export:ok", "disable:ok", "export:error", "enable:ok", "export:ok", "delete:ok",
+    "generate:ok",
+    "export:ok",
+    "disable:ok",
+    "export:error",
+    "enable:ok",
+    "export:ok",
+    "delete:ok",
   ]);
   expect(l.every((r) => r.key === "life-1")).toBe(true);
   expect(l[3]).toMatchObject({ operation: "export", outcome: "error", error: "ERR_KEY_DISABLED", keyCreated: false });
@@ -75,15 +92,34 @@ test("export → list → show → disable (export refused: ERR_KEY_DISABLED, ex
 
 /** Every field an audit record may carry: facts only, nothing that could hold a secret. */
 const AUDIT_FIELDS = new Set([
-  "time", "user", "host", "pid", "tool", "operation", "key", "keyType", "provider", "algorithm", "wrappingKeySha256", "token",
-  "keyCreated", "artefacts", "hostFallback", "hostFallbackEvents", "steps", "outcome", "error",
+  "time",
+  "user",
+  "host",
+  "pid",
+  "tool",
+  "operation",
+  "key",
+  "keyType",
+  "provider",
+  "algorithm",
+  "wrappingKeySha256",
+  "token",
+  "keyCreated",
+  "artefacts",
+  "hostFallback",
+  "hostFallbackEvents",
+  "steps",
+  "outcome",
+  "error",
 ]);
 
 test("a wrap done partly on the host is recorded as such (hostFallback + events) and said on stderr; records hold only known fields", async () => {
   const log = join(tempDir("keys-fb"), "fb.log");
   const out = tempDir("keys-fb-out");
   // SoftHSM pads PKCS#8 inside CKM_AES_KEY_WRAP_PAD, so an EC private key for Cloud KMS is wrapped on the host
-  const r = await runCli(["google-cloud-key-management", "life-fb", keys.pubPem[3072]!, "RSAES_OAEP_SHA_256", "-k", "EC-NISTP256", "--audit-log", log], { cwd: out });
+  const r = await runCli(["google-cloud-key-management", "life-fb", keys.pubPem[3072]!, "RSAES_OAEP_SHA_256", "-k", "EC-NISTP256", "--audit-log", log], {
+    cwd: out,
+  });
   expect(r.code).toBe(0);
   expect(r.stderr).toMatch(/warning: part of the wrap ran on the host/);
   const recs = lines(log);
@@ -107,7 +143,12 @@ test("the default audit log lives under $XDG_DATA_HOME/ciop, and 'off' disables 
   const r = await runCli(["aws", "life-2", keys.spkiDer[3072]!, "RSAES_OAEP_SHA_1"], { cwd: out });
   expect(r.code).toBe(0);
   const log = join(out, ".xdg-data", "ciop", "audit.log");
-  expect(readFileSync(log, "utf8").trim().split("\n").map((x) => JSON.parse(x).operation)).toEqual(["generate", "export"]);
+  expect(
+    readFileSync(log, "utf8")
+      .trim()
+      .split("\n")
+      .map((x) => JSON.parse(x).operation),
+  ).toEqual(["generate", "export"]);
   const out2 = tempDir("keys-off");
   const r2 = await runCli(["aws", "life-2", keys.spkiDer[3072]!, "RSAES_OAEP_SHA_1", "--audit-log", "off"], { cwd: out2 });
   expect(r2.code).toBe(0);

@@ -12,7 +12,11 @@ import { decryptCacheOnlyJwe, type DecryptedJwe } from "@ciop/testkit";
 const run = promisify(execFile);
 const CLI = resolve(__dirname, "../dist/cli.js");
 
-interface Result { code: number | null; stdout: string; stderr: string }
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 let dir: string;
 const f = (n: string) => join(dir, n);
@@ -45,7 +49,22 @@ function decrypt(bodies: string[]): Promise<DecryptedJwe[]> {
 }
 
 async function labelsOnToken(): Promise<string> {
-  const { stdout } = await run("pkcs11-tool", ["--module", process.env.CIOP_TEST_LIB!, "--token-label", process.env.CIOP_TEST_TOKEN_LABEL!, "--login", "--pin", process.env.CIOP_TEST_PIN!, "--list-objects", "--type", "secrkey"], { env: { ...process.env } });
+  const { stdout } = await run(
+    "pkcs11-tool",
+    [
+      "--module",
+      process.env.CIOP_TEST_LIB!,
+      "--token-label",
+      process.env.CIOP_TEST_TOKEN_LABEL!,
+      "--login",
+      "--pin",
+      process.env.CIOP_TEST_PIN!,
+      "--list-objects",
+      "--type",
+      "secrkey",
+    ],
+    { env: { ...process.env } },
+  );
   return stdout;
 }
 
@@ -54,8 +73,16 @@ beforeAll(() => {
   const base = join(process.env.CIOP_TEST_DIR!, "citool");
   mkdirSync(base, { recursive: true });
   dir = mkdtempSync(join(base, "sfco-"));
-  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:4096", "-nodes", "-keyout", f("sf.key"), "-out", f("sf.crt"), "-days", "30", "-subj", "/CN=sf-byok-cli"], { stdio: "ignore" });
-  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f("small.key"), "-out", f("small.crt"), "-days", "30", "-subj", "/CN=small"], { stdio: "ignore" });
+  execFileSync(
+    "openssl",
+    ["req", "-x509", "-newkey", "rsa:4096", "-nodes", "-keyout", f("sf.key"), "-out", f("sf.crt"), "-days", "30", "-subj", "/CN=sf-byok-cli"],
+    { stdio: "ignore" },
+  );
+  execFileSync(
+    "openssl",
+    ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f("small.key"), "-out", f("small.crt"), "-days", "30", "-subj", "/CN=small"],
+    { stdio: "ignore" },
+  );
 });
 
 describe("citool salesforce-cache-only", () => {

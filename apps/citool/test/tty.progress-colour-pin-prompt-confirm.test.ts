@@ -32,11 +32,15 @@ test("a new RSA key: a progress line with elapsed seconds on the terminal, then 
 });
 
 test("no progress line with --json on a terminal, nor when stderr is not a terminal", async () => {
-  const j = await runOnTty(["google-cloud-key-management", "tty-rsa-json", keys.pubPem[3072]!, "RSAES_OAEP_SHA_256", "-k", "RSA-2048", "--json"], { cwd: tempDir("tty-json") });
+  const j = await runOnTty(["google-cloud-key-management", "tty-rsa-json", keys.pubPem[3072]!, "RSAES_OAEP_SHA_256", "-k", "RSA-2048", "--json"], {
+    cwd: tempDir("tty-json"),
+  });
   expect(j.code).toBe(0);
   expect(j.output).not.toContain("generating");
   expect(j.output).toContain('"status": "created"');
-  const p = await runCli(["google-cloud-key-management", "tty-rsa-pipe", keys.pubPem[3072]!, "RSAES_OAEP_SHA_256", "-k", "RSA-2048"], { cwd: tempDir("tty-pipe") });
+  const p = await runCli(["google-cloud-key-management", "tty-rsa-pipe", keys.pubPem[3072]!, "RSAES_OAEP_SHA_256", "-k", "RSA-2048"], {
+    cwd: tempDir("tty-pipe"),
+  });
   expect(p.code).toBe(0);
   expect(p.stderr).not.toContain("generating");
   expect(p.stderr).not.toContain(ESC);
@@ -62,12 +66,20 @@ test("errors are red on a terminal, and plain when NO_COLOR is set to any non-em
 test("without CIOP_PIN, the PIN is asked for on the terminal and never echoed; a wrong one fails with exit 1", async () => {
   const t = testToken();
   const cwd = tempDir("tty-pin");
-  const ok = await runOnTty(["aws", "tty-pin", keys.spkiDer[3072]!, "RSAES_OAEP_SHA_256"], { cwd, env: { CIOP_PIN: undefined }, answers: [["PIN of token 'ciop-test': ", t.pin]] });
+  const ok = await runOnTty(["aws", "tty-pin", keys.spkiDer[3072]!, "RSAES_OAEP_SHA_256"], {
+    cwd,
+    env: { CIOP_PIN: undefined },
+    answers: [["PIN of token 'ciop-test': ", t.pin]],
+  });
   expect(ok.code).toBe(0);
   expect(ok.output).toContain("PIN of token 'ciop-test': ");
   expect(ok.output).not.toContain(t.pin);
   expect(ok.output).toMatch(/Generated AES-256 key 'tty-pin'/);
-  const bad = await runOnTty(["aws", "tty-pin", keys.spkiDer[3072]!, "RSAES_OAEP_SHA_256", "--force"], { cwd, env: { CIOP_PIN: undefined }, answers: [["PIN of token", "not-the-pin"]] });
+  const bad = await runOnTty(["aws", "tty-pin", keys.spkiDer[3072]!, "RSAES_OAEP_SHA_256", "--force"], {
+    cwd,
+    env: { CIOP_PIN: undefined },
+    answers: [["PIN of token", "not-the-pin"]],
+  });
   expect(bad.code).toBe(1);
   expect(bad.output).toContain("[ERR_PIN_INCORRECT]");
   expect(bad.output).not.toContain("not-the-pin");

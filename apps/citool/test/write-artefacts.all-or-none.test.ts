@@ -9,7 +9,7 @@ import type { Artefact } from "@ciop/wrap";
 import { ensureDir, writeArtefacts } from "../src/commands/export-files.js";
 import { tempDir } from "./helpers.js";
 
-const art = (fileName: string, text: string): Artefact => ({ fileName, bytes: new TextEncoder().encode(text), encoding: "binary", usage: "test" } as Artefact);
+const art = (fileName: string, text: string): Artefact => ({ fileName, bytes: new TextEncoder().encode(text), encoding: "binary", usage: "test" }) as Artefact;
 
 test("two new files: both written with their sha256s, nothing else in the directory", () => {
   const dir = tempDir("wa-ok");

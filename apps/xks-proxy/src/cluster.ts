@@ -18,7 +18,7 @@ import { FileWatch, watchedFiles } from "./server/watch.js";
 const RELOAD = "xks-proxy:reload";
 
 function log(level: string, record: Record<string, unknown>): void {
-  process.stdout.write(JSON.stringify({ time: new Date().toISOString(), level, pid: process.pid, role: "primary", ...record }) + "\n");
+  process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level, pid: process.pid, role: "primary", ...record })}\n`);
 }
 
 export function isClusterWorker(): boolean {
@@ -75,7 +75,8 @@ export function runPrimary(config: ProxyConfig): Promise<number> {
     });
     ms.listen(at.port, at.ip, () => {
       const a = ms.address();
-      if (a && typeof a === "object") log("info", { msg: "metrics-listening", metricsUrl: `http://${at.ip.includes(":") ? `[${at.ip}]` : at.ip}:${a.port}/metrics` });
+      if (a && typeof a === "object")
+        log("info", { msg: "metrics-listening", metricsUrl: `http://${at.ip.includes(":") ? `[${at.ip}]` : at.ip}:${a.port}/metrics` });
     });
   }
 
@@ -105,7 +106,10 @@ export function runPrimary(config: ProxyConfig): Promise<number> {
         log("info", { msg: "stopped" });
         resolve(metricsFailed ? 1 : 0);
       };
-      if (left === 0) return done();
+      if (left === 0) {
+        done();
+        return;
+      }
       const force = setTimeout(() => {
         for (const w of workers()) w.process.kill("SIGKILL");
       }, 10_000);

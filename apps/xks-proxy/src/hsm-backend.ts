@@ -379,5 +379,7 @@ export class HsmBackend implements XksCrypto {
 /** A cached session copy stays valid while the token key and what it may do are unchanged. */
 function sameUse(before: KeyState, key: HsmKey, desc: XksKeyDescription): boolean {
   const d = before.desc;
-  return before.key === key && d !== undefined && d.enabled === desc.enabled && d.canEncrypt === desc.canEncrypt && d.canDecrypt === desc.canDecrypt && desc.enabled;
+  return (
+    before.key === key && d !== undefined && d.enabled === desc.enabled && d.canEncrypt === desc.canEncrypt && d.canDecrypt === desc.canDecrypt && desc.enabled
+  );
 }

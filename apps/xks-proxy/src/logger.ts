@@ -22,7 +22,12 @@ export type LogLevel = keyof typeof LEVELS;
 const PID = process.pid;
 let lastMs = 0;
 let lastIso = "";
-const prefixes: Record<LogLevel, { ms: number; text: string }> = { debug: { ms: -1, text: "" }, info: { ms: -1, text: "" }, warn: { ms: -1, text: "" }, error: { ms: -1, text: "" } };
+const prefixes: Record<LogLevel, { ms: number; text: string }> = {
+  debug: { ms: -1, text: "" },
+  info: { ms: -1, text: "" },
+  warn: { ms: -1, text: "" },
+  error: { ms: -1, text: "" },
+};
 /**
  * The fixed start of a line at `level` (time, level, pid), rendered once per millisecond and
  * level: many lines share one under load.

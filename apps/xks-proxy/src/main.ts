@@ -35,7 +35,7 @@ async function serve(args: string[]): Promise<number> {
     if (a === "--config" || a === "-c") {
       configFile = args[++i];
       if (configFile === undefined) {
-        io.err("xks-proxy: --config needs a file\n" + USAGE);
+        io.err(`xks-proxy: --config needs a file\n${USAGE}`);
         return EXIT_USAGE;
       }
     } else if (a.startsWith("--config=")) {
@@ -44,7 +44,7 @@ async function serve(args: string[]): Promise<number> {
       io.out(USAGE);
       return 0;
     } else {
-      io.err(`xks-proxy: unknown option '${a}'\n` + USAGE);
+      io.err(`xks-proxy: unknown option '${a}'\n${USAGE}`);
       return EXIT_USAGE;
     }
   }
@@ -76,7 +76,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (cmd === undefined || cmd === "serve") return serve(rest);
   if (cmd.startsWith("-")) return serve(argv);
-  io.err(`xks-proxy: unknown command '${cmd}'\n` + USAGE);
+  io.err(`xks-proxy: unknown command '${cmd}'\n${USAGE}`);
   return EXIT_USAGE;
 }
 

@@ -15,7 +15,7 @@
  * Every part registers its undoing in one {@link Cleanup} as it starts: a failed start and close()
  * take the same path.
  */
-import http from "node:http";
+import type http from "node:http";
 import https from "node:https";
 import type { Hsm } from "@ciop/hsm";
 import type { Registry } from "prom-client";
@@ -31,7 +31,17 @@ import type { NonceStore } from "./salesforce/replay.js";
 import { Admission } from "./server/admission.js";
 import { Cleanup } from "./server/cleanup.js";
 import { Health } from "./server/health.js";
-import { closeServer, createMainListener, createMetricsListener, createPingListener, HEADERS_TIMEOUT_MS, hostFor, listen, REQUEST_TIMEOUT_MS, tlsContextOptions } from "./server/listeners.js";
+import {
+  closeServer,
+  createMainListener,
+  createMetricsListener,
+  createPingListener,
+  HEADERS_TIMEOUT_MS,
+  hostFor,
+  listen,
+  REQUEST_TIMEOUT_MS,
+  tlsContextOptions,
+} from "./server/listeners.js";
 import { ProxyMetrics } from "./server/metrics.js";
 import { Requests } from "./server/requests.js";
 import { keepRunning, restartNeeded } from "./server/restart-only.js";
@@ -120,7 +130,7 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
     const b = await HsmBackend.open(config.hsm, {
       observe: metrics.hsmCall,
       event: (record) => {
-        if (record["msg"] === "hsm-context-reset") metrics.hsmContextReset();
+        if (record.msg === "hsm-context-reset") metrics.hsmContextReset();
         logger.log("warn", record);
       },
       turns,
@@ -257,14 +267,18 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
           health.apply();
           watch?.set(watchedFiles(config));
 
-          for (const r of removed) await r.close().catch((err: unknown) => logger.log("warn", { msg: "route-group-close-failed", group: r.name, error: (err as Error).message?.slice(0, 200) }));
+          for (const r of removed)
+            await r
+              .close()
+              .catch((err: unknown) => logger.log("warn", { msg: "route-group-close-failed", group: r.name, error: (err as Error).message?.slice(0, 200) }));
           logger.log("info", {
             msg: "config-reloaded",
             stores: config.stores.map((st) => st.name),
             routeGroups: groups.list(),
             unmounted: removed.length ? removed.map((r) => r.name) : undefined,
           });
-          if (restart.length) logger.log("warn", { msg: "reload-needs-restart", settings: restart, detail: "these settings keep their running values until the proxy restarts" });
+          if (restart.length)
+            logger.log("warn", { msg: "reload-needs-restart", settings: restart, detail: "these settings keep their running values until the proxy restarts" });
           warnNotEnforced();
         });
       return reloading.catch((err: unknown) => {
@@ -273,7 +287,15 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
       });
     };
 
-    logger.log("info", { msg: "listening", url, pingUrl, metricsUrl, stores: config.stores.map((s) => s.name), format: config.source.format, token: b.hsm.token.label });
+    logger.log("info", {
+      msg: "listening",
+      url,
+      pingUrl,
+      metricsUrl,
+      stores: config.stores.map((s) => s.name),
+      format: config.source.format,
+      token: b.hsm.token.label,
+    });
     warnNotEnforced();
 
     let closing: Promise<void> | undefined;

@@ -52,7 +52,10 @@ export function sourceOf(address: string | undefined): string {
     while (groups.length + tailGroups.length < 8) groups.push("0");
     groups.push(...tailGroups);
   }
-  return `${groups.slice(0, 4).map((g) => g.toLowerCase().replace(/^0+(?=.)/, "")).join(":")}::/64`;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.toLowerCase().replace(/^0+(?=.)/, ""))
+    .join(":")}::/64`;
 }
 
 /** Per-source connection counts and unauthenticated-request budgets for one listener. */

@@ -80,8 +80,14 @@ export function pkcs11ToolSecretKeys(): Pkcs11ToolKey[] {
     const key: Pkcs11ToolKey = {
       kind: /^Secret Key Object;\s*(.*)$/m.exec(block)![1]!.trim(),
       label: field("label") ?? "",
-      usage: (field("Usage") ?? "").split(",").map((s) => s.trim()).filter((s) => s && s !== "none"),
-      access: (field("Access") ?? "").split(",").map((s) => s.trim()).filter(Boolean),
+      usage: (field("Usage") ?? "")
+        .split(",")
+        .map((s) => s.trim())
+        .filter((s) => s && s !== "none"),
+      access: (field("Access") ?? "")
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean),
     };
     const id = field("ID");
     if (id !== undefined) key.id = id;

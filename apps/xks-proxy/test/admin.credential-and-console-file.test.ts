@@ -18,7 +18,9 @@ beforeAll(() => {
 
 /** Independent parse + entropy check of a secret: python's base64 decoder, strict mode. */
 function pythonSecretBytes(secret: string): number {
-  const out = execFileSync("/usr/bin/python3", ["-c", "import base64,sys; print(len(base64.b64decode(sys.argv[1], validate=True)))", secret], { encoding: "utf8" });
+  const out = execFileSync("/usr/bin/python3", ["-c", "import base64,sys; print(len(base64.b64decode(sys.argv[1], validate=True)))", secret], {
+    encoding: "utf8",
+  });
   return Number(out.trim());
 }
 
@@ -43,7 +45,13 @@ describe("credential new", () => {
     for (let i = 0; i < 20; i++) {
       const r = await admin(["credential", "new", "--json"]);
       expect(r.code).toBe(0);
-      const py = execFileSync("/usr/bin/python3", ["-c", "import json,sys; d=json.loads(sys.stdin.read()); print(d['accessKeyId']); print(d['secretAccessKey'])"], { input: r.out, encoding: "utf8" }).trim().split("\n");
+      const py = execFileSync(
+        "/usr/bin/python3",
+        ["-c", "import json,sys; d=json.loads(sys.stdin.read()); print(d['accessKeyId']); print(d['secretAccessKey'])"],
+        { input: r.out, encoding: "utf8" },
+      )
+        .trim()
+        .split("\n");
       expect(py[0]).toMatch(AKID);
       expect(py[1]).toMatch(SECRET);
       ids.add(py[0]!);
@@ -82,7 +90,7 @@ describe("credential new", () => {
 describe("store-json", () => {
   let ciopConfig: string;
   let sampleConfig: string;
-  const credA1 = { id: "AAAAAAAAAAAAAAAAAAAAAAAA", secret: "a".repeat(43) + "=" };
+  const credA1 = { id: "AAAAAAAAAAAAAAAAAAAAAAAA", secret: `${"a".repeat(43)}=` };
   const credA2 = { id: "BBBBBBBBBBBBBBBBBBBBBBBB", secret: "b".repeat(44) };
   const credB = { id: "CCCCCCCCCCCCCCCCCCCCCC22", secret: "c".repeat(64) };
 
@@ -108,7 +116,11 @@ describe("store-json", () => {
 
   /** The console file, parsed by python; exactly the fields KMS reads. */
   function consoleFile(text: string): { XksProxyUriPath: string; XksProxyAuthenticationCredential: { AccessKeyId: string; RawSecretAccessKey: string } } {
-    const out = execFileSync("/usr/bin/python3", ["-c", "import json,sys; d=json.loads(sys.stdin.read()); print(json.dumps([sorted(d), sorted(d['XksProxyAuthenticationCredential']), d]))"], { input: text, encoding: "utf8" });
+    const out = execFileSync(
+      "/usr/bin/python3",
+      ["-c", "import json,sys; d=json.loads(sys.stdin.read()); print(json.dumps([sorted(d), sorted(d['XksProxyAuthenticationCredential']), d]))"],
+      { input: text, encoding: "utf8" },
+    );
     const [top, inner, doc] = JSON.parse(out) as [string[], string[], ReturnType<typeof consoleFile>];
     expect(top).toEqual(["XksProxyAuthenticationCredential", "XksProxyUriPath"]);
     expect(inner).toEqual(["AccessKeyId", "RawSecretAccessKey"]);

@@ -112,7 +112,11 @@ describe("keys list / enable / disable", () => {
     const { execFileSync } = await import("node:child_process");
     const t = { lib: process.env.CIOP_TEST_LIB!, label: process.env.CIOP_TEST_TOKEN_LABEL!, pin: process.env.CIOP_TEST_PIN! };
     const foreign = `xks-foreign-${uniq}`;
-    execFileSync("pkcs11-tool", ["--module", t.lib, "--token-label", t.label, "--login", "--pin", t.pin, "--keygen", "--key-type", "AES:32", "--label", foreign, "--sensitive"], { stdio: "ignore" });
+    execFileSync(
+      "pkcs11-tool",
+      ["--module", t.lib, "--token-label", t.label, "--login", "--pin", t.pin, "--keygen", "--key-type", "AES:32", "--label", foreign, "--sensitive"],
+      { stdio: "ignore" },
+    );
     const listed = await admin(["keys", "list", "--json", ...hsm]);
     const k = (JSON.parse(listed.out) as { keys: Array<Record<string, unknown>> }).keys.find((x) => x.name === foreign);
     expect(k).toMatchObject({ keySpec: "AES_256", createdByCiop: false, enabled: true, usage: "encrypt-decrypt" });
@@ -142,7 +146,11 @@ describe("keys with one usage (encrypt-only / decrypt-only)", () => {
     const off = await admin(["keys", "disable", name, ...hsm]);
     expect(off.code).toBe(0);
     expect(off.out).toContain(`--usage ${usage}`);
-    expect(pkcs11ToolSecretKeys().find((x) => x.label === name)!.usage.filter((u) => u === "encrypt" || u === "decrypt")).toEqual([]);
+    expect(
+      pkcs11ToolSecretKeys()
+        .find((x) => x.label === name)!
+        .usage.filter((u) => u === "encrypt" || u === "decrypt"),
+    ).toEqual([]);
 
     const on = await admin(["keys", "enable", name, "--usage", usage, "--json", ...hsm]);
     expect(on.code).toBe(0);

@@ -25,7 +25,10 @@ const nonLoopback = (): string | undefined =>
 const refused = (host: string, port: number): Promise<boolean> =>
   new Promise((resolve) => {
     const s = net.connect(port, host);
-    s.once("connect", () => (s.destroy(), resolve(false)));
+    s.once("connect", () => {
+      s.destroy();
+      resolve(false);
+    });
     s.once("error", () => resolve(true));
   });
 
@@ -64,17 +67,21 @@ test("without a metrics port: the main listener does not serve /metrics; 127.0.0
     expect(onMain.status).not.toBe(200);
     expect(onMain.body).not.toContain("xks_proxy_");
     if (srv.metricsUrl === undefined) {
-      expect(lines.map((l) => JSON.parse(l) as Record<string, unknown>)).toContainEqual(expect.objectContaining({ msg: "metrics-unavailable", address: "127.0.0.1:9464", error: "EADDRINUSE" }));
+      expect(lines.map((l) => JSON.parse(l) as Record<string, unknown>)).toContainEqual(
+        expect.objectContaining({ msg: "metrics-unavailable", address: "127.0.0.1:9464", error: "EADDRINUSE" }),
+      );
       return;
     }
     expect(srv.metricsUrl).toBe("http://localhost:9464/metrics");
     const port = 9464;
     const got = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      http.get({ host: "127.0.0.1", port, path: "/metrics", agent: false }, (res) => {
-        let body = "";
-        res.on("data", (d: Buffer) => (body += d.toString()));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-      }).on("error", reject);
+      http
+        .get({ host: "127.0.0.1", port, path: "/metrics", agent: false }, (res) => {
+          let body = "";
+          res.on("data", (d: Buffer) => (body += d.toString()));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+        })
+        .on("error", reject);
     });
     expect(got.status).toBe(200);
     expect(got.body).toContain("xks_proxy_health_status");

@@ -47,7 +47,10 @@ test.each([
   ["group-writable secret file", 0o600, 0o660, /stores\[0\]\.credentials\[0\]\.secret_access_key_file: .*\.secret is group-writable/],
   ["world-writable secret file", 0o600, 0o666, /secret_access_key_file: .*\.secret is world-writable/],
 ])("a %s is refused", async (_what, pinMode, secretMode, message) => {
-  await expect(loadConfig(configWith(pinMode, secretMode, `w${pinMode}-${secretMode}`))).rejects.toMatchObject({ code: "ERR_CONFIG_INVALID", message: expect.stringMatching(message) });
+  await expect(loadConfig(configWith(pinMode, secretMode, `w${pinMode}-${secretMode}`))).rejects.toMatchObject({
+    code: "ERR_CONFIG_INVALID",
+    message: expect.stringMatching(message),
+  });
 });
 
 test("files readable by every user load with a warning each; owner-only and group-readable files without", async () => {
@@ -61,26 +64,50 @@ test("files readable by every user load with a warning each; owner-only and grou
 });
 
 test("checkSecretFile (for other secret files, e.g. the Salesforce route group's) refuses, warns or passes", () => {
-  expect(() => checkSecretFile(file("h1", "x", 0o664), "[salesforce.auth] password hash file")).toThrow(/\[salesforce\.auth\] password hash file: .*h1 is group-writable/);
+  expect(() => checkSecretFile(file("h1", "x", 0o664), "[salesforce.auth] password hash file")).toThrow(
+    /\[salesforce\.auth\] password hash file: .*h1 is group-writable/,
+  );
   expect(checkSecretFile(file("h2", "x", 0o644), "hash")).toMatch(/readable by every user/);
   expect(checkSecretFile(file("h3", "x", 0o600), "hash")).toBeUndefined();
   expect(() => checkSecretFile(path.join(dir, "missing"), "hash")).toThrow(/hash: cannot read .*missing: ENOENT/);
 });
 
 test("a config file every user can read is warned about when it holds secrets inline, refused when anyone can write it", async () => {
-  const inline = ciopToml({ stores: storeToml("s", "/s", ["k"], [{ accessKeyId: AKID, secretAccessKey: SECRET }]) }).replace('pin_env = "CIOP_TEST_PIN"', `pin = "${process.env.CIOP_TEST_PIN}"`);
+  const inline = ciopToml({ stores: storeToml("s", "/s", ["k"], [{ accessKeyId: AKID, secretAccessKey: SECRET }]) }).replace(
+    'pin_env = "CIOP_TEST_PIN"',
+    `pin = "${process.env.CIOP_TEST_PIN}"`,
+  );
   const readable = await loadConfig(file("inline.toml", inline, 0o644));
-  expect(readable.warnings).toEqual([expect.stringMatching(/inline\.toml is readable by every user on this host \(mode 0644\) and holds secrets inline \(hsm\.pin, stores\[0\]\.credentials\[0\]\.secret_access_key\)/)]);
+  expect(readable.warnings).toEqual([
+    expect.stringMatching(
+      /inline\.toml is readable by every user on this host \(mode 0644\) and holds secrets inline \(hsm\.pin, stores\[0\]\.credentials\[0\]\.secret_access_key\)/,
+    ),
+  ]);
   expect((await loadConfig(file("inline-private.toml", inline, 0o640))).warnings).toEqual([]);
-  await expect(loadConfig(file("inline-open.toml", inline, 0o646))).rejects.toMatchObject({ message: expect.stringMatching(/inline-open\.toml is world-writable/) });
+  await expect(loadConfig(file("inline-open.toml", inline, 0o646))).rejects.toMatchObject({
+    message: expect.stringMatching(/inline-open\.toml is world-writable/),
+  });
   // the AWS sample format has its secrets inline by design: the same warning
   const sample = [
-    "[server]", 'ip = "127.0.0.1"', "port = 0", "[security]", "is_sigv4_auth_enabled = true", "is_tls_enabled = false", "is_mtls_enabled = false",
-    "[[external_key_stores]]", 'uri_path_prefix = ""', `sigv4_access_key_id = "${AKID}"`, `sigv4_secret_access_key = "${SECRET}"`, 'xks_key_id_set = ["k"]',
-    "[pkcs11]", 'user_pin = "1234"',
+    "[server]",
+    'ip = "127.0.0.1"',
+    "port = 0",
+    "[security]",
+    "is_sigv4_auth_enabled = true",
+    "is_tls_enabled = false",
+    "is_mtls_enabled = false",
+    "[[external_key_stores]]",
+    'uri_path_prefix = ""',
+    `sigv4_access_key_id = "${AKID}"`,
+    `sigv4_secret_access_key = "${SECRET}"`,
+    'xks_key_id_set = ["k"]',
+    "[pkcs11]",
+    'user_pin = "1234"',
   ].join("\n");
   expect((await loadConfig(file("settings.toml", sample, 0o604))).warnings).toEqual([
-    expect.stringMatching(/settings\.toml is readable by every user .* \(pkcs11\.user_pin, external_key_stores\[0\]\.sigv4_secret_access_key\): restrict it \(chmod o-r\)$/),
+    expect.stringMatching(
+      /settings\.toml is readable by every user .* \(pkcs11\.user_pin, external_key_stores\[0\]\.sigv4_secret_access_key\): restrict it \(chmod o-r\)$/,
+    ),
   ]);
 });
 
@@ -90,7 +117,7 @@ test("the server logs the warnings when it starts and after a reload", async () 
   const lines: string[] = [];
   const srv = await startServer(await loadConfig(f), { logSink: (l) => lines.push(l) });
   try {
-    const warnings = () => lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((r) => r["msg"] === "config-warning");
+    const warnings = () => lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((r) => r.msg === "config-warning");
     expect(warnings()).toEqual([expect.objectContaining({ level: "warn", warning: expect.stringContaining("served.toml is readable by every user") })]);
     await srv.reload();
     expect(warnings()).toHaveLength(2);

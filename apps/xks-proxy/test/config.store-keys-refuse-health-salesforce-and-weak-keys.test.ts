@@ -22,7 +22,8 @@ const WEAK = `${P}-weak`;
 const HEALTH = `${P}-health`;
 
 const toml = (keys: string[], storeExtra = "", extra = "") => ciopToml({ stores: storeToml("s", "/s", keys, [C], storeExtra), healthKey: HEALTH, extra });
-const encrypt = (srv: RunningServer, key: string) => post(srv.url, `/s/kms/xks/v1/keys/${key}/encrypt`, { requestMetadata: md("Encrypt"), plaintext: b64("hello"), encryptionAlgorithm: "AES_GCM" }, { cred: C });
+const encrypt = (srv: RunningServer, key: string) =>
+  post(srv.url, `/s/kms/xks/v1/keys/${key}/encrypt`, { requestMetadata: md("Encrypt"), plaintext: b64("hello"), encryptionAlgorithm: "AES_GCM" }, { cred: C });
 const records = (lines: string[]) => lines.map((l) => JSON.parse(l) as Record<string, unknown>);
 
 let admin: RunningServer;
@@ -45,7 +46,10 @@ describe("refused when the config loads", () => {
   });
 
   test("a kid of the Salesforce cache-only registry in a store's keys", async () => {
-    const registry = { version: 1, keys: { "sf-kid-1": { kid: "sf-kid-1", hsmLabel: "sf-kid-1", hsmId: "01", state: "enabled", createdAt: new Date().toISOString() } } };
+    const registry = {
+      version: 1,
+      keys: { "sf-kid-1": { kid: "sf-kid-1", hsmLabel: "sf-kid-1", hsmId: "01", state: "enabled", createdAt: new Date().toISOString() } },
+    };
     writeFileSync(path.join(dir, "sf-registry.json"), JSON.stringify(registry));
     const sf = '[salesforce]\nregistry = "sf-registry.json"\npath_prefix = "/sf"';
     await expect(parseConfig(toml([STRONG, "sf-kid-1"], "", sf), { dir })).rejects.toMatchObject({
@@ -67,7 +71,9 @@ describe("checked in the HSM", () => {
     const lines: string[] = [];
     const srv = await startServer(await parseConfig(toml([STRONG, WEAK], "allow_weak_keys = true"), { dir }), { logSink: (l) => lines.push(l) });
     try {
-      expect(records(lines)).toContainEqual(expect.objectContaining({ msg: "config-warning", warning: expect.stringContaining(`serves key '${WEAK}', which is extractable`) }));
+      expect(records(lines)).toContainEqual(
+        expect.objectContaining({ msg: "config-warning", warning: expect.stringContaining(`serves key '${WEAK}', which is extractable`) }),
+      );
       expect((await encrypt(srv, WEAK)).status).toBe(200);
     } finally {
       await srv.close();
@@ -102,7 +108,9 @@ describe("checked in the HSM", () => {
       const refused = await encrypt(srv, lateWeak);
       expect([refused.status, refused.json.errorName]).toEqual([400, "InvalidStateException"]);
       expect((await encrypt(srv, lateWeak)).json.errorName).toBe("InvalidStateException");
-      expect(records(lines).filter((r) => r["msg"] === "store-key-refused")).toEqual([expect.objectContaining({ level: "warn", store: "s", key: lateWeak, problem: expect.stringContaining("extractable") })]);
+      expect(records(lines).filter((r) => r.msg === "store-key-refused")).toEqual([
+        expect.objectContaining({ level: "warn", store: "s", key: lateWeak, problem: expect.stringContaining("extractable") }),
+      ]);
       expect((await encrypt(srv, lateOk)).status).toBe(200);
     } finally {
       await srv.close();

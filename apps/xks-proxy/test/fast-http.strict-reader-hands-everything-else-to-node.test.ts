@@ -40,7 +40,14 @@ function nodeHandler(req: http.IncomingMessage, res: http.ServerResponse): void 
 }
 
 /** The fast side: echoes method, target, some headers and the body; a few targets misbehave on purpose. */
-async function fastHandle(method: string, target: string, headers: Record<string, string>, body: Buffer, respond: (r: FastResponse) => void, receivedAt: bigint): Promise<void> {
+async function fastHandle(
+  method: string,
+  target: string,
+  headers: Record<string, string>,
+  body: Buffer,
+  respond: (r: FastResponse) => void,
+  receivedAt: bigint,
+): Promise<void> {
   if (target === "/throw") throw new Error("handler exploded");
   if (target === "/silent") return;
   if (target === "/slow") await sleep(50);
@@ -57,12 +64,26 @@ async function fastHandle(method: string, target: string, headers: Record<string
     bigServed++;
     return respond({ status: 200, headers: {}, body: `${target}\n`.padEnd(64 * 1024, "x") });
   }
-  const echo = { via: "fast", method, target, host: headers["host"], authorization: headers["authorization"], contentType: headers["content-type"], bodyLength: body.length, body: body.toString("latin1") };
+  const echo = {
+    via: "fast",
+    method,
+    target,
+    host: headers.host,
+    authorization: headers.authorization,
+    contentType: headers["content-type"],
+    bodyLength: body.length,
+    body: body.toString("latin1"),
+  };
   respond({ status: 200, headers: { "content-type": "application/json" }, body: JSON.stringify(echo) });
 }
 
 /** A listening server; `sockets` are the server-side sockets the fast path got. */
-interface Pair { port: number; server: http.Server; fast?: FastHttp; sockets: net.Socket[] }
+interface Pair {
+  port: number;
+  server: http.Server;
+  fast?: FastHttp;
+  sockets: net.Socket[];
+}
 const pairs: Pair[] = [];
 
 /** node's HTTP server with (options given) or without (null) the fast path in front, wired like server.ts. */
@@ -75,7 +96,10 @@ async function startPair(over: Partial<FastHttpOptions> | null, tlsFiles?: { key
     pair.fast = fastPathInFront(server, {
       accepts: (method, target) => method === "POST" && !target.startsWith("/node/"),
       handle: fastHandle,
-      maxBodyBytes: 1024, headersTimeoutMs: 5000, requestTimeoutMs: 10_000, keepAliveTimeoutMs: 5000,
+      maxBodyBytes: 1024,
+      headersTimeoutMs: 5000,
+      requestTimeoutMs: 10_000,
+      keepAliveTimeoutMs: 5000,
       onError: (err) => errors.push(err),
       turns: new EndOfTurn(),
       ...over,
@@ -88,8 +112,28 @@ async function startPair(over: Partial<FastHttpOptions> | null, tlsFiles?: { key
 }
 
 // ------------------------------------------------------------------ raw client
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-interface Res { status: number; headers: Record<string, string>; body: string; json: any }
+/** A JSON body the test servers send: fastHandle's or nodeHandler's echo, or an error. */
+interface Echo {
+  via?: string;
+  method?: string;
+  target?: string;
+  url?: string;
+  host?: string;
+  authorization?: string;
+  contentType?: string;
+  encrypted?: boolean;
+  bodyLength?: number;
+  body?: string;
+  errorName?: string;
+}
+
+interface Res {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+  /** The body parsed, when it is JSON. */
+  json: Echo | undefined;
+}
 
 /** One response at the start of `s` (latin1) and its length, or undefined while incomplete. */
 function parseOne(s: string, closed: boolean): [Res, number] | undefined {
@@ -110,9 +154,9 @@ function parseOne(s: string, closed: boolean): [Res, number] | undefined {
     body = s.slice(i);
     i = s.length;
   }
-  let json: unknown;
+  let json: Echo | undefined;
   try {
-    json = JSON.parse(body);
+    json = JSON.parse(body) as Echo;
   } catch {
     // not JSON
   }
@@ -159,7 +203,10 @@ class Conn {
     while (this.finals().length < n && !this.closed && Date.now() < until) {
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, until - Date.now());
-        this.wake = () => (clearTimeout(t), resolve());
+        this.wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
       });
     }
     return this.finals();
@@ -185,7 +232,10 @@ async function connect(port: number, ca?: string): Promise<Conn> {
   socket.setNoDelay(true);
   const c = new Conn(socket);
   conns.push(c);
-  await new Promise((resolve) => (socket.once(ca ? "secureConnect" : "connect", resolve), socket.once("close", resolve)));
+  await new Promise((resolve) => {
+    socket.once(ca ? "secureConnect" : "connect", resolve);
+    socket.once("close", resolve);
+  });
   return c;
 }
 
@@ -211,7 +261,8 @@ async function spyWrites(pair: Pair, c: Conn, label: string): Promise<{ writes: 
 
 const HOST = "Host: xks.example.com\r\n";
 /** A request the fast path accepts (POST, Host, Content-Length), with `extra` header lines. */
-const req = (target: string, body = "", extra = ""): string => `POST ${target} HTTP/1.1\r\n${HOST}${extra}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+const req = (target: string, body = "", extra = ""): string =>
+  `POST ${target} HTTP/1.1\r\n${HOST}${extra}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
 const PING = `GET /ping HTTP/1.1\r\n${HOST}\r\n`;
 /** Raw bytes without the Date header (the only part of node's answer that varies). */
 const norm = (raw: string): string => raw.replace(/^date: [^\r]*\r\n/gim, "");
@@ -232,7 +283,9 @@ beforeAll(async () => {
   nodeAlone = await startPair(null);
   timed = await startPair({ headersTimeoutMs: 300, requestTimeoutMs: 600, keepAliveTimeoutMs: 300 });
 });
-afterEach(() => conns.splice(0).forEach((c) => c.socket.destroy()));
+afterEach(() => {
+  for (const c of conns.splice(0)) c.socket.destroy();
+});
 afterAll(async () => {
   for (const p of pairs) {
     p.fast?.closeAll();
@@ -248,19 +301,40 @@ describe("the fast path serves well-formed POSTs", () => {
     c.write(req("/kms/xks/v1/keys/k1/encrypt", '{"a":1}', "Authorization: AWS4-HMAC-SHA256 Credential=x\r\nContent-Type: application/json\r\n"));
     const [r] = await c.read(1);
     expect(r!.status).toBe(200);
-    expect(r!.headers).toMatchObject({ connection: "keep-alive", "keep-alive": "timeout=5", "content-length": String(r!.body.length), "content-type": "application/json" });
-    expect(r!.headers["date"]).toMatch(/GMT$/);
-    expect(r!.json).toEqual({ via: "fast", method: "POST", target: "/kms/xks/v1/keys/k1/encrypt", host: "xks.example.com", authorization: "AWS4-HMAC-SHA256 Credential=x", contentType: "application/json", bodyLength: 7, body: '{"a":1}' });
+    expect(r!.headers).toMatchObject({
+      connection: "keep-alive",
+      "keep-alive": "timeout=5",
+      "content-length": String(r!.body.length),
+      "content-type": "application/json",
+    });
+    expect(r!.headers.date).toMatch(/GMT$/);
+    expect(r!.json).toEqual({
+      via: "fast",
+      method: "POST",
+      target: "/kms/xks/v1/keys/k1/encrypt",
+      host: "xks.example.com",
+      authorization: "AWS4-HMAC-SHA256 Credential=x",
+      contentType: "application/json",
+      bodyLength: 7,
+      body: '{"a":1}',
+    });
     expect(await c.closedWithin(200)).toBe(false);
     c.write(req("/again", "z"));
-    expect((await c.read(2)).map((x) => [x.json?.via, x.json?.target])).toEqual([["fast", "/kms/xks/v1/keys/k1/encrypt"], ["fast", "/again"]]);
+    expect((await c.read(2)).map((x) => [x.json?.via, x.json?.target])).toEqual([
+      ["fast", "/kms/xks/v1/keys/k1/encrypt"],
+      ["fast", "/again"],
+    ]);
   });
 
   test("three POSTs pipelined in one write are answered in order on one connection", async () => {
     const c = await connect(main.port);
     c.write(req("/1") + req("/2", "bb") + req("/3", "ccc"));
     const rs = await c.read(3);
-    expect(rs.map((r) => [r.json?.via, r.json?.target, r.json?.body])).toEqual([["fast", "/1", ""], ["fast", "/2", "bb"], ["fast", "/3", "ccc"]]);
+    expect(rs.map((r) => [r.json?.via, r.json?.target, r.json?.body])).toEqual([
+      ["fast", "/1", ""],
+      ["fast", "/2", "bb"],
+      ["fast", "/3", "ccc"],
+    ]);
     expect(c.closed).toBe(false);
   });
 
@@ -281,7 +355,7 @@ describe("the fast path serves well-formed POSTs", () => {
     for (let i = 0; i < 200 && gate.length < 2; i++) await sleep(5);
     expect(gate).toHaveLength(2);
     // both handlers go on in the same turn (as HSM calls finishing in one turn do)
-    gate.splice(0).forEach((open) => open());
+    for (const open of gate.splice(0)) open();
     expect((await a!.read(1))[0]?.json).toMatchObject({ via: "fast", target: "/gate/a" });
     expect((await b!.read(1))[0]?.json).toMatchObject({ via: "fast", target: "/gate/b" });
     expect(events).toEqual(["respond /gate/a", "respond /gate/b", "write a", "write b"]);
@@ -389,7 +463,11 @@ describe("hand-off keeps the bytes and gives node the connection for good", () =
     ["an obs-folded header line", `POST /a HTTP/1.1\r\n${HOST}X-A: 1\r\n  folded\r\nContent-Length: 0\r\n\r\n`, { status: 400 }],
     ["a bare LF ending a line inside the head", `POST /a HTTP/1.1\r\nHost: x\nX-A: 1\r\nContent-Length: 0\r\n\r\n`, { status: 400 }],
     ["a duplicate Content-Length", `POST /a HTTP/1.1\r\n${HOST}Content-Length: 0\r\nContent-Length: 0\r\n\r\n`, { status: 400 }],
-    ["Transfer-Encoding: chunked (node decodes the body)", `POST /a HTTP/1.1\r\n${HOST}Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n`, { status: 200, body: "hello" }],
+    [
+      "Transfer-Encoding: chunked (node decodes the body)",
+      `POST /a HTTP/1.1\r\n${HOST}Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n`,
+      { status: 200, body: "hello" },
+    ],
     ["Expect: 100-continue", `POST /a HTTP/1.1\r\n${HOST}Expect: 100-continue\r\nContent-Length: 2\r\n\r\nhi`, { status: 200, body: "hi" }],
     ["a missing Host", "POST /a HTTP/1.1\r\nContent-Length: 0\r\n\r\n", { status: 400 }],
     ["a space between header name and colon", `POST /a HTTP/1.1\r\n${HOST}Content-Length : 0\r\n\r\n`, { status: 400 }],
@@ -414,7 +492,10 @@ describe("request smuggling attempts", () => {
   test.each([
     ["Content-Length + Transfer-Encoding", `POST /a HTTP/1.1\r\n${HOST}Content-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${smuggled}`],
     ["Content-Length + 'Transfer-Encoding :'", `POST /a HTTP/1.1\r\n${HOST}Content-Length: 5\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n${smuggled}`],
-    ["Content-Length + obs-folded Transfer-Encoding", `POST /a HTTP/1.1\r\n${HOST}Content-Length: 5\r\nX-A: b\r\n Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n${smuggled}`],
+    [
+      "Content-Length + obs-folded Transfer-Encoding",
+      `POST /a HTTP/1.1\r\n${HOST}Content-Length: 5\r\nX-A: b\r\n Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n${smuggled}`,
+    ],
   ])("%s with a second request in the body: node's parser alone decides (400, close), the smuggled POST is served by no one", async (_name, bytes) => {
     const [wired, alone] = await toBoth(bytes, 2, 2000);
     expect(wired.finals().map((r) => r.status)).toEqual([400]);
@@ -470,7 +551,12 @@ describe("closing", () => {
     const inProgress = new Promise<void>((resolve) => (started = resolve));
     const p = await startPair({
       handle: async (_m, target, _h, _b, respond) => {
-        if (target === "/wait") await new Promise<void>((resolve) => ((release = resolve), started()));
+        if (target === "/wait") {
+          await new Promise<void>((resolve) => {
+            release = resolve;
+            started();
+          });
+        }
         respond({ status: 200, headers: {}, body: `done ${target}` });
       },
     });
@@ -497,7 +583,7 @@ describe("timeouts (headers 300 ms, request 600 ms, keep-alive 300 ms; swept eve
   test("an idle keep-alive connection outlives its response but is closed after the keep-alive timeout", async () => {
     const c = await connect(timed.port);
     c.write(req("/a"));
-    expect((await c.read(1))[0]?.json.via).toBe("fast");
+    expect((await c.read(1))[0]?.json?.via).toBe("fast");
     expect(await c.closedWithin(150)).toBe(false);
     expect(await c.closedWithin(2500)).toBe(true);
   });
@@ -590,7 +676,29 @@ describe("over TLS (node's 'secureConnection' listener)", () => {
   beforeAll(async () => {
     const dir = testDir("fast-http-tls");
     const [key, cert] = [path.join(dir, "key.pem"), path.join(dir, "cert.pem")];
-    execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"], { stdio: ["ignore", "ignore", "pipe"] });
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        key,
+        "-out",
+        cert,
+        "-days",
+        "2",
+        "-subj",
+        "/CN=localhost",
+        "-addext",
+        "subjectAltName=DNS:localhost",
+      ],
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
     ca = readFileSync(cert, "utf8");
     tlsPair = await startPair({}, { key: readFileSync(key, "utf8"), cert: ca });
   });
@@ -626,20 +734,33 @@ describe("parseRequestHead", () => {
   });
 
   test.each([
-    ["obs-fold (SP)", `${KMS}\r\nX-A: 1\r\n folded`], ["obs-fold (HTAB)", `${KMS}\r\nX-A: 1\r\n\tfolded`],
-    ["a bare LF", `${KMS}\nX-A: 1`], ["a bare CR in a value", `${KMS}\r\nX-A: a\rb`],
-    ["a duplicate Content-Length", `${KMS}\r\nContent-Length: 1\r\nContent-Length: 1`], ["a duplicate Host in another case", `${KMS}\r\nhost: other`],
-    ["Transfer-Encoding", `${KMS}\r\nTransfer-Encoding: chunked`], ["Expect", `${KMS}\r\nExpect: 100-continue`],
-    ["Upgrade", `${KMS}\r\nUpgrade: h2c`], ["TE", `${KMS}\r\nTE: trailers`],
-    ["a missing Host", "POST / HTTP/1.1\r\nContent-Length: 0"], ["a space before the colon", `${KMS}\r\nContent-Length : 0`],
-    ["an empty header name", `${KMS}\r\n: x`], ["a line without a colon", `${KMS}\r\nX-A`],
-    ["a control character in a value", `${KMS}\r\nX-A: a\x01b`], ["DEL in a value", `${KMS}\r\nX-A: a\x7fb`],
-    ["HTTP/1.0", "POST / HTTP/1.0\r\nHost: x"], ["a lower-case method", "post / HTTP/1.1\r\nHost: x"],
-    ["an absolute-form target", "POST http://x/ HTTP/1.1\r\nHost: x"], ["two spaces in the request line", "POST  / HTTP/1.1\r\nHost: x"],
-    ["a Content-Length above the limit", `${KMS}\r\nContent-Length: 1025`], ["a signed Content-Length", `${KMS}\r\nContent-Length: +1`],
-    ["a list Content-Length", `${KMS}\r\nContent-Length: 1, 1`], ["an empty Content-Length", `${KMS}\r\nContent-Length:`],
+    ["obs-fold (SP)", `${KMS}\r\nX-A: 1\r\n folded`],
+    ["obs-fold (HTAB)", `${KMS}\r\nX-A: 1\r\n\tfolded`],
+    ["a bare LF", `${KMS}\nX-A: 1`],
+    ["a bare CR in a value", `${KMS}\r\nX-A: a\rb`],
+    ["a duplicate Content-Length", `${KMS}\r\nContent-Length: 1\r\nContent-Length: 1`],
+    ["a duplicate Host in another case", `${KMS}\r\nhost: other`],
+    ["Transfer-Encoding", `${KMS}\r\nTransfer-Encoding: chunked`],
+    ["Expect", `${KMS}\r\nExpect: 100-continue`],
+    ["Upgrade", `${KMS}\r\nUpgrade: h2c`],
+    ["TE", `${KMS}\r\nTE: trailers`],
+    ["a missing Host", "POST / HTTP/1.1\r\nContent-Length: 0"],
+    ["a space before the colon", `${KMS}\r\nContent-Length : 0`],
+    ["an empty header name", `${KMS}\r\n: x`],
+    ["a line without a colon", `${KMS}\r\nX-A`],
+    ["a control character in a value", `${KMS}\r\nX-A: a\x01b`],
+    ["DEL in a value", `${KMS}\r\nX-A: a\x7fb`],
+    ["HTTP/1.0", "POST / HTTP/1.0\r\nHost: x"],
+    ["a lower-case method", "post / HTTP/1.1\r\nHost: x"],
+    ["an absolute-form target", "POST http://x/ HTTP/1.1\r\nHost: x"],
+    ["two spaces in the request line", "POST  / HTTP/1.1\r\nHost: x"],
+    ["a Content-Length above the limit", `${KMS}\r\nContent-Length: 1025`],
+    ["a signed Content-Length", `${KMS}\r\nContent-Length: +1`],
+    ["a list Content-Length", `${KMS}\r\nContent-Length: 1, 1`],
+    ["an empty Content-Length", `${KMS}\r\nContent-Length:`],
     ["Connection: upgrade", `${KMS}\r\nConnection: upgrade`],
-    ["a header named __proto__", `${KMS}\r\n__proto__: x`], ["a header named constructor", `${KMS}\r\nConstructor: x`],
+    ["a header named __proto__", `${KMS}\r\n__proto__: x`],
+    ["a header named constructor", `${KMS}\r\nConstructor: x`],
   ])("declines %s", (_name, head) => {
     expect(parseRequestHead(head, 1024)).toBeUndefined();
   });

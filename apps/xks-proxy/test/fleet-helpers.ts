@@ -47,7 +47,9 @@ export async function startRedis(dir: string): Promise<RedisServer> {
   const port = await freePort();
   let child: ChildProcess | undefined;
   const start = async (): Promise<void> => {
-    child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--protected-mode", "no"], { stdio: "ignore" });
+    child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--protected-mode", "no"], {
+      stdio: "ignore",
+    });
     await waitUp(port);
   };
   const stop = async (): Promise<void> => {
@@ -73,7 +75,7 @@ import { hashPassword } from "../src/salesforce/password.js";
 import { ciopToml, storeToml } from "./proxy-helpers.js";
 
 export const SF_PASSWORD = "the named credential's password";
-export const SF_BASIC = "Basic " + Buffer.from(`salesforce:${SF_PASSWORD}`).toString("base64");
+export const SF_BASIC = `Basic ${Buffer.from(`salesforce:${SF_PASSWORD}`).toString("base64")}`;
 
 export interface SfSetup {
   dir: string;
@@ -86,7 +88,25 @@ export interface SfSetup {
 /** A temp dir with a 4096-bit BYOK certificate, a password hash and `kids` made in the test token. */
 export async function sfSetup(tag: string, kids: string[]): Promise<SfSetup> {
   const dir = mkdtempSync(path.join(process.env.CIOP_TEST_DIR!, `${tag}-`));
-  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:4096", "-nodes", "-keyout", path.join(dir, "sf.key"), "-out", path.join(dir, "sf.crt"), "-days", "30", "-subj", "/CN=sf-fleet"], { stdio: "ignore" });
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:4096",
+      "-nodes",
+      "-keyout",
+      path.join(dir, "sf.key"),
+      "-out",
+      path.join(dir, "sf.crt"),
+      "-days",
+      "30",
+      "-subj",
+      "/CN=sf-fleet",
+    ],
+    { stdio: "ignore" },
+  );
   const hash = await hashPassword(SF_PASSWORD, { logN: 14 });
   const cred = generateXksCredential();
   const config = (name: string, extra: { server?: string; tail?: string; store?: string } = {}): string => {
@@ -118,7 +138,11 @@ export async function sfSetup(tag: string, kids: string[]): Promise<SfSetup> {
 }
 
 /** GET a Salesforce callout on `base` (new connection each time). */
-export function callout(base: string, urlPath: string, auth = SF_BASIC): Promise<{ status: number; json: Record<string, unknown> | undefined; retryAfter?: string }> {
+export function callout(
+  base: string,
+  urlPath: string,
+  auth = SF_BASIC,
+): Promise<{ status: number; json: Record<string, unknown> | undefined; retryAfter?: string }> {
   const u = new URL(base);
   return new Promise((resolve, reject) => {
     const req = http.request({ host: "127.0.0.1", port: u.port, path: urlPath, method: "GET", agent: false, headers: { authorization: auth } }, (res) => {

@@ -27,7 +27,10 @@ beforeAll(async () => {
   sf = await sfSetup("sf-fleet", [kid]);
   redis = await startRedis(sf.dir);
   // fleet_size = 3 (the helpers' [health]): 1/3 of the rate per instance while Redis is down
-  const file = sf.config("fleet.toml", { store: "rate_limit_rps = 5\nrate_limit_burst = 10", tail: `[fleet]\nredis_url = "${redis.url}"\nkey_prefix = "t${process.pid}"\ncommand_timeout_ms = 500` });
+  const file = sf.config("fleet.toml", {
+    store: "rate_limit_rps = 5\nrate_limit_burst = 10",
+    tail: `[fleet]\nredis_url = "${redis.url}"\nkey_prefix = "t${process.pid}"\ncommand_timeout_ms = 500`,
+  });
   a = await startServer(await loadConfig(file), { logSink: sink });
   b = await startServer(await loadConfig(file), { logSink: sink });
 }, 60_000);
@@ -81,7 +84,7 @@ test("Redis down: nonce callouts get 503 ReplayStoreUnavailable (retryable), rat
   expect(r).toMatchObject({ status: 503, json: { error: "ReplayStoreUnavailable" }, retryAfter: "1" });
   expect(performance.now() - t0).toBeLessThan(2000);
   expect((await callout(b.url, `/sf/${kid}`)).status).toBe(200); // no nonce: nothing to check
-  expect(logs.some((l) => l["msg"] === "fleet-redis-unavailable" && !String(l["redis"]).includes("@"))).toBe(true);
+  expect(logs.some((l) => l.msg === "fleet-redis-unavailable" && !String(l.redis).includes("@"))).toBe(true);
 
   await sleep(2100);
   let admitted = 0;
@@ -103,5 +106,5 @@ test("Redis down: nonce callouts get 503 ReplayStoreUnavailable (retryable), rat
     await sleep(100);
   }
   expect(back).toBe(200);
-  expect(logs.some((l) => l["msg"] === "fleet-redis-connected" && l["recovered"] === true)).toBe(true);
+  expect(logs.some((l) => l.msg === "fleet-redis-connected" && l.recovered === true)).toBe(true);
 }, 30_000);

@@ -58,10 +58,13 @@ test("a logger whose stdout nobody reads keeps at most LOG_MAX_BUFFERED_CHARS wa
   child.stdout.resume();
   child.stdin.write("go\n");
   await new Promise((resolve) => child.on("exit", resolve));
-  const lines = out.split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
-  const report = lines.find((l) => l["msg"] === "log-lines-dropped");
+  const lines = out
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const report = lines.find((l) => l.msg === "log-lines-dropped");
   expect(report).toMatchObject({ level: "warn", dropped: expect.any(Number) });
-  const requests = lines.filter((l) => l["msg"] === "request").length;
-  expect(requests + (report!["dropped"] as number)).toBe(200_000);
+  const requests = lines.filter((l) => l.msg === "request").length;
+  expect(requests + (report!.dropped as number)).toBe(200_000);
   expect(lines[lines.length - 1]).toMatchObject({ msg: "after" });
 }, 60_000);

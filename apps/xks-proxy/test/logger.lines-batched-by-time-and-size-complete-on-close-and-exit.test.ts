@@ -22,11 +22,11 @@ test("lines logged together land together, complete, with time/level/pid, and cl
   const lines = readFileSync(file, "utf8").split("\n");
   expect(lines.pop()).toBe("");
   const recs = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
-  expect(recs.map((r) => r["msg"])).toEqual(["request", "request", undefined]);
+  expect(recs.map((r) => r.msg)).toEqual(["request", "request", undefined]);
   expect(Object.keys(recs[0]!)).toEqual(["time", "level", "pid", "msg", "status", "key"]);
   expect(recs[1]).toMatchObject({ level: "warn", pid: process.pid, status: 503, errorName: "DependencyTimeoutException" });
   expect(Object.keys(recs[2]!)).toEqual(["time", "level", "pid"]);
-  expect(Date.parse(recs[0]!["time"] as string)).not.toBeNaN();
+  expect(Date.parse(recs[0]!.time as string)).not.toBeNaN();
 });
 
 test("a hundred lines logged in one turn all reach the log file without close()", async () => {
@@ -63,7 +63,10 @@ test("lines logged over several turns are written LOG_FLUSH_MS after the first, 
     expect(writes).toHaveLength(0);
     await new Promise((r) => setTimeout(r, LOG_FLUSH_MS + 20));
     expect(writes).toHaveLength(1);
-    const lines = writes[0]!.split("\n").filter(Boolean).map((l) => JSON.parse(l) as { i: number });
+    const lines = writes[0]!
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { i: number });
     expect(lines.map((l) => l.i)).toEqual([...Array(100).keys()]);
     await logger.close();
   });
@@ -78,7 +81,11 @@ test("pending lines reaching LOG_FLUSH_CHARS are written at once, without waitin
     expect(writes).toHaveLength(1); // written synchronously when the threshold was crossed
     expect(writes[0]!.length).toBeGreaterThanOrEqual(LOG_FLUSH_CHARS);
     await logger.close();
-    const all = writes.join("").split("\n").filter(Boolean).map((l) => (JSON.parse(l) as { i: number }).i);
+    const all = writes
+      .join("")
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => (JSON.parse(l) as { i: number }).i);
     expect(all).toEqual([...Array(n).keys()]);
   });
 });

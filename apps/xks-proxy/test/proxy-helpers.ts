@@ -7,7 +7,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { Sha256 } from "@aws-crypto/sha256-js";
 import { SignatureV4 } from "@smithy/signature-v4";
-import type { XksCredential } from "@ciop/xks";
+import type { DecryptResponse, EncryptResponse, GetHealthStatusResponse, GetKeyMetadataResponse, XksCredential, XksErrorName } from "@ciop/xks";
 
 export const run = promisify(execFile);
 export const SUPPORT = path.join(__dirname, "support");
@@ -35,17 +35,74 @@ export function makeCerts(dir: string): Certs {
   mkdirSync(dir, { recursive: true });
   const f = (n: string) => path.join(dir, n);
   const ossl = (args: string[]) => execFileSync("openssl", args, { stdio: ["ignore", "ignore", "pipe"] });
-  ossl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", f("ca.key"), "-out", f("ca.pem"), "-days", "2", "-subj", "/CN=ciop test CA",
-    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
+  ossl([
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+    "-keyout",
+    f("ca.key"),
+    "-out",
+    f("ca.pem"),
+    "-days",
+    "2",
+    "-subj",
+    "/CN=ciop test CA",
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign",
+  ]);
   const leaf = (name: string, cn: string, ext: string) => {
-    ossl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", f(`${name}.key`), "-out", f(`${name}.csr`), "-subj", `/CN=${cn}`]);
+    ossl([
+      "req",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-keyout",
+      f(`${name}.key`),
+      "-out",
+      f(`${name}.csr`),
+      "-subj",
+      `/CN=${cn}`,
+    ]);
     writeFileSync(f(`${name}.ext`), ext);
-    ossl(["x509", "-req", "-in", f(`${name}.csr`), "-CA", f("ca.pem"), "-CAkey", f("ca.key"), "-CAcreateserial", "-out", f(`${name}.pem`), "-days", "2", "-extfile", f(`${name}.ext`)]);
+    ossl([
+      "x509",
+      "-req",
+      "-in",
+      f(`${name}.csr`),
+      "-CA",
+      f("ca.pem"),
+      "-CAkey",
+      f("ca.key"),
+      "-CAcreateserial",
+      "-out",
+      f(`${name}.pem`),
+      "-days",
+      "2",
+      "-extfile",
+      f(`${name}.ext`),
+    ]);
   };
   leaf("server", "localhost", "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
   leaf("client", "cks.kms.eu-west-1.amazonaws.com", "subjectAltName=DNS:cks.kms.eu-west-1.amazonaws.com\nextendedKeyUsage=clientAuth\n");
   leaf("other", "intruder.example.com", "subjectAltName=DNS:intruder.example.com\nextendedKeyUsage=clientAuth\n");
-  return { dir, ca: f("ca.pem"), serverCert: f("server.pem"), serverKey: f("server.key"), clientCert: f("client.pem"), clientKey: f("client.key"), otherCert: f("other.pem"), otherKey: f("other.key") };
+  return {
+    dir,
+    ca: f("ca.pem"),
+    serverCert: f("server.pem"),
+    serverKey: f("server.key"),
+    clientCert: f("client.pem"),
+    clientKey: f("client.key"),
+    otherCert: f("other.pem"),
+    otherKey: f("other.key"),
+  };
 }
 
 export function md(op = "Encrypt", extra: Record<string, string> = {}): Record<string, string> {
@@ -60,11 +117,25 @@ export function md(op = "Encrypt", extra: Record<string, string> = {}): Record<s
 
 export const b64 = (b: Uint8Array | string): string => Buffer.from(b).toString("base64");
 
+/**
+ * The proxy's JSON answers as one type: an XKS error, the four XKS API answers, and the salesforce
+ * route group's `{ error }`. An answer carries only its own members; they are declared together so
+ * that a test reads the ones it expects without narrowing first (a member the answer lacks reads
+ * as undefined, and the test's expectation fails).
+ */
+export type XksAnswer = { errorName: XksErrorName; errorMessage?: string; error?: string } & EncryptResponse &
+  DecryptResponse &
+  GetKeyMetadataResponse &
+  GetHealthStatusResponse;
+
 export interface Resp {
   status: number;
   body: string;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  json: any;
+  /**
+   * The body parsed. Undefined at run time when the body is empty or not JSON: the type leaves that
+   * out so that tests read the answer they expect without a guard (`?.` where it may be absent).
+   */
+  json: XksAnswer;
   headers: http.IncomingHttpHeaders;
 }
 
@@ -87,8 +158,24 @@ export async function post(base: string, urlPath: string, body: unknown, o: Post
   const text = typeof body === "string" ? body : JSON.stringify(body);
   let headers: Record<string, string> = { host: u.host, "content-type": "application/json" };
   if (!o.unsigned && o.cred) {
-    const signer = new SignatureV4({ credentials: o.cred, region: o.region ?? "us-east-1", service: "kms-xks-proxy", sha256: Sha256, uriEscapePath: false, applyChecksum: false });
-    const req = { method: o.method ?? "POST", protocol: u.protocol, hostname: u.hostname, port: Number(u.port), path: o.signPath ?? urlPath, query: {}, headers, body: text };
+    const signer = new SignatureV4({
+      credentials: o.cred,
+      region: o.region ?? "us-east-1",
+      service: "kms-xks-proxy",
+      sha256: Sha256,
+      uriEscapePath: false,
+      applyChecksum: false,
+    });
+    const req = {
+      method: o.method ?? "POST",
+      protocol: u.protocol,
+      hostname: u.hostname,
+      port: Number(u.port),
+      path: o.signPath ?? urlPath,
+      query: {},
+      headers,
+      body: text,
+    };
     const signed = (await signer.sign(req)) as unknown as { headers: Record<string, string> };
     headers = signed.headers;
   }
@@ -116,13 +203,13 @@ export function send(base: string, urlPath: string, method: string, headers: Rec
         res.on("data", (c: Buffer) => chunks.push(c));
         res.on("end", () => {
           const text = Buffer.concat(chunks).toString("utf8");
-          let json: unknown;
+          let json: XksAnswer | undefined;
           try {
-            json = text ? JSON.parse(text) : undefined;
+            json = text ? (JSON.parse(text) as XksAnswer) : undefined;
           } catch {
             json = undefined;
           }
-          resolve({ status: res.statusCode ?? 0, body: text, json, headers: res.headers });
+          resolve({ status: res.statusCode ?? 0, body: text, json: json as XksAnswer, headers: res.headers });
         });
       },
     );
@@ -132,7 +219,15 @@ export function send(base: string, urlPath: string, method: string, headers: Rec
 }
 
 /** ciop TOML for the test token; `stores` and `extra` are appended as TOML text. */
-export function ciopToml(opts: { tls?: Certs & { mtlsSubject?: string }; stores: string; extra?: string; pingPort?: boolean; metricsPort?: boolean; healthKey?: string; fastPath?: boolean }): string {
+export function ciopToml(opts: {
+  tls?: Certs & { mtlsSubject?: string };
+  stores: string;
+  extra?: string;
+  pingPort?: boolean;
+  metricsPort?: boolean;
+  healthKey?: string;
+  fastPath?: boolean;
+}): string {
   return [
     "[server]",
     'ip = "127.0.0.1"',
@@ -176,7 +271,9 @@ export function storeToml(name: string, prefix: string, keys: string[], creds: X
 
 /** Creates an AES-256 token key with raw PKCS#11 in another process (not through @ciop/hsm). */
 export function createRawAesKey(label: string, hex: string, usage: { encrypt: boolean; decrypt: boolean }): void {
-  execFileSync(process.execPath, [path.join(SUPPORT, "create-aes-key.cjs"), label, hex, usage.encrypt ? "1" : "0", usage.decrypt ? "1" : "0"], { stdio: ["ignore", "ignore", "inherit"] });
+  execFileSync(process.execPath, [path.join(SUPPORT, "create-aes-key.cjs"), label, hex, usage.encrypt ? "1" : "0", usage.decrypt ? "1" : "0"], {
+    stdio: ["ignore", "ignore", "inherit"],
+  });
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -12,9 +12,14 @@ import { SUPPORT, ciopToml, storeToml, testDir } from "./proxy-helpers.js";
 
 function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [path.join(SUPPORT, "run-proxy.cjs"), ...args], { env: { ...process.env, XKS_PROXY_CONFIG: undefined, XKS_PROXY_SETTINGS_TOML: undefined, ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [path.join(SUPPORT, "run-proxy.cjs"), ...args],
+      { env: { ...process.env, XKS_PROXY_CONFIG: undefined, XKS_PROXY_SETTINGS_TOML: undefined, ...env }, timeout: 30_000 },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -36,7 +41,10 @@ test("a missing or invalid configuration exits 2 with the reason, without echoin
   expect(missing.stderr).toMatch(/ERR_CONFIG_INVALID: cannot read the configuration file/);
   const bad = path.join(dir, "bad.toml");
   const secret = "s3cr3t/s3cr3t/s3cr3t/s3cr3t/s3cr3t/s3cr3t/AB=";
-  writeFileSync(bad, `[[stores]]\nuri_prefix = "/a/xks"\nkeys = ["k"]\n[[stores.credentials]]\naccess_key_id = "not-base32"\nsecret_access_key = "${secret}"\n`);
+  writeFileSync(
+    bad,
+    `[[stores]]\nuri_prefix = "/a/xks"\nkeys = ["k"]\n[[stores.credentials]]\naccess_key_id = "not-base32"\nsecret_access_key = "${secret}"\n`,
+  );
   const invalid = await cli(["serve", "--config", bad]);
   expect(invalid.code).toBe(2);
   expect(invalid.stderr).toMatch(/ERR_CONFIG_INVALID: stores\[0\]\.credentials\[0\]: an access key id must be/);
@@ -50,7 +58,13 @@ test("a valid configuration whose PKCS#11 library cannot be loaded is a runtime 
   const dir = testDir("cli-runtime");
   const file = path.join(dir, "no-lib.toml");
   const { generateXksCredential } = await import("@ciop/xks");
-  writeFileSync(file, ciopToml({ stores: storeToml("s", "", ["k"], [generateXksCredential()]), healthKey: "cli-health" }).replace(/library = "[^"]*"/, `library = "${path.join(dir, "no-such-pkcs11.so")}"`));
+  writeFileSync(
+    file,
+    ciopToml({ stores: storeToml("s", "", ["k"], [generateXksCredential()]), healthKey: "cli-health" }).replace(
+      /library = "[^"]*"/,
+      `library = "${path.join(dir, "no-such-pkcs11.so")}"`,
+    ),
+  );
   const r = await cli(["serve", "--config", file]);
   expect(r.code).toBe(1);
   expect(r.stderr).toMatch(/ERR_HSM_LIBRARY/);

@@ -21,7 +21,10 @@ describe.each([true, false])("fast_path = %s", (fastPath) => {
   let port: number;
 
   beforeAll(async () => {
-    const toml = ciopToml({ stores: storeToml("caps", "", ["caps-key"], [C]), healthKey: "caps-health", fastPath }).replace("port = 0", "port = 0\nmax_connections = 4\nmax_connections_per_source = 2");
+    const toml = ciopToml({ stores: storeToml("caps", "", ["caps-key"], [C]), healthKey: "caps-health", fastPath }).replace(
+      "port = 0",
+      "port = 0\nmax_connections = 4\nmax_connections_per_source = 2",
+    );
     proxy = await RawProxy.start(toml, "caps");
     ({ srv, port } = proxy);
   });

@@ -13,7 +13,11 @@ const C = generateXksCredential();
 const keyName = `ahf-${process.pid}`;
 let dir: string;
 
-const text = (hsmLine: string) => ciopToml({ stores: storeToml("s", "/s", [keyName], [C]), healthKey: "ahf-health" }).replace('pin_env = "CIOP_TEST_PIN"', `pin_env = "CIOP_TEST_PIN"\n${hsmLine}`);
+const text = (hsmLine: string) =>
+  ciopToml({ stores: storeToml("s", "/s", [keyName], [C]), healthKey: "ahf-health" }).replace(
+    'pin_env = "CIOP_TEST_PIN"',
+    `pin_env = "CIOP_TEST_PIN"\n${hsmLine}`,
+  );
 
 beforeAll(() => {
   dir = testDir("allow-host-fallback");
@@ -23,7 +27,10 @@ test("parsed: default false, true/false as written, anything else refused", asyn
   expect((await parseConfig(text(""), { dir })).hsm.allowHostFallback).toBe(false);
   expect((await parseConfig(text("allow_host_fallback = true"), { dir })).hsm.allowHostFallback).toBe(true);
   expect((await parseConfig(text("allow_host_fallback = false"), { dir })).hsm.allowHostFallback).toBe(false);
-  await expect(parseConfig(text('allow_host_fallback = "yes"'), { dir })).rejects.toMatchObject({ code: "ERR_CONFIG_INVALID", message: expect.stringContaining("hsm.allow_host_fallback") });
+  await expect(parseConfig(text('allow_host_fallback = "yes"'), { dir })).rejects.toMatchObject({
+    code: "ERR_CONFIG_INVALID",
+    message: expect.stringContaining("hsm.allow_host_fallback"),
+  });
 });
 
 test("on a token treated as hardware: refused without the setting, allowed and reported with it", async () => {

@@ -57,7 +57,7 @@ beforeAll(async () => {
     }
   });
   for (let i = 0; i < 600 && !url; i++) {
-    url = (lines.find((r) => r["msg"] === "listening")?.["url"] as string | undefined) ?? "";
+    url = (lines.find((r) => r.msg === "listening")?.url as string | undefined) ?? "";
     if (!url) await sleep(50);
   }
   expect(url).not.toBe("");
@@ -81,7 +81,8 @@ async function timed(p: Promise<Resp>): Promise<{ r: Resp; ms: number }> {
   const r = await p;
   return { r, ms: Number(process.hrtime.bigint() - t0) / 1e6 };
 }
-const encrypt = () => timed(post(url, `${API}/keys/${KEY}/encrypt`, { requestMetadata: md("Encrypt"), plaintext: b64("fault run"), encryptionAlgorithm: "AES_GCM" }, { cred: C }));
+const encrypt = () =>
+  timed(post(url, `${API}/keys/${KEY}/encrypt`, { requestMetadata: md("Encrypt"), plaintext: b64("fault run"), encryptionAlgorithm: "AES_GCM" }, { cred: C }));
 const health = async (): Promise<string> => {
   const r = await post(url, `${API}/health`, { requestMetadata: { kmsRequestId: "h", kmsOperation: "KmsHealthCheck" } }, { cred: C });
   return r.json?.ekmFleetDetails?.[0]?.healthStatus ?? `status ${r.status}`;
@@ -144,7 +145,11 @@ test("one device error in the middle of a request: that request gets a 500 fast,
 });
 
 test("a token that vanishes (CKR_TOKEN_NOT_PRESENT from every token call): 500/503 fast, health UNAVAILABLE/DEGRADED, back within 5 s", async () => {
-  control.set(...["C_Get*", "C_Open*", "C_Close*", "C_Login", "C_Find*", "C_Encrypt*", "C_Decrypt*", "C_Generate*", "C_Copy*", "C_Destroy*"].map((f) => `${f} fail CKR_TOKEN_NOT_PRESENT`));
+  control.set(
+    ...["C_Get*", "C_Open*", "C_Close*", "C_Login", "C_Find*", "C_Encrypt*", "C_Decrypt*", "C_Generate*", "C_Copy*", "C_Destroy*"].map(
+      (f) => `${f} fail CKR_TOKEN_NOT_PRESENT`,
+    ),
+  );
   await expectFastRetryable();
   expect(["UNAVAILABLE", "DEGRADED"]).toContain(await healthLeavesActive());
   control.clear();
@@ -161,7 +166,12 @@ test("GCM calls that hang past timeout_ms (100 ms): 503 DependencyTimeoutExcepti
 });
 
 test("item 9: key reads refused and searches empty (SoftHSM with no descriptor left): 500, not 404 KeyNotFoundException; health UNAVAILABLE; back within 5 s", async () => {
-  control.set("C_GetAttributeValue fail CKR_OBJECT_HANDLE_INVALID", "C_EncryptInit fail CKR_OBJECT_HANDLE_INVALID", "C_DecryptInit fail CKR_OBJECT_HANDLE_INVALID", "C_FindObjects empty");
+  control.set(
+    "C_GetAttributeValue fail CKR_OBJECT_HANDLE_INVALID",
+    "C_EncryptInit fail CKR_OBJECT_HANDLE_INVALID",
+    "C_DecryptInit fail CKR_OBJECT_HANDLE_INVALID",
+    "C_FindObjects empty",
+  );
   // past the key-state cache (500 ms), so the request reads the key from the token
   await sleep(600);
   const { r, ms } = await encrypt();

@@ -17,7 +17,11 @@ const keyName = `copies-${process.pid}`;
 let dir: string;
 let admin: Hsm;
 
-const text = (hsmLine: string) => ciopToml({ stores: storeToml("s", "/s", [keyName], [C]), healthKey: "copies-health" }).replace('pin_env = "CIOP_TEST_PIN"', `pin_env = "CIOP_TEST_PIN"\n${hsmLine}`);
+const text = (hsmLine: string) =>
+  ciopToml({ stores: storeToml("s", "/s", [keyName], [C]), healthKey: "copies-health" }).replace(
+    'pin_env = "CIOP_TEST_PIN"',
+    `pin_env = "CIOP_TEST_PIN"\n${hsmLine}`,
+  );
 const gcm = async (b: HsmBackend): Promise<boolean> => {
   const iv = randomBytes(12);
   const ct = await b.encrypt(keyName, iv, Buffer.from("copy"), Buffer.from("aad"));
@@ -27,7 +31,11 @@ const gcm = async (b: HsmBackend): Promise<boolean> => {
 beforeAll(async () => {
   dir = testDir("session-copies");
   const cfg = await parseConfig(text(""), { dir });
-  admin = await Hsm.open({ ...(cfg.hsm.library ? { library: cfg.hsm.library } : {}), ...(cfg.hsm.token ? { token: cfg.hsm.token } : {}), ...(cfg.hsm.pin ? { pin: cfg.hsm.pin } : {}) });
+  admin = await Hsm.open({
+    ...(cfg.hsm.library ? { library: cfg.hsm.library } : {}),
+    ...(cfg.hsm.token ? { token: cfg.hsm.token } : {}),
+    ...(cfg.hsm.pin ? { pin: cfg.hsm.pin } : {}),
+  });
   await admin.getOrCreateKey(keyName, "AES-256", { extractable: false });
 });
 afterAll(async () => {
@@ -37,9 +45,18 @@ afterAll(async () => {
 
 test("parsed: auto by default, true/false and sync/async as written, anything else refused", async () => {
   expect((await parseConfig(text(""), { dir })).hsm).toMatchObject({ callMode: "auto", sessionKeyCopies: "auto" });
-  expect((await parseConfig(text("session_key_copies = false\ncall_mode = \"async\""), { dir })).hsm).toMatchObject({ callMode: "async", sessionKeyCopies: false });
-  await expect(parseConfig(text('session_key_copies = "yes"'), { dir })).rejects.toMatchObject({ code: "ERR_CONFIG_INVALID", message: expect.stringContaining("hsm.session_key_copies") });
-  await expect(parseConfig(text('call_mode = "threads"'), { dir })).rejects.toMatchObject({ code: "ERR_CONFIG_INVALID", message: expect.stringContaining("hsm.call_mode") });
+  expect((await parseConfig(text('session_key_copies = false\ncall_mode = "async"'), { dir })).hsm).toMatchObject({
+    callMode: "async",
+    sessionKeyCopies: false,
+  });
+  await expect(parseConfig(text('session_key_copies = "yes"'), { dir })).rejects.toMatchObject({
+    code: "ERR_CONFIG_INVALID",
+    message: expect.stringContaining("hsm.session_key_copies"),
+  });
+  await expect(parseConfig(text('call_mode = "threads"'), { dir })).rejects.toMatchObject({
+    code: "ERR_CONFIG_INVALID",
+    message: expect.stringContaining("hsm.call_mode"),
+  });
 });
 
 test("auto on SoftHSM: sync calls on a copy; a disable elsewhere drops it after the TTL; re-enable brings it back", async () => {

@@ -28,7 +28,11 @@ const turns = new EndOfTurn();
 beforeAll(async () => {
   const dir = testDir("end-of-turn");
   const cfg = await parseConfig(ciopToml({ stores: storeToml("s", "/s", [keyName], [C]), healthKey: "turn-health" }), { dir });
-  admin = await Hsm.open({ ...(cfg.hsm.library ? { library: cfg.hsm.library } : {}), ...(cfg.hsm.token ? { token: cfg.hsm.token } : {}), ...(cfg.hsm.pin ? { pin: cfg.hsm.pin } : {}) });
+  admin = await Hsm.open({
+    ...(cfg.hsm.library ? { library: cfg.hsm.library } : {}),
+    ...(cfg.hsm.token ? { token: cfg.hsm.token } : {}),
+    ...(cfg.hsm.pin ? { pin: cfg.hsm.pin } : {}),
+  });
   await admin.getOrCreateKey(keyName, "AES-256", { extractable: false });
   backend = await HsmBackend.open(cfg.hsm, { observe: (operation, _s, outcome) => events.push(`hsm ${operation} ${outcome}`), turns });
   expect(backend.syncCalls).toBe(true);
@@ -76,7 +80,10 @@ test("a call that fails in a turn fails alone: the calls queued before and after
     backend.decrypt(keyName, iv, ct, aad),
   ]);
   expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
-  expect(results.filter((r) => r.status === "fulfilled").map((r) => Buffer.from((r as PromiseFulfilledResult<Uint8Array>).value).toString())).toEqual(["kept", "kept"]);
+  expect(results.filter((r) => r.status === "fulfilled").map((r) => Buffer.from((r as PromiseFulfilledResult<Uint8Array>).value).toString())).toEqual([
+    "kept",
+    "kept",
+  ]);
   expect(events).toEqual(["hsm decrypt ok", "hsm decrypt error", "hsm decrypt ok"]);
 });
 

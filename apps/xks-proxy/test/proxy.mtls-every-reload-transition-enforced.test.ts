@@ -47,7 +47,14 @@ describe.each([true, false])("fast_path = %s", (fastPath) => {
 
   /** 200 when /ping is answered over a connection with that client certificate; "refused" when the connection is cut. */
   async function ping(client: Client): Promise<number | "refused"> {
-    const creds = client === "none" ? {} : client === "ca1-kms" ? { cert: ca1.clientCert, key: ca1.clientKey } : client === "ca1-other" ? { cert: ca1.otherCert, key: ca1.otherKey } : { cert: ca2.clientCert, key: ca2.clientKey };
+    const creds =
+      client === "none"
+        ? {}
+        : client === "ca1-kms"
+          ? { cert: ca1.clientCert, key: ca1.clientKey }
+          : client === "ca1-other"
+            ? { cert: ca1.otherCert, key: ca1.otherKey }
+            : { cert: ca2.clientCert, key: ca2.clientKey };
     try {
       const r = await send(srv.url, "/ping", "GET", {}, "", {
         ca: readFileSync(ca1.ca),

@@ -24,7 +24,10 @@ import { RawConn, requestText } from "./raw-client.js";
 const C = generateXksCredential();
 const dir = testDir("restart-only");
 const base = (extra = "", metrics = "", ping = false): string =>
-  ciopToml({ stores: storeToml("r", "", ["r-key"], [C]), healthKey: "r-health", pingPort: ping, extra }).replace("[metrics]\nport = 0", `[metrics]\nport = 0\n${metrics}`);
+  ciopToml({ stores: storeToml("r", "", ["r-key"], [C]), healthKey: "r-health", pingPort: ping, extra }).replace(
+    "[metrics]\nport = 0",
+    `[metrics]\nport = 0\n${metrics}`,
+  );
 const HEALTH = JSON.stringify({ requestMetadata: { kmsRequestId: "r-1", kmsOperation: "KmsHealthCheck" } });
 
 const servers: RunningServer[] = [];
@@ -39,7 +42,10 @@ async function start(file: string, text: string, logs: string[], opts: { metrics
   return srv;
 }
 const restartLines = (logs: string[]): string[][] =>
-  logs.map((l) => JSON.parse(l) as { msg: string; settings?: string[] }).filter((r) => r.msg === "reload-needs-restart").map((r) => r.settings!);
+  logs
+    .map((l) => JSON.parse(l) as { msg: string; settings?: string[] })
+    .filter((r) => r.msg === "reload-needs-restart")
+    .map((r) => r.settings!);
 
 test("for every restart-only setting a changed value is named, and the config a reload applies keeps the running one", async () => {
   const running = await parseConfig(base(), { dir });
@@ -76,7 +82,10 @@ test("a reload applies max_connections and names tcp_keepalive_secs, processes a
   const file = path.join(dir, "live.toml");
   const srv = await start(file, base().replace("port = 0\n", "port = 0\nmax_connections = 4\n"), logs);
   const port = Number(new URL(srv.url).port);
-  writeFileSync(file, base(`[logging]\nfile = "${path.join(dir, "other.log")}"`).replace("port = 0\n", "port = 0\nmax_connections = 1\ntcp_keepalive_secs = 30\nprocesses = 2\n"));
+  writeFileSync(
+    file,
+    base(`[logging]\nfile = "${path.join(dir, "other.log")}"`).replace("port = 0\n", "port = 0\nmax_connections = 1\ntcp_keepalive_secs = 30\nprocesses = 2\n"),
+  );
   await srv.reload();
   expect(restartLines(logs)).toEqual([["server processes", "server tcp_keepalive_secs", "logging file"]]);
   // the new cap holds at once (before: the start's 4)

@@ -39,7 +39,7 @@ function configText(salesforce: { prefix?: string; enabled?: boolean; extra?: st
 
 /** Who answered GET <prefix>/some-kid with the right Basic credentials: the Salesforce group or the XKS router. */
 async function whoAnswers(prefix: string): Promise<"salesforce" | "xks" | string> {
-  const r = await send(srv.url, `${prefix}/some-kid`, "GET", { authorization: "Basic " + Buffer.from(`sf:${PASSWORD}`).toString("base64") }, "");
+  const r = await send(srv.url, `${prefix}/some-kid`, "GET", { authorization: `Basic ${Buffer.from(`sf:${PASSWORD}`).toString("base64")}` }, "");
   if (r.json?.error === "KeyNotFound") return "salesforce";
   if (typeof r.json?.errorName === "string") return "xks";
   return `${r.status} ${r.body.slice(0, 100)}`;
@@ -94,7 +94,7 @@ test("a [salesforce] section disabled at start-up is not mounted", async () => {
   writeFileSync(f2, configText({ prefix: "/off", enabled: false }));
   const other = await startServer(await loadConfig(f2), { logSink: () => undefined });
   try {
-    const r = await send(other.url, "/off/some-kid", "GET", { authorization: "Basic " + Buffer.from(`sf:${PASSWORD}`).toString("base64") }, "");
+    const r = await send(other.url, "/off/some-kid", "GET", { authorization: `Basic ${Buffer.from(`sf:${PASSWORD}`).toString("base64")}` }, "");
     expect(typeof r.json?.errorName).toBe("string");
     expect(r.json?.error).toBeUndefined();
   } finally {

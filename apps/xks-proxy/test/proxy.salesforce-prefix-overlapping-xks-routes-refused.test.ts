@@ -88,9 +88,13 @@ describe("server start and reload", () => {
   test("a config built in code is checked at start; so are the prefixes the groups really serve", async () => {
     const cfg: ProxyConfig = await parseConfig(toml({ t: "/tenant/xks" }, "/sf"), { dir });
     const overlapping: ProxyConfig = { ...cfg, stores: [{ ...cfg.stores[0]!, name: "moved", uriPrefix: "/sf" }] };
-    await expect(startServer(overlapping, { routeGroups: stubGroups(), logSink: () => undefined })).rejects.toThrow(/path_prefix '\/sf' overlaps key store 'moved'/);
+    await expect(startServer(overlapping, { routeGroups: stubGroups(), logSink: () => undefined })).rejects.toThrow(
+      /path_prefix '\/sf' overlaps key store 'moved'/,
+    );
     // the section says /sf, the group serves /tenant: refused, and nothing is left listening
-    await expect(startServer(cfg, { routeGroups: stubGroups("/tenant"), logSink: () => undefined })).rejects.toThrow(/path_prefix '\/tenant' overlaps key store 't'/);
+    await expect(startServer(cfg, { routeGroups: stubGroups("/tenant"), logSink: () => undefined })).rejects.toThrow(
+      /path_prefix '\/tenant' overlaps key store 't'/,
+    );
   });
 
   test("reload refuses an overlapping prefix and keeps serving the old config", async () => {

@@ -115,7 +115,10 @@ afterAll(async () => {
 
 /** The sample settings with the sample's Oso secondary authorization on, written to oso.toml; returns the path. */
 function writeOsoSettings(): string {
-  const withOso = sampleSettings(80, 80).replace("is_mtls_enabled = false\n", 'is_mtls_enabled = false\nsecondary_auth = "Oso"\n\n[security.oso]\npolar_file_path = "configuration/oso.polar"\n');
+  const withOso = sampleSettings(80, 80).replace(
+    "is_mtls_enabled = false\n",
+    'is_mtls_enabled = false\nsecondary_auth = "Oso"\n\n[security.oso]\npolar_file_path = "configuration/oso.polar"\n',
+  );
   expect(withOso).toContain('secondary_auth = "Oso"');
   const file = path.join(dir, "oso.toml");
   writeFileSync(file, withOso);
@@ -124,12 +127,21 @@ function writeOsoSettings(): string {
 
 describe("the AWS sample proxy's settings TOML", () => {
   test("is read as-is, directly or through XKS_PROXY_SETTINGS_TOML, and normalised", async () => {
-    for (const cfg of [await loadConfig(sampleFile), await loadConfig(undefined, { ...process.env, XKS_PROXY_CONFIG: undefined, XKS_PROXY_SETTINGS_TOML: sampleFile })]) {
+    for (const cfg of [
+      await loadConfig(sampleFile),
+      await loadConfig(undefined, { ...process.env, XKS_PROXY_CONFIG: undefined, XKS_PROXY_SETTINGS_TOML: sampleFile }),
+    ]) {
       expect(cfg.source.format).toBe("aws-sample");
       expect(cfg.server).toEqual(expect.objectContaining({ ip: "127.0.0.1", port: 80, tcpKeepAliveMs: 60_000 }));
       expect(cfg.server.tls).toBeUndefined();
       expect(cfg.stores).toEqual([
-        { name: "/example/uri/path/prefix", uriPrefix: "/example/uri/path/prefix", keys: ["mig-foo", "mig-bar"], credentials: [{ accessKeyId: SAMPLE_AKID, secretAccessKey: SAMPLE_SECRET }], regions: ["us-east-1"] },
+        {
+          name: "/example/uri/path/prefix",
+          uriPrefix: "/example/uri/path/prefix",
+          keys: ["mig-foo", "mig-bar"],
+          credentials: [{ accessKeyId: SAMPLE_AKID, secretAccessKey: SAMPLE_SECRET }],
+          regions: ["us-east-1"],
+        },
       ]);
       expect(cfg.hsm).toEqual(expect.objectContaining({ library: process.env.CIOP_TEST_LIB, token: "#0", pin: { value: process.env.CIOP_TEST_PIN } }));
       expect(cfg.compat.sampleProxyAad).toBe(true);
@@ -143,7 +155,10 @@ describe("the AWS sample proxy's settings TOML", () => {
     writeFileSync(path.join(dir, "tls.toml"), tlsOn);
     const cfg = await loadConfig(path.join(dir, "tls.toml"));
     expect(cfg.server.tls).toEqual({ certFile: path.join(dir, "tls/server_cert.pem"), keyFile: path.join(dir, "tls/server_key.pem") });
-    writeFileSync(path.join(dir, "bad.toml"), sampleSettings(80, 80).replace(`sigv4_access_key_id = "${SAMPLE_AKID}"`, 'sigv4_access_key_id = "lowercase-is-wrong"'));
+    writeFileSync(
+      path.join(dir, "bad.toml"),
+      sampleSettings(80, 80).replace(`sigv4_access_key_id = "${SAMPLE_AKID}"`, 'sigv4_access_key_id = "lowercase-is-wrong"'),
+    );
     await expect(loadConfig(path.join(dir, "bad.toml"))).rejects.toMatchObject({ code: "ERR_CONFIG_INVALID" });
   });
 
@@ -171,9 +186,20 @@ describe("the AWS sample proxy's settings TOML", () => {
     const cred = { accessKeyId: SAMPLE_AKID, secretAccessKey: SAMPLE_SECRET };
     const pt = randomBytes(300);
     const aad = Buffer.from("project=nile,department=marketing");
-    for (const [withAad, ctm] of [[true, SAMPLE_METADATA], [false, SAMPLE_METADATA], [true, undefined], [false, undefined]] as const) {
+    for (const [withAad, ctm] of [
+      [true, SAMPLE_METADATA],
+      [false, SAMPLE_METADATA],
+      [true, undefined],
+      [false, undefined],
+    ] as const) {
       const c = sampleProxyEncrypt(pt, withAad ? aad : undefined, ctm);
-      const body = { requestMetadata: md("Decrypt"), encryptionAlgorithm: "AES_GCM", ...c, ...(ctm ? { ciphertextMetadata: b64(ctm) } : {}), ...(withAad ? { additionalAuthenticatedData: b64(aad) } : {}) };
+      const body = {
+        requestMetadata: md("Decrypt"),
+        encryptionAlgorithm: "AES_GCM",
+        ...c,
+        ...(ctm ? { ciphertextMetadata: b64(ctm) } : {}),
+        ...(withAad ? { additionalAuthenticatedData: b64(aad) } : {}),
+      };
       const r = await post(migrated.url, `${api}/decrypt`, body, { cred });
       expect(r.status).toBe(200);
       expect(Buffer.from(r.json.plaintext, "base64").equals(pt)).toBe(true);
@@ -183,9 +209,26 @@ describe("the AWS sample proxy's settings TOML", () => {
     const enc = await post(migrated.url, `${api}/encrypt`, { requestMetadata: md("Encrypt"), plaintext: b64(pt), encryptionAlgorithm: "AES_GCM" }, { cred });
     expect(enc.status).toBe(200);
     expect(enc.json.ciphertextMetadata).not.toBe(b64(SAMPLE_METADATA));
-    const dec = await post(migrated.url, `${api}/decrypt`, { requestMetadata: md("Decrypt"), encryptionAlgorithm: "AES_GCM", ciphertext: enc.json.ciphertext, initializationVector: enc.json.initializationVector, authenticationTag: enc.json.authenticationTag, ciphertextMetadata: enc.json.ciphertextMetadata }, { cred });
+    const dec = await post(
+      migrated.url,
+      `${api}/decrypt`,
+      {
+        requestMetadata: md("Decrypt"),
+        encryptionAlgorithm: "AES_GCM",
+        ciphertext: enc.json.ciphertext,
+        initializationVector: enc.json.initializationVector,
+        authenticationTag: enc.json.authenticationTag,
+        ciphertextMetadata: enc.json.ciphertextMetadata,
+      },
+      { cred },
+    );
     expect(Buffer.from(dec.json.plaintext, "base64").equals(pt)).toBe(true);
-    const wrongRegion = await post(migrated.url, `${api}/encrypt`, { requestMetadata: md("Encrypt"), plaintext: b64(pt), encryptionAlgorithm: "AES_GCM" }, { cred, region: "eu-west-1" });
+    const wrongRegion = await post(
+      migrated.url,
+      `${api}/encrypt`,
+      { requestMetadata: md("Encrypt"), plaintext: b64(pt), encryptionAlgorithm: "AES_GCM" },
+      { cred, region: "eu-west-1" },
+    );
     expect(wrongRegion.status).toBe(401);
   });
 
@@ -196,7 +239,12 @@ describe("the AWS sample proxy's settings TOML", () => {
     cfg.compat.sampleProxyAad = false;
     await migrated.reload(cfg);
     const c = sampleProxyEncrypt(Buffer.from("hello"), undefined, SAMPLE_METADATA);
-    const r = await post(migrated.url, "/example/uri/path/prefix/kms/xks/v1/keys/mig-foo/decrypt", { requestMetadata: md("Decrypt"), encryptionAlgorithm: "AES_GCM", ...c, ciphertextMetadata: b64(SAMPLE_METADATA) }, { cred: { accessKeyId: SAMPLE_AKID, secretAccessKey: SAMPLE_SECRET } });
+    const r = await post(
+      migrated.url,
+      "/example/uri/path/prefix/kms/xks/v1/keys/mig-foo/decrypt",
+      { requestMetadata: md("Decrypt"), encryptionAlgorithm: "AES_GCM", ...c, ciphertextMetadata: b64(SAMPLE_METADATA) },
+      { cred: { accessKeyId: SAMPLE_AKID, secretAccessKey: SAMPLE_SECRET } },
+    );
     expect([r.status, r.json.errorName]).toEqual([400, "InvalidCiphertextException"]);
   });
 
@@ -208,7 +256,12 @@ describe("the AWS sample proxy's settings TOML", () => {
     cfg.hsm.token = process.env.CIOP_TEST_TOKEN_LABEL;
     cfg.health.keyName = "mig-health";
     await migrated.reload(cfg);
-    expect(notEnforced()).toEqual([expect.objectContaining({ level: "warn", setting: expect.stringContaining('security.secondary_auth = "Oso" (policy configuration/oso.polar) is not enforced') })]);
+    expect(notEnforced()).toEqual([
+      expect.objectContaining({
+        level: "warn",
+        setting: expect.stringContaining('security.secondary_auth = "Oso" (policy configuration/oso.polar) is not enforced'),
+      }),
+    ]);
   });
 });
 
@@ -226,7 +279,10 @@ describe("two proxy instances sharing one token (stateless scale-out)", () => {
     await a.hsm.generateKey("shared-k", "AES-256", { extractable: false });
     bConfig = path.join(dir, "b.toml");
     writeFileSync(bConfig, ciopToml({ stores, healthKey: "shared-health" }));
-    child = spawn(process.execPath, [path.join(SUPPORT, "run-proxy.cjs"), "serve", "--config", bConfig], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env } });
+    child = spawn(process.execPath, [path.join(SUPPORT, "run-proxy.cjs"), "serve", "--config", bConfig], {
+      stdio: ["ignore", "pipe", "inherit"],
+      env: { ...process.env },
+    });
     bUrl = await new Promise<string>((resolve, reject) => {
       const rl = createInterface({ input: child!.stdout! });
       rl.on("line", (line) => {
@@ -257,12 +313,29 @@ describe("two proxy instances sharing one token (stateless scale-out)", () => {
   }
 
   const encrypt = (url: string, cred: XksCredential = C1) =>
-    post(url, "/s/xks/kms/xks/v1/keys/shared-k/encrypt", { requestMetadata: md("Encrypt"), plaintext: b64("scale out"), encryptionAlgorithm: "AES_GCM" }, { cred });
+    post(
+      url,
+      "/s/xks/kms/xks/v1/keys/shared-k/encrypt",
+      { requestMetadata: md("Encrypt"), plaintext: b64("scale out"), encryptionAlgorithm: "AES_GCM" },
+      { cred },
+    );
 
   test("a ciphertext from one instance decrypts on the other", async () => {
     const enc = await encrypt(a.url);
     expect(enc.status).toBe(200);
-    const dec = await post(bUrl, "/s/xks/kms/xks/v1/keys/shared-k/decrypt", { requestMetadata: md("Decrypt"), encryptionAlgorithm: "AES_GCM", ciphertext: enc.json.ciphertext, initializationVector: enc.json.initializationVector, authenticationTag: enc.json.authenticationTag, ciphertextMetadata: enc.json.ciphertextMetadata }, { cred: C1 });
+    const dec = await post(
+      bUrl,
+      "/s/xks/kms/xks/v1/keys/shared-k/decrypt",
+      {
+        requestMetadata: md("Decrypt"),
+        encryptionAlgorithm: "AES_GCM",
+        ciphertext: enc.json.ciphertext,
+        initializationVector: enc.json.initializationVector,
+        authenticationTag: enc.json.authenticationTag,
+        ciphertextMetadata: enc.json.ciphertextMetadata,
+      },
+      { cred: C1 },
+    );
     expect(dec.status).toBe(200);
     expect(Buffer.from(dec.json.plaintext, "base64").toString()).toBe("scale out");
   });

@@ -26,11 +26,16 @@ let reloadFile: string;
 beforeAll(async () => {
   dir = testDir("transport");
   certs = makeCerts(path.join(dir, "pki"));
-  const stores = storeToml("default", "", ["tr-key"], [C1]) + "\n" + storeToml("t", "/tenant/xks", ["tr-key"], [C1, C2]);
+  const stores = `${storeToml("default", "", ["tr-key"], [C1])}\n${storeToml("t", "/tenant/xks", ["tr-key"], [C1, C2])}`;
   httpSrv = await startServer(await loadConfigText(ciopToml({ stores, healthKey: "tr-health" }), "http.toml"));
   tlsSrv = await startServer(await loadConfigText(ciopToml({ stores, tls: certs, healthKey: "tr-health" }), "tls.toml"));
   nodeOnlySrv = await startServer(await loadConfigText(ciopToml({ stores, tls: certs, healthKey: "tr-health", fastPath: false }), "node-only.toml"));
-  mtlsSrv = await startServer(await loadConfigText(ciopToml({ stores, tls: { ...certs, mtlsSubject: "cks.kms.eu-west-1.amazonaws.com" }, pingPort: true, healthKey: "tr-health" }), "mtls.toml"));
+  mtlsSrv = await startServer(
+    await loadConfigText(
+      ciopToml({ stores, tls: { ...certs, mtlsSubject: "cks.kms.eu-west-1.amazonaws.com" }, pingPort: true, healthKey: "tr-health" }),
+      "mtls.toml",
+    ),
+  );
   await httpSrv.hsm.getOrCreateKey("tr-key", "AES-256", { extractable: false });
   reloadFile = path.join(dir, "reload.toml");
   writeFileSync(reloadFile, ciopToml({ stores: storeToml("r", "/r/xks", ["tr-key"], [C1]), tls: certs, healthKey: "tr-health" }));
@@ -66,8 +71,19 @@ function sClientRaw(port: string, args: string[]): Promise<{ code: number; stdou
 
 async function curl(url: string, body: unknown, user: string, extra: string[] = []): Promise<{ status: number; json: Record<string, string> }> {
   const { stdout } = await run("curl", [
-    "-sS", "--aws-sigv4", "aws:amz:eu-west-1:kms-xks-proxy", "--user", user,
-    "-H", "content-type: application/json", "--data-binary", JSON.stringify(body), "-w", "\n%{http_code}", ...extra, url,
+    "-sS",
+    "--aws-sigv4",
+    "aws:amz:eu-west-1:kms-xks-proxy",
+    "--user",
+    user,
+    "-H",
+    "content-type: application/json",
+    "--data-binary",
+    JSON.stringify(body),
+    "-w",
+    "\n%{http_code}",
+    ...extra,
+    url,
   ]);
   const lines = stdout.trimEnd().split("\n");
   const status = Number(lines.pop());
@@ -84,17 +100,40 @@ describe("curl --aws-sigv4", () => {
     const h = await curl(`${srv.url}//kms/xks/v1/health`, { requestMetadata: { kmsRequestId: "c-1", kmsOperation: "KmsHealthCheck" } }, user1, extra);
     expect(h.status).toBe(200);
     expect(h.json.xksProxyVendor).toBe("ciop");
-    for (const [base, user] of [[`${srv.url}/`, user1], [`${srv.url}/tenant/xks`, `${C2.accessKeyId}:${C2.secretAccessKey}`]] as const) {
-      const enc = await curl(`${base}/kms/xks/v1/keys/tr-key/encrypt`, { requestMetadata: md("Encrypt"), plaintext: b64("curl says hi"), encryptionAlgorithm: "AES_GCM", additionalAuthenticatedData: b64("ctx") }, user, extra);
+    for (const [base, user] of [
+      [`${srv.url}/`, user1],
+      [`${srv.url}/tenant/xks`, `${C2.accessKeyId}:${C2.secretAccessKey}`],
+    ] as const) {
+      const enc = await curl(
+        `${base}/kms/xks/v1/keys/tr-key/encrypt`,
+        { requestMetadata: md("Encrypt"), plaintext: b64("curl says hi"), encryptionAlgorithm: "AES_GCM", additionalAuthenticatedData: b64("ctx") },
+        user,
+        extra,
+      );
       expect(enc.status).toBe(200);
-      const dec = await curl(`${base}/kms/xks/v1/keys/tr-key/decrypt`, {
-        requestMetadata: md("Decrypt"), encryptionAlgorithm: "AES_GCM", ciphertext: enc.json.ciphertext, initializationVector: enc.json.initializationVector,
-        authenticationTag: enc.json.authenticationTag, ciphertextMetadata: enc.json.ciphertextMetadata, additionalAuthenticatedData: b64("ctx"),
-      }, user, extra);
+      const dec = await curl(
+        `${base}/kms/xks/v1/keys/tr-key/decrypt`,
+        {
+          requestMetadata: md("Decrypt"),
+          encryptionAlgorithm: "AES_GCM",
+          ciphertext: enc.json.ciphertext,
+          initializationVector: enc.json.initializationVector,
+          authenticationTag: enc.json.authenticationTag,
+          ciphertextMetadata: enc.json.ciphertextMetadata,
+          additionalAuthenticatedData: b64("ctx"),
+        },
+        user,
+        extra,
+      );
       expect(dec.status).toBe(200);
       expect(Buffer.from(dec.json.plaintext!, "base64").toString()).toBe("curl says hi");
     }
-    const wrong = await curl(`${srv.url}/tenant/xks/kms/xks/v1/health`, { requestMetadata: md("KmsHealthCheck") }, `${C1.accessKeyId}:${C2.secretAccessKey}`, extra);
+    const wrong = await curl(
+      `${srv.url}/tenant/xks/kms/xks/v1/health`,
+      { requestMetadata: md("KmsHealthCheck") },
+      `${C1.accessKeyId}:${C2.secretAccessKey}`,
+      extra,
+    );
     expect([wrong.status, wrong.json.errorName]).toEqual([401, "AuthenticationFailedException"]);
   });
 
@@ -107,8 +146,25 @@ describe("curl --aws-sigv4", () => {
       [`${srv.url}/tenant/xks/more/kms/xks/v1/health`, { requestMetadata: md("KmsHealthCheck") }, 404, "InvalidUriPathException"],
       [`${api}/health`, {}, 400, "ValidationException"],
       [`${api}/keys/unknown-key/encrypt`, { requestMetadata: md("Encrypt"), plaintext: b64("x"), encryptionAlgorithm: "AES_GCM" }, 404, "KeyNotFoundException"],
-      [`${api}/keys/tr-key/encrypt`, { requestMetadata: md("Encrypt"), plaintext: b64(Buffer.alloc(5000)), encryptionAlgorithm: "AES_GCM" }, 501, "UnsupportedOperationException"],
-      [`${api}/keys/tr-key/decrypt`, { requestMetadata: md("Decrypt"), encryptionAlgorithm: "AES_GCM", ciphertext: b64("abcdef"), initializationVector: b64(Buffer.alloc(12)), authenticationTag: b64(Buffer.alloc(16)), ciphertextMetadata: b64(Uint8Array.of(0xc1, 1)) }, 400, "InvalidCiphertextException"],
+      [
+        `${api}/keys/tr-key/encrypt`,
+        { requestMetadata: md("Encrypt"), plaintext: b64(Buffer.alloc(5000)), encryptionAlgorithm: "AES_GCM" },
+        501,
+        "UnsupportedOperationException",
+      ],
+      [
+        `${api}/keys/tr-key/decrypt`,
+        {
+          requestMetadata: md("Decrypt"),
+          encryptionAlgorithm: "AES_GCM",
+          ciphertext: b64("abcdef"),
+          initializationVector: b64(Buffer.alloc(12)),
+          authenticationTag: b64(Buffer.alloc(16)),
+          ciphertextMetadata: b64(Uint8Array.of(0xc1, 1)),
+        },
+        400,
+        "InvalidCiphertextException",
+      ],
     ];
     for (const [url, body, status, name] of cases) {
       const r = await curl(url, body, user, extra);
@@ -118,7 +174,8 @@ describe("curl --aws-sigv4", () => {
 });
 
 describe("XKS fast path", () => {
-  const handedOff = async (srv: RunningServer): Promise<number> => (await srv.metrics.getSingleMetric("xks_proxy_connections_handed_off_total")!.get()).values[0]?.value ?? 0;
+  const handedOff = async (srv: RunningServer): Promise<number> =>
+    (await srv.metrics.getSingleMetric("xks_proxy_connections_handed_off_total")!.get()).values[0]?.value ?? 0;
 
   test("signed XKS requests stay on the fast path; /ping and a GET on the API are handed to node's server, which answers them", async () => {
     const ca = readFileSync(certs.ca);
@@ -129,13 +186,16 @@ describe("XKS fast path", () => {
     expect((await send(tlsSrv.url, "/ping", "GET", {}, "", { ca })).body).toBe("pong\n");
     expect(await handedOff(tlsSrv)).toBe(before + 1);
     const get = await post(tlsSrv.url, "/tenant/xks/kms/xks/v1/health", "", { ca, method: "GET", unsigned: true });
-    expect([get.status, get.headers["allow"]]).toEqual([405, "POST"]);
+    expect([get.status, get.headers.allow]).toEqual([405, "POST"]);
     expect(await handedOff(tlsSrv)).toBe(before + 2);
   });
 
   test("fast_path takes true or false only", async () => {
-    const text = ciopToml({ stores: storeToml("x", "", ["tr-key"], [C1]) }).replace('port = 0', 'port = 0\nfast_path = "yes"');
-    await expect(loadConfigText(text, "bad-fast-path.toml")).rejects.toMatchObject({ code: "ERR_CONFIG_INVALID", message: expect.stringContaining("server.fast_path") });
+    const text = ciopToml({ stores: storeToml("x", "", ["tr-key"], [C1]) }).replace("port = 0", 'port = 0\nfast_path = "yes"');
+    await expect(loadConfigText(text, "bad-fast-path.toml")).rejects.toMatchObject({
+      code: "ERR_CONFIG_INVALID",
+      message: expect.stringContaining("server.fast_path"),
+    });
   });
 
   test("with fast_path = false node's server answers everything and the hand-off counter does not exist", async () => {
@@ -164,7 +224,12 @@ describe("TLS", () => {
     const ca = readFileSync(certs.ca);
     const ok = await send(mtlsSrv.url, "/ping", "GET", {}, "", { ca, cert: readFileSync(certs.clientCert), key: readFileSync(certs.clientKey) });
     expect(ok.status).toBe(200);
-    const signed = await post(mtlsSrv.url, "/tenant/xks/kms/xks/v1/health", { requestMetadata: md("KmsHealthCheck") }, { cred: C1, ca, cert: readFileSync(certs.clientCert), key: readFileSync(certs.clientKey) });
+    const signed = await post(
+      mtlsSrv.url,
+      "/tenant/xks/kms/xks/v1/health",
+      { requestMetadata: md("KmsHealthCheck") },
+      { cred: C1, ca, cert: readFileSync(certs.clientCert), key: readFileSync(certs.clientKey) },
+    );
     expect(signed.status).toBe(200);
     await expect(send(mtlsSrv.url, "/ping", "GET", {}, "", { ca, cert: readFileSync(certs.otherCert), key: readFileSync(certs.otherKey) })).rejects.toThrow();
     await expect(send(mtlsSrv.url, "/ping", "GET", {}, "", { ca })).rejects.toThrow();
@@ -174,7 +239,8 @@ describe("TLS", () => {
 });
 
 describe("reload without restart", () => {
-  const health = (cred: typeof C1) => post(reloadSrv.url, "/r/xks/kms/xks/v1/health", { requestMetadata: md("KmsHealthCheck") }, { cred, ca: readFileSync(certs.ca) });
+  const health = (cred: typeof C1) =>
+    post(reloadSrv.url, "/r/xks/kms/xks/v1/health", { requestMetadata: md("KmsHealthCheck") }, { cred, ca: readFileSync(certs.ca) });
 
   async function until(what: () => Promise<boolean>): Promise<void> {
     for (let i = 0; i < 100; i++) {
@@ -191,7 +257,7 @@ describe("reload without restart", () => {
     await reloadSrv.reload();
     expect((await health(C1)).status).toBe(200);
     expect((await health(C2)).status).toBe(200);
-    writeFileSync(reloadFile, ciopToml({ stores: storeToml("r", "/r/xks", ["tr-key"], [C2]), tls: certs, healthKey: "tr-health" }) + "\n# rotated\n");
+    writeFileSync(reloadFile, `${ciopToml({ stores: storeToml("r", "/r/xks", ["tr-key"], [C2]), tls: certs, healthKey: "tr-health" })}\n# rotated\n`);
     await until(async () => (await health(C1)).status === 401);
     expect((await health(C2)).status).toBe(200);
   });

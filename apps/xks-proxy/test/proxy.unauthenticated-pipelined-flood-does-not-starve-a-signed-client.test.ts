@@ -36,7 +36,9 @@ describe.each([true, false])("fast_path = %s", (fastPath) => {
   });
 
   test("a fresh signed client is answered (median under 100 ms, every answer under 2 s) while 4 connections pipeline unsigned requests", async () => {
-    const flooder = spawn(process.execPath, [path.join(__dirname, "support/pipelined-flood.cjs"), String(port), "4", String(FLOOD_SECONDS), "127.0.0.1"], { stdio: ["ignore", "pipe", "inherit"] });
+    const flooder = spawn(process.execPath, [path.join(__dirname, "support/pipelined-flood.cjs"), String(port), "4", String(FLOOD_SECONDS), "127.0.0.1"], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     let report = "";
     flooder.stdout.on("data", (d: Buffer) => (report += d.toString()));
     const done = new Promise((resolve) => flooder.once("exit", resolve));
@@ -48,7 +50,9 @@ describe.each([true, false])("fast_path = %s", (fastPath) => {
     for (let i = 0; Date.now() < stopAt; i++) {
       const t0 = Date.now();
       const c = await RawConn.open(port, "127.0.0.2");
-      c.write(await requestText(port, "/kms/xks/v1/health", JSON.stringify({ requestMetadata: { kmsRequestId: `fresh-${i}`, kmsOperation: "KmsHealthCheck" } }), C));
+      c.write(
+        await requestText(port, "/kms/xks/v1/health", JSON.stringify({ requestMetadata: { kmsRequestId: `fresh-${i}`, kmsOperation: "KmsHealthCheck" } }), C),
+      );
       statuses.push((await c.read(1, 10_000))[0]?.status ?? 0);
       latencies.push(Date.now() - t0);
       c.destroy();

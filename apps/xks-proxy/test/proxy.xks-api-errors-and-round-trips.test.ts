@@ -105,13 +105,18 @@ describe("round trips on the HSM", () => {
     for (const variant of [{}, { aad: true }, { aad: true, cdiv: true }, { cdiv: true }]) {
       const pt = randomBytes(64);
       const aad = variant.aad ? randomBytes(40) : undefined;
-      const enc = await call(srv, `${API}/keys/e2e-main/encrypt`, {
-        requestMetadata: md("Encrypt"),
-        plaintext: b64(pt),
-        encryptionAlgorithm: "AES_GCM",
-        ...(aad ? { additionalAuthenticatedData: b64(aad) } : {}),
-        ...(variant.cdiv ? { ciphertextDataIntegrityValueAlgorithm: "SHA_256" } : {}),
-      }, A2);
+      const enc = await call(
+        srv,
+        `${API}/keys/e2e-main/encrypt`,
+        {
+          requestMetadata: md("Encrypt"),
+          plaintext: b64(pt),
+          encryptionAlgorithm: "AES_GCM",
+          ...(aad ? { additionalAuthenticatedData: b64(aad) } : {}),
+          ...(variant.cdiv ? { ciphertextDataIntegrityValueAlgorithm: "SHA_256" } : {}),
+        },
+        A2,
+      );
       expect(enc.status).toBe(200);
       const ct = Buffer.from(enc.json.ciphertext, "base64");
       const iv = Buffer.from(enc.json.initializationVector, "base64");
@@ -120,7 +125,9 @@ describe("round trips on the HSM", () => {
       expect([ct.length, iv.length, tag.length]).toEqual([64, 12, 16]);
       expect(ctm.length).toBeLessThanOrEqual(20);
       if (variant.cdiv) {
-        const want = createHash("sha256").update(Buffer.concat([aad ?? Buffer.alloc(0), ctm, iv, ct, tag])).digest("base64");
+        const want = createHash("sha256")
+          .update(Buffer.concat([aad ?? Buffer.alloc(0), ctm, iv, ct, tag]))
+          .digest("base64");
         expect(enc.json.ciphertextDataIntegrityValue).toBe(want);
       } else expect(enc.json.ciphertextDataIntegrityValue).toBeUndefined();
       await expectDecryptsBack(srv, enc, aad, pt);
@@ -139,13 +146,22 @@ describe("round trips on the HSM", () => {
       ciphertextDataIntegrityValueAlgorithm: "SHA_256",
     });
     expect(enc.status).toBe(200);
-    const parts = ["ciphertextMetadata", "initializationVector", "ciphertext", "authenticationTag"].map((k) => Buffer.from(enc.json[k], "base64"));
-    expect(enc.json.ciphertextDataIntegrityValue).toBe(createHash("sha256").update(Buffer.concat([aad, ...parts])).digest("base64"));
+    const parts = (["ciphertextMetadata", "initializationVector", "ciphertext", "authenticationTag"] as const).map((k) => Buffer.from(enc.json[k], "base64"));
+    expect(enc.json.ciphertextDataIntegrityValue).toBe(
+      createHash("sha256")
+        .update(Buffer.concat([aad, ...parts]))
+        .digest("base64"),
+    );
     await expectDecryptsBack(srv, enc, aad, pt);
   });
 });
 
-const encBody = (extra: Record<string, unknown> = {}) => ({ requestMetadata: md("Encrypt"), plaintext: b64("hello"), encryptionAlgorithm: "AES_GCM", ...extra });
+const encBody = (extra: Record<string, unknown> = {}) => ({
+  requestMetadata: md("Encrypt"),
+  plaintext: b64("hello"),
+  encryptionAlgorithm: "AES_GCM",
+  ...extra,
+});
 
 describe("every error name with its HTTP status", () => {
   async function ciphertext(srv: RunningServer, aad?: Buffer): Promise<Record<string, string>> {
@@ -163,15 +179,32 @@ describe("every error name with its HTTP status", () => {
     const srv = srvOf(name);
     expectError(await call(srv, `${API}/health`, {}), 400, "ValidationException");
     expectError(await call(srv, `${API}/health`, { requestMetadata: {} }), 400, "ValidationException");
-    expectError(await call(srv, `${API}/keys/e2e-main/encrypt`, { requestMetadata: md("Encrypt"), encryptionAlgorithm: "AES_GCM" }), 400, "ValidationException");
+    expectError(
+      await call(srv, `${API}/keys/e2e-main/encrypt`, { requestMetadata: md("Encrypt"), encryptionAlgorithm: "AES_GCM" }),
+      400,
+      "ValidationException",
+    );
     expectError(await call(srv, `${API}/keys/e2e-main/encrypt`, "{not json"), 400, "ValidationException");
 
-    expectError(await call(srv, `${API}/health`, { requestMetadata: md("KmsHealthCheck") }, { ...A1, secretAccessKey: A2.secretAccessKey }), 401, "AuthenticationFailedException");
+    expectError(
+      await call(srv, `${API}/health`, { requestMetadata: md("KmsHealthCheck") }, { ...A1, secretAccessKey: A2.secretAccessKey }),
+      401,
+      "AuthenticationFailedException",
+    );
     expectError(await call(srv, `${API}/health`, { requestMetadata: md("KmsHealthCheck") }, D1), 401, "AuthenticationFailedException");
-    expectError(await post(srv.url, `${API}/health`, { requestMetadata: md("KmsHealthCheck") }, { ca: readFileSync(certs.ca) }), 401, "AuthenticationFailedException");
+    expectError(
+      await post(srv.url, `${API}/health`, { requestMetadata: md("KmsHealthCheck") }, { ca: readFileSync(certs.ca) }),
+      401,
+      "AuthenticationFailedException",
+    );
 
     expectError(await call(srv, "/secured/xks/kms/xks/v1/keys/e2e-main/encrypt", encBody(), S1), 403, "AccessDeniedException");
-    const bob = await call(srv, "/secured/xks/kms/xks/v1/keys/e2e-main/encrypt", encBody({ requestMetadata: md("Encrypt", { awsPrincipalArn: "arn:aws:iam::123456789012:user/Bob" }) }), S1);
+    const bob = await call(
+      srv,
+      "/secured/xks/kms/xks/v1/keys/e2e-main/encrypt",
+      encBody({ requestMetadata: md("Encrypt", { awsPrincipalArn: "arn:aws:iam::123456789012:user/Bob" }) }),
+      S1,
+    );
     expect(bob.status).toBe(200);
 
     expectError(await call(srv, "/tenant-a/xks/extra/kms/xks/v1/health", { requestMetadata: md("KmsHealthCheck") }), 404, "InvalidUriPathException");
@@ -183,43 +216,73 @@ describe("every error name with its HTTP status", () => {
     expect(get.status).toBe(405);
   });
 
-  test.each(SERVERS)("over %s: 400 InvalidStateException, InvalidKeyUsageException, InvalidCiphertextException; 501 UnsupportedOperationException", async (name) => {
-    const srv = srvOf(name);
-    expectError(await call(srv, `${API}/keys/e2e-disabled/encrypt`, encBody()), 400, "InvalidStateException");
-    const meta = await call(srv, `${API}/keys/e2e-disabled/metadata`, { requestMetadata: md("CreateKey") });
-    expect(meta.json.keyStatus).toBe("DISABLED");
+  test.each(SERVERS)(
+    "over %s: 400 InvalidStateException, InvalidKeyUsageException, InvalidCiphertextException; 501 UnsupportedOperationException",
+    async (name) => {
+      const srv = srvOf(name);
+      expectError(await call(srv, `${API}/keys/e2e-disabled/encrypt`, encBody()), 400, "InvalidStateException");
+      const meta = await call(srv, `${API}/keys/e2e-disabled/metadata`, { requestMetadata: md("CreateKey") });
+      expect(meta.json.keyStatus).toBe("DISABLED");
 
-    // encrypt-only: encrypt works, decrypt and CDIV (needs a verifying decrypt) refused before encrypting
-    const eo = await call(srv, `${API}/keys/e2e-enc-only/encrypt`, encBody({ additionalAuthenticatedData: b64("x") }));
-    expect(eo.status).toBe(200);
-    expectError(await call(srv, `${API}/keys/e2e-enc-only/encrypt`, encBody({ ciphertextDataIntegrityValueAlgorithm: "SHA_256" })), 400, "InvalidKeyUsageException");
-    expectError(await call(srv, `${API}/keys/e2e-enc-only/encrypt`, encBody({ additionalAuthenticatedData: b64("x"), ciphertextDataIntegrityValueAlgorithm: "SHA_256" })), 400, "InvalidKeyUsageException");
-    expectError(
-      await call(srv, `${API}/keys/e2e-enc-only/decrypt`, { requestMetadata: md("Decrypt"), encryptionAlgorithm: "AES_GCM", ciphertext: eo.json.ciphertext, initializationVector: eo.json.initializationVector, authenticationTag: eo.json.authenticationTag, ciphertextMetadata: eo.json.ciphertextMetadata, additionalAuthenticatedData: b64("x") }),
-      400,
-      "InvalidKeyUsageException",
-    );
-    for (const key of ["e2e-dec-only", "e2e-no-usage"]) {
-      for (const extra of [{}, { additionalAuthenticatedData: b64("x") }, { ciphertextDataIntegrityValueAlgorithm: "SHA_256" }]) {
-        expectError(await call(srv, `${API}/keys/${key}/encrypt`, encBody(extra)), 400, "InvalidKeyUsageException");
+      // encrypt-only: encrypt works, decrypt and CDIV (needs a verifying decrypt) refused before encrypting
+      const eo = await call(srv, `${API}/keys/e2e-enc-only/encrypt`, encBody({ additionalAuthenticatedData: b64("x") }));
+      expect(eo.status).toBe(200);
+      expectError(
+        await call(srv, `${API}/keys/e2e-enc-only/encrypt`, encBody({ ciphertextDataIntegrityValueAlgorithm: "SHA_256" })),
+        400,
+        "InvalidKeyUsageException",
+      );
+      expectError(
+        await call(
+          srv,
+          `${API}/keys/e2e-enc-only/encrypt`,
+          encBody({ additionalAuthenticatedData: b64("x"), ciphertextDataIntegrityValueAlgorithm: "SHA_256" }),
+        ),
+        400,
+        "InvalidKeyUsageException",
+      );
+      expectError(
+        await call(srv, `${API}/keys/e2e-enc-only/decrypt`, {
+          requestMetadata: md("Decrypt"),
+          encryptionAlgorithm: "AES_GCM",
+          ciphertext: eo.json.ciphertext,
+          initializationVector: eo.json.initializationVector,
+          authenticationTag: eo.json.authenticationTag,
+          ciphertextMetadata: eo.json.ciphertextMetadata,
+          additionalAuthenticatedData: b64("x"),
+        }),
+        400,
+        "InvalidKeyUsageException",
+      );
+      for (const key of ["e2e-dec-only", "e2e-no-usage"]) {
+        for (const extra of [{}, { additionalAuthenticatedData: b64("x") }, { ciphertextDataIntegrityValueAlgorithm: "SHA_256" }]) {
+          expectError(await call(srv, `${API}/keys/${key}/encrypt`, encBody(extra)), 400, "InvalidKeyUsageException");
+        }
       }
-    }
-    const usage = await call(srv, `${API}/keys/e2e-enc-only/metadata`, { requestMetadata: md("CreateKey") });
-    expect(usage.json).toEqual({ keySpec: "AES_256", keyUsage: ["ENCRYPT"], keyStatus: "ENABLED" });
+      const usage = await call(srv, `${API}/keys/e2e-enc-only/metadata`, { requestMetadata: md("CreateKey") });
+      expect(usage.json).toEqual({ keySpec: "AES_256", keyUsage: ["ENCRYPT"], keyStatus: "ENABLED" });
 
-    const aad = Buffer.from("context=one");
-    const c = await ciphertext(srv, aad);
-    const dec = (over: Record<string, unknown>) => call(srv, `${API}/keys/e2e-main/decrypt`, { requestMetadata: md("Decrypt"), encryptionAlgorithm: "AES_GCM", ...c, additionalAuthenticatedData: b64(aad), ...over });
-    expect((await dec({})).status).toBe(200);
-    expectError(await dec({ additionalAuthenticatedData: b64("context=two") }), 400, "InvalidCiphertextException");
-    expectError(await dec({ additionalAuthenticatedData: undefined }), 400, "InvalidCiphertextException");
-    const badTag = Buffer.from(c.authenticationTag!, "base64");
-    badTag[0]! ^= 1;
-    expectError(await dec({ authenticationTag: b64(badTag) }), 400, "InvalidCiphertextException");
-    expectError(await dec({ ciphertextMetadata: b64(Uint8Array.of(0xc1, 9)) }), 400, "InvalidCiphertextException");
+      const aad = Buffer.from("context=one");
+      const c = await ciphertext(srv, aad);
+      const dec = (over: Record<string, unknown>) =>
+        call(srv, `${API}/keys/e2e-main/decrypt`, {
+          requestMetadata: md("Decrypt"),
+          encryptionAlgorithm: "AES_GCM",
+          ...c,
+          additionalAuthenticatedData: b64(aad),
+          ...over,
+        });
+      expect((await dec({})).status).toBe(200);
+      expectError(await dec({ additionalAuthenticatedData: b64("context=two") }), 400, "InvalidCiphertextException");
+      expectError(await dec({ additionalAuthenticatedData: undefined }), 400, "InvalidCiphertextException");
+      const badTag = Buffer.from(c.authenticationTag!, "base64");
+      badTag[0]! ^= 1;
+      expectError(await dec({ authenticationTag: b64(badTag) }), 400, "InvalidCiphertextException");
+      expectError(await dec({ ciphertextMetadata: b64(Uint8Array.of(0xc1, 9)) }), 400, "InvalidCiphertextException");
 
-    expectError(await call(srv, `${API}/keys/e2e-main/encrypt`, encBody({ plaintext: b64(Buffer.alloc(4301)) })), 501, "UnsupportedOperationException");
-  });
+      expectError(await call(srv, `${API}/keys/e2e-main/encrypt`, encBody({ plaintext: b64(Buffer.alloc(4301)) })), 501, "UnsupportedOperationException");
+    },
+  );
 
   test("429 ThrottlingException above a store's rate limit (other stores unaffected)", async () => {
     const statuses: number[] = [];
@@ -264,7 +327,10 @@ describe("HSM call modes", () => {
     expect(base.hsm).toMatchObject({ callMode: "auto", sessionKeyCopies: "auto" });
     await httpSrv.reload({ ...base, hsm: { ...base.hsm, timeoutMs: 20 } });
     try {
-      const busy = Array.from({ length: 2 * Number(process.env.UV_THREADPOOL_SIZE ?? 4) }, () => new Promise((r) => pbkdf2("x", "y", 150_000, 32, "sha512", r)));
+      const busy = Array.from(
+        { length: 2 * Number(process.env.UV_THREADPOOL_SIZE ?? 4) },
+        () => new Promise((r) => pbkdf2("x", "y", 150_000, 32, "sha512", r)),
+      );
       const during = await call(httpSrv, `${API}/keys/e2e-main/encrypt`, encBody());
       await Promise.all(busy);
       expect(during.status).toBe(200);
@@ -274,7 +340,14 @@ describe("HSM call modes", () => {
       expect(e.status).toBe(200);
       expect(await copies(httpSrv)).toBe(0);
       // a ciphertext made on the copy decrypts on the token key
-      const d = await call(httpSrv, `${API}/keys/e2e-main/decrypt`, { requestMetadata: md("Decrypt"), encryptionAlgorithm: "AES_GCM", ciphertext: during.json.ciphertext, initializationVector: during.json.initializationVector, authenticationTag: during.json.authenticationTag, ciphertextMetadata: during.json.ciphertextMetadata });
+      const d = await call(httpSrv, `${API}/keys/e2e-main/decrypt`, {
+        requestMetadata: md("Decrypt"),
+        encryptionAlgorithm: "AES_GCM",
+        ciphertext: during.json.ciphertext,
+        initializationVector: during.json.initializationVector,
+        authenticationTag: during.json.authenticationTag,
+        ciphertextMetadata: during.json.ciphertextMetadata,
+      });
       expect(Buffer.from(d.json.plaintext, "base64").toString()).toBe("hello");
     } finally {
       await httpSrv.reload(base);
@@ -282,16 +355,30 @@ describe("HSM call modes", () => {
   });
 
   test('call_mode = "sync" (on the event loop, not the threadpool) gives the same results, including a refused disabled key', async () => {
-    await httpSrv.reload({ ...(await parseConfig(ciopToml({ stores: stores(), healthKey: "e2e-health" }), { dir: certs.dir })), hsm: { ...tlsConfig.hsm, callMode: "sync", timeoutMs: 20 } });
+    await httpSrv.reload({
+      ...(await parseConfig(ciopToml({ stores: stores(), healthKey: "e2e-health" }), { dir: certs.dir })),
+      hsm: { ...tlsConfig.hsm, callMode: "sync", timeoutMs: 20 },
+    });
     try {
       // with every threadpool thread busy, an async call would time out (see the 503 test); a sync one does not wait for the pool
-      const busy = Array.from({ length: 2 * Number(process.env.UV_THREADPOOL_SIZE ?? 4) }, () => new Promise((r) => pbkdf2("x", "y", 150_000, 32, "sha512", r)));
+      const busy = Array.from(
+        { length: 2 * Number(process.env.UV_THREADPOOL_SIZE ?? 4) },
+        () => new Promise((r) => pbkdf2("x", "y", 150_000, 32, "sha512", r)),
+      );
       const during = await call(httpSrv, `${API}/keys/e2e-main/encrypt`, encBody());
       await Promise.all(busy);
       expect(during.status).toBe(200);
       const e = await call(httpSrv, `${API}/keys/e2e-main/encrypt`, encBody({ additionalAuthenticatedData: b64("m") }));
       expect(e.status).toBe(200);
-      const d = await call(httpSrv, `${API}/keys/e2e-main/decrypt`, { requestMetadata: md("Decrypt"), encryptionAlgorithm: "AES_GCM", ciphertext: e.json.ciphertext, initializationVector: e.json.initializationVector, authenticationTag: e.json.authenticationTag, ciphertextMetadata: e.json.ciphertextMetadata, additionalAuthenticatedData: b64("m") });
+      const d = await call(httpSrv, `${API}/keys/e2e-main/decrypt`, {
+        requestMetadata: md("Decrypt"),
+        encryptionAlgorithm: "AES_GCM",
+        ciphertext: e.json.ciphertext,
+        initializationVector: e.json.initializationVector,
+        authenticationTag: e.json.authenticationTag,
+        ciphertextMetadata: e.json.ciphertextMetadata,
+        additionalAuthenticatedData: b64("m"),
+      });
       expect(Buffer.from(d.json.plaintext, "base64").toString()).toBe("hello");
       expectError(await call(httpSrv, `${API}/keys/e2e-disabled/encrypt`, encBody()), 400, "InvalidStateException");
     } finally {
@@ -305,7 +392,14 @@ describe("PKCS#11 context reset without a restart", () => {
     const before = await call(tlsSrv, `${API}/keys/e2e-main/encrypt`, encBody());
     expect(before.status).toBe(200);
     await tlsSrv.resetHsm();
-    const after = await call(tlsSrv, `${API}/keys/e2e-main/decrypt`, { requestMetadata: md("Decrypt"), encryptionAlgorithm: "AES_GCM", ciphertext: before.json.ciphertext, initializationVector: before.json.initializationVector, authenticationTag: before.json.authenticationTag, ciphertextMetadata: before.json.ciphertextMetadata });
+    const after = await call(tlsSrv, `${API}/keys/e2e-main/decrypt`, {
+      requestMetadata: md("Decrypt"),
+      encryptionAlgorithm: "AES_GCM",
+      ciphertext: before.json.ciphertext,
+      initializationVector: before.json.initializationVector,
+      authenticationTag: before.json.authenticationTag,
+      ciphertextMetadata: before.json.ciphertextMetadata,
+    });
     expect(after.status).toBe(200);
     expect(Buffer.from(after.json.plaintext, "base64").toString()).toBe("hello");
     expect(await tlsSrv.metrics.getSingleMetricAsString("xks_proxy_hsm_context_resets_total")).toMatch(/xks_proxy_hsm_context_resets_total 1/);
@@ -329,14 +423,21 @@ describe("operations endpoints and logs", () => {
   });
 
   test("one JSON line per request with kmsRequestId, operation, store, key, status, errorName, latency; never plaintext, AAD or secrets", () => {
-    const requests = logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((r) => r["msg"] === "request");
+    const requests = logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((r) => r.msg === "request");
     expect(requests.length).toBeGreaterThan(50);
-    const enc = requests.find((r) => r["operation"] === "Encrypt" && r["status"] === 200 && r["store"] === "tenant-a");
+    const enc = requests.find((r) => r.operation === "Encrypt" && r.status === 200 && r.store === "tenant-a");
     expect(enc).toEqual(expect.objectContaining({ kmsRequestId: expect.stringMatching(/^req-/), key: "e2e-main", latencyMs: expect.any(Number) }));
-    const err = requests.find((r) => r["errorName"] === "InvalidStateException");
+    const err = requests.find((r) => r.errorName === "InvalidStateException");
     expect(err).toEqual(expect.objectContaining({ operation: "Encrypt", key: "e2e-disabled", status: 400 }));
     const all = logs.join("\n");
-    const forbidden = [PT_CANARY, AAD_CANARY, b64(Buffer.alloc(4300, PT_CANARY)).slice(0, 40), b64(Buffer.alloc(8192, AAD_CANARY)).slice(0, 40), b64("hello"), b64("context=one")];
+    const forbidden = [
+      PT_CANARY,
+      AAD_CANARY,
+      b64(Buffer.alloc(4300, PT_CANARY)).slice(0, 40),
+      b64(Buffer.alloc(8192, AAD_CANARY)).slice(0, 40),
+      b64("hello"),
+      b64("context=one"),
+    ];
     for (const c of [A1, A2, D1, L1, S1]) forbidden.push(c.secretAccessKey);
     forbidden.push(process.env.CIOP_TEST_PIN!);
     for (const f of forbidden) expect(all).not.toContain(f);

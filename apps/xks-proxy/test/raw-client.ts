@@ -100,8 +100,17 @@ export class RawConn {
 export async function requestText(port: number, path: string, body: string, cred?: XksCredential, extraHeaders: Record<string, string> = {}): Promise<string> {
   let headers: Record<string, string> = { host: `localhost:${port}`, "content-type": "application/json", ...extraHeaders };
   if (cred) {
-    const signer = new SignatureV4({ credentials: cred, region: "us-east-1", service: "kms-xks-proxy", sha256: Sha256, uriEscapePath: false, applyChecksum: false });
-    const signed = (await signer.sign({ method: "POST", protocol: "http:", hostname: "localhost", port, path, query: {}, headers, body })) as unknown as { headers: Record<string, string> };
+    const signer = new SignatureV4({
+      credentials: cred,
+      region: "us-east-1",
+      service: "kms-xks-proxy",
+      sha256: Sha256,
+      uriEscapePath: false,
+      applyChecksum: false,
+    });
+    const signed = (await signer.sign({ method: "POST", protocol: "http:", hostname: "localhost", port, path, query: {}, headers, body })) as unknown as {
+      headers: Record<string, string>;
+    };
     headers = signed.headers;
   }
   let text = `POST ${path} HTTP/1.1\r\n`;

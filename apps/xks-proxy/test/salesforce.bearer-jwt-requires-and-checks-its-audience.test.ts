@@ -48,7 +48,9 @@ test("right key, wrong audience: 401; right audience: accepted; no audience clai
 });
 
 test("jwt_issuer, when set, is checked: another issuer gets 401", async () => {
-  const auth = new Authenticator(parseSalesforceSection({ auth: { jwt_key: "signer.pub.pem", jwt_audience: "ciop-cache-only", jwt_issuer: "00Dxx0000001gEREAY" } }, dir).auth);
+  const auth = new Authenticator(
+    parseSalesforceSection({ auth: { jwt_key: "signer.pub.pem", jwt_audience: "ciop-cache-only", jwt_issuer: "00Dxx0000001gEREAY" } }, dir).auth,
+  );
   expect(await auth.authenticate(bearer(await mint(signer, { aud: "ciop-cache-only", iss: "00Dother" })))).toMatchObject({ ok: false, status: 401 });
   expect(await auth.authenticate(bearer(await mint(signer, { aud: "ciop-cache-only" })))).toMatchObject({ ok: false, status: 401 });
   expect(await auth.authenticate(bearer(await mint(signer, { aud: "ciop-cache-only", iss: "00Dxx0000001gEREAY" })))).toEqual({ ok: true, method: "bearer" });

@@ -50,12 +50,33 @@ async function mint(keyFile: string, claims: Record<string, unknown>): Promise<s
   return token;
 }
 
-interface Resp { status: number; body: string; json: Record<string, unknown> | undefined; headers: string }
+interface Resp {
+  status: number;
+  body: string;
+  json: Record<string, unknown> | undefined;
+  headers: string;
+}
 
 /** GET (or another method) with curl, as Salesforce's callout would: TLS, client certificate, credentials. */
 async function call(urlPath: string, o: { basic?: string; bearer?: string; client?: "client" | "other"; method?: string } = {}): Promise<Resp> {
   const client = o.client ?? "client";
-  const args = ["-sS", "--cacert", f("ca.pem"), "--cert", f(`${client}.pem`), "--key", f(`${client}.key`), "-D", "-", "-o", "-", "-w", "\n%{http_code}", "-A", "SFDC-Callout/60.0"];
+  const args = [
+    "-sS",
+    "--cacert",
+    f("ca.pem"),
+    "--cert",
+    f(`${client}.pem`),
+    "--key",
+    f(`${client}.key`),
+    "-D",
+    "-",
+    "-o",
+    "-",
+    "-w",
+    "\n%{http_code}",
+    "-A",
+    "SFDC-Callout/60.0",
+  ];
   if (o.method) args.push("-X", o.method);
   if (o.basic !== undefined) args.push("-u", o.basic);
   if (o.bearer !== undefined) args.push("-H", `Authorization: Bearer ${o.bearer}`);
@@ -88,25 +109,76 @@ beforeAll(async () => {
   // Salesforce BYOK certificate (4096-bit, as Salesforce makes them) and its private key.
   ossl(["req", "-x509", "-newkey", "rsa:4096", "-nodes", "-keyout", f("sf.key"), "-out", f("sf.crt"), "-days", "30", "-subj", "/CN=sf-byok-test"]);
   // TLS: a CA, the server certificate, the callout's client certificate and a stranger's.
-  ossl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", f("ca.key"), "-out", f("ca.pem"), "-days", "2", "-subj", "/CN=sf test CA",
-    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
+  ossl([
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+    "-keyout",
+    f("ca.key"),
+    "-out",
+    f("ca.pem"),
+    "-days",
+    "2",
+    "-subj",
+    "/CN=sf test CA",
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign",
+  ]);
   for (const [name, cn, ext] of [
     ["server", "localhost", "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"],
     ["client", "salesforce-callout", "extendedKeyUsage=clientAuth\n"],
     ["other", "stranger", "extendedKeyUsage=clientAuth\n"],
   ] as const) {
-    ossl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", f(`${name}.key`), "-out", f(`${name}.csr`), "-subj", `/CN=${cn}`]);
+    ossl([
+      "req",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-keyout",
+      f(`${name}.key`),
+      "-out",
+      f(`${name}.csr`),
+      "-subj",
+      `/CN=${cn}`,
+    ]);
     writeFileSync(f(`${name}.ext`), ext);
-    ossl(["x509", "-req", "-in", f(`${name}.csr`), "-CA", f("ca.pem"), "-CAkey", f("ca.key"), "-CAcreateserial", "-out", f(`${name}.pem`), "-days", "2", "-extfile", f(`${name}.ext`)]);
+    ossl([
+      "x509",
+      "-req",
+      "-in",
+      f(`${name}.csr`),
+      "-CA",
+      f("ca.pem"),
+      "-CAkey",
+      f("ca.key"),
+      "-CAcreateserial",
+      "-out",
+      f(`${name}.pem`),
+      "-days",
+      "2",
+      "-extfile",
+      f(`${name}.ext`),
+    ]);
   }
   const fp = /=([0-9A-F:]+)/.exec(ossl(["x509", "-in", f("client.pem"), "-noout", "-fingerprint", "-sha256"]).toString())![1]!;
   // The key the named credential signs bearer JWTs with, and an unrelated one.
-  for (const n of ["jwt", "jwt-other"]) ossl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f(`${n}.key`), "-out", f(`${n}.crt`), "-days", "2", "-subj", `/CN=${n}`]);
+  for (const n of ["jwt", "jwt-other"])
+    ossl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f(`${n}.key`), "-out", f(`${n}.crt`), "-days", "2", "-subj", `/CN=${n}`]);
   writeFileSync(f("pin"), process.env.CIOP_TEST_PIN!, { mode: 0o600 });
   prefix = `/sf-${process.pid}/keys`;
-  const akid = "AKIA" + "SALESFORCETESTKEYS".padEnd(18, "A");
+  const akid = `AKIA${"SALESFORCETESTKEYS".padEnd(18, "A")}`;
   cfgPath = f("xks-proxy.toml");
-  writeFileSync(cfgPath, `
+  writeFileSync(
+    cfgPath,
+    `
 [server]
 ip = "127.0.0.1"
 port = 0
@@ -150,7 +222,8 @@ jwt_key = "jwt.crt"
 jwt_audience = "ciop-test"
 client_certificate_required = true
 client_certificate_sha256 = ["${fp}"]
-`);
+`,
+  );
   for (const kid of [`${K}-a`, `${K}-rot`]) {
     const r = await admin("keys", "create", kid, "--cert", f("sf.crt"));
     expect(r).toMatchObject({ code: 0, err: "" });

@@ -26,8 +26,16 @@ const f = (n: string) => path.join(dir, n);
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(process.env.CIOP_TEST_DIR!, "sf-edges-"));
-  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:4096", "-nodes", "-keyout", f("sf.key"), "-out", f("sf.crt"), "-days", "30", "-subj", "/CN=sf-edges"], { stdio: "ignore" });
-  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f("small.key"), "-out", f("small.crt"), "-days", "30", "-subj", "/CN=small"], { stdio: "ignore" });
+  execFileSync(
+    "openssl",
+    ["req", "-x509", "-newkey", "rsa:4096", "-nodes", "-keyout", f("sf.key"), "-out", f("sf.crt"), "-days", "30", "-subj", "/CN=sf-edges"],
+    { stdio: "ignore" },
+  );
+  execFileSync(
+    "openssl",
+    ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f("small.key"), "-out", f("small.crt"), "-days", "30", "-subj", "/CN=small"],
+    { stdio: "ignore" },
+  );
   hash = await hashPassword("a long enough password", { logN: 14 });
 });
 
@@ -59,20 +67,24 @@ describe("[salesforce] config", () => {
     ["jwt claims without jwt_key", () => ({ auth: { ...auth(), jwt_issuer: "x" } }), /needs salesforce\.auth\.jwt_key/],
     ["jwt_key that is missing", () => ({ auth: { jwt_key: "nope.pem", jwt_audience: "a" } }), /cannot read/],
     ["jwt_key that is a private key", () => ({ auth: { jwt_key: "sf.key", jwt_audience: "a" } }), /PEM certificate or PEM public key/],
-    ["fingerprints without requiring client certificates", () => ({ auth: { ...auth(), client_certificate_required: false, client_certificate_sha256: ["ab".repeat(32)] } }), /needs client_certificate_required/],
+    [
+      "fingerprints without requiring client certificates",
+      () => ({ auth: { ...auth(), client_certificate_required: false, client_certificate_sha256: ["ab".repeat(32)] } }),
+      /needs client_certificate_required/,
+    ],
     ["bad fingerprint", () => ({ auth: { client_certificate_required: true, client_certificate_sha256: ["abc"] } }), /SHA-256 fingerprints/],
     ["http public_url", () => ({ auth: auth(), public_url: "http://byok.example.com" }), /public_url must be an https/],
     ["bad kid in certificates", () => ({ auth: auth(), certificates: { "a/b": "x.crt" } }), /not a valid key identifier/],
     ["replay window of 0", () => ({ auth: auth(), replay: { window_seconds: 0 } }), /window_seconds must be an integer/],
     ["replay header with spaces", () => ({ auth: auth(), replay: { header: "X Request" } }), /header must be an HTTP header name/],
-    ["section not a table", () => ("yes"), /must be a table/],
+    ["section not a table", () => "yes", /must be a table/],
   ] as Array<[string, () => unknown, RegExp]>)("refused: %s", (_name, section, why) => {
     // The refusal must have the stated cause, not just any config error.
     expect(() => parseSalesforceSection(section(), dir)).toThrow(expect.objectContaining({ code: "ERR_CONFIG_INVALID", message: expect.stringMatching(why) }));
   });
 
   test("mTLS alone is a valid authentication; fingerprints are normalised", () => {
-    const c = parseSalesforceSection({ auth: { client_certificate_sha256: ["AB:".repeat(31) + "AB"] } }, dir);
+    const c = parseSalesforceSection({ auth: { client_certificate_sha256: [`${"AB:".repeat(31)}AB`] } }, dir);
     expect(c.auth.clientCertificate).toEqual({ sha256: ["ab".repeat(32)] });
   });
 });
@@ -105,14 +117,15 @@ describe("password hashes", () => {
     expect(await verifyPassword(Buffer.from("a long enough passworD"), h)).toBe(false);
     const h2 = await hashPassword("a long enough password", { logN: 14 });
     expect(h2).not.toBe(hash); // fresh salt
-    for (const bad of ["", "scrypt$14$8$1$$", "bcrypt$2b$10$abc", hash + "x!"]) {
+    for (const bad of ["", "scrypt$14$8$1$$", "bcrypt$2b$10$abc", `${hash}x!`]) {
       expect(() => parsePasswordHash(bad, "test")).toThrow(expect.objectContaining({ code: "ERR_CONFIG_INVALID" }));
     }
   });
 });
 
 describe("Basic authentication under bursts", () => {
-  const basic = (user: string, password: string) => ({ headers: { authorization: "Basic " + Buffer.from(`${user}:${password}`).toString("base64") }, socket: {} }) as unknown as IncomingMessage;
+  const basic = (user: string, password: string) =>
+    ({ headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}` }, socket: {} }) as unknown as IncomingMessage;
 
   test("callouts arriving together with one uncached header share one scrypt run; a refused header is refused again without one", async () => {
     const auth = new Authenticator({ basic: { username: "sf", hash: parsePasswordHash(hash, "test") } });
@@ -141,7 +154,9 @@ describe("Basic authentication under bursts", () => {
     };
     const outcomes = await Promise.all(Array.from({ length: 40 }, (_, i) => auth.authenticate(from(i, `wrong password ${i}`))));
     expect(outcomes.filter((o) => !o.ok && o.status === 401)).toHaveLength(33);
-    expect(outcomes.slice(33)).toEqual(Array.from({ length: 7 }, () => ({ ok: false, status: 503, error: "Busy", reason: "too many password checks waiting", retryAfterSeconds: 1 })));
+    expect(outcomes.slice(33)).toEqual(
+      Array.from({ length: 7 }, () => ({ ok: false, status: 503, error: "Busy", reason: "too many password checks waiting", retryAfterSeconds: 1 })),
+    );
     expect(auth.passwordChecks).toBe(33);
     expect((await auth.authenticate(basic("sf", "a long enough password"))).ok).toBe(true);
   });
@@ -151,7 +166,11 @@ describe("xks-proxy salesforce (command line)", () => {
   const runAdmin = async (argv: string[], stdin?: string) => {
     let out = "";
     let err = "";
-    const code = await runSalesforceAdmin(argv, { out: (s) => (out += s), err: (s) => (err += s), ...(stdin !== undefined ? { readStdin: async () => stdin } : {}) });
+    const code = await runSalesforceAdmin(argv, {
+      out: (s) => (out += s),
+      err: (s) => (err += s),
+      ...(stdin !== undefined ? { readStdin: async () => stdin } : {}),
+    });
     return { code, out, err };
   };
 
@@ -190,17 +209,31 @@ describe("route group on the real token (plain HTTP, handler level)", () => {
   let group: RouteGroup;
   const logs: Array<Record<string, unknown>> = [];
   const kid = `edge${process.pid}`;
-  const creds = "Basic " + Buffer.from("sf:a long enough password").toString("base64");
+  const creds = `Basic ${Buffer.from("sf:a long enough password").toString("base64")}`;
 
   beforeAll(async () => {
     hsm = await Hsm.open({ library: process.env.CIOP_TEST_LIB!, token: process.env.CIOP_TEST_TOKEN_LABEL!, pin: { value: process.env.CIOP_TEST_PIN! } });
     const svc = new CacheOnlyKeyService({ hsm, registryPath: f("reg.json") });
     await svc.createKey(kid, { certificate: execFileSync("cat", [f("sf.crt")]) });
     await svc.createKey(`${kid}-nocert`);
-    const ctx = { hsm, withHsmTimeout: async <T>(_op: string, fn: () => Promise<T> | T) => fn(), log: (r: Record<string, unknown>) => void logs.push(r), metrics: new Registry(), configDir: dir };
-    await expect(createSalesforceRouteGroup({ registry: "reg.json", certificate: "small.crt", auth: { basic_username: "sf", basic_password_hash: hash } }, ctx)).rejects.toMatchObject({ code: "ERR_WRAPPING_KEY_SIZE" });
+    const ctx = {
+      hsm,
+      withHsmTimeout: async <T>(_op: string, fn: () => Promise<T> | T) => fn(),
+      log: (r: Record<string, unknown>) => void logs.push(r),
+      metrics: new Registry(),
+      configDir: dir,
+    };
+    await expect(
+      createSalesforceRouteGroup({ registry: "reg.json", certificate: "small.crt", auth: { basic_username: "sf", basic_password_hash: hash } }, ctx),
+    ).rejects.toMatchObject({ code: "ERR_WRAPPING_KEY_SIZE" });
     group = await createSalesforceRouteGroup(
-      { registry: "reg.json", audit_log: "off", path_prefix: "/co", replay: { required: true, header: "X-Request-Id" }, auth: { basic_username: "sf", basic_password_hash: hash } },
+      {
+        registry: "reg.json",
+        audit_log: "off",
+        path_prefix: "/co",
+        replay: { required: true, header: "X-Request-Id" },
+        auth: { basic_username: "sf", basic_password_hash: hash },
+      },
       ctx,
     );
     server = http.createServer((req, res) => {
@@ -242,7 +275,7 @@ describe("route group on the real token (plain HTTP, handler level)", () => {
   test("a flood of distinct wrong passwords over HTTP from one address: two checks, the overflow answered 429 TooManyFailures with Retry-After at once", async () => {
     const answers = await Promise.all(
       Array.from({ length: 40 }, async (_, i) => {
-        const r = await fetch(`${base}/co/${kid}`, { headers: { authorization: "Basic " + Buffer.from(`sf:wrong password ${i}`).toString("base64") } });
+        const r = await fetch(`${base}/co/${kid}`, { headers: { authorization: `Basic ${Buffer.from(`sf:wrong password ${i}`).toString("base64")}` } });
         return { status: r.status, retryAfter: r.headers.get("retry-after"), json: (await r.json()) as Record<string, string> };
       }),
     );
@@ -263,7 +296,7 @@ describe("route group on the real token (plain HTTP, handler level)", () => {
     const other = await hashPassword("another long password", { logN: 14 });
     await group.reload!({ registry: "reg.json", audit_log: "off", path_prefix: "/co", auth: { basic_username: "sf", basic_password_hash: other } });
     expect((await get(`/co/${kid}`)).status).toBe(401);
-    const r = await fetch(`${base}/co/${kid}`, { headers: { authorization: "Basic " + Buffer.from("sf:another long password").toString("base64") } });
+    const r = await fetch(`${base}/co/${kid}`, { headers: { authorization: `Basic ${Buffer.from("sf:another long password").toString("base64")}` } });
     expect(r.status).toBe(200);
     expect(logs.every((l) => !JSON.stringify(l).includes("long password"))).toBe(true);
   });

@@ -19,7 +19,7 @@ beforeAll(async () => {
   const sf = await sfSetup("sf-cluster", [kid]);
   admin = sf.admin;
   proxy = new ProxyProcess(sf.config("cluster.toml", { server: "processes = 2" }));
-  url = (await waitFor((r) => r["msg"] === "listening", 2))[0]!["url"] as string;
+  url = (await waitFor((r) => r.msg === "listening", 2))[0]!.url as string;
 }, 60_000);
 
 afterAll(() => proxy?.stop());
@@ -28,8 +28,8 @@ test("one nonce sent eight times over new connections (spread over both workers)
   const nonce = randomBytes(16).toString("hex");
   const statuses: number[] = [];
   for (let i = 0; i < 8; i++) statuses.push((await callout(url, `/sf/${kid}?requestId=${nonce}`)).status);
-  const served = await waitFor((r) => r["msg"] === "request" && r["group"] === "salesforce", 8);
-  expect(new Set(served.map((r) => r["pid"])).size).toBe(2);
+  const served = await waitFor((r) => r.msg === "request" && r.group === "salesforce", 8);
+  expect(new Set(served.map((r) => r.pid)).size).toBe(2);
   expect(statuses.filter((s) => s === 200)).toHaveLength(1);
   expect(statuses.filter((s) => s === 409)).toHaveLength(7);
 }, 60_000);

@@ -28,10 +28,20 @@ function get(urlPath: string, auth: string, localAddress: string): Promise<{ sta
   const u = new URL(server.url);
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: "127.0.0.1", port: u.port, path: urlPath, method: "GET", localAddress, agent: false, headers: { authorization: "Basic " + Buffer.from(auth).toString("base64") } },
+      {
+        host: "127.0.0.1",
+        port: u.port,
+        path: urlPath,
+        method: "GET",
+        localAddress,
+        agent: false,
+        headers: { authorization: `Basic ${Buffer.from(auth).toString("base64")}` },
+      },
       (res) => {
         res.resume();
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, ...(res.headers["retry-after"] ? { retryAfter: String(res.headers["retry-after"]) } : {}) }));
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, ...(res.headers["retry-after"] ? { retryAfter: String(res.headers["retry-after"]) } : {}) }),
+        );
       },
     );
     req.on("error", reject);
@@ -42,7 +52,25 @@ function get(urlPath: string, auth: string, localAddress: string): Promise<{ sta
 beforeAll(async () => {
   dir = mkdtempSync(path.join(process.env.CIOP_TEST_DIR!, "sf-flood-"));
   const { execFileSync } = await import("node:child_process");
-  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:4096", "-nodes", "-keyout", path.join(dir, "sf.key"), "-out", path.join(dir, "sf.crt"), "-days", "30", "-subj", "/CN=sf-flood"], { stdio: "ignore" });
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:4096",
+      "-nodes",
+      "-keyout",
+      path.join(dir, "sf.key"),
+      "-out",
+      path.join(dir, "sf.crt"),
+      "-days",
+      "30",
+      "-subj",
+      "/CN=sf-flood",
+    ],
+    { stdio: "ignore" },
+  );
   hash = await hashPassword(PASSWORD, { logN: 14 });
   const file = path.join(dir, "proxy.toml");
   writeFileSync(
@@ -50,10 +78,21 @@ beforeAll(async () => {
     ciopToml({
       healthKey: `${kid}-health`,
       stores: storeToml("s", "/s", [], [generateXksCredential()]),
-      extra: ["[salesforce]", 'path_prefix = "/sf"', 'registry = "keys.json"', 'audit_log = "off"', "[salesforce.auth]", 'basic_username = "salesforce"', `basic_password_hash = "${hash}"`].join("\n"),
+      extra: [
+        "[salesforce]",
+        'path_prefix = "/sf"',
+        'registry = "keys.json"',
+        'audit_log = "off"',
+        "[salesforce.auth]",
+        'basic_username = "salesforce"',
+        `basic_password_hash = "${hash}"`,
+      ].join("\n"),
     }),
   );
-  const r = await runSalesforceAdmin(["--config", file, "keys", "create", kid, "--cert", path.join(dir, "sf.crt")], { out: () => undefined, err: (s) => process.stderr.write(s) });
+  const r = await runSalesforceAdmin(["--config", file, "keys", "create", kid, "--cert", path.join(dir, "sf.crt")], {
+    out: () => undefined,
+    err: (s) => process.stderr.write(s),
+  });
   expect(r).toBe(0);
   server = await startServer(await loadConfig(file), { logSink: () => undefined });
 }, 60_000);
@@ -95,7 +134,10 @@ test("40 connections of wrong passwords from one address: a real client elsewher
 test("a verified credential in use stays verified past 5 minutes without a new scrypt run (sliding expiry)", async () => {
   let now = 1_000_000;
   const auth = new Authenticator({ basic: { username: "salesforce", hash: parsePasswordHash(hash, "test") } }, { now: () => now });
-  const req = { headers: { authorization: "Basic " + Buffer.from(`salesforce:${PASSWORD}`).toString("base64") }, socket: { remoteAddress: "10.9.8.7" } } as unknown as IncomingMessage;
+  const req = {
+    headers: { authorization: `Basic ${Buffer.from(`salesforce:${PASSWORD}`).toString("base64")}` },
+    socket: { remoteAddress: "10.9.8.7" },
+  } as unknown as IncomingMessage;
   expect((await auth.authenticate(req)).ok).toBe(true);
   expect(auth.passwordChecks).toBe(1);
   for (let i = 0; i < 6; i++) {

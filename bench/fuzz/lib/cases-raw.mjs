@@ -23,7 +23,25 @@ export function requestLine(ctx, rng, target, id) {
   const kind = rng.int(3);
   let note;
   if (kind === 0) {
-    r.method = rng.pick(["GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE", "CONNECT", "PATCH", "post", "Post", "P0ST", "PRI", "M".repeat(rng.range(17, 200)), "POST\t", "GET POST", "\u0000POST", utf8("P\u00d6ST")]);
+    r.method = rng.pick([
+      "GET",
+      "HEAD",
+      "PUT",
+      "DELETE",
+      "OPTIONS",
+      "TRACE",
+      "CONNECT",
+      "PATCH",
+      "post",
+      "Post",
+      "P0ST",
+      "PRI",
+      "M".repeat(rng.range(17, 200)),
+      "POST\t",
+      "GET POST",
+      "\u0000POST",
+      utf8("P\u00d6ST"),
+    ]);
     note = `method ${JSON.stringify(r.method.slice(0, 20))}`;
     if (r.method === "HEAD") {
       r.headers = r.headers.filter(([n]) => n !== "Content-Length");
@@ -56,7 +74,20 @@ export function requestLine(ctx, rng, target, id) {
     ]);
     note = `target ${JSON.stringify(r.target.slice(0, 40))}`;
   } else {
-    r.version = rng.pick(["HTTP/1.0", "HTTP/2.0", "HTTP/0.9", "", "HTTP/1.1 ", "http/1.1", "HTTP/1.2", "HTTP/3", "HTTP/1.1\u0000", "HTTP/11", "HTTPS/1.1", "HTTP/1.01"]);
+    r.version = rng.pick([
+      "HTTP/1.0",
+      "HTTP/2.0",
+      "HTTP/0.9",
+      "",
+      "HTTP/1.1 ",
+      "http/1.1",
+      "HTTP/1.2",
+      "HTTP/3",
+      "HTTP/1.1\u0000",
+      "HTTP/11",
+      "HTTPS/1.1",
+      "HTTP/1.01",
+    ]);
     note = `version ${JSON.stringify(r.version)}`;
   }
   const wellFormed = kind === 0 ? /^(GET|PUT|DELETE|OPTIONS|PATCH|HEAD)$/.test(r.method) : false;
@@ -129,7 +160,10 @@ export function headerMutation(ctx, rng, target, id) {
       note = "Expect";
       break;
     case 12:
-      ins([rng.pick(["TE", "Keep-Alive", "Content-Encoding", "Accept-Encoding", "X-Forwarded-For", "Forwarded", "Proxy-Connection", "Trailer"]), rng.pick(["trailers", "timeout=1, max=1", "gzip", "1.2.3.4", "for=1.2.3.4", "x"])]);
+      ins([
+        rng.pick(["TE", "Keep-Alive", "Content-Encoding", "Accept-Encoding", "X-Forwarded-For", "Forwarded", "Proxy-Connection", "Trailer"]),
+        rng.pick(["trailers", "timeout=1, max=1", "gzip", "1.2.3.4", "for=1.2.3.4", "x"]),
+      ]);
       note = "hop-by-hop or proxy header";
       wellFormed = true;
       break;
@@ -153,7 +187,14 @@ export function headerMutation(ctx, rng, target, id) {
       break;
     }
   }
-  return { family: "headers", note, bytes: render(r), requests: one(r, wellFormed), end: !wellFormed || rng.chance(0.5), pool: wellFormed && !/^close/.test(r.headers.find(([n]) => n === "Connection")?.[1] ?? "") };
+  return {
+    family: "headers",
+    note,
+    bytes: render(r),
+    requests: one(r, wellFormed),
+    end: !wellFormed || rng.chance(0.5),
+    pool: wellFormed && !/^close/.test(r.headers.find(([n]) => n === "Connection")?.[1] ?? ""),
+  };
 }
 
 function chunked(body, rng) {
@@ -195,7 +236,20 @@ export function framing(ctx, rng, target, id) {
       note = "Content-Length long, no FIN (abandoned)";
       break;
     case 4:
-      cl[1] = rng.pick(["-1", "+5", "0x10", "1e3", ` ${r.body.length}`, `${r.body.length} `, `${r.body.length},${r.body.length}`, "99999999999999999999", `00${r.body.length}`, "", "abc", `${r.body.length}\u0000`]);
+      cl[1] = rng.pick([
+        "-1",
+        "+5",
+        "0x10",
+        "1e3",
+        ` ${r.body.length}`,
+        `${r.body.length} `,
+        `${r.body.length},${r.body.length}`,
+        "99999999999999999999",
+        `00${r.body.length}`,
+        "",
+        "abc",
+        `${r.body.length}\u0000`,
+      ]);
       note = `Content-Length ${JSON.stringify(cl[1])}`;
       wellFormed = /^\s*0*\d+\s*$/.test(cl[1]) && Number(cl[1]) === r.body.length;
       break;
@@ -225,13 +279,26 @@ export function framing(ctx, rng, target, id) {
       note = "chunked and Content-Length";
       break;
     case 9:
-      r.headers.splice(r.headers.indexOf(cl), 1, ["Transfer-Encoding", rng.pick(["chunked, identity", "identity", "gzip, chunked", " chunked", "Chunked", "xchunked", "chunked\u0000", "chunked,chunked"])]);
+      r.headers.splice(r.headers.indexOf(cl), 1, [
+        "Transfer-Encoding",
+        rng.pick(["chunked, identity", "identity", "gzip, chunked", " chunked", "Chunked", "xchunked", "chunked\u0000", "chunked,chunked"]),
+      ]);
       r.body = chunked(r.body, rng);
       note = "odd Transfer-Encoding";
       break;
     case 10: {
       r.headers.splice(r.headers.indexOf(cl), 1, ["Transfer-Encoding", "chunked"]);
-      const bad = rng.pick(["-1\r\n", "zz\r\n", `${"f".repeat(rng.range(9, 200))}\r\n`, "5;" + "e".repeat(rng.range(100, 20000)) + "\r\nhello\r\n", "5\r\nhelloXX", "3\r\nhello\r\n", "0\r\nX-Trailer: 1\r\n\r\n", "5\nhello\n0\n\n", "0\r\n"]);
+      const bad = rng.pick([
+        "-1\r\n",
+        "zz\r\n",
+        `${"f".repeat(rng.range(9, 200))}\r\n`,
+        `5;${"e".repeat(rng.range(100, 20000))}\r\nhello\r\n`,
+        "5\r\nhelloXX",
+        "3\r\nhello\r\n",
+        "0\r\nX-Trailer: 1\r\n\r\n",
+        "5\nhello\n0\n\n",
+        "0\r\n",
+      ]);
       r.body = Buffer.concat([Buffer.from("10\r\n0123456789abcdef\r\n"), Buffer.from(bad, "latin1")]);
       note = `bad chunk ${JSON.stringify(bad.slice(0, 20))}`;
       break;
@@ -241,7 +308,13 @@ export function framing(ctx, rng, target, id) {
       note = "body cut short, then FIN";
       break;
     case 12:
-      r.body = Buffer.concat([r.body, Buffer.from(rng.pick(["GET / HTTP/1.1\r\n\r\n", "\r\n", "xxxx", "POST /kms/xks/v1/health HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n{}"]), "latin1")]);
+      r.body = Buffer.concat([
+        r.body,
+        Buffer.from(
+          rng.pick(["GET / HTTP/1.1\r\n\r\n", "\r\n", "xxxx", "POST /kms/xks/v1/health HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n{}"]),
+          "latin1",
+        ),
+      ]);
       note = "bytes after the body";
       break;
     default:
@@ -263,14 +336,24 @@ export function pipelined(ctx, rng, target, id) {
   for (let i = 0; i < n; i++) {
     const last = i === n - 1;
     if (last && rng.chance(0.3)) {
-      parts.push(Buffer.from(rng.pick(["GARBAGE\r\n\r\n", "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", "GET /ping HTTP/1.1\r\nHost: x\r\n\r\n", "POST /kms/xks/v1/health HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"]), "latin1"));
+      parts.push(
+        Buffer.from(
+          rng.pick([
+            "GARBAGE\r\n\r\n",
+            "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+            "GET /ping HTTP/1.1\r\nHost: x\r\n\r\n",
+            "POST /kms/xks/v1/health HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+          ]),
+          "latin1",
+        ),
+      );
       reqs.push({ method: "POST", target: "?", wellFormed: false });
       allGood = false;
       break;
     }
     const r = baseRequest(ctx, rng, target, `${id}.${i}`, { unsigned: rng.chance(0.2) });
     parts.push(render(r));
-    reqs.push({ method: "POST", target: r.target, authGood: r.signed ? true : false, wellFormed: true });
+    reqs.push({ method: "POST", target: r.target, authGood: !!r.signed, wellFormed: true });
   }
   const bytes = Buffer.concat(parts);
   // all in one write, or cut at random points
@@ -284,7 +367,14 @@ export function pipelined(ctx, rng, target, id) {
       i += n2;
     }
   }
-  return { family: "pipelined", note: `${reqs.length} requests${allGood ? "" : ", the last malformed"}`, writes, requests: reqs, end: !allGood || rng.chance(0.3), minAnswers: allGood ? reqs.length : 0 };
+  return {
+    family: "pipelined",
+    note: `${reqs.length} requests${allGood ? "" : ", the last malformed"}`,
+    writes,
+    requests: reqs,
+    end: !allGood || rng.chance(0.3),
+    minAnswers: allGood ? reqs.length : 0,
+  };
 }
 
 export function slowWrites(ctx, rng, target, id) {
@@ -316,7 +406,7 @@ export function randomBytes(ctx, rng, target, id) {
       note = "random bytes";
       break;
     case 1:
-      data = Buffer.from(rng.chars(rng.range(1, 4096), "ABCDEFGHIJKLMNOPQRSTUVWXYZ /:\r\n\t0123456789abcdef-{}\""), "latin1");
+      data = Buffer.from(rng.chars(rng.range(1, 4096), 'ABCDEFGHIJKLMNOPQRSTUVWXYZ /:\r\n\t0123456789abcdef-{}"'), "latin1");
       note = "random text";
       break;
     case 2:
@@ -348,7 +438,15 @@ export function randomBytes(ctx, rng, target, id) {
       note = "one byte repeated";
       break;
   }
-  return { family: "random-bytes", note, writes: [{ data }], requests: [{ method: "POST", target: "?", wellFormed: false }], end: rng.chance(0.7), abandonMs: 300, rawTcp: raw };
+  return {
+    family: "random-bytes",
+    note,
+    writes: [{ data }],
+    requests: [{ method: "POST", target: "?", wellFormed: false }],
+    end: rng.chance(0.7),
+    abandonMs: 300,
+    rawTcp: raw,
+  };
 }
 
 export function abandon(ctx, rng, target, id) {

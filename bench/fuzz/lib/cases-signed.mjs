@@ -32,7 +32,13 @@ export function validBody(ctx, rng, id, op, store) {
   }
   if (op === "Decrypt") {
     const c = rng.pick(ctx.ciphertexts);
-    const b = { requestMetadata, ciphertext: c.ciphertext, encryptionAlgorithm: "AES_GCM", initializationVector: c.initializationVector, authenticationTag: c.authenticationTag };
+    const b = {
+      requestMetadata,
+      ciphertext: c.ciphertext,
+      encryptionAlgorithm: "AES_GCM",
+      initializationVector: c.initializationVector,
+      authenticationTag: c.authenticationTag,
+    };
     if (c.additionalAuthenticatedData !== undefined) b.additionalAuthenticatedData = c.additionalAuthenticatedData;
     if (c.ciphertextMetadata !== undefined) b.ciphertextMetadata = c.ciphertextMetadata;
     return b;
@@ -73,7 +79,10 @@ function weirdValue(rng) {
     () => "QQ",
     () => "QQ=",
     () => "-_-_",
-    () => b64(rng.bytes(rng.range(0, 40))).replace(/\+/g, "-").replace(/\//g, "_"),
+    () =>
+      b64(rng.bytes(rng.range(0, 40)))
+        .replace(/\+/g, "-")
+        .replace(/\//g, "_"),
     () => b64(rng.bytes(rng.range(0, 40))).replace(/=+$/, ""),
     () => b64(rng.bytes(rng.pick([0, 1, 11, 12, 13, 15, 16, 17, 20, 21, 32]))),
     () => b64(rng.bytes(rng.pick([4299, 4300, 4301, 6000]))),
@@ -122,7 +131,17 @@ function mutateObject(rng, body, op) {
       return `delete ${f}`;
     }
     case "extra": {
-      const name = rng.pick(["__proto__", "constructor", "prototype", "toString", "hasOwnProperty", "x".repeat(rng.range(1, 300)), utf8("\u00e9\u{1F600}"), "", "errorName"]);
+      const name = rng.pick([
+        "__proto__",
+        "constructor",
+        "prototype",
+        "toString",
+        "hasOwnProperty",
+        "x".repeat(rng.range(1, 300)),
+        utf8("\u00e9\u{1F600}"),
+        "",
+        "errorName",
+      ]);
       const target = rng.chance(0.5) && typeof body.requestMetadata === "object" && body.requestMetadata ? body.requestMetadata : body;
       Object.defineProperty(target, name, { value: weirdValue(rng), enumerable: true, configurable: true, writable: true });
       return `extra ${name.slice(0, 20)}`;
@@ -131,7 +150,18 @@ function mutateObject(rng, body, op) {
       const md = body.requestMetadata;
       if (typeof md !== "object" || md === null) return "md (none)";
       const f = rng.pick(MD_FIELDS);
-      md[f] = rng.chance(0.5) ? weirdValue(rng) : rng.pick(["x".repeat(2048), "x".repeat(rng.range(2049, 9000)), "arn:aws:iam::999999999999:role/other", "DescribeKey", "UnknownNewOperation", `\r\n{"level":"error","msg":"forged"}`, "%s%n%x", "<script>"]);
+      md[f] = rng.chance(0.5)
+        ? weirdValue(rng)
+        : rng.pick([
+            "x".repeat(2048),
+            "x".repeat(rng.range(2049, 9000)),
+            "arn:aws:iam::999999999999:role/other",
+            "DescribeKey",
+            "UnknownNewOperation",
+            `\r\n{"level":"error","msg":"forged"}`,
+            "%s%n%x",
+            "<script>",
+          ]);
       if (rng.chance(0.2)) delete md[f];
       return `md.${f}`;
     }
@@ -181,7 +211,14 @@ function mutateText(rng, text) {
       return { text: `{"requestMetadata":${"[".repeat(depth)}${"]".repeat(depth)}}`, note: `nesting ${depth}` };
     }
     case 6:
-      return { buf: Buffer.concat([Buffer.from(text.slice(0, text.length >> 1)), Buffer.from([0xc3, 0x28, 0xff, 0xfe, 0xed, 0xa0, 0x80]), Buffer.from(text.slice(text.length >> 1))]), note: "invalid UTF-8" };
+      return {
+        buf: Buffer.concat([
+          Buffer.from(text.slice(0, text.length >> 1)),
+          Buffer.from([0xc3, 0x28, 0xff, 0xfe, 0xed, 0xa0, 0x80]),
+          Buffer.from(text.slice(text.length >> 1)),
+        ]),
+        note: "invalid UTF-8",
+      };
     case 7:
       return { text: text.replace(/"/g, "'"), note: "single quotes" };
     case 8:
@@ -204,7 +241,24 @@ function pickKey(ctx, rng) {
     [1, k.disabled],
     [1, k.missing],
     [1, k.other],
-    [1, rng.pick(["x".repeat(128), "x".repeat(129), "x".repeat(rng.range(130, 2000)), ".", "..", "a.b-c_d", "%41", "k%2Fx", "k;x", "k,x", "K", utf8("cl\u00e9"), "~"])],
+    [
+      1,
+      rng.pick([
+        "x".repeat(128),
+        "x".repeat(129),
+        "x".repeat(rng.range(130, 2000)),
+        ".",
+        "..",
+        "a.b-c_d",
+        "%41",
+        "k%2Fx",
+        "k;x",
+        "k,x",
+        "K",
+        utf8("cl\u00e9"),
+        "~",
+      ]),
+    ],
   ]);
 }
 
@@ -213,7 +267,7 @@ function pickStore(ctx, rng) {
 }
 
 /** A signed request rendered; `authGood` says whether the signature is meant to verify. */
-function signedCase(ctx, rng, target, { id, op, store, keyId, body, sign = {}, pathOverride }) {
+function signedCase(target, { op, store, keyId, body, sign = {}, pathOverride }) {
   const path = pathOverride ?? apiPath(store.prefix, op, keyId);
   const r = signedRequest({ store, port: target.port, target: path, body, ...sign });
   return r;
@@ -225,8 +279,20 @@ export function control(ctx, rng, target, id) {
   const store = pickStore(ctx, rng);
   const op = rng.pick(OPS);
   const body = Buffer.from(JSON.stringify(validBody(ctx, rng, id, op, store)));
-  const r = signedCase(ctx, rng, target, { id, op, store, keyId: ctx.keys.good, body, sign: rng.chance(0.5) ? { signedNames: ["content-type", "host", "x-amz-date"] } : {} });
-  return { family: "control", note: op, bytes: render(r), requests: [{ method: "POST", target: r.target, authGood: true, control: true, wellFormed: true }], pool: true };
+  const r = signedCase(target, {
+    op,
+    store,
+    keyId: ctx.keys.good,
+    body,
+    sign: rng.chance(0.5) ? { signedNames: ["content-type", "host", "x-amz-date"] } : {},
+  });
+  return {
+    family: "control",
+    note: op,
+    bytes: render(r),
+    requests: [{ method: "POST", target: r.target, authGood: true, control: true, wellFormed: true }],
+    pool: true,
+  };
 }
 
 /** Valid signature over a mutated body or path. */
@@ -266,10 +332,17 @@ export function signedJson(ctx, rng, target, id) {
   }
   if (rng.chance(0.1) && store.credentials.length > 1) sign.credential = store.credentials[1];
   if (rng.chance(0.1)) sign.contentType = rng.pick(["text/plain", "application/json; charset=utf-8", "", "application/x-amz-json-1.1"]);
-  const r = signedCase(ctx, rng, target, { id, op, store, keyId, body, sign, pathOverride });
+  const r = signedCase(target, { op, store, keyId, body, sign, pathOverride });
   // a key id with bytes outside visible ASCII makes the request line itself malformed
   const wellFormed = /^[\x21-\x7e]*$/.test(r.target);
-  return { family: "signed-json", note: `${op}: ${notes.join("; ")}`, bytes: render(r), requests: [{ method: "POST", target: r.target, authGood: undefined, wellFormed }], pool: wellFormed, end: !wellFormed };
+  return {
+    family: "signed-json",
+    note: `${op}: ${notes.join("; ")}`,
+    bytes: render(r),
+    requests: [{ method: "POST", target: r.target, authGood: undefined, wellFormed }],
+    pool: wellFormed,
+    end: !wellFormed,
+  };
 }
 
 /** Valid body, signature headers varied (some still verify, some must not). */
@@ -318,12 +391,22 @@ export function signedHeaders(ctx, rng, target, id) {
       authGood = false;
       break;
     case 7:
-      sign.credential = { accessKeyId: rng.pick(["AKIAIOSFODNN7EXAMPLE", ctx.stores[store === ctx.stores.a ? "root" : "a"].credentials[0].accessKeyId]), secretAccessKey: "x".repeat(43) };
+      sign.credential = {
+        accessKeyId: rng.pick(["AKIAIOSFODNN7EXAMPLE", ctx.stores[store === ctx.stores.a ? "root" : "a"].credentials[0].accessKeyId]),
+        secretAccessKey: "x".repeat(43),
+      };
       note = "unknown or other store's access key id";
       authGood = false;
       break;
     case 8:
-      sign.signedNames = rng.pick([["host"], ["x-amz-date"], [], ["content-length", "host", "x-amz-date"], ["host", "host", "x-amz-date"], ["x-amz-date", "host"]]);
+      sign.signedNames = rng.pick([
+        ["host"],
+        ["x-amz-date"],
+        [],
+        ["content-length", "host", "x-amz-date"],
+        ["host", "host", "x-amz-date"],
+        ["x-amz-date", "host"],
+      ]);
       note = `SignedHeaders ${sign.signedNames.join(";")}`;
       break;
     case 9:
@@ -339,15 +422,27 @@ export function signedHeaders(ctx, rng, target, id) {
       note = "no content-type";
       break;
   }
-  const r = signedCase(ctx, rng, target, { id, op, store, keyId: ctx.keys.good, body, sign });
+  const r = signedCase(target, { op, store, keyId: ctx.keys.good, body, sign });
   // rewrite the Authorization header's formatting now and then (the value is otherwise valid)
   if (rng.chance(0.15)) {
     const a = r.headers.find(([n]) => n === "Authorization");
-    a[1] = rng.pick([a[1].replace(/, /g, ","), a[1].replace("Credential=", "credential="), a[1].replace(/ +/g, "  "), a[1].replace("AWS4-HMAC-SHA256", "aws4-hmac-sha256"), `${a[1]}, Signature=${"0".repeat(64)}`]);
+    a[1] = rng.pick([
+      a[1].replace(/, /g, ","),
+      a[1].replace("Credential=", "credential="),
+      a[1].replace(/ +/g, "  "),
+      a[1].replace("AWS4-HMAC-SHA256", "aws4-hmac-sha256"),
+      `${a[1]}, Signature=${"0".repeat(64)}`,
+    ]);
     note += "; reformatted Authorization";
     authGood = undefined;
   }
-  return { family: "signed-headers", note: `${op}: ${note}`, bytes: render(r), requests: [{ method: "POST", target: r.target, authGood, wellFormed: true }], pool: true };
+  return {
+    family: "signed-headers",
+    note: `${op}: ${note}`,
+    bytes: render(r),
+    requests: [{ method: "POST", target: r.target, authGood, wellFormed: true }],
+    pool: true,
+  };
 }
 
 /** Unsigned or badly signed requests to real API routes, with mutated bodies: nothing may get past authentication. */
@@ -358,7 +453,7 @@ export function badAuth(ctx, rng, target, id) {
   if (rng.chance(0.5)) mutateObject(rng, obj, op);
   const body = Buffer.from(JSON.stringify(obj));
   const keyId = rng.chance(0.8) ? ctx.keys.good : pickKey(ctx, rng);
-  const r = signedCase(ctx, rng, target, { id, op, store, keyId, body });
+  const r = signedCase(target, { op, store, keyId, body });
   const auth = r.headers.find(([n]) => n === "Authorization");
   const kind = rng.int(9);
   let note;
@@ -408,7 +503,14 @@ export function badAuth(ctx, rng, target, id) {
       break;
   }
   const wellFormed = /^[\x21-\x7e]*$/.test(r.target);
-  return { family: "bad-auth", note: `${op}: ${note}`, bytes: render(r), requests: [{ method: "POST", target: r.target, authGood: false, wellFormed }], pool: wellFormed, end: !wellFormed };
+  return {
+    family: "bad-auth",
+    note: `${op}: ${note}`,
+    bytes: render(r),
+    requests: [{ method: "POST", target: r.target, authGood: false, wellFormed }],
+    pool: wellFormed,
+    end: !wellFormed,
+  };
 }
 
 /** The pieces other families build on. */

@@ -24,7 +24,7 @@ export class ResponseReader {
     if (this.invalid) return false;
     this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
     try {
-      this.parse(false);
+      this.parse();
     } catch (err) {
       this.invalid = err.message;
     }
@@ -35,7 +35,7 @@ export class ResponseReader {
   close() {
     if (this.invalid) return;
     try {
-      this.parse(true);
+      this.parse();
       if (this.cur) {
         if (this.cur.framing === "close") this.finish(this.cur.bodyParts.length ? Buffer.concat(this.cur.bodyParts) : Buffer.alloc(0));
         else throw new Error(`the connection closed inside a response (${this.cur.framing} body incomplete)`);
@@ -53,7 +53,7 @@ export class ResponseReader {
     this.responses.push(r);
   }
 
-  parse(closed) {
+  parse() {
     for (;;) {
       if (!this.cur) {
         if (this.buf.length === 0) return;
@@ -62,7 +62,8 @@ export class ResponseReader {
           if (this.buf.length > MAX_HEAD) throw new Error("response header section over 64 KiB");
           const nl = this.buf.indexOf("\n");
           const first = (nl < 0 ? this.buf : this.buf.subarray(0, nl)).toString("latin1");
-          if (!"HTTP/1.".startsWith(first.slice(0, 7)) && !first.startsWith("HTTP/1.")) throw new Error(`not an HTTP response: ${JSON.stringify(first.slice(0, 40))}`);
+          if (!"HTTP/1.".startsWith(first.slice(0, 7)) && !first.startsWith("HTTP/1."))
+            throw new Error(`not an HTTP response: ${JSON.stringify(first.slice(0, 40))}`);
           return;
         }
         const head = this.buf.subarray(0, end).toString("latin1");
@@ -85,7 +86,8 @@ export class ResponseReader {
         if (cls.length > 1) throw new Error(`${cls.length} Content-Length headers`);
         if (cls.length && tes.length) throw new Error("both Content-Length and Transfer-Encoding");
         if (cls.length && !/^\d{1,15}$/.test(cls[0])) throw new Error(`invalid Content-Length ${JSON.stringify(cls[0])}`);
-        if (tes.length && (tes.length > 1 || tes[0].toLowerCase() !== "chunked")) throw new Error(`unexpected Transfer-Encoding ${JSON.stringify(tes.join(","))}`);
+        if (tes.length && (tes.length > 1 || tes[0].toLowerCase() !== "chunked"))
+          throw new Error(`unexpected Transfer-Encoding ${JSON.stringify(tes.join(","))}`);
         const interim = status >= 100 && status < 200;
         if (status === 101) throw new Error("101 Switching Protocols (the fuzzer never asks for an upgrade it could use)");
         const r = { status, reason: m[2], headers, head, framing: "none", bodyParts: [] };
@@ -93,7 +95,8 @@ export class ResponseReader {
           r.body = Buffer.alloc(0);
           delete r.bodyParts;
           r.interim = true;
-          (this.interim ??= []).push(r);
+          this.interim ??= [];
+          this.interim.push(r);
           continue;
         }
         const method = this.nextMethod();

@@ -12,8 +12,7 @@ parentPort.on("message", async (m) => {
     const t = client.targets.find((x) => x.name === m.name);
     t.port = m.port;
     for (const c of client.conns.filter((x) => x.target === t)) c.sock.destroy();
-  }
-  else if (m.cmd === "stop") {
+  } else if (m.cmd === "stop") {
     await client.stop();
     parentPort.postMessage({ summaries: Object.fromEntries(m.phases.map((p) => [p, client.summary(p)])) });
   }

@@ -21,7 +21,10 @@ export class LegitClient {
 
   bucket(name = this.phase) {
     let b = this.phases.get(name);
-    if (!b) this.phases.set(name, (b = { lat: [], codes: {}, errors: 0, sent: 0 }));
+    if (!b) {
+      b = { lat: [], codes: {}, errors: 0, sent: 0 };
+      this.phases.set(name, b);
+    }
     return b;
   }
 
@@ -29,7 +32,9 @@ export class LegitClient {
     // from its own loopback address (KMS is never the attacker's source): per-source limits that
     // throttle the fuzzer's 127.0.0.1 do not apply to it
     const from = this.localAddress ? { localAddress: this.localAddress } : {};
-    const sock = target.tls ? tls.connect({ host: "127.0.0.1", port: target.port, servername: "localhost", rejectUnauthorized: false, ...from }) : net.connect({ host: "127.0.0.1", port: target.port, ...from });
+    const sock = target.tls
+      ? tls.connect({ host: "127.0.0.1", port: target.port, servername: "localhost", rejectUnauthorized: false, ...from })
+      : net.connect({ host: "127.0.0.1", port: target.port, ...from });
     const c = { sock, target, inflight: undefined, ready: false };
     c.reader = new ResponseReader(() => "POST");
     sock.setNoDelay?.(true);
@@ -74,7 +79,13 @@ export class LegitClient {
     const path = (op) => `${this.store.prefix}/kms/xks/v1/keys/${this.key}/${op}`;
     if (i % 2 === 0) return this.sign(path("encrypt"), encryptBody(), target.port);
     const c = this.ciphertexts[i % this.ciphertexts.length];
-    const body = { requestMetadata: requestMetadata("Decrypt"), ciphertext: c.ciphertext, encryptionAlgorithm: "AES_GCM", initializationVector: c.initializationVector, authenticationTag: c.authenticationTag };
+    const body = {
+      requestMetadata: requestMetadata("Decrypt"),
+      ciphertext: c.ciphertext,
+      encryptionAlgorithm: "AES_GCM",
+      initializationVector: c.initializationVector,
+      authenticationTag: c.authenticationTag,
+    };
     if (c.additionalAuthenticatedData !== undefined) body.additionalAuthenticatedData = c.additionalAuthenticatedData;
     if (c.ciphertextMetadata !== undefined) body.ciphertextMetadata = c.ciphertextMetadata;
     return this.sign(path("decrypt"), body, target.port);
@@ -88,7 +99,10 @@ export class LegitClient {
       this.queue.shift();
       c.inflight = due;
       this.request(due.target).then((r) => {
-        const headers = [...Object.entries(r.headers).filter(([k]) => k.toLowerCase() !== "content-length"), ["content-length", String(Buffer.byteLength(r.body))]];
+        const headers = [
+          ...Object.entries(r.headers).filter(([k]) => k.toLowerCase() !== "content-length"),
+          ["content-length", String(Buffer.byteLength(r.body))],
+        ];
         c.sock.write(render({ method: "POST", target: r.path, headers, body: Buffer.from(r.body) }));
       });
     }

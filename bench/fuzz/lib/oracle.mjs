@@ -34,7 +34,10 @@ export function routeOf(target, prefixes) {
   const path = q < 0 ? target : target.slice(0, q);
   const at = path.lastIndexOf("/kms/xks/v1/");
   if (at < 0 || !path.startsWith("/")) return undefined;
-  const prefix = path.slice(0, at).replace(/\/{2,}/g, "/").replace(/\/+$/, "");
+  const prefix = path
+    .slice(0, at)
+    .replace(/\/{2,}/g, "/")
+    .replace(/\/+$/, "");
   if (!prefixes.includes(prefix)) return undefined;
   const rest = path.slice(at + "/kms/xks/v1/".length);
   if (rest === "health") return "GetHealthStatus";
@@ -52,13 +55,15 @@ function badSuccess(op, j) {
       if (b64len(j.ciphertext) < 0) return "ciphertext not Base64";
       if (![12, 16].includes(b64len(j.initializationVector))) return "initializationVector not 12 or 16 bytes";
       if (b64len(j.authenticationTag) !== 16) return "authenticationTag not 16 bytes";
-      if (j.ciphertextMetadata !== undefined && !(b64len(j.ciphertextMetadata) >= 0 && b64len(j.ciphertextMetadata) <= 20)) return "ciphertextMetadata over 20 bytes";
+      if (j.ciphertextMetadata !== undefined && !(b64len(j.ciphertextMetadata) >= 0 && b64len(j.ciphertextMetadata) <= 20))
+        return "ciphertextMetadata over 20 bytes";
       if (j.ciphertextDataIntegrityValue !== undefined && b64len(j.ciphertextDataIntegrityValue) !== 32) return "ciphertextDataIntegrityValue not 32 bytes";
     },
     Decrypt: () => (b64len(j.plaintext) < 0 ? "plaintext not Base64" : undefined),
     GetKeyMetadata: () => {
       if (j.keySpec !== "AES_256") return "keySpec not AES_256";
-      if (!Array.isArray(j.keyUsage) || j.keyUsage.length > 10 || j.keyUsage.some((u) => typeof u !== "string")) return "keyUsage not a list of at most 10 strings";
+      if (!Array.isArray(j.keyUsage) || j.keyUsage.length > 10 || j.keyUsage.some((u) => typeof u !== "string"))
+        return "keyUsage not a list of at most 10 strings";
       if (!["ENABLED", "DISABLED"].includes(j.keyStatus)) return "keyStatus not ENABLED/DISABLED";
     },
     GetHealthStatus: () => {
@@ -66,7 +71,8 @@ function badSuccess(op, j) {
       for (const f of ["xksProxyVendor", "xksProxyModel", "ekmVendor"]) if (typeof j[f] !== "string") return f;
       const d = j.ekmFleetDetails;
       if (!Array.isArray(d) || d.length < 1 || d.length > 10) return "ekmFleetDetails";
-      if (d.some((m) => typeof m?.id !== "string" || typeof m?.model !== "string" || !["ACTIVE", "DEGRADED", "UNAVAILABLE"].includes(m?.healthStatus))) return "ekmFleetDetails member";
+      if (d.some((m) => typeof m?.id !== "string" || typeof m?.model !== "string" || !["ACTIVE", "DEGRADED", "UNAVAILABLE"].includes(m?.healthStatus)))
+        return "ekmFleetDetails member";
     },
   };
   if (op) return checks[op]();
@@ -89,7 +95,8 @@ export function judge(resp, req, prefixes) {
   const nonSpec = (detail) => ({ cls: "non-spec", finding: { type: "non-spec", detail } });
   if (resp.method === "HEAD") {
     // no body to judge: the status alone
-    if (resp.status >= 500 && resp.status !== 501 && resp.status !== 503) return { cls: "5xx", finding: { type: "unexpected-5xx", detail: `${resp.status} to HEAD` } };
+    if (resp.status >= 500 && resp.status !== 501 && resp.status !== 503)
+      return { cls: "5xx", finding: { type: "unexpected-5xx", detail: `${resp.status} to HEAD` } };
     if (resp.status === 429) return { cls: "throttled" };
     if (resp.status === 200 && req?.authGood === false && api) return { cls: "2xx", finding: { type: "auth-leak", detail: "200 to an unsigned HEAD" } };
     return { cls: "head" };
@@ -117,9 +124,18 @@ export function judge(resp, req, prefixes) {
     if (spec[0] !== resp.status) return nonSpec(`${resp.status} ${j.errorName} (the spec pairs it with ${spec[0]})`);
     if (api && !spec[1].includes(op)) return nonSpec(`${j.errorName} answering ${op}`);
     if (known && !api && !NOT_API.has(j.errorName)) return nonSpec(`${j.errorName} on a path that is no API path`);
-    if (j.errorMessage !== undefined && (typeof j.errorMessage !== "string" || j.errorMessage.length >= 512 || /[^\x20-\x7e]/.test(j.errorMessage))) return nonSpec("errorMessage not under 512 printable ASCII characters");
-    if (req?.authGood === false && !BEFORE_AUTH.has(j.errorName)) return { cls: "xks-4xx", finding: { type: "auth-leak", detail: `${resp.status} ${j.errorName} to a request without a valid signature (the body was looked at before authentication)` } };
-    if (req?.control && resp.status !== 429) return { cls: "xks-4xx", finding: { type: "control-failed", detail: `${resp.status} ${j.errorName}: ${String(j.errorMessage ?? "").slice(0, 120)}` } };
+    if (j.errorMessage !== undefined && (typeof j.errorMessage !== "string" || j.errorMessage.length >= 512 || /[^\x20-\x7e]/.test(j.errorMessage)))
+      return nonSpec("errorMessage not under 512 printable ASCII characters");
+    if (req?.authGood === false && !BEFORE_AUTH.has(j.errorName))
+      return {
+        cls: "xks-4xx",
+        finding: {
+          type: "auth-leak",
+          detail: `${resp.status} ${j.errorName} to a request without a valid signature (the body was looked at before authentication)`,
+        },
+      };
+    if (req?.control && resp.status !== 429)
+      return { cls: "xks-4xx", finding: { type: "control-failed", detail: `${resp.status} ${j.errorName}: ${String(j.errorMessage ?? "").slice(0, 120)}` } };
     if (resp.status === 429) return { cls: "throttled" };
     if (resp.status === 501) return { cls: "501" };
     if (resp.status === 503) return { cls: "503" };

@@ -20,7 +20,10 @@ export function rngFor(seed, index) {
   let c = sm();
   let d = sm();
   const next = () => {
-    a >>>= 0; b >>>= 0; c >>>= 0; d >>>= 0;
+    a >>>= 0;
+    b >>>= 0;
+    c >>>= 0;
+    d >>>= 0;
     const t = (((a + b) | 0) + d) | 0;
     d = (d + 1) | 0;
     a = b ^ (b >>> 9);
@@ -45,7 +48,8 @@ export function rngFor(seed, index) {
       for (const [w] of pairs) total += w;
       let x = next() * total;
       for (const [w, v] of pairs) {
-        if ((x -= w) < 0) return v;
+        x -= w;
+        if (x < 0) return v;
       }
       return pairs[pairs.length - 1][1];
     },

@@ -21,14 +21,39 @@ export function token(dir) {
   const conf = join(dir, "softhsm2.conf");
   writeFileSync(conf, `directories.tokendir = ${join(dir, "tokens")}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`);
   const pin = randomBytes(8).toString("hex");
-  execFileSync("softhsm2-util", ["--init-token", "--free", "--label", "xks-fuzz", "--so-pin", randomBytes(8).toString("hex"), "--pin", pin], { env: { ...process.env, SOFTHSM2_CONF: conf }, stdio: "ignore" });
+  execFileSync("softhsm2-util", ["--init-token", "--free", "--label", "xks-fuzz", "--so-pin", randomBytes(8).toString("hex"), "--pin", pin], {
+    env: { ...process.env, SOFTHSM2_CONF: conf },
+    stdio: "ignore",
+  });
   return { conf, lib, label: "xks-fuzz", pin, shared: false };
 }
 
 export function certificate(dir) {
   const cert = join(dir, "tls.crt");
   const key = join(dir, "tls.key");
-  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"], { stdio: "ignore" });
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-keyout",
+      key,
+      "-out",
+      cert,
+      "-days",
+      "1",
+      "-subj",
+      "/CN=localhost",
+      "-addext",
+      "subjectAltName=DNS:localhost,IP:127.0.0.1",
+    ],
+    { stdio: "ignore" },
+  );
   return { cert, key };
 }
 
@@ -40,7 +65,14 @@ const tomlValue = (v) => (typeof v === "string" ? JSON.stringify(v) : Array.isAr
  */
 export function renderToml(tables, stores, sets = []) {
   const t = tables.map(([name, kv]) => [name, Object.fromEntries(Object.entries(kv).map(([k, v]) => [k, tomlValue(v)]))]);
-  const s = stores.map((st) => ({ ...st, kv: Object.fromEntries(Object.entries(st).filter(([k]) => k !== "credentials").map(([k, v]) => [k, tomlValue(v)])) }));
+  const s = stores.map((st) => ({
+    ...st,
+    kv: Object.fromEntries(
+      Object.entries(st)
+        .filter(([k]) => k !== "credentials")
+        .map(([k, v]) => [k, tomlValue(v)]),
+    ),
+  }));
   for (const set of sets) {
     const m = /^([A-Za-z0-9_.]+)\.([A-Za-z0-9_]+)=(.*)$/s.exec(set);
     if (!m) throw new Error(`--set ${set}: expected table.key=value`);
@@ -49,7 +81,10 @@ export function renderToml(tables, stores, sets = []) {
       continue;
     }
     let entry = t.find(([name]) => name === m[1]);
-    if (!entry) t.push((entry = [m[1], {}]));
+    if (!entry) {
+      entry = [m[1], {}];
+      t.push(entry);
+    }
     entry[1][m[2]] = m[3];
   }
   const out = [];
@@ -79,7 +114,7 @@ function get(url) {
 }
 
 /** A running proxy for one target. */
-export class Proxy {
+export class ProxyProcess {
   constructor(target, entry, configFile, logFile, env) {
     Object.assign(this, { target, entry, configFile, logFile, env });
     this.exits = [];
@@ -129,13 +164,16 @@ export class Proxy {
     } catch {
       return [];
     }
-    return text.split("\n").filter(Boolean).map((l) => {
-      try {
-        return JSON.parse(l);
-      } catch {
-        return { unparsed: l.slice(0, 200) };
-      }
-    });
+    return text
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => {
+        try {
+          return JSON.parse(l);
+        } catch {
+          return { unparsed: l.slice(0, 200) };
+        }
+      });
   }
 
   /** The processes serving (the child and, with [server] processes > 1, its workers). */

@@ -27,7 +27,9 @@ class Conn {
 function open(target, rawTcp, timeoutMs) {
   return new Promise((resolve) => {
     const tlsOn = target.tls && !rawTcp;
-    const sock = tlsOn ? tls.connect({ host: "127.0.0.1", port: target.port, servername: "localhost", rejectUnauthorized: false }) : net.connect(target.port, "127.0.0.1");
+    const sock = tlsOn
+      ? tls.connect({ host: "127.0.0.1", port: target.port, servername: "localhost", rejectUnauthorized: false })
+      : net.connect(target.port, "127.0.0.1");
     const c = new Conn(sock);
     const t = setTimeout(() => {
       sock.destroy();
@@ -75,7 +77,10 @@ export class Pool {
     if (c.closed || c.sock.destroyed) return;
     c.handler = undefined;
     let list = this.idle.get(name);
-    if (!list) this.idle.set(name, (list = []));
+    if (!list) {
+      list = [];
+      this.idle.set(name, list);
+    }
     if (list.length >= 2) c.sock.destroy();
     else list.push(c);
   }

@@ -9,7 +9,10 @@ const hmac = (k, s) => createHmac("sha256", k).update(s).digest();
 
 /** YYYYMMDDTHHMMSSZ */
 export function amzDate(d = new Date()) {
-  return d.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+  return d
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d{3}/, "");
 }
 
 function encodeQueryPart(s) {
@@ -46,7 +49,18 @@ function canonicalQuery(query) {
  * `headers`: [[name, value], ...] as they will be sent (the ones named in `signed` are signed;
  * repeated names are joined with ","), `target`: the raw request target, `body`: a Buffer.
  */
-export function authorization({ method = "POST", target, headers, body, accessKeyId, secretAccessKey, region = "us-east-1", service = "kms-xks-proxy", date, signed }) {
+export function authorization({
+  method = "POST",
+  target,
+  headers,
+  body,
+  accessKeyId,
+  secretAccessKey,
+  region = "us-east-1",
+  service = "kms-xks-proxy",
+  date,
+  signed,
+}) {
   const q = target.indexOf("?");
   const path = q < 0 ? target : target.slice(0, q);
   const query = q < 0 ? "" : target.slice(q + 1);

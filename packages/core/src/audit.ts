@@ -32,9 +32,13 @@ export function appendAuditRecord(path: string, record: AuditRecord): void {
   }
   makeParents(dirname(path));
   let user = "unknown";
-  try { user = userInfo().username; } catch { /* no passwd entry */ }
+  try {
+    user = userInfo().username;
+  } catch {
+    /* no passwd entry */
+  }
   const line = JSON.stringify({ time: new Date().toISOString(), user, host: hostname(), pid: process.pid, ...record });
-  appendFileSync(path, line + "\n", { mode: 0o600 });
+  appendFileSync(path, `${line}\n`, { mode: 0o600 });
 }
 
 /** Field names that would suggest a secret; such records are refused, not silently written. */

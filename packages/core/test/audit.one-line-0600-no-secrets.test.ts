@@ -9,8 +9,14 @@ test("each record is one JSON line with time/user/host, in a 0600 file under cre
   const file = join(dir, "a", "b", "audit.log");
   appendAuditRecord(file, { operation: "export", key: "k1", outcome: "ok" });
   appendAuditRecord(file, { operation: "delete", key: "k1", outcome: "error", error: "ERR_KEY_NOT_FOUND" });
-  const lines = readFileSync(file, "utf8").trimEnd().split("\n").map((l) => JSON.parse(l));
-  expect(lines.map((l) => [l.operation, l.outcome])).toEqual([["export", "ok"], ["delete", "error"]]);
+  const lines = readFileSync(file, "utf8")
+    .trimEnd()
+    .split("\n")
+    .map((l) => JSON.parse(l));
+  expect(lines.map((l) => [l.operation, l.outcome])).toEqual([
+    ["export", "ok"],
+    ["delete", "error"],
+  ]);
   expect(typeof lines[0].time).toBe("string");
   expect(typeof lines[0].host).toBe("string");
   expect(statSync(file).mode & 0o777).toBe(0o600);

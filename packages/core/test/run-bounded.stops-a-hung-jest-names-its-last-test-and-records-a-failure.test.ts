@@ -21,11 +21,12 @@ const HUNG_TEST = "a deadlock waits forever on a lock nobody releases";
 interface Run {
   code: number | null;
   stderr: string;
-  results: Record<string, any>;
+  /** .jest-results.json parsed, or {} when the runner left none. */
+  results: Record<string, unknown>;
   dir: string;
 }
 
-let dirs: string[] = [];
+const dirs: string[] = [];
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });

@@ -4,7 +4,9 @@ import { join } from "node:path";
 import { writeFileAtomic, CiopError } from "../src/index.js";
 
 let dir: string;
-beforeEach(() => { dir = mkdtempSync(join(tmpdir(), "ciop-core-")); });
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "ciop-core-"));
+});
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 test("writes the whole file and leaves no temporary file behind", () => {
@@ -18,7 +20,11 @@ test("refuses to replace an existing file without overwrite, keeping its content
   const p = join(dir, "out.bin");
   writeFileSync(p, "old");
   let err: unknown;
-  try { writeFileAtomic(p, "new"); } catch (e) { err = e; }
+  try {
+    writeFileAtomic(p, "new");
+  } catch (e) {
+    err = e;
+  }
   expect(CiopError.isInstance(err) && err.code).toBe("ERR_OUTPUT_EXISTS");
   expect(readFileSync(p, "utf8")).toBe("old");
   expect(readdirSync(dir)).toEqual(["out.bin"]);

@@ -119,7 +119,10 @@ export function requireAes(key: HsmKey): void {
 
 export function requireSecret(key: HsmKey, what: string): void {
   if (key.kind !== "secret") {
-    throw new CiopError("ERR_KEY_TYPE_UNSUPPORTED", `${what} can wrap only secret keys (AES/HMAC), and '${key.name}' is ${key.type}; use wrapRsaAes for key pairs`);
+    throw new CiopError(
+      "ERR_KEY_TYPE_UNSUPPORTED",
+      `${what} can wrap only secret keys (AES/HMAC), and '${key.name}' is ${key.type}; use wrapRsaAes for key pairs`,
+    );
   }
 }
 

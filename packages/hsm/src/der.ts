@@ -72,13 +72,13 @@ export function derChildren(buf: Uint8Array, node: DerNode): DerNode[] | undefin
  */
 export function ecPkcs8ScalarLength(pkcs8: Uint8Array): number | undefined {
   const top = derAt(pkcs8, 0);
-  if (!top || top.tag !== 0x30) return undefined;
+  if (top?.tag !== 0x30) return undefined;
   const info = derChildren(pkcs8, top);
   const wrapped = info?.[2];
-  if (!wrapped || wrapped.tag !== 0x04) return undefined;
+  if (wrapped?.tag !== 0x04) return undefined;
   const ecKey = derAt(pkcs8, wrapped.start, wrapped.end);
-  if (!ecKey || ecKey.tag !== 0x30) return undefined;
+  if (ecKey?.tag !== 0x30) return undefined;
   const d = derChildren(pkcs8, ecKey)?.[1];
-  if (!d || d.tag !== 0x04) return undefined;
+  if (d?.tag !== 0x04) return undefined;
   return d.end - d.start;
 }

@@ -69,11 +69,10 @@ function writeConf(p: EmbeddedTokenPaths): void {
     "",
   ].join("\n");
   if (existsSync(p.conf) && readFileSync(p.conf, "utf8") === text) return;
-  writeFileSync(p.conf + ".tmp", text, { mode: 0o600 });
+  writeFileSync(`${p.conf}.tmp`, text, { mode: 0o600 });
   // rename is atomic: a concurrent reader sees the old or the new file, never half of one
-  renameSync(p.conf + ".tmp", p.conf);
+  renameSync(`${p.conf}.tmp`, p.conf);
 }
-
 
 /**
  * Makes sure the embedded token exists (creating it on first use) and points this process's SoftHSM
@@ -100,7 +99,7 @@ export async function ensureEmbeddedToken(libraryPath: string, dataDir: string):
     const again = readState(p.stateFile);
     if (again) return { paths: p, state: again };
     const state = initToken(libraryPath);
-    await writeFileAtomic(p.stateFile, JSON.stringify(state, null, 2) + "\n", { overwrite: true, mode: 0o600 });
+    await writeFileAtomic(p.stateFile, `${JSON.stringify(state, null, 2)}\n`, { overwrite: true, mode: 0o600 });
     return { paths: p, state };
   });
 }

@@ -3,12 +3,12 @@ import { CiopError, type CiopErrorCode } from "@ciop/core";
 
 /** Return codes pkcs11js 2.1.7 has no name for (it reports them as CKR_VENDOR_DEFINED). */
 const EXTRA_CKR_NAMES: Record<number, string> = {
-  0x1b: "CKR_ACTION_PROHIBITED",
-  0x1a: "CKR_NEW_PIN_MODE",
-  0x1c: "CKR_NEXT_OTP",
-  0x1d: "CKR_PUBLIC_KEY_INVALID",
-  0x200: "CKR_FUNCTION_REJECTED",
-  0x1b0: "CKR_CURVE_NOT_SUPPORTED",
+  27: "CKR_ACTION_PROHIBITED",
+  26: "CKR_NEW_PIN_MODE",
+  28: "CKR_NEXT_OTP",
+  29: "CKR_PUBLIC_KEY_INVALID",
+  512: "CKR_FUNCTION_REJECTED",
+  432: "CKR_CURVE_NOT_SUPPORTED",
 };
 
 let nameByCode: Map<number, string> | undefined;

@@ -18,7 +18,14 @@ import type { HashName, HostFallbackEvent } from "./types.js";
 import { wrapUnder } from "./wrap.js";
 
 /** Checks the fallback policy, records the event and notifies listeners; throws ERR_HOST_FALLBACK_REFUSED when not allowed. */
-export function recordHostFallback(ctx: HsmContext, operation: string, key: HsmKey, reason: string, material: HostFallbackEvent["material"], alternatives: string[]): void {
+export function recordHostFallback(
+  ctx: HsmContext,
+  operation: string,
+  key: HsmKey,
+  reason: string,
+  material: HostFallbackEvent["material"],
+  alternatives: string[],
+): void {
   if (!allowsHostFallback(ctx)) {
     throw new CiopError(
       "ERR_HOST_FALLBACK_REFUSED",
@@ -27,7 +34,14 @@ export function recordHostFallback(ctx: HsmContext, operation: string, key: HsmK
       { details: { operation, key: key.name, material } },
     );
   }
-  const event: HostFallbackEvent = { operation, key: key.name, reason, material, token: `${ctx.token.label} (${ctx.token.serial})`, at: new Date().toISOString() };
+  const event: HostFallbackEvent = {
+    operation,
+    key: key.name,
+    reason,
+    material,
+    token: `${ctx.token.label} (${ctx.token.serial})`,
+    at: new Date().toISOString(),
+  };
   ctx.fallbackCount++;
   if (ctx.fallbackHistory > 0) {
     ctx.fallbacks.push(event);
@@ -66,7 +80,8 @@ export function extractToHost(ctx: HsmContext, key: HsmKey): Buffer {
       return Buffer.from(unwrapped.subarray(0, bytes));
     }
     const len = derLength(unwrapped);
-    if (len === undefined || len > unwrapped.length || unwrapped[0] !== 0x30) throw new HsmError("ERR_HSM", `the token exported '${key.name}' in a form that is not PKCS#8 DER`);
+    if (len === undefined || len > unwrapped.length || unwrapped[0] !== 0x30)
+      throw new HsmError("ERR_HSM", `the token exported '${key.name}' in a form that is not PKCS#8 DER`);
     return Buffer.from(unwrapped.subarray(0, len));
   } finally {
     zeroize(kekValue, unwrapped);

@@ -53,7 +53,7 @@ export const KEY_SPECS: Readonly<Record<KeyType, KeySpec>> = {
 export const KEY_TYPES: readonly KeyType[] = Object.keys(KEY_SPECS) as KeyType[];
 
 export function keySpec(type: string): KeySpec | undefined {
-  return Object.prototype.hasOwnProperty.call(KEY_SPECS, type) ? KEY_SPECS[type as KeyType] : undefined;
+  return Object.hasOwn(KEY_SPECS, type) ? KEY_SPECS[type as KeyType] : undefined;
 }
 
 /** Finds the key type for a secret of `family` and `bytes`, an RSA modulus size or a curve. */

@@ -57,7 +57,12 @@ const REGISTRY_KEY = Symbol.for("ciop.hsm.libraries");
 type Registry = Map<string, LoadedLibrary>;
 function registry(): Registry {
   const g = globalThis as unknown as Record<symbol, Registry | undefined>;
-  return (g[REGISTRY_KEY] ??= new Map());
+  let r = g[REGISTRY_KEY];
+  if (r === undefined) {
+    r = new Map();
+    g[REGISTRY_KEY] = r;
+  }
+  return r;
 }
 
 /** The library already loaded in this thread for `path`, if any. */

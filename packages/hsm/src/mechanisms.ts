@@ -25,9 +25,33 @@ export interface HashFacts {
 
 export const HASHES: Readonly<Record<HashName, HashFacts>> = {
   sha1: { mech: P.CKM_SHA_1, mgf: P.CKG_MGF1_SHA1, hmac: P.CKM_SHA_1_HMAC, label: "SHA-1", mechName: "CKM_SHA_1", mgfName: "CKG_MGF1_SHA1", size: 20 },
-  sha256: { mech: P.CKM_SHA256, mgf: P.CKG_MGF1_SHA256, hmac: P.CKM_SHA256_HMAC, label: "SHA-256", mechName: "CKM_SHA256", mgfName: "CKG_MGF1_SHA256", size: 32 },
-  sha384: { mech: P.CKM_SHA384, mgf: P.CKG_MGF1_SHA384, hmac: P.CKM_SHA384_HMAC, label: "SHA-384", mechName: "CKM_SHA384", mgfName: "CKG_MGF1_SHA384", size: 48 },
-  sha512: { mech: P.CKM_SHA512, mgf: P.CKG_MGF1_SHA512, hmac: P.CKM_SHA512_HMAC, label: "SHA-512", mechName: "CKM_SHA512", mgfName: "CKG_MGF1_SHA512", size: 64 },
+  sha256: {
+    mech: P.CKM_SHA256,
+    mgf: P.CKG_MGF1_SHA256,
+    hmac: P.CKM_SHA256_HMAC,
+    label: "SHA-256",
+    mechName: "CKM_SHA256",
+    mgfName: "CKG_MGF1_SHA256",
+    size: 32,
+  },
+  sha384: {
+    mech: P.CKM_SHA384,
+    mgf: P.CKG_MGF1_SHA384,
+    hmac: P.CKM_SHA384_HMAC,
+    label: "SHA-384",
+    mechName: "CKM_SHA384",
+    mgfName: "CKG_MGF1_SHA384",
+    size: 48,
+  },
+  sha512: {
+    mech: P.CKM_SHA512,
+    mgf: P.CKG_MGF1_SHA512,
+    hmac: P.CKM_SHA512_HMAC,
+    label: "SHA-512",
+    mechName: "CKM_SHA512",
+    mgfName: "CKG_MGF1_SHA512",
+    size: 64,
+  },
 };
 
 export const HASH_NAMES: readonly HashName[] = ["sha1", "sha256", "sha384", "sha512"];
@@ -40,7 +64,10 @@ export function isHashName(v: unknown): v is HashName {
 export function oaepMechanism(hash: HashName): pkcs11js.Mechanism {
   const h = HASHES[hash];
   // Every field set: pkcs11js may free a garbage pointer when parameter parsing throws.
-  return { mechanism: P.CKM_RSA_PKCS_OAEP, parameter: { type: P.CK_PARAMS_RSA_OAEP, hashAlg: h.mech, mgf: h.mgf, source: CKZ_DATA_SPECIFIED } as pkcs11js.RsaOAEP };
+  return {
+    mechanism: P.CKM_RSA_PKCS_OAEP,
+    parameter: { type: P.CK_PARAMS_RSA_OAEP, hashAlg: h.mech, mgf: h.mgf, source: CKZ_DATA_SPECIFIED } as pkcs11js.RsaOAEP,
+  };
 }
 
 export function oaepName(hash: HashName): string {

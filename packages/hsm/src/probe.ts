@@ -108,7 +108,12 @@ export function probeCapabilities(p: pkcs11js.PKCS11, slot: Handle, asyncCalls: 
         break;
       }
       const plain = tryOr(() => hostKwpUnwrap(kekValue, out), undefined);
-      if (plain && plain.length > secretValue.length && plain.subarray(0, secretValue.length).equals(secretValue) && plain.subarray(secretValue.length).every((b) => b === 0)) {
+      if (
+        plain &&
+        plain.length > secretValue.length &&
+        plain.subarray(0, secretValue.length).equals(secretValue) &&
+        plain.subarray(secretValue.length).every((b) => b === 0)
+      ) {
         caps.aesKeyWrapPadMechanism = mech;
         caps.kwpPadsSecretKeys = true;
         zeroize(plain);
@@ -152,7 +157,7 @@ export function probeCapabilities(p: pkcs11js.PKCS11, slot: Handle, asyncCalls: 
 
     // RSA wrapping under a public key (what BYOK needs).
     const spki = Buffer.from(PROBE_RSA_SPKI, "base64");
-    const jwk = tryOr(() => (createPublicKey({ key: spki, format: "der", type: "spki" }).export({ format: "jwk" }) as { n: string; e: string }), undefined);
+    const jwk = tryOr(() => createPublicKey({ key: spki, format: "der", type: "spki" }).export({ format: "jwk" }) as { n: string; e: string }, undefined);
     if (jwk) {
       const pub = p.C_CreateObject(objSession, [
         { type: P.CKA_CLASS, value: P.CKO_PUBLIC_KEY },
@@ -210,7 +215,6 @@ export function probeCapabilities(p: pkcs11js.PKCS11, slot: Handle, asyncCalls: 
   }
   return caps;
 }
-
 
 /**
  * Is an RFC 5649 wrap (`kwpMechanism`) of this token's PKCS#8 exact for EC keys on the curve

@@ -5,19 +5,26 @@
 
 /** Key types ciop can create, named as the seed CLI names them (HMAC-N: generic secret of N bits). */
 export type KeyType =
-  | "AES-128" | "AES-192" | "AES-256"
-  | "HMAC-160" | "HMAC-224" | "HMAC-256" | "HMAC-384" | "HMAC-512"
-  | "RSA-2048" | "RSA-3072" | "RSA-4096"
-  | "EC-NISTP256" | "EC-NISTP384" | "EC-NISTP521" | "EC-SECP256K1";
+  | "AES-128"
+  | "AES-192"
+  | "AES-256"
+  | "HMAC-160"
+  | "HMAC-224"
+  | "HMAC-256"
+  | "HMAC-384"
+  | "HMAC-512"
+  | "RSA-2048"
+  | "RSA-3072"
+  | "RSA-4096"
+  | "EC-NISTP256"
+  | "EC-NISTP384"
+  | "EC-NISTP521"
+  | "EC-SECP256K1";
 
 export type HashName = "sha1" | "sha256" | "sha384" | "sha512";
 
 /** Where a PIN comes from. Never argv alone. `value` is for programmatic callers only. */
-export type PinSource =
-  | { env: string }
-  | { file: string }
-  | { prompt: (what: string) => Promise<string> }
-  | { value: string };
+export type PinSource = { env: string } | { file: string } | { prompt: (what: string) => Promise<string> } | { value: string };
 
 /**
  * The three protection models of the seed CLI mapped onto PKCS#11:

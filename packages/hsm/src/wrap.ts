@@ -132,11 +132,19 @@ export function wrapKey(ctx: HsmContext, mechanism: pkcs11js.Mechanism, wrapping
 }
 
 /** C_WrapKey of `key` (re-found once if its handle went stale); OAEP refusals name the alternatives. */
-export function wrapUnder(ctx: HsmContext, mechanism: pkcs11js.Mechanism, wrappingHandle: Handle, key: HsmKey, context: string, oaepHash?: HashName): Uint8Array {
+export function wrapUnder(
+  ctx: HsmContext,
+  mechanism: pkcs11js.Mechanism,
+  wrappingHandle: Handle,
+  key: HsmKey,
+  context: string,
+  oaepHash?: HashName,
+): Uint8Array {
   try {
     return withHandle(ctx, key, (h) => new Uint8Array(ctx.p.C_WrapKey(ctx.objSession, mechanism, wrappingHandle, h, Buffer.alloc(WRAP_BUFFER))));
   } catch (err) {
-    if (oaepHash && isCkr(err, "CKR_ARGUMENTS_BAD", "CKR_MECHANISM_INVALID", "CKR_MECHANISM_PARAM_INVALID")) throw oaepUnsupported(ctx, oaepHash, "wrapRsaOaep", err);
+    if (oaepHash && isCkr(err, "CKR_ARGUMENTS_BAD", "CKR_MECHANISM_INVALID", "CKR_MECHANISM_PARAM_INVALID"))
+      throw oaepUnsupported(ctx, oaepHash, "wrapRsaOaep", err);
     throw toHsmError(err, "C_WrapKey", context);
   }
 }
@@ -158,7 +166,8 @@ function pkcs8WrapsExactly(ctx: HsmContext, type: KeyType): boolean {
   if (known !== undefined) return known;
   const spec = KEY_SPECS[type];
   const kwp = ctx.caps.aesKeyWrapPadMechanism;
-  const exact = spec.family === "ec" && kwp !== null && probeEcPkcs8KwpExact(ctx.p, ctx.objSession, kwp, Buffer.from(spec.curve!.params, "hex"), spec.curve!.size);
+  const exact =
+    spec.family === "ec" && kwp !== null && probeEcPkcs8KwpExact(ctx.p, ctx.objSession, kwp, Buffer.from(spec.curve!.params, "hex"), spec.curve!.size);
   ctx.pkcs8KwpExact.set(type, exact);
   return exact;
 }

@@ -7,7 +7,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
-import { Hsm, type HsmKey } from "../src/index.js";
+import type { Hsm, HsmKey } from "../src/index.js";
 import { hex, openTestHsm, python, uniqueName } from "./helpers.js";
 
 let hsm: Hsm;
@@ -31,7 +31,10 @@ print(json.dumps(out))`;
 
 type PyOp = { op: "seal" | "open"; iv: Buffer; data: Buffer; aad: Buffer | undefined };
 const py = (ops: PyOp[]) =>
-  python<(string | null)[]>(PY_GCM, ops.map((o) => ({ op: o.op, k: hex(keyValue), iv: hex(o.iv), data: hex(o.data), aad: o.aad ? hex(o.aad) : null })));
+  python<(string | null)[]>(
+    PY_GCM,
+    ops.map((o) => ({ op: o.op, k: hex(keyValue), iv: hex(o.iv), data: hex(o.data), aad: o.aad ? hex(o.aad) : null })),
+  );
 
 beforeAll(async () => {
   hsm = await openTestHsm({ sessionPoolSize: 4 });
@@ -43,7 +46,18 @@ beforeAll(async () => {
   const wrapped = path.join(dir, "w.bin");
   writeFileSync(wrapped, hsm.wrapRsaOaep(pub, key, "sha1").bytes);
   hsm.releasePublicKey(pub);
-  keyValue = execFileSync("openssl", ["pkeyutl", "-decrypt", "-inkey", pem, "-in", wrapped, "-pkeyopt", "rsa_padding_mode:oaep", "-pkeyopt", "rsa_oaep_md:sha1"]);
+  keyValue = execFileSync("openssl", [
+    "pkeyutl",
+    "-decrypt",
+    "-inkey",
+    pem,
+    "-in",
+    wrapped,
+    "-pkeyopt",
+    "rsa_padding_mode:oaep",
+    "-pkeyopt",
+    "rsa_oaep_md:sha1",
+  ]);
   expect(keyValue).toHaveLength(32);
 });
 afterAll(async () => {
@@ -92,7 +106,9 @@ test("a wrong AAD or a flipped tag bit is refused with ERR_DECRYPTION_FAILED (py
   const badTag = Buffer.from(sealed);
   badTag[badTag.length - 1]! ^= 0x01;
   expect(py([{ op: "open", iv, data: badTag, aad }])).toEqual([null]);
-  expect(() => hsm.decryptAesGcm(key, iv, sealed, Buffer.from("context-b"))).toThrow(expect.objectContaining({ code: "ERR_DECRYPTION_FAILED", message: "decryption failed" }));
+  expect(() => hsm.decryptAesGcm(key, iv, sealed, Buffer.from("context-b"))).toThrow(
+    expect.objectContaining({ code: "ERR_DECRYPTION_FAILED", message: "decryption failed" }),
+  );
   expect(() => hsm.decryptAesGcm(key, iv, badTag, aad)).toThrow(expect.objectContaining({ code: "ERR_DECRYPTION_FAILED" }));
   await expect(hsm.decryptAesGcmAsync(key, iv, badTag, aad)).rejects.toMatchObject({ code: "ERR_DECRYPTION_FAILED" });
   // a failed operation must not leave the session with an active operation (CKR_OPERATION_ACTIVE)

@@ -1,4 +1,4 @@
-import { Hsm, CKM_AES_KEY_WRAP_PAD } from "../src/index.js";
+import { type Hsm, CKM_AES_KEY_WRAP_PAD } from "../src/index.js";
 import { openTestHsm } from "./helpers.js";
 
 let hsm: Hsm;

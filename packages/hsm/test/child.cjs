@@ -39,15 +39,23 @@ async function main() {
       const pkcs11js = require("pkcs11js");
       const p = new pkcs11js.PKCS11();
       p.load(hsm.token.libraryPath);
-      try { p.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK }); } catch (e) { /* already initialised by Hsm */ }
-      out.initialisedTokens = p.C_GetSlotList(true).map((s) => p.C_GetTokenInfo(s)).filter((t) => t.flags & pkcs11js.CKF_TOKEN_INITIALIZED).map((t) => ({ label: t.label.trim(), serial: t.serialNumber.trim() }));
+      try {
+        p.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
+      } catch {
+        /* already initialised by Hsm */
+      }
+      out.initialisedTokens = p
+        .C_GetSlotList(true)
+        .map((s) => p.C_GetTokenInfo(s))
+        .filter((t) => t.flags & pkcs11js.CKF_TOKEN_INITIALIZED)
+        .map((t) => ({ label: t.label.trim(), serial: t.serialNumber.trim() }));
     }
-    process.stdout.write(JSON.stringify(out) + "\n");
+    process.stdout.write(`${JSON.stringify(out)}\n`);
   } finally {
     await hsm.close();
   }
 }
 main().catch((err) => {
-  process.stdout.write(JSON.stringify({ error: { code: err.code, message: err.message, ckr: err.ckr } }) + "\n");
+  process.stdout.write(`${JSON.stringify({ error: { code: err.code, message: err.message, ckr: err.ckr } })}\n`);
   process.exitCode = 1;
 });

@@ -48,13 +48,23 @@ test("two processes starting at once on an empty data dir create one token; PIN 
 
   // OpenSC's pkcs11-tool, pointed at that config, logs in with the stored user PIN and SO PIN
   const toolEnv = { ...bareEnv({}), SOFTHSM2_CONF: path.join(dir, "softhsm2.conf") };
-  const user = execFileSync("pkcs11-tool", ["--module", lib(), "--token-label", "ciop", "--login", "--pin", state.pin, "--list-objects"], { env: toolEnv, encoding: "utf8" });
+  const user = execFileSync("pkcs11-tool", ["--module", lib(), "--token-label", "ciop", "--login", "--pin", state.pin, "--list-objects"], {
+    env: toolEnv,
+    encoding: "utf8",
+  });
   expect(typeof user).toBe("string");
   expect(() =>
-    execFileSync("pkcs11-tool", ["--module", lib(), "--token-label", "ciop", "--login", "--pin", "wrong-pin-000", "--list-objects"], { env: toolEnv, stdio: "pipe" }),
+    execFileSync("pkcs11-tool", ["--module", lib(), "--token-label", "ciop", "--login", "--pin", "wrong-pin-000", "--list-objects"], {
+      env: toolEnv,
+      stdio: "pipe",
+    }),
   ).toThrow(/CKR_PIN_INCORRECT/);
   // the SO PIN works too: the SO re-sets the user PIN (to the same value)
-  execFileSync("pkcs11-tool", ["--module", lib(), "--token-label", "ciop", "--login", "--login-type", "so", "--so-pin", state.soPin, "--init-pin", "--new-pin", state.pin], { env: toolEnv, stdio: "pipe" });
+  execFileSync(
+    "pkcs11-tool",
+    ["--module", lib(), "--token-label", "ciop", "--login", "--login-type", "so", "--so-pin", state.soPin, "--init-pin", "--new-pin", state.pin],
+    { env: toolEnv, stdio: "pipe" },
+  );
 
   // a later use reuses the token and leaves the PIN file alone
   const before = readFileSync(stateFile, "utf8");

@@ -5,7 +5,7 @@
  */
 import pkcs11js from "pkcs11js";
 import { CiopError } from "@ciop/core";
-import { Hsm, HsmError, ckrName } from "../src/index.js";
+import { type Hsm, HsmError, ckrName } from "../src/index.js";
 import { parseCkr, toHsmError } from "../src/errors.js";
 import { openRawToken, openTestHsm, uniqueName } from "./helpers.js";
 
@@ -60,7 +60,9 @@ describe("with an open token", () => {
     const key = await hsm.generateKey(`${base}-noexport`, "AES-256", { extractable: false });
     const eph = hsm.generateSessionAesKey(256);
     try {
-      expect(() => hsm.wrapKey({ mechanism: 0x210a }, eph, key)).toThrow(expect.objectContaining({ ckr: "CKR_KEY_UNEXTRACTABLE", ckrCode: 0x6a, fn: "C_WrapKey" }));
+      expect(() => hsm.wrapKey({ mechanism: 0x210a }, eph, key)).toThrow(
+        expect.objectContaining({ ckr: "CKR_KEY_UNEXTRACTABLE", ckrCode: 0x6a, fn: "C_WrapKey" }),
+      );
     } finally {
       hsm.destroySessionKey(eph);
     }

@@ -2,7 +2,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import pkcs11js from "pkcs11js";
-import { Hsm, type HsmOptions } from "../src/index.js";
+import { Hsm, type HsmOptions, type KeyInfo, type KeyType, type TokenInfo } from "../src/index.js";
 
 export const PY = "/usr/bin/python3";
 
@@ -118,11 +118,34 @@ export function buildChildBundle(): string {
   return bundlePath;
 }
 
+/**
+ * What test/child.cjs prints last: its report (`token`, then the members of the steps it was asked
+ * for), or `{ error }` when a step threw. One shape with every member declared present, so that
+ * tests read what they expect without a guard: a member the child did not print reads as undefined
+ * and the test's expectation fails.
+ */
+export interface ChildReport {
+  token: TokenInfo;
+  /** getOrCreate */
+  created: boolean;
+  id: string;
+  sameName: number;
+  /** find */
+  found: { id: string; type: KeyType; createdByCiop: boolean } | null;
+  info: KeyInfo | null;
+  /** encrypt */
+  encrypt: { ok: boolean; code?: string; ckr?: string };
+  /** countTokens */
+  initialisedTokens: Array<{ label: string; serial: string }>;
+  error: { code?: string; message: string; ckr?: string };
+}
+
 export interface ChildResult {
   code: number | null;
   stdout: string;
   stderr: string;
-  json: any;
+  /** The last line of stdout parsed; undefined at run time when it is not JSON (see {@link ChildReport}). */
+  json: ChildReport;
 }
 
 /** Runs test/child.cjs with the bundle in a separate node process. */
@@ -139,13 +162,13 @@ export function runChild(args: Record<string, unknown>, env: NodeJS.ProcessEnv):
     child.stderr.on("data", (d) => (stderr += d));
     child.on("error", reject);
     child.on("close", (code) => {
-      let json: unknown;
+      let json: ChildReport | undefined;
       try {
-        json = JSON.parse(stdout.trim().split("\n").pop() ?? "");
+        json = JSON.parse(stdout.trim().split("\n").pop() ?? "") as ChildReport;
       } catch {
         json = undefined;
       }
-      resolve({ code, stdout, stderr, json });
+      resolve({ code, stdout, stderr, json: json as ChildReport });
     });
   });
 }

@@ -8,7 +8,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
-import { CiopError } from "@ciop/core";
+import type { CiopError } from "@ciop/core";
 import type { HostFallbackEvent } from "../src/index.js";
 import { hex, openTestHsm, python, uniqueName } from "./helpers.js";
 
@@ -103,7 +103,20 @@ test("hardware token with allowHostFallback: the same wraps work, are flagged, e
     // and the result is the key the HSM encrypts with
     const f = path.join(dir, "eph.bin");
     writeFileSync(f, a.bytes.subarray(0, 256));
-    const eph = execFileSync("openssl", ["pkeyutl", "-decrypt", "-inkey", pem(), "-in", f, "-pkeyopt", "rsa_padding_mode:oaep", "-pkeyopt", "rsa_oaep_md:sha256", "-pkeyopt", "rsa_mgf1_md:sha256"]);
+    const eph = execFileSync("openssl", [
+      "pkeyutl",
+      "-decrypt",
+      "-inkey",
+      pem(),
+      "-in",
+      f,
+      "-pkeyopt",
+      "rsa_padding_mode:oaep",
+      "-pkeyopt",
+      "rsa_oaep_md:sha256",
+      "-pkeyopt",
+      "rsa_mgf1_md:sha256",
+    ]);
     const iv = randomBytes(12);
     const pt = randomBytes(32);
     const ct = hsm.encryptAesGcm(aes, iv, pt);

@@ -3,7 +3,7 @@
  * made by one process is usable by another straight away.
  */
 import pkcs11js from "pkcs11js";
-import { Hsm } from "../src/index.js";
+import type { Hsm } from "../src/index.js";
 import { openTestHsm, runChild, uniqueName } from "./helpers.js";
 
 const P = pkcs11js;
@@ -43,20 +43,24 @@ test.each([
   ["AES-256", 4, 1],
   ["EC-NISTP384", 3, 2],
   ["RSA-2048", 2, 2],
-] as const)("%s: %i processes calling getOrCreateKey at once end up with one key (%i token objects)", async (type, n, objects) => {
-  const name = `${base}-${type}`;
-  const startAt = Date.now() + 1500;
-  const results = await Promise.all(Array.from({ length: n }, () => runChild({ options: testOptions(), startAt, getOrCreate: { name, type } }, process.env)));
-  for (const r of results) expect(r.json?.error).toBeUndefined();
-  expect(results.filter((r) => r.json.created === true)).toHaveLength(1);
-  expect(new Set(results.map((r) => r.json.id)).size).toBe(1);
-  expect(results.every((r) => r.json.sameName === 1)).toBe(true);
-  // this process (a further one) sees that one key, and the token holds exactly its objects
-  const seen = hsm.findKey(name);
-  expect(seen?.id).toBe(results[0]!.json.id);
-  expect(seen?.type).toBe(type);
-  expect(countObjects(name)).toBe(objects);
-}, 60_000);
+] as const)(
+  "%s: %i processes calling getOrCreateKey at once end up with one key (%i token objects)",
+  async (type, n, objects) => {
+    const name = `${base}-${type}`;
+    const startAt = Date.now() + 1500;
+    const results = await Promise.all(Array.from({ length: n }, () => runChild({ options: testOptions(), startAt, getOrCreate: { name, type } }, process.env)));
+    for (const r of results) expect(r.json?.error).toBeUndefined();
+    expect(results.filter((r) => r.json.created === true)).toHaveLength(1);
+    expect(new Set(results.map((r) => r.json.id)).size).toBe(1);
+    expect(results.every((r) => r.json.sameName === 1)).toBe(true);
+    // this process (a further one) sees that one key, and the token holds exactly its objects
+    const seen = hsm.findKey(name);
+    expect(seen?.id).toBe(results[0]!.json.id);
+    expect(seen?.type).toBe(type);
+    expect(countObjects(name)).toBe(objects);
+  },
+  60_000,
+);
 
 test("a key created here is found and used by a second process at once", async () => {
   const name = `${base}-seen`;

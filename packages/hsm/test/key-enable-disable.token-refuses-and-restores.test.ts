@@ -5,7 +5,7 @@
  */
 import pkcs11js from "pkcs11js";
 import { randomBytes } from "node:crypto";
-import { Hsm, type HsmKey } from "../src/index.js";
+import type { Hsm, HsmKey } from "../src/index.js";
 import { openRawToken, openTestHsm, runChild, uniqueName, type RawToken } from "./helpers.js";
 
 const P = pkcs11js;
@@ -26,13 +26,24 @@ afterAll(async () => {
   await hsm?.close();
 });
 
-const rawHandle = (key: HsmKey, klass: number) => tok.find([{ type: P.CKA_ID, value: Buffer.from(key.id, "hex") }, { type: P.CKA_CLASS, value: klass }], 1)[0]!;
+const rawHandle = (key: HsmKey, klass: number) =>
+  tok.find(
+    [
+      { type: P.CKA_ID, value: Buffer.from(key.id, "hex") },
+      { type: P.CKA_CLASS, value: klass },
+    ],
+    1,
+  )[0]!;
 const rawBool = (h: Buffer, t: number) => tok.bool(h, t);
 
 /** GCM encrypt through raw pkcs11js; returns "ok" or the CKR name. */
 function rawEncrypt(h: Buffer): string {
   try {
-    raw.C_EncryptInit(session, { mechanism: P.CKM_AES_GCM, parameter: { type: P.CK_PARAMS_GCM, iv: randomBytes(12), ivBits: 96, tagBits: 128 } as pkcs11js.GcmParams }, h);
+    raw.C_EncryptInit(
+      session,
+      { mechanism: P.CKM_AES_GCM, parameter: { type: P.CK_PARAMS_GCM, iv: randomBytes(12), ivBits: 96, tagBits: 128 } as pkcs11js.GcmParams },
+      h,
+    );
     raw.C_Encrypt(session, Buffer.from("abc"), Buffer.alloc(32));
     return "ok";
   } catch (err) {
@@ -86,7 +97,9 @@ test("HMAC: disable clears CKA_SIGN/VERIFY and C_SignInit is refused; enable res
   const h = rawHandle(key, P.CKO_SECRET_KEY);
   expect(rawBool(h, P.CKA_SIGN)).toBe(false);
   expect(rawBool(h, P.CKA_VERIFY)).toBe(false);
-  expect(() => hsm.signHmac(key, "sha256", Buffer.from("m"))).toThrow(expect.objectContaining({ code: "ERR_KEY_DISABLED", ckr: "CKR_KEY_FUNCTION_NOT_PERMITTED" }));
+  expect(() => hsm.signHmac(key, "sha256", Buffer.from("m"))).toThrow(
+    expect.objectContaining({ code: "ERR_KEY_DISABLED", ckr: "CKR_KEY_FUNCTION_NOT_PERMITTED" }),
+  );
   hsm.setKeyEnabled(key.name, true);
   expect(Buffer.from(hsm.signHmac(key, "sha256", Buffer.from("m"))).equals(Buffer.from(mac))).toBe(true);
 });

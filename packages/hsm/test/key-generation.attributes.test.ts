@@ -1,5 +1,5 @@
 import pkcs11js from "pkcs11js";
-import { CIOP_ID_PREFIX, Hsm, KEY_TYPES, type KeyType } from "../src/index.js";
+import { CIOP_ID_PREFIX, type Hsm, KEY_TYPES, type KeyType } from "../src/index.js";
 import { openRawToken, openTestHsm, uniqueName, type RawToken } from "./helpers.js";
 
 const P = pkcs11js;
@@ -19,7 +19,11 @@ afterAll(async () => {
   await hsm?.close();
 });
 
-const findByLabel = (label: string, klass: number) => tok.find([{ type: P.CKA_LABEL, value: label }, { type: P.CKA_CLASS, value: klass }]);
+const findByLabel = (label: string, klass: number) =>
+  tok.find([
+    { type: P.CKA_LABEL, value: label },
+    { type: P.CKA_CLASS, value: klass },
+  ]);
 const get = (h: Buffer, type: number) => tok.get(h, type);
 const bool = (h: Buffer, type: number) => tok.bool(h, type);
 const ulong = (h: Buffer, type: number) => Number(get(h, type).readBigUInt64LE(0));
@@ -80,7 +84,9 @@ test("every key type generates with the right attributes and the ciop marker", a
       expect(bool(pubs[0]!, P.CKA_TOKEN)).toBe(true);
     }
     // the value never comes out directly
-    expect(() => raw.C_GetAttributeValue(session, h, [{ type: key.kind === "secret" ? P.CKA_VALUE : key.type.startsWith("RSA") ? P.CKA_PRIVATE_EXPONENT : P.CKA_VALUE }])).toThrow(/CKR_ATTRIBUTE_SENSITIVE/);
+    expect(() =>
+      raw.C_GetAttributeValue(session, h, [{ type: key.kind === "secret" ? P.CKA_VALUE : key.type.startsWith("RSA") ? P.CKA_PRIVATE_EXPONENT : P.CKA_VALUE }]),
+    ).toThrow(/CKR_ATTRIBUTE_SENSITIVE/);
   }
   const listed = hsm.listKeys().filter((k) => k.name.startsWith(base));
   expect(listed.map((k) => k.type).sort()).toEqual([...KEY_TYPES].sort());

@@ -57,13 +57,16 @@ test("a key the search finds but whose handle the token refuses again: unavailab
   expect((err as Error).message).toContain("was found on token");
 });
 
-test.each(["CKR_DEVICE_ERROR", "CKR_HOST_MEMORY", "CKR_TOKEN_NOT_PRESENT"])("a search that fails with %s is an error carrying that CKR, not an absent key", (ckr) => {
-  control.set(`C_FindObjectsInit fail ${ckr}`);
-  expect(thrown(() => hsm.findKey(`${key.name}-uncached`))).toMatchObject({ ckr });
-  // a stale handle whose re-find fails the same way
-  control.set("C_GetAttributeValue fail CKR_OBJECT_HANDLE_INVALID times 1", `C_FindObjectsInit fail ${ckr}`);
-  expect(thrown(() => hsm.keyUsage(key))).toMatchObject({ ckr });
-});
+test.each(["CKR_DEVICE_ERROR", "CKR_HOST_MEMORY", "CKR_TOKEN_NOT_PRESENT"])(
+  "a search that fails with %s is an error carrying that CKR, not an absent key",
+  (ckr) => {
+    control.set(`C_FindObjectsInit fail ${ckr}`);
+    expect(thrown(() => hsm.findKey(`${key.name}-uncached`))).toMatchObject({ ckr });
+    // a stale handle whose re-find fails the same way
+    control.set("C_GetAttributeValue fail CKR_OBJECT_HANDLE_INVALID times 1", `C_FindObjectsInit fail ${ckr}`);
+    expect(thrown(() => hsm.keyUsage(key))).toMatchObject({ ckr });
+  },
+);
 
 test("a healthy search that finds nothing is still 'no such key'", () => {
   expect(hsm.findKey(`${key.name}-absent`)).toBeUndefined();

@@ -5,7 +5,7 @@
  */
 import pkcs11js from "pkcs11js";
 import { randomBytes } from "node:crypto";
-import { Hsm } from "../src/index.js";
+import type { Hsm } from "../src/index.js";
 import { openRawToken, openTestHsm, uniqueName, type RawToken } from "./helpers.js";
 
 const P = pkcs11js;
@@ -69,7 +69,14 @@ test("foreign AES keys: every usage combination is reported attribute by attribu
 
 /** The usage flags as a raw pkcs11js session reads them (public-side ones from the object with the same CKA_ID). */
 function rawUsage(id: string, pair: boolean): Flags {
-  const find = (klass: number) => tok.find([{ type: P.CKA_ID, value: Buffer.from(id, "hex") }, { type: P.CKA_CLASS, value: klass }], 1)[0]!;
+  const find = (klass: number) =>
+    tok.find(
+      [
+        { type: P.CKA_ID, value: Buffer.from(id, "hex") },
+        { type: P.CKA_CLASS, value: klass },
+      ],
+      1,
+    )[0]!;
   const read = (h: Buffer, t: number) => tok.bool(h, t);
   const k = find(pair ? P.CKO_PRIVATE_KEY : P.CKO_SECRET_KEY);
   const pub = pair ? find(P.CKO_PUBLIC_KEY) : k;

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { CiopError } from "@ciop/core";
-import { Hsm, type HsmKey } from "../src/index.js";
+import type { Hsm, HsmKey } from "../src/index.js";
 import { openTestHsm, uniqueName } from "./helpers.js";
 
 let hsm: Hsm;

@@ -4,7 +4,7 @@
  * pool for async work, close() waiting for work in flight, and RSA generation off the event loop.
  */
 import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { Hsm } from "../src/index.js";
+import type { Hsm } from "../src/index.js";
 import { openTestHsm, runChild, uniqueName } from "./helpers.js";
 
 const base = uniqueName("sess");

@@ -78,7 +78,9 @@ test("softcard: the named token with its passphrase from an env var; operator ca
   expect(ocs.serial).toBe(serial);
   expect(asked).toEqual([`PIN of card set '${label()}'`]);
   // the protection's name selects the token; an unknown card set is not silently replaced by another token
-  await expect(facts({ protection: { kind: "softcard", name: "no-such-softcard" }, pin: { value: pin() } })).rejects.toMatchObject({ code: "ERR_TOKEN_NOT_FOUND" });
+  await expect(facts({ protection: { kind: "softcard", name: "no-such-softcard" }, pin: { value: pin() } })).rejects.toMatchObject({
+    code: "ERR_TOKEN_NOT_FOUND",
+  });
 });
 
 test("module protection with no PIN anywhere is ERR_PIN_MISSING, naming the PIN sources", async () => {
@@ -88,7 +90,9 @@ test("module protection with no PIN anywhere is ERR_PIN_MISSING, naming the PIN 
   // neutral for CLI and API users: the environment and a prompt come first, the API option last
   expect((err as Error).message).toMatch(/^no PIN of token '[^']+': set CIOP_PIN .*CIOP_PIN_FILE .*PIN prompt.*options\.pin/);
   expect((err as Error).message).not.toMatch(/pass options\.pin/);
-  await expect(withEnv({ EMPTY_PIN_VAR: "" }, () => facts({ token: label(), pin: { env: "EMPTY_PIN_VAR" } }))).rejects.toMatchObject({ code: "ERR_PIN_MISSING" });
+  await expect(withEnv({ EMPTY_PIN_VAR: "" }, () => facts({ token: label(), pin: { env: "EMPTY_PIN_VAR" } }))).rejects.toMatchObject({
+    code: "ERR_PIN_MISSING",
+  });
   await expect(facts({ token: label(), pin: { prompt: async () => "" } })).rejects.toMatchObject({ code: "ERR_PIN_MISSING" });
 });
 

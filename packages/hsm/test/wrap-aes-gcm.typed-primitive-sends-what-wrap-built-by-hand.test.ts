@@ -8,7 +8,7 @@
  */
 import { randomBytes } from "node:crypto";
 import pkcs11js from "pkcs11js";
-import { type Hsm, type HsmKey } from "../src/index.js";
+import type { Hsm, HsmKey } from "../src/index.js";
 import { openTestHsm, uniqueName } from "./helpers.js";
 
 const P = pkcs11js;

@@ -9,7 +9,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
-import { CKM_AES_KEY_WRAP_PAD, Hsm, oaepMechanism, type HsmKey, type HsmPublicKey } from "../src/index.js";
+import { CKM_AES_KEY_WRAP_PAD, type Hsm, oaepMechanism, type HsmKey, type HsmPublicKey } from "../src/index.js";
 import { hex, openTestHsm, python, uniqueName } from "./helpers.js";
 
 let hsm: Hsm;
@@ -129,7 +129,9 @@ test("RSA-OAEP (SHA-1/MGF1-SHA-1) wrap opens with openssl to the AES key's true 
   expect(k).toHaveLength(32);
   assertIsAesKeyValue(aes, k);
   // and C_DigestKey inside the HSM agrees with SHA-256 of the unwrapped bytes
-  expect(hex(hsm.digestKey(aes, "sha256"))).toBe(python<string>(`import sys,json,hashlib;print(json.dumps(hashlib.sha256(bytes.fromhex(json.load(sys.stdin))).hexdigest()))`, hex(k)));
+  expect(hex(hsm.digestKey(aes, "sha256"))).toBe(
+    python<string>(`import sys,json,hashlib;print(json.dumps(hashlib.sha256(bytes.fromhex(json.load(sys.stdin))).hexdigest()))`, hex(k)),
+  );
 });
 
 test("a different key's value does not pass the known-answer check (the check can fail)", () => {

@@ -37,7 +37,20 @@ afterAll(async () => {
 function open(blob: Uint8Array): { pkcs8: string; derLength: number; spki: string } {
   const f = path.join(dir, `eph-${randomBytes(4).toString("hex")}.bin`);
   writeFileSync(f, blob.subarray(0, 256));
-  const eph = execFileSync("openssl", ["pkeyutl", "-decrypt", "-inkey", keyPem(), "-in", f, "-pkeyopt", "rsa_padding_mode:oaep", "-pkeyopt", "rsa_oaep_md:sha1", "-pkeyopt", "rsa_mgf1_md:sha1"]);
+  const eph = execFileSync("openssl", [
+    "pkeyutl",
+    "-decrypt",
+    "-inkey",
+    keyPem(),
+    "-in",
+    f,
+    "-pkeyopt",
+    "rsa_padding_mode:oaep",
+    "-pkeyopt",
+    "rsa_oaep_md:sha1",
+    "-pkeyopt",
+    "rsa_mgf1_md:sha1",
+  ]);
   return python(
     `import sys, json
 from cryptography.hazmat.primitives.keywrap import aes_key_unwrap_with_padding
@@ -67,7 +80,12 @@ test("RSA-AES of EC keys: in the HSM exactly when the PKCS#8 length is a multipl
     // exact: nothing after the DER element, and it is the HSM's key
     expect({ t, bytes, spki: o.spki }).toEqual({ t, bytes: o.derLength, spki: hex(hsm.publicKeyOf(key)) });
     const exactInToken = !caps.kwpPadsPrivateKeys || bytes % 8 === 0;
-    expect({ t, bytes, hostFallback: out.hostFallback, events: events.length - before }).toEqual({ t, bytes, hostFallback: !exactInToken, events: exactInToken ? 0 : 1 });
+    expect({ t, bytes, hostFallback: out.hostFallback, events: events.length - before }).toEqual({
+      t,
+      bytes,
+      hostFallback: !exactInToken,
+      events: exactInToken ? 0 : 1,
+    });
     if (!out.hostFallback) {
       expect(out.mechanisms).toEqual(["CKM_AES_KEY_GEN(session)", expect.stringMatching(/^CKM_AES_KEY_WRAP_(PAD|KWP)$/), "CKM_RSA_PKCS_OAEP(SHA-1)"]);
       inToken.push(t);

@@ -13,7 +13,7 @@ import type { ExportPlan, TargetKey } from "@ciop/wrap";
  * @public
  */
 export function exportStep<Step>(plan: ExportPlan, target: TargetKey, steps: Readonly<Record<string, Step>>, label: string): Step {
-  const step = Object.prototype.hasOwnProperty.call(steps, plan.algorithm) ? steps[plan.algorithm] : undefined;
+  const step = Object.hasOwn(steps, plan.algorithm) ? steps[plan.algorithm] : undefined;
   if (step === undefined) {
     throw new CiopError("ERR_ALGORITHM_UNSUPPORTED", `Plan algorithm "${plan.algorithm}" is not a wrapping algorithm of ${label}.`);
   }

@@ -24,10 +24,7 @@ export function checkKeyName(name: unknown): string {
 /** @public */
 export function checkProvider(provider: unknown, names: readonly string[]): string {
   if (typeof provider !== "string" || !names.includes(provider)) {
-    throw new CiopError(
-      "ERR_PROVIDER_UNKNOWN",
-      `This module handles provider ${names.map((n) => `"${n}"`).join(" or ")}, not ${JSON.stringify(provider)}.`,
-    );
+    throw new CiopError("ERR_PROVIDER_UNKNOWN", `This module handles provider ${names.map((n) => `"${n}"`).join(" or ")}, not ${JSON.stringify(provider)}.`);
   }
   return provider;
 }
@@ -54,18 +51,10 @@ export function checkProviderOptions(options: unknown, accepted: readonly string
 }
 
 /** @public */
-export function checkKeyType(
-  keyType: string | undefined,
-  accepted: readonly KeyType[],
-  fallback: KeyType,
-  label: string,
-): KeyType {
+export function checkKeyType(keyType: string | undefined, accepted: readonly KeyType[], fallback: KeyType, label: string): KeyType {
   const type = keyType ?? fallback;
   if (!(accepted as readonly string[]).includes(type)) {
-    throw new CiopError(
-      "ERR_KEY_TYPE_UNSUPPORTED",
-      `${label} does not import key type "${type}". Accepted: ${accepted.join(", ")}.`,
-    );
+    throw new CiopError("ERR_KEY_TYPE_UNSUPPORTED", `${label} does not import key type "${type}". Accepted: ${accepted.join(", ")}.`);
   }
   return type as KeyType;
 }
@@ -73,16 +62,10 @@ export function checkKeyType(
 /** @public */
 export function checkAlgorithmGiven(algorithm: string | undefined, accepted: readonly string[], label: string): string {
   if (algorithm === undefined || algorithm === "") {
-    throw new CiopError(
-      "ERR_USAGE",
-      `${label} needs a wrapping algorithm (wrapAlg). Accepted: ${accepted.join(", ")}.`,
-    );
+    throw new CiopError("ERR_USAGE", `${label} needs a wrapping algorithm (wrapAlg). Accepted: ${accepted.join(", ")}.`);
   }
   if (!accepted.includes(algorithm)) {
-    throw new CiopError(
-      "ERR_ALGORITHM_UNSUPPORTED",
-      `${label} does not accept wrapping algorithm "${algorithm}". Accepted: ${accepted.join(", ")}.`,
-    );
+    throw new CiopError("ERR_ALGORITHM_UNSUPPORTED", `${label} does not accept wrapping algorithm "${algorithm}". Accepted: ${accepted.join(", ")}.`);
   }
   return algorithm;
 }
@@ -96,10 +79,7 @@ export function checkWrappingKeyShape(wrappingKey: WrappingKey, bits: readonly n
     );
   }
   if (!bits.includes(wrappingKey.bits)) {
-    throw new CiopError(
-      "ERR_WRAPPING_KEY_SIZE",
-      `${label} does not use a ${wrappingKey.bits}-bit RSA wrapping key. Accepted sizes: ${bits.join(", ")} bits.`,
-    );
+    throw new CiopError("ERR_WRAPPING_KEY_SIZE", `${label} does not use a ${wrappingKey.bits}-bit RSA wrapping key. Accepted sizes: ${bits.join(", ")} bits.`);
   }
 }
 
@@ -118,10 +98,7 @@ export function checkCertificate(wrappingKey: WrappingKey, allow: boolean | unde
   if (problem === undefined) return [];
   const text = `The wrapping certificate (subject "${cert.subject}") ${problem}`;
   if (allow === true) return [`${text}; used anyway because invalid certificates were allowed.`];
-  throw new CiopError(
-    "ERR_CERTIFICATE_NOT_VALID",
-    `${text}. Download a current certificate from the provider, or explicitly allow an invalid certificate.`,
-  );
+  throw new CiopError("ERR_CERTIFICATE_NOT_VALID", `${text}. Download a current certificate from the provider, or explicitly allow an invalid certificate.`);
 }
 
 /** Largest plaintext RSA-OAEP can carry: k - 2*hLen - 2 bytes. @public */
@@ -143,9 +120,18 @@ export function pkcs1Capacity(modulusBits: number): number {
  */
 export function plaintextSize(type: KeyType): number | undefined {
   const sizes: Partial<Record<KeyType, number>> = {
-    "AES-128": 16, "AES-192": 24, "AES-256": 32,
-    "HMAC-160": 20, "HMAC-224": 28, "HMAC-256": 32, "HMAC-384": 48, "HMAC-512": 64,
-    "EC-NISTP256": 138, "EC-SECP256K1": 135, "EC-NISTP384": 185, "EC-NISTP521": 241,
+    "AES-128": 16,
+    "AES-192": 24,
+    "AES-256": 32,
+    "HMAC-160": 20,
+    "HMAC-224": 28,
+    "HMAC-256": 32,
+    "HMAC-384": 48,
+    "HMAC-512": 64,
+    "EC-NISTP256": 138,
+    "EC-SECP256K1": 135,
+    "EC-NISTP384": 185,
+    "EC-NISTP521": 241,
   };
   return sizes[type];
 }

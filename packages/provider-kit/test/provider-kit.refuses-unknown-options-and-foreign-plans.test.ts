@@ -41,8 +41,18 @@ test("exportStep returns the step of a planned algorithm and refuses foreign alg
 test("defineProvider returns a frozen module with a frozen name list", () => {
   const names = ["demo"];
   const m = defineProvider({
-    names, algorithms: [], keyTypes: ["AES-256"], defaultKeyType: "AES-256", wrappingKeyBits: [2048],
-    plan: () => { throw new Error("unused"); }, outputFiles: () => ["x"], export: async () => { throw new Error("unused"); },
+    names,
+    algorithms: [],
+    keyTypes: ["AES-256"],
+    defaultKeyType: "AES-256",
+    wrappingKeyBits: [2048],
+    plan: () => {
+      throw new Error("unused");
+    },
+    outputFiles: () => ["x"],
+    export: async () => {
+      throw new Error("unused");
+    },
   });
   names.push("changed");
   expect(m.names).toEqual(["demo"]);

@@ -2,7 +2,17 @@
  * Alibaba Cloud KMS: plan(), export() and the module.
  */
 import { CiopError } from "@ciop/core";
-import { checkAlgorithmGiven, checkCertificate, checkKeyName, checkKeyType, checkProvider, checkProviderOptions, checkWrappingKeyShape, defineProvider, exportStep } from "@ciop/provider-kit";
+import {
+  checkAlgorithmGiven,
+  checkCertificate,
+  checkKeyName,
+  checkKeyType,
+  checkProvider,
+  checkProviderOptions,
+  checkWrappingKeyShape,
+  defineProvider,
+  exportStep,
+} from "@ciop/provider-kit";
 import { checkWrappingStrength, keyTypeStrength, toBase64 } from "@ciop/wrap";
 import type { ExportPlan, ExportRequest, ExportResult, ProviderModule, TargetKey, WrapEngine, WrapResult } from "@ciop/wrap";
 import {

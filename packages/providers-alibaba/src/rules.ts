@@ -15,12 +15,7 @@ export const ALIBABA_PROVIDER_NAME = "alibaba";
  *   AES-256-ECB with PKCS#7 padding of the PKCS#8 private key.
  * @public
  */
-export const ALIBABA_ALGORITHMS = [
-  "RSAES_OAEP_SHA_256",
-  "RSAES_OAEP_SHA_1",
-  "RSAES_PKCS1_V1_5",
-  "RSAES_OAEP_SHA_256_AES_256_ECB_PKCS7_PAD",
-] as const;
+export const ALIBABA_ALGORITHMS = ["RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_1", "RSAES_PKCS1_V1_5", "RSAES_OAEP_SHA_256_AES_256_ECB_PKCS7_PAD"] as const;
 
 /** @public */
 export type AlibabaAlgorithm = (typeof ALIBABA_ALGORITHMS)[number];

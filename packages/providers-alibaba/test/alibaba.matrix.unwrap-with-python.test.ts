@@ -9,7 +9,19 @@
  */
 import type { KeyType, WrapEngine } from "@ciop/wrap";
 import { alibabaKms, ALIBABA_ALGORITHMS } from "@ciop/providers-alibaba";
-import { opensslRsa, scratchDir, type TestKeyPair, engines, type EngineFixture, combos, runMatrix, type Combo, type Expectation, type Hash, type Scheme } from "@ciop/testkit";
+import {
+  opensslRsa,
+  scratchDir,
+  type TestKeyPair,
+  engines,
+  type EngineFixture,
+  combos,
+  runMatrix,
+  type Combo,
+  type Expectation,
+  type Hash,
+  type Scheme,
+} from "@ciop/testkit";
 
 /** The test's own statement of Alibaba's rules (not read from the provider code). */
 const SYMMETRIC: readonly KeyType[] = ["AES-256"];
@@ -52,21 +64,26 @@ describe.each(engines("ali-mx"))("Alibaba matrix on the $label engine", (fixture
   });
 
   test("every algorithm x key type x size: refused with the right code and no key, or base64 material that unwraps to the engine's key", async () => {
-    const outcome = await runMatrix(fixture, engine, {
-      provider: "alibaba",
-      module: alibabaKms,
-      combos: combos(ALIBABA_ALGORITHMS, [2048, 3072]),
-      wrappingKey: (c) => wrappingKeys.get(c.bits)!,
-      privPath: (c) => pairs.get(c.bits)!.privPath,
-      expect: expectAlibaba,
-      artefact: (r) => ({ bytes: r.artefacts[0]!.bytes, encoding: "base64" }),
-      check: (r, c) => {
-        expect(r.artefacts.map((a) => [a.fileName, a.encoding])).toEqual([[`${r.plan.keyName}-wrapped`, "base64"]]);
-        expect(new TextDecoder().decode(r.artefacts[0]!.bytes)).toMatch(/^[A-Za-z0-9+/]+={0,2}$/);
-        expect(r.artefacts[0]!.usage).toContain("ImportKeyMaterial");
-        if (c.keyType !== "AES-256" && c.keyType !== "RSA-2048") expect(r.plan.warnings.join(" ")).toMatch(/weaker|112-bit/);
+    const outcome = await runMatrix(
+      fixture,
+      engine,
+      {
+        provider: "alibaba",
+        module: alibabaKms,
+        combos: combos(ALIBABA_ALGORITHMS, [2048, 3072]),
+        wrappingKey: (c) => wrappingKeys.get(c.bits)!,
+        privPath: (c) => pairs.get(c.bits)!.privPath,
+        expect: expectAlibaba,
+        artefact: (r) => ({ bytes: r.artefacts[0]!.bytes, encoding: "base64" }),
+        check: (r, c) => {
+          expect(r.artefacts.map((a) => [a.fileName, a.encoding])).toEqual([[`${r.plan.keyName}-wrapped`, "base64"]]);
+          expect(new TextDecoder().decode(r.artefacts[0]!.bytes)).toMatch(/^[A-Za-z0-9+/]+={0,2}$/);
+          expect(r.artefacts[0]!.usage).toContain("ImportKeyMaterial");
+          if (c.keyType !== "AES-256" && c.keyType !== "RSA-2048") expect(r.plan.warnings.join(" ")).toMatch(/weaker|112-bit/);
+        },
       },
-    }, dir);
+      dir,
+    );
     // Symmetric: 3 algorithms x AES-256; asymmetric: 4 key types.
     expect(outcome.accepted).toHaveLength(3 + 4);
     expect(outcome.refused.size).toBe(4 * 15 * 2 - 7);

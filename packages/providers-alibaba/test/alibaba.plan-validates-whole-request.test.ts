@@ -70,18 +70,14 @@ test("refuses algorithm x key type mismatches", () => {
     expect(codeOf(() => alibabaKms.plan(req({ keyType })))).toBe("ERR_ALGORITHM_UNSUPPORTED");
     expect(messageOf(() => alibabaKms.plan(req({ keyType })))).toContain("RSAES_OAEP_SHA_256_AES_256_ECB_PKCS7_PAD");
   }
-  expect(codeOf(() => alibabaKms.plan(req({ algorithm: "RSAES_OAEP_SHA_256_AES_256_ECB_PKCS7_PAD", keyType: "AES-256" })))).toBe(
-    "ERR_ALGORITHM_UNSUPPORTED",
-  );
+  expect(codeOf(() => alibabaKms.plan(req({ algorithm: "RSAES_OAEP_SHA_256_AES_256_ECB_PKCS7_PAD", keyType: "AES-256" })))).toBe("ERR_ALGORITHM_UNSUPPORTED");
 });
 
 test("refuses a missing or unknown algorithm, unsupported key types", () => {
   expect(codeOf(() => alibabaKms.plan(req({ algorithm: undefined })))).toBe("ERR_USAGE");
   expect(codeOf(() => alibabaKms.plan(req({ algorithm: "SM2PKE" })))).toBe("ERR_ALGORITHM_UNSUPPORTED");
   for (const keyType of ["AES-128", "RSA-4096", "EC-NISTP384", "EC-NISTP521", "HMAC-256"]) {
-    expect(codeOf(() => alibabaKms.plan(req({ keyType, algorithm: "RSAES_OAEP_SHA_256_AES_256_ECB_PKCS7_PAD" })))).toBe(
-      "ERR_KEY_TYPE_UNSUPPORTED",
-    );
+    expect(codeOf(() => alibabaKms.plan(req({ keyType, algorithm: "RSAES_OAEP_SHA_256_AES_256_ECB_PKCS7_PAD" })))).toBe("ERR_KEY_TYPE_UNSUPPORTED");
   }
 });
 

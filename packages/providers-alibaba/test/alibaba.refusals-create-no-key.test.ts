@@ -45,14 +45,24 @@ describe.each(engines("ali-no"))("Alibaba refusals on the $label key store", (fi
     await expectRefused(fixture, alibabaKms, req({ algorithm: "SM2PKE" }), "ERR_ALGORITHM_UNSUPPORTED", "SM2PKE");
     await expectRefused(fixture, alibabaKms, req({ algorithm: "RSAES_PKCS1_V1_5" }), "ERR_ALGORITHM_UNSUPPORTED", "PKCS#1 v1.5");
     await expectRefused(fixture, alibabaKms, req({ keyType: "RSA-2048" }), "ERR_ALGORITHM_UNSUPPORTED", "RSA key by direct OAEP");
-    await expectRefused(fixture, alibabaKms, req({ algorithm: "RSAES_OAEP_SHA_256_AES_256_ECB_PKCS7_PAD", keyType: "AES-256" }), "ERR_ALGORITHM_UNSUPPORTED", "AES by the asymmetric layout");
+    await expectRefused(
+      fixture,
+      alibabaKms,
+      req({ algorithm: "RSAES_OAEP_SHA_256_AES_256_ECB_PKCS7_PAD", keyType: "AES-256" }),
+      "ERR_ALGORITHM_UNSUPPORTED",
+      "AES by the asymmetric layout",
+    );
     for (const keyType of ["AES-128", "EC-NISTP384", "RSA-4096", "HMAC-256"]) {
       await expectRefused(fixture, alibabaKms, req({ keyType }), "ERR_KEY_TYPE_UNSUPPORTED", keyType);
     }
   });
 
   test("the certificate and legacy overrides go through with warnings", async () => {
-    const r = await runExport(alibabaKms, req({ wrappingKey: expired, allowInvalidCertificate: true, algorithm: "RSAES_PKCS1_V1_5", allowLegacy: true }), fixture.source());
+    const r = await runExport(
+      alibabaKms,
+      req({ wrappingKey: expired, allowInvalidCertificate: true, algorithm: "RSAES_PKCS1_V1_5", allowLegacy: true }),
+      fixture.source(),
+    );
     expect(r.created).toBe(true);
     expect(r.plan.warnings.join(" ")).toMatch(/expired/);
     expect(r.plan.warnings.join(" ")).toMatch(/legacy/);

@@ -15,7 +15,18 @@ import {
   AWS_WRAPPING_KEY_BITS,
   type AwsAlgorithm,
 } from "./rules.js";
-import { checkAlgorithmGiven, checkCertificate, checkKeyName, checkKeyType, checkProvider, checkProviderOptions, checkWrappingKeyShape, oaepCapacity, pkcs1Capacity, plaintextSize } from "@ciop/provider-kit";
+import {
+  checkAlgorithmGiven,
+  checkCertificate,
+  checkKeyName,
+  checkKeyType,
+  checkProvider,
+  checkProviderOptions,
+  checkWrappingKeyShape,
+  oaepCapacity,
+  pkcs1Capacity,
+  plaintextSize,
+} from "@ciop/provider-kit";
 
 const LABEL = "AWS KMS";
 const LEGACY_WARNING =
@@ -36,10 +47,7 @@ export function planAws(request: ExportRequest): ExportPlan {
   const warnings: string[] = [];
   if (algorithm === "RSAES_PKCS1_V1_5") {
     if (request.allowLegacy !== true) {
-      throw new CiopError(
-        "ERR_ALGORITHM_UNSUPPORTED",
-        `${LEGACY_WARNING} To produce it anyway, explicitly allow legacy algorithms.`,
-      );
+      throw new CiopError("ERR_ALGORITHM_UNSUPPORTED", `${LEGACY_WARNING} To produce it anyway, explicitly allow legacy algorithms.`);
     }
     warnings.push(LEGACY_WARNING);
   }

@@ -16,13 +16,7 @@ export const AWS_PROVIDER_NAME = "aws";
  * - `RSAES_PKCS1_V1_5`: legacy; AWS stopped accepting it in 2023. Only with `allowLegacy`.
  * @public
  */
-export const AWS_ALGORITHMS = [
-  "RSAES_OAEP_SHA_256",
-  "RSAES_OAEP_SHA_1",
-  "RSA_AES_KEY_WRAP_SHA_256",
-  "RSA_AES_KEY_WRAP_SHA_1",
-  "RSAES_PKCS1_V1_5",
-] as const;
+export const AWS_ALGORITHMS = ["RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_1", "RSA_AES_KEY_WRAP_SHA_256", "RSA_AES_KEY_WRAP_SHA_1", "RSAES_PKCS1_V1_5"] as const;
 
 /** @public */
 export type AwsAlgorithm = (typeof AWS_ALGORITHMS)[number];
@@ -30,9 +24,17 @@ export type AwsAlgorithm = (typeof AWS_ALGORITHMS)[number];
 /** Key types AWS KMS imports (SYMMETRIC_DEFAULT = AES-256, HMAC_224..512, RSA, ECC). @public */
 export const AWS_KEY_TYPES: readonly KeyType[] = [
   "AES-256",
-  "HMAC-224", "HMAC-256", "HMAC-384", "HMAC-512",
-  "RSA-2048", "RSA-3072", "RSA-4096",
-  "EC-NISTP256", "EC-NISTP384", "EC-NISTP521", "EC-SECP256K1",
+  "HMAC-224",
+  "HMAC-256",
+  "HMAC-384",
+  "HMAC-512",
+  "RSA-2048",
+  "RSA-3072",
+  "RSA-4096",
+  "EC-NISTP256",
+  "EC-NISTP384",
+  "EC-NISTP521",
+  "EC-SECP256K1",
 ];
 
 /** The seed's default target: a 256-bit AES key. @public */

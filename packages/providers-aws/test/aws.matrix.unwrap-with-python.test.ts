@@ -7,12 +7,37 @@
  */
 import { parseWrappingKey, type KeyType, type WrapEngine, type WrappingKey } from "@ciop/wrap";
 import { awsKms, AWS_ALGORITHMS } from "@ciop/providers-aws";
-import { opensslRsa, scratchDir, type TestKeyPair, engines, type EngineFixture, combos, directPlaintextBytes, oaepCapacity, runMatrix, tooWeak, type Combo, type Expectation, type Hash, type Scheme } from "@ciop/testkit";
+import {
+  opensslRsa,
+  scratchDir,
+  type TestKeyPair,
+  engines,
+  type EngineFixture,
+  combos,
+  directPlaintextBytes,
+  oaepCapacity,
+  runMatrix,
+  tooWeak,
+  type Combo,
+  type Expectation,
+  type Hash,
+  type Scheme,
+} from "@ciop/testkit";
 
 /** The test's own statement of AWS KMS's import rules (not read from the provider code). */
 const TYPES: readonly KeyType[] = [
-  "AES-256", "HMAC-224", "HMAC-256", "HMAC-384", "HMAC-512",
-  "RSA-2048", "RSA-3072", "RSA-4096", "EC-NISTP256", "EC-NISTP384", "EC-NISTP521", "EC-SECP256K1",
+  "AES-256",
+  "HMAC-224",
+  "HMAC-256",
+  "HMAC-384",
+  "HMAC-512",
+  "RSA-2048",
+  "RSA-3072",
+  "RSA-4096",
+  "EC-NISTP256",
+  "EC-NISTP384",
+  "EC-NISTP521",
+  "EC-SECP256K1",
 ];
 const SCHEME: Record<string, [Scheme, Hash]> = {
   RSAES_OAEP_SHA_256: ["oaep", "sha256"],
@@ -59,20 +84,25 @@ describe.each(engines("aws-mx"))("AWS KMS matrix on the $label engine", (fixture
   });
 
   test("every algorithm x key type x wrapping-key size: refused with the right code and no key, or unwrapped to the engine's key", async () => {
-    const outcome = await runMatrix(fixture, engine, {
-      provider: "aws",
-      module: awsKms,
-      combos: combos(AWS_ALGORITHMS, [1024, 2048, 3072, 4096]),
-      wrappingKey: (c) => wrappingKeys.get(c.bits)!,
-      privPath: (c) => pairs.get(c.bits)!.privPath,
-      expect: expectAws,
-      artefact: (r) => ({ bytes: r.artefacts[0]!.bytes, encoding: "binary" }),
-      check: (r, c) => {
-        expect(r.artefacts.map((a) => [a.fileName, a.encoding])).toEqual([[`${r.plan.keyName}-wrapped`, "binary"]]);
-        expect(r.artefacts[0]!.usage).toContain("import-key-material");
-        if (c.algorithm === "RSAES_PKCS1_V1_5") expect(r.plan.warnings.join(" ")).toMatch(/legacy.*2023/);
+    const outcome = await runMatrix(
+      fixture,
+      engine,
+      {
+        provider: "aws",
+        module: awsKms,
+        combos: combos(AWS_ALGORITHMS, [1024, 2048, 3072, 4096]),
+        wrappingKey: (c) => wrappingKeys.get(c.bits)!,
+        privPath: (c) => pairs.get(c.bits)!.privPath,
+        expect: expectAws,
+        artefact: (r) => ({ bytes: r.artefacts[0]!.bytes, encoding: "binary" }),
+        check: (r, c) => {
+          expect(r.artefacts.map((a) => [a.fileName, a.encoding])).toEqual([[`${r.plan.keyName}-wrapped`, "binary"]]);
+          expect(r.artefacts[0]!.usage).toContain("import-key-material");
+          if (c.algorithm === "RSAES_PKCS1_V1_5") expect(r.plan.warnings.join(" ")).toMatch(/legacy.*2023/);
+        },
       },
-    }, dir);
+      dir,
+    );
     // 2 x RSA_AES (27 each) + 2 x RSAES_OAEP (21 each) + PKCS#1 v1.5 (15) = 111 of 5 x 15 x 4 = 300.
     expect(outcome.accepted).toHaveLength(111);
     expect(outcome.refused.size).toBe(189);

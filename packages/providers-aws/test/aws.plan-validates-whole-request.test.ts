@@ -113,22 +113,18 @@ describe("awsKms.plan refuses", () => {
     for (const algorithm of ["RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_1"]) {
       expect(codeOf(() => awsKms.plan(req({ keyType: "RSA-2048", algorithm })))).toBe("ERR_ALGORITHM_UNSUPPORTED");
     }
-    expect(codeOf(() => awsKms.plan(req({ keyType: "RSA-2048", algorithm: "RSAES_PKCS1_V1_5", allowLegacy: true })))).toBe(
-      "ERR_ALGORITHM_UNSUPPORTED",
-    );
+    expect(codeOf(() => awsKms.plan(req({ keyType: "RSA-2048", algorithm: "RSAES_PKCS1_V1_5", allowLegacy: true })))).toBe("ERR_ALGORITHM_UNSUPPORTED");
   });
 
   test("EC targets with PKCS#1 v1.5", () => {
-    expect(codeOf(() => awsKms.plan(req({ keyType: "EC-NISTP256", algorithm: "RSAES_PKCS1_V1_5", allowLegacy: true })))).toBe(
-      "ERR_ALGORITHM_UNSUPPORTED",
-    );
+    expect(codeOf(() => awsKms.plan(req({ keyType: "EC-NISTP256", algorithm: "RSAES_PKCS1_V1_5", allowLegacy: true })))).toBe("ERR_ALGORITHM_UNSUPPORTED");
   });
 
   test("P-521 under RSA-2048 RSAES_OAEP: the PKCS#8 does not fit (even with allowWeakWrappingKey)", () => {
     for (const algorithm of ["RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_1"]) {
-      expect(
-        codeOf(() => awsKms.plan(req({ keyType: "EC-NISTP521", algorithm, wrappingKey: wk[2048]!, allowWeakWrappingKey: true }))),
-      ).toBe("ERR_WRAPPING_KEY_SIZE");
+      expect(codeOf(() => awsKms.plan(req({ keyType: "EC-NISTP521", algorithm, wrappingKey: wk[2048]!, allowWeakWrappingKey: true })))).toBe(
+        "ERR_WRAPPING_KEY_SIZE",
+      );
     }
   });
 

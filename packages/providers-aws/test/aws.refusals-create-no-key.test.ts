@@ -53,7 +53,13 @@ describe.each(engines("aws-no"))("AWS KMS refusals on the $label key store", (fi
 
   test("too-weak and too-small wrapping keys; other providers; unsafe key names", async () => {
     await expectRefused(fixture, awsKms, req({ keyType: "EC-NISTP256", wrappingKey: rsa2048 }), "ERR_WRAPPING_KEY_TOO_WEAK", "P-256 under RSA-2048");
-    await expectRefused(fixture, awsKms, req({ keyType: "EC-NISTP521", algorithm: "RSAES_OAEP_SHA_1", wrappingKey: rsa2048, allowWeakWrappingKey: true }), "ERR_WRAPPING_KEY_SIZE", "P-521 PKCS#8 in one RSA-2048 block");
+    await expectRefused(
+      fixture,
+      awsKms,
+      req({ keyType: "EC-NISTP521", algorithm: "RSAES_OAEP_SHA_1", wrappingKey: rsa2048, allowWeakWrappingKey: true }),
+      "ERR_WRAPPING_KEY_SIZE",
+      "P-521 PKCS#8 in one RSA-2048 block",
+    );
     await expectRefused(fixture, awsKms, req({ provider: "microsoft-azure" }), "ERR_PROVIDER_UNKNOWN", "Azure name");
     for (const keyName of ["", "../x", "a/b", ".hidden"]) {
       await expectRefused(fixture, awsKms, req({ keyName }), "ERR_KEY_NAME_INVALID", `key name ${JSON.stringify(keyName)}`);

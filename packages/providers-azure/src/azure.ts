@@ -2,7 +2,15 @@
  * Azure Key Vault / Managed HSM BYOK: plan(), export() and the module.
  */
 import { CiopError } from "@ciop/core";
-import { checkCertificate, checkKeyName, checkProvider, checkProviderOptions, checkTargetType, checkWrappingKeyShape, defineProvider } from "@ciop/provider-kit";
+import {
+  checkCertificate,
+  checkKeyName,
+  checkProvider,
+  checkProviderOptions,
+  checkTargetType,
+  checkWrappingKeyShape,
+  defineProvider,
+} from "@ciop/provider-kit";
 import { checkWrappingStrength, toBase64Url } from "@ciop/wrap";
 import type { ExportPlan, ExportRequest, ExportResult, ProviderModule, TargetKey, WrapEngine } from "@ciop/wrap";
 import {

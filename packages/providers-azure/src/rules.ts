@@ -14,10 +14,7 @@ export const AZURE_ALGORITHMS: readonly string[] = [];
 export const AZURE_WRAP_ALGORITHM = "CKM_RSA_AES_KEY_WRAP";
 
 /** Key types a Key Vault (Premium) imports. @public */
-export const AZURE_VAULT_KEY_TYPES: readonly KeyType[] = [
-  "RSA-2048", "RSA-3072", "RSA-4096",
-  "EC-NISTP256", "EC-NISTP384", "EC-NISTP521", "EC-SECP256K1",
-];
+export const AZURE_VAULT_KEY_TYPES: readonly KeyType[] = ["RSA-2048", "RSA-3072", "RSA-4096", "EC-NISTP256", "EC-NISTP384", "EC-NISTP521", "EC-SECP256K1"];
 
 /** Key types a Managed HSM imports: the vault's plus AES (`oct-HSM`) keys. @public */
 export const AZURE_MANAGED_HSM_KEY_TYPES: readonly KeyType[] = [...AZURE_VAULT_KEY_TYPES, "AES-128", "AES-192", "AES-256"];

@@ -4,5 +4,4 @@
 declare const __CIOP_PROVIDERS_AZURE_VERSION__: string | undefined;
 
 /** @internal */
-export const VERSION: string =
-  typeof __CIOP_PROVIDERS_AZURE_VERSION__ === "string" ? __CIOP_PROVIDERS_AZURE_VERSION__ : "dev";
+export const VERSION: string = typeof __CIOP_PROVIDERS_AZURE_VERSION__ === "string" ? __CIOP_PROVIDERS_AZURE_VERSION__ : "dev";

@@ -47,29 +47,38 @@ describe.each(engines("az-mx"))("Azure matrix on the $label engine", (fixture: E
   });
 
   test("every key type x KEK size x container: refused with the right code and no key, or a .byok that unwraps to the engine's key", async () => {
-    const outcome = await runMatrix(fixture, engine, {
-      provider: "microsoft-azure",
-      module: azureKeyVault,
-      combos: combos([undefined], [2048, 3072, 4096], [
-        { extra: { providerOptions: { kek: VAULT_KID } }, tag: "vault" },
-        { extra: { providerOptions: { kek: MHSM_KID } }, tag: "managedhsm" },
-      ]),
-      wrappingKey: (c) => wrappingKeys.get(c.bits)!,
-      privPath: (c) => pairs.get(c.bits)!.privPath,
-      expect: expectAzure,
-      artefact: (r) => ({ bytes: r.artefacts[0]!.bytes, encoding: "azure-byok", kid: r.plan.extra.azureKek! }),
-      check: (r, c) => {
-        expect(r.artefacts.map((a) => [a.fileName, a.encoding])).toEqual([[`KeyTransferPackage-${r.plan.keyName}.byok`, "json"]]);
-        expect(r.plan.extra.azureKek).toBe(c.tag === "vault" ? VAULT_KID : MHSM_KID);
-        const usage = r.artefacts[0]!.usage;
-        expect(usage).toContain("az keyvault key import");
-        expect(usage).toContain(c.tag === "vault" ? "--vault-name ciop-test-vault" : "--hsm-name ciop-test-hsm");
-        expect(usage).toContain(c.keyType.startsWith("EC") ? "--kty EC-HSM --curve P-" : c.keyType.startsWith("AES") ? "--kty oct-HSM" : "--kty RSA-HSM");
+    const outcome = await runMatrix(
+      fixture,
+      engine,
+      {
+        provider: "microsoft-azure",
+        module: azureKeyVault,
+        combos: combos(
+          [undefined],
+          [2048, 3072, 4096],
+          [
+            { extra: { providerOptions: { kek: VAULT_KID } }, tag: "vault" },
+            { extra: { providerOptions: { kek: MHSM_KID } }, tag: "managedhsm" },
+          ],
+        ),
+        wrappingKey: (c) => wrappingKeys.get(c.bits)!,
+        privPath: (c) => pairs.get(c.bits)!.privPath,
+        expect: expectAzure,
+        artefact: (r) => ({ bytes: r.artefacts[0]!.bytes, encoding: "azure-byok", kid: r.plan.extra.azureKek! }),
+        check: (r, c) => {
+          expect(r.artefacts.map((a) => [a.fileName, a.encoding])).toEqual([[`KeyTransferPackage-${r.plan.keyName}.byok`, "json"]]);
+          expect(r.plan.extra.azureKek).toBe(c.tag === "vault" ? VAULT_KID : MHSM_KID);
+          const usage = r.artefacts[0]!.usage;
+          expect(usage).toContain("az keyvault key import");
+          expect(usage).toContain(c.tag === "vault" ? "--vault-name ciop-test-vault" : "--hsm-name ciop-test-hsm");
+          expect(usage).toContain(c.keyType.startsWith("EC") ? "--kty EC-HSM --curve P-" : c.keyType.startsWith("AES") ? "--kty oct-HSM" : "--kty RSA-HSM");
+        },
+        after: (_r, _c, u) => {
+          expect(u.generator).toMatch(/^ciop \S+/);
+        },
       },
-      after: (_r, _c, u) => {
-        expect(u.generator).toMatch(/^ciop \S+/);
-      },
-    }, dir);
+      dir,
+    );
     // Per container: RSA-2048 x3, RSA-3072 x2, RSA-4096 x1, P-256 x2, P-384 x1, P-521 x1, secp256k1 x2 = 12; Managed HSM adds AES-128/192/256 x3.
     expect(outcome.accepted).toHaveLength(12 + 12 + 9);
     expect(outcome.refused.size).toBe(15 * 3 * 2 - 33);

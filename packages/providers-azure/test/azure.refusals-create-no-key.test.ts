@@ -94,7 +94,11 @@ describe.each(engines("az-no"))("Azure refusals on the $label key store", (fixtu
   });
 
   test("the seed's example kid forms and the default RSA-2048 target go through", async () => {
-    const r = await runExport(azureKeyVault, req({ keyType: undefined, providerOptions: { kek: "https://myvault.vault.azure.net/keys/my-key/version" }, wrappingKey: rsa2048 }), fixture.source());
+    const r = await runExport(
+      azureKeyVault,
+      req({ keyType: undefined, providerOptions: { kek: "https://myvault.vault.azure.net/keys/my-key/version" }, wrappingKey: rsa2048 }),
+      fixture.source(),
+    );
     expect(r.created).toBe(true);
     expect(r.plan.keyType).toBe("RSA-2048");
     const m = await runExport(azureKeyVault, req({ keyType: "AES-256", providerOptions: { kek: MHSM_KID }, wrappingKey: rsa2048 }), fixture.source());

@@ -2,7 +2,17 @@
  * Google Compute Engine customer-supplied encryption keys (CSEK): plan(), export() and the module.
  */
 import { CiopError } from "@ciop/core";
-import { checkAlgorithmGiven, checkCertificate, checkKeyName, checkKeyType, checkProvider, checkProviderOptions, checkWrappingKeyShape, defineProvider, exportStep } from "@ciop/provider-kit";
+import {
+  checkAlgorithmGiven,
+  checkCertificate,
+  checkKeyName,
+  checkKeyType,
+  checkProvider,
+  checkProviderOptions,
+  checkWrappingKeyShape,
+  defineProvider,
+  exportStep,
+} from "@ciop/provider-kit";
 import { checkWrappingStrength, toBase64 } from "@ciop/wrap";
 import type { ExportPlan, ExportRequest, ExportResult, ProviderModule, TargetKey, WrapEngine, WrapResult } from "@ciop/wrap";
 import {
@@ -70,9 +80,7 @@ export function planComputeEngine(request: ExportRequest): ExportPlan {
 export async function exportComputeEngine(plan: ExportPlan, engine: WrapEngine, target: TargetKey): Promise<ExportResult> {
   const step = exportStep(plan, target, GCE_ALGORITHM_STEPS, LABEL);
   const result: WrapResult =
-    step.kind === "oaep"
-      ? await engine.rsaOaep(plan.wrappingKey, target, step.hash)
-      : await engine.rsaPkcs1v15(plan.wrappingKey, target);
+    step.kind === "oaep" ? await engine.rsaOaep(plan.wrappingKey, target, step.hash) : await engine.rsaPkcs1v15(plan.wrappingKey, target);
   const sha256 = toBase64(await engine.digest(target, "sha256"));
   const wrappedName = gceWrappedFileName(plan.keyName);
   return {

@@ -81,9 +81,17 @@ export type GckmsAlgorithm = (typeof GCKMS_ALGORITHMS)[number];
 /** Key types Cloud KMS imports (the seed's list plus secp256k1 and HMAC). @public */
 export const GCKMS_KEY_TYPES: readonly KeyType[] = [
   "AES-256",
-  "HMAC-160", "HMAC-224", "HMAC-256", "HMAC-384", "HMAC-512",
-  "RSA-2048", "RSA-3072", "RSA-4096",
-  "EC-NISTP256", "EC-NISTP384", "EC-SECP256K1",
+  "HMAC-160",
+  "HMAC-224",
+  "HMAC-256",
+  "HMAC-384",
+  "HMAC-512",
+  "RSA-2048",
+  "RSA-3072",
+  "RSA-4096",
+  "EC-NISTP256",
+  "EC-NISTP384",
+  "EC-SECP256K1",
 ];
 
 /** The seed's default target for Google KMS. @public */
@@ -93,9 +101,7 @@ export const GCKMS_DEFAULT_KEY_TYPE: KeyType = "RSA-2048";
 export const GCKMS_WRAPPING_KEY_BITS: readonly number[] = [3072, 4096];
 
 /** @internal */
-export const GCKMS_ALGORITHM_STEPS: Readonly<
-  Record<GckmsAlgorithm, { kind: "rsa-aes" | "oaep"; hash: HashName; bits?: number }>
-> = {
+export const GCKMS_ALGORITHM_STEPS: Readonly<Record<GckmsAlgorithm, { kind: "rsa-aes" | "oaep"; hash: HashName; bits?: number }>> = {
   RSAES_OAEP_SHA_256: { kind: "rsa-aes", hash: "sha256" },
   RSAES_OAEP_SHA_1: { kind: "rsa-aes", hash: "sha1" },
   RSA_OAEP_3072_SHA256_AES_256: { kind: "rsa-aes", hash: "sha256", bits: 3072 },

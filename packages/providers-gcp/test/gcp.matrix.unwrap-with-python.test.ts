@@ -9,7 +9,21 @@
 import { createPublicKey } from "node:crypto";
 import type { KeyType, WrapEngine } from "@ciop/wrap";
 import { googleCloudKms, googleComputeEngine, GCKMS_ALGORITHMS, GCE_ALGORITHMS } from "@ciop/providers-gcp";
-import { opensslRsa, pythonCertificate, scratchDir, type TestKeyPair, engines, type EngineFixture, combos, runMatrix, tooWeak, type Combo, type Expectation, type Hash, type Scheme } from "@ciop/testkit";
+import {
+  opensslRsa,
+  pythonCertificate,
+  scratchDir,
+  type TestKeyPair,
+  engines,
+  type EngineFixture,
+  combos,
+  runMatrix,
+  tooWeak,
+  type Combo,
+  type Expectation,
+  type Hash,
+  type Scheme,
+} from "@ciop/testkit";
 
 /** The test's own statement of Google's rules (not read from the provider code). */
 const GCE_SCHEME: Record<string, [Scheme, Hash]> = {
@@ -25,8 +39,18 @@ function expectGce(c: Combo): Expectation {
 }
 
 const KMS_TYPES: readonly KeyType[] = [
-  "AES-256", "HMAC-160", "HMAC-224", "HMAC-256", "HMAC-384", "HMAC-512",
-  "RSA-2048", "RSA-3072", "RSA-4096", "EC-NISTP256", "EC-NISTP384", "EC-SECP256K1",
+  "AES-256",
+  "HMAC-160",
+  "HMAC-224",
+  "HMAC-256",
+  "HMAC-384",
+  "HMAC-512",
+  "RSA-2048",
+  "RSA-3072",
+  "RSA-4096",
+  "EC-NISTP256",
+  "EC-NISTP384",
+  "EC-SECP256K1",
 ];
 /** [scheme, hash, wrapping-key size fixed by the import method]. Seed names take 3072 or 4096. */
 const KMS_METHOD: Record<string, [Scheme, Hash, number?]> = {
@@ -71,47 +95,61 @@ describe.each(engines("gcp-mx"))("Google matrix on the $label engine", (fixture:
   });
 
   test("Compute Engine: refusals, and <key>-wrapped (base64 rsaEncryptedKey) + <key>-sha256 for the AES-256 key", async () => {
-    const outcome = await runMatrix(fixture, engine, {
-      provider: "google-compute-engine",
-      module: googleComputeEngine,
-      combos: combos(GCE_ALGORITHMS, [2048, 3072]),
-      // Compute Engine hands out its wrapping key as a certificate (google-cloud-csek-ingress.pem).
-      wrappingKey: (c) => certificates.get(c.bits)!,
-      privPath: (c) => pairs.get(c.bits)!.privPath,
-      expect: expectGce,
-      artefact: (r) => ({ bytes: r.artefacts[0]!.bytes, encoding: "base64" }),
-      check: (r, c) => {
-        const name = r.plan.keyName;
-        expect(r.artefacts.map((a) => [a.fileName, a.encoding])).toEqual([[`${name}-wrapped`, "base64"], [`${name}-sha256`, "base64"]]);
-        expect(new TextDecoder().decode(r.artefacts[0]!.bytes)).toMatch(/^[A-Za-z0-9+/]{342}==$/); // 256 bytes, one line
-        expect(r.artefacts[0]!.usage).toContain("rsaEncryptedKey");
-        if (c.algorithm !== "RSAES_OAEP_SHA_1") expect(r.plan.warnings.join(" ")).toContain("RSAES_OAEP_SHA_1");
+    const outcome = await runMatrix(
+      fixture,
+      engine,
+      {
+        provider: "google-compute-engine",
+        module: googleComputeEngine,
+        combos: combos(GCE_ALGORITHMS, [2048, 3072]),
+        // Compute Engine hands out its wrapping key as a certificate (google-cloud-csek-ingress.pem).
+        wrappingKey: (c) => certificates.get(c.bits)!,
+        privPath: (c) => pairs.get(c.bits)!.privPath,
+        expect: expectGce,
+        artefact: (r) => ({ bytes: r.artefacts[0]!.bytes, encoding: "base64" }),
+        check: (r, c) => {
+          const name = r.plan.keyName;
+          expect(r.artefacts.map((a) => [a.fileName, a.encoding])).toEqual([
+            [`${name}-wrapped`, "base64"],
+            [`${name}-sha256`, "base64"],
+          ]);
+          expect(new TextDecoder().decode(r.artefacts[0]!.bytes)).toMatch(/^[A-Za-z0-9+/]{342}==$/); // 256 bytes, one line
+          expect(r.artefacts[0]!.usage).toContain("rsaEncryptedKey");
+          if (c.algorithm !== "RSAES_OAEP_SHA_1") expect(r.plan.warnings.join(" ")).toContain("RSAES_OAEP_SHA_1");
+        },
+        after: (r, _c, u) => {
+          expect(Buffer.from(new TextDecoder().decode(r.artefacts[1]!.bytes), "base64").toString("hex")).toBe(u.sha256);
+        },
       },
-      after: (r, _c, u) => {
-        expect(Buffer.from(new TextDecoder().decode(r.artefacts[1]!.bytes), "base64").toString("hex")).toBe(u.sha256);
-      },
-    }, dir);
+      dir,
+    );
     expect(outcome.accepted).toHaveLength(3);
     expect(outcome.refused.size).toBe(3 * 15 * 2 - 3);
     if (fixture.label === "hsm") expect(outcome.inToken.sort()).toEqual(["RSAES_OAEP_SHA_1.AES-256.2048", "RSAES_PKCS1_V1_5.AES-256.2048"]);
   });
 
   test("Cloud KMS: every import method x key type x wrapping-key size", async () => {
-    const outcome = await runMatrix(fixture, engine, {
-      provider: "google-cloud-key-management",
-      module: googleCloudKms,
-      combos: combos(GCKMS_ALGORITHMS, [2048, 3072, 4096]),
-      // Import jobs hand out a PEM public key.
-      wrappingKey: (c) => createPublicKey({ key: Buffer.from(pairs.get(c.bits)!.spki), format: "der", type: "spki" }).export({ type: "spki", format: "pem" }) as string,
-      privPath: (c) => pairs.get(c.bits)!.privPath,
-      expect: expectKms,
-      artefact: (r) => ({ bytes: r.artefacts[0]!.bytes, encoding: "binary" }),
-      check: (r) => {
-        expect(r.artefacts.map((a) => [a.fileName, a.encoding])).toEqual([[`${r.plan.keyName}-wrapped.bin`, "binary"]]);
-        expect(r.plan.extra.importMethod).toMatch(/^RSA_OAEP_(3072|4096)_SHA(1|256)(_AES_256)?$/);
-        expect(r.artefacts[0]!.usage).toContain(r.plan.extra.importMethod);
+    const outcome = await runMatrix(
+      fixture,
+      engine,
+      {
+        provider: "google-cloud-key-management",
+        module: googleCloudKms,
+        combos: combos(GCKMS_ALGORITHMS, [2048, 3072, 4096]),
+        // Import jobs hand out a PEM public key.
+        wrappingKey: (c) =>
+          createPublicKey({ key: Buffer.from(pairs.get(c.bits)!.spki), format: "der", type: "spki" }).export({ type: "spki", format: "pem" }) as string,
+        privPath: (c) => pairs.get(c.bits)!.privPath,
+        expect: expectKms,
+        artefact: (r) => ({ bytes: r.artefacts[0]!.bytes, encoding: "binary" }),
+        check: (r) => {
+          expect(r.artefacts.map((a) => [a.fileName, a.encoding])).toEqual([[`${r.plan.keyName}-wrapped.bin`, "binary"]]);
+          expect(r.plan.extra.importMethod).toMatch(/^RSA_OAEP_(3072|4096)_SHA(1|256)(_AES_256)?$/);
+          expect(r.artefacts[0]!.usage).toContain(r.plan.extra.importMethod);
+        },
       },
-    }, dir);
+      dir,
+    );
     // 2 seed names x 22 + 2 x RSA_OAEP_3072_*_AES_256 (10) + 2 x RSA_OAEP_4096_*_AES_256 (12) + 2 x direct OAEP (6) = 100.
     expect(outcome.accepted).toHaveLength(100);
     expect(outcome.refused.size).toBe(8 * 15 * 3 - 100);

@@ -101,9 +101,7 @@ describe("googleCloudKms.plan", () => {
   test("defaults to RSA-2048 and maps seed names to Google import methods", () => {
     const plan = googleCloudKms.plan(req({}));
     expect(plan).toMatchObject({ keyType: "RSA-2048", algorithm: "RSAES_OAEP_SHA_256", extra: { importMethod: "RSA_OAEP_3072_SHA256_AES_256" } });
-    expect(googleCloudKms.plan(req({ algorithm: "RSAES_OAEP_SHA_1", wrappingKey: wk[4096]! })).extra.importMethod).toBe(
-      "RSA_OAEP_4096_SHA1_AES_256",
-    );
+    expect(googleCloudKms.plan(req({ algorithm: "RSAES_OAEP_SHA_1", wrappingKey: wk[4096]! })).extra.importMethod).toBe("RSA_OAEP_4096_SHA1_AES_256");
     expect(googleCloudKms.plan(req({ algorithm: "RSA_OAEP_3072_SHA256", keyType: "AES-256" })).extra.importMethod).toBe("RSA_OAEP_3072_SHA256");
     expect(googleCloudKms.defaultKeyType).toBe("RSA-2048");
     expect(googleCloudKms.wrappingKeyBits).toEqual([3072, 4096]);
@@ -138,12 +136,8 @@ describe("googleCloudKms.plan", () => {
 
   test("refuses RSA-2048 wrapping keys, sizes that contradict the import method, EC keys", () => {
     expect(codeOf(() => googleCloudKms.plan(req({ wrappingKey: wk[2048]! })))).toBe("ERR_WRAPPING_KEY_SIZE");
-    expect(codeOf(() => googleCloudKms.plan(req({ algorithm: "RSA_OAEP_4096_SHA256_AES_256", wrappingKey: wk[3072]! })))).toBe(
-      "ERR_WRAPPING_KEY_SIZE",
-    );
-    expect(codeOf(() => googleCloudKms.plan(req({ algorithm: "RSA_OAEP_3072_SHA1_AES_256", wrappingKey: wk[4096]! })))).toBe(
-      "ERR_WRAPPING_KEY_SIZE",
-    );
+    expect(codeOf(() => googleCloudKms.plan(req({ algorithm: "RSA_OAEP_4096_SHA256_AES_256", wrappingKey: wk[3072]! })))).toBe("ERR_WRAPPING_KEY_SIZE");
+    expect(codeOf(() => googleCloudKms.plan(req({ algorithm: "RSA_OAEP_3072_SHA1_AES_256", wrappingKey: wk[4096]! })))).toBe("ERR_WRAPPING_KEY_SIZE");
     expect(codeOf(() => googleCloudKms.plan(req({ wrappingKey: ecKey })))).toBe("ERR_WRAPPING_KEY_INVALID");
   });
 

@@ -2,7 +2,17 @@
  * Salesforce BYOK tenant secret: plan(), export() and the module.
  */
 import { CiopError } from "@ciop/core";
-import { checkAlgorithmGiven, checkCertificate, checkKeyName, checkKeyType, checkProvider, checkProviderOptions, checkWrappingKeyShape, defineProvider, exportStep } from "@ciop/provider-kit";
+import {
+  checkAlgorithmGiven,
+  checkCertificate,
+  checkKeyName,
+  checkKeyType,
+  checkProvider,
+  checkProviderOptions,
+  checkWrappingKeyShape,
+  defineProvider,
+  exportStep,
+} from "@ciop/provider-kit";
 import { checkWrappingStrength, toBase64 } from "@ciop/wrap";
 import type { ExportPlan, ExportRequest, ExportResult, ProviderModule, TargetKey, WrapEngine, WrapResult } from "@ciop/wrap";
 import {
@@ -46,7 +56,9 @@ export function planSalesforce(request: ExportRequest): ExportPlan {
   checkWrappingKeyShape(wrappingKey, SALESFORCE_WRAPPING_KEY_BITS, `${LABEL} (BYOK certificate)`);
   warnings.push(...checkCertificate(wrappingKey, request.allowInvalidCertificate));
   if (wrappingKey.certificate === undefined) {
-    warnings.push("The wrapping key is a bare public key; Salesforce wraps with the BYOK certificate (.crt) you download from Setup. Make sure this key came from it.");
+    warnings.push(
+      "The wrapping key is a bare public key; Salesforce wraps with the BYOK certificate (.crt) you download from Setup. Make sure this key came from it.",
+    );
   }
   warnings.push(
     ...checkWrappingStrength({
@@ -69,13 +81,10 @@ export async function exportSalesforce(plan: ExportPlan, engine: WrapEngine, tar
   const step = exportStep(plan, target, SALESFORCE_ALGORITHM_STEPS, LABEL);
   const hash = await engine.digest(target, "sha256");
   const result: WrapResult =
-    step.kind === "oaep"
-      ? await engine.rsaOaep(plan.wrappingKey, target, step.hash)
-      : await engine.rsaPkcs1v15(plan.wrappingKey, target);
+    step.kind === "oaep" ? await engine.rsaOaep(plan.wrappingKey, target, step.hash) : await engine.rsaPkcs1v15(plan.wrappingKey, target);
   const wrappedName = salesforceWrappedFileName(plan.keyName);
   const hashName = salesforceHashFileName(plan.keyName);
-  const where =
-    "Setup > Platform Encryption > Key Management > Bring Your Own Key > Upload Tenant Secret (choose the certificate used here)";
+  const where = "Setup > Platform Encryption > Key Management > Bring Your Own Key > Upload Tenant Secret (choose the certificate used here)";
   return {
     plan,
     artefacts: [

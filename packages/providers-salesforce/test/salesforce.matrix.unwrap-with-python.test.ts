@@ -8,7 +8,20 @@
  */
 import type { KeyType, WrapEngine } from "@ciop/wrap";
 import { salesforceByok, SALESFORCE_ALGORITHMS } from "@ciop/providers-salesforce";
-import { opensslRsa, pythonCertificate, scratchDir, type TestKeyPair, engines, type EngineFixture, combos, runMatrix, type Combo, type Expectation, type Hash, type Scheme } from "@ciop/testkit";
+import {
+  opensslRsa,
+  pythonCertificate,
+  scratchDir,
+  type TestKeyPair,
+  engines,
+  type EngineFixture,
+  combos,
+  runMatrix,
+  type Combo,
+  type Expectation,
+  type Hash,
+  type Scheme,
+} from "@ciop/testkit";
 
 /** The test's own statement of the rules (not read from the provider code). */
 const SCHEME: Record<string, [Scheme, Hash]> = {
@@ -48,25 +61,33 @@ describe.each(engines("sf-mx"))("Salesforce matrix on the $label engine", (fixtu
   });
 
   test("every algorithm x key type x size: refused with the right code and no key, or <key>-wrapped + <key>-hash of the engine's secret", async () => {
-    const outcome = await runMatrix(fixture, engine, {
-      provider: "salesforce",
-      module: salesforceByok,
-      combos: combos(SALESFORCE_ALGORITHMS, [2048, 4096]),
-      wrappingKey: (c) => certificates.get(c.bits)!,
-      privPath: (c) => pairs.get(c.bits)!.privPath,
-      expect: expectSalesforce,
-      artefact: (r) => ({ bytes: r.artefacts[0]!.bytes, encoding: "base64" }),
-      check: (r) => {
-        const name = r.plan.keyName;
-        expect(r.artefacts.map((a) => [a.fileName, a.encoding])).toEqual([[`${name}-wrapped`, "base64"], [`${name}-hash`, "base64"]]);
-        expect(new TextDecoder().decode(r.artefacts[0]!.bytes)).toMatch(/^[A-Za-z0-9+/]{680}[A-Za-z0-9+/=]{4}$/); // 512 bytes, one line
-        expect(new TextDecoder().decode(r.artefacts[1]!.bytes)).toMatch(/^[A-Za-z0-9+/]{43}=$/); // 32 bytes
-        expect(r.steps[0]).toBe("digest(SHA-256)");
+    const outcome = await runMatrix(
+      fixture,
+      engine,
+      {
+        provider: "salesforce",
+        module: salesforceByok,
+        combos: combos(SALESFORCE_ALGORITHMS, [2048, 4096]),
+        wrappingKey: (c) => certificates.get(c.bits)!,
+        privPath: (c) => pairs.get(c.bits)!.privPath,
+        expect: expectSalesforce,
+        artefact: (r) => ({ bytes: r.artefacts[0]!.bytes, encoding: "base64" }),
+        check: (r) => {
+          const name = r.plan.keyName;
+          expect(r.artefacts.map((a) => [a.fileName, a.encoding])).toEqual([
+            [`${name}-wrapped`, "base64"],
+            [`${name}-hash`, "base64"],
+          ]);
+          expect(new TextDecoder().decode(r.artefacts[0]!.bytes)).toMatch(/^[A-Za-z0-9+/]{680}[A-Za-z0-9+/=]{4}$/); // 512 bytes, one line
+          expect(new TextDecoder().decode(r.artefacts[1]!.bytes)).toMatch(/^[A-Za-z0-9+/]{43}=$/); // 32 bytes
+          expect(r.steps[0]).toBe("digest(SHA-256)");
+        },
+        after: (r, _c, u) => {
+          expect(Buffer.from(new TextDecoder().decode(r.artefacts[1]!.bytes), "base64").toString("hex")).toBe(u.sha256);
+        },
       },
-      after: (r, _c, u) => {
-        expect(Buffer.from(new TextDecoder().decode(r.artefacts[1]!.bytes), "base64").toString("hex")).toBe(u.sha256);
-      },
-    }, dir);
+      dir,
+    );
     expect(outcome.accepted).toHaveLength(4);
     expect(outcome.refused.size).toBe(4 * 15 * 2 - 4);
     if (fixture.label === "hsm") expect(outcome.inToken.sort()).toEqual(["RSAES_OAEP_SHA_1.AES-256.4096", "RSAES_PKCS1_V1_5.AES-256.4096"]);

@@ -65,10 +65,20 @@ export function readRegistry(path: string): CacheOnlyRegistry {
   }
   const reg = doc as Partial<CacheOnlyRegistry>;
   if (typeof reg !== "object" || reg === null || reg.version !== CACHE_ONLY_REGISTRY_VERSION || typeof reg.keys !== "object" || reg.keys === null) {
-    throw new CiopError("ERR_CONFIG_INVALID", `The cache-only key registry ${path} has an unknown layout (expected {"version": ${CACHE_ONLY_REGISTRY_VERSION}, "keys": {...}}).`);
+    throw new CiopError(
+      "ERR_CONFIG_INVALID",
+      `The cache-only key registry ${path} has an unknown layout (expected {"version": ${CACHE_ONLY_REGISTRY_VERSION}, "keys": {...}}).`,
+    );
   }
   for (const [kid, e] of Object.entries(reg.keys)) {
-    if (!isCacheOnlyKid(kid) || typeof e !== "object" || e === null || e.kid !== kid || (e.state !== "enabled" && e.state !== "disabled") || typeof e.hsmLabel !== "string") {
+    if (
+      !isCacheOnlyKid(kid) ||
+      typeof e !== "object" ||
+      e === null ||
+      e.kid !== kid ||
+      (e.state !== "enabled" && e.state !== "disabled") ||
+      typeof e.hsmLabel !== "string"
+    ) {
       throw new CiopError("ERR_CONFIG_INVALID", `The cache-only key registry ${path} has an invalid entry ${JSON.stringify(kid)}.`);
     }
   }
@@ -77,7 +87,7 @@ export function readRegistry(path: string): CacheOnlyRegistry {
 
 /** Writes the registry atomically (mode 0600). @public */
 export function writeRegistry(path: string, registry: CacheOnlyRegistry): void {
-  writeFileAtomic(path, JSON.stringify(registry, null, 2) + "\n", { overwrite: true, mode: 0o600 });
+  writeFileAtomic(path, `${JSON.stringify(registry, null, 2)}\n`, { overwrite: true, mode: 0o600 });
 }
 
 function sleep(ms: number): Promise<void> {
@@ -104,7 +114,8 @@ export async function updateRegistry<T>(path: string, fn: (registry: CacheOnlyRe
       } catch {
         /* gone meanwhile */
       }
-      if (Date.now() > deadline) throw new CiopError("ERR_TIMEOUT", `The cache-only key registry ${path} stayed locked (${lock}); is another admin command running?`);
+      if (Date.now() > deadline)
+        throw new CiopError("ERR_TIMEOUT", `The cache-only key registry ${path} stayed locked (${lock}); is another admin command running?`);
       await sleep(25);
     }
   }

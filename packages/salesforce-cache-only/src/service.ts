@@ -8,13 +8,7 @@ import { readFileSync } from "node:fs";
 import { appendAuditRecord, CiopError, type AuditRecord } from "@ciop/core";
 import type { Hsm, HsmKey } from "@ciop/hsm";
 import { createCacheOnlyJwe, createHsmEngine, hsmKey, type WrapEngine, type WrappingKey } from "@ciop/wrap";
-import {
-  assertCacheOnlyKid,
-  checkCacheOnlyCertificate,
-  isCacheOnlyKid,
-  nextRotationKid,
-  type CacheOnlyCertificateFacts,
-} from "@ciop/providers-salesforce";
+import { assertCacheOnlyKid, checkCacheOnlyCertificate, isCacheOnlyKid, nextRotationKid, type CacheOnlyCertificateFacts } from "@ciop/providers-salesforce";
 import { RegistryWatcher, updateRegistry, type CacheOnlyKeyEntry } from "./registry.js";
 
 /** Provider name used in audit records. @public */
@@ -162,7 +156,9 @@ export class CacheOnlyKeyService {
     return v;
   }
 
-  private boundCertificate(entry: CacheOnlyKeyEntry): { wrappingKey: WrappingKey; facts: CacheOnlyCertificateFacts; source: "bound" | "configured" } | undefined {
+  private boundCertificate(
+    entry: CacheOnlyKeyEntry,
+  ): { wrappingKey: WrappingKey; facts: CacheOnlyCertificateFacts; source: "bound" | "configured" } | undefined {
     if (entry.certificate) {
       const cacheKey = `pem:${entry.certificate.sha256}:${entry.certificate.serialNumber}`;
       let hit = this.certCache.get(cacheKey);
@@ -179,7 +175,7 @@ export class CacheOnlyKeyService {
 
   private entry(kid: string): CacheOnlyKeyEntry | undefined {
     const keys = this.watcher.get().keys;
-    return Object.prototype.hasOwnProperty.call(keys, kid) ? keys[kid] : undefined;
+    return Object.hasOwn(keys, kid) ? keys[kid] : undefined;
   }
 
   private hsmKeyFor(entry: CacheOnlyKeyEntry): HsmKey | undefined {
@@ -195,16 +191,17 @@ export class CacheOnlyKeyService {
    */
   async createKey(kid: string, options: CreateCacheOnlyKeyOptions = {}, extra: { rotatedFrom?: string } = {}): Promise<CacheOnlyKeyEntry> {
     assertCacheOnlyKid(kid);
-    const cert = options.certificate !== undefined
-      ? checkCacheOnlyCertificate(options.certificate, { now: this.now(), ...(options.allowInvalidCertificate ? { allowInvalidCertificate: true } : {}) })
-      : undefined;
+    const cert =
+      options.certificate !== undefined
+        ? checkCacheOnlyCertificate(options.certificate, { now: this.now(), ...(options.allowInvalidCertificate ? { allowInvalidCertificate: true } : {}) })
+        : undefined;
     let made = false;
     try {
       const entry = await updateRegistry(this.registryPath, async (reg) => {
-        if (Object.prototype.hasOwnProperty.call(reg.keys, kid)) {
+        if (Object.hasOwn(reg.keys, kid)) {
           throw new CiopError("ERR_KEY_EXISTS", `A cache-only key '${kid}' is already registered in ${this.registryPath}.`);
         }
-        if (extra.rotatedFrom !== undefined && !Object.prototype.hasOwnProperty.call(reg.keys, extra.rotatedFrom)) {
+        if (extra.rotatedFrom !== undefined && !Object.hasOwn(reg.keys, extra.rotatedFrom)) {
           throw new CiopError("ERR_KEY_NOT_FOUND", `No cache-only key '${extra.rotatedFrom}' to rotate.`);
         }
         // generateKey refuses (ERR_KEY_EXISTS) when the token already has a key with this label.
@@ -242,7 +239,12 @@ export class CacheOnlyKeyService {
           /* reported through the original error */
         }
       }
-      this.audit({ operation: extra.rotatedFrom !== undefined ? "cache-only-rotate" : "cache-only-create", key: kid, outcome: "error", error: CiopError.isInstance(err) ? err.code : "ERR_INTERNAL" });
+      this.audit({
+        operation: extra.rotatedFrom !== undefined ? "cache-only-rotate" : "cache-only-create",
+        key: kid,
+        outcome: "error",
+        error: CiopError.isInstance(err) ? err.code : "ERR_INTERNAL",
+      });
       throw err;
     }
   }
@@ -270,7 +272,7 @@ export class CacheOnlyKeyService {
     const op = enabled ? "cache-only-enable" : "cache-only-disable";
     try {
       await updateRegistry(this.registryPath, (reg) => {
-        const e = Object.prototype.hasOwnProperty.call(reg.keys, kid) ? reg.keys[kid] : undefined;
+        const e = Object.hasOwn(reg.keys, kid) ? reg.keys[kid] : undefined;
         if (!e) throw new CiopError("ERR_KEY_NOT_FOUND", `No cache-only key '${kid}' in ${this.registryPath}.`);
         const key = this.hsmKeyFor(e);
         if (key) this.hsm.setKeyEnabled(e.hsmLabel, enabled);
@@ -298,7 +300,8 @@ export class CacheOnlyKeyService {
       } catch {
         certificate = null;
       }
-      const certValid = certificate !== null && Date.parse(certificate.notBefore) <= this.now().getTime() && this.now().getTime() <= Date.parse(certificate.notAfter);
+      const certValid =
+        certificate !== null && Date.parse(certificate.notBefore) <= this.now().getTime() && this.now().getTime() <= Date.parse(certificate.notAfter);
       out.push({
         kid: e.kid,
         state: e.state,
@@ -340,7 +343,10 @@ export class CacheOnlyKeyService {
     const nb = Date.parse(cert.facts.notBefore);
     const na = Date.parse(cert.facts.notAfter);
     if (now.getTime() < nb || now.getTime() > na) {
-      throw new CiopError("ERR_CERTIFICATE_NOT_VALID", `The Salesforce BYOK certificate of '${kid}' is not valid now (valid ${cert.facts.notBefore} to ${cert.facts.notAfter}).`);
+      throw new CiopError(
+        "ERR_CERTIFICATE_NOT_VALID",
+        `The Salesforce BYOK certificate of '${kid}' is not valid now (valid ${cert.facts.notBefore} to ${cert.facts.notAfter}).`,
+      );
     }
     const res = await createCacheOnlyResponse({
       hsm: this.hsm,

@@ -16,7 +16,9 @@ import { decryptCacheOnlyJwe, pythonAesGcm } from "@ciop/testkit";
 function opensslCert(dir: string, name: string, bits: number): { cert: string; key: string } {
   const key = join(dir, `${name}.key`);
   const cert = join(dir, `${name}.crt`);
-  execFileSync("openssl", ["req", "-x509", "-newkey", `rsa:${bits}`, "-nodes", "-keyout", key, "-out", cert, "-days", "30", "-subj", `/CN=${name}`], { stdio: "ignore" });
+  execFileSync("openssl", ["req", "-x509", "-newkey", `rsa:${bits}`, "-nodes", "-keyout", key, "-out", cert, "-days", "30", "-subj", `/CN=${name}`], {
+    stdio: "ignore",
+  });
   return { cert, key };
 }
 
@@ -88,7 +90,10 @@ describe("cache-only key service", () => {
     expect(reg.keys[kid]!.certificate!.pem).toContain("BEGIN CERTIFICATE");
     expect(created.certificate!.subject).toContain("sf-byok");
     const log = readFileSync(auditPath, "utf8");
-    const records = log.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    const records = log
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(records.some((r) => r.operation === "cache-only-create" && r.key === kid && r.outcome === "ok")).toBe(true);
     // SoftHSM cannot C_WrapKey with AES-GCM: the JWE is made through the host fallback, which is recorded.
     expect(hsm.capabilities().aesGcmKeyWrap || res.hostFallback).toBe(true);
@@ -168,13 +173,20 @@ describe("cache-only key service", () => {
     const [d] = await decryptCacheOnlyJwe(sf.key, [(await withDefault.produce(kid)).body]);
     expect(d!.kid).toBe(kid);
     expect(withDefault.listKeys().find((k) => k.kid === kid)!.certificate).toMatchObject({ source: "configured" });
-    expect(() => new CacheOnlyKeyService({ hsm, registryPath, defaultCertificate: small.cert })).toThrow(expect.objectContaining({ code: "ERR_WRAPPING_KEY_SIZE" }));
+    expect(() => new CacheOnlyKeyService({ hsm, registryPath, defaultCertificate: small.cert })).toThrow(
+      expect.objectContaining({ code: "ERR_WRAPPING_KEY_SIZE" }),
+    );
   });
 
   test("on a hardware token without allow_host_fallback the JWE is refused rather than made in host memory", async () => {
     const kid = `${p}-hw`;
     await svc.createKey(kid, { certificate: readFileSync(sf.cert) });
-    const hw = await Hsm.open({ library: process.env.CIOP_TEST_LIB!, token: process.env.CIOP_TEST_TOKEN_LABEL!, pin: { value: process.env.CIOP_TEST_PIN! }, assumeHardwareToken: true });
+    const hw = await Hsm.open({
+      library: process.env.CIOP_TEST_LIB!,
+      token: process.env.CIOP_TEST_TOKEN_LABEL!,
+      pin: { value: process.env.CIOP_TEST_PIN! },
+      assumeHardwareToken: true,
+    });
     try {
       const strict = new CacheOnlyKeyService({ hsm: hw, registryPath });
       if (hw.capabilities().aesGcmKeyWrap) {

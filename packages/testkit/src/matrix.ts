@@ -16,7 +16,17 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { CiopError } from "@ciop/core";
-import { KEY_TYPES, keyKind, runExport, secretKeyLength, type ExportRequestInput, type KeyType, type ProviderModule, type RunExportResult, type WrapEngine } from "@ciop/wrap";
+import {
+  KEY_TYPES,
+  keyKind,
+  runExport,
+  secretKeyLength,
+  type ExportRequestInput,
+  type KeyType,
+  type ProviderModule,
+  type RunExportResult,
+  type WrapEngine,
+} from "@ciop/wrap";
 import { KAT, katKind, type EngineFixture } from "./engines.js";
 import { hex, opensslEcSpki, opensslRsa, pythonCertificate, pythonUnwrap, writeArtefact, type UnwrapCase, type UnwrapResult } from "./harness.js";
 
@@ -53,7 +63,11 @@ export interface MatrixSpec {
 }
 
 /** Every combination of the given algorithms, all ciop key types and the given sizes. */
-export function combos(algorithms: readonly (string | undefined)[], bits: readonly number[], extra?: { extra: Partial<ExportRequestInput>; tag: string }[]): Combo[] {
+export function combos(
+  algorithms: readonly (string | undefined)[],
+  bits: readonly number[],
+  extra?: { extra: Partial<ExportRequestInput>; tag: string }[],
+): Combo[] {
   const out: Combo[] = [];
   for (const algorithm of algorithms) {
     for (const keyType of KEY_TYPES) {
@@ -188,7 +202,12 @@ export async function runMatrix(fixture: EngineFixture, engine: WrapEngine, spec
     expect({ id: c.id, ok: r.ok, error: r.error }).toEqual({ id: c.id, ok: true, error: undefined });
     const want = expected.get(c.id)!;
     if (c.kind === "secret") {
-      expect({ id: c.id, len: r.len, sha256: r.sha256, kat: r.kat }).toEqual({ id: c.id, len: secretKeyLength(results.get(c.id)!.combo.keyType), sha256: want.sha256, kat: want.kat });
+      expect({ id: c.id, len: r.len, sha256: r.sha256, kat: r.kat }).toEqual({
+        id: c.id,
+        len: secretKeyLength(results.get(c.id)!.combo.keyType),
+        sha256: want.sha256,
+        kat: want.kat,
+      });
     } else {
       expect({ id: c.id, spki: r.spki }).toEqual({ id: c.id, spki: want.spki });
     }
@@ -224,8 +243,14 @@ export async function expectRefused(fixture: EngineFixture, module: ProviderModu
 
 /** Security strength of RSA wrapping keys and key-pair targets (SP 800-57; RSA-4096 = 152). */
 export const STRENGTH: Readonly<Record<string, number>> = {
-  "RSA-1024": 80, "RSA-2048": 112, "RSA-3072": 128, "RSA-4096": 152,
-  "EC-NISTP256": 128, "EC-SECP256K1": 128, "EC-NISTP384": 192, "EC-NISTP521": 256,
+  "RSA-1024": 80,
+  "RSA-2048": 112,
+  "RSA-3072": 128,
+  "RSA-4096": 152,
+  "EC-NISTP256": 128,
+  "EC-SECP256K1": 128,
+  "EC-NISTP384": 192,
+  "EC-NISTP521": 256,
 };
 
 /** True when an RSA-`bits` wrapping key is too weak for a key-pair target under a provider whose largest wrapping key is `maxBits`. */
@@ -237,7 +262,10 @@ export function tooWeak(type: KeyType, bits: number, maxBits: number): boolean {
 
 /** PKCS#8 sizes as other tools encode them (with the embedded public key), the figure providers size-check against. */
 export const PKCS8_BYTES: Readonly<Partial<Record<KeyType, number>>> = {
-  "EC-NISTP256": 138, "EC-SECP256K1": 135, "EC-NISTP384": 185, "EC-NISTP521": 241,
+  "EC-NISTP256": 138,
+  "EC-SECP256K1": 135,
+  "EC-NISTP384": 185,
+  "EC-NISTP521": 241,
 };
 
 /** Bytes a direct RSA encryption carries for a target type (undefined: RSA private keys never fit). */

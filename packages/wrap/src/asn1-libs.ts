@@ -23,17 +23,20 @@ let x509: typeof X509 | undefined;
 
 /** asn1js, the BER/DER decoder under @peculiar/asn1-schema: three small modules, for DER checks and SPKI facts. @internal */
 export function asn1jsLib(): typeof Asn1js {
-  return (asn1js ??= load("asn1js") as typeof Asn1js);
+  asn1js ??= load("asn1js") as typeof Asn1js;
+  return asn1js;
 }
 
 /** @peculiar/asn1-schema (AsnParser, AsnConvert). @internal */
 export function asn1SchemaLib(): typeof Asn1Schema {
-  return (schema ??= load("@peculiar/asn1-schema") as typeof Asn1Schema);
+  schema ??= load("@peculiar/asn1-schema") as typeof Asn1Schema;
+  return schema;
 }
 
 /** @peculiar/asn1-x509 (Certificate, SubjectPublicKeyInfo, Name). @internal */
 export function asn1X509Lib(): typeof Asn1X509 {
-  return (asn1X509 ??= load("@peculiar/asn1-x509") as typeof Asn1X509);
+  asn1X509 ??= load("@peculiar/asn1-x509") as typeof Asn1X509;
+  return asn1X509;
 }
 
 /** @peculiar/x509 (X509Certificate), after the Reflect metadata polyfill its tsyringe needs at load time. @internal */

@@ -8,15 +8,7 @@ import { CiopError } from "@ciop/core";
 import type { Capabilities, Hsm, HsmKey, HsmPublicKey, WrapOutcome } from "@ciop/hsm";
 import type { TargetKey, WrapEngine, WrappingKey, WrapResult } from "./engine.js";
 import { keyKind } from "./key-types.js";
-import {
-  concat,
-  hashLabel,
-  random,
-  rsaOaepEncrypt,
-  rsaPkcs1Encrypt,
-  softwareRsaAesEcb,
-  softwareRsaOaepAesGcm,
-} from "./software/primitives.js";
+import { concat, hashLabel, random, rsaOaepEncrypt, rsaPkcs1Encrypt, softwareRsaAesEcb, softwareRsaOaepAesGcm } from "./software/primitives.js";
 
 /** A {@link TargetKey} of the HSM engine. @public */
 export interface HsmTargetKey extends TargetKey {
@@ -152,9 +144,7 @@ export function createHsmEngine(hsm: Hsm): WrapEngine {
       // whose length is not a multiple of 16 (nor add the padding block), so the AES part of this
       // layout cannot be made by C_WrapKey.
       const why = "the Alibaba layout needs AES-256-ECB with PKCS#7 padding, which PKCS#11 C_WrapKey does not offer";
-      return hostFallback(target, why, (b) =>
-        fallbackResult(softwareRsaAesEcb(wrappingKey, hash, b), ["AES-256-ECB-PKCS7", `RSA-OAEP(${hashLabel(hash)})`]),
-      );
+      return hostFallback(target, why, (b) => fallbackResult(softwareRsaAesEcb(wrappingKey, hash, b), ["AES-256-ECB-PKCS7", `RSA-OAEP(${hashLabel(hash)})`]));
     },
 
     async rsaOaepAesGcm(wrappingKey, target, hash, aad) {

@@ -27,10 +27,21 @@ const EC_CURVES: Readonly<Record<string, string>> = {
 
 /** Every key type ciop knows, in a stable order. */
 export const KEY_TYPES: readonly KeyType[] = [
-  "AES-128", "AES-192", "AES-256",
-  "HMAC-160", "HMAC-224", "HMAC-256", "HMAC-384", "HMAC-512",
-  "RSA-2048", "RSA-3072", "RSA-4096",
-  "EC-NISTP256", "EC-NISTP384", "EC-NISTP521", "EC-SECP256K1",
+  "AES-128",
+  "AES-192",
+  "AES-256",
+  "HMAC-160",
+  "HMAC-224",
+  "HMAC-256",
+  "HMAC-384",
+  "HMAC-512",
+  "RSA-2048",
+  "RSA-3072",
+  "RSA-4096",
+  "EC-NISTP256",
+  "EC-NISTP384",
+  "EC-NISTP521",
+  "EC-SECP256K1",
 ];
 
 /**
@@ -64,8 +75,5 @@ export function assertKeyType(type: string): asserts type is KeyType {
 }
 
 function unknownType(type: string): CiopError {
-  return new CiopError(
-    "ERR_KEY_TYPE_UNSUPPORTED",
-    `Unknown key type "${type}". Accepted: ${KEY_TYPES.join(", ")}.`,
-  );
+  return new CiopError("ERR_KEY_TYPE_UNSUPPORTED", `Unknown key type "${type}". Accepted: ${KEY_TYPES.join(", ")}.`);
 }

@@ -254,11 +254,26 @@ const ATTRIBUTE_NAMES: Readonly<Record<string, string>> = {
 
 /** RFC 4514 escaping as OpenSSL applies it (ASN1_STRFLGS_ESC_2253 | ESC_CTRL). */
 function escapeValue(value: string): string {
-  return value
-    .replace(/[,+"\\<>;]/g, (c) => `\\${c}`)
-    .replace(/^[ #]/, (c) => `\\${c}`)
-    .replace(/ $/, "\\ ")
-    .replace(/[\x00-\x1f\x7f]/g, (c) => `\\${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`);
+  return escapeControlChars(
+    value
+      .replace(/[,+"\\<>;]/g, (c) => `\\${c}`)
+      .replace(/^[ #]/, (c) => `\\${c}`)
+      .replace(/ $/, "\\ "),
+  );
+}
+
+/** Each C0 control character (U+0000-U+001F) and DEL (U+007F) as `\XX`, two upper-case hex digits. */
+function escapeControlChars(s: string): string {
+  let out = "";
+  let from = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) {
+      out += `${s.slice(from, i)}\\${c.toString(16).toUpperCase().padStart(2, "0")}`;
+      from = i + 1;
+    }
+  }
+  return from === 0 ? s : out + s.slice(from);
 }
 
 /**

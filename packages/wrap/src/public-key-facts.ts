@@ -36,40 +36,84 @@ const DSA = "1.2.840.10040.4.1";
 
 /** OpenSSL's short names of the named curves, by OID arc and last arc number. */
 const CURVE_ARCS: ReadonlyArray<readonly [string, Readonly<Record<number, string>>]> = [
-  [
-    "1.2.840.10045.3.1.",
-    { 1: "prime192v1", 2: "prime192v2", 3: "prime192v3", 4: "prime239v1", 5: "prime239v2", 6: "prime239v3", 7: "prime256v1" },
-  ],
+  ["1.2.840.10045.3.1.", { 1: "prime192v1", 2: "prime192v2", 3: "prime192v3", 4: "prime239v1", 5: "prime239v2", 6: "prime239v3", 7: "prime256v1" }],
   [
     "1.3.132.0.",
     {
-      1: "sect163k1", 2: "sect163r1", 3: "sect239k1", 4: "sect113r1", 5: "sect113r2", 6: "secp112r1", 7: "secp112r2",
-      8: "secp160r1", 9: "secp160k1", 10: "secp256k1", 15: "sect163r2", 16: "sect283k1", 17: "sect283r1",
-      22: "sect131r1", 23: "sect131r2", 24: "sect193r1", 25: "sect193r2", 26: "sect233k1", 27: "sect233r1",
-      28: "secp128r1", 29: "secp128r2", 30: "secp160r2", 31: "secp192k1", 32: "secp224k1", 33: "secp224r1",
-      34: "secp384r1", 35: "secp521r1", 36: "sect409k1", 37: "sect409r1", 38: "sect571k1", 39: "sect571r1",
+      1: "sect163k1",
+      2: "sect163r1",
+      3: "sect239k1",
+      4: "sect113r1",
+      5: "sect113r2",
+      6: "secp112r1",
+      7: "secp112r2",
+      8: "secp160r1",
+      9: "secp160k1",
+      10: "secp256k1",
+      15: "sect163r2",
+      16: "sect283k1",
+      17: "sect283r1",
+      22: "sect131r1",
+      23: "sect131r2",
+      24: "sect193r1",
+      25: "sect193r2",
+      26: "sect233k1",
+      27: "sect233r1",
+      28: "secp128r1",
+      29: "secp128r2",
+      30: "secp160r2",
+      31: "secp192k1",
+      32: "secp224k1",
+      33: "secp224r1",
+      34: "secp384r1",
+      35: "secp521r1",
+      36: "sect409k1",
+      37: "sect409r1",
+      38: "sect571k1",
+      39: "sect571r1",
     },
   ],
   [
     "1.3.36.3.3.2.8.1.1.",
     {
-      1: "brainpoolP160r1", 2: "brainpoolP160t1", 3: "brainpoolP192r1", 4: "brainpoolP192t1", 5: "brainpoolP224r1",
-      6: "brainpoolP224t1", 7: "brainpoolP256r1", 8: "brainpoolP256t1", 9: "brainpoolP320r1", 10: "brainpoolP320t1",
-      11: "brainpoolP384r1", 12: "brainpoolP384t1", 13: "brainpoolP512r1", 14: "brainpoolP512t1",
+      1: "brainpoolP160r1",
+      2: "brainpoolP160t1",
+      3: "brainpoolP192r1",
+      4: "brainpoolP192t1",
+      5: "brainpoolP224r1",
+      6: "brainpoolP224t1",
+      7: "brainpoolP256r1",
+      8: "brainpoolP256t1",
+      9: "brainpoolP320r1",
+      10: "brainpoolP320t1",
+      11: "brainpoolP384r1",
+      12: "brainpoolP384t1",
+      13: "brainpoolP512r1",
+      14: "brainpoolP512t1",
     },
   ],
   [
     "1.2.840.10045.3.0.",
     {
-      1: "c2pnb163v1", 2: "c2pnb163v2", 3: "c2pnb163v3", 4: "c2pnb176v1", 5: "c2tnb191v1", 6: "c2tnb191v2",
-      7: "c2tnb191v3", 10: "c2pnb208w1", 11: "c2tnb239v1", 12: "c2tnb239v2", 13: "c2tnb239v3", 16: "c2pnb272w1",
-      17: "c2pnb304w1", 18: "c2tnb359v1", 19: "c2pnb368w1", 20: "c2tnb431r1",
+      1: "c2pnb163v1",
+      2: "c2pnb163v2",
+      3: "c2pnb163v3",
+      4: "c2pnb176v1",
+      5: "c2tnb191v1",
+      6: "c2tnb191v2",
+      7: "c2tnb191v3",
+      10: "c2pnb208w1",
+      11: "c2tnb239v1",
+      12: "c2tnb239v2",
+      13: "c2tnb239v3",
+      16: "c2pnb272w1",
+      17: "c2pnb304w1",
+      18: "c2tnb359v1",
+      19: "c2pnb368w1",
+      20: "c2tnb431r1",
     },
   ],
-  [
-    "2.23.43.1.4.",
-    Object.fromEntries([1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12].map((n) => [n, `wap-wsg-idm-ecid-wtls${n}`])),
-  ],
+  ["2.23.43.1.4.", Object.fromEntries([1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12].map((n) => [n, `wap-wsg-idm-ecid-wtls${n}`]))],
 ];
 
 function curveName(oid: string): string {
@@ -87,8 +131,7 @@ interface Element {
   valueBlock: { value?: Element[]; valueHexView?: Uint8Array; toString(): string };
 }
 
-const isUniversal = (e: Element | undefined, tag: number): e is Element =>
-  e !== undefined && e.idBlock.tagClass === 1 && e.idBlock.tagNumber === tag;
+const isUniversal = (e: Element | undefined, tag: number): e is Element => e !== undefined && e.idBlock.tagClass === 1 && e.idBlock.tagNumber === tag;
 
 /** An OBJECT IDENTIFIER (the EC parameters when they name a curve); undefined for anything else. */
 class OidElement {

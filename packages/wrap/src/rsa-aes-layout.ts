@@ -37,10 +37,7 @@ export function splitRsaAesBlob(blob: Uint8Array, modulus: Pick<WrappingKey, "bi
  */
 export function joinRsaAesBlob(parts: RsaAesParts, modulus?: Pick<WrappingKey, "bits"> | number): Uint8Array {
   if (modulus !== undefined && parts.encryptedKey.length !== modulusBytes(modulus)) {
-    throw new CiopError(
-      "ERR_USAGE",
-      `The RSA part is ${parts.encryptedKey.length} bytes; the wrapping key's modulus is ${modulusBytes(modulus)} bytes.`,
-    );
+    throw new CiopError("ERR_USAGE", `The RSA part is ${parts.encryptedKey.length} bytes; the wrapping key's modulus is ${modulusBytes(modulus)} bytes.`);
   }
   const out = new Uint8Array(parts.encryptedKey.length + parts.wrappedKey.length);
   out.set(parts.encryptedKey, 0);

@@ -3,30 +3,14 @@
  * memory. For services that hold keys themselves, for tests, and as the reference the HSM engine
  * is checked against.
  */
-import {
-  createHash,
-  createPrivateKey,
-  createPublicKey,
-  createSecretKey,
-  generateKeyPairSync,
-  randomBytes,
-  KeyObject,
-} from "node:crypto";
+import { createHash, createPrivateKey, createPublicKey, createSecretKey, generateKeyPairSync, randomBytes, KeyObject } from "node:crypto";
 import { CiopError } from "@ciop/core";
 import type { HashName, KeyType } from "@ciop/hsm";
 import type { TargetKey, WrapEngine, WrappingKey, WrapResult } from "./engine.js";
 import { isExactDerSequence } from "./der.js";
 import { assertKeyType, ecCurveName, keyKind, rsaKeyBits, secretKeyLength } from "./key-types.js";
 import { keyObjectFacts, type PublicKeyFacts } from "./public-key-facts.js";
-import {
-  concat,
-  hashLabel,
-  rsaOaepEncrypt,
-  rsaPkcs1Encrypt,
-  softwareRsaAesEcb,
-  softwareRsaAesKeyWrap,
-  softwareRsaOaepAesGcm,
-} from "./software/primitives.js";
+import { concat, hashLabel, rsaOaepEncrypt, rsaPkcs1Encrypt, softwareRsaAesEcb, softwareRsaAesKeyWrap, softwareRsaOaepAesGcm } from "./software/primitives.js";
 
 interface Material {
   key: KeyObject;
@@ -53,7 +37,11 @@ function checkPrivate(name: string, type: KeyType, key: KeyObject): void {
   try {
     d = keyObjectFacts(key);
   } catch (err) {
-    throw new CiopError("ERR_KEY_TYPE_MISMATCH", `Key "${name}": the ${key.asymmetricKeyType ?? "unknown"} key's public half could not be read, so it cannot be checked against ${type}.`, { cause: err });
+    throw new CiopError(
+      "ERR_KEY_TYPE_MISMATCH",
+      `Key "${name}": the ${key.asymmetricKeyType ?? "unknown"} key's public half could not be read, so it cannot be checked against ${type}.`,
+      { cause: err },
+    );
   }
   const bits = rsaKeyBits(type);
   if (bits !== undefined) {
@@ -103,7 +91,9 @@ export function softwareKey(name: string, type: KeyType, material: Uint8Array | 
       key = createPrivateKey({ key: der, format: "der", type: "pkcs8" });
     } catch (err) {
       der.fill(0);
-      throw new CiopError("ERR_KEY_TYPE_MISMATCH", `Key "${name}": ${type} material must be PKCS#8 DER (PrivateKeyInfo) with no trailing bytes.`, { cause: err });
+      throw new CiopError("ERR_KEY_TYPE_MISMATCH", `Key "${name}": ${type} material must be PKCS#8 DER (PrivateKeyInfo) with no trailing bytes.`, {
+        cause: err,
+      });
     }
     checkPrivate(name, type, key);
     m = { key, pkcs8: der };
@@ -183,22 +173,28 @@ export function createSoftwareEngine(): WrapEngine {
   return Object.freeze({
     name: "software" as const,
     async rsaOaep(wrappingKey: WrappingKey, target: TargetKey, hash: HashName): Promise<WrapResult> {
-      return result(withBytes(target, (b) => rsaOaepEncrypt(wrappingKey, hash, b)), [`RSA-OAEP(${hashLabel(hash)})`]);
+      return result(
+        withBytes(target, (b) => rsaOaepEncrypt(wrappingKey, hash, b)),
+        [`RSA-OAEP(${hashLabel(hash)})`],
+      );
     },
     async rsaPkcs1v15(wrappingKey: WrappingKey, target: TargetKey): Promise<WrapResult> {
-      return result(withBytes(target, (b) => rsaPkcs1Encrypt(wrappingKey, b)), ["RSA-PKCS1-v1_5"]);
+      return result(
+        withBytes(target, (b) => rsaPkcs1Encrypt(wrappingKey, b)),
+        ["RSA-PKCS1-v1_5"],
+      );
     },
     async rsaAesKeyWrap(wrappingKey: WrappingKey, target: TargetKey, hash: HashName): Promise<WrapResult> {
-      return result(withBytes(target, (b) => softwareRsaAesKeyWrap(wrappingKey, hash, b)), [
-        "AES-256-KWP(RFC 5649)",
-        `RSA-OAEP(${hashLabel(hash)})`,
-      ]);
+      return result(
+        withBytes(target, (b) => softwareRsaAesKeyWrap(wrappingKey, hash, b)),
+        ["AES-256-KWP(RFC 5649)", `RSA-OAEP(${hashLabel(hash)})`],
+      );
     },
     async rsaAesEcb(wrappingKey: WrappingKey, target: TargetKey, hash: HashName): Promise<WrapResult> {
-      return result(withBytes(target, (b) => softwareRsaAesEcb(wrappingKey, hash, b)), [
-        "AES-256-ECB-PKCS7",
-        `RSA-OAEP(${hashLabel(hash)})`,
-      ]);
+      return result(
+        withBytes(target, (b) => softwareRsaAesEcb(wrappingKey, hash, b)),
+        ["AES-256-ECB-PKCS7", `RSA-OAEP(${hashLabel(hash)})`],
+      );
     },
     async rsaOaepAesGcm(wrappingKey: WrappingKey, target: TargetKey, hash: HashName, aad: Uint8Array) {
       requireSecret(target, "AES-GCM key transport");

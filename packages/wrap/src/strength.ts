@@ -95,9 +95,7 @@ export function checkWrappingStrength(check: WrappingStrengthCheck): string[] {
   const wrapName = `${wrappingKey.type}-${wrappingKey.bits}`;
   if (keyKind(targetType) === "secret") {
     if (have < 128) {
-      return [
-        `The wrapping key ${wrapName} offers ${have}-bit security, below the 128 bits recommended for wrapping ${targetType} (${target}-bit).`,
-      ];
+      return [`The wrapping key ${wrapName} offers ${have}-bit security, below the 128 bits recommended for wrapping ${targetType} (${target}-bit).`];
     }
     return [];
   }

@@ -110,7 +110,9 @@ describe("parseWrappingKey refuses what it cannot use", () => {
     const out = join(kp.dir, "future.crt");
     makeCertificate(kp.privatePemPath, out, { notBefore: new Date("2099-01-01T00:00:00Z"), notAfter: new Date("2100-01-01T00:00:00Z") });
     const der = execFileSync("openssl", ["x509", "-in", out, "-outform", "DER"]);
-    expect(code(() => parseWrappingKey(der))).toMatch(/^ERR_CERTIFICATE_NOT_VALID: The wrapping certificate is not valid yet: valid from 2099-01-01T00:00:00.000Z/);
+    expect(code(() => parseWrappingKey(der))).toMatch(
+      /^ERR_CERTIFICATE_NOT_VALID: The wrapping certificate is not valid yet: valid from 2099-01-01T00:00:00.000Z/,
+    );
     expect(parseWrappingKey(der, { now: new Date("2099-06-01T00:00:00Z") }).bits).toBe(2048);
   });
 });

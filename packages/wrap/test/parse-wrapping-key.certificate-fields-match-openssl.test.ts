@@ -25,8 +25,20 @@ const NAMEOPT = "esc_2253,esc_ctrl,utf8,sep_comma_plus_space,sname";
 /** What `openssl x509 -noout -subject -issuer -dates -fingerprint -sha256 -serial` prints. */
 function opensslView(certPath: string, inform: "PEM" | "DER"): OpensslView {
   const out = run("openssl", [
-    "x509", "-inform", inform, "-in", certPath, "-noout",
-    "-subject", "-issuer", "-dates", "-fingerprint", "-sha256", "-serial", "-nameopt", NAMEOPT,
+    "x509",
+    "-inform",
+    inform,
+    "-in",
+    certPath,
+    "-noout",
+    "-subject",
+    "-issuer",
+    "-dates",
+    "-fingerprint",
+    "-sha256",
+    "-serial",
+    "-nameopt",
+    NAMEOPT,
   ]).toString("utf8");
   const field = (name: string): string => {
     const line = out.split("\n").find((l) => l.startsWith(`${name}=`));
@@ -73,18 +85,39 @@ const P_384 = ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384"];
 
 describe("certificate fields equal what openssl prints", () => {
   it.each([
-    ["a plain RSA-2048 leaf (UTCTime dates)", "plain", RSA_2048, "/C=US/O=Example Corp/CN=wrapping key", ["-days", "10", "-set_serial", "4660"], "C=US, O=Example Corp, CN=wrapping key"],
+    [
+      "a plain RSA-2048 leaf (UTCTime dates)",
+      "plain",
+      RSA_2048,
+      "/C=US/O=Example Corp/CN=wrapping key",
+      ["-days", "10", "-set_serial", "4660"],
+      "C=US, O=Example Corp, CN=wrapping key",
+    ],
     [
       "multi-valued RDN, RFC 2253 specials, e-mail, DC, UID, organizationIdentifier",
       "names",
       RSA_2048,
-      "/C=US/ST=California/L=San Francisco/O=Foo, Inc./OU=Keys+OU=BYOK/CN=key \"one\" <a;b>/emailAddress=ops@example.com/DC=example/UID=u-1/2.5.4.97=VATDE-123",
+      '/C=US/ST=California/L=San Francisco/O=Foo, Inc./OU=Keys+OU=BYOK/CN=key "one" <a;b>/emailAddress=ops@example.com/DC=example/UID=u-1/2.5.4.97=VATDE-123',
       ["-days", "10"],
       'O=Foo\\, Inc., OU=BYOK + OU=Keys, CN=key \\"one\\" \\<a\\;b\\>, emailAddress=ops@example.com, DC=example, UID=u-1, organizationIdentifier=VATDE-123',
     ],
-    ["leading '#' and non-ASCII (UTF-8) values", "utf8", P_384, "/O=#1 team/L=Zürich/CN=Schlüssel ünïcödé", ["-days", "10"], "O=\\#1 team, L=Zürich, CN=Schlüssel ünïcödé"],
+    [
+      "leading '#' and non-ASCII (UTF-8) values",
+      "utf8",
+      P_384,
+      "/O=#1 team/L=Zürich/CN=Schlüssel ünïcödé",
+      ["-days", "10"],
+      "O=\\#1 team, L=Zürich, CN=Schlüssel ünïcödé",
+    ],
     // High bit set: DER carries a 0x00 sign byte that the printed serial leaves out.
-    ["serial with the high bit set, notAfter after 2049 (GeneralizedTime)", "far", RSA_2048, "/CN=long lived", ["-days", "15000", "-set_serial", "0x8badf00ddeadbeef01"], "CN=long lived"],
+    [
+      "serial with the high bit set, notAfter after 2049 (GeneralizedTime)",
+      "far",
+      RSA_2048,
+      "/CN=long lived",
+      ["-days", "15000", "-set_serial", "0x8badf00ddeadbeef01"],
+      "CN=long lived",
+    ],
   ])("%s", (_label, name, keyArgs, subject, extra, printed) => {
     const { pem, der } = leaf(name, keyArgs, subject, extra);
     const expected = opensslView(pem, "PEM");
@@ -149,12 +182,18 @@ describe("a damaged certificate is refused, not half-read", () => {
   it.each([
     ["DER with trailing bytes", (der: Buffer) => Buffer.concat([der, Buffer.from([0x05, 0x00])])],
     ["DER cut short", (der: Buffer) => der.subarray(0, der.length - 10)],
-    ["PEM of DER with trailing bytes", (der: Buffer) => `-----BEGIN CERTIFICATE-----\n${Buffer.concat([der, Buffer.from([0x05, 0x00])]).toString("base64")}\n-----END CERTIFICATE-----\n`],
-    ["PEM of a certificate whose TBS is not a certificate", (der: Buffer) => {
-      const bad = Buffer.from(der);
-      bad[4] = 0x31; // tbsCertificate SEQUENCE → SET
-      return `-----BEGIN CERTIFICATE-----\n${bad.toString("base64")}\n-----END CERTIFICATE-----\n`;
-    }],
+    [
+      "PEM of DER with trailing bytes",
+      (der: Buffer) => `-----BEGIN CERTIFICATE-----\n${Buffer.concat([der, Buffer.from([0x05, 0x00])]).toString("base64")}\n-----END CERTIFICATE-----\n`,
+    ],
+    [
+      "PEM of a certificate whose TBS is not a certificate",
+      (der: Buffer) => {
+        const bad = Buffer.from(der);
+        bad[4] = 0x31; // tbsCertificate SEQUENCE → SET
+        return `-----BEGIN CERTIFICATE-----\n${bad.toString("base64")}\n-----END CERTIFICATE-----\n`;
+      },
+    ],
   ])("%s → ERR_WRAPPING_KEY_INVALID", (_label, damage) => {
     const der = run("openssl", ["x509", "-in", caCert, "-outform", "DER"]);
     expect(inspectWrappingKey(der).format).toBe("certificate");

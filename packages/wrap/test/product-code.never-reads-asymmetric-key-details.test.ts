@@ -29,7 +29,13 @@ it("no product source file reads asymmetricKeyDetails", () => {
   const dirs = ["packages", "apps"].flatMap((top) =>
     readdirSync(path.join(root, top))
       .map((d) => path.join(root, top, d, "src"))
-      .filter((d) => { try { return statSync(d).isDirectory(); } catch { return false; } }),
+      .filter((d) => {
+        try {
+          return statSync(d).isDirectory();
+        } catch {
+          return false;
+        }
+      }),
   );
   expect(dirs.length).toBeGreaterThanOrEqual(10);
   const offenders = dirs.flatMap(sourceFiles).filter((f) => /asymmetricKeyDetails/.test(code(readFileSync(f, "utf8"))));

@@ -9,15 +9,7 @@
  */
 import { CiopError } from "@ciop/core";
 import { Hsm } from "@ciop/hsm";
-import {
-  hsmKeySource,
-  runExport,
-  type ExportFailure,
-  type ExportPlan,
-  type ExportRequest,
-  type KeySource,
-  type ProviderModule,
-} from "../src/index.js";
+import { hsmKeySource, runExport, type ExportFailure, type ExportPlan, type ExportRequest, type KeySource, type ProviderModule } from "../src/index.js";
 import { makeWrappingKeyPair, type WrappingKeyPair } from "./support/openssl.js";
 import { codeOf } from "./support/code-of.js";
 
@@ -29,11 +21,24 @@ function demo(files?: (plan: ExportPlan) => string[]): ProviderModule {
     keyTypes: ["AES-256"],
     defaultKeyType: "AES-256",
     wrappingKeyBits: [2048],
-    plan: (r: ExportRequest): ExportPlan => ({ provider: "demo", keyName: r.keyName, keyType: "AES-256", algorithm: "OAEP_SHA1", wrappingKey: r.wrappingKey, warnings: [], extra: {} }),
+    plan: (r: ExportRequest): ExportPlan => ({
+      provider: "demo",
+      keyName: r.keyName,
+      keyType: "AES-256",
+      algorithm: "OAEP_SHA1",
+      wrappingKey: r.wrappingKey,
+      warnings: [],
+      extra: {},
+    }),
     outputFiles: files ?? ((plan) => [`${plan.keyName}-wrapped`]),
     async export(plan, engine, target) {
       const out = await engine.rsaOaep(plan.wrappingKey, target, "sha1");
-      return { plan, artefacts: [{ fileName: `${plan.keyName}-wrapped`, bytes: out.bytes, encoding: "binary", usage: "test" }], hostFallback: out.hostFallback, steps: out.steps };
+      return {
+        plan,
+        artefacts: [{ fileName: `${plan.keyName}-wrapped`, bytes: out.bytes, encoding: "binary", usage: "test" }],
+        hostFallback: out.hostFallback,
+        steps: out.steps,
+      };
     },
   };
 }
@@ -68,9 +73,16 @@ test("planned sees the declared files before the key source is opened; refusing 
 
   const seen: Array<readonly string[]> = [];
   const r = await runExport(demo(), req(keyName), open, {
-    planned: (_plan, files) => { order.push("planned"); seen.push(files); },
-    keyReady: (c) => { order.push(`keyReady:${c.created}:${c.enabled}`); },
-    deliver: (res) => { order.push(`deliver:${res.files.join(",")}`); },
+    planned: (_plan, files) => {
+      order.push("planned");
+      seen.push(files);
+    },
+    keyReady: (c) => {
+      order.push(`keyReady:${c.created}:${c.enabled}`);
+    },
+    deliver: (res) => {
+      order.push(`deliver:${res.files.join(",")}`);
+    },
   });
   expect(seen).toEqual([[`${keyName}-wrapped`]]);
   expect(order.slice(1)).toEqual(["planned", "open", "keyReady:true:true", `deliver:${keyName}-wrapped`]);
@@ -83,14 +95,24 @@ test("an existing disabled key is refused before anything is wrapped, and kept",
   hsm.setKeyEnabled(keyName, false);
   const contexts: Array<{ created: boolean; enabled: boolean | undefined }> = [];
   const failures: ExportFailure[] = [];
-  const code = await codeOf(runExport(demo(), req(keyName), hsmKeySource(hsm), {
-    keyReady: (c) => { contexts.push({ created: c.created, enabled: c.enabled }); },
-    deliver: () => { throw new Error("must not be reached"); },
-    failed: (f) => { failures.push(f); },
-  }));
+  const code = await codeOf(
+    runExport(demo(), req(keyName), hsmKeySource(hsm), {
+      keyReady: (c) => {
+        contexts.push({ created: c.created, enabled: c.enabled });
+      },
+      deliver: () => {
+        throw new Error("must not be reached");
+      },
+      failed: (f) => {
+        failures.push(f);
+      },
+    }),
+  );
   expect(code).toBe("ERR_KEY_DISABLED");
   expect(contexts).toEqual([{ created: false, enabled: false }]);
-  expect(failures.map((f) => ({ created: f.created, discarded: f.discarded, code: (f.error as CiopError).code }))).toEqual([{ created: false, discarded: false, code: "ERR_KEY_DISABLED" }]);
+  expect(failures.map((f) => ({ created: f.created, discarded: f.discarded, code: (f.error as CiopError).code }))).toEqual([
+    { created: false, discarded: false, code: "ERR_KEY_DISABLED" },
+  ]);
   expect(hsm.findKey(keyName)).toBeDefined();
   hsm.setKeyEnabled(keyName, true);
   expect((await runExport(demo(), req(keyName), hsmKeySource(hsm))).created).toBe(false);
@@ -100,10 +122,17 @@ test("a failing deliver discards the key this call created; failed is told after
   const keyName = name("deliver");
   let existedWhenFailed: boolean | undefined;
   const failures: Array<Pick<ExportFailure, "created" | "discarded">> = [];
-  const code = await codeOf(runExport(demo(), req(keyName), hsmKeySource(hsm), {
-    deliver: () => { throw new CiopError("ERR_OUTPUT_EXISTS", "test: cannot write"); },
-    failed: (f) => { existedWhenFailed = hsm.findKey(keyName) !== undefined; failures.push({ created: f.created, discarded: f.discarded }); },
-  }));
+  const code = await codeOf(
+    runExport(demo(), req(keyName), hsmKeySource(hsm), {
+      deliver: () => {
+        throw new CiopError("ERR_OUTPUT_EXISTS", "test: cannot write");
+      },
+      failed: (f) => {
+        existedWhenFailed = hsm.findKey(keyName) !== undefined;
+        failures.push({ created: f.created, discarded: f.discarded });
+      },
+    }),
+  );
   expect(code).toBe("ERR_OUTPUT_EXISTS");
   expect(failures).toEqual([{ created: true, discarded: true }]);
   expect(existedWhenFailed).toBe(false);
@@ -112,13 +141,34 @@ test("a failing deliver discards the key this call created; failed is told after
 
 test("artefacts that differ from the declared files, or an unusable declared name, are internal errors and leave no key", async () => {
   const other = name("mismatch");
-  expect(await codeOf(runExport(demo((p) => [`${p.keyName}-other`]), req(other), hsmKeySource(hsm)))).toBe("ERR_INTERNAL");
+  expect(
+    await codeOf(
+      runExport(
+        demo((p) => [`${p.keyName}-other`]),
+        req(other),
+        hsmKeySource(hsm),
+      ),
+    ),
+  ).toBe("ERR_INTERNAL");
   expect(hsm.findKey(other)).toBeUndefined();
   for (const bad of [["../escape"], ["a/b"], [""], ["x", "x"], []]) {
     const keyName = name(`unusable-${bad.length}`);
     let opened = false;
-    const open = () => { opened = true; return hsmKeySource(hsm); };
-    expect({ bad, code: await codeOf(runExport(demo(() => bad), req(keyName), open)), opened }).toEqual({ bad, code: "ERR_INTERNAL", opened: false });
+    const open = () => {
+      opened = true;
+      return hsmKeySource(hsm);
+    };
+    expect({
+      bad,
+      code: await codeOf(
+        runExport(
+          demo(() => bad),
+          req(keyName),
+          open,
+        ),
+      ),
+      opened,
+    }).toEqual({ bad, code: "ERR_INTERNAL", opened: false });
     expect(hsm.findKey(keyName)).toBeUndefined();
   }
 });

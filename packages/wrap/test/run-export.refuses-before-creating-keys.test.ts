@@ -31,12 +31,25 @@ const demo: ProviderModule = {
     }
     if ((request.keyType ?? "AES-256") !== "AES-256") throw new CiopError("ERR_KEY_TYPE_UNSUPPORTED", "demo imports AES-256 only");
     const warnings = checkWrappingStrength({ wrappingKey: request.wrappingKey, targetType: "AES-256", providerMaxBits: 3072 });
-    return { provider: "demo", keyName: request.keyName, keyType: "AES-256", algorithm: request.algorithm, wrappingKey: request.wrappingKey, warnings, extra: {} };
+    return {
+      provider: "demo",
+      keyName: request.keyName,
+      keyType: "AES-256",
+      algorithm: request.algorithm,
+      wrappingKey: request.wrappingKey,
+      warnings,
+      extra: {},
+    };
   },
   outputFiles: (plan) => [`${plan.keyName}-wrapped`],
   async export(plan, engine, target) {
     const out = await engine.rsaOaep(plan.wrappingKey, target, plan.algorithm === "OAEP_SHA1" ? "sha1" : "sha256");
-    return { plan, artefacts: [{ fileName: `${plan.keyName}-wrapped`, bytes: out.bytes, encoding: "binary", usage: "test" }], hostFallback: out.hostFallback, steps: out.steps };
+    return {
+      plan,
+      artefacts: [{ fileName: `${plan.keyName}-wrapped`, bytes: out.bytes, encoding: "binary", usage: "test" }],
+      hostFallback: out.hostFallback,
+      steps: out.steps,
+    };
   },
 };
 
@@ -62,12 +75,24 @@ afterAll(async () => {
 test("a refused plan or an unreadable wrapping key creates no key", async () => {
   const cases: Array<[string, Parameters<typeof runExport>[1], string]> = [
     ["bad-alg", { provider: "demo", keyName: name("bad-alg"), wrappingKey: kp.spkiDer, algorithm: "PKCS1" }, "ERR_ALGORITHM_UNSUPPORTED"],
-    ["bad-type", { provider: "demo", keyName: name("bad-type"), wrappingKey: kp.spkiDer, algorithm: "OAEP_SHA1", keyType: "RSA-2048" }, "ERR_KEY_TYPE_UNSUPPORTED"],
+    [
+      "bad-type",
+      { provider: "demo", keyName: name("bad-type"), wrappingKey: kp.spkiDer, algorithm: "OAEP_SHA1", keyType: "RSA-2048" },
+      "ERR_KEY_TYPE_UNSUPPORTED",
+    ],
     ["garbage", { provider: "demo", keyName: name("garbage"), wrappingKey: new Uint8Array([1, 2, 3, 4]), algorithm: "OAEP_SHA1" }, "ERR_WRAPPING_KEY_INVALID"],
-    ["pem-text", { provider: "demo", keyName: name("pem-text"), wrappingKey: "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", algorithm: "OAEP_SHA1" }, "ERR_WRAPPING_KEY_INVALID"],
+    [
+      "pem-text",
+      { provider: "demo", keyName: name("pem-text"), wrappingKey: "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", algorithm: "OAEP_SHA1" },
+      "ERR_WRAPPING_KEY_INVALID",
+    ],
   ];
   for (const [label, request, code] of cases) {
-    expect({ label, code: await codeOf(runExport(demo, request, hardware)), exists: hsm.findKey(request.keyName) !== undefined }).toEqual({ label, code, exists: false });
+    expect({ label, code: await codeOf(runExport(demo, request, hardware)), exists: hsm.findKey(request.keyName) !== undefined }).toEqual({
+      label,
+      code,
+      exists: false,
+    });
   }
 });
 
@@ -90,13 +115,17 @@ test("an export the token can do inside creates the key once, reuses it, and nev
   expect(a.equals(b)).toBe(true);
   expect(sha256Openssl(a).equals(Buffer.from(hsm.digestKey(hsm.findKey(keyName)!, "sha256")))).toBe(true);
   // The existing key is kept when a later export of it fails.
-  expect(await codeOf(runExport(demo, { provider: "demo", keyName, wrappingKey: kp.spkiDer, algorithm: "OAEP_SHA256" }, hardware))).toBe("ERR_HOST_FALLBACK_REFUSED");
+  expect(await codeOf(runExport(demo, { provider: "demo", keyName, wrappingKey: kp.spkiDer, algorithm: "OAEP_SHA256" }, hardware))).toBe(
+    "ERR_HOST_FALLBACK_REFUSED",
+  );
   expect(hsm.findKey(keyName)).toBeDefined();
 });
 
 test("the software key source follows the same order", async () => {
   const source = softwareKeySource();
-  expect(await codeOf(runExport(demo, { provider: "demo", keyName: "sw-1", wrappingKey: kp.spkiDer, algorithm: "X" }, source))).toBe("ERR_ALGORITHM_UNSUPPORTED");
+  expect(await codeOf(runExport(demo, { provider: "demo", keyName: "sw-1", wrappingKey: kp.spkiDer, algorithm: "X" }, source))).toBe(
+    "ERR_ALGORITHM_UNSUPPORTED",
+  );
   expect(source.keys.size).toBe(0);
   const r = await runExport(demo, { provider: "demo", keyName: "sw-1", wrappingKey: kp.spkiDer, algorithm: "OAEP_SHA256" }, source);
   expect({ created: r.created, hostFallback: r.hostFallback, keys: source.keys.size }).toEqual({ created: true, hostFallback: false, keys: 1 });

@@ -49,7 +49,15 @@ describe("softwareKey validates material against the declared type", () => {
     ["RSA-3072 with an RSA-2048 key", () => softwareKey("r", "RSA-3072", generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey)],
     ["EC-NISTP256 with a P-384 key", () => softwareKey("e", "EC-NISTP256", generateKeyPairSync("ec", { namedCurve: "secp384r1" }).privateKey)],
     ["EC-NISTP256 with a public key", () => softwareKey("e", "EC-NISTP256", generateKeyPairSync("ec", { namedCurve: "prime256v1" }).publicKey)],
-    ["RSA-2048 with trailing zeros after the PKCS#8", () => softwareKey("z", "RSA-2048", Buffer.concat([generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ format: "der", type: "pkcs8" }), Buffer.alloc(3)]))],
+    [
+      "RSA-2048 with trailing zeros after the PKCS#8",
+      () =>
+        softwareKey(
+          "z",
+          "RSA-2048",
+          Buffer.concat([generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ format: "der", type: "pkcs8" }), Buffer.alloc(3)]),
+        ),
+    ],
   ])("%s → ERR_KEY_TYPE_MISMATCH", async (_l, fn) => {
     expect(await codeOf(fn)).toBe("ERR_KEY_TYPE_MISMATCH");
   });
@@ -100,7 +108,9 @@ describe("constructions validate their inputs", () => {
 
   it("Alibaba asymmetric layout needs a key pair", async () => {
     const wk = parseWrappingKey(kp.spkiDer);
-    expect(await codeOf(createAlibabaAsymmetricMaterial({ engine, target: generateSoftwareKey("a", "AES-256"), wrappingKey: wk }))).toBe("ERR_KEY_TYPE_UNSUPPORTED");
+    expect(await codeOf(createAlibabaAsymmetricMaterial({ engine, target: generateSoftwareKey("a", "AES-256"), wrappingKey: wk }))).toBe(
+      "ERR_KEY_TYPE_UNSUPPORTED",
+    );
   });
 
   it("split/join round-trip at the modulus length", () => {

@@ -41,7 +41,8 @@ export function generateXksCredential(): XksCredential {
  */
 export function validateXksCredential(c: XksCredential): void {
   if (!ACCESS_KEY_ID_PATTERN.test(c.accessKeyId)) throw new ValidationException("an access key id must be 20 to 30 characters of A-Z and 2-7");
-  if (!SECRET_ACCESS_KEY_PATTERN.test(c.secretAccessKey)) throw new ValidationException("a secret access key must be 43 to 64 characters of A-Z, a-z, 0-9, +, / and =");
+  if (!SECRET_ACCESS_KEY_PATTERN.test(c.secretAccessKey))
+    throw new ValidationException("a secret access key must be 43 to 64 characters of A-Z, a-z, 0-9, +, / and =");
 }
 
 /** The JSON the KMS console accepts when creating or updating an external key store. @public */

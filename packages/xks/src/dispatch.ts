@@ -7,13 +7,7 @@ import { handleGetKeyMetadata } from "./get-key-metadata.js";
 import { KEY_ID } from "./key-checks.js";
 import type { CompatibilityOptions } from "./metadata.js";
 import { routeXksRequest } from "./route.js";
-import {
-  parseDecryptRequest,
-  parseEncryptRequest,
-  parseGetHealthStatusRequest,
-  parseGetKeyMetadataRequest,
-  type XksRequestMetadata,
-} from "./schema.js";
+import { parseDecryptRequest, parseEncryptRequest, parseGetHealthStatusRequest, parseGetKeyMetadataRequest, type XksRequestMetadata } from "./schema.js";
 import { verifyXksSignature, type VerifySignatureOptions } from "./sigv4.js";
 import { DEFAULT_XKS_LIMITS, type XksKeyStore, type XksLimits, type XksOperation } from "./types.js";
 
@@ -107,7 +101,11 @@ export async function handleXksHttpRequest(req: XksHttpRequest, options: XksServ
       if (KEY_ID.test(route.keyId)) log.keyId = route.keyId;
       else log.keyIdInvalid = elide(route.keyId);
     }
-    const verified = await verifyXksSignature({ method: req.method, path: route.path, query: route.query, headers: req.headers, body: req.body }, store, options.verify);
+    const verified = await verifyXksSignature(
+      { method: req.method, path: route.path, query: route.query, headers: req.headers, body: req.body },
+      store,
+      options.verify,
+    );
     log.authenticated = true;
     log.accessKeyId = verified.accessKeyId;
     log.region = verified.region;
@@ -177,9 +175,10 @@ function describeCause(cause: unknown): string {
 function salvageRequestId(log: XksRequestLog, body: Uint8Array): void {
   if (body.length === 0 || body.length > 65536) return;
   try {
-    const md = (JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8")) as { requestMetadata?: Record<string, unknown> }).requestMetadata;
-    if (typeof md?.["kmsRequestId"] === "string") log.kmsRequestId = md["kmsRequestId"].slice(0, 200);
-    if (typeof md?.["kmsOperation"] === "string") log.kmsOperation = md["kmsOperation"].slice(0, 100);
+    const md = (JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8")) as { requestMetadata?: Record<string, unknown> })
+      .requestMetadata;
+    if (typeof md?.kmsRequestId === "string") log.kmsRequestId = md.kmsRequestId.slice(0, 200);
+    if (typeof md?.kmsOperation === "string") log.kmsOperation = md.kmsOperation.slice(0, 100);
   } catch {
     // not JSON: nothing to salvage
   }

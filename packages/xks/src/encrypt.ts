@@ -48,7 +48,8 @@ export async function handleEncrypt(keyId: string, req: EncryptRequest, crypto: 
   } catch (err) {
     throw toXksError(err);
   }
-  if (iv.length !== IV_BYTES || out.length !== req.plaintext.length + TAG_BYTES) throw new InternalException("the key manager returned output of an unexpected length");
+  if (iv.length !== IV_BYTES || out.length !== req.plaintext.length + TAG_BYTES)
+    throw new InternalException("the key manager returned output of an unexpected length");
   const ciphertext = out.subarray(0, out.length - TAG_BYTES);
   const tag = out.subarray(out.length - TAG_BYTES);
 

@@ -66,7 +66,7 @@ export abstract class XksError extends CiopError {
   static isXksError(value: unknown): value is XksError {
     if (!CiopError.isInstance(value)) return false;
     const name = (value as unknown as { errorName?: unknown }).errorName;
-    return typeof name === "string" && Object.prototype.hasOwnProperty.call(XKS_ERROR_STATUS, name);
+    return typeof name === "string" && Object.hasOwn(XKS_ERROR_STATUS, name);
   }
 }
 
@@ -75,37 +75,51 @@ type Opts = { cause?: unknown; details?: Record<string, unknown> };
 /** 400: the request body or a parameter is not valid. @public */
 export class ValidationException extends XksError {
   readonly errorName = "ValidationException" as const;
-  constructor(message: string, options?: Opts) { super("ERR_XKS_VALIDATION", message, options); }
+  constructor(message: string, options?: Opts) {
+    super("ERR_XKS_VALIDATION", message, options);
+  }
 }
 /** 401: the SigV4 signature is missing, malformed, stale or wrong. @public */
 export class AuthenticationFailedException extends XksError {
   readonly errorName = "AuthenticationFailedException" as const;
-  constructor(message: string, options?: Opts) { super("ERR_XKS_AUTHENTICATION", message, options); }
+  constructor(message: string, options?: Opts) {
+    super("ERR_XKS_AUTHENTICATION", message, options);
+  }
 }
 /** 403: secondary authorization refused the request. @public */
 export class AccessDeniedException extends XksError {
   readonly errorName = "AccessDeniedException" as const;
-  constructor(message: string, options?: Opts) { super("ERR_XKS_ACCESS_DENIED", message, options); }
+  constructor(message: string, options?: Opts) {
+    super("ERR_XKS_ACCESS_DENIED", message, options);
+  }
 }
 /** 404: the URI path is not one this proxy serves (for example an unknown prefix). @public */
 export class InvalidUriPathException extends XksError {
   readonly errorName = "InvalidUriPathException" as const;
-  constructor(message: string, options?: Opts) { super("ERR_XKS_URI_PATH", message, options); }
+  constructor(message: string, options?: Opts) {
+    super("ERR_XKS_URI_PATH", message, options);
+  }
 }
 /** 404: the external key is not in the store's allow-list or not in the HSM. @public */
 export class KeyNotFoundException extends XksError {
   readonly errorName = "KeyNotFoundException" as const;
-  constructor(message: string, options?: Opts) { super("ERR_KEY_NOT_FOUND", message, options); }
+  constructor(message: string, options?: Opts) {
+    super("ERR_KEY_NOT_FOUND", message, options);
+  }
 }
 /** 400: the external key (or its store) is disabled. @public */
 export class InvalidStateException extends XksError {
   readonly errorName = "InvalidStateException" as const;
-  constructor(message: string, options?: Opts) { super("ERR_KEY_DISABLED", message, options); }
+  constructor(message: string, options?: Opts) {
+    super("ERR_KEY_DISABLED", message, options);
+  }
 }
 /** 400: the key does not permit the requested operation. @public */
 export class InvalidKeyUsageException extends XksError {
   readonly errorName = "InvalidKeyUsageException" as const;
-  constructor(message: string, options?: Opts) { super("ERR_XKS_KEY_USAGE", message, options); }
+  constructor(message: string, options?: Opts) {
+    super("ERR_XKS_KEY_USAGE", message, options);
+  }
 }
 /** 400: ciphertext, IV, tag, AAD or metadata are corrupt or do not match. Fixed message. @public */
 export class InvalidCiphertextException extends XksError {
@@ -117,22 +131,30 @@ export class InvalidCiphertextException extends XksError {
 /** 501: an operation or a parameter size this proxy does not support. @public */
 export class UnsupportedOperationException extends XksError {
   readonly errorName = "UnsupportedOperationException" as const;
-  constructor(message: string, options?: Opts) { super("ERR_XKS_UNSUPPORTED", message, options); }
+  constructor(message: string, options?: Opts) {
+    super("ERR_XKS_UNSUPPORTED", message, options);
+  }
 }
 /** 429: request rate above the store's quota. Retryable. @public */
 export class ThrottlingException extends XksError {
   readonly errorName = "ThrottlingException" as const;
-  constructor(message: string, options?: Opts) { super("ERR_XKS_THROTTLED", message, options); }
+  constructor(message: string, options?: Opts) {
+    super("ERR_XKS_THROTTLED", message, options);
+  }
 }
 /** 503: the HSM did not answer in time. Retryable. @public */
 export class DependencyTimeoutException extends XksError {
   readonly errorName = "DependencyTimeoutException" as const;
-  constructor(message: string, options?: Opts) { super("ERR_TIMEOUT", message, options); }
+  constructor(message: string, options?: Opts) {
+    super("ERR_TIMEOUT", message, options);
+  }
 }
 /** 500: anything else that went wrong. Retryable. @public */
 export class InternalException extends XksError {
   readonly errorName = "InternalException" as const;
-  constructor(message = "internal error", options?: Opts) { super("ERR_INTERNAL", message, options); }
+  constructor(message = "internal error", options?: Opts) {
+    super("ERR_INTERNAL", message, options);
+  }
 }
 
 const CONSTRUCTORS: Readonly<Record<XksErrorName, new (message: string, options?: Opts) => XksError>> = {

@@ -62,7 +62,10 @@ export class HealthMonitor {
   private readonly unknown: EkmFleetMember["healthStatus"];
   private readonly now: () => number;
 
-  constructor(private readonly probe: () => Promise<EkmFleetMember["healthStatus"]>, options: HealthMonitorOptions = {}) {
+  constructor(
+    private readonly probe: () => Promise<EkmFleetMember["healthStatus"]>,
+    options: HealthMonitorOptions = {},
+  ) {
     this.maxAge = Math.min(options.maxAgeMs ?? 60_000, 60_000);
     this.fresh = Math.min(options.freshMs ?? 10_000, this.maxAge);
     this.budget = options.budgetMs ?? 200;
@@ -75,10 +78,16 @@ export class HealthMonitor {
     if (!this.running) {
       this.running = this.probe()
         .then(
-          (status) => { this.last = { status, at: this.now() }; },
-          () => { this.last = { status: "UNAVAILABLE", at: this.now() }; },
+          (status) => {
+            this.last = { status, at: this.now() };
+          },
+          () => {
+            this.last = { status: "UNAVAILABLE", at: this.now() };
+          },
         )
-        .finally(() => { this.running = undefined; });
+        .finally(() => {
+          this.running = undefined;
+        });
     }
     return this.running;
   }
@@ -104,7 +113,9 @@ export class HealthMonitor {
     let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([
       run.then(() => false),
-      new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), this.budget); }),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), this.budget);
+      }),
     ]);
     if (timer) clearTimeout(timer);
     const t2 = this.now();

@@ -29,7 +29,7 @@ export function routeXksRequest(method: string, rawTarget: string, stores: reado
   const q = rawTarget.indexOf("?");
   const path = q < 0 ? rawTarget : rawTarget.slice(0, q);
   const query = q < 0 ? "" : rawTarget.slice(q + 1);
-  const at = path.lastIndexOf(API + "/");
+  const at = path.lastIndexOf(`${API}/`);
   if (at < 0 || !path.startsWith("/") || path.length > 2048) throw new InvalidUriPathException("the URI path is not an XKS API path of this proxy");
   const prefix = canonicalPrefix(path.slice(0, at));
   const rest = path.slice(at + API.length + 1);
@@ -46,5 +46,7 @@ export function routeXksRequest(method: string, rawTarget: string, stores: reado
   const store = stores.find((s) => canonicalPrefix(s.uriPrefix) === prefix);
   if (!operation || !store) throw new InvalidUriPathException("the URI path is not an XKS API path of this proxy");
   if (method !== "POST") return { kind: "method-not-allowed", allow: "POST" };
-  return keyId === undefined ? { kind: "operation", operation: operation!, store, path, query } : { kind: "operation", operation: operation!, store, keyId, path, query };
+  return keyId === undefined
+    ? { kind: "operation", operation: operation!, store, path, query }
+    : { kind: "operation", operation: operation!, store, keyId, path, query };
 }

@@ -95,7 +95,7 @@ const OPTIONAL_METADATA = ["awsPrincipalArn", "kmsKeyArn", "awsSourceVpc", "awsS
  * @public
  */
 export function parseRequestMetadata(body: Json, operation: XksOperation): XksRequestMetadata {
-  const md = body["requestMetadata"];
+  const md = body.requestMetadata;
   if (!isObject(md)) throw new ValidationException("requestMetadata is required and must be an object");
   for (const f of REQUIRED_METADATA[operation]) requiredString(md, f, "requestMetadata");
   for (const f of OPTIONAL_METADATA) optionalString(md, f, "requestMetadata");

@@ -36,7 +36,9 @@ export interface VerifySignatureOptions {
    * Hash constructor for the signing-key derivation by @smithy/signature-v4 (default {@link NodeSha256}; pass
    * `Sha256` from `@aws-crypto/sha256-js` for a pure-JS one).
    */
-  sha256?: new (secret?: string | ArrayBuffer | ArrayBufferView) => {
+  sha256?: new (
+    secret?: string | ArrayBuffer | ArrayBufferView,
+  ) => {
     update(data: string | ArrayBuffer | ArrayBufferView): void;
     digest(): Promise<Uint8Array>;
     reset(): void;
@@ -120,7 +122,13 @@ function parseAmzDate(value: string): number | undefined {
   if (Number.isNaN(t)) return undefined;
   // Date.UTC rolls over (month 13, second 61): only a real calendar time is accepted
   const d = new Date(t);
-  return d.getUTCMonth() === +m[2]! - 1 && d.getUTCDate() === +m[3]! && d.getUTCHours() === +m[4]! && d.getUTCMinutes() === +m[5]! && d.getUTCSeconds() === +m[6]! ? t : undefined;
+  return d.getUTCMonth() === +m[2]! - 1 &&
+    d.getUTCDate() === +m[3]! &&
+    d.getUTCHours() === +m[4]! &&
+    d.getUTCMinutes() === +m[5]! &&
+    d.getUTCSeconds() === +m[6]!
+    ? t
+    : undefined;
 }
 
 /**
@@ -131,9 +139,18 @@ function parseAmzDate(value: string): number | undefined {
 const signingKeys = new WeakMap<XksCredential, Map<string, Buffer>>();
 const SIGNING_KEYS_PER_CREDENTIAL = 16;
 
-async function signingKeyFor(credential: XksCredential, sha256: NonNullable<VerifySignatureOptions["sha256"]>, date: string, region: string, service: string): Promise<Buffer> {
+async function signingKeyFor(
+  credential: XksCredential,
+  sha256: NonNullable<VerifySignatureOptions["sha256"]>,
+  date: string,
+  region: string,
+  service: string,
+): Promise<Buffer> {
   let byScope = signingKeys.get(credential);
-  if (!byScope) signingKeys.set(credential, (byScope = new Map()));
+  if (!byScope) {
+    byScope = new Map();
+    signingKeys.set(credential, byScope);
+  }
   const scope = `${date}/${region}/${service}`;
   const cached = byScope.get(scope);
   if (cached) return cached;
@@ -222,7 +239,9 @@ export async function verifyXksSignature(
   const bodyHash = hash("sha256", req.body, "hex");
   const declaredHash = signed.includes("x-amz-content-sha256") ? headers.get("x-amz-content-sha256") : undefined;
   if (declaredHash !== undefined && declaredHash !== bodyHash) return fail("x-amz-content-sha256 does not match the body");
-  const query = req.query ? getCanonicalQuery({ method: req.method, protocol: "https:", hostname: "", path: req.path, query: parseQuery(req.query), headers: {} }) : "";
+  const query = req.query
+    ? getCanonicalQuery({ method: req.method, protocol: "https:", hostname: "", path: req.path, query: parseQuery(req.query), headers: {} })
+    : "";
   const canonicalRequest = `${req.method}\n${req.path}\n${query}\n${canonicalHeaders}\n${parsed.signedHeadersText}\n${bodyHash}`;
 
   // The string to sign (task 2) and the signature (tasks 3-4) with the derived key of the scope.

@@ -32,8 +32,7 @@ describe("AAD layouts agree with an independent python implementation", () => {
     const ctm = Uint8Array.of(0xc1, 0x01);
     const ours = Buffer.from(buildSpecAad(aad, ctm)).toString("hex");
     const theirs = py(
-      "import struct;a=bytes(i&0xff for i in range(300));m=bytes([0xc1,1]);" +
-        "print((struct.pack('>H',len(a))+a+struct.pack('B',len(m))+m).hex())",
+      "import struct;a=bytes(i&0xff for i in range(300));m=bytes([0xc1,1]);" + "print((struct.pack('>H',len(a))+a+struct.pack('B',len(m))+m).hex())",
     );
     expect(ours).toBe(theirs);
     expect(Buffer.from(buildSpecAad(undefined, undefined)).toString("hex")).toBe("000000");
@@ -44,8 +43,7 @@ describe("AAD layouts agree with an independent python implementation", () => {
     const ctm = new Uint8Array(Buffer.from("abc"));
     const ours = Buffer.from(buildSampleProxyAad(aad, ctm)).toString("hex");
     const theirs = py(
-      "import struct,hashlib;a=b'project=nile';m=b'abc';" +
-        "print((struct.pack('>H',len(a))+hashlib.sha256(a).digest()+struct.pack('B',len(m))+m).hex())",
+      "import struct,hashlib;a=b'project=nile';m=b'abc';" + "print((struct.pack('>H',len(a))+hashlib.sha256(a).digest()+struct.pack('B',len(m))+m).hex())",
     );
     expect(ours).toBe(theirs);
     expect(Buffer.from(buildSampleProxyAad(undefined, undefined)).toString("hex")).toBe("000000");

@@ -14,7 +14,9 @@ test("1,300 encryptions (three pool draws) get 1,300 distinct 12-byte IVs, each 
     used.push(Buffer.from(iv).toString("hex"));
     return encrypt(keyId, iv, pt, aad);
   };
-  const req = parseEncryptRequest(JSON.stringify({ requestMetadata: md("Encrypt"), plaintext: Buffer.from("iv").toString("base64"), encryptionAlgorithm: "AES_GCM" }));
+  const req = parseEncryptRequest(
+    JSON.stringify({ requestMetadata: md("Encrypt"), plaintext: Buffer.from("iv").toString("base64"), encryptionAlgorithm: "AES_GCM" }),
+  );
   const seen = new Set<string>();
   for (let i = 0; i < 1300; i++) {
     const r = await handleEncrypt("k1", req, crypto, { keys: ["k1"] });

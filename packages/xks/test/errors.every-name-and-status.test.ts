@@ -1,13 +1,5 @@
 import { CiopError } from "@ciop/core";
-import {
-  XKS_ERROR_NAMES,
-  XKS_ERROR_STATUS,
-  XksError,
-  createXksError,
-  sanitizeErrorMessage,
-  toXksError,
-  InvalidCiphertextException,
-} from "../src/index.js";
+import { XKS_ERROR_NAMES, XKS_ERROR_STATUS, XksError, createXksError, sanitizeErrorMessage, toXksError, InvalidCiphertextException } from "../src/index.js";
 
 const EXPECTED: Record<string, number> = {
   ValidationException: 400,
@@ -44,7 +36,7 @@ describe("XKS error model", () => {
   });
 
   it("keeps errorMessage printable ASCII and under 512 characters", () => {
-    const e = createXksError("ValidationException", "é\n\t" + "x".repeat(2000));
+    const e = createXksError("ValidationException", `é\n\t${"x".repeat(2000)}`);
     const { errorMessage } = JSON.parse(e.toBody()) as { errorMessage: string };
     expect(errorMessage.length).toBeLessThan(512);
     expect(errorMessage).toMatch(/^[\x20-\x7e]*$/);

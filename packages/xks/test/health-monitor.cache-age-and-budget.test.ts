@@ -9,10 +9,13 @@ describe("HealthMonitor", () => {
   test("caps the cache age at the spec's 60 s and re-probes once results are stale", async () => {
     let now = 0;
     let probes = 0;
-    const m = new HealthMonitor(async () => {
-      probes++;
-      return "ACTIVE";
-    }, { maxAgeMs: 120_000, freshMs: 10_000, now: () => now });
+    const m = new HealthMonitor(
+      async () => {
+        probes++;
+        return "ACTIVE";
+      },
+      { maxAgeMs: 120_000, freshMs: 10_000, now: () => now },
+    );
     expect((await m.status()).status).toBe("ACTIVE");
     expect(probes).toBe(1);
     now = 5_000;

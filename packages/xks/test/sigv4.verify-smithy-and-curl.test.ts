@@ -38,7 +38,9 @@ describe("SigV4 verification against the smithy signer (as a client signs)", () 
 
   it("accepts any region when the store lists none", async () => {
     const headers = await clientSign({ path: PATH, body: BODY, region: "ap-south-2" });
-    await expect(verifyXksSignature({ method: "POST", path: PATH, headers, body: bytes(BODY) }, { credentials: store.credentials })).resolves.toMatchObject({ region: "ap-south-2" });
+    await expect(verifyXksSignature({ method: "POST", path: PATH, headers, body: bytes(BODY) }, { credentials: store.credentials })).resolves.toMatchObject({
+      region: "ap-south-2",
+    });
   });
 
   it("accepts the pure-JS Sha256 as the verifier hash too (same result as node:crypto)", async () => {
@@ -72,7 +74,10 @@ describe("SigV4 verification against the smithy signer (as a client signs)", () 
     const headers = await clientSign({ path: PATH, body: BODY });
     await expect401(verifyXksSignature({ method: "POST", path: PATH, headers, body: bytes(BODY.replace("AAAA", "AAAB")) }, store), /does not match/);
     await expect401(verifyXksSignature({ method: "POST", path: PATH.replace("k1", "k2"), headers, body: bytes(BODY) }, store), /does not match/);
-    await expect401(verifyXksSignature({ method: "POST", path: PATH, headers: { ...headers, host: "xks.example.com:8443" }, body: bytes(BODY) }, store), /does not match/);
+    await expect401(
+      verifyXksSignature({ method: "POST", path: PATH, headers: { ...headers, host: "xks.example.com:8443" }, body: bytes(BODY) }, store),
+      /does not match/,
+    );
     await expect401(verifyXksSignature({ method: "PUT", path: PATH, headers, body: bytes(BODY) }, store), /does not match/);
   });
 
@@ -85,14 +90,17 @@ describe("SigV4 verification against the smithy signer (as a client signs)", () 
 
   it("requires host and x-amz-date to be signed and rejects malformed headers", async () => {
     const headers = await clientSign({ path: PATH, body: BODY });
-    const withoutHost = { ...headers, authorization: headers["authorization"]!.replace("content-type;host;x-amz-date", "content-type;x-amz-date") };
+    const withoutHost = { ...headers, authorization: headers.authorization!.replace("content-type;host;x-amz-date", "content-type;x-amz-date") };
     await expect401(verifyXksSignature({ method: "POST", path: PATH, headers: withoutHost, body: bytes(BODY) }, store), /host/);
     const { authorization: _a, ...noAuth } = headers;
     await expect401(verifyXksSignature({ method: "POST", path: PATH, headers: noAuth, body: bytes(BODY) }, store), /missing/);
-    await expect401(verifyXksSignature({ method: "POST", path: PATH, headers: { ...headers, authorization: "Basic Zm9vOmJhcg==" }, body: bytes(BODY) }, store), /AWS4-HMAC-SHA256/);
+    await expect401(
+      verifyXksSignature({ method: "POST", path: PATH, headers: { ...headers, authorization: "Basic Zm9vOmJhcg==" }, body: bytes(BODY) }, store),
+      /AWS4-HMAC-SHA256/,
+    );
     const { "x-amz-date": _d, ...noDate } = headers;
     await expect401(verifyXksSignature({ method: "POST", path: PATH, headers: noDate, body: bytes(BODY) }, store), /x-amz-date/);
-    const badSig = { ...headers, authorization: headers["authorization"]!.replace(/Signature=[0-9a-f]+/, "Signature=" + "0".repeat(64)) };
+    const badSig = { ...headers, authorization: headers.authorization!.replace(/Signature=[0-9a-f]+/, `Signature=${"0".repeat(64)}`) };
     await expect401(verifyXksSignature({ method: "POST", path: PATH, headers: badSig, body: bytes(BODY) }, store), /does not match/);
   });
 
@@ -125,11 +133,18 @@ describe("SigV4 verification of requests signed by curl --aws-sigv4", () => {
   async function curl(path: string, region: string, user: string): Promise<NonNullable<typeof captured>> {
     captured = undefined;
     await run("curl", [
-      "-sS", "--http1.1", "-X", "POST",
-      "--aws-sigv4", `aws:amz:${region}:kms-xks-proxy`,
-      "--user", user,
-      "-H", "Content-Type: application/json",
-      "--data-binary", BODY,
+      "-sS",
+      "--http1.1",
+      "-X",
+      "POST",
+      "--aws-sigv4",
+      `aws:amz:${region}:kms-xks-proxy`,
+      "--user",
+      user,
+      "-H",
+      "Content-Type: application/json",
+      "--data-binary",
+      BODY,
       `http://localhost:${port}${path}`,
     ]);
     return captured!;

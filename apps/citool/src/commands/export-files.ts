@@ -3,7 +3,7 @@
  * key exists), writing the artefacts all or none, and the audit log's place.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { accessSync, closeSync, constants, existsSync, lstatSync, mkdirSync, openSync, renameSync, statSync, unlinkSync } from "node:fs";
+import { accessSync, closeSync, constants, existsSync, lstatSync, mkdirSync, openSync, renameSync, type Stats, statSync, unlinkSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { CiopError, writeFileAtomic } from "@ciop/core";
 import type { Artefact } from "@ciop/wrap";
@@ -27,7 +27,7 @@ export function displayPath(p: string, io: Io): string {
 }
 
 export function checkOutDir(dir: string): void {
-  let st;
+  let st: Stats;
   try {
     st = statSync(dir);
   } catch {
@@ -48,17 +48,21 @@ export function checkOutDir(dir: string): void {
 export function checkOutputFiles(files: readonly string[], outDir: string, force: boolean, io: Io): void {
   for (const name of files) {
     const p = join(outDir, name);
-    let st;
+    let st: Stats;
     try {
       st = lstatSync(p);
     } catch {
       continue; // not there: fine
     }
     if (!force) {
-      throw new CiopError("ERR_OUTPUT_EXISTS", `output file ${displayPath(p, io)} already exists; move it away or pass --force to replace it`, { details: { path: p } });
+      throw new CiopError("ERR_OUTPUT_EXISTS", `output file ${displayPath(p, io)} already exists; move it away or pass --force to replace it`, {
+        details: { path: p },
+      });
     }
     if (!st.isFile()) {
-      throw new CiopError("ERR_OUTPUT_EXISTS", `${displayPath(p, io)} exists and is not a regular file; --force replaces only files, so move it away`, { details: { path: p } });
+      throw new CiopError("ERR_OUTPUT_EXISTS", `${displayPath(p, io)} exists and is not a regular file; --force replaces only files, so move it away`, {
+        details: { path: p },
+      });
     }
   }
 }
@@ -139,7 +143,7 @@ export function ensureDir(dir: string, mode = 0o700): void {
   const missing: string[] = [];
   let cur = resolve(dir);
   for (;;) {
-    let st;
+    let st: Stats;
     try {
       st = statSync(cur);
     } catch (err) {
@@ -165,6 +169,9 @@ export function checkAuditLogWritable(settings: Settings): void {
     if (existsSync(path) && statSync(path).isDirectory()) throw Object.assign(new Error("is a directory"), { code: "EISDIR" });
     closeSync(openSync(path, "a", 0o600));
   } catch (err) {
-    throw new CiopError("ERR_CONFIG_INVALID", `audit log ${path} cannot be written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); choose another with --audit-log, or --audit-log off`);
+    throw new CiopError(
+      "ERR_CONFIG_INVALID",
+      `audit log ${path} cannot be written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); choose another with --audit-log, or --audit-log off`,
+    );
   }
 }

@@ -9,7 +9,16 @@
  */
 import { CiopError } from "@ciop/core";
 import type { Hsm } from "@ciop/hsm";
-import { hsmKeySource, runExport as runExportFlow, type ExportHooks, type ExportPlan, type ExportRequestInput, type KeySource, type ProviderModule } from "@ciop/wrap";
+import {
+  hsmKeySource,
+  runExport as runExportFlow,
+  type ExportHooks,
+  type ExportPlan,
+  type ExportRequestInput,
+  type KeySource,
+  type ProviderModule,
+  type RunExportResult,
+} from "@ciop/wrap";
 import { checkOptionsApply, flag, str, type ParsedArgs } from "../args.js";
 import { audit } from "../audit.js";
 import { loadSettings, type Settings } from "../config.js";
@@ -38,7 +47,9 @@ function parseExport(args: ParsedArgs, io: Io): ExportCommand {
   if (rest.length > 0) throw usageError(`too many arguments: ${rest.join(" ")} (usage: citool provider keyName wrapKey [wrapAlg])`);
   const missing = [provider === undefined ? "provider" : "", keyName === undefined ? "keyName" : "", wrapKey === undefined ? "wrapKey" : ""].filter(Boolean);
   if (missing.length > 0) {
-    throw usageError(`missing argument${missing.length > 1 ? "s" : ""}: ${missing.join(", ")} (usage: citool provider keyName wrapKey [wrapAlg]; see citool --help)`);
+    throw usageError(
+      `missing argument${missing.length > 1 ? "s" : ""}: ${missing.join(", ")} (usage: citool provider keyName wrapKey [wrapAlg]; see citool --help)`,
+    );
   }
   const settings = loadSettings(args, io);
   const module = findProvider(provider!);
@@ -46,10 +57,16 @@ function parseExport(args: ParsedArgs, io: Io): ExportCommand {
   const isAzure = module.names.includes(AZURE);
   if (azureKek !== undefined && !isAzure) throw usageError(`option -a/--azure-kek applies only to ${AZURE}, not to ${provider}`);
   if (isAzure && azureKek === undefined) {
-    throw new CiopError("ERR_KID_INVALID", `${AZURE} needs -a/--azure-kek: the key identifier URL of the key exchange key, e.g. https://myvault.vault.azure.net/keys/my-kek/<version>`);
+    throw new CiopError(
+      "ERR_KID_INVALID",
+      `${AZURE} needs -a/--azure-kek: the key identifier URL of the key exchange key, e.g. https://myvault.vault.azure.net/keys/my-kek/<version>`,
+    );
   }
   if (keyName!.length === 0 || /[/\\\0]/.test(keyName!) || keyName === "." || keyName === "..") {
-    throw new CiopError("ERR_KEY_NAME_INVALID", `key name ${JSON.stringify(keyName)} cannot be used: it names output files, so it must be non-empty and contain no / or \\`);
+    throw new CiopError(
+      "ERR_KEY_NAME_INVALID",
+      `key name ${JSON.stringify(keyName)} cannot be used: it names output files, so it must be non-empty and contain no / or \\`,
+    );
   }
   const wrappingKey = readWrappingKey(wrapKey!, io, flag(args, "allow-invalid-certificate"));
   const keyType = str(args, "key-type");
@@ -110,7 +127,10 @@ function exportHooks(cmd: ExportCommand, io: Io, state: { base?: AuditBase; writ
       // PKCS#11 has no attribute that stops a key from being wrapped (CKA_EXTRACTABLE cannot be set
       // back to true), so "disabled" (keys disable) is enforced by the flow, before any wrap.
       if (enabled === false) {
-        throw new CiopError("ERR_KEY_DISABLED", `key '${plan.keyName}' is disabled; citool does not export a disabled key (run 'citool keys enable ${plan.keyName}' first)`);
+        throw new CiopError(
+          "ERR_KEY_DISABLED",
+          `key '${plan.keyName}' is disabled; citool does not export a disabled key (run 'citool keys enable ${plan.keyName}' first)`,
+        );
       }
     },
     deliver(result) {
@@ -118,7 +138,13 @@ function exportHooks(cmd: ExportCommand, io: Io, state: { base?: AuditBase; writ
     },
     failed({ plan, error, created, discarded }) {
       const base = state.base!;
-      audit(settings, io, { operation: "export", ...base, keyCreated: created, outcome: "error", error: CiopError.isInstance(error) ? error.code : "ERR_INTERNAL" });
+      audit(settings, io, {
+        operation: "export",
+        ...base,
+        keyCreated: created,
+        outcome: "error",
+        error: CiopError.isInstance(error) ? error.code : "ERR_INTERNAL",
+      });
       // a failed export leaves no new key behind: the key was never delivered anywhere, and a later
       // run with other options may want another type under this name
       if (!created) return;
@@ -126,7 +152,10 @@ function exportHooks(cmd: ExportCommand, io: Io, state: { base?: AuditBase; writ
         audit(settings, io, { operation: "delete", ...base, outcome: "ok" });
         printWarning(io, `key '${plan.keyName}' was generated in the HSM before the export failed; it has been deleted again`);
       } else {
-        printWarning(io, `key '${plan.keyName}' was generated in the HSM before the export failed and could not be deleted; remove it with 'citool keys delete ${plan.keyName}'`);
+        printWarning(
+          io,
+          `key '${plan.keyName}' was generated in the HSM before the export failed and could not be deleted; remove it with 'citool keys delete ${plan.keyName}'`,
+        );
       }
     },
   };
@@ -140,12 +169,14 @@ export async function runExport(args: ParsedArgs, io: Io): Promise<number> {
   let hsm: Hsm | undefined;
   const openSource = async (plan: ExportPlan): Promise<KeySource> => {
     hsm = await openHsm(settings, io, {
-      onHostFallback: (e) => { fallbacks.push({ operation: e.operation, material: e.material, reason: e.reason }); },
+      onHostFallback: (e) => {
+        fallbacks.push({ operation: e.operation, material: e.material, reason: e.reason });
+      },
     });
     state.base = auditBase(plan, hsm);
     return withGenerationProgress(hsmKeySource(hsm), hsm, io, json);
   };
-  let result;
+  let result: RunExportResult;
   try {
     result = await runExportFlow(cmd.module, cmd.request, openSource, exportHooks(cmd, io, state));
   } finally {
@@ -168,7 +199,8 @@ export async function runExport(args: ParsedArgs, io: Io): Promise<number> {
 
   const warnings = [...plan.warnings];
   if (hostFallback) {
-    const note = "part of the wrap ran on the host: key material (the target or an ephemeral key protecting it) was in this process's memory for a moment and has been wiped";
+    const note =
+      "part of the wrap ran on the host: key material (the target or an ephemeral key protecting it) was in this process's memory for a moment and has been wiped";
     warnings.push(note);
     if (!json) printWarning(io, note);
   }
@@ -195,7 +227,7 @@ export async function runExport(args: ParsedArgs, io: Io): Promise<number> {
       "",
       ...written.flatMap((w) => [`  ${s.bold(displayPath(w.path, io))}  (${w.size} bytes, sha256 ${w.sha256})`, `      ${w.usage}`]),
     ];
-    io.out(lines.join("\n") + "\n");
+    io.out(`${lines.join("\n")}\n`);
   }
   return auditOk ? 0 : 1;
 }

@@ -89,7 +89,7 @@ export async function runInspect(args: ParsedArgs, io: Io): Promise<number> {
     out.push(`  ${f.provider}:`);
     for (const s of f.serves) out.push(`    ${s.algorithm ?? "(no wrapAlg)"}: ${s.keyTypes.join(", ")}`);
   }
-  io.out(out.join("\n") + "\n");
+  io.out(`${out.join("\n")}\n`);
   if (cert && !cert.validNow && !allowInvalid) {
     printWarning(io, "the certificate is not valid now; exports refuse it unless --allow-invalid-certificate is given");
   }

@@ -17,7 +17,7 @@ type Sub = (typeof SUBCOMMANDS)[number];
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  ")).join("\n") + "\n";
+  return `${rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  ")).join("\n")}\n`;
 }
 
 function keyJson(k: KeyInfo): Record<string, unknown> {
@@ -65,22 +65,33 @@ export async function runKeys(args: ParsedArgs, io: Io): Promise<number> {
     }
     const matches = all.filter((k) => k.name === name);
     const ciop = matches.filter((k) => k.createdByCiop);
-    if (matches.length === 0) throw new CiopError("ERR_KEY_NOT_FOUND", `no key named '${name}' on token '${tokenFacts(hsm).label}' (citool keys list shows the keys ciop created)`);
-    if (ciop.length === 0) throw new CiopError("ERR_KEY_NOT_CIOP", `key '${name}' on token '${tokenFacts(hsm).label}' was not created by ciop; citool only manages its own keys`);
+    if (matches.length === 0)
+      throw new CiopError("ERR_KEY_NOT_FOUND", `no key named '${name}' on token '${tokenFacts(hsm).label}' (citool keys list shows the keys ciop created)`);
+    if (ciop.length === 0)
+      throw new CiopError("ERR_KEY_NOT_CIOP", `key '${name}' on token '${tokenFacts(hsm).label}' was not created by ciop; citool only manages its own keys`);
     const key = ciop[0]!;
     if (s === "show") {
       if (json) printJson(io, { command: "keys show", token: tokenFacts(hsm), key: keyJson(key) });
       else {
-        io.out(table([
-          ["name", key.name], ["type", key.type], ["state", key.enabled ? "enabled" : "disabled"], ["id", key.id],
-          ["created by", "ciop"], ["extractable", String(key.extractable)], ["sensitive", String(key.sensitive)],
-          ["token", `${tokenFacts(hsm).label} (serial ${tokenFacts(hsm).serial})`],
-        ]));
+        io.out(
+          table([
+            ["name", key.name],
+            ["type", key.type],
+            ["state", key.enabled ? "enabled" : "disabled"],
+            ["id", key.id],
+            ["created by", "ciop"],
+            ["extractable", String(key.extractable)],
+            ["sensitive", String(key.sensitive)],
+            ["token", `${tokenFacts(hsm).label} (serial ${tokenFacts(hsm).serial})`],
+          ]),
+        );
       }
       return 0;
     }
     if (s === "delete" && !flag(args, "yes")) {
-      const answer = await io.prompt(`Delete ${key.type} key '${name}' from token '${tokenFacts(hsm).label}'? This cannot be undone; a cloud copy stays. Type the key name to confirm: `);
+      const answer = await io.prompt(
+        `Delete ${key.type} key '${name}' from token '${tokenFacts(hsm).label}'? This cannot be undone; a cloud copy stays. Type the key name to confirm: `,
+      );
       if (answer.trim() !== name) {
         io.err("Not deleted.\n");
         return 1;
@@ -96,7 +107,12 @@ export async function runKeys(args: ParsedArgs, io: Io): Promise<number> {
     }
     const ok = audit(settings, io, { operation: s, ...base, outcome: "ok" });
     const done = s === "delete" ? "deleted" : s === "enable" ? "enabled" : "disabled";
-    if (json) printJson(io, { command: `keys ${s}`, key: { ...keyJson(key), ...(s === "delete" ? { deleted: true } : { enabled: s === "enable" }) }, auditLog: settings.auditLog });
+    if (json)
+      printJson(io, {
+        command: `keys ${s}`,
+        key: { ...keyJson(key), ...(s === "delete" ? { deleted: true } : { enabled: s === "enable" }) },
+        auditLog: settings.auditLog,
+      });
     else io.out(`Key '${name}' ${done}.\n`);
     return ok ? 0 : 1;
   } finally {

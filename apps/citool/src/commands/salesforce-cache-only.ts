@@ -56,22 +56,41 @@ const MINE = {
 } as const;
 
 const ACCEPTED: OptionName[] = [
-  "help", "config", "debug", "json", "force", "allow-invalid-certificate", "audit-log",
-  "module", "ocs", "softcard", "module-protection", "hsm-lib", "token", "pin-file", "data-dir", "allow-host-fallback",
+  "help",
+  "config",
+  "debug",
+  "json",
+  "force",
+  "allow-invalid-certificate",
+  "audit-log",
+  "module",
+  "ocs",
+  "softcard",
+  "module-protection",
+  "hsm-lib",
+  "token",
+  "pin-file",
+  "data-dir",
+  "allow-host-fallback",
 ];
+
+/** node's parseArgs over this command's options; its errors become usage errors. */
+function parseOptions(argv: readonly string[], options: Record<string, { type: "string" | "boolean"; short?: string }>) {
+  try {
+    return parseArgs({ args: [...argv], options, allowPositionals: true, strict: true, tokens: true });
+  } catch (err) {
+    throw usageError(`salesforce-cache-only: ${(err as Error).message.replace(/\. To specify a positional argument.*$/s, "")}`);
+  }
+}
 
 function parse(argv: readonly string[]): { args: ParsedArgs; out?: string; jti?: string } {
   const options: Record<string, { type: "string" | "boolean"; short?: string }> = { ...MINE };
   for (const n of ACCEPTED) options[n] = OPTIONS[n] as { type: "string" | "boolean"; short?: string };
-  let parsed;
-  try {
-    parsed = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true, tokens: true });
-  } catch (err) {
-    throw usageError(`salesforce-cache-only: ${(err as Error).message.replace(/\. To specify a positional argument.*$/s, "")}`);
-  }
+  const parsed = parseOptions(argv, options);
   const values = parsed.values as Record<string, string | boolean | undefined>;
   const given: ParsedArgs["given"] = [];
-  for (const t of parsed.tokens ?? []) if (t.kind === "option" && (ACCEPTED as string[]).includes(t.name)) given.push({ name: t.name as OptionName, spelled: t.rawName });
+  for (const t of parsed.tokens ?? [])
+    if (t.kind === "option" && (ACCEPTED as string[]).includes(t.name)) given.push({ name: t.name as OptionName, spelled: t.rawName });
   const { out, jti, ...rest } = values;
   return {
     args: { values: rest as ParsedArgs["values"], positionals: parsed.positionals, given },
@@ -117,7 +136,7 @@ async function main(argv: readonly string[], io: Io): Promise<number> {
     const key = r.key;
     created = r.created;
     const res = await createCacheOnlyResponse({ hsm, key, kid, wrappingKey: cert.wrappingKey, ...(jti !== undefined ? { jti } : {}) });
-    const body = res.body + "\n";
+    const body = `${res.body}\n`;
     if (outPath !== undefined) writeFileAtomic(outPath, body, { overwrite: v.force === true, mode: 0o644 });
     const ok = audit(settings, io, {
       operation: "salesforce-cache-only",
@@ -149,7 +168,13 @@ async function main(argv: readonly string[], io: Io): Promise<number> {
     }
     return ok ? 0 : 1;
   } catch (err) {
-    audit(settings, io, { operation: "salesforce-cache-only", key: kid, provider: "salesforce-cache-only", outcome: "error", error: CiopError.isInstance(err) ? err.code : "ERR_INTERNAL" });
+    audit(settings, io, {
+      operation: "salesforce-cache-only",
+      key: kid,
+      provider: "salesforce-cache-only",
+      outcome: "error",
+      error: CiopError.isInstance(err) ? err.code : "ERR_INTERNAL",
+    });
     throw err;
   } finally {
     await hsm.close();
@@ -185,9 +210,15 @@ export async function runSalesforceCacheOnly(argv: readonly string[], io: Io): P
     return await main(argv, io);
   } catch (err) {
     const debug = argv.includes("--debug");
-    io.err(makeStyle(io, io.stderrIsTTY).red(formatError(err, debug)) + "\n");
+    io.err(`${makeStyle(io, io.stderrIsTTY).red(formatError(err, debug))}\n`);
     if (argv.includes("--json")) {
-      printJson(io, { error: { code: CiopError.isInstance(err) ? err.code : "ERR_INTERNAL", message: err instanceof Error ? err.message : String(err), exitCode: exitCodeFor(err) } });
+      printJson(io, {
+        error: {
+          code: CiopError.isInstance(err) ? err.code : "ERR_INTERNAL",
+          message: err instanceof Error ? err.message : String(err),
+          exitCode: exitCodeFor(err),
+        },
+      });
     }
     return exitCodeFor(err);
   }

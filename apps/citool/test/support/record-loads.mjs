@@ -9,6 +9,11 @@ const out = process.env.CIOP_RECORD_LOADS;
 if (out) {
   register("./record-loads-hooks.mjs", import.meta.url, { data: { out } });
   process.on("exit", () => {
-    appendFileSync(out, Object.keys(createRequire(import.meta.url).cache).map((f) => `${f}\n`).join(""));
+    appendFileSync(
+      out,
+      Object.keys(createRequire(import.meta.url).cache)
+        .map((f) => `${f}\n`)
+        .join(""),
+    );
   });
 }

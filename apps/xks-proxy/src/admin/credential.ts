@@ -31,7 +31,7 @@ export async function runCredential(argv: string[], io: AdminIo): Promise<number
   const cred = generateXksCredential();
   validateXksCredential(cred);
   const created = new Date().toISOString().replace(/\.\d+Z$/, "Z");
-  const jsonText = JSON.stringify({ accessKeyId: cred.accessKeyId, secretAccessKey: cred.secretAccessKey, created }) + "\n";
+  const jsonText = `${JSON.stringify({ accessKeyId: cred.accessKeyId, secretAccessKey: cred.secretAccessKey, created })}\n`;
   const tomlText =
     `# XKS proxy credential created ${created}\n` +
     `# ciop config: add to the store's credentials (two may be listed during a rotation)\n` +

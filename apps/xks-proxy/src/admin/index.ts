@@ -45,7 +45,16 @@ export async function runAdmin(argv: string[], io: AdminIo): Promise<number> {
         return await runSalesforceAdmin(rest, io);
       case "help": {
         const topic = rest[0];
-        const text = topic === "keys" ? KEYS_HELP : topic === "credential" ? CREDENTIAL_HELP : topic === "store-json" ? STORE_JSON_HELP : topic === undefined ? ADMIN_HELP : undefined;
+        const text =
+          topic === "keys"
+            ? KEYS_HELP
+            : topic === "credential"
+              ? CREDENTIAL_HELP
+              : topic === "store-json"
+                ? STORE_JSON_HELP
+                : topic === undefined
+                  ? ADMIN_HELP
+                  : undefined;
         if (topic === "salesforce") return await runSalesforceAdmin(["--help"], io);
         if (text === undefined) {
           io.err(`xks-proxy: no help for '${topic}'\n`);

@@ -20,7 +20,14 @@ const SUBCOMMANDS = ["create", "list", "enable", "disable"] as const;
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd()).join("\n") + "\n";
+  return `${rows
+    .map((r) =>
+      r
+        .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n")}\n`;
 }
 
 function clean(v: string): string {
@@ -55,7 +62,11 @@ export async function runKeys(argv: string[], io: AdminIo): Promise<number> {
     ...(sub === "create" || sub === "enable" ? { usage: { type: "string" } } : {}),
     ...(sub === "list" ? { all: { type: "boolean" } } : {}),
   } as const;
-  const args = parse(argv.slice(1), spec as typeof HELP_OPTION & typeof HSM_OPTIONS & { json: { type: "boolean" }; usage: { type: "string" }; all: { type: "boolean" } }, `keys ${sub}`);
+  const args = parse(
+    argv.slice(1),
+    spec as typeof HELP_OPTION & typeof HSM_OPTIONS & { json: { type: "boolean" }; usage: { type: "string" }; all: { type: "boolean" } },
+    `keys ${sub}`,
+  );
   if (args.values.help) {
     io.out(KEYS_HELP);
     return 0;
@@ -92,7 +103,21 @@ export async function runKeys(argv: string[], io: AdminIo): Promise<number> {
       const info = hsm.keyInfo(key);
       const state = proxyState(info, readUsage(hsm, key));
       if (json) {
-        io.out(JSON.stringify({ command: "keys create", token, key: { name: info.name, keySpec: "AES_256", id: info.id, enabled: state.enabled, usage: state.usage, sensitive: info.sensitive, extractable: info.extractable } }) + "\n");
+        io.out(
+          `${JSON.stringify({
+            command: "keys create",
+            token,
+            key: {
+              name: info.name,
+              keySpec: "AES_256",
+              id: info.id,
+              enabled: state.enabled,
+              usage: state.usage,
+              sensitive: info.sensitive,
+              extractable: info.extractable,
+            },
+          })}\n`,
+        );
       } else {
         io.out(
           `Created AES-256 key '${info.name}' on token '${token.label}' (serial ${token.serial}).\n` +
@@ -109,7 +134,8 @@ export async function runKeys(argv: string[], io: AdminIo): Promise<number> {
     if (found.length === 0) throw new CiopError("ERR_KEY_NOT_FOUND", `no key named '${name}' on token '${token.label}' ('xks-proxy keys list' shows the keys)`);
     const aes = found.filter((k) => k.type === "AES-256");
     if (aes.length === 0) throw new CiopError("ERR_KEY_TYPE_MISMATCH", `key '${name}' is ${found[0]!.type}, not an AES-256 XKS key`);
-    if (aes.length > 1) throw new CiopError("ERR_KEY_EXISTS", `token '${token.label}' holds ${aes.length} AES-256 keys named '${name}'; remove the duplicates first`);
+    if (aes.length > 1)
+      throw new CiopError("ERR_KEY_EXISTS", `token '${token.label}' holds ${aes.length} AES-256 keys named '${name}'; remove the duplicates first`);
     const info = aes[0]!;
     const key = hsm.findKey(name!);
     if (!key) throw new CiopError("ERR_KEY_NOT_FOUND", `key '${name}' vanished from token '${token.label}'`);
@@ -130,16 +156,26 @@ export async function runKeys(argv: string[], io: AdminIo): Promise<number> {
     const after = readUsage(hsm, key);
     const afterState = proxyState(info, after);
     if (json) {
-      io.out(JSON.stringify({ command: `keys ${sub}`, token, key: { name, enabled: afterState.enabled, usage: afterState.usage, createdByCiop: info.createdByCiop, changed } }) + "\n");
+      io.out(
+        `${JSON.stringify({
+          command: `keys ${sub}`,
+          token,
+          key: { name, enabled: afterState.enabled, usage: afterState.usage, createdByCiop: info.createdByCiop, changed },
+        })}\n`,
+      );
     } else if (!changed) {
       io.out(`Key '${name}' was already ${afterState.enabled ? `enabled (${afterState.usage})` : "disabled"}; nothing changed.\n`);
     } else {
-      io.out(`Key '${name}' is now ${afterState.enabled ? `enabled (${afterState.usage})` : "disabled"} in the HSM; proxies sharing token '${token.label}' follow within a second.\n`);
+      io.out(
+        `Key '${name}' is now ${afterState.enabled ? `enabled (${afterState.usage})` : "disabled"} in the HSM; proxies sharing token '${token.label}' follow within a second.\n`,
+      );
       if (!enable && beforeState.usage !== "encrypt-decrypt" && beforeState.usage !== "none") {
         io.out(`It was ${beforeState.usage}: re-enable it with 'xks-proxy keys enable ${name} --usage ${beforeState.usage}' to keep that restriction.\n`);
       }
       if (!enable && !info.createdByCiop) {
-        io.out(`ciop did not create this key, so the proxy reports it as having no usage (InvalidKeyUsageException) rather than disabled; either way it refuses every operation.\n`);
+        io.out(
+          `ciop did not create this key, so the proxy reports it as having no usage (InvalidKeyUsageException) rather than disabled; either way it refuses every operation.\n`,
+        );
       }
     }
     return 0;
@@ -159,7 +195,7 @@ function list(hsm: Hsm, config: AdminConfig | undefined, io: AdminIo, json: bool
   };
   if (json) {
     io.out(
-      JSON.stringify({
+      `${JSON.stringify({
         command: "keys list",
         token,
         keys: keys.map((k) => ({
@@ -172,7 +208,7 @@ function list(hsm: Hsm, config: AdminConfig | undefined, io: AdminIo, json: bool
           id: k.id,
           stores: storesOf(config, k.name),
         })),
-      }) + "\n",
+      })}\n`,
     );
     return 0;
   }
@@ -183,7 +219,15 @@ function list(hsm: Hsm, config: AdminConfig | undefined, io: AdminIo, json: bool
   const rows = [["NAME", "SPEC", "STATE", "USAGE", "CREATED BY", "STORES", "ID"]];
   for (const k of keys) {
     const st = stateOf(k);
-    rows.push([k.name, keySpecOf(k), st.enabled ? "enabled" : "disabled", st.usage, k.createdByCiop ? "ciop" : "other", storesOf(config, k.name).join(",") || "-", k.id || "-"]);
+    rows.push([
+      k.name,
+      keySpecOf(k),
+      st.enabled ? "enabled" : "disabled",
+      st.usage,
+      k.createdByCiop ? "ciop" : "other",
+      storesOf(config, k.name).join(",") || "-",
+      k.id || "-",
+    ]);
   }
   io.out(table(rows));
   return 0;

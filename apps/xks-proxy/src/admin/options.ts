@@ -39,7 +39,13 @@ export function parse<T extends Record<string, OptionSpec>>(argv: string[], spec
 
 /** Exactly `names.length` positionals, named in the message when missing or extra. */
 export function positionals(p: string[], names: string[], usage: string): string[] {
-  if (p.length < names.length) throw usageError(`missing ${names.slice(p.length).map((n) => `<${n}>`).join(" ")} (usage: ${usage})`);
+  if (p.length < names.length)
+    throw usageError(
+      `missing ${names
+        .slice(p.length)
+        .map((n) => `<${n}>`)
+        .join(" ")} (usage: ${usage})`,
+    );
   if (p.length > names.length) throw usageError(`unexpected argument '${p[names.length]}' (usage: ${usage})`);
   return p;
 }

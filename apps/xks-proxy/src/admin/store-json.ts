@@ -31,9 +31,11 @@ export async function runStoreJson(argv: string[], io: AdminIo): Promise<number>
   const wanted = args.values["access-key-id"];
   const cred = wanted === undefined ? store.credentials[store.credentials.length - 1]! : store.credentials.find((c) => c.accessKeyId === wanted);
   if (!cred) {
-    throw usageError(`store '${store.name}' has no credential with access key id '${wanted}' (it has: ${store.credentials.map((c) => c.accessKeyId).join(", ")})`);
+    throw usageError(
+      `store '${store.name}' has no credential with access key id '${wanted}' (it has: ${store.credentials.map((c) => c.accessKeyId).join(", ")})`,
+    );
   }
-  const text = JSON.stringify(xksConsoleConfiguration(store.uriPrefix, cred), null, 2) + "\n";
+  const text = `${JSON.stringify(xksConsoleConfiguration(store.uriPrefix, cred), null, 2)}\n`;
   if (args.values.out !== undefined) {
     writeFileAtomic(args.values.out, text, { mode: 0o600 });
     io.out(`Wrote the KMS console file for store '${store.name}' to ${args.values.out} (mode 0600; it holds the secret, delete it after the upload).\n`);

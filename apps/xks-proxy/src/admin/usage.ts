@@ -44,17 +44,25 @@ function internals(hsm: Hsm): HsmInternals {
 
 export function readUsage(hsm: Hsm, key: HsmKey): Usage {
   const i = internals(hsm);
-  const a = i.withHandle.call(hsm, key, (h: Buffer) => i.attrs.call(hsm, h, [CKA_ENCRYPT, CKA_DECRYPT], `reading the usage of '${key.name}'`)) as Map<number, Buffer>;
+  const a = i.withHandle.call(hsm, key, (h: Buffer) => i.attrs.call(hsm, h, [CKA_ENCRYPT, CKA_DECRYPT], `reading the usage of '${key.name}'`)) as Map<
+    number,
+    Buffer
+  >;
   return { encrypt: a.get(CKA_ENCRYPT)?.[0] === 1, decrypt: a.get(CKA_DECRYPT)?.[0] === 1 };
 }
 
 export function writeUsage(hsm: Hsm, key: HsmKey, u: Usage): void {
   const i = internals(hsm);
   i.withHandle.call(hsm, key, (h: Buffer) =>
-    i.setAttrs.call(hsm, h, [
-      { type: CKA_ENCRYPT, value: u.encrypt },
-      { type: CKA_DECRYPT, value: u.decrypt },
-    ], `setting the usage of '${key.name}'`),
+    i.setAttrs.call(
+      hsm,
+      h,
+      [
+        { type: CKA_ENCRYPT, value: u.encrypt },
+        { type: CKA_DECRYPT, value: u.decrypt },
+      ],
+      `setting the usage of '${key.name}'`,
+    ),
   );
 }
 

@@ -37,9 +37,9 @@ export async function fromAwsSampleToml(rawDoc: Table, dir: string, file?: strin
   cfg.metrics = { enabled: false };
   const inline: string[] = [];
   const unused: string[] = [];
-  const s = table(doc["server"], "[server]");
-  const sec = table(doc["security"], "[security]");
-  const tls = table(doc["tls"], "[tls]");
+  const s = table(doc.server, "[server]");
+  const sec = table(doc.security, "[security]");
+  const tls = table(doc.tls, "[tls]");
   const tlsOn = bool(sec, "is_tls_enabled", "security") ?? false;
   const mtlsOn = bool(sec, "is_mtls_enabled", "security") ?? false;
   if (bool(sec, "is_sigv4_auth_enabled", "security") === false) bad("security.is_sigv4_auth_enabled = false is not supported: ciop always verifies SigV4");
@@ -51,10 +51,10 @@ export async function fromAwsSampleToml(rawDoc: Table, dir: string, file?: strin
   // cannot do. Starting without it would let through requests that policy refuses, so that takes
   // an explicit choice outside the file (which stays as the sample proxy reads it).
   const secondary = str(sec, "secondary_auth", "security");
-  const polar = str(table(sec["oso"], "[security.oso]"), "polar_file_path", "security.oso");
+  const polar = str(table(sec.oso, "[security.oso]"), "polar_file_path", "security.oso");
   if (secondary !== undefined && secondary !== "") {
     const what = `security.secondary_auth = "${secondary}"${polar !== undefined ? ` (policy ${polar})` : ""}`;
-    if (env["XKS_PROXY_WITHOUT_SECONDARY_AUTH"] !== "1") {
+    if (env.XKS_PROXY_WITHOUT_SECONDARY_AUTH !== "1") {
       bad(
         `${what}: ciop cannot evaluate the sample proxy's Oso policies, and running without one would accept requests it refuses. ` +
           "Set XKS_PROXY_WITHOUT_SECONDARY_AUTH=1 to run without it, or move to ciop's TOML and list the callers of each store in allowed_principals",
@@ -72,7 +72,7 @@ export async function fromAwsSampleToml(rawDoc: Table, dir: string, file?: strin
     if (bytes.length > 20) bad("server.ciphertext_metadata_b64 decodes to more than 20 bytes");
     cfg.compat.sampleProxyMetadata = bytes;
   }
-  const ka = table(s["tcp_keepalive"], "[server.tcp_keepalive]");
+  const ka = table(s.tcp_keepalive, "[server.tcp_keepalive]");
   const kaSecs = num(ka, "tcp_keepalive_secs", "server.tcp_keepalive", 1, 86400);
   if (kaSecs !== undefined) cfg.server.tcpKeepAliveMs = kaSecs * 1000;
   unused.push(...noEffect(ka, "server.tcp_keepalive", ["tcp_keepalive_interval_secs", "tcp_keepalive_retries"]));
@@ -94,9 +94,9 @@ export async function fromAwsSampleToml(rawDoc: Table, dir: string, file?: strin
     bad("security.is_mtls_enabled needs is_tls_enabled");
   }
 
-  const p = table(doc["pkcs11"], "[pkcs11]");
+  const p = table(doc.pkcs11, "[pkcs11]");
   const fileLib = str(p, "PKCS11_HSM_MODULE", "pkcs11");
-  const lib = env["PKCS11_HSM_MODULE"] ?? fileLib;
+  const lib = env.PKCS11_HSM_MODULE ?? fileLib;
   if (lib !== undefined) cfg.hsm.library = lib;
   cfg.hsm.token = "#0"; // the sample proxy always uses the first slot with a token
   const pin = str(p, "user_pin", "pkcs11");
@@ -111,7 +111,7 @@ export async function fromAwsSampleToml(rawDoc: Table, dir: string, file?: strin
   num(p, "context_read_timeout_milli", "pkcs11");
   unused.push(...noEffect(p, "pkcs11", ["session_pool_timeout_milli", "session_eager_close", "context_read_timeout_milli"]));
 
-  const logger = table(doc["pkcs11_logger"], "[pkcs11_logger]");
+  const logger = table(doc.pkcs11_logger, "[pkcs11_logger]");
   const loggerEnv: Record<string, string> = {};
   for (const k of ["PKCS11_LOGGER_LIBRARY_PATH", "PKCS11_LOGGER_LOG_FILE_PATH", "PKCS11_LOGGER_FLAGS"]) {
     const v = str(logger, k, "pkcs11_logger");
@@ -119,19 +119,19 @@ export async function fromAwsSampleToml(rawDoc: Table, dir: string, file?: strin
   }
   if (Object.keys(loggerEnv).length > 0) cfg.hsm.env = loggerEnv;
 
-  const lim = table(doc["limits"], "[limits]");
+  const lim = table(doc.limits, "[limits]");
   const ptB64 = num(lim, "max_plaintext_in_base64", "limits", 1);
   const aadB64 = num(lim, "max_aad_in_base64", "limits", 1);
   if (ptB64 !== undefined) cfg.limits.maxPlaintextBytes = Math.max(DEFAULT_XKS_LIMITS.maxPlaintextBytes, Math.floor((ptB64 * 3) / 4));
   if (aadB64 !== undefined) cfg.limits.maxAadBytes = Math.min(65535, Math.max(DEFAULT_XKS_LIMITS.maxAadBytes, Math.floor((aadB64 * 3) / 4)));
 
   // ciop draws every IV from the host's CSPRNG: these HSM capabilities change nothing here
-  const caps = table(doc["hsm_capabilities"], "[hsm_capabilities]");
+  const caps = table(doc.hsm_capabilities, "[hsm_capabilities]");
   bool(caps, "can_generate_iv", "hsm_capabilities");
   bool(caps, "is_zero_iv_required", "hsm_capabilities");
   unused.push(...noEffect(caps, "hsm_capabilities", ["can_generate_iv", "is_zero_iv_required"]));
 
-  const tr = table(doc["tracing"], "[tracing]");
+  const tr = table(doc.tracing, "[tracing]");
   const lvl = str(tr, "level", "tracing")?.toLowerCase();
   if (lvl !== undefined) cfg.logging.level = lvl === "trace" || lvl === "debug" ? "debug" : lvl === "warn" ? "warn" : lvl === "error" ? "error" : "info";
   bool(tr, "is_stdout_writer_enabled", "tracing");
@@ -140,7 +140,7 @@ export async function fromAwsSampleToml(rawDoc: Table, dir: string, file?: strin
   // ciop writes its JSON log lines to stdout here (ciop's TOML has [logging] file)
   unused.push(...noEffect(tr, "tracing", ["is_stdout_writer_enabled", "is_file_writer_enabled", "directory", "file_prefix", "rotation_kind"]));
 
-  const stores = doc["external_key_stores"];
+  const stores = doc.external_key_stores;
   if (!Array.isArray(stores)) bad("[[external_key_stores]] is required");
   for (const [i, raw] of (stores as unknown[]).entries()) {
     const where = `external_key_stores[${i}]`;

@@ -137,13 +137,19 @@ function checkListenerPorts(cfg: ProxyConfig): void {
 }
 
 /** Normalises ciop's own TOML; the sections of `groups` are handed to their route groups. */
-export async function fromCiopToml(rawDoc: Table, dir: string, file?: string, env: NodeJS.ProcessEnv = process.env, groups: readonly RouteGroupRegistration[] = []): Promise<ProxyConfig> {
+export async function fromCiopToml(
+  rawDoc: Table,
+  dir: string,
+  file?: string,
+  env: NodeJS.ProcessEnv = process.env,
+  groups: readonly RouteGroupRegistration[] = [],
+): Promise<ProxyConfig> {
   // a route group's section is validated strictly by the group (its registration), not here
   const tracker = track(rawDoc, new Set(groups.map((g) => g.section)));
   const doc = tracker.doc;
   const cfg = defaults(dir, file, "ciop");
   const notes: ParseNotes = { inline: [], warnings: [] };
-  const s = table(doc["server"], "[server]");
+  const s = table(doc.server, "[server]");
   cfg.server.ip = str(s, "ip", "server") ?? cfg.server.ip;
   cfg.server.port = num(s, "port", "server", 0, 65535) ?? cfg.server.port;
   cfg.server.keepAliveTimeoutMs = (num(s, "keep_alive_timeout_secs", "server", 1, 86400) ?? cfg.server.keepAliveTimeoutMs / 1000) * 1000;
@@ -154,7 +160,7 @@ export async function fromCiopToml(rawDoc: Table, dir: string, file?: string, en
   cfg.server.maxConnectionsPerSource = num(s, "max_connections_per_source", "server", 0, 1_000_000) ?? cfg.server.maxConnectionsPerSource;
   cfg.server.unauthenticatedRpsPerSource = num(s, "unauthenticated_rps_per_source", "server", 0, 1_000_000) ?? cfg.server.unauthenticatedRpsPerSource;
   cfg.server.unauthenticatedBurstPerSource = num(s, "unauthenticated_burst_per_source", "server", 1, 1_000_000) ?? cfg.server.unauthenticatedBurstPerSource;
-  if (s["processes"] === "auto") cfg.server.processes = Math.min(64, Math.max(1, availableParallelism()));
+  if (s.processes === "auto") cfg.server.processes = Math.min(64, Math.max(1, availableParallelism()));
   else {
     const processes = num(s, "processes", "server", 1, 64);
     if (processes !== undefined) {
@@ -162,12 +168,12 @@ export async function fromCiopToml(rawDoc: Table, dir: string, file?: string, en
       cfg.server.processes = processes;
     }
   }
-  const ping = table(s["ping"], "[server.ping]");
+  const ping = table(s.ping, "[server.ping]");
   cfg.server.ping = bool(ping, "enabled", "server.ping") ?? true;
   const pingPort = num(ping, "port", "server.ping", 0, 65535);
   if (pingPort !== undefined) cfg.server.pingPort = pingPort;
-  if (s["tls"] !== undefined) {
-    const t = table(s["tls"], "[server.tls]");
+  if (s.tls !== undefined) {
+    const t = table(s.tls, "[server.tls]");
     const certFile = resolvePath(dir, str(t, "cert_file", "server.tls"));
     const keyFile = resolvePath(dir, str(t, "key_file", "server.tls"));
     const ca = resolvePath(dir, str(t, "client_ca_file", "server.tls"));
@@ -182,7 +188,7 @@ export async function fromCiopToml(rawDoc: Table, dir: string, file?: string, en
     cfg.server.tls = tls;
   }
 
-  const h = table(doc["hsm"], "[hsm]");
+  const h = table(doc.hsm, "[hsm]");
   const lib = str(h, "library", "hsm");
   if (lib !== undefined) cfg.hsm.library = lib;
   const token = str(h, "token", "hsm");
@@ -198,29 +204,29 @@ export async function fromCiopToml(rawDoc: Table, dir: string, file?: string, en
     if (mode !== "auto" && mode !== "async" && mode !== "sync") bad('hsm.call_mode must be "auto", "async" or "sync"');
     cfg.hsm.callMode = mode;
   }
-  const copies = h["session_key_copies"];
+  const copies = h.session_key_copies;
   if (copies !== undefined) {
     if (copies !== "auto" && typeof copies !== "boolean") bad('hsm.session_key_copies must be "auto", true or false');
     cfg.hsm.sessionKeyCopies = copies as "auto" | boolean;
   }
 
-  const hl = table(doc["health"], "[health]");
+  const hl = table(doc.health, "[health]");
   cfg.health.keyName = str(hl, "key", "health") ?? cfg.health.keyName;
   cfg.health.createKey = bool(hl, "create_key", "health") ?? cfg.health.createKey;
   cfg.health.fleetSize = num(hl, "fleet_size", "health", 1, 10_000) ?? cfg.health.fleetSize;
   cfg.health.vendor = str(hl, "vendor", "health") ?? cfg.health.vendor;
   cfg.health.intervalMs = (num(hl, "interval_secs", "health", 1, 55) ?? cfg.health.intervalMs / 1000) * 1000;
 
-  const c = table(doc["compat"], "[compat]");
+  const c = table(doc.compat, "[compat]");
   cfg.compat.sampleProxyAad = bool(c, "sample_proxy_aad", "compat") ?? false;
   const md = str(c, "sample_proxy_metadata_b64", "compat");
   if (md !== undefined && md !== "") cfg.compat.sampleProxyMetadata = decodeB64(md, "compat.sample_proxy_metadata_b64");
 
-  const l = table(doc["limits"], "[limits]");
+  const l = table(doc.limits, "[limits]");
   cfg.limits.maxPlaintextBytes = num(l, "max_plaintext_bytes", "limits", 4300, 1 << 20) ?? cfg.limits.maxPlaintextBytes;
   cfg.limits.maxAadBytes = num(l, "max_aad_bytes", "limits", 8192, 65535) ?? cfg.limits.maxAadBytes;
 
-  const lg = table(doc["logging"], "[logging]");
+  const lg = table(doc.logging, "[logging]");
   const level = str(lg, "level", "logging");
   if (level !== undefined) {
     if (!["debug", "info", "warn", "error"].includes(level)) bad("logging.level must be debug, info, warn or error");
@@ -229,7 +235,7 @@ export async function fromCiopToml(rawDoc: Table, dir: string, file?: string, en
   const logFile = resolvePath(dir, str(lg, "file", "logging"));
   if (logFile !== undefined) cfg.logging.file = logFile;
 
-  const m = table(doc["metrics"], "[metrics]");
+  const m = table(doc.metrics, "[metrics]");
   cfg.metrics.enabled = bool(m, "enabled", "metrics") ?? true;
   const mip = str(m, "ip", "metrics");
   if (mip !== undefined) {
@@ -243,7 +249,7 @@ export async function fromCiopToml(rawDoc: Table, dir: string, file?: string, en
     delete cfg.metrics.defaultPort;
   }
 
-  const stores = doc["stores"];
+  const stores = doc.stores;
   if (stores !== undefined && !Array.isArray(stores)) bad("[[stores]] must be an array of tables");
   for (const [i, raw] of ((stores ?? []) as unknown[]).entries()) {
     const where = `stores[${i}]`;
@@ -256,7 +262,7 @@ export async function fromCiopToml(rawDoc: Table, dir: string, file?: string, en
     const burst = num(st, "rate_limit_burst", where, 1, 10_000_000);
     const principals = strList(st, "allowed_principals", where);
     const allowWeakKeys = bool(st, "allow_weak_keys", where) ?? false;
-    const creds = st["credentials"];
+    const creds = st.credentials;
     if (!Array.isArray(creds)) bad(`${where}: [[stores.credentials]] (one or two) is required`);
     const credentials: XksCredential[] = [];
     for (const [j, cr] of (creds as unknown[]).entries()) {
@@ -273,10 +279,11 @@ export async function fromCiopToml(rawDoc: Table, dir: string, file?: string, en
     if (allowWeakKeys) store.allowWeakKeys = true;
     cfg.stores.push(store);
   }
-  if (doc["fleet"] !== undefined) {
-    const fl = table(doc["fleet"], "[fleet]");
+  if (doc.fleet !== undefined) {
+    const fl = table(doc.fleet, "[fleet]");
     const redisUrl = str(fl, "redis_url", "fleet");
-    if (redisUrl === undefined || !/^rediss?:\/\/[^\s/]+(\/\d{0,2})?$/.test(redisUrl)) bad("fleet.redis_url must be redis://[user:password@]host:port[/db] or rediss://... (Redis or Valkey)");
+    if (redisUrl === undefined || !/^rediss?:\/\/[^\s/]+(\/\d{0,2})?$/.test(redisUrl))
+      bad("fleet.redis_url must be redis://[user:password@]host:port[/db] or rediss://... (Redis or Valkey)");
     if (/^rediss?:\/\/[^@/]*:[^@/]+@/.test(redisUrl)) notes.inline.push("fleet.redis_url (password)");
     const keyPrefix = str(fl, "key_prefix", "fleet") ?? "ciop-xks";
     if (!/^[A-Za-z0-9._:-]{1,64}$/.test(keyPrefix)) bad("fleet.key_prefix must be 1-64 characters of A-Z a-z 0-9 . _ : -");
@@ -318,7 +325,9 @@ export async function parseConfigText(text: string, options: ConfigReadOptions &
     bad(`${options.file ?? "config"}: not valid TOML: ${(err as Error).message.split("\n")[0]}`);
   }
   const dir = options.dir ?? (options.file ? path.dirname(options.file) : process.cwd());
-  return isAwsSampleSettings(doc) ? fromAwsSampleToml(doc, dir, options.file, options.env) : fromCiopToml(doc, dir, options.file, options.env, options.routeGroups);
+  return isAwsSampleSettings(doc)
+    ? fromAwsSampleToml(doc, dir, options.file, options.env)
+    : fromCiopToml(doc, dir, options.file, options.env, options.routeGroups);
 }
 
 /**

@@ -15,6 +15,6 @@ export interface ConfigPath {
  * variable), else ./xks-proxy.toml. An empty variable counts as unset.
  */
 export function resolveConfigPath(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): ConfigPath {
-  const named = flag ?? (env["XKS_PROXY_CONFIG"] || undefined) ?? (env["XKS_PROXY_SETTINGS_TOML"] || undefined);
+  const named = flag ?? (env.XKS_PROXY_CONFIG || undefined) ?? (env.XKS_PROXY_SETTINGS_TOML || undefined);
   return { file: path.resolve(named ?? DEFAULT_CONFIG_FILE), explicit: named !== undefined };
 }

@@ -23,7 +23,9 @@ export function checkSecretFile(file: string, what: string): string | undefined 
     bad(`${what}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   if ((mode & 0o022) !== 0) {
-    bad(`${what}: ${file} is ${mode & 0o002 ? "world" : "group"}-writable (mode ${octal(mode)}); anyone who can write it chooses the secret. Run chmod go-w on it (0600 or 0640 is right)`);
+    bad(
+      `${what}: ${file} is ${mode & 0o002 ? "world" : "group"}-writable (mode ${octal(mode)}); anyone who can write it chooses the secret. Run chmod go-w on it (0600 or 0640 is right)`,
+    );
   }
   if ((mode & 0o004) !== 0) return `${what}: ${file} is readable by every user on this host (mode ${octal(mode)}); restrict it with chmod o-r (0600 or 0640)`;
   return undefined;
@@ -42,9 +44,13 @@ export function checkConfigFile(file: string, inlineSecrets: readonly string[], 
   } catch {
     return []; // it was just read; a race with a rename is the reader's business
   }
-  if ((mode & 0o002) !== 0) bad(`the configuration file ${file} is world-writable (mode ${octal(mode)}): anyone on this host could change credentials and key allow-lists. Run chmod o-w on it`);
+  if ((mode & 0o002) !== 0)
+    bad(
+      `the configuration file ${file} is world-writable (mode ${octal(mode)}): anyone on this host could change credentials and key allow-lists. Run chmod o-w on it`,
+    );
   const out: string[] = [];
-  if ((mode & 0o020) !== 0) out.push(`the configuration file ${file} is group-writable (mode ${octal(mode)}): members of its group can change credentials and key allow-lists`);
+  if ((mode & 0o020) !== 0)
+    out.push(`the configuration file ${file} is group-writable (mode ${octal(mode)}): members of its group can change credentials and key allow-lists`);
   if ((mode & 0o004) !== 0 && inlineSecrets.length > 0) {
     out.push(
       `the configuration file ${file} is readable by every user on this host (mode ${octal(mode)}) and holds secrets inline (${inlineSecrets.join(", ")}): ` +

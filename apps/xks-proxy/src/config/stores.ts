@@ -39,11 +39,13 @@ export function checkStores(stores: StoreConfig[]): void {
     for (const c of s.credentials) {
       // an access key id must map to exactly one secret (it may serve several stores)
       const known = secrets.get(c.accessKeyId);
-      if (known !== undefined && known !== c.secretAccessKey) bad(`access key id ${c.accessKeyId} is configured with two different secrets (stores ${akids.get(c.accessKeyId)} and ${s.name})`);
+      if (known !== undefined && known !== c.secretAccessKey)
+        bad(`access key id ${c.accessKeyId} is configured with two different secrets (stores ${akids.get(c.accessKeyId)} and ${s.name})`);
       secrets.set(c.accessKeyId, c.secretAccessKey);
       akids.set(c.accessKeyId, s.name);
     }
-    if (s.credentials.length === 2 && s.credentials[0]!.accessKeyId === s.credentials[1]!.accessKeyId) bad(`key store '${s.name}': the two credentials share an access key id`);
+    if (s.credentials.length === 2 && s.credentials[0]!.accessKeyId === s.credentials[1]!.accessKeyId)
+      bad(`key store '${s.name}': the two credentials share an access key id`);
     for (const k of s.keys) if (!KEY_ID.test(k)) bad(`key store '${s.name}': key id '${k}' must be 1-128 characters of A-Z a-z 0-9 . _ -`);
   }
 }
@@ -56,7 +58,9 @@ export function checkStores(stores: StoreConfig[]): void {
 export function checkReservedStoreKeys(cfg: ProxyConfig, groups: readonly RouteGroupRegistration[]): void {
   for (const s of cfg.stores) {
     if (s.keys.includes(cfg.health.keyName)) {
-      bad(`key store '${s.name}': keys lists '${cfg.health.keyName}', the deep-health key ([health] key): the proxy uses it on its own and never hands it to KMS. Remove it from keys, or choose another [health] key`);
+      bad(
+        `key store '${s.name}': keys lists '${cfg.health.keyName}', the deep-health key ([health] key): the proxy uses it on its own and never hands it to KMS. Remove it from keys, or choose another [health] key`,
+      );
     }
   }
   for (const g of groups) {

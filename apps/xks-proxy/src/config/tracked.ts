@@ -123,7 +123,8 @@ export function refuseUnread(tracker: Tracker, format = "configuration"): void {
       const accepted = [...t.read].sort();
       const near = nearest(key, accepted);
       const isTableValue = isTable(t.raw[key]) || (Array.isArray(t.raw[key]) && (t.raw[key] as unknown[]).some(isTable));
-      const what = t.path === "" ? (isTableValue ? `unknown table [${key}]` : `unknown top-level key '${key}'`) : `unknown key '${key}' in ${t.header} (${t.path}.${key})`;
+      const what =
+        t.path === "" ? (isTableValue ? `unknown table [${key}]` : `unknown top-level key '${key}'`) : `unknown key '${key}' in ${t.header} (${t.path}.${key})`;
       const hint = near !== undefined ? `; did you mean '${near}'?` : "";
       const list = accepted.length > 0 ? ` Accepted ${t.path === "" ? "at the top level" : `in ${t.header}`}: ${accepted.join(", ")}.` : "";
       bad(`${format}: ${what}${hint} Unknown keys are refused, never ignored.${list}`);

@@ -208,7 +208,20 @@ export const PROXY_MODEL = `ciop-xks-proxy ${VERSION}`;
 export function defaults(dir: string, file: string | undefined, format: ProxyConfig["source"]["format"]): ProxyConfig {
   return {
     source: { ...(file !== undefined ? { file } : {}), format, dir },
-    server: { ip: "0.0.0.0", port: 8443, ping: true, keepAliveTimeoutMs: 330_000, tcpKeepAliveMs: 60_000, maxBodyBytes: 64 * 1024, fastPath: true, processes: 1, maxConnections: 4096, maxConnectionsPerSource: 256, unauthenticatedRpsPerSource: 10, unauthenticatedBurstPerSource: 100 },
+    server: {
+      ip: "0.0.0.0",
+      port: 8443,
+      ping: true,
+      keepAliveTimeoutMs: 330_000,
+      tcpKeepAliveMs: 60_000,
+      maxBodyBytes: 64 * 1024,
+      fastPath: true,
+      processes: 1,
+      maxConnections: 4096,
+      maxConnectionsPerSource: 256,
+      unauthenticatedRpsPerSource: 10,
+      unauthenticatedBurstPerSource: 100,
+    },
     hsm: { sessionPool: 4, timeoutMs: 200, keyStateTtlMs: 500, callMode: "auto", sessionKeyCopies: "auto", allowHostFallback: false },
     stores: [],
     health: { keyName: "ciop-xks-health", createKey: true, fleetSize: 1, vendor: "ciop", model: PROXY_MODEL, intervalMs: 15_000 },

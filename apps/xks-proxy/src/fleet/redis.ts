@@ -49,7 +49,13 @@ export class FleetRedis {
     const from = this.state;
     this.state = next;
     if (next === "up") this.log("info", { msg: "fleet-redis-connected", redis: this.where, ...(from === "down" ? { recovered: true } : {}) });
-    else this.log("warn", { msg: "fleet-redis-unavailable", redis: this.where, error: (why ?? "").slice(0, 200), effect: "Salesforce callouts with a nonce get 503; store rate limits are enforced locally (1/fleet_size each)" });
+    else
+      this.log("warn", {
+        msg: "fleet-redis-unavailable",
+        redis: this.where,
+        error: (why ?? "").slice(0, 200),
+        effect: "Salesforce callouts with a nonce get 503; store rate limits are enforced locally (1/fleet_size each)",
+      });
   }
 
   /** True while commands can be sent. */

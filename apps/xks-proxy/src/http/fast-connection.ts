@@ -65,7 +65,8 @@ export class FastConnection {
     if (this.phase === "idle") this.beginRequest(Date.now());
     else if ((this.phase === "head" || this.phase === "body") && ++this.requestPieces > MAX_REQUEST_PIECES) {
       // a request dribbling in: node's incremental parser is the better reader for that
-      return this.handOff();
+      this.handOff();
+      return;
     }
     if (this.phase === "busy") {
       // pipelined bytes beyond one request's worth wait in the kernel, not in memory
@@ -93,16 +94,23 @@ export class FastConnection {
   private pump(fromSocket = false): void {
     if (this.phase === "busy" || this.phase === "closing" || this.handedOff) return;
     const buf = this.pending;
-    if (buf === null) return this.waitForMore();
+    if (buf === null) {
+      this.waitForMore();
+      return;
+    }
     const o = this.http.options;
     const max = this.http.maxHeaderBytes;
     const end = buf.indexOf(CRLFCRLF);
     if (end < 0) {
       // too long, or line ends other than CRLF (node answers those at once): node's to answer
-      if (buf.length > max || hasBareLineEnd(buf)) return this.handOff();
-      return this.waitForMore();
+      if (buf.length > max || hasBareLineEnd(buf)) this.handOff();
+      else this.waitForMore();
+      return;
     }
-    if (end > max) return this.handOff();
+    if (end > max) {
+      this.handOff();
+      return;
+    }
     const head = parseRequestHead(buf.toString("latin1", 0, end), o.maxBodyBytes);
     let accepted = false;
     try {
@@ -110,12 +118,16 @@ export class FastConnection {
     } catch (err) {
       o.onError?.(err);
     }
-    if (!head || !accepted) return this.handOff();
+    if (!head || !accepted) {
+      this.handOff();
+      return;
+    }
     const total = end + 4 + head.contentLength;
     if (buf.length < total) {
       this.phase = "body";
       this.deadline = this.requestStart + o.requestTimeoutMs;
-      return this.waitForMore();
+      this.waitForMore();
+      return;
     }
     const body = buf.subarray(end + 4, total);
     this.pending = buf.length === total ? null : buf.subarray(total);
@@ -205,7 +217,10 @@ export class FastConnection {
 
   /** After a response: close, or go on with the next request (pipelined bytes may be waiting). */
   private next(close: boolean): void {
-    if (close || this.http.closing) return this.end();
+    if (close || this.http.closing) {
+      this.end();
+      return;
+    }
     const now = Date.now();
     if (this.pending === null) {
       this.phase = "idle";

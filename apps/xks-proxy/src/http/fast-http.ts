@@ -45,7 +45,15 @@ export interface FastHttpOptions {
    * names are lower case, values trimmed, as node gives them. `receivedAt`: when the whole request
    * had been read (`process.hrtime.bigint()`), which can be earlier in the turn than this call.
    */
-  handle(method: string, target: string, headers: Record<string, string>, body: Buffer, respond: (r: FastResponse) => void, receivedAt: bigint, remoteAddress: string | undefined): Promise<void>;
+  handle(
+    method: string,
+    target: string,
+    headers: Record<string, string>,
+    body: Buffer,
+    respond: (r: FastResponse) => void,
+    receivedAt: bigint,
+    remoteAddress: string | undefined,
+  ): Promise<void>;
   /** Receives a connection (as a Duplex, unread bytes first) the fast path declined. */
   handOff(stream: Duplex): void;
   /** Largest request body (bytes); a larger declared body is handed off. */

@@ -79,7 +79,7 @@ export function parseRequestHead(head: string, maxBodyBytes: number): ParsedHead
     if (key in headers || DECLINED_HEADERS.has(key)) return undefined;
     headers[key] = value;
   }
-  if (headers["host"] === undefined) return undefined;
+  if (headers.host === undefined) return undefined;
   let contentLength = 0;
   const cl = headers["content-length"];
   if (cl !== undefined) {
@@ -87,7 +87,7 @@ export function parseRequestHead(head: string, maxBodyBytes: number): ParsedHead
     contentLength = Number(cl);
     if (contentLength > maxBodyBytes) return undefined;
   }
-  const connection = headers["connection"]?.toLowerCase();
+  const connection = headers.connection?.toLowerCase();
   let close = false;
   if (connection !== undefined) {
     for (const t of connection.split(",")) {

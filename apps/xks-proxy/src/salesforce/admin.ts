@@ -118,7 +118,7 @@ async function load(values: Values): Promise<Loaded> {
     if (explicit || !/cannot read the configuration file/.test((err as Error).message)) throw err;
   }
   const configDir = proxy?.source.dir ?? process.cwd();
-  const sf = parseSalesforceSection(proxy?.routeGroups["salesforce"] ?? {}, configDir, { requireAuth: false });
+  const sf = parseSalesforceSection(proxy?.routeGroups.salesforce ?? {}, configDir, { requireAuth: false });
   return { proxy, sf, configDir };
 }
 
@@ -169,7 +169,14 @@ function listText(keys: CacheOnlyKeyStatus[]): string {
     ]);
   }
   const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(w[i]!)).join("  ").trimEnd()).join("\n") + "\n";
+  return `${rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(w[i]!))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n")}\n`;
 }
 
 async function readAllStdin(): Promise<string> {
@@ -178,13 +185,17 @@ async function readAllStdin(): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
-async function dispatch(argv: string[], io: SalesforceAdminIo): Promise<number> {
-  let parsed;
+/** node's parseArgs over the salesforce commands' options; its errors become usage errors. */
+function parseOptions(argv: string[]) {
   try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (err) {
     throw usage(`salesforce: ${(err as Error).message.replace(/\. To specify a positional argument.*$/s, "")}`);
   }
+}
+
+async function dispatch(argv: string[], io: SalesforceAdminIo): Promise<number> {
+  const parsed = parseOptions(argv);
   const values = parsed.values as Values;
   const pos = parsed.positionals;
   if (values.help || pos.length === 0 || pos[0] === "help") {
@@ -205,16 +216,23 @@ async function dispatch(argv: string[], io: SalesforceAdminIo): Promise<number> 
       const text = await (io.readStdin ?? readAllStdin)();
       const password = text.replace(/\r?\n$/, "");
       if (password.length < 12) throw usage("the password must be at least 12 characters");
-      io.out((await hashPassword(password)) + "\n");
+      io.out(`${await hashPassword(password)}\n`);
       return 0;
     }
     case "keys create": {
       const kid = one(args, "kid", cmd);
       const cert = values.cert !== undefined ? readCert(values.cert) : undefined;
       return withService(values, async (svc, l) => {
-        const e = await svc.createKey(kid, { ...(cert ? { certificate: cert } : {}), ...(values["allow-invalid-certificate"] ? { allowInvalidCertificate: true } : {}) });
+        const e = await svc.createKey(kid, {
+          ...(cert ? { certificate: cert } : {}),
+          ...(values["allow-invalid-certificate"] ? { allowInvalidCertificate: true } : {}),
+        });
         io.out(`created cache-only key '${e.kid}' (AES-256 in the HSM, label '${e.hsmLabel}')\n`);
-        io.out(e.certificate ? `bound to certificate ${e.certificate.subject} (valid until ${e.certificate.notAfter})\n` : `no certificate bound: the [salesforce] certificate setting will be used\n`);
+        io.out(
+          e.certificate
+            ? `bound to certificate ${e.certificate.subject} (valid until ${e.certificate.notAfter})\n`
+            : `no certificate bound: the [salesforce] certificate setting will be used\n`,
+        );
         io.out(`registry: ${l.sf.registryPath}\nnext: xks-proxy salesforce show-setup ${e.kid}\n`);
         return 0;
       });
@@ -223,7 +241,7 @@ async function dispatch(argv: string[], io: SalesforceAdminIo): Promise<number> 
       if (args.length > 0) throw usage(`unexpected argument '${args[0]}' (usage: xks-proxy salesforce keys list [--json])`);
       return withService(values, async (svc) => {
         const keys = svc.listKeys();
-        io.out(values.json ? JSON.stringify({ keys }, null, 2) + "\n" : listText(keys));
+        io.out(values.json ? `${JSON.stringify({ keys }, null, 2)}\n` : listText(keys));
         return 0;
       });
     }
@@ -257,17 +275,36 @@ async function dispatch(argv: string[], io: SalesforceAdminIo): Promise<number> 
       const publicUrl = values["public-url"] ?? l.sf.publicUrl;
       const port = l.proxy?.server.port;
       const base = publicUrl ?? `https://<this-proxy-host>${port !== undefined && port !== 443 ? `:${port}` : ""}`;
-      const setup = publicUrl !== undefined ? cacheOnlySetup(publicUrl, l.sf.pathPrefix, kid) : { namedCredentialUrl: `${base}${l.sf.pathPrefix}`, keyIdentifier: kid, calloutUrl: `${base}${l.sf.pathPrefix}/${kid}` };
+      const setup =
+        publicUrl !== undefined
+          ? cacheOnlySetup(publicUrl, l.sf.pathPrefix, kid)
+          : { namedCredentialUrl: `${base}${l.sf.pathPrefix}`, keyIdentifier: kid, calloutUrl: `${base}${l.sf.pathPrefix}/${kid}` };
       return withService(values, async (svc) => {
         const status = svc.listKeys().find((k) => k.kid === kid);
-        if (!status) throw new CiopError("ERR_KEY_NOT_FOUND", `no cache-only key '${kid}' in ${l.sf.registryPath} (create it with: xks-proxy salesforce keys create ${kid} --cert <file>)`);
+        if (!status)
+          throw new CiopError(
+            "ERR_KEY_NOT_FOUND",
+            `no cache-only key '${kid}' in ${l.sf.registryPath} (create it with: xks-proxy salesforce keys create ${kid} --cert <file>)`,
+          );
         const authKinds = [
           l.sf.auth.basic ? `Password Authentication, username '${l.sf.auth.basic.username}'` : undefined,
           l.sf.auth.jwt ? "JWT (signed by the key in [salesforce.auth] jwt_key)" : undefined,
           l.sf.auth.clientCertificate ? "client certificate (mTLS)" : undefined,
         ].filter((x): x is string => x !== undefined);
         if (values.json) {
-          io.out(JSON.stringify({ ...setup, publicUrlKnown: publicUrl !== undefined, key: status, authentication: authKinds, replay: { queryParameter: l.sf.replay.queryParameter, header: l.sf.replay.header ?? null, windowSeconds: l.sf.replay.windowMs / 1000 } }, null, 2) + "\n");
+          io.out(
+            `${JSON.stringify(
+              {
+                ...setup,
+                publicUrlKnown: publicUrl !== undefined,
+                key: status,
+                authentication: authKinds,
+                replay: { queryParameter: l.sf.replay.queryParameter, header: l.sf.replay.header ?? null, windowSeconds: l.sf.replay.windowMs / 1000 },
+              },
+              null,
+              2,
+            )}\n`,
+          );
           return 0;
         }
         const lines = [
@@ -286,8 +323,9 @@ async function dispatch(argv: string[], io: SalesforceAdminIo): Promise<number> 
           `Replay detection: the nonce is read from ?${l.sf.replay.queryParameter}=${l.sf.replay.header ? ` or the ${l.sf.replay.header} header` : ""} and echoed as jti (window ${l.sf.replay.windowMs / 1000} s).`,
           `Key state: ${status.state}${status.servable ? ", servable" : ", NOT servable now"}`,
         ];
-        if (publicUrl === undefined) lines.push("", "Replace <this-proxy-host> with the address Salesforce reaches (set [salesforce] public_url or pass --public-url).");
-        io.out(lines.join("\n") + "\n");
+        if (publicUrl === undefined)
+          lines.push("", "Replace <this-proxy-host> with the address Salesforce reaches (set [salesforce] public_url or pass --public-url).");
+        io.out(`${lines.join("\n")}\n`);
         return 0;
       });
     }

@@ -69,7 +69,10 @@ function remember(map: Map<string, number>, tag: string, expiry: number, now: nu
 class Gate {
   private running = 0;
   private readonly waiting: Array<() => void> = [];
-  constructor(private readonly max: number, private readonly queueMax: number) {}
+  constructor(
+    private readonly max: number,
+    private readonly queueMax: number,
+  ) {}
   hasRoom(): boolean {
     return this.running < this.max || this.waiting.length < this.queueMax;
   }
@@ -100,7 +103,10 @@ export function sourceOf(address: string | undefined): string {
   const h = head === "" ? [] : head.split(":");
   const t = tail === "" ? [] : tail.split(":");
   const groups = a.includes("::") ? [...h, ...Array<string>(Math.max(0, 8 - h.length - t.length)).fill("0"), ...t] : h;
-  return groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, "")).join(":") + "::/64";
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ""))
+    .join(":")}::/64`;
 }
 
 interface SourceState {
@@ -136,7 +142,10 @@ export class Authenticator {
       try {
         this.jwtKey = createPublicKey(cfg.jwt.keyPem);
       } catch (err) {
-        throw new CiopError("ERR_CONFIG_INVALID", `salesforce.auth.jwt_key ${cfg.jwt.keyFile}: not a usable certificate or public key (${(err as Error).message})`);
+        throw new CiopError(
+          "ERR_CONFIG_INVALID",
+          `salesforce.auth.jwt_key ${cfg.jwt.keyFile}: not a usable certificate or public key (${(err as Error).message})`,
+        );
       }
     }
   }
@@ -188,7 +197,13 @@ export class Authenticator {
     if (check === undefined) {
       const src = this.sourceState(source, now);
       if (src && src.blockedUntil > now) {
-        return { ok: false, status: 429, error: "TooManyFailures", reason: "source backing off after failed password checks", retryAfterSeconds: Math.ceil((src.blockedUntil - now) / 1000) };
+        return {
+          ok: false,
+          status: 429,
+          error: "TooManyFailures",
+          reason: "source backing off after failed password checks",
+          retryAfterSeconds: Math.ceil((src.blockedUntil - now) / 1000),
+        };
       }
       if ((src?.pending ?? 0) >= SCRYPT_PER_SOURCE_MAX) {
         return { ok: false, status: 429, error: "TooManyFailures", reason: "too many password checks from this source at once", retryAfterSeconds: 1 };

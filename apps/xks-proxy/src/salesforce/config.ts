@@ -79,7 +79,7 @@ export const DEFAULT_PATH_PREFIX = "/salesforce/keys";
  */
 export function salesforceEnabled(section: unknown): boolean {
   if (typeof section !== "object" || section === null || Array.isArray(section)) return true;
-  return (section as Table)["enabled"] !== false;
+  return (section as Table).enabled !== false;
 }
 
 /** Validates the raw `[salesforce]` table; relative paths are resolved against `configDir`. */
@@ -90,31 +90,43 @@ export function parseSalesforceSection(section: unknown, configDir: string, opti
   const rel = (p: string) => path.resolve(configDir, p);
 
   const pathPrefix = (str(t, "path_prefix", "salesforce") ?? DEFAULT_PATH_PREFIX).replace(/\/+$/, "");
-  if (!/^(\/[A-Za-z0-9._~-]+)+$/.test(pathPrefix)) bad(`salesforce.path_prefix must look like /segment[/segment...] (letters, digits, . _ ~ -), got ${JSON.stringify(pathPrefix)}`);
-  if (pathPrefix === "/kms" || pathPrefix.startsWith("/kms/") || pathPrefix === "/ping" || pathPrefix === "/metrics") bad(`salesforce.path_prefix ${pathPrefix} collides with the XKS routes`);
+  if (!/^(\/[A-Za-z0-9._~-]+)+$/.test(pathPrefix))
+    bad(`salesforce.path_prefix must look like /segment[/segment...] (letters, digits, . _ ~ -), got ${JSON.stringify(pathPrefix)}`);
+  if (pathPrefix === "/kms" || pathPrefix.startsWith("/kms/") || pathPrefix === "/ping" || pathPrefix === "/metrics")
+    bad(`salesforce.path_prefix ${pathPrefix} collides with the XKS routes`);
 
   const auditRaw = str(t, "audit_log", "salesforce");
   const certificates: Record<string, string> = {};
-  if (t["certificates"] !== undefined) {
-    for (const [kid, p] of Object.entries(table(t["certificates"], "salesforce.certificates"))) {
+  if (t.certificates !== undefined) {
+    for (const [kid, p] of Object.entries(table(t.certificates, "salesforce.certificates"))) {
       if (!isCacheOnlyKid(kid)) bad(`salesforce.certificates: ${JSON.stringify(kid)} is not a valid key identifier`);
       if (typeof p !== "string" || p.length === 0) bad(`salesforce.certificates.${kid} must be a certificate file path`);
       certificates[kid] = rel(p);
     }
   }
   const publicUrl = str(t, "public_url", "salesforce");
-  if (publicUrl !== undefined && !/^https:\/\/[^\s/]+(\/\S*)?$/.test(publicUrl)) bad("salesforce.public_url must be an https:// URL (what Salesforce reaches, e.g. https://byok.example.com:8443)");
+  if (publicUrl !== undefined && !/^https:\/\/[^\s/]+(\/\S*)?$/.test(publicUrl))
+    bad("salesforce.public_url must be an https:// URL (what Salesforce reaches, e.g. https://byok.example.com:8443)");
 
-  const r = t["replay"] === undefined ? {} : table(t["replay"], "salesforce.replay");
+  const r = t.replay === undefined ? {} : table(t.replay, "salesforce.replay");
   only(r, "salesforce.replay", ["window_seconds", "query_parameter", "header", "required", "max_entries"]);
   const header = str(r, "header", "salesforce.replay");
   if (header !== undefined && !/^[A-Za-z0-9-]+$/.test(header)) bad("salesforce.replay.header must be an HTTP header name");
   const queryParameter = str(r, "query_parameter", "salesforce.replay") ?? "requestId";
 
-  const a = t["auth"] === undefined ? {} : table(t["auth"], "salesforce.auth");
+  const a = t.auth === undefined ? {} : table(t.auth, "salesforce.auth");
   only(a, "salesforce.auth", [
-    "basic_username", "basic_password_hash", "jwt_key", "jwt_algorithms", "jwt_issuer", "jwt_audience", "jwt_subject",
-    "jwt_max_age_seconds", "jwt_clock_tolerance_seconds", "client_certificate_required", "client_certificate_sha256",
+    "basic_username",
+    "basic_password_hash",
+    "jwt_key",
+    "jwt_algorithms",
+    "jwt_issuer",
+    "jwt_audience",
+    "jwt_subject",
+    "jwt_max_age_seconds",
+    "jwt_clock_tolerance_seconds",
+    "client_certificate_required",
+    "client_certificate_sha256",
   ]);
   const auth: SalesforceAuthConfig = {};
   const user = str(a, "basic_username", "salesforce.auth");
@@ -135,12 +147,15 @@ export function parseSalesforceSection(section: unknown, configDir: string, opti
     }
     if (!/-----BEGIN (CERTIFICATE|PUBLIC KEY)-----/.test(keyPem)) bad(`salesforce.auth.jwt_key ${keyFile} must be a PEM certificate or PEM public key`);
     const algorithms = strList(a, "jwt_algorithms", "salesforce.auth") ?? ["RS256"];
-    for (const alg of algorithms) if (!JWT_ALGORITHMS.includes(alg)) bad(`salesforce.auth.jwt_algorithms: ${alg} is not accepted (use ${JWT_ALGORITHMS.join(", ")})`);
+    for (const alg of algorithms)
+      if (!JWT_ALGORITHMS.includes(alg)) bad(`salesforce.auth.jwt_algorithms: ${alg} is not accepted (use ${JWT_ALGORITHMS.join(", ")})`);
     const issuer = str(a, "jwt_issuer", "salesforce.auth");
     const audience = str(a, "jwt_audience", "salesforce.auth");
     // Without an audience check, any token the same key signs for another service would pass here.
     if (audience === undefined) {
-      bad("salesforce.auth.jwt_audience is required with jwt_key: set it to the audience the named credential puts in its tokens' aud claim, so a token minted for another service is refused here");
+      bad(
+        "salesforce.auth.jwt_audience is required with jwt_key: set it to the audience the named credential puts in its tokens' aud claim, so a token minted for another service is refused here",
+      );
     }
     const subject = str(a, "jwt_subject", "salesforce.auth");
     auth.jwt = {
@@ -162,7 +177,8 @@ export function parseSalesforceSection(section: unknown, configDir: string, opti
   const mtls = bool(a, "client_certificate_required", "salesforce.auth") ?? (fps !== undefined && fps.length > 0);
   if (mtls) {
     const norm = (fps ?? []).map((f) => f.replace(/:/g, "").toLowerCase());
-    for (const f of norm) if (!/^[0-9a-f]{64}$/.test(f)) bad("salesforce.auth.client_certificate_sha256 entries must be SHA-256 fingerprints (64 hex digits, colons allowed)");
+    for (const f of norm)
+      if (!/^[0-9a-f]{64}$/.test(f)) bad("salesforce.auth.client_certificate_sha256 entries must be SHA-256 fingerprints (64 hex digits, colons allowed)");
     auth.clientCertificate = { sha256: norm };
   } else if (fps !== undefined && fps.length > 0) {
     bad("salesforce.auth.client_certificate_sha256 needs client_certificate_required = true");

@@ -171,7 +171,11 @@ export const createSalesforceRouteGroup: RouteGroupFactory = async (section, ctx
       if (!who.ok) {
         record.authFailure = who.reason;
         const headers: Record<string, string> =
-          who.status === 401 ? { "www-authenticate": auth.challenge() } : who.retryAfterSeconds !== undefined ? { "retry-after": String(who.retryAfterSeconds) } : {};
+          who.status === 401
+            ? { "www-authenticate": auth.challenge() }
+            : who.retryAfterSeconds !== undefined
+              ? { "retry-after": String(who.retryAfterSeconds) }
+              : {};
         return finish(who.status, { error: who.error }, who.error, headers);
       }
       record.auth = who.method;
@@ -179,9 +183,13 @@ export const createSalesforceRouteGroup: RouteGroupFactory = async (section, ctx
       if (req.method !== "GET") return finish(405, { error: "MethodNotAllowed" }, "MethodNotAllowed", { allow: "GET" });
 
       const url = new URL(req.url ?? "/", "https://localhost");
-      const rest = url.pathname.startsWith(cfg.pathPrefix + "/") ? url.pathname.slice(cfg.pathPrefix.length + 1) : "";
+      const rest = url.pathname.startsWith(`${cfg.pathPrefix}/`) ? url.pathname.slice(cfg.pathPrefix.length + 1) : "";
       if (!isCacheOnlyKid(rest)) {
-        return finish(rest === "" ? 404 : 400, { error: rest === "" ? "KeyNotFound" : "InvalidKeyIdentifier" }, rest === "" ? "KeyNotFound" : "InvalidKeyIdentifier");
+        return finish(
+          rest === "" ? 404 : 400,
+          { error: rest === "" ? "KeyNotFound" : "InvalidKeyIdentifier" },
+          rest === "" ? "KeyNotFound" : "InvalidKeyIdentifier",
+        );
       }
       const kid = rest;
 

@@ -22,16 +22,23 @@ const FORMAT = /^scrypt\$(\d{1,2})\$(\d{1,2})\$(\d{1,2})\$([A-Za-z0-9+/]+={0,2})
 /** Parses a stored hash; ERR_CONFIG_INVALID when malformed or with unsafe parameters. */
 export function parsePasswordHash(text: string, where: string): ScryptHash {
   const m = FORMAT.exec(text.trim());
-  if (!m) throw new CiopError("ERR_CONFIG_INVALID", `${where} is not a password hash of the form scrypt$<logN>$<r>$<p>$<salt>$<hash> (make one with: xks-proxy salesforce hash-password)`);
+  if (!m)
+    throw new CiopError(
+      "ERR_CONFIG_INVALID",
+      `${where} is not a password hash of the form scrypt$<logN>$<r>$<p>$<salt>$<hash> (make one with: xks-proxy salesforce hash-password)`,
+    );
   const h: ScryptHash = { logN: Number(m[1]), r: Number(m[2]), p: Number(m[3]), salt: Buffer.from(m[4]!, "base64"), hash: Buffer.from(m[5]!, "base64") };
   if (h.logN < 14 || h.logN > 20 || h.r < 8 || h.r > 32 || h.p < 1 || h.p > 16 || h.salt.length < 16 || h.hash.length < 32) {
-    throw new CiopError("ERR_CONFIG_INVALID", `${where}: scrypt parameters too weak or out of range (need logN 14-20, r 8-32, p 1-16, salt >= 16 bytes, hash >= 32 bytes)`);
+    throw new CiopError(
+      "ERR_CONFIG_INVALID",
+      `${where}: scrypt parameters too weak or out of range (need logN 14-20, r 8-32, p 1-16, salt >= 16 bytes, hash >= 32 bytes)`,
+    );
   }
   return h;
 }
 
 function memFor(h: { logN: number; r: number; p: number }): number {
-  return 128 * h.r * (2 ** h.logN) * 2 + 1024 * 1024 * h.p;
+  return 128 * h.r * 2 ** h.logN * 2 + 1024 * 1024 * h.p;
 }
 
 /** Makes a stored hash for `password` (default N = 2^15, r = 8, p = 1). */

@@ -16,7 +16,7 @@ function asTable(section: unknown): Table | undefined {
 
 /** The registry file a raw `[salesforce]` section names (default next to the config). */
 export function salesforceRegistryPath(section: unknown, dir: string): string {
-  const r = asTable(section)?.["registry"];
+  const r = asTable(section)?.registry;
   return path.resolve(dir, typeof r === "string" && r !== "" ? r : "salesforce-keys.json");
 }
 
@@ -29,7 +29,7 @@ export const salesforceRouteGroup: RouteGroupRegistration = {
   pathPrefix(section) {
     const t = asTable(section);
     if (t === undefined) return DEFAULT_PATH_PREFIX;
-    const p = t["path_prefix"];
+    const p = t.path_prefix;
     if (p === undefined) return DEFAULT_PATH_PREFIX;
     return typeof p === "string" ? p.replace(/\/+$/, "") : undefined;
   },
@@ -49,8 +49,8 @@ export const salesforceRouteGroup: RouteGroupRegistration = {
     return reserved;
   },
   inlineSecrets(section) {
-    const auth = asTable(asTable(section)?.["auth"]);
-    return auth?.["basic_password_hash"] !== undefined ? ["salesforce.auth.basic_password_hash"] : [];
+    const auth = asTable(asTable(section)?.auth);
+    return auth?.basic_password_hash !== undefined ? ["salesforce.auth.basic_password_hash"] : [];
   },
   disabledNote: "[salesforce] enabled = false: the cache-only key route is not served",
   create: createSalesforceRouteGroup,

@@ -78,7 +78,10 @@ export class Admission {
     this.limiters = next;
     this.service.stores = c.stores.map((s) => storeOf(s, next.get(s.name)));
     this.service.limits = c.limits;
-    this.service.compat = { sampleProxyAad: c.compat.sampleProxyAad, ...(c.compat.sampleProxyMetadata ? { sampleProxyMetadata: c.compat.sampleProxyMetadata } : {}) };
+    this.service.compat = {
+      sampleProxyAad: c.compat.sampleProxyAad,
+      ...(c.compat.sampleProxyMetadata ? { sampleProxyMetadata: c.compat.sampleProxyMetadata } : {}),
+    };
     this.guard.apply(verdict);
     this.warnings = verdict.warnings;
   }

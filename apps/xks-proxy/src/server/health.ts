@@ -26,7 +26,10 @@ export class Health {
   ) {
     this.monitor = new HealthMonitor(() =>
       this.probe().catch((err: unknown): EkmFleetMember["healthStatus"] => {
-        logger.log("warn", { msg: "health-probe-failed", error: `${(err as CiopError).code ?? "Error"}: ${(err as Error).message ?? String(err)}`.slice(0, 300) });
+        logger.log("warn", {
+          msg: "health-probe-failed",
+          error: `${(err as CiopError).code ?? "Error"}: ${(err as Error).message ?? String(err)}`.slice(0, 300),
+        });
         // an HSM that answers, only too slowly, is still serving: DEGRADED rather than UNAVAILABLE
         if (err instanceof DependencyTimeoutException) return "DEGRADED";
         throw err;

@@ -137,7 +137,10 @@ export function createMainListener(c: ProxyConfig, handler: RequestListener, dep
     // "secureConnection" against the settings in force, so a reload can switch mTLS on, off or over.
     // handshakeTimeout: a connection that never finishes its handshake is held no longer than one
     // that never sends its headers (node's default is 120 s)
-    const s = https.createServer({ ...httpOpts, handshakeTimeout: HEADERS_TIMEOUT_MS, ...tlsContextOptions(c.server.tls), requestCert: true, rejectUnauthorized: false }, handler);
+    const s = https.createServer(
+      { ...httpOpts, handshakeTimeout: HEADERS_TIMEOUT_MS, ...tlsContextOptions(c.server.tls), requestCert: true, rejectUnauthorized: false },
+      handler,
+    );
     s.on("secureConnection", (sock: TLSSocket) => {
       const refused = mtlsRefusal(sock, deps.config().server.tls);
       if (refused === undefined) return;

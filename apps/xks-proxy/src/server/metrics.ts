@@ -65,7 +65,12 @@ export class ProxyMetrics {
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
       registers,
     });
-    this.requests = new Counter({ name: "xks_proxy_requests_total", help: "XKS requests by operation, store and status", labelNames: ["operation", "store", "status"], registers });
+    this.requests = new Counter({
+      name: "xks_proxy_requests_total",
+      help: "XKS requests by operation, store and status",
+      labelNames: ["operation", "store", "status"],
+      registers,
+    });
     this.errors = new Counter({ name: "xks_proxy_errors_total", help: "XKS error responses by errorName", labelNames: ["operation", "error_name"], registers });
     this.health = new Gauge({ name: "xks_proxy_health_status", help: "Deep health: 1 ACTIVE, 0.5 DEGRADED, 0 UNAVAILABLE", registers });
     this.resets = new Counter({ name: "xks_proxy_hsm_context_resets_total", help: "PKCS#11 context resets after device errors", registers });
@@ -88,7 +93,12 @@ export class ProxyMetrics {
       help: "XKS requests answered 429 before any other work because their source sent too many requests that failed authentication",
       registers,
     });
-    counterFrom(this.registry, "xks_proxy_log_lines_dropped_total", "Log lines dropped because stdout or the log file did not take them fast enough", reads.droppedLogLines);
+    counterFrom(
+      this.registry,
+      "xks_proxy_log_lines_dropped_total",
+      "Log lines dropped because stdout or the log file did not take them fast enough",
+      reads.droppedLogLines,
+    );
     counterFrom(
       this.registry,
       "xks_proxy_log_lines_sampled_out_total",
@@ -100,9 +110,15 @@ export class ProxyMetrics {
   /** One answered request: latency histogram, request counter, error counter. */
   request(operation: string, store: string, status: number, errorName: string | undefined, latencyMs: number): void {
     let byStore = this.reqSeries.get(operation);
-    if (byStore === undefined) this.reqSeries.set(operation, (byStore = new Map()));
+    if (byStore === undefined) {
+      byStore = new Map();
+      this.reqSeries.set(operation, byStore);
+    }
     let byStatus = byStore.get(store);
-    if (byStatus === undefined) byStore.set(store, (byStatus = new Map()));
+    if (byStatus === undefined) {
+      byStatus = new Map();
+      byStore.set(store, byStatus);
+    }
     let series = byStatus.get(status);
     if (series === undefined) {
       const st = String(status);
@@ -117,9 +133,15 @@ export class ProxyMetrics {
   /** One HSM call (the backend's observe hook). */
   readonly hsmCall = (operation: string, seconds: number, outcome: string): void => {
     let byOutcome = this.hsmSeries.get(operation);
-    if (byOutcome === undefined) this.hsmSeries.set(operation, (byOutcome = new Map()));
+    if (byOutcome === undefined) {
+      byOutcome = new Map();
+      this.hsmSeries.set(operation, byOutcome);
+    }
     let h = byOutcome.get(outcome);
-    if (h === undefined) byOutcome.set(outcome, (h = this.hsmDuration.labels(operation, outcome)));
+    if (h === undefined) {
+      h = this.hsmDuration.labels(operation, outcome);
+      byOutcome.set(outcome, h);
+    }
     h.observe(seconds);
   };
 
@@ -141,11 +163,12 @@ export class ProxyMetrics {
 
   /** The fast path's hand-off counter (registered only when the fast path runs). */
   countHandOffs(): () => void {
-    const c = (this.handedOffTotal ??= new Counter({
+    this.handedOffTotal ??= new Counter({
       name: "xks_proxy_connections_handed_off_total",
       help: "Connections the XKS fast path passed to node's HTTP server (/ping, /metrics, route groups, or a request outside the strict subset)",
       registers: [this.registry],
-    }));
+    });
+    const c = this.handedOffTotal;
     return () => c.inc();
   }
 }

@@ -89,7 +89,15 @@ export class Requests {
    * is closed; a request that fails before its signature is verified is charged to its source and
    * its log line sampled per source (and carries no metadata from the unsigned body).
    */
-  readonly serveXks = async (start: bigint, method: string, rawUrl: string, headers: IncomingMessage["headers"], body: Buffer, respond: (r: FastResponse) => void, remote: string | undefined): Promise<void> => {
+  readonly serveXks = async (
+    start: bigint,
+    method: string,
+    rawUrl: string,
+    headers: IncomingMessage["headers"],
+    body: Buffer,
+    respond: (r: FastResponse) => void,
+    remote: string | undefined,
+  ): Promise<void> => {
     const { sources, metrics, logger, unauthLog } = this.d;
     const source = this.sourceOf(remote);
     if (sources.throttled(source)) {
@@ -97,7 +105,16 @@ export class Requests {
       respond({ status: 429, headers: JSON_TYPE, body: THROTTLED_BODY, close: true });
       const latency = ms(start);
       metrics.request("unknown", "none", 429, "ThrottlingException", latency);
-      if (unauthLog.allow(source)) logger.log("info", { msg: "request", status: 429, errorName: "ThrottlingException", latencyMs: latency, authenticated: false, remote: source, cause: "source over its unauthenticated request rate" });
+      if (unauthLog.allow(source))
+        logger.log("info", {
+          msg: "request",
+          status: 429,
+          errorName: "ThrottlingException",
+          latencyMs: latency,
+          authenticated: false,
+          remote: source,
+          cause: "source over its unauthenticated request rate",
+        });
       return;
     }
     const result = await handleXksHttpRequest({ method, url: rawUrl, headers, body }, this.d.service);
@@ -183,7 +200,15 @@ export class Requests {
       // read before any authentication: charged and logged as unauthenticated
       const source = sourceOf(req.socket.remoteAddress);
       sources.chargeUnauthenticated(source);
-      if (unauthLog.allow(source)) logger.log("info", { msg: "request", status: 501, errorName: "UnsupportedOperationException", latencyMs: ms(start), authenticated: false, remote: source });
+      if (unauthLog.allow(source))
+        logger.log("info", {
+          msg: "request",
+          status: 501,
+          errorName: "UnsupportedOperationException",
+          latencyMs: ms(start),
+          authenticated: false,
+          remote: source,
+        });
       return;
     }
     if (group) {
@@ -198,7 +223,18 @@ export class Requests {
       const refused = r.status >= 400 && r.status < 500;
       const source = refused ? sourceOf(req.socket.remoteAddress) : undefined;
       if (source === undefined || unauthLog.allow(source)) {
-        logger.log("info", { msg: "request", group: group.name, method: req.method, path: pathOnly.slice(0, 200), key: r.key, status: r.status, errorName: r.errorName, latencyMs: latency, cause: r.cause, remote: source });
+        logger.log("info", {
+          msg: "request",
+          group: group.name,
+          method: req.method,
+          path: pathOnly.slice(0, 200),
+          key: r.key,
+          status: r.status,
+          errorName: r.errorName,
+          latencyMs: latency,
+          cause: r.cause,
+          remote: source,
+        });
       }
       return;
     }

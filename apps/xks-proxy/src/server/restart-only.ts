@@ -58,14 +58,20 @@ export const RESTART_ONLY: readonly RestartOnlySetting[] = [
     // the own-port /ping listener keeps its port; switching /ping off applies at once (it answers 404)
     name: "ping port",
     changed: ({ fixed }, next) => next.server.ping && pingPortOf(next) !== fixed.server.pingPort,
-    keep: ({ fixed }, next) => ({ ...next, server: { ...next.server, ...(fixed.server.pingPort !== undefined ? { pingPort: fixed.server.pingPort } : { pingPort: undefined }) } }),
+    keep: ({ fixed }, next) => ({
+      ...next,
+      server: { ...next.server, ...(fixed.server.pingPort !== undefined ? { pingPort: fixed.server.pingPort } : { pingPort: undefined }) },
+    }),
   },
   {
     // the /metrics listener keeps its address, and stays absent when it was not started; switching
     // /metrics off applies at once (it answers 404), and on again while the listener runs
     name: "metrics listener",
     changed: ({ fixed }, next) => next.metrics.enabled && (!fixed.metrics.enabled || !same(metricsAddress(fixed.metrics), metricsAddress(next.metrics))),
-    keep: ({ fixed }, next) => ({ ...next, metrics: { ...next.metrics, ...metricsAddress(fixed.metrics), enabled: next.metrics.enabled && fixed.metrics.enabled } }),
+    keep: ({ fixed }, next) => ({
+      ...next,
+      metrics: { ...next.metrics, ...metricsAddress(fixed.metrics), enabled: next.metrics.enabled && fixed.metrics.enabled },
+    }),
   },
   sectionSetting("hsm library/token/pool", "hsm", ["library", "token", "sessionPool"]),
   sectionSetting("hsm allow_host_fallback", "hsm", ["allowHostFallback"]),

@@ -85,7 +85,10 @@ export class RouteGroups {
         if (w !== undefined && group.reload) await group.reload(w.raw);
       }
       const kept = this.mounted.filter((m) => wanted.has(m.section));
-      checkRouteOverlaps(next.stores, [...kept, ...added].map(({ section, group }) => ({ section, pathPrefix: group.pathPrefix })));
+      checkRouteOverlaps(
+        next.stores,
+        [...kept, ...added].map(({ section, group }) => ({ section, pathPrefix: group.pathPrefix })),
+      );
     } catch (err) {
       await abort();
       throw err;

@@ -10,13 +10,13 @@ const resolve = Module._resolveFilename;
 Module._resolveFilename = function (request, parent, ...rest) {
   const m = /^@ciop\/(hsm|core|wrap|xks|providers-[a-z]+)$/.exec(request);
   if (m) request = path.join(root, "packages", m[1], "src/index.ts");
-  else if (request.startsWith(".") && request.endsWith(".js") && parent && parent.filename && parent.filename.endsWith(".ts")) {
-    const ts = path.resolve(path.dirname(parent.filename), request.slice(0, -3) + ".ts");
+  else if (request.startsWith(".") && request.endsWith(".js") && parent?.filename?.endsWith(".ts")) {
+    const ts = path.resolve(path.dirname(parent.filename), `${request.slice(0, -3)}.ts`);
     if (fs.existsSync(ts)) request = ts;
   }
   return resolve.call(this, request, parent, ...rest);
 };
-Module._extensions[".ts"] = function (module, filename) {
+Module._extensions[".ts"] = (module, filename) => {
   const out = transformSync(fs.readFileSync(filename, "utf8"), {
     filename,
     jsc: { target: "es2022", parser: { syntax: "typescript" } },

@@ -26,7 +26,10 @@ export function listKeys(ctx: HsmContext): KeyInfo[] {
   ensureOpen(ctx);
   const out: KeyInfo[] = [];
   for (const klass of [P.CKO_SECRET_KEY, P.CKO_PRIVATE_KEY]) {
-    for (const h of find(ctx, [{ type: P.CKA_CLASS, value: klass }, { type: P.CKA_TOKEN, value: true }])) {
+    for (const h of find(ctx, [
+      { type: P.CKA_CLASS, value: klass },
+      { type: P.CKA_TOKEN, value: true },
+    ])) {
       const key = describe(ctx, h, klass);
       if (key) out.push(keyInfo(ctx, key));
     }
@@ -85,10 +88,23 @@ export function setKeyEnabled(ctx: HsmContext, name: string, enabled: boolean): 
   const key = lookup(ctx, name);
   if (!key) throw new CiopError("ERR_KEY_NOT_FOUND", `no key named '${name}' on token '${ctx.token.label}'`);
   const usage = USAGE[KEY_SPECS[key.type].family];
-  withHandle(ctx, key, (h) => setAttrs(ctx, h, usage.key.map((type) => ({ type, value: enabled })), `${enabled ? "enabling" : "disabling"} key '${name}'`));
+  withHandle(ctx, key, (h) =>
+    setAttrs(
+      ctx,
+      h,
+      usage.key.map((type) => ({ type, value: enabled })),
+      `${enabled ? "enabling" : "disabling"} key '${name}'`,
+    ),
+  );
   if (usage.pub.length > 0) {
     const pub = publicHandle(ctx, key);
-    if (pub) setAttrs(ctx, pub, usage.pub.map((type) => ({ type, value: enabled })), `${enabled ? "enabling" : "disabling"} the public key of '${name}'`);
+    if (pub)
+      setAttrs(
+        ctx,
+        pub,
+        usage.pub.map((type) => ({ type, value: enabled })),
+        `${enabled ? "enabling" : "disabling"} the public key of '${name}'`,
+      );
   }
 }
 

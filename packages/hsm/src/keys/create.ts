@@ -21,9 +21,18 @@ import { describe, find, issue, lookup } from "./handles.js";
 const P = pkcs11js;
 
 function validateName(name: string): void {
-  if (typeof name !== "string" || name.length === 0 || Buffer.byteLength(name) > 255 || /[\u0000-\u001f\u007f]/.test(name)) {
+  if (typeof name !== "string" || name.length === 0 || Buffer.byteLength(name) > 255 || hasControlChar(name)) {
     throw new CiopError("ERR_KEY_NAME_INVALID", `invalid key name ${JSON.stringify(name)}: use 1-255 bytes of printable UTF-8 (it becomes CKA_LABEL)`);
   }
+}
+
+/** True when `s` holds a C0 control character (U+0000-U+001F) or DEL (U+007F). */
+function hasControlChar(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
 }
 
 /** New CKA_ID: prefix ‖ 8-byte big-endian creation time (ms) ‖ 8 random bytes (earlier ids sort first). */
@@ -74,7 +83,10 @@ export function deleteKey(ctx: HsmContext, name: string): void {
 
 function checkReusable(ctx: HsmContext, key: HsmKey, type: KeyType): HsmKey {
   if (!key.createdByCiop) {
-    throw new CiopError("ERR_KEY_NOT_CIOP", `a key named '${key.name}' exists on token '${ctx.token.label}' but ciop did not create it (its CKA_ID lacks the ciop marker); choose another name`);
+    throw new CiopError(
+      "ERR_KEY_NOT_CIOP",
+      `a key named '${key.name}' exists on token '${ctx.token.label}' but ciop did not create it (its CKA_ID lacks the ciop marker); choose another name`,
+    );
   }
   if (key.type !== type) {
     throw new CiopError("ERR_KEY_TYPE_MISMATCH", `key '${key.name}' exists as ${key.type}, not ${type}`);
@@ -186,7 +198,15 @@ async function createKeyOnce(ctx: HsmContext, name: string, spec: KeySpec, optio
     );
     const key = issue(
       ctx.issuedKeys,
-      new HsmKey({ name, type: spec.type, kind: "private", id: id.toString("hex"), createdByCiop: true, handle: pair.privateKey, publicHandle: pair.publicKey }),
+      new HsmKey({
+        name,
+        type: spec.type,
+        kind: "private",
+        id: id.toString("hex"),
+        createdByCiop: true,
+        handle: pair.privateKey,
+        publicHandle: pair.publicKey,
+      }),
     );
     ctx.cache.set(name, key);
     ctx.sawTokenKeys = true;
@@ -215,7 +235,11 @@ function generateKeyPairCall(ctx: HsmContext, s: Handle, m: pkcs11js.Mechanism, 
 function settleDuplicates(ctx: HsmContext, name: string, mine: HsmKey): HsmKey {
   const all: HsmKey[] = [];
   for (const klass of [P.CKO_SECRET_KEY, P.CKO_PRIVATE_KEY]) {
-    for (const h of find(ctx, [{ type: P.CKA_CLASS, value: klass }, { type: P.CKA_LABEL, value: name }, { type: P.CKA_TOKEN, value: true }])) {
+    for (const h of find(ctx, [
+      { type: P.CKA_CLASS, value: klass },
+      { type: P.CKA_LABEL, value: name },
+      { type: P.CKA_TOKEN, value: true },
+    ])) {
       const k = describe(ctx, h, klass);
       if (k?.createdByCiop) all.push(k);
     }
@@ -230,7 +254,10 @@ function settleDuplicates(ctx: HsmContext, name: string, mine: HsmKey): HsmKey {
 }
 
 function destroyById(ctx: HsmContext, name: string, id: Buffer): void {
-  for (const h of find(ctx, [{ type: P.CKA_ID, value: id }, { type: P.CKA_LABEL, value: name }])) {
+  for (const h of find(ctx, [
+    { type: P.CKA_ID, value: id },
+    { type: P.CKA_LABEL, value: name },
+  ])) {
     call("C_DestroyObject", () => ctx.p.C_DestroyObject(ctx.objSession, h), `deleting key '${name}'`);
   }
 }

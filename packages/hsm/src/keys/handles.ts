@@ -61,7 +61,16 @@ export function find(ctx: HsmContext, template: pkcs11js.Template, max = Infinit
 
 /** Reads attributes of one object: type → raw value. */
 export function attrs(ctx: HsmContext, h: Handle, types: number[], context: string): Map<number, Buffer> {
-  const res = call("C_GetAttributeValue", () => ctx.p.C_GetAttributeValue(ctx.objSession, h, types.map((type) => ({ type }))), context);
+  const res = call(
+    "C_GetAttributeValue",
+    () =>
+      ctx.p.C_GetAttributeValue(
+        ctx.objSession,
+        h,
+        types.map((type) => ({ type })),
+      ),
+    context,
+  );
   return new Map(res.map((a) => [a.type, a.value]));
 }
 
@@ -73,7 +82,11 @@ export function setAttrs(ctx: HsmContext, h: Handle, template: pkcs11js.Template
 export function lookup(ctx: HsmContext, name: string): HsmKey | undefined {
   const keys: HsmKey[] = [];
   for (const klass of [P.CKO_SECRET_KEY, P.CKO_PRIVATE_KEY]) {
-    for (const h of find(ctx, [{ type: P.CKA_CLASS, value: klass }, { type: P.CKA_LABEL, value: name }, { type: P.CKA_TOKEN, value: true }])) {
+    for (const h of find(ctx, [
+      { type: P.CKA_CLASS, value: klass },
+      { type: P.CKA_LABEL, value: name },
+      { type: P.CKA_TOKEN, value: true },
+    ])) {
       const k = describe(ctx, h, klass, true);
       if (k) keys.push(k);
     }
@@ -94,7 +107,12 @@ export function lookup(ctx: HsmContext, name: string): HsmKey | undefined {
 export function describe(ctx: HsmContext, h: Handle, klass: number, strict = false): HsmKey | undefined {
   // a secret key's length comes in the same read; a private key's size attribute depends on its type
   const secret = klass === P.CKO_SECRET_KEY;
-  const a = attrs(ctx, h, secret ? [P.CKA_KEY_TYPE, P.CKA_ID, P.CKA_LABEL, P.CKA_VALUE_LEN] : [P.CKA_KEY_TYPE, P.CKA_ID, P.CKA_LABEL], "reading key attributes");
+  const a = attrs(
+    ctx,
+    h,
+    secret ? [P.CKA_KEY_TYPE, P.CKA_ID, P.CKA_LABEL, P.CKA_VALUE_LEN] : [P.CKA_KEY_TYPE, P.CKA_ID, P.CKA_LABEL],
+    "reading key attributes",
+  );
   const keyType = ulong(a.get(P.CKA_KEY_TYPE)!);
   const id = a.get(P.CKA_ID) ?? Buffer.alloc(0);
   const name = (a.get(P.CKA_LABEL) ?? Buffer.alloc(0)).toString("utf8");
@@ -102,7 +120,10 @@ export function describe(ctx: HsmContext, h: Handle, klass: number, strict = fal
   if (secret) {
     const len = ulong(a.get(P.CKA_VALUE_LEN)!);
     if (keyType === P.CKK_AES) type = keyTypeFrom("aes", len);
-    else if (keyType === P.CKK_GENERIC_SECRET || [P.CKK_SHA_1_HMAC, P.CKK_SHA256_HMAC, P.CKK_SHA384_HMAC, P.CKK_SHA512_HMAC, P.CKK_SHA224_HMAC].includes(keyType)) {
+    else if (
+      keyType === P.CKK_GENERIC_SECRET ||
+      [P.CKK_SHA_1_HMAC, P.CKK_SHA256_HMAC, P.CKK_SHA384_HMAC, P.CKK_SHA512_HMAC, P.CKK_SHA224_HMAC].includes(keyType)
+    ) {
       type = keyTypeFrom("hmac", len);
     }
   } else if (keyType === P.CKK_RSA) {
@@ -111,7 +132,8 @@ export function describe(ctx: HsmContext, h: Handle, klass: number, strict = fal
     type = keyTypeFrom("ec", attrs(ctx, h, [P.CKA_EC_PARAMS], "reading CKA_EC_PARAMS").get(P.CKA_EC_PARAMS)!.toString("hex"));
   }
   if (!type) {
-    if (strict) throw new CiopError("ERR_KEY_TYPE_UNSUPPORTED", `key '${name}' exists on the token but its type (CKK 0x${keyType.toString(16)}) is not one ciop handles`);
+    if (strict)
+      throw new CiopError("ERR_KEY_TYPE_UNSUPPORTED", `key '${name}' exists on the token but its type (CKK 0x${keyType.toString(16)}) is not one ciop handles`);
     return undefined;
   }
   return issue(ctx.issuedKeys, new HsmKey({ name, type, kind: KEY_SPECS[type].kind, id: id.toString("hex"), createdByCiop: isCiopId(id), handle: h }));
@@ -121,7 +143,10 @@ export function describe(ctx: HsmContext, h: Handle, klass: number, strict = fal
 export function publicHandle(ctx: HsmContext, key: HsmKey): Handle | undefined {
   if (key.kind !== "private") return undefined;
   if (key.publicHandle) return key.publicHandle;
-  const found = find(ctx, [{ type: P.CKA_CLASS, value: P.CKO_PUBLIC_KEY }, { type: P.CKA_ID, value: Buffer.from(key.id, "hex") }]);
+  const found = find(ctx, [
+    { type: P.CKA_CLASS, value: P.CKO_PUBLIC_KEY },
+    { type: P.CKA_ID, value: Buffer.from(key.id, "hex") },
+  ]);
   key.publicHandle = found[0];
   return key.publicHandle;
 }
@@ -179,7 +204,11 @@ export function refusedAfterRefind(ctx: HsmContext, key: HsmKey, err: unknown): 
 /** Re-finds a token key by CKA_ID after its handle went stale (updates `key.handle`). */
 export function refind(ctx: HsmContext, key: HsmKey, cause: unknown): void {
   const klass = key.kind === "secret" ? P.CKO_SECRET_KEY : P.CKO_PRIVATE_KEY;
-  const template = [{ type: P.CKA_CLASS, value: klass }, { type: P.CKA_ID, value: Buffer.from(key.id, "hex") }, { type: P.CKA_TOKEN, value: true }];
+  const template = [
+    { type: P.CKA_CLASS, value: klass },
+    { type: P.CKA_ID, value: Buffer.from(key.id, "hex") },
+    { type: P.CKA_TOKEN, value: true },
+  ];
   // SoftHSM rewrites an object file in place, so a search that races another process's attribute
   // write can miss the object once: look twice before calling the key gone.
   let found = find(ctx, template);
@@ -208,15 +237,25 @@ export function confirmAbsent(ctx: HsmContext, what: string): void {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "EMFILE" || code === "ENFILE") {
-      throw new HsmError("ERR_HSM", `cannot tell whether ${what} exists on token '${ctx.token.label}': this process has no file descriptor left (${code}); retry later`, {
-        cause: err,
-        unavailable: true,
-      });
+      throw new HsmError(
+        "ERR_HSM",
+        `cannot tell whether ${what} exists on token '${ctx.token.label}': this process has no file descriptor left (${code}); retry later`,
+        {
+          cause: err,
+          unavailable: true,
+        },
+      );
     }
   }
   const unavailable = (err: unknown): HsmError => {
     const e = toHsmError(err, "C_GetSessionInfo");
-    return new HsmError("ERR_HSM", `cannot tell whether ${what} exists on token '${ctx.token.label}': ${e.message}`, { cause: err, ckr: e.ckr, ckrCode: e.ckrCode, fn: e.fn, unavailable: true });
+    return new HsmError("ERR_HSM", `cannot tell whether ${what} exists on token '${ctx.token.label}': ${e.message}`, {
+      cause: err,
+      ckr: e.ckr,
+      ckrCode: e.ckrCode,
+      fn: e.fn,
+      unavailable: true,
+    });
   };
   try {
     ctx.p.C_GetSessionInfo(ctx.objSession);
@@ -231,8 +270,12 @@ export function confirmAbsent(ctx: HsmContext, what: string): void {
     throw unavailable(err);
   }
   if (any.length === 0) {
-    throw new HsmError("ERR_HSM", `cannot tell whether ${what} exists on token '${ctx.token.label}': the token, which showed keys before, now shows no object at all; retry later`, {
-      unavailable: true,
-    });
+    throw new HsmError(
+      "ERR_HSM",
+      `cannot tell whether ${what} exists on token '${ctx.token.label}': the token, which showed keys before, now shows no object at all; retry later`,
+      {
+        unavailable: true,
+      },
+    );
   }
 }

@@ -33,7 +33,10 @@ export function generateSessionAesKey(ctx: HsmContext, bits: 128 | 192 | 256): H
       ]),
     "generating an ephemeral AES key",
   );
-  return issue(ctx.issuedKeys, new HsmKey({ name: "ciop-ephemeral", type: `AES-${bits}` as KeyType, kind: "secret", id: "", createdByCiop: true, ephemeral: true, handle }));
+  return issue(
+    ctx.issuedKeys,
+    new HsmKey({ name: "ciop-ephemeral", type: `AES-${bits}` as KeyType, kind: "secret", id: "", createdByCiop: true, ephemeral: true, handle }),
+  );
 }
 
 /** Destroys a session key (ephemeral or a session copy). */
@@ -50,7 +53,10 @@ export function sessionCopy(ctx: HsmContext, key: HsmKey): HsmKey {
   const handle = withHandle(ctx, key, (h) =>
     call("C_CopyObject", () => ctx.p.C_CopyObject(ctx.objSession, h, [{ type: P.CKA_TOKEN, value: false }]), `making a session copy of '${key.name}'`),
   );
-  return issue(ctx.issuedKeys, new HsmKey({ name: key.name, type: key.type, kind: key.kind, id: key.id, createdByCiop: key.createdByCiop, ephemeral: true, handle }));
+  return issue(
+    ctx.issuedKeys,
+    new HsmKey({ name: key.name, type: key.type, kind: key.kind, id: key.id, createdByCiop: key.createdByCiop, ephemeral: true, handle }),
+  );
 }
 
 /** A sensitive, non-extractable session AES key with the given value (a host-made ephemeral key). */

@@ -3,7 +3,7 @@
  * use) and the PIN, initialise the library once per thread, log in, probe the capabilities. SoftHSM's
  * transient store errors (a token file rewritten by another process at that moment) are retried.
  */
-import pkcs11js from "pkcs11js";
+import type pkcs11js from "pkcs11js";
 import { CiopError } from "@ciop/core";
 import { HsmContext, type Handle } from "../context.js";
 import { defaultDataDir, embeddedPaths, ensureEmbeddedToken } from "../embedded-token.js";

@@ -22,12 +22,17 @@ export function selectToken(p: pkcs11js.PKCS11, selector: string | undefined): {
   const tokens = slots
     .map((slot) => ({ slot, info: call("C_GetTokenInfo", () => p.C_GetTokenInfo(slot)) }))
     .filter((t) => (t.info.flags & pkcs11js.CKF_TOKEN_INITIALIZED) !== 0);
-  const seen = () => (tokens.length ? tokens.map((t, i) => `#${i} '${cleanText(t.info.label)}' (serial ${cleanText(t.info.serialNumber)})`).join(", ") : "none");
+  const seen = () =>
+    tokens.length ? tokens.map((t, i) => `#${i} '${cleanText(t.info.label)}' (serial ${cleanText(t.info.serialNumber)})`).join(", ") : "none";
   if (selector === undefined) {
     if (tokens.length === 1) return tokens[0]!;
-    throw new CiopError("ERR_TOKEN_NOT_FOUND", `${tokens.length} initialised tokens and no token selected: set CIOP_TOKEN / options.token to a label, serial or #index. Tokens seen: ${seen()}`, {
-      details: { tokensSeen: tokens.length },
-    });
+    throw new CiopError(
+      "ERR_TOKEN_NOT_FOUND",
+      `${tokens.length} initialised tokens and no token selected: set CIOP_TOKEN / options.token to a label, serial or #index. Tokens seen: ${seen()}`,
+      {
+        details: { tokensSeen: tokens.length },
+      },
+    );
   }
   const idx = /^#(\d+)$/.exec(selector);
   if (idx) {

@@ -68,9 +68,12 @@ export function checkCacheOnlyCertificate(
 function toPem(input: Uint8Array | string): string {
   const text = typeof input === "string" ? input : Buffer.from(input).toString("latin1");
   const m = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(text);
-  if (m) return m[0].replace(/\r\n/g, "\n") + "\n";
+  if (m) return `${m[0].replace(/\r\n/g, "\n")}\n`;
   // DER (or base64 of DER): re-encode.
   const der = typeof input === "string" ? Buffer.from(input.replace(/\s+/g, ""), "base64") : Buffer.from(input);
-  const b64 = der.toString("base64").replace(/(.{64})/g, "$1\n").replace(/\n$/, "");
+  const b64 = der
+    .toString("base64")
+    .replace(/(.{64})/g, "$1\n")
+    .replace(/\n$/, "");
   return `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`;
 }

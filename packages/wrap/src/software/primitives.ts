@@ -46,9 +46,7 @@ export function rsaOaepEncrypt(wrappingKey: WrappingKey, hash: HashName, plainte
       `The key material (${plaintext.length} bytes) is too large for RSA-OAEP with ${hashLabel(hash)} under RSA-${wrappingKey.bits} (at most ${max} bytes). Use an RSA-AES key wrap algorithm or a larger wrapping key.`,
     );
   }
-  return new Uint8Array(
-    publicEncrypt({ key: wrappingPublicKeyObject(wrappingKey), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: hash }, plaintext),
-  );
+  return new Uint8Array(publicEncrypt({ key: wrappingPublicKeyObject(wrappingKey), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: hash }, plaintext));
 }
 
 /** RSAES-PKCS1-v1_5 encryption (legacy). */
@@ -89,12 +87,7 @@ export function aesEcbPkcs7Encrypt(key: Uint8Array, plaintext: Uint8Array): Uint
 }
 
 /** AES-GCM with a 96-bit IV and a 128-bit tag. */
-export function aesGcmEncrypt(
-  key: Uint8Array,
-  iv: Uint8Array,
-  plaintext: Uint8Array,
-  aad: Uint8Array,
-): { ciphertext: Uint8Array; tag: Uint8Array } {
+export function aesGcmEncrypt(key: Uint8Array, iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): { ciphertext: Uint8Array; tag: Uint8Array } {
   const cipher = createCipheriv(aesAlgorithm(key, "gcm") as "aes-256-gcm", key, iv, { authTagLength: 16 });
   cipher.setAAD(aad);
   const ciphertext = new Uint8Array(Buffer.concat([cipher.update(plaintext), cipher.final()]));

@@ -141,8 +141,20 @@ export function rsaOaepDecrypt(blob: Uint8Array, privatePemPath: string, hash: H
     const inp = tmpFile(dir, "in.bin", blob);
     const out = join(dir, "out.bin");
     run("openssl", [
-      "pkeyutl", "-decrypt", "-inkey", privatePemPath, "-in", inp, "-out", out,
-      "-pkeyopt", "rsa_padding_mode:oaep", "-pkeyopt", `rsa_oaep_md:${hash}`, "-pkeyopt", `rsa_mgf1_md:${hash}`,
+      "pkeyutl",
+      "-decrypt",
+      "-inkey",
+      privatePemPath,
+      "-in",
+      inp,
+      "-out",
+      out,
+      "-pkeyopt",
+      "rsa_padding_mode:oaep",
+      "-pkeyopt",
+      `rsa_oaep_md:${hash}`,
+      "-pkeyopt",
+      `rsa_mgf1_md:${hash}`,
     ]);
     return readFileSync(out);
   } finally {
