@@ -33,9 +33,17 @@ export interface RouteGroup {
   /**
    * Handles one request whose path starts with `pathPrefix`. `body` is the whole request body.
    * The group writes the response itself (status, headers, JSON body) and returns a short summary
-   * for the server's request log.
+   * for the server's request log. `authenticated: false` marks a request that failed the group's
+   * authentication: the server charges it to its source's unauthenticated budget (a source over it
+   * is answered 429 before the group sees its requests, and its connections are closed) and samples
+   * its log line per source, so the group should not log such requests itself. `cause` is a short
+   * reason for the log (never credentials).
    */
-  handle(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<{ status: number; key?: string; errorName?: string }>;
+  handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: Buffer,
+  ): Promise<{ status: number; key?: string; errorName?: string; cause?: string; authenticated?: boolean }>;
   /** Re-reads the group's section after a config reload (SIGHUP / file change). */
   reload?(section: unknown): Promise<void>;
   close(): Promise<void>;

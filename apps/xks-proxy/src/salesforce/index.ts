@@ -169,14 +169,16 @@ export const createSalesforceRouteGroup: RouteGroupFactory = async (section, ctx
       // Authentication first: nothing about keys is revealed to an unauthenticated caller.
       const who = await auth.authenticate(req);
       if (!who.ok) {
-        record.authFailure = who.reason;
         const headers: Record<string, string> =
           who.status === 401
             ? { "www-authenticate": auth.challenge() }
             : who.retryAfterSeconds !== undefined
               ? { "retry-after": String(who.retryAfterSeconds) }
               : {};
-        return finish(who.status, { error: who.error }, who.error, headers);
+        // anyone can fail here: the server charges the source and samples the log line
+        send(res, who.status, { error: who.error }, headers);
+        responses?.inc({ status: String(who.status) });
+        return { status: who.status, errorName: who.error, cause: who.reason, authenticated: false };
       }
       record.auth = who.method;
 

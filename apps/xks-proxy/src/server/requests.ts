@@ -20,6 +20,7 @@ const JSON_TYPE = { "content-type": "application/json" } as const;
 const THROTTLED_BODY = JSON.stringify({ errorName: "ThrottlingException", errorMessage: "too many unauthenticated requests from this address; retry later" });
 const TOO_LARGE_BODY = JSON.stringify({ errorName: "UnsupportedOperationException", errorMessage: "the request body is larger than this proxy supports" });
 const INTERNAL_BODY = JSON.stringify({ errorName: "InternalException" });
+const GROUP_THROTTLED_BODY = JSON.stringify({ error: "TooManyRequests" });
 
 /** The path of a raw request target (up to "?"). */
 export function pathOf(target: string): string {
@@ -212,17 +213,35 @@ export class Requests {
       return;
     }
     if (group) {
-      const r: { status: number; key?: string; errorName?: string; cause?: string } = await group.handle(req, res, body).catch((err: unknown) => {
-        if (!res.headersSent) send(res, 500, JSON_TYPE, INTERNAL_BODY);
-        else res.end();
-        return { status: 500, errorName: "InternalException", cause: (err as Error).message?.slice(0, 200) };
-      });
+      const source = sourceOf(req.socket.remoteAddress);
+      if (sources.throttled(source)) {
+        // over its unauthenticated budget: answered before the group does any work (no password check)
+        metrics.unauthenticatedThrottled();
+        res.setHeader("connection", "close");
+        res.once("finish", () => req.socket.destroy());
+        send(res, 429, { ...JSON_TYPE, "retry-after": "1" }, GROUP_THROTTLED_BODY);
+        metrics.request(group.name, group.name, 429, "TooManyRequests", ms(start));
+        if (unauthLog.allow(source))
+          logger.log("info", { msg: "request", group: group.name, status: 429, errorName: "TooManyRequests", authenticated: false, remote: source });
+        return;
+      }
+      const r: { status: number; key?: string; errorName?: string; cause?: string; authenticated?: boolean } = await group
+        .handle(req, res, body)
+        .catch((err: unknown) => {
+          if (!res.headersSent) send(res, 500, JSON_TYPE, INTERNAL_BODY);
+          else res.end();
+          return { status: 500, errorName: "InternalException", cause: (err as Error).message?.slice(0, 200) };
+        });
       const latency = ms(start);
       metrics.request(group.name, group.name, r.status, r.errorName, latency);
+      if (r.authenticated === false && !sources.chargeUnauthenticated(source)) {
+        // the failure that used up the source's budget: no more of this connection's requests
+        if (res.writableFinished) req.socket.destroy();
+        else res.once("finish", () => req.socket.destroy());
+      }
       // a group's 4xx may be anyone's (failed credentials, unknown paths): sampled per source
       const refused = r.status >= 400 && r.status < 500;
-      const source = refused ? sourceOf(req.socket.remoteAddress) : undefined;
-      if (source === undefined || unauthLog.allow(source)) {
+      if (!refused || unauthLog.allow(source)) {
         logger.log("info", {
           msg: "request",
           group: group.name,
@@ -233,7 +252,8 @@ export class Requests {
           errorName: r.errorName,
           latencyMs: latency,
           cause: r.cause,
-          remote: source,
+          authenticated: r.authenticated,
+          remote: refused ? source : undefined,
         });
       }
       return;
