@@ -13,6 +13,11 @@ command -v openssl >/dev/null || need_pkgs+=(openssl)
 command -v curl >/dev/null || need_pkgs+=(curl)
 command -v wrk >/dev/null || need_pkgs+=(wrk)
 command -v redis-server >/dev/null || need_pkgs+=(redis-server)   # xks-proxy's [fleet] tests start a throw-away one
+# `p11-kit server` + p11-kit-client.so: the tests and bench reach SoftHSM out of process through p11-kit's RPC
+command -v p11-kit >/dev/null || need_pkgs+=(p11-kit)
+ls /usr/lib/*/pkcs11/p11-kit-client.so /usr/lib*/pkcs11/p11-kit-client.so >/dev/null 2>&1 || need_pkgs+=(p11-kit-modules)
+# NSS softokn (libsoftokn3.so, in libnss3): the tests' second token; its database is made without certutil
+ls /usr/lib/*/libsoftokn3.so /usr/lib*/libsoftokn3.so >/dev/null 2>&1 || need_pkgs+=(libnss3)
 /usr/bin/python3 -c 'import cryptography' 2>/dev/null || need_pkgs+=(python3-cryptography)
 /usr/bin/python3 -c 'import jwcrypto' 2>/dev/null || need_pkgs+=(python3-jwcrypto)
 for tool in make g++; do command -v "$tool" >/dev/null || need_pkgs+=(build-essential); done

@@ -2,6 +2,10 @@
 // The token lives in a private directory (on /dev/shm when it exists: key creation is ~20x faster
 // than on disk) with its own softhsm2.conf, so the machine's global SoftHSM config is never touched.
 // Exposes: SOFTHSM2_CONF, CIOP_TEST_TOKEN_LABEL, CIOP_TEST_PIN, CIOP_TEST_SO_PIN, CIOP_TEST_DIR.
+// Next to it, a throw-away NSS softokn database (issue 16, "Three tokens in CI") in CIOP_TEST_DIR/nss:
+// CIOP_TEST_NSS_LIB, CIOP_TEST_NSS_PARAMS (C_Initialize library parameters), CIOP_TEST_NSS_TOKEN
+// (label of the persistent token, the module's second slot), CIOP_TEST_NSS_PIN; or, when
+// libsoftokn3.so is missing or the set-up fails, CIOP_TEST_NSS_SKIP with the reason (NSS tests skip).
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
@@ -43,6 +47,7 @@ module.exports = async function globalSetup() {
     stdio: ["ignore", "ignore", "inherit"],
   });
   globalThis.__ciopCreatedTestDir = dir;
+  Object.assign(process.env, setUpNss(dir));
   Object.assign(process.env, {
     SOFTHSM2_CONF: conf,
     CIOP_TEST_DIR: dir,
@@ -52,3 +57,60 @@ module.exports = async function globalSetup() {
     CIOP_TEST_SO_PIN: soPin,
   });
 };
+
+const NSS_LIB_CANDIDATES = [
+  "/usr/lib/x86_64-linux-gnu/libsoftokn3.so",
+  "/usr/lib/aarch64-linux-gnu/libsoftokn3.so",
+  "/usr/lib64/libsoftokn3.so",
+  "/usr/lib/libsoftokn3.so",
+];
+
+// Initialises a fresh NSS database without certutil, as the PKCS#11 reference shows: RW session on
+// the persistent slot, SO login with the empty password, C_InitPIN, then a user login to check it.
+// Runs in a child process so this (jest's) process never loads the module.
+const NSS_INIT = `
+const P = require(process.env.PKCS11JS);
+const p = new P.PKCS11();
+p.load(process.env.NSS_LIB);
+p.C_Initialize({ libraryParameters: process.env.NSS_PARAMS, flags: P.CKF_OS_LOCKING_OK });
+try {
+  const slots = p.C_GetSlotList(true);
+  if (slots.length < 2) throw new Error("NSS softokn shows " + slots.length + " slot(s), expected 2");
+  const slot = slots[1];
+  const s = p.C_OpenSession(slot, P.CKF_SERIAL_SESSION | P.CKF_RW_SESSION);
+  p.C_Login(s, P.CKU_SO, "");
+  p.C_InitPIN(s, process.env.NSS_PIN);
+  p.C_Logout(s);
+  p.C_Login(s, P.CKU_USER, process.env.NSS_PIN);
+  p.C_Logout(s);
+  p.C_CloseSession(s);
+  process.stdout.write(p.C_GetTokenInfo(slot).label.replace(/[\\s\\0]+$/, ""));
+} finally {
+  p.C_Finalize();
+}
+`;
+
+function setUpNss(dir) {
+  const lib = NSS_LIB_CANDIDATES.find((p) => fs.existsSync(p));
+  if (!lib) return { CIOP_TEST_NSS_SKIP: "NSS softokn (libsoftokn3.so, Debian libnss3) is not installed" };
+  try {
+    const nssDir = path.join(dir, "nss");
+    fs.mkdirSync(nssDir, { mode: 0o700 });
+    const params = `configdir='sql:${nssDir}' certPrefix='' keyPrefix='' secmod='secmod.db' flags=noModDB`;
+    const pin = crypto.randomBytes(8).toString("hex");
+    const pkcs11js = require.resolve("pkcs11js", { paths: [path.join(__dirname, "../../packages/hsm")] });
+    const label = execFileSync(process.execPath, ["-e", NSS_INIT], {
+      env: { ...process.env, PKCS11JS: pkcs11js, NSS_LIB: lib, NSS_PARAMS: params, NSS_PIN: pin },
+      stdio: ["ignore", "pipe", "pipe"],
+      timeout: 30_000,
+    }).toString();
+    return { CIOP_TEST_NSS_LIB: lib, CIOP_TEST_NSS_PARAMS: params, CIOP_TEST_NSS_TOKEN: label, CIOP_TEST_NSS_PIN: pin };
+  } catch (err) {
+    const detail = String(err.stderr || err.message || err)
+      .trim()
+      .split("\n")
+      .slice(-3)
+      .join(" ");
+    return { CIOP_TEST_NSS_SKIP: `the NSS softokn test database could not be created: ${detail}` };
+  }
+}

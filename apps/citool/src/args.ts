@@ -17,6 +17,7 @@ export const OPTIONS = {
   "key-type": { type: "string", short: "k" },
   // beyond the seed
   "hsm-lib": { type: "string" },
+  "hsm-params": { type: "string" },
   token: { type: "string" },
   "pin-file": { type: "string" },
   "data-dir": { type: "string" },
@@ -43,7 +44,18 @@ export interface ParsedArgs {
   given: Array<{ name: OptionName; spelled: string }>;
 }
 
-const HSM_OPTIONS: OptionName[] = ["module", "ocs", "softcard", "module-protection", "hsm-lib", "token", "pin-file", "data-dir", "allow-host-fallback"];
+const HSM_OPTIONS: OptionName[] = [
+  "module",
+  "ocs",
+  "softcard",
+  "module-protection",
+  "hsm-lib",
+  "hsm-params",
+  "token",
+  "pin-file",
+  "data-dir",
+  "allow-host-fallback",
+];
 const COMMON: OptionName[] = ["help", "version", "config", "debug", "json"];
 
 /** Which options each command accepts. */

@@ -20,6 +20,8 @@ export interface Settings {
   configFile: string | undefined;
   hsm: {
     library: string | undefined;
+    /** C_Initialize library parameters (NSS softokn needs them); from --hsm-params, CIOP_PKCS11_PARAMS or hsm.library_parameters. */
+    libraryParameters: string | undefined;
     /** Token selector (label, serial, #index); from --token, -m or config. */
     token: string | undefined;
     /** True when the selector came from -m (a bare number then also means "module N"). */
@@ -37,13 +39,22 @@ export interface Settings {
 }
 
 const CONFIG_KEYS: Record<string, readonly string[]> = {
-  hsm: ["library", "token", "pin_file", "data_dir", "allow_host_fallback", "softcard", "ocs"],
+  hsm: ["library", "library_parameters", "token", "pin_file", "data_dir", "allow_host_fallback", "softcard", "ocs"],
   output: ["dir"],
   audit: ["log"],
 };
 
 interface FileConfig {
-  hsm?: { library?: string; token?: string; pin_file?: string; data_dir?: string; allow_host_fallback?: boolean; softcard?: string; ocs?: string };
+  hsm?: {
+    library?: string;
+    library_parameters?: string;
+    token?: string;
+    pin_file?: string;
+    data_dir?: string;
+    allow_host_fallback?: boolean;
+    softcard?: string;
+    ocs?: string;
+  };
   output?: { dir?: string };
   audit?: { log?: string };
 }
@@ -157,6 +168,7 @@ export function loadSettings(args: ParsedArgs, io: Io): Settings {
     ["-m/--module", moduleOpt],
     ["--token", tokenOpt],
     ["--hsm-lib", str(args, "hsm-lib")],
+    ["--hsm-params", str(args, "hsm-params")],
   ] as const) {
     if (v !== undefined && v.trim() === "") throw usageError(`option ${name} needs a non-empty value`);
   }
@@ -177,6 +189,7 @@ export function loadSettings(args: ParsedArgs, io: Io): Settings {
     configFile: existsSync(configFile) ? configFile : undefined,
     hsm: {
       library: fromCwd(str(args, "hsm-lib")) ?? fromCwd(env.CIOP_PKCS11_LIB) ?? fromFile(file.hsm?.library),
+      libraryParameters: str(args, "hsm-params") ?? (env.CIOP_PKCS11_PARAMS || undefined) ?? file.hsm?.library_parameters,
       token,
       tokenFromModuleOption: moduleOpt !== undefined,
       pinFile,

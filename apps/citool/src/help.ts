@@ -47,6 +47,9 @@ seed-compatible options:
 
 HSM selection (also settable in the config file or the environment):
   --hsm-lib PATH             PKCS#11 library to load (env CIOP_PKCS11_LIB)
+  --hsm-params TEXT          parameters for the library's C_Initialize, e.g. NSS softokn's
+                             "configdir='sql:DIR' certPrefix='' keyPrefix='' secmod='secmod.db'
+                             flags=noModDB" (env CIOP_PKCS11_PARAMS)
   --token TOKEN              token label, serial or #N, like -m (env CIOP_TOKEN)
   --pin-file FILE            read the PIN from FILE (env CIOP_PIN_FILE); or put the PIN in env
                              CIOP_PIN; otherwise citool asks on the terminal. Never on the command line.

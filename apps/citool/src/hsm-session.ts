@@ -38,6 +38,7 @@ export function hsmOptions(settings: Settings, io: Io, token = settings.hsm.toke
   const h = settings.hsm;
   const opts: HsmOptions = { ...extra, protection: h.protection, allowHostFallback: h.allowHostFallback };
   if (h.library !== undefined) opts.library = h.library;
+  if (h.libraryParameters !== undefined) opts.libraryParameters = h.libraryParameters;
   if (token !== undefined) opts.token = token;
   if (h.dataDir !== undefined) opts.dataDir = h.dataDir;
   const pin = pinSource(settings, io);

@@ -19,6 +19,7 @@ export interface HsmOverrides {
 function tokenOptions(cfg: Partial<HsmConfig> | undefined, overrides: HsmOverrides = {}): HsmOptions {
   const opts: HsmOptions = {};
   if (cfg?.library !== undefined) opts.library = cfg.library;
+  if (cfg?.libraryParameters !== undefined) opts.libraryParameters = cfg.libraryParameters;
   if (cfg?.token !== undefined) opts.token = cfg.token;
   if (cfg?.pin !== undefined) opts.pin = cfg.pin;
   if (overrides["hsm-lib"] !== undefined) opts.library = overrides["hsm-lib"];

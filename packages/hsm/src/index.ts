@@ -17,6 +17,7 @@ export type {
   KeyUsage,
   WrapOutcome,
   Capabilities,
+  KeyWrapPadSemantics,
   GenerateKeyOptions,
   HostFallbackEvent,
 } from "./types.js";

@@ -45,6 +45,8 @@ export interface LoadedLibrary {
   readonly osLocking: boolean;
   /** SOFTHSM2_CONF at C_Initialize (SoftHSM reads it once). */
   readonly softhsmConf: string | undefined;
+  /** The library parameters given to C_Initialize (NSS softokn needs them), or undefined. */
+  readonly parameters: string | undefined;
   /**
    * Tokens this thread is logged in to (key: slot id hex): a digest of the PIN used and how many
    * open Hsm instances share the login. PKCS#11 login state is per application and token, so the
@@ -70,14 +72,31 @@ export function loadedLibrary(path: string): LoadedLibrary | undefined {
   return registry().get(path);
 }
 
+/** The C_Initialize arguments: CKF_OS_LOCKING_OK, plus the library parameters when there are some. */
+export function initializeOptions(parameters: string | undefined, osLocking = true): pkcs11js.InitializationOptions | undefined {
+  const o: pkcs11js.InitializationOptions = {};
+  if (osLocking) o.flags = pkcs11js.CKF_OS_LOCKING_OK;
+  if (parameters !== undefined) o.libraryParameters = parameters;
+  return Object.keys(o).length > 0 ? o : undefined;
+}
+
 /**
- * Loads the library (once per thread) and calls C_Initialize with CKF_OS_LOCKING_OK.
- * CKR_CRYPTOKI_ALREADY_INITIALIZED (another worker thread got there first) is fine.
+ * Loads the library (once per thread) and calls C_Initialize with CKF_OS_LOCKING_OK and, when
+ * given, the library parameters (the reserved field of CK_C_INITIALIZE_ARGS, as NSS softokn reads
+ * it). CKR_CRYPTOKI_ALREADY_INITIALIZED (another worker thread got there first) is fine. A library
+ * already loaded in this thread with other parameters is refused: C_Initialize runs once, so the
+ * second set would be silently ignored. The parameters never appear in an error message.
  */
-export function acquireLibrary(path: string): LoadedLibrary {
+export function acquireLibrary(path: string, parameters?: string): LoadedLibrary {
   const reg = registry();
   const existing = reg.get(path);
   if (existing) {
+    if (existing.parameters !== parameters) {
+      throw new HsmError(
+        "ERR_HSM_LIBRARY",
+        `the PKCS#11 library ${path} is already initialised in this process with other library parameters; it reads them once, at C_Initialize. Use the same parameters for every token opened through it`,
+      );
+    }
     existing.refs++;
     return existing;
   }
@@ -96,29 +115,34 @@ export function acquireLibrary(path: string): LoadedLibrary {
   let initializedByUs = true;
   let osLocking = true;
   try {
-    p.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
+    p.C_Initialize(initializeOptions(parameters));
   } catch (err) {
     if (isCkr(err, "CKR_CRYPTOKI_ALREADY_INITIALIZED")) {
       initializedByUs = false;
     } else if (isCkr(err, "CKR_CANT_LOCK")) {
       try {
-        p.C_Initialize();
+        p.C_Initialize(initializeOptions(parameters, false));
         osLocking = false;
       } catch (err2) {
-        throw wrapLoad(err2, path);
+        throw wrapLoad(err2, path, parameters);
       }
     } else {
-      throw wrapLoad(err, path);
+      throw wrapLoad(err, path, parameters);
     }
   }
-  const lib: LoadedLibrary = { p, path, refs: 1, initializedByUs, osLocking, softhsmConf: process.env.SOFTHSM2_CONF, logins: new Map() };
+  const lib: LoadedLibrary = { p, path, refs: 1, initializedByUs, osLocking, softhsmConf: process.env.SOFTHSM2_CONF, parameters, logins: new Map() };
   reg.set(path, lib);
   return lib;
 }
 
-function wrapLoad(err: unknown, path: string): HsmError {
+function wrapLoad(err: unknown, path: string, parameters: string | undefined): HsmError {
   const e = toHsmError(err, "C_Initialize", `initialising ${path}`);
-  return new HsmError("ERR_HSM_LIBRARY", e.message, { cause: err, ckr: e.ckr, ckrCode: e.ckrCode, fn: "C_Initialize" });
+  // The parameters themselves stay out of the message (a vendor's may hold a secret).
+  const hint =
+    e.ckr === "CKR_ARGUMENTS_BAD" && parameters === undefined
+      ? ". Some libraries (NSS softokn) need library parameters: set CIOP_PKCS11_PARAMS or options.libraryParameters"
+      : "";
+  return new HsmError("ERR_HSM_LIBRARY", e.message + hint, { cause: err, ckr: e.ckr, ckrCode: e.ckrCode, fn: "C_Initialize" });
 }
 
 /** Drops one reference; the last one finalises (if we initialised) and unloads. */

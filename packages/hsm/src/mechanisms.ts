@@ -103,6 +103,18 @@ export function hostKwpUnwrap(kek: Uint8Array, data: Uint8Array): Buffer {
   return Buffer.concat([d.update(data), d.final()]);
 }
 
+/** PKCS#7 padding to a multiple of 8, then RFC 3394 with the default IV, on the host (node:crypto). */
+export function hostPkcs7KwWrap(kek: Uint8Array, data: Uint8Array): Buffer {
+  const n = 8 - (data.length % 8);
+  const padded = Buffer.concat([data, Buffer.alloc(n, n)]);
+  try {
+    const c = createCipheriv(`id-aes${kek.length * 8}-wrap`, kek, Buffer.from("a6a6a6a6a6a6a6a6", "hex"));
+    return Buffer.concat([c.update(padded), c.final()]);
+  } finally {
+    padded.fill(0);
+  }
+}
+
 function cipherName(kek: Uint8Array): string {
   return `id-aes${kek.length * 8}-wrap-pad`;
 }

@@ -11,9 +11,10 @@ import {
   gcmParameter,
   hostKwpUnwrap,
   hostKwpWrap,
+  hostPkcs7KwWrap,
   oaepMechanism,
 } from "./mechanisms.js";
-import type { Capabilities } from "./types.js";
+import type { Capabilities, KeyWrapPadSemantics } from "./types.js";
 
 const P = pkcs11js;
 type Handle = Buffer;
@@ -71,6 +72,7 @@ export function probeCapabilities(p: pkcs11js.PKCS11, slot: Handle, asyncCalls: 
     rsaOaepHashes: [],
     rsaAesKeyWrapHashes: [],
     aesKeyWrapPadMechanism: null,
+    aesKeyWrapPadSemantics: "unavailable",
     kwpPadsPrivateKeys: false,
     kwpPadsSecretKeys: false,
     aesGcm: false,
@@ -97,29 +99,40 @@ export function probeCapabilities(p: pkcs11js.PKCS11, slot: Handle, asyncCalls: 
     // Tokens may require an HMAC key at least as long as the hash (SoftHSM does): probe with 64 bytes.
     const hmacKey = secretKey(P.CKK_GENERIC_SECRET, hmacValue, [{ type: P.CKA_SIGN, value: true }]);
 
-    // RFC 5649: which number. Checked by unwrapping on the host (RFC 5649 integrity check) a
-    // 20-byte key, which exercises the padding. SoftHSM 2.6.1 zero-pads the key to a multiple of 8
-    // before KWP, so the length indicator covers the zeros: detect that too.
+    // RFC 5649: which number. 0x210B is RFC 5649 in PKCS#11 v3.0; 0x210A means RFC 5649 to SoftHSM
+    // 2.6 and nShield but PKCS#7 padding + RFC 3394 to NSS softokn (the spec's meaning), so each
+    // number is told by what it outputs, never by the number: a 20-byte key (which exercises the
+    // padding) is wrapped with both and compared with RFC 5649 and PKCS#7 + RFC 3394 computed here.
+    // SoftHSM 2.6.1 zero-pads the key to a multiple of 8 before KWP, so the RFC 5649 length
+    // indicator covers the zeros: that counts as RFC 5649 with kwpPadsSecretKeys.
     for (const mech of [CKM_AES_KEY_WRAP_KWP, CKM_AES_KEY_WRAP_PAD]) {
       const out = op((s) => Buffer.from(p.C_WrapKey(s, { mechanism: mech }, kek, secret, Buffer.alloc(256))));
-      if (!out) continue;
-      if (eq(out, hostKwpWrap(kekValue, secretValue))) {
-        caps.aesKeyWrapPadMechanism = mech;
-        break;
-      }
-      const plain = tryOr(() => hostKwpUnwrap(kekValue, out), undefined);
-      if (
-        plain &&
-        plain.length > secretValue.length &&
-        plain.subarray(0, secretValue.length).equals(secretValue) &&
-        plain.subarray(secretValue.length).every((b) => b === 0)
-      ) {
-        caps.aesKeyWrapPadMechanism = mech;
-        caps.kwpPadsSecretKeys = true;
+      let semantics: KeyWrapPadSemantics = out === undefined ? "unavailable" : "other";
+      let zeroPadded = false;
+      if (out === undefined) {
+        // refused
+      } else if (eq(out, hostKwpWrap(kekValue, secretValue))) {
+        semantics = "rfc5649";
+      } else if (eq(out, hostPkcs7KwWrap(kekValue, secretValue))) {
+        semantics = "pkcs7-rfc3394";
+      } else {
+        const plain = tryOr(() => hostKwpUnwrap(kekValue, out), undefined);
+        if (
+          plain &&
+          plain.length > secretValue.length &&
+          plain.subarray(0, secretValue.length).equals(secretValue) &&
+          plain.subarray(secretValue.length).every((b) => b === 0)
+        ) {
+          semantics = "rfc5649";
+          zeroPadded = true;
+        }
         zeroize(plain);
-        break;
       }
-      zeroize(plain);
+      if (mech === CKM_AES_KEY_WRAP_PAD) caps.aesKeyWrapPadSemantics = semantics;
+      if (semantics === "rfc5649" && caps.aesKeyWrapPadMechanism === null) {
+        caps.aesKeyWrapPadMechanism = mech;
+        caps.kwpPadsSecretKeys = zeroPadded;
+      }
     }
 
     // Does the token zero-pad PKCS#8 before KWP (SoftHSM 2.6.1)? Wrap a session EC key and look.

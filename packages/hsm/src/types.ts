@@ -37,6 +37,12 @@ export type Protection = { kind: "module" } | { kind: "softcard"; name: string }
 export interface HsmOptions {
   /** PKCS#11 library path. Default: env CIOP_PKCS11_LIB, else Debian's SoftHSM2 with the embedded token. */
   library?: string;
+  /**
+   * Parameters for the library's C_Initialize (the reserved field of CK_C_INITIALIZE_ARGS), which
+   * NSS softokn needs, e.g. `configdir='sql:/path' certPrefix='' keyPrefix='' secmod='secmod.db' flags=noModDB`.
+   * Default: env CIOP_PKCS11_PARAMS. Read once per library and process.
+   */
+  libraryParameters?: string;
   /** Token selector: label, serial, or "#<index>" into the list of initialised tokens. Env: CIOP_TOKEN. */
   token?: string;
   protection?: Protection;
@@ -145,14 +151,30 @@ export interface WrapOutcome {
   mechanisms: string[];
 }
 
+/**
+ * What CKM_AES_KEY_WRAP_PAD (0x210A) does on a token, told by behaviour: RFC 5649 (SoftHSM 2.6,
+ * nShield), PKCS#7 padding then RFC 3394 (the PKCS#11 spec's meaning; NSS softokn), something else,
+ * or refused. @public
+ */
+export type KeyWrapPadSemantics = "rfc5649" | "pkcs7-rfc3394" | "other" | "unavailable";
+
 export interface Capabilities {
   rsaPkcs1: boolean;
   /** OAEP hashes the token accepts for C_WrapKey (probed; SoftHSM: ["sha1"]). */
   rsaOaepHashes: HashName[];
   /** CKM_RSA_AES_KEY_WRAP (0x1054) and the OAEP hashes it accepts. */
   rsaAesKeyWrapHashes: HashName[];
-  /** RFC 5649 mechanism number found by probing (0x210A on SoftHSM/nShield, 0x210B per v3), or null. */
+  /**
+   * The mechanism number that gives RFC 5649 on this token, found by probing (0x210B, the v3.0
+   * CKM_AES_KEY_WRAP_KWP, is tried first; 0x210A on SoftHSM/nShield), or null. Every RFC 5649 wrap
+   * of ciop uses this number.
+   */
   aesKeyWrapPadMechanism: number | null;
+  /**
+   * What 0x210A (CKM_AES_KEY_WRAP_PAD) does, told by comparing its output with host-computed
+   * RFC 5649 and PKCS#7 + RFC 3394: "rfc5649" on SoftHSM 2.6, "pkcs7-rfc3394" on NSS softokn.
+   */
+  aesKeyWrapPadSemantics: KeyWrapPadSemantics;
   /** True when the token zero-pads PKCS#8 before KWP (SoftHSM 2.6.1 bug). */
   kwpPadsPrivateKeys: boolean;
   /**

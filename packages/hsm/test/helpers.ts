@@ -172,3 +172,22 @@ export function runChild(args: Record<string, unknown>, env: NodeJS.ProcessEnv):
     });
   });
 }
+
+/**
+ * The jest run's NSS softokn token (tools/jest/global-setup.cjs), or undefined with the reason
+ * printed once when the module or its database is missing: the NSS tests then skip.
+ */
+export function nssToken(): { library: string; libraryParameters: string; token: string; pin: string } | undefined {
+  const library = process.env.CIOP_TEST_NSS_LIB;
+  if (!library) {
+    console.log(`NSS softokn tests skipped: ${process.env.CIOP_TEST_NSS_SKIP ?? "CIOP_TEST_NSS_LIB is not set"}`);
+    return undefined;
+  }
+  return { library, libraryParameters: process.env.CIOP_TEST_NSS_PARAMS!, token: process.env.CIOP_TEST_NSS_TOKEN!, pin: process.env.CIOP_TEST_NSS_PIN! };
+}
+
+/** Opens the NSS softokn test token (call only when {@link nssToken} gave one). */
+export function openNssHsm(extra: HsmOptions = {}): Promise<Hsm> {
+  const t = nssToken()!;
+  return Hsm.open({ library: t.library, libraryParameters: t.libraryParameters, token: t.token, pin: { value: t.pin }, ...extra });
+}

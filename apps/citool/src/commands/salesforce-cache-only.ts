@@ -40,7 +40,7 @@ options:
   --jti NONCE          put a replay nonce into the header as jti (as with replay detection on)
   --json               print one JSON document: kid, jwe, whether the key was created, host fallback
   --allow-invalid-certificate  accept a certificate outside its validity period
-  HSM options as for an export: -m/--module, --token, --hsm-lib, --pin-file, --data-dir,
+  HSM options as for an export: -m/--module, --token, --hsm-lib, --hsm-params, --pin-file, --data-dir,
   -O/-S/-M, --allow-host-fallback, --config, --audit-log, --debug
 
 The DEK itself is never printed or logged; the audit log gets one record (no key material).
@@ -68,6 +68,7 @@ const ACCEPTED: OptionName[] = [
   "softcard",
   "module-protection",
   "hsm-lib",
+  "hsm-params",
   "token",
   "pin-file",
   "data-dir",

@@ -191,6 +191,8 @@ export async function fromCiopToml(
   const h = table(doc.hsm, "[hsm]");
   const lib = str(h, "library", "hsm");
   if (lib !== undefined) cfg.hsm.library = lib;
+  const libParams = str(h, "library_parameters", "hsm");
+  if (libParams !== undefined) cfg.hsm.libraryParameters = libParams;
   const token = str(h, "token", "hsm");
   if (token !== undefined) cfg.hsm.token = token;
   const pin = pinFrom(h, "hsm", dir, notes);

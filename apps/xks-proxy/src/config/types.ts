@@ -48,6 +48,8 @@ export interface ServerConfig {
 export interface HsmConfig {
   /** PKCS#11 library (default: env CIOP_PKCS11_LIB, else SoftHSM2). */
   library?: string;
+  /** Parameters for the library's C_Initialize, as NSS softokn needs (default: env CIOP_PKCS11_PARAMS). Never logged. */
+  libraryParameters?: string;
   /** Token label, serial or "#index" (default: env CIOP_TOKEN / the embedded token). */
   token?: string;
   pin?: PinSource;

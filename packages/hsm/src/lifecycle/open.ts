@@ -16,6 +16,20 @@ import type { HsmOptions, TokenInfo } from "../types.js";
 import { closeContext } from "./restart.js";
 import { SOFTWARE_TOKEN_PATTERN, isTransientStoreError, selectToken } from "./select-token.js";
 
+/**
+ * The C_Initialize library parameters: options.libraryParameters, else env CIOP_PKCS11_PARAMS; an
+ * empty string counts as none. Refused when not a string or too long for a sane module config.
+ */
+function libraryParametersOf(options: HsmOptions): string | undefined {
+  const v: unknown = options.libraryParameters !== undefined ? options.libraryParameters : process.env.CIOP_PKCS11_PARAMS;
+  if (v === undefined || v === "") return undefined;
+  if (typeof v !== "string") throw new CiopError("ERR_CONFIG_INVALID", "libraryParameters must be a string");
+  if (v.length > 4096 || v.includes("\0")) {
+    throw new CiopError("ERR_CONFIG_INVALID", "libraryParameters must be at most 4096 characters with no NUL byte");
+  }
+  return v;
+}
+
 /** Opens and logs in to a token; see Hsm.open and the README for the resolution order. */
 export async function openContext(options: HsmOptions): Promise<HsmContext> {
   const history = options.hostFallbackHistory;
@@ -23,6 +37,7 @@ export async function openContext(options: HsmOptions): Promise<HsmContext> {
     throw new CiopError("ERR_CONFIG_INVALID", `hostFallbackHistory must be a whole number of events (0 or more), not ${String(history)}`);
   }
   const libraryPath = options.library ?? process.env.CIOP_PKCS11_LIB ?? defaultLibraryPath();
+  const libraryParameters = libraryParametersOf(options);
   const protection = options.protection ?? { kind: "module" as const };
   let selector = protection.kind !== "module" ? protection.name : (options.token ?? process.env.CIOP_TOKEN);
   let embedded: Awaited<ReturnType<typeof ensureEmbeddedToken>> | undefined;
@@ -34,7 +49,7 @@ export async function openContext(options: HsmOptions): Promise<HsmContext> {
       selector = embedded.state.serial;
     }
   }
-  let lib = acquireLibrary(libraryPath);
+  let lib = acquireLibrary(libraryPath, libraryParameters);
   let held = true;
   let ctx: HsmContext | undefined;
   try {
@@ -61,7 +76,7 @@ export async function openContext(options: HsmOptions): Promise<HsmContext> {
         }
         await new Promise((r) => setTimeout(r, 50 * attempt + Math.floor(Math.random() * 50)));
         if (!held) {
-          lib = acquireLibrary(libraryPath);
+          lib = acquireLibrary(libraryPath, libraryParameters);
           held = true;
         }
       }

@@ -9,7 +9,7 @@ import { zeroize } from "@ciop/core";
 import { openSession, type HsmContext } from "../context.js";
 import { call } from "../errors.js";
 import { createRsaPublicObject } from "../keys/public-keys.js";
-import { isSoftHsmLibrary, releaseLibrary } from "../library.js";
+import { initializeOptions, isSoftHsmLibrary, releaseLibrary } from "../library.js";
 import { closeSessions, releaseLogin } from "../sessions.js";
 import { selectToken } from "./select-token.js";
 
@@ -46,7 +46,7 @@ export function recoverLibrary(ctx: HsmContext): boolean {
   }
   ctx.idle.length = 0;
   ctx.poolOpen = 0;
-  call("C_Initialize", () => p.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK }), "restarting the library");
+  call("C_Initialize", () => p.C_Initialize(initializeOptions(lib.parameters)), "restarting the library");
   ctx.slot = selectToken(p, ctx.token.serial).slot;
   ctx.objSession = openSession(ctx);
   ctx.opSession = openSession(ctx);
