@@ -12,6 +12,8 @@
 // adds rounds comparing this build with that one, or with other node options, in the same run.
 // BENCH_HSM_LATENCY_US=0,300,1000 adds rows for a network HSM: the proxy with call_mode = "async"
 // over the fault-injecting module (tools/pkcs11-fault), which adds that many µs to every PKCS#11 call.
+// BENCH_P11KIT=1 runs bench/xks/p11kit-rpc.mjs instead: the token out of process through p11-kit's
+// RPC (p11-kit-client.so) next to the same token in process, raw pkcs11js rates, same run.
 // Other knobs: apps/xks-proxy/docs/bench.md.
 // Last line: `xks-bench: <req/s> req/s, ratio <r>, p99 at 1800 req/s <ms> ms`.
 import { execFileSync, spawn } from "node:child_process";
@@ -48,6 +50,10 @@ const PERF = process.env.BENCH_PERF === "1";
 const lib = ["/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so", "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so"].find(
   (p) => existsSync(p),
 );
+if (process.env.BENCH_P11KIT === "1") {
+  await import("./p11kit-rpc.mjs");
+  process.exit(0);
+}
 if (!existsSync(main)) {
   console.error(`${main} is missing: run pnpm build first`);
   process.exit(1);

@@ -74,6 +74,18 @@ export class HsmBackend implements XksCrypto {
   static async open(cfg: HsmConfig, hooks: HsmBackendHooks = {}, extra: Partial<HsmOptions> = {}): Promise<HsmBackend> {
     const options = serverHsmOptions(cfg, extra);
     const hsm = await Hsm.open(options);
+    // Every XKS encrypt and decrypt is AES-GCM inside the token: a token (or a client library in
+    // front of it) that does not carry it cannot serve a single request, so refuse to start rather
+    // than answer every request 500.
+    if (!hsm.capabilities().aesGcm) {
+      const t = hsm.token;
+      await hsm.close().catch(() => undefined);
+      throw new CiopError(
+        "ERR_MECHANISM_UNSUPPORTED",
+        `the token '${t.label}' (${t.libraryDescription}) does not offer AES-GCM (CKM_AES_GCM, 0x1087) in encrypt/decrypt, which every XKS request runs inside the HSM: ` +
+          "use a token, or a client library in front of it, that carries CKM_AES_GCM (p11-kit's RPC client in Debian 12 does not)",
+      );
+    }
     return new HsmBackend(hsm, options, cfg, hooks);
   }
 
