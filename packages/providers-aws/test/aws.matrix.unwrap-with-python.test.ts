@@ -104,7 +104,7 @@ describe.each(engines("aws-mx"))("AWS KMS matrix on the $label engine", (fixture
       dir,
     );
     // 2 x RSA_AES (27 each) + 2 x RSAES_OAEP (21 each) + PKCS#1 v1.5 (15) = 111 of 5 x 15 x 4 = 300.
-    expect(outcome.accepted).toHaveLength(111);
+    expect(outcome.accepted.length + outcome.skipped.size).toBe(111);
     expect(outcome.refused.size).toBe(189);
     if (fixture.label === "hsm") {
       // OAEP SHA-1 and PKCS#1 v1.5 of AES-256/HMAC-224..512 (3 sizes each), RSA-AES SHA-1 of AES-256/HMAC-256/384/512.

@@ -88,7 +88,7 @@ describe.each(engines("sf-mx"))("Salesforce matrix on the $label engine", (fixtu
       },
       dir,
     );
-    expect(outcome.accepted).toHaveLength(4);
+    expect(outcome.accepted.length + outcome.skipped.size).toBe(4);
     expect(outcome.refused.size).toBe(4 * 15 * 2 - 4);
     if (fixture.label === "hsm") expect(outcome.inToken.sort()).toEqual(["RSAES_OAEP_SHA_1.AES-256.4096", "RSAES_PKCS1_V1_5.AES-256.4096"]);
   });

@@ -2,6 +2,9 @@
  * The engines a matrix test runs on. Software: node:crypto keys made from bytes the fixture knows.
  * HSM: the real SoftHSM token from jest's globalSetup (CIOP_TEST_LIB / CIOP_TEST_TOKEN_LABEL /
  * CIOP_TEST_PIN), keys generated in the token through @ciop/wrap's runExport.
+ * NSS (issue 16, "Three tokens in CI"): the same HSM engine on the NSS softokn token from jest's
+ * globalSetup, opened with C_Initialize library parameters (CIOP_TEST_NSS_LIB / _PARAMS / _TOKEN /
+ * _PIN); left out, with the reason printed, when globalSetup set CIOP_TEST_NSS_SKIP.
  *
  * Each fixture can also compute a known answer with a secret key (AES-256-GCM of a fixed block,
  * or HMAC-SHA-1 of a fixed message) inside its engine, which the independent unwrapper recomputes
@@ -35,7 +38,7 @@ export function katKind(type: KeyType): "aes-gcm" | "hmac-sha1" {
 }
 
 export interface EngineFixture {
-  label: "software" | "hsm";
+  label: "software" | "hsm" | "nss";
   /** Prefix for key names, unique per test file and engine. */
   prefix: string;
   open(): Promise<WrapEngine>;
@@ -47,6 +50,11 @@ export interface EngineFixture {
   keyCount(): number;
   /** Host-fallback events recorded so far (always 0 for software). */
   fallbackEvents(): number;
+  /**
+   * Why the fixture's token cannot make keys of `type` (a mechanism or curve it lacks), with the
+   * CKR it answers; undefined when it can. The matrix checks the token really refuses, then skips.
+   */
+  lacks?(type: KeyType): { reason: string; ckr: string } | undefined;
   /** Known answer (hex) computed with a secret key inside the engine. */
   knownAnswer(target: TargetKey): Promise<string>;
   close(): Promise<void>;
@@ -106,21 +114,42 @@ export function openTestHsm(): Promise<Hsm> {
   });
 }
 
-export function hsmFixture(prefix: string): EngineFixture {
+/** The jest run's NSS softokn token, or the reason it is not there (globalSetup's CIOP_TEST_NSS_SKIP). */
+export function testNssToken(): { library: string; libraryParameters: string; token: string; pin: string } | { skip: string } {
+  const library = process.env.CIOP_TEST_NSS_LIB;
+  const libraryParameters = process.env.CIOP_TEST_NSS_PARAMS;
+  const token = process.env.CIOP_TEST_NSS_TOKEN;
+  const pin = process.env.CIOP_TEST_NSS_PIN;
+  if (process.env.CIOP_TEST_NSS_SKIP) return { skip: process.env.CIOP_TEST_NSS_SKIP };
+  if (!library || !libraryParameters || !token || !pin) return { skip: "jest globalSetup did not provide the NSS softokn token (CIOP_TEST_NSS_*)" };
+  return { library, libraryParameters, token, pin };
+}
+
+/** Opens the jest run's NSS softokn token through its C_Initialize library parameters. */
+export function openTestNssHsm(): Promise<Hsm> {
+  const t = testNssToken();
+  if ("skip" in t) throw new Error(`NSS softokn token not available: ${t.skip}`);
+  return Hsm.open({ library: t.library, libraryParameters: t.libraryParameters, token: t.token, pin: { value: t.pin } });
+}
+
+/** An engine fixture over a real PKCS#11 token opened by `openToken`. */
+function tokenFixture(label: "hsm" | "nss", prefix: string, openToken: () => Promise<Hsm>, lacks?: EngineFixture["lacks"]): EngineFixture {
   let hsm: Hsm | undefined;
   let source: KeySource | undefined;
+  const keyPrefix = `${prefix}-${label}-${process.pid}`;
   return {
-    label: "hsm",
-    prefix: `${prefix}-hsm-${process.pid}`,
+    label,
+    prefix: keyPrefix,
     open: async () => {
-      hsm = await openTestHsm();
+      hsm = await openToken();
       source = hsmKeySource(hsm);
       return source.engine;
     },
     source: () => source!,
     keyExists: (name) => hsm!.findKey(name) !== undefined,
-    keyCount: () => hsm!.listKeys().filter((k) => k.name.startsWith(`${prefix}-hsm-${process.pid}`)).length,
+    keyCount: () => hsm!.listKeys().filter((k) => k.name.startsWith(keyPrefix)).length,
     fallbackEvents: () => hsm!.hostFallbackCount,
+    ...(lacks !== undefined ? { lacks } : {}),
     knownAnswer: async (target) => {
       const key = hsm!.findKey(target.name)!;
       if (katKind(target.type) === "aes-gcm") {
@@ -134,6 +163,28 @@ export function hsmFixture(prefix: string): EngineFixture {
   };
 }
 
+export function hsmFixture(prefix: string): EngineFixture {
+  return tokenFixture("hsm", prefix, openTestHsm);
+}
+
+/** The HSM engine on the NSS softokn token (call only when {@link testNssToken} gave one). */
+export function nssFixture(prefix: string): EngineFixture {
+  return tokenFixture("nss", prefix, openTestNssHsm, (type) =>
+    type === "EC-SECP256K1"
+      ? { reason: "NSS softokn has no secp256k1 curve (C_GenerateKeyPair refuses its parameters)", ckr: "CKR_DOMAIN_PARAMS_INVALID" }
+      : undefined,
+  );
+}
+
+/**
+ * The engines every provider suite runs on: software, SoftHSM, and NSS softokn when jest's
+ * globalSetup made its token (otherwise the reason is printed and NSS is left out).
+ */
 export function engines(prefix: string): EngineFixture[] {
-  return [softwareFixture(prefix), hsmFixture(prefix)];
+  const nss = testNssToken();
+  if ("skip" in nss) {
+    console.log(`NSS softokn engine skipped for "${prefix}": ${nss.skip}`);
+    return [softwareFixture(prefix), hsmFixture(prefix)];
+  }
+  return [softwareFixture(prefix), hsmFixture(prefix), nssFixture(prefix)];
 }

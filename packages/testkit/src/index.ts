@@ -2,7 +2,7 @@
  * Test support shared by the provider packages' jest suites. Jest maps "@ciop/testkit" to this
  * file (jest.preset.cjs), so the suites run these sources directly; nothing is built or published.
  */
-export { KAT, katKind, softwareFixture, openTestHsm, hsmFixture, engines, type EngineFixture } from "./engines.js";
+export { KAT, katKind, softwareFixture, openTestHsm, hsmFixture, testNssToken, openTestNssHsm, nssFixture, engines, type EngineFixture } from "./engines.js";
 export {
   PYTHON,
   testToken,
@@ -22,6 +22,7 @@ export {
   combos,
   comboId,
   inTokenOnSoftHsm,
+  inTokenOnNss,
   runMatrix,
   expectRefused,
   STRENGTH,
