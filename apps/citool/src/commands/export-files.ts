@@ -157,7 +157,14 @@ export function ensureDir(dir: string, mode = 0o700): void {
     if (!st.isDirectory()) throw Object.assign(new Error(`${cur} is not a directory`), { code: "ENOTDIR" });
     break;
   }
-  for (const d of missing.reverse()) mkdirSync(d, { mode });
+  for (const d of missing.reverse()) {
+    try {
+      mkdirSync(d, { mode });
+    } catch (err) {
+      // another process (a concurrent export) made it between the stat and here: fine if it is a directory
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST" || !statSync(d).isDirectory()) throw err;
+    }
+  }
 }
 
 /** Fails early (before any key exists) when the audit log cannot be appended to. */
