@@ -1,7 +1,9 @@
 // Pieces bench/xks's scripts share: SigV4-signed XKS requests (signed with @smithy/signature-v4, as
 // KMS would sign them), the request bodies, and a node:crypto AES-256-GCM key manager for the
 // measurements that leave the HSM out.
+import { execFileSync } from "node:child_process";
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from "node:crypto";
+import { join } from "node:path";
 import { Sha256 } from "@aws-crypto/sha256-js";
 import { SignatureV4 } from "@smithy/signature-v4";
 
@@ -67,4 +69,34 @@ export function softwareKeyManager(keyName, bytes = randomBytes(32)) {
       return Buffer.concat([d.update(ct.subarray(0, ct.length - 16)), d.final()]);
     },
   };
+}
+
+/** A throw-away self-signed P-256 certificate for localhost (and 127.0.0.1) in `dir`: { cert, key } file paths. */
+export function selfSignedCertificate(dir) {
+  const cert = join(dir, "tls.crt");
+  const key = join(dir, "tls.key");
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-keyout",
+      key,
+      "-out",
+      cert,
+      "-days",
+      "1",
+      "-subj",
+      "/CN=localhost",
+      "-addext",
+      "subjectAltName=DNS:localhost,IP:127.0.0.1",
+    ],
+    { stdio: "ignore" },
+  );
+  return { cert, key };
 }

@@ -27,7 +27,7 @@ import os from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
-import { encryptBody, requestMetadata, xksSigner } from "./common.mjs";
+import { encryptBody, requestMetadata, selfSignedCertificate, xksSigner } from "./common.mjs";
 import { faultEnv, faultModule } from "../../tools/pkcs11-fault/fault.cjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -444,31 +444,7 @@ try {
     env,
     stdio: "ignore",
   });
-  const cert = join(dir, "tls.crt");
-  const key = join(dir, "tls.key");
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-keyout",
-      key,
-      "-out",
-      cert,
-      "-days",
-      "1",
-      "-subj",
-      "/CN=localhost",
-      "-addext",
-      "subjectAltName=DNS:localhost",
-    ],
-    { stdio: "ignore" },
-  );
+  const { cert, key } = selfSignedCertificate(dir);
 
   // Salesforce cache-only route group (optional row): a BYOK certificate, a Basic password, a kid
   let sfSection = [];

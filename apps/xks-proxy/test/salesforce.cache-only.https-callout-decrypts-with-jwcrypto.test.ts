@@ -14,6 +14,7 @@ import { loadConfig } from "../src/proxy-config.js";
 import { startServer, type RunningServer } from "../src/server.js";
 import { runSalesforceAdmin } from "../src/salesforce/admin.js";
 import { hashPassword } from "../src/salesforce/password.js";
+import { makeCerts } from "./proxy-helpers.js";
 
 const run = promisify(execFile);
 const PYTHON = "/usr/bin/python3";
@@ -109,65 +110,7 @@ beforeAll(async () => {
   // Salesforce BYOK certificate (4096-bit, as Salesforce makes them) and its private key.
   ossl(["req", "-x509", "-newkey", "rsa:4096", "-nodes", "-keyout", f("sf.key"), "-out", f("sf.crt"), "-days", "30", "-subj", "/CN=sf-byok-test"]);
   // TLS: a CA, the server certificate, the callout's client certificate and a stranger's.
-  ossl([
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:P-256",
-    "-nodes",
-    "-keyout",
-    f("ca.key"),
-    "-out",
-    f("ca.pem"),
-    "-days",
-    "2",
-    "-subj",
-    "/CN=sf test CA",
-    "-addext",
-    "basicConstraints=critical,CA:TRUE",
-    "-addext",
-    "keyUsage=critical,keyCertSign,cRLSign",
-  ]);
-  for (const [name, cn, ext] of [
-    ["server", "localhost", "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"],
-    ["client", "salesforce-callout", "extendedKeyUsage=clientAuth\n"],
-    ["other", "stranger", "extendedKeyUsage=clientAuth\n"],
-  ] as const) {
-    ossl([
-      "req",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-keyout",
-      f(`${name}.key`),
-      "-out",
-      f(`${name}.csr`),
-      "-subj",
-      `/CN=${cn}`,
-    ]);
-    writeFileSync(f(`${name}.ext`), ext);
-    ossl([
-      "x509",
-      "-req",
-      "-in",
-      f(`${name}.csr`),
-      "-CA",
-      f("ca.pem"),
-      "-CAkey",
-      f("ca.key"),
-      "-CAcreateserial",
-      "-out",
-      f(`${name}.pem`),
-      "-days",
-      "2",
-      "-extfile",
-      f(`${name}.ext`),
-    ]);
-  }
+  makeCerts(dir);
   const fp = /=([0-9A-F:]+)/.exec(ossl(["x509", "-in", f("client.pem"), "-noout", "-fingerprint", "-sha256"]).toString())![1]!;
   // The key the named credential signs bearer JWTs with, and an unrelated one.
   for (const n of ["jwt", "jwt-other"])

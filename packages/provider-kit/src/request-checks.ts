@@ -6,6 +6,7 @@
  * a request with several problems gets).
  */
 import { CiopError } from "@ciop/core";
+import { secretKeyLength } from "@ciop/wrap";
 import type { KeyType, ProviderOptions, WrappingKey } from "@ciop/wrap";
 
 const KEY_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -119,19 +120,13 @@ export function pkcs1Capacity(modulusBits: number): number {
  * @public
  */
 export function plaintextSize(type: KeyType): number | undefined {
-  const sizes: Partial<Record<KeyType, number>> = {
-    "AES-128": 16,
-    "AES-192": 24,
-    "AES-256": 32,
-    "HMAC-160": 20,
-    "HMAC-224": 28,
-    "HMAC-256": 32,
-    "HMAC-384": 48,
-    "HMAC-512": 64,
-    "EC-NISTP256": 138,
-    "EC-SECP256K1": 135,
-    "EC-NISTP384": 185,
-    "EC-NISTP521": 241,
-  };
-  return sizes[type];
+  return secretKeyLength(type) ?? EC_PKCS8_BYTES[type];
 }
+
+/** Largest usual PKCS#8 encoding of each EC key type (with the embedded public key). */
+const EC_PKCS8_BYTES: Readonly<Partial<Record<KeyType, number>>> = {
+  "EC-NISTP256": 138,
+  "EC-SECP256K1": 135,
+  "EC-NISTP384": 185,
+  "EC-NISTP521": 241,
+};
