@@ -4,7 +4,7 @@
  * passes `systemd-analyze verify`.
  */
 import { testToken } from "@ciop/testkit";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { availableParallelism } from "node:os";
@@ -12,6 +12,8 @@ import { loadConfig } from "../src/proxy-config.js";
 import { CLI, cli, pkcs11ToolSecretKeys, tempDir } from "./admin-helpers.js";
 
 const DEPLOY = resolve(__dirname, "../../../deploy");
+const hasSystemdAnalyze = spawnSync("systemd-analyze", ["--version"], { stdio: "ignore" }).error === undefined;
+if (!hasSystemdAnalyze) console.warn("skipped: systemd-analyze verify of deploy/xks-proxy.service: systemd-analyze is not installed");
 let dir: string;
 
 beforeAll(() => {
@@ -62,20 +64,24 @@ describe("deploy/ files", () => {
     expect(cfg.hsm.keyStateTtlMs).toBeLessThanOrEqual(1000);
   });
 
-  test("xks-proxy.service passes systemd-analyze verify and reloads with SIGHUP", () => {
+  // Test review: the ENOENT early return used to skip every check below, the unit text ones too.
+  // Now the text is always checked and only `systemd-analyze verify` is skipped, with the reason printed.
+  test("xks-proxy.service reloads with SIGHUP, runs as xks-proxy and reads its optional env file", () => {
+    const unit = join(DEPLOY, "xks-proxy.service");
+    const text = execFileSync("cat", [unit], { encoding: "utf8" });
+    expect(text).toMatch(/^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
+    expect(text).toMatch(/^User=xks-proxy$/m);
+    expect(text).toMatch(/^EnvironmentFile=-\/etc\/xks-proxy\/xks-proxy.env$/m);
+  });
+
+  (hasSystemdAnalyze ? test : test.skip)("xks-proxy.service passes systemd-analyze verify", () => {
     const unit = join(DEPLOY, "xks-proxy.service");
     let out = "";
     try {
       out = execFileSync("systemd-analyze", ["verify", unit], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
     } catch (err) {
-      const e = err as { code?: string; stderr?: string };
-      if (e.code === "ENOENT") return; // no systemd tools on this machine: nothing to check against
-      throw new Error(`systemd-analyze verify failed: ${e.stderr}`);
+      throw new Error(`systemd-analyze verify failed: ${(err as { stderr?: string }).stderr}`);
     }
     expect(out).toBe("");
-    const text = execFileSync("cat", [unit], { encoding: "utf8" });
-    expect(text).toMatch(/^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
-    expect(text).toMatch(/^User=xks-proxy$/m);
-    expect(text).toMatch(/^EnvironmentFile=-\/etc\/xks-proxy\/xks-proxy.env$/m);
   });
 });
