@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -42,9 +43,19 @@ struct rule {
   unsigned long fired; /* times it acted */
 };
 
+/* Vendor quirks ("quirk <name>" rules): token behaviours that differ from SoftHSM's. */
+#define Q_GCM_PARAMS_V3 0x01u   /* only the short CK_GCM_PARAMS (no ulIvBits) */
+#define Q_GCM_TOKEN_IV 0x02u    /* encrypt wants a 12-byte zero IV and fills it (CloudHSM, nShield) */
+#define Q_GCM_IV_AFTER_TAG 0x04u /* encrypt wants an empty IV; output is ct || tag || IV (Luna) */
+#define Q_GCM_BAD_TAG 0x08u     /* a failed GCM decrypt answers bad_tag_ckr */
+#define Q_UNIQUE_LABELS 0x10u   /* CKA_LABEL/CKA_ID already on a token object: refused (CloudHSM) */
+#define Q_NO_NOTIFY 0x20u       /* C_OpenSession with a Notify callback: refused (CloudHSM) */
+
 struct ruleset {
   struct rule r[MAX_RULES];
   int n;
+  unsigned quirks;
+  CK_RV bad_tag_ckr;
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -133,9 +144,35 @@ static int parse_rule(char *line, struct rule *r, const char **why) {
   return 0;
 }
 
+/* "quirk <name> [<CKR>]": sets a flag of `out`. Returns 0, or -1 with a reason in `why`. */
+static int parse_quirk(char *line, struct ruleset *out, const char **why) {
+  char *words[4];
+  int n = 0;
+  for (char *save = NULL, *w = strtok_r(line, " \t\r", &save); w && n < 4; w = strtok_r(NULL, " \t\r", &save)) words[n++] = w;
+  *why = "expected: quirk gcm-params-v3 | gcm-token-iv | gcm-iv-after-tag | gcm-bad-tag <CKR> | unique-labels | no-notify";
+  if (n < 2) return -1;
+  static const struct { const char *name; unsigned flag; } QUIRKS[] = {
+    {"gcm-params-v3", Q_GCM_PARAMS_V3}, {"gcm-token-iv", Q_GCM_TOKEN_IV}, {"gcm-iv-after-tag", Q_GCM_IV_AFTER_TAG},
+    {"gcm-bad-tag", Q_GCM_BAD_TAG}, {"unique-labels", Q_UNIQUE_LABELS}, {"no-notify", Q_NO_NOTIFY},
+  };
+  for (size_t i = 0; i < sizeof QUIRKS / sizeof QUIRKS[0]; i++) {
+    if (strcmp(words[1], QUIRKS[i].name) != 0) continue;
+    if (QUIRKS[i].flag == Q_GCM_BAD_TAG) {
+      if (n != 3 || parse_ckr(words[2], &out->bad_tag_ckr) != 0) { *why = "gcm-bad-tag needs a CKR name or number"; return -1; }
+    } else if (n != 2) {
+      return -1;
+    }
+    out->quirks |= QUIRKS[i].flag;
+    return 0;
+  }
+  return -1;
+}
+
 /* Rules separated by newlines or ';'; '#' starts a comment. */
 static void parse_rules(const char *text, struct ruleset *out, const char *origin) {
   out->n = 0;
+  out->quirks = 0;
+  out->bad_tag_ckr = CKR_OK;
   char *copy = strdup(text);
   if (!copy) return;
   int lineno = 0;
@@ -148,6 +185,10 @@ static void parse_rules(const char *text, struct ruleset *out, const char *origi
     char shown[160];
     snprintf(shown, sizeof shown, "%s", line);
     const char *why;
+    if (strncmp(line, "quirk", 5) == 0 && (line[5] == ' ' || line[5] == '\t' || line[5] == '\0')) {
+      if (parse_quirk(line, out, &why) != 0) fprintf(stderr, "pkcs11-fault: %s: rule %d ignored (%s): %s\n", origin, lineno, why, shown);
+      continue;
+    }
     if (out->n >= MAX_RULES) {
       fprintf(stderr, "pkcs11-fault: %s: more than %d rules, the rest ignored\n", origin, MAX_RULES);
       break;
@@ -356,6 +397,283 @@ static CK_RV find_objects(CK_SESSION_HANDLE a, CK_OBJECT_HANDLE_PTR b, CK_ULONG 
   return real->C_FindObjects(a, b, c, d);
 }
 
+/* ------------------------------------------------------------------ vendor quirks */
+
+#define CKM_AES_GCM 0x1087UL
+#define CKA_TOKEN 0x1UL
+#define CKA_LABEL 0x3UL
+#define CKA_ID 0x102UL
+#define CKR_ATTRIBUTE_VALUE_INVALID 0x13UL
+#define CKR_ENCRYPTED_DATA_INVALID 0x40UL
+#define CKR_MECHANISM_PARAM_INVALID 0x71UL
+#define CKR_BUFFER_TOO_SMALL 0x150UL
+#define GCM_IV_BYTES 12
+
+/* The structures the quirks look into (the header keeps them opaque). */
+struct mech { CK_MECHANISM_TYPE mechanism; void *pParameter; CK_ULONG ulParameterLen; };
+struct attr { CK_ULONG type; void *pValue; CK_ULONG ulValueLen; };
+/* CK_GCM_PARAMS as PKCS#11 v2.40 errata / v3.0 define it (what pkcs11js sends) */
+struct gcm_v240 { CK_BYTE_PTR pIv; CK_ULONG ulIvLen; CK_ULONG ulIvBits; CK_BYTE_PTR pAAD; CK_ULONG ulAADLen; CK_ULONG ulTagBits; };
+/* the short struct of the v2.40 header file (no ulIvBits) */
+struct gcm_short { CK_BYTE_PTR pIv; CK_ULONG ulIvLen; CK_BYTE_PTR pAAD; CK_ULONG ulAADLen; CK_ULONG ulTagBits; };
+
+static void quirks_now(unsigned *flags, CK_RV *bad_tag) {
+  pthread_mutex_lock(&lock);
+  refresh_control();
+  *flags = env_rules.quirks | file_rules.quirks;
+  *bad_tag = file_rules.quirks & Q_GCM_BAD_TAG ? file_rules.bad_tag_ckr : env_rules.bad_tag_ckr;
+  pthread_mutex_unlock(&lock);
+}
+
+/* Per-session GCM state: the IV a Luna-style encryption appends, a GCM decryption under way. */
+#define MAX_GCM_SESSIONS 1024
+#define S_APPEND_IV 1
+#define S_GCM_DECRYPT 2
+static struct { CK_SESSION_HANDLE h; int state; CK_BYTE iv[GCM_IV_BYTES]; } gcm_sessions[MAX_GCM_SESSIONS];
+
+/* Sets (state != 0) or clears the state of session h for `kind`; returns 0, or -1 when the table is full. */
+static int session_set(CK_SESSION_HANDLE h, int kind, int on, const CK_BYTE *iv) {
+  int rc = 0, free_slot = -1, i;
+  pthread_mutex_lock(&lock);
+  for (i = 0; i < MAX_GCM_SESSIONS; i++) {
+    if (gcm_sessions[i].state && gcm_sessions[i].h == h) break;
+    if (!gcm_sessions[i].state && free_slot < 0) free_slot = i;
+  }
+  if (i == MAX_GCM_SESSIONS) i = on ? free_slot : -1;
+  if (i < 0) { rc = on ? -1 : 0; goto out; }
+  gcm_sessions[i].h = h;
+  if (on) gcm_sessions[i].state |= kind; else gcm_sessions[i].state &= ~kind;
+  if (iv) memcpy(gcm_sessions[i].iv, iv, GCM_IV_BYTES);
+out:
+  pthread_mutex_unlock(&lock);
+  return rc;
+}
+
+/* 1 when session h has the state `kind` (and its IV copied to iv, if asked). */
+static int session_has(CK_SESSION_HANDLE h, int kind, CK_BYTE *iv) {
+  int found = 0;
+  pthread_mutex_lock(&lock);
+  for (int i = 0; i < MAX_GCM_SESSIONS; i++) {
+    if ((gcm_sessions[i].state & kind) && gcm_sessions[i].h == h) {
+      found = 1;
+      if (iv) memcpy(iv, gcm_sessions[i].iv, GCM_IV_BYTES);
+      break;
+    }
+  }
+  pthread_mutex_unlock(&lock);
+  return found;
+}
+
+static int fill_random(CK_BYTE *out, size_t n) {
+  while (n > 0) {
+    ssize_t got = getrandom(out, n, 0);
+    if (got < 0) { if (errno == EINTR) continue; return -1; }
+    out += got;
+    n -= (size_t)got;
+  }
+  return 0;
+}
+
+/* Reads a GCM mechanism's parameters into the v2.40 struct, as the token of `flags` would. */
+static CK_RV gcm_params(unsigned flags, const struct mech *m, struct gcm_v240 *p) {
+  if (!m->pParameter) return CKR_MECHANISM_PARAM_INVALID;
+  if (flags & Q_GCM_PARAMS_V3) {
+    if (m->ulParameterLen != sizeof(struct gcm_short)) return CKR_MECHANISM_PARAM_INVALID;
+    const struct gcm_short *s = m->pParameter;
+    p->pIv = s->pIv;
+    p->ulIvLen = s->ulIvLen;
+    p->ulIvBits = s->ulIvLen * 8;
+    p->pAAD = s->pAAD;
+    p->ulAADLen = s->ulAADLen;
+    p->ulTagBits = s->ulTagBits;
+    return CKR_OK;
+  }
+  if (m->ulParameterLen != sizeof(struct gcm_v240)) return CKR_MECHANISM_PARAM_INVALID;
+  memcpy(p, m->pParameter, sizeof *p);
+  return CKR_OK;
+}
+
+static CK_RV encrypt_init(CK_SESSION_HANDLE s, CK_MECHANISM_PTR mp, CK_OBJECT_HANDLE k) {
+  CK_RV rv;
+  unsigned q;
+  CK_RV bad_tag;
+  if (!real) return load_error ? load_error : CKR_GENERAL_ERROR;
+  if (inject("C_EncryptInit", &rv) == 1) return rv;
+  quirks_now(&q, &bad_tag);
+  const struct mech *m = mp;
+  session_set(s, S_APPEND_IV, 0, NULL);
+  if (!m || m->mechanism != CKM_AES_GCM || !(q & (Q_GCM_PARAMS_V3 | Q_GCM_TOKEN_IV | Q_GCM_IV_AFTER_TAG)))
+    return real->C_EncryptInit(s, mp, k);
+  struct gcm_v240 p;
+  rv = gcm_params(q, m, &p);
+  if (rv != CKR_OK) return rv;
+  CK_BYTE drawn[GCM_IV_BYTES];
+  if (q & Q_GCM_TOKEN_IV) {
+    /* a 12-byte zero IV that the token fills: the caller reads its IV from its own buffer */
+    if (p.ulIvLen != GCM_IV_BYTES || !p.pIv) return CKR_MECHANISM_PARAM_INVALID;
+    for (int i = 0; i < GCM_IV_BYTES; i++) if (p.pIv[i] != 0) return CKR_MECHANISM_PARAM_INVALID;
+    if (fill_random(p.pIv, GCM_IV_BYTES) != 0) return 0x6UL;
+  } else if (q & Q_GCM_IV_AFTER_TAG) {
+    /* an empty IV: the token draws one and appends it to the output */
+    if (p.ulIvLen != 0) return CKR_MECHANISM_PARAM_INVALID;
+    if (fill_random(drawn, sizeof drawn) != 0) return 0x6UL;
+    p.pIv = drawn;
+    p.ulIvLen = GCM_IV_BYTES;
+    p.ulIvBits = GCM_IV_BYTES * 8;
+  }
+  struct mech fwd = {CKM_AES_GCM, &p, sizeof p};
+  rv = real->C_EncryptInit(s, (CK_MECHANISM_PTR)&fwd, k);
+  if (rv == CKR_OK && (q & Q_GCM_IV_AFTER_TAG) && !(q & Q_GCM_TOKEN_IV) && session_set(s, S_APPEND_IV, 1, drawn) != 0) {
+    real->C_EncryptInit(s, NULL, k); /* too many sessions to remember: end the operation */
+    return 0x2UL;
+  }
+  return rv;
+}
+
+/* Single-part encryption of a Luna-style session: ct || tag || IV, length queries included. */
+static CK_RV encrypt(CK_SESSION_HANDLE s, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
+  CK_RV rv;
+  if (!real) return load_error ? load_error : CKR_GENERAL_ERROR;
+  if (inject("C_Encrypt", &rv) == 1) return rv;
+  CK_BYTE iv[GCM_IV_BYTES];
+  if (!session_has(s, S_APPEND_IV, iv)) return real->C_Encrypt(s, in, in_len, out, out_len);
+  if (!out_len) return CKR_ARGUMENTS_BAD;
+  CK_ULONG need = 0;
+  rv = real->C_Encrypt(s, in, in_len, NULL, &need);
+  if (rv != CKR_OK) { session_set(s, S_APPEND_IV, 0, NULL); return rv; }
+  if (!out) { *out_len = need + GCM_IV_BYTES; return CKR_OK; }
+  if (*out_len < need + GCM_IV_BYTES) { *out_len = need + GCM_IV_BYTES; return CKR_BUFFER_TOO_SMALL; }
+  CK_ULONG got = *out_len - GCM_IV_BYTES;
+  rv = real->C_Encrypt(s, in, in_len, out, &got);
+  if (rv == CKR_BUFFER_TOO_SMALL) { *out_len = got + GCM_IV_BYTES; return rv; }
+  session_set(s, S_APPEND_IV, 0, NULL);
+  if (rv != CKR_OK) return rv;
+  memcpy(out + got, iv, GCM_IV_BYTES);
+  *out_len = got + GCM_IV_BYTES;
+  return CKR_OK;
+}
+
+static CK_RV decrypt_init(CK_SESSION_HANDLE s, CK_MECHANISM_PTR mp, CK_OBJECT_HANDLE k) {
+  CK_RV rv;
+  unsigned q;
+  CK_RV bad_tag;
+  if (!real) return load_error ? load_error : CKR_GENERAL_ERROR;
+  if (inject("C_DecryptInit", &rv) == 1) return rv;
+  quirks_now(&q, &bad_tag);
+  const struct mech *m = mp;
+  session_set(s, S_GCM_DECRYPT, 0, NULL);
+  if (!m || m->mechanism != CKM_AES_GCM || !(q & (Q_GCM_PARAMS_V3 | Q_GCM_BAD_TAG))) return real->C_DecryptInit(s, mp, k);
+  struct mech fwd = *m;
+  struct gcm_v240 p;
+  if (q & Q_GCM_PARAMS_V3) {
+    rv = gcm_params(q, m, &p);
+    if (rv != CKR_OK) return rv;
+    fwd.pParameter = &p;
+    fwd.ulParameterLen = sizeof p;
+  }
+  rv = real->C_DecryptInit(s, (CK_MECHANISM_PTR)&fwd, k);
+  if (rv == CKR_OK && (q & Q_GCM_BAD_TAG)) session_set(s, S_GCM_DECRYPT, 1, NULL);
+  return rv;
+}
+
+/* A failed GCM decryption (SoftHSM: CKR_GENERAL_ERROR) answers the CKR of "quirk gcm-bad-tag". */
+static CK_RV decrypt(CK_SESSION_HANDLE s, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
+  CK_RV rv;
+  unsigned q;
+  CK_RV bad_tag;
+  if (!real) return load_error ? load_error : CKR_GENERAL_ERROR;
+  if (inject("C_Decrypt", &rv) == 1) return rv;
+  if (!session_has(s, S_GCM_DECRYPT, NULL)) return real->C_Decrypt(s, in, in_len, out, out_len);
+  rv = real->C_Decrypt(s, in, in_len, out, out_len);
+  if (rv == CKR_BUFFER_TOO_SMALL || (rv == CKR_OK && !out)) return rv;
+  session_set(s, S_GCM_DECRYPT, 0, NULL);
+  quirks_now(&q, &bad_tag);
+  if ((rv == CKR_GENERAL_ERROR || rv == CKR_ENCRYPTED_DATA_INVALID) && (q & Q_GCM_BAD_TAG)) return bad_tag;
+  return rv;
+}
+
+/* 1 when a token object other than `except` has attribute `a` with the same value (CloudHSM's rule). */
+static int token_object_has(CK_SESSION_HANDLE s, const struct attr *a, CK_OBJECT_HANDLE except) {
+  CK_BBOOL yes = 1;
+  struct attr tmpl[2] = {{CKA_TOKEN, &yes, sizeof yes}, *a};
+  if (real->C_FindObjectsInit(s, (CK_ATTRIBUTE_PTR)tmpl, 2) != CKR_OK) return 0; /* the real call will tell */
+  int found = 0;
+  CK_OBJECT_HANDLE h[8];
+  CK_ULONG n = 0;
+  while (!found && real->C_FindObjects(s, h, 8, &n) == CKR_OK && n > 0)
+    for (CK_ULONG i = 0; i < n; i++) if (h[i] != except) found = 1;
+  real->C_FindObjectsFinal(s);
+  return found;
+}
+
+/* CKR_ATTRIBUTE_VALUE_INVALID when the template names a CKA_LABEL or CKA_ID a token object already has. */
+static CK_RV unique_labels(CK_SESSION_HANDLE s, CK_ATTRIBUTE_PTR tp, CK_ULONG count, CK_OBJECT_HANDLE except) {
+  unsigned q;
+  CK_RV bad_tag;
+  quirks_now(&q, &bad_tag);
+  if (!(q & Q_UNIQUE_LABELS) || !tp) return CKR_OK;
+  const struct attr *t = tp;
+  for (CK_ULONG i = 0; i < count; i++)
+    if ((t[i].type == CKA_LABEL || t[i].type == CKA_ID) && t[i].pValue && t[i].ulValueLen > 0 && token_object_has(s, &t[i], except))
+      return CKR_ATTRIBUTE_VALUE_INVALID;
+  return CKR_OK;
+}
+
+#define NO_OBJECT (~(CK_OBJECT_HANDLE)0)
+
+static CK_RV create_object(CK_SESSION_HANDLE a, CK_ATTRIBUTE_PTR b, CK_ULONG c, CK_OBJECT_HANDLE_PTR d) {
+  CK_RV rv;
+  if (!real) return load_error ? load_error : CKR_GENERAL_ERROR;
+  if (inject("C_CreateObject", &rv) == 1) return rv;
+  if ((rv = unique_labels(a, b, c, NO_OBJECT)) != CKR_OK) return rv;
+  return real->C_CreateObject(a, b, c, d);
+}
+
+static CK_RV copy_object(CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b, CK_ATTRIBUTE_PTR c, CK_ULONG d, CK_OBJECT_HANDLE_PTR e) {
+  CK_RV rv;
+  if (!real) return load_error ? load_error : CKR_GENERAL_ERROR;
+  if (inject("C_CopyObject", &rv) == 1) return rv;
+  if ((rv = unique_labels(a, c, d, NO_OBJECT)) != CKR_OK) return rv;
+  return real->C_CopyObject(a, b, c, d, e);
+}
+
+static CK_RV set_attribute_value(CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b, CK_ATTRIBUTE_PTR c, CK_ULONG d) {
+  CK_RV rv;
+  if (!real) return load_error ? load_error : CKR_GENERAL_ERROR;
+  if (inject("C_SetAttributeValue", &rv) == 1) return rv;
+  if ((rv = unique_labels(a, c, d, b)) != CKR_OK) return rv;
+  return real->C_SetAttributeValue(a, b, c, d);
+}
+
+static CK_RV generate_key(CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_ATTRIBUTE_PTR c, CK_ULONG d, CK_OBJECT_HANDLE_PTR e) {
+  CK_RV rv;
+  if (!real) return load_error ? load_error : CKR_GENERAL_ERROR;
+  if (inject("C_GenerateKey", &rv) == 1) return rv;
+  if ((rv = unique_labels(a, c, d, NO_OBJECT)) != CKR_OK) return rv;
+  return real->C_GenerateKey(a, b, c, d, e);
+}
+
+static CK_RV generate_key_pair(CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_ATTRIBUTE_PTR c, CK_ULONG d, CK_ATTRIBUTE_PTR e, CK_ULONG f,
+                               CK_OBJECT_HANDLE_PTR g, CK_OBJECT_HANDLE_PTR h) {
+  CK_RV rv;
+  if (!real) return load_error ? load_error : CKR_GENERAL_ERROR;
+  if (inject("C_GenerateKeyPair", &rv) == 1) return rv;
+  if ((rv = unique_labels(a, c, d, NO_OBJECT)) != CKR_OK) return rv;
+  if ((rv = unique_labels(a, e, f, NO_OBJECT)) != CKR_OK) return rv;
+  return real->C_GenerateKeyPair(a, b, c, d, e, f, g, h);
+}
+
+static CK_RV open_session(CK_SLOT_ID a, CK_FLAGS b, CK_VOID_PTR c, CK_NOTIFY d, CK_SESSION_HANDLE_PTR e) {
+  CK_RV rv;
+  unsigned q;
+  CK_RV bad_tag;
+  if (!real) return load_error ? load_error : CKR_GENERAL_ERROR;
+  if (inject("C_OpenSession", &rv) == 1) return rv;
+  quirks_now(&q, &bad_tag);
+  if ((q & Q_NO_NOTIFY) && d) return CKR_ARGUMENTS_BAD;
+  return real->C_OpenSession(a, b, c, d, e);
+}
+
 EXPORT CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR out) {
   if (!out) return CKR_ARGUMENTS_BAD;
   pthread_once(&once, load);
@@ -367,6 +685,16 @@ EXPORT CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR out) {
 #undef FILL
     list.C_GetFunctionList = C_GetFunctionList;
     list.C_FindObjects = find_objects;
+    list.C_EncryptInit = encrypt_init;
+    list.C_Encrypt = encrypt;
+    list.C_DecryptInit = decrypt_init;
+    list.C_Decrypt = decrypt;
+    list.C_CreateObject = create_object;
+    list.C_CopyObject = copy_object;
+    list.C_SetAttributeValue = set_attribute_value;
+    list.C_GenerateKey = generate_key;
+    list.C_GenerateKeyPair = generate_key_pair;
+    list.C_OpenSession = open_session;
     list.version = real->version;
   }
   pthread_mutex_unlock(&lock);
