@@ -7,4 +7,6 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   target: "node20",
+  // import.meta.url in the CommonJS build too (offload/pool.ts finds pkcs11js for its worker threads)
+  shims: true,
 });

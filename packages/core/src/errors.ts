@@ -49,6 +49,8 @@ export type CiopErrorCode =
   | "ERR_XKS_KEY_USAGE"
   | "ERR_XKS_UNSUPPORTED"
   | "ERR_XKS_THROTTLED"
+  // Azure Managed HSM external key manager protocol (@ciop/azure-ekm): the API's own code is in the error
+  | "ERR_AZURE_EKM"
   // crypto results (fixed, detail-free messages)
   | "ERR_DECRYPTION_FAILED"
   | "ERR_INTERNAL";

@@ -17,6 +17,13 @@ import { hostKwpUnwrap } from "./mechanisms.js";
 import type { HashName, HostFallbackEvent } from "./types.js";
 import { wrapUnder } from "./wrap.js";
 
+const MATERIAL_TEXT: Record<HostFallbackEvent["material"], string> = {
+  "target-key": "the key itself",
+  "ephemeral-key": "an ephemeral wrapping key",
+  "public-key": "a public-key operation with the key's public half",
+  "encoded-message": "the RSA-OAEP encoded message of a raw RSA decryption",
+};
+
 /** Checks the fallback policy, records the event and notifies listeners; throws ERR_HOST_FALLBACK_REFUSED when not allowed. */
 export function recordHostFallback(
   ctx: HsmContext,
@@ -29,7 +36,7 @@ export function recordHostFallback(
   if (!allowsHostFallback(ctx)) {
     throw new CiopError(
       "ERR_HOST_FALLBACK_REFUSED",
-      `${operation} of '${key.name}' would need a host-side step (${material === "target-key" ? "the key itself" : "an ephemeral wrapping key"} in host memory) because ${reason}. ` +
+      `${operation} of '${key.name}' would need a host-side step (${MATERIAL_TEXT[material]} in host memory) because ${reason}. ` +
         `That is refused for hardware token '${ctx.token.label}'. Alternatives: ${alternatives.join("; ")}`,
       { details: { operation, key: key.name, material } },
     );

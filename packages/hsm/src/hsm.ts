@@ -12,21 +12,25 @@
  * | digest and HMAC | digest.ts |
  * | capability probe | probe.ts |
  * | host fallback | host-fallback.ts |
+ * | external keys (wrap/unwrap of caller bytes) | external-key.ts |
  */
 import { EventEmitter } from "node:events";
+import { CiopError } from "@ciop/core";
 import type pkcs11js from "pkcs11js";
-import { decryptAesGcm, decryptAesGcmAsync, encryptAesGcm, encryptAesGcmAsync } from "./aes-gcm.js";
+import { decryptAesGcm, decryptAesGcmAsync, encryptAesGcm, encryptAesGcmAsync, sealAesGcm, sealAesGcmAsync, type GcmSealed } from "./aes-gcm.js";
 import { allowsHostFallback, ensureOpen, type Handle, type HsmContext } from "./context.js";
 import { digestKey, signHmac } from "./digest.js";
 import type { EmbeddedTokenPaths } from "./embedded-token.js";
+import { aesUnwrapBytes, aesWrapBytes, rsaOaepDecrypt, rsaOaepEncrypt, setAesKeyWrapping, type ExternalKeyOutcome } from "./external-key.js";
 import { exportKeyToHost } from "./host-fallback.js";
 import type { HsmKey, HsmPublicKey } from "./hsm-key.js";
-import { keyInfo, keyUsage, listKeys, setKeyEnabled } from "./keys/attributes.js";
+import { explainRefusal, keyInfo, keyUsage, listKeys, setKeyEnabled } from "./keys/attributes.js";
 import { deleteKey, generateKey, getOrCreateKey } from "./keys/create.js";
-import { attrs, lookup, setAttrs, withHandle } from "./keys/handles.js";
+import { attrs, lookup, lookupById, setAttrs, withHandle } from "./keys/handles.js";
 import { importPublicKey, publicKeyOf, releasePublicKey } from "./keys/public-keys.js";
 import { destroySessionKey, generateSessionAesKey, sessionCopy } from "./keys/session-keys.js";
 import { openContext } from "./lifecycle/open.js";
+import { gcmWorkers } from "./offload/index.js";
 import { closeContext, recoverLibrary } from "./lifecycle/restart.js";
 import { wrapAesGcm, wrapKey, wrapRsaAes, wrapRsaOaep, wrapRsaPkcs1 } from "./wrap.js";
 import type { Capabilities, GenerateKeyOptions, HashName, HostFallbackEvent, HsmOptions, KeyInfo, KeyType, KeyUsage, TokenInfo, WrapOutcome } from "./types.js";
@@ -127,10 +131,30 @@ export class Hsm extends EventEmitter {
     return getOrCreateKey(this.ctx, name, type, options);
   }
 
-  /** The key named `name` (cached handle), or undefined. */
+  /**
+   * The key whose CKA_LABEL is `name` (cached handle), or undefined. Two keys with that label are
+   * refused ({@link CiopError} ERR_USAGE, `details.ambiguous`) unless both are ciop's own (a
+   * concurrent creation being settled: the earliest CKA_ID is the key); use {@link findKeyById} then.
+   */
   findKey(name: string): HsmKey | undefined {
     ensureOpen(this.ctx);
+    if (name === "") throw new CiopError("ERR_USAGE", "an empty name does not name a key: a key without a label is found by its CKA_ID (findKeyById)");
     return this.ctx.cache.get(name) ?? lookup(this.ctx, name);
+  }
+
+  /**
+   * The secret or private key whose CKA_ID is `id` (bytes, or a hex string), looked up on the token
+   * now, or undefined. Finds keys made by other tools, including keys without a label (their
+   * `name` is then ""). Two keys with that id are refused (ERR_USAGE, `details.ambiguous`).
+   */
+  findKeyById(id: Uint8Array | string): HsmKey | undefined {
+    ensureOpen(this.ctx);
+    let bytes: Buffer;
+    if (typeof id === "string") {
+      if (!/^(?:[0-9a-fA-F]{2})+$/.test(id)) throw new CiopError("ERR_USAGE", `CKA_ID '${id}' is not an even number of hex digits`);
+      bytes = Buffer.from(id, "hex");
+    } else bytes = Buffer.from(id);
+    return lookupById(this.ctx, bytes);
   }
 
   /** Every secret and private key on the token whose type ciop knows. */
@@ -243,6 +267,37 @@ export class Hsm extends EventEmitter {
     return wrapKey(this.ctx, mechanism, wrappingKey, key);
   }
 
+  // ---------------------------------------------------------------- external keys (external-key.ts)
+
+  /** Sets CKA_WRAP and CKA_UNWRAP of an AES token key, so that it can serve {@link aesWrapBytes} / {@link aesUnwrapBytes}. */
+  setAesKeyWrapping(key: HsmKey, on: boolean): void {
+    setAesKeyWrapping(this.ctx, key, on);
+  }
+
+  /**
+   * RFC 3394 (`padded` false) or RFC 5649 (`padded` true, with `capabilities().aesKeyWrapPadMechanism`)
+   * of caller-supplied bytes under the AES token key, in the token (the bytes are imported as a session
+   * object). The caller zeroes its own input.
+   */
+  aesWrapBytes(key: HsmKey, bytes: Uint8Array, padded: boolean): ExternalKeyOutcome {
+    return aesWrapBytes(this.ctx, key, bytes, padded);
+  }
+
+  /** The inverse of {@link aesWrapBytes}; ERR_DECRYPTION_FAILED when the input does not unwrap. The caller zeroes the result. */
+  aesUnwrapBytes(key: HsmKey, wrapped: Uint8Array, padded: boolean): ExternalKeyOutcome {
+    return aesUnwrapBytes(this.ctx, key, wrapped, padded);
+  }
+
+  /** RSA-OAEP encryption under an RSA key pair's public half (in the token, else on the host: see external-key.ts). */
+  rsaOaepEncrypt(key: HsmKey, hash: HashName, data: Uint8Array): ExternalKeyOutcome {
+    return rsaOaepEncrypt(this.ctx, key, hash, data);
+  }
+
+  /** RSA-OAEP decryption with the private half in the token (raw RSA + host decoding when the token lacks the hash). The caller zeroes the result. */
+  rsaOaepDecrypt(key: HsmKey, hash: HashName, data: Uint8Array): ExternalKeyOutcome {
+    return rsaOaepDecrypt(this.ctx, key, hash, data);
+  }
+
   // ---------------------------------------------------------------- host fallback (host-fallback.ts)
 
   /**
@@ -264,33 +319,82 @@ export class Hsm extends EventEmitter {
 
   /** HMAC of `data` with a generic-secret key (C_Sign with CKM_SHA*_HMAC). */
   signHmac(key: HsmKey, hash: HashName, data: Uint8Array): Uint8Array {
-    return signHmac(this.ctx, key, hash, data);
+    try {
+      return signHmac(this.ctx, key, hash, data);
+    } catch (err) {
+      throw explainRefusal(this.ctx, key, err);
+    }
   }
 
   // ---------------------------------------------------------------- AES-GCM (aes-gcm.ts)
 
-  /** AES-GCM encryption in the HSM (128-bit tag). Returns ciphertext ‖ tag. */
+  /**
+   * AES-GCM encryption in the HSM (128-bit tag) under the IV the token's GCM profile allows
+   * (`capabilities().gcm`): on a token that takes the caller's IV, `iv` (12 random bytes drawn here
+   * when undefined); on one that chooses its own (CloudHSM, nShield, Luna), `iv` must be undefined.
+   * Returns ciphertext ‖ tag and the IV used.
+   */
+  sealAesGcm(key: HsmKey, plaintext: Uint8Array, aad?: Uint8Array, iv?: Uint8Array): GcmSealed {
+    try {
+      return sealAesGcm(this.ctx, key, iv, plaintext, aad);
+    } catch (err) {
+      throw explainRefusal(this.ctx, key, err);
+    }
+  }
+
+  /** {@link sealAesGcm} on a pooled session with pkcs11js's async call (see {@link encryptAesGcmAsync}). */
+  sealAesGcmAsync(key: HsmKey, plaintext: Uint8Array, aad?: Uint8Array, iv?: Uint8Array): Promise<GcmSealed> {
+    return sealAesGcmAsync(this.ctx, key, iv, plaintext, aad).catch((err: unknown) => {
+      throw explainRefusal(this.ctx, key, err);
+    });
+  }
+
+  /**
+   * AES-GCM encryption in the HSM (128-bit tag) under the caller's IV. Returns ciphertext ‖ tag.
+   * Refused (ERR_USAGE) on a token that chooses the IV itself: use {@link sealAesGcm} there.
+   */
   encryptAesGcm(key: HsmKey, iv: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): Buffer {
-    return encryptAesGcm(this.ctx, key, iv, plaintext, aad);
+    try {
+      return encryptAesGcm(this.ctx, key, iv, plaintext, aad);
+    } catch (err) {
+      throw explainRefusal(this.ctx, key, err);
+    }
   }
 
   /** AES-GCM decryption in the HSM. A bad tag, AAD or IV gives ERR_DECRYPTION_FAILED (fixed message). */
   decryptAesGcm(key: HsmKey, iv: Uint8Array, ctAndTag: Uint8Array, aad?: Uint8Array): Buffer {
-    return decryptAesGcm(this.ctx, key, iv, ctAndTag, aad);
+    try {
+      return decryptAesGcm(this.ctx, key, iv, ctAndTag, aad);
+    } catch (err) {
+      throw explainRefusal(this.ctx, key, err);
+    }
   }
 
   /**
-   * {@link encryptAesGcm} on a pooled session with pkcs11js's async call (libuv threadpool): the
-   * event loop stays free and up to `sessionPoolSize` operations run at once. For 32-byte messages
-   * the threadpool hop costs more than it saves (see bench/hsm); use it when the caller must not block.
+   * {@link encryptAesGcm} on a pooled session, the Init and the Encrypt in a worker thread
+   * (`gcmWorkers`): the event loop stays free and up to `sessionPoolSize` operations run at once.
+   * On a fast local token the thread hop costs more than it saves; use it when the caller must not block.
    */
   encryptAesGcmAsync(key: HsmKey, iv: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): Promise<Buffer> {
-    return encryptAesGcmAsync(this.ctx, key, iv, plaintext, aad);
+    return encryptAesGcmAsync(this.ctx, key, iv, plaintext, aad).catch((err: unknown) => {
+      throw explainRefusal(this.ctx, key, err);
+    });
   }
 
   /** {@link decryptAesGcm} on a pooled session with pkcs11js's async call. */
   decryptAesGcmAsync(key: HsmKey, iv: Uint8Array, ctAndTag: Uint8Array, aad?: Uint8Array): Promise<Buffer> {
-    return decryptAesGcmAsync(this.ctx, key, iv, ctAndTag, aad);
+    return decryptAesGcmAsync(this.ctx, key, iv, ctAndTag, aad).catch((err: unknown) => {
+      throw explainRefusal(this.ctx, key, err);
+    });
+  }
+
+  /**
+   * Starts the worker threads of the async AES-GCM calls now (otherwise the first calls start
+   * them) and resolves once they have loaded the module. Does nothing when they are not used.
+   */
+  async startGcmWorkers(): Promise<void> {
+    ensureOpen(this.ctx);
+    await gcmWorkers(this.ctx)?.warm();
   }
 
   // ---------------------------------------------------------------- lifecycle (lifecycle/)

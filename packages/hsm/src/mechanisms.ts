@@ -79,7 +79,8 @@ export function kwpName(mech: number): string {
 }
 
 export function gcmParameter(iv: Uint8Array, aad: Uint8Array | undefined): pkcs11js.GcmParams {
-  // views, not copies: pkcs11js copies the bytes into the C struct itself
+  // views, not copies: pkcs11js points pIv/pAAD into these Buffers (no copy), so a token that
+  // writes its IV into pIv (GCM profile "token-fills-zero") writes into `iv`
   const p: pkcs11js.GcmParams = { type: P.CK_PARAMS_GCM, iv: view(iv), ivBits: iv.length * 8, tagBits: 128 } as pkcs11js.GcmParams;
   if (aad && aad.length > 0) (p as { aad?: Buffer }).aad = view(aad);
   return p;

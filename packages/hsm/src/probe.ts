@@ -14,6 +14,7 @@ import {
   hostPkcs7KwWrap,
   oaepMechanism,
 } from "./mechanisms.js";
+import { probeGcmProfile, type GcmProfileOption } from "./gcm-profile.js";
 import type { Capabilities, KeyWrapPadSemantics } from "./types.js";
 
 const P = pkcs11js;
@@ -35,7 +36,7 @@ function tryOr<T>(f: () => T, fallback: T): T {
  * Asks the token what it really does: every capability is a real operation on throw-away session
  * objects, checked against a host-side known answer where there is one. Never touches user keys.
  */
-export function probeCapabilities(p: pkcs11js.PKCS11, slot: Handle, asyncCalls: boolean): Capabilities {
+export function probeCapabilities(p: pkcs11js.PKCS11, slot: Handle, asyncCalls: boolean, gcmProfile: GcmProfileOption = "auto"): Capabilities {
   const mechanisms = tryOr(() => p.C_GetMechanismList(slot), [] as number[]);
   const flags = P.CKF_SERIAL_SESSION | P.CKF_RW_SESSION;
   const objSession = p.C_OpenSession(slot, flags);
@@ -76,6 +77,7 @@ export function probeCapabilities(p: pkcs11js.PKCS11, slot: Handle, asyncCalls: 
     kwpPadsPrivateKeys: false,
     kwpPadsSecretKeys: false,
     aesGcm: false,
+    gcm: null,
     aesGcmKeyWrap: false,
     aesEcbPadKeyWrap: false,
     digestKey: [],
@@ -187,16 +189,32 @@ export function probeCapabilities(p: pkcs11js.PKCS11, slot: Handle, asyncCalls: 
       }
     }
 
-    // AES-GCM known answer.
+    // AES-GCM: who chooses the IV, where it comes back, what a bad tag says (gcm-profile.ts), each
+    // checked against the host under the known key value. A named profile that does not match throws.
+    const found = probeGcmProfile(
+      {
+        p,
+        key: kek,
+        op: (f) => {
+          try {
+            return { value: f(opSession) };
+          } catch (error) {
+            tryOr(() => p.C_CloseSession(opSession), undefined);
+            opSession = p.C_OpenSession(slot, flags);
+            return { error };
+          }
+        },
+        hostSeal: (gcmIv, data) => {
+          const c = createCipheriv("aes-256-gcm", kekValue, gcmIv);
+          return Buffer.concat([c.update(data), c.final(), c.getAuthTag()]);
+        },
+      },
+      gcmProfile,
+    );
+    if ("profile" in found) caps.gcm = found.profile;
+    else caps.gcmRefusal = found.refusal;
+    caps.aesGcm = caps.gcm !== null;
     const iv = randomBytes(12);
-    const pt = randomBytes(32);
-    const gcm = op((s) => {
-      p.C_EncryptInit(s, { mechanism: P.CKM_AES_GCM, parameter: gcmParameter(iv, undefined) }, kek);
-      return Buffer.from(p.C_Encrypt(s, pt, Buffer.alloc(pt.length + 16)));
-    });
-    const c = createCipheriv("aes-256-gcm", kekValue, iv);
-    const expected = Buffer.concat([c.update(pt), c.final(), c.getAuthTag()]);
-    caps.aesGcm = eq(gcm, expected);
 
     // Key wrapping with GCM and with ECB (block-aligned key), by known answer.
     const gcmWrap = op((s) => Buffer.from(p.C_WrapKey(s, { mechanism: P.CKM_AES_GCM, parameter: gcmParameter(iv, undefined) }, kek, aes, Buffer.alloc(256))));

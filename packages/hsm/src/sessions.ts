@@ -8,6 +8,7 @@ import pkcs11js from "pkcs11js";
 import { CiopError } from "@ciop/core";
 import { DISABLED, openSession, type Handle, type HsmContext } from "./context.js";
 import { HsmError, isCkr, toHsmError } from "./errors.js";
+import { closeGcmWorkers } from "./offload/index.js";
 
 /** Per-process key for the in-memory PIN digests of the login registry (never stored). */
 const PIN_DIGEST_KEY = randomBytes(32);
@@ -132,6 +133,7 @@ export function track<T>(ctx: HsmContext, promise: Promise<T>): Promise<T> {
 
 /** Closes every session of the context and rejects waiters (close() calls it after in-flight work settled). */
 export function closeSessions(ctx: HsmContext): void {
+  closeGcmWorkers(ctx);
   for (const s of [ctx.opSession, ctx.objSession, ...ctx.idle]) {
     try {
       ctx.p.C_CloseSession(s);

@@ -2,6 +2,7 @@
  * Public types of @ciop/hsm. This file is the contract other packages (@ciop/wrap, apps) code
  * against: extend it, but do not break it.
  */
+import type { GcmProfile, GcmProfileOption } from "./gcm-profile.js";
 
 /** Key types ciop can create, named as the seed CLI names them (HMAC-N: generic secret of N bits). */
 export type KeyType =
@@ -54,6 +55,14 @@ export interface HsmOptions {
   allowHostFallback?: boolean;
   /** Sessions kept open for concurrent work (default 4). */
   sessionPoolSize?: number;
+  /**
+   * Worker threads that run the async AES-GCM calls (`encryptAesGcmAsync`/`decryptAesGcmAsync`):
+   * each makes the Init and the Encrypt/Decrypt of one call on a pooled session, so the event loop
+   * never waits for the token. Default: one per pooled session (`sessionPoolSize`); more cannot run
+   * at once. 0: no worker threads (pkcs11js's threadpool call for Encrypt/Decrypt, the Init on the
+   * event loop). A whole number from 0 to 256; anything else is refused at open.
+   */
+  gcmWorkers?: number;
   /** Called for every host-side fallback (also emitted as the "host-fallback" event). Log it to the audit log. */
   onHostFallback?: (event: HostFallbackEvent) => void;
   /**
@@ -68,6 +77,12 @@ export interface HsmOptions {
    * this holds once a search of this Hsm has found a token key.
    */
   tokenHoldsKeys?: boolean;
+  /**
+   * How the token does AES-GCM: "auto" (default) finds out at open; "softhsm", "nshield", "luna",
+   * "cloudhsm" or an explicit { ivSource, badTagCkr } is checked against the token at open, and
+   * open fails naming what differed. See the README, "AES-GCM profiles".
+   */
+  gcmProfile?: GcmProfileOption;
   /** Directory for the cross-process key-creation locks. Default: <dataDir>/locks for the embedded token, else $TMPDIR/ciop-locks-<uid>. */
   lockDir?: string;
   /**
@@ -92,7 +107,11 @@ export interface HostFallbackEvent {
   /** Why the operation could not stay inside the HSM. */
   reason: string;
   /** What was in host memory. */
-  material: "target-key" | "ephemeral-key";
+  /**
+   * What was in host memory: the key itself, an ephemeral key, nothing secret of the token (a
+   * public-key operation), or an RSA-OAEP encoded message (raw RSA in the token, decoding on the host).
+   */
+  material: "target-key" | "ephemeral-key" | "public-key" | "encoded-message";
   /** Token label and serial. */
   token: string;
   /** ISO 8601 time. */
@@ -182,7 +201,14 @@ export interface Capabilities {
    * (SoftHSM 2.6.1: HMAC-160 and HMAC-224 keys come out with 4 trailing zero bytes).
    */
   kwpPadsSecretKeys: boolean;
+  /** AES-GCM encryption and decryption work (a GCM profile was found or confirmed: {@link Capabilities.gcm}). */
   aesGcm: boolean;
+  /**
+   * How the token does AES-GCM (IV source, bad-tag CKRs), probed or confirmed at open; null when no
+   * way works, with the reason in `gcmRefusal`.
+   */
+  gcm: GcmProfile | null;
+  gcmRefusal?: string;
   aesGcmKeyWrap: boolean;
   aesEcbPadKeyWrap: boolean;
   digestKey: HashName[];

@@ -14,6 +14,11 @@ export interface XksKeyDescription {
   canDecrypt: boolean;
   /** Usages to report in GetKeyMetadata (default: derived from canEncrypt/canDecrypt). */
   keyUsage?: readonly string[];
+  /**
+   * The key version Encrypt uses now, for a key manager whose keys rotate (absent: 1, the
+   * original key). Encrypt records it in the ciphertextMetadata.
+   */
+  currentVersion?: number;
 }
 
 /**
@@ -28,8 +33,19 @@ export interface XksKeyDescription {
 export interface XksCrypto {
   /** undefined when the key does not exist in the key manager. */
   describeKey(keyId: string): Promise<XksKeyDescription | undefined>;
-  encrypt(keyId: string, iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Promise<Uint8Array>;
-  decrypt(keyId: string, iv: Uint8Array, ciphertextAndTag: Uint8Array, aad: Uint8Array): Promise<Uint8Array>;
+  /** `keyVersion`: the version of a rotating key to use (absent: 1, the original key). */
+  encrypt(keyId: string, iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, keyVersion?: number): Promise<Uint8Array>;
+  decrypt(keyId: string, iv: Uint8Array, ciphertextAndTag: Uint8Array, aad: Uint8Array, keyVersion?: number): Promise<Uint8Array>;
+  /**
+   * One version of a rotating key: undefined when that version does not exist (never made, or
+   * deleted); `enabled` false when it is disabled. Without this method a key has only version 1.
+   */
+  describeKeyVersion?(keyId: string, keyVersion: number): Promise<XksKeyDescription | undefined>;
+  /**
+   * Encrypts under an IV the key manager chooses (an HSM that generates the GCM IV itself) and
+   * returns it with ciphertext ‖ tag. When present, Encrypt uses it instead of randomIv + encrypt.
+   */
+  seal?(keyId: string, plaintext: Uint8Array, aad: Uint8Array, keyVersion?: number): Promise<{ ciphertextAndTag: Uint8Array; iv: Uint8Array }>;
   /** A fresh 12-byte IV (default: node's CSPRNG). */
   randomIv?(): Uint8Array | Promise<Uint8Array>;
 }

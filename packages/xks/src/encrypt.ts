@@ -21,8 +21,8 @@ const TAG_BYTES = 16;
 const IV_BYTES = 12;
 
 /**
- * Encrypt: AES-256-GCM in the key manager with a fresh 12-byte IV, ciop's ciphertextMetadata
- * (scheme version) and the spec's length-prefixed AAD binding both. When a CDIV is requested it
+ * Encrypt: AES-256-GCM in the key manager with a fresh 12-byte IV under the key's current version,
+ * ciop's ciphertextMetadata (scheme and key version) and the spec's length-prefixed AAD binding both. When a CDIV is requested it
  * is computed from the encrypt output first, then the output is decrypted and compared, as the
  * spec's Appendix C orders.
  *
@@ -38,13 +38,20 @@ export async function handleEncrypt(keyId: string, req: EncryptRequest, crypto: 
     throw new InvalidKeyUsageException("a ciphertext data integrity value needs a key that can also decrypt (to verify the result)");
   }
 
-  const ctm = ciopCiphertextMetadata();
+  // the current key version, authenticated through the metadata in the AAD (version 1: scheme 1)
+  const keyVersion = key.currentVersion ?? 1;
+  const ctm = ciopCiphertextMetadata(keyVersion);
+  const v = keyVersion === 1 ? undefined : keyVersion;
   const aad = buildSpecAad(req.additionalAuthenticatedData, ctm);
   let iv: Uint8Array;
   let out: Uint8Array;
   try {
-    iv = crypto.randomIv ? await crypto.randomIv() : randomGcmIv();
-    out = await crypto.encrypt(keyId, iv, req.plaintext, aad);
+    if (crypto.seal) {
+      ({ iv, ciphertextAndTag: out } = await crypto.seal(keyId, req.plaintext, aad, v));
+    } else {
+      iv = crypto.randomIv ? await crypto.randomIv() : randomGcmIv();
+      out = await crypto.encrypt(keyId, iv, req.plaintext, aad, v);
+    }
   } catch (err) {
     throw toXksError(err);
   }
@@ -63,7 +70,7 @@ export async function handleEncrypt(keyId: string, req: EncryptRequest, crypto: 
     res.ciphertextDataIntegrityValue = computeCdiv(req.additionalAuthenticatedData, ctm, iv, ciphertext, tag);
     let check: Uint8Array;
     try {
-      check = await crypto.decrypt(keyId, iv, out, aad);
+      check = await crypto.decrypt(keyId, iv, out, aad, v);
     } catch (err) {
       const e = toXksError(err);
       // A verification decrypt that fails is our failure, not a bad ciphertext from the caller.

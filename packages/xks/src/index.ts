@@ -42,7 +42,14 @@ export {
 } from "./schema.js";
 export type { XksRequestMetadata, GetKeyMetadataRequest, GetHealthStatusRequest, EncryptRequest, DecryptRequest } from "./schema.js";
 export { buildSpecAad, buildSampleProxyAad, computeCdiv } from "./aad.js";
-export { CIOP_METADATA_MARKER, CIOP_SCHEME_V1, ciopCiphertextMetadata, classifyCiphertextMetadata } from "./metadata.js";
+export {
+  CIOP_METADATA_MARKER,
+  CIOP_SCHEME_V1,
+  CIOP_SCHEME_V2,
+  MAX_KEY_VERSION,
+  ciopCiphertextMetadata,
+  classifyCiphertextMetadata,
+} from "./metadata.js";
 export type { CiphertextScheme, CompatibilityOptions } from "./metadata.js";
 export type { XksCrypto, XksKeyDescription, XksKeyPolicy } from "./crypto.js";
 export { handleGetKeyMetadata } from "./get-key-metadata.js";

@@ -5,6 +5,7 @@
  */
 import pkcs11js from "pkcs11js";
 import { CiopError } from "@ciop/core";
+import { HsmError } from "../errors.js";
 import { ensureOpen, type HsmContext } from "../context.js";
 import type { HsmKey } from "../hsm-key.js";
 import { KEY_SPECS, type KeySpec } from "../key-specs.js";
@@ -51,6 +52,13 @@ export function keyInfo(ctx: HsmContext, key: HsmKey): KeyInfo {
     sensitive: a.get(P.CKA_SENSITIVE)?.[0] === 1,
   };
 }
+
+const ATTRIBUTE_NAMES: Record<number, string> = {
+  [P.CKA_ENCRYPT]: "CKA_ENCRYPT",
+  [P.CKA_DECRYPT]: "CKA_DECRYPT",
+  [P.CKA_SIGN]: "CKA_SIGN",
+  [P.CKA_VERIFY]: "CKA_VERIFY",
+};
 
 const on = (m: Map<number, Buffer>, t: number) => m.get(t)?.[0] === 1;
 
@@ -114,7 +122,50 @@ export function setKeyEnabled(ctx: HsmContext, name: string, enabled: boolean): 
  */
 export function requireEnabled(ctx: HsmContext, key: HsmKey, what: string): void {
   if (key.ephemeral) return;
-  if (!keyInfo(ctx, key).enabled) {
-    throw new CiopError("ERR_KEY_DISABLED", `key '${key.name}' is disabled; ${what} it is refused until it is enabled again`);
+  const usage = USAGE[KEY_SPECS[key.type].family].key;
+  const a = withHandle(ctx, key, (h) => attrs(ctx, h, usage, "reading key attributes"));
+  const off = usage.filter((t) => a.get(t)?.[0] !== 1).map((t) => ATTRIBUTE_NAMES[t] ?? `0x${t.toString(16)}`);
+  if (off.length > 0) {
+    throw new CiopError(
+      "ERR_KEY_DISABLED",
+      `key '${key.name}' is disabled (${off.map((n) => `${n} false`).join(", ")} in the token); ${what} it is refused until it is enabled again`,
+      { details: { attributes: off } },
+    );
   }
+}
+
+/** The usage attribute each operation's *Init checks, for {@link explainRefusal}. */
+const INIT_USAGE: Record<string, number> = {
+  C_EncryptInit: P.CKA_ENCRYPT,
+  C_DecryptInit: P.CKA_DECRYPT,
+  C_SignInit: P.CKA_SIGN,
+};
+
+/**
+ * Turns an operation the token refused at its *Init into ERR_KEY_DISABLED naming the usage
+ * attribute, when that attribute is false on the key now. Tokens word this refusal differently
+ * (SoftHSM: CKR_KEY_FUNCTION_NOT_PERMITTED; NSS softokn: CKR_KEY_TYPE_INCONSISTENT), so the
+ * attribute is read, on the failure path only. Any other error, or a failed read, is returned as is.
+ */
+export function explainRefusal(ctx: HsmContext, key: HsmKey, err: unknown): unknown {
+  if (!(err instanceof HsmError) || err.fn === undefined || !isRefusal(err.ckr)) return err;
+  const type = INIT_USAGE[err.fn];
+  if (type === undefined) return err;
+  let allowed: boolean;
+  try {
+    allowed = attrs(ctx, key.handle, [type], "reading the key's usage after a refusal").get(type)?.[0] === 1;
+  } catch {
+    return err;
+  }
+  if (allowed) return err;
+  const name = ATTRIBUTE_NAMES[type]!;
+  return new HsmError(
+    "ERR_KEY_DISABLED",
+    `key '${key.name}' has ${name} false in the token, so the token refuses ${err.fn} with it (${err.ckr}); a disabled key, or a key made without that usage`,
+    { cause: err, ckr: err.ckr, ckrCode: err.ckrCode, fn: err.fn },
+  );
+}
+
+function isRefusal(ckr: string | undefined): boolean {
+  return ckr === "CKR_KEY_FUNCTION_NOT_PERMITTED" || ckr === "CKR_KEY_TYPE_INCONSISTENT";
 }

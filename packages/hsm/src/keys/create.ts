@@ -49,6 +49,7 @@ export async function generateKey(ctx: HsmContext, name: string, type: KeyType, 
   const spec = specOf(type);
   return withNameLock(ctx, name, async () => {
     if (lookup(ctx, name)) throw new CiopError("ERR_KEY_EXISTS", `a key named '${name}' already exists on token '${ctx.token.label}'`);
+    // (a token that refuses duplicate labels throws ERR_KEY_EXISTS from createKey, see labelTaken)
     const mine = await createKey(ctx, name, spec, options);
     const winner = settleDuplicates(ctx, name, mine);
     if (winner !== mine) throw new CiopError("ERR_KEY_EXISTS", `a key named '${name}' was created concurrently by another process`);
@@ -64,7 +65,22 @@ export async function getOrCreateKey(ctx: HsmContext, name: string, type: KeyTyp
   return withNameLock(ctx, name, async () => {
     const existing = lookup(ctx, name);
     if (existing) return { key: checkReusable(ctx, existing, type), created: false };
-    const mine = await createKey(ctx, name, spec, options);
+    let mine: HsmKey;
+    try {
+      mine = await createKey(ctx, name, spec, options);
+    } catch (err) {
+      // a token that refuses duplicate labels: another process (without our lock) made the key first
+      if (!(CiopError.isInstance(err) && err.details?.labelTaken === true)) throw err;
+      const theirs = lookup(ctx, name);
+      if (!theirs) {
+        throw new CiopError(
+          "ERR_KEY_EXISTS",
+          `token '${ctx.token.label}' refuses the label '${name}': an object with that label exists, but it is not a secret or private key; choose another name`,
+          { cause: err },
+        );
+      }
+      return { key: checkReusable(ctx, theirs, type), created: false };
+    }
     const winner = settleDuplicates(ctx, name, mine);
     return winner === mine ? { key: mine, created: true } : { key: checkReusable(ctx, winner, type), created: false };
   });
@@ -114,6 +130,13 @@ async function createKey(ctx: HsmContext, name: string, spec: KeySpec, options: 
     try {
       return await createKeyOnce(ctx, name, spec, options, id);
     } catch (err) {
+      if (labelTaken(ctx, name, err)) {
+        throw new CiopError(
+          "ERR_KEY_EXISTS",
+          `a key named '${name}' already exists on token '${ctx.token.label}' (created by another process; the token refuses a second object with that label)`,
+          { cause: err, details: { labelTaken: true } },
+        );
+      }
       if (attempt >= 3 || ctx.closed || !isCkr(err, "CKR_GENERAL_ERROR", "CKR_OBJECT_HANDLE_INVALID", "CKR_DEVICE_ERROR")) throw err;
       try {
         destroyById(ctx, name, id);
@@ -126,6 +149,25 @@ async function createKey(ctx: HsmContext, name: string, spec: KeySpec, options: 
       if (isCkr(err, "CKR_GENERAL_ERROR")) recoverLibrary(ctx);
       await new Promise((r) => setTimeout(r, 25 * attempt + Math.floor(Math.random() * 50)));
     }
+  }
+}
+
+/**
+ * True when a creation failed because the token refuses a second object with the same label
+ * (CloudHSM answers CKR_ATTRIBUTE_VALUE_INVALID): the failure is that code and an object with the
+ * label is there now. A failed search leaves the original error standing.
+ */
+function labelTaken(ctx: HsmContext, name: string, err: unknown): boolean {
+  if (!isCkr(err, "CKR_ATTRIBUTE_VALUE_INVALID")) return false;
+  try {
+    return (
+      find(ctx, [
+        { type: P.CKA_LABEL, value: name },
+        { type: P.CKA_TOKEN, value: true },
+      ]).length > 0
+    );
+  } catch {
+    return false;
   }
 }
 

@@ -97,10 +97,52 @@ export function lookup(ctx: HsmContext, name: string): HsmKey | undefined {
     return undefined;
   }
   ctx.sawTokenKeys = true;
-  keys.sort((a, b) => Number(b.createdByCiop) - Number(a.createdByCiop) || a.id.localeCompare(b.id));
+  // Two keys ciop made under one name are the short-lived state of a concurrent creation that
+  // settleDuplicates (create.ts) resolves: the earliest CKA_ID is the key. Any other duplicate
+  // (a key made by another tool, or two such keys) leaves no way to tell which key is meant.
+  if (keys.length > 1 && !keys.every((k) => k.createdByCiop)) throw ambiguous(ctx, `label '${name}'`, keys);
+  keys.sort((a, b) => a.id.localeCompare(b.id));
   const key = keys[0]!;
   ctx.cache.set(name, key);
   return key;
+}
+
+function ambiguous(ctx: HsmContext, what: string, keys: HsmKey[]): CiopError {
+  const ids = keys.map((k) => (k.id === "" ? "(no CKA_ID)" : k.id));
+  return new CiopError(
+    "ERR_USAGE",
+    `${keys.length} keys on token '${ctx.token.label}' carry ${what} (CKA_ID ${ids.join(", ")}), so it does not name one key; ` +
+      "look the key up by its CKA_ID, or give the keys distinct labels",
+    { details: { ambiguous: true, ids } },
+  );
+}
+
+/**
+ * Fresh lookup of a token key by CKA_ID (secret or private key; a key pair's public half shares the
+ * id and is not counted). Not cached by name. Undefined only when confirmed absent; two keys with
+ * the id are refused as ambiguous.
+ */
+export function lookupById(ctx: HsmContext, id: Buffer): HsmKey | undefined {
+  const what = `CKA_ID ${id.toString("hex")}`;
+  if (id.length === 0) throw new CiopError("ERR_USAGE", "an empty CKA_ID does not name a key");
+  const keys: HsmKey[] = [];
+  for (const klass of [P.CKO_SECRET_KEY, P.CKO_PRIVATE_KEY]) {
+    for (const h of find(ctx, [
+      { type: P.CKA_CLASS, value: klass },
+      { type: P.CKA_ID, value: id },
+      { type: P.CKA_TOKEN, value: true },
+    ])) {
+      const k = describe(ctx, h, klass, true);
+      if (k) keys.push(k);
+    }
+  }
+  if (keys.length === 0) {
+    confirmAbsent(ctx, `the key with ${what}`);
+    return undefined;
+  }
+  ctx.sawTokenKeys = true;
+  if (keys.length > 1) throw ambiguous(ctx, what, keys);
+  return keys[0]!;
 }
 
 /** Builds an HsmKey from an object; undefined for types ciop does not handle (throws if `strict`). */
@@ -133,7 +175,10 @@ export function describe(ctx: HsmContext, h: Handle, klass: number, strict = fal
   }
   if (!type) {
     if (strict)
-      throw new CiopError("ERR_KEY_TYPE_UNSUPPORTED", `key '${name}' exists on the token but its type (CKK 0x${keyType.toString(16)}) is not one ciop handles`);
+      throw new CiopError(
+        "ERR_KEY_TYPE_UNSUPPORTED",
+        `key ${name === "" ? `with CKA_ID ${id.toString("hex")} (no label)` : `'${name}'`} exists on the token but its type (CKK 0x${keyType.toString(16)}) is not one ciop handles`,
+      );
     return undefined;
   }
   return issue(ctx.issuedKeys, new HsmKey({ name, type, kind: KEY_SPECS[type].kind, id: id.toString("hex"), createdByCiop: isCiopId(id), handle: h }));

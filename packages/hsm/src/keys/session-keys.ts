@@ -3,10 +3,11 @@
  * bytes (an ephemeral key-encryption key), and session copies of token keys for the hot path.
  * They vanish with the PKCS#11 session; destroy them as soon as the operation is done.
  */
+import { randomBytes } from "node:crypto";
 import pkcs11js from "pkcs11js";
 import { CiopError } from "@ciop/core";
 import { ensureOpen, requireAes, type Handle, type HsmContext } from "../context.js";
-import { call } from "../errors.js";
+import { call, isCkr } from "../errors.js";
 import { HsmKey } from "../hsm-key.js";
 import type { KeyType } from "../types.js";
 import { issue, withHandle } from "./handles.js";
@@ -50,9 +51,27 @@ export function sessionCopy(ctx: HsmContext, key: HsmKey): HsmKey {
   ensureOpen(ctx);
   requireAes(key);
   if (key.ephemeral) throw new CiopError("ERR_USAGE", "sessionCopy copies token keys; this key is already a session key");
-  const handle = withHandle(ctx, key, (h) =>
-    call("C_CopyObject", () => ctx.p.C_CopyObject(ctx.objSession, h, [{ type: P.CKA_TOKEN, value: false }]), `making a session copy of '${key.name}'`),
-  );
+  const what = `making a session copy of '${key.name}'`;
+  const handle = withHandle(ctx, key, (h) => {
+    try {
+      return call("C_CopyObject", () => ctx.p.C_CopyObject(ctx.objSession, h, [{ type: P.CKA_TOKEN, value: false }]), what);
+    } catch (err) {
+      // A token that refuses duplicate labels and ids (CloudHSM: CKR_ATTRIBUTE_VALUE_INVALID) also
+      // refuses a copy that keeps the original's: give the copy a label and id of its own.
+      if (!isCkr(err, "CKR_ATTRIBUTE_VALUE_INVALID")) throw err;
+      const tag = randomBytes(8).toString("hex");
+      return call(
+        "C_CopyObject",
+        () =>
+          ctx.p.C_CopyObject(ctx.objSession, h, [
+            { type: P.CKA_TOKEN, value: false },
+            { type: P.CKA_LABEL, value: `ciop-session-copy-${tag}` },
+            { type: P.CKA_ID, value: Buffer.from(`ciop-copy-${tag}`) },
+          ]),
+        `${what} under a label of its own`,
+      );
+    }
+  });
   return issue(
     ctx.issuedKeys,
     new HsmKey({ name: key.name, type: key.type, kind: key.kind, id: key.id, createdByCiop: key.createdByCiop, ephemeral: true, handle }),

@@ -8,9 +8,11 @@ import { CiopError } from "@ciop/core";
 import { HsmContext, type Handle } from "../context.js";
 import { defaultDataDir, embeddedPaths, ensureEmbeddedToken } from "../embedded-token.js";
 import { call } from "../errors.js";
+import { checkGcmWorkers } from "../offload/index.js";
 import { acquireLibrary, cleanText, defaultLibraryPath, isSoftHsmLibrary, releaseLibrary } from "../library.js";
 import { resolvePin } from "../pin.js";
 import { probeCapabilities } from "../probe.js";
+import { checkGcmProfileOption } from "../gcm-profile.js";
 import { login } from "../sessions.js";
 import type { HsmOptions, TokenInfo } from "../types.js";
 import { closeContext } from "./restart.js";
@@ -36,6 +38,7 @@ export async function openContext(options: HsmOptions): Promise<HsmContext> {
   if (history !== undefined && (!Number.isSafeInteger(history) || history < 0)) {
     throw new CiopError("ERR_CONFIG_INVALID", `hostFallbackHistory must be a whole number of events (0 or more), not ${String(history)}`);
   }
+  checkGcmWorkers(options.gcmWorkers);
   const libraryPath = options.library ?? process.env.CIOP_PKCS11_LIB ?? defaultLibraryPath();
   const libraryParameters = libraryParametersOf(options);
   const protection = options.protection ?? { kind: "module" as const };
@@ -121,7 +124,7 @@ export async function openContext(options: HsmOptions): Promise<HsmContext> {
         await new Promise((r) => setTimeout(r, 30 * attempt + Math.floor(Math.random() * 30)));
       }
     }
-    ctx.caps = probeCapabilities(lib.p, slot, lib.osLocking && lib.initializedByUs);
+    ctx.caps = probeCapabilities(lib.p, slot, lib.osLocking && lib.initializedByUs, checkGcmProfileOption(options.gcmProfile));
     return ctx;
   } catch (err) {
     if (ctx) await closeContext(ctx);

@@ -7,7 +7,7 @@ import { createPublicKey } from "node:crypto";
 import pkcs11js from "pkcs11js";
 import { zeroize } from "@ciop/core";
 import { openSession, type HsmContext } from "../context.js";
-import { call } from "../errors.js";
+import { call, isCkr } from "../errors.js";
 import { createRsaPublicObject } from "../keys/public-keys.js";
 import { initializeOptions, isSoftHsmLibrary, releaseLibrary } from "../library.js";
 import { closeSessions, releaseLogin } from "../sessions.js";
@@ -51,7 +51,12 @@ export function recoverLibrary(ctx: HsmContext): boolean {
   ctx.objSession = openSession(ctx);
   ctx.opSession = openSession(ctx);
   const pin = ctx.pinBuf.toString("utf8");
-  call("C_Login", () => p.C_Login(ctx.objSession, pkcs11js.CKU_USER, pin), `logging in to token '${ctx.token.label}' again`);
+  try {
+    call("C_Login", () => p.C_Login(ctx.objSession, pkcs11js.CKU_USER, pin), `logging in to token '${ctx.token.label}' again`);
+  } catch (err) {
+    // some tokens (CloudHSM) report a login held by another process or client as this one's
+    if (!isCkr(err, "CKR_USER_ALREADY_LOGGED_IN")) throw err;
+  }
   const held = lib.logins.get(oldSlotKey);
   if (held) {
     lib.logins.delete(oldSlotKey);
