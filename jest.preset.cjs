@@ -13,6 +13,8 @@ module.exports = {
   },
   globalSetup: path.join(root, "tools/jest/global-setup.cjs"),
   globalTeardown: path.join(root, "tools/jest/global-teardown.cjs"),
+  // A token run whose token could not be set up skips every test, saying why (CIOP_TEST_TOKEN_SKIP).
+  setupFilesAfterEnv: [path.join(root, "tools/jest/token-skip.cjs")],
   testTimeout: 60000,
   // A leaked handle must not hold a CI run hostage: results are written, then the process ends.
   forceExit: true,

@@ -6,6 +6,15 @@
 // CIOP_TEST_NSS_LIB, CIOP_TEST_NSS_PARAMS (C_Initialize library parameters), CIOP_TEST_NSS_TOKEN
 // (label of the persistent token, the module's second slot), CIOP_TEST_NSS_PIN; or, when
 // libsoftokn3.so is missing or the set-up fails, CIOP_TEST_NSS_SKIP with the reason (NSS tests skip).
+//
+// The token under test (issue 16, "Three tokens in CI"): CIOP_TEST_TOKEN=softhsm2 (default) | nss |
+// p11-kit-rpc. The standard names CIOP_TEST_LIB, CIOP_TEST_LIB_PARAMS (C_Initialize library
+// parameters, empty when none), CIOP_TEST_TOKEN_LABEL, CIOP_TEST_PIN and CIOP_TEST_TOKEN_KIND point
+// at that token; the SoftHSM token stays reachable as CIOP_TEST_SOFTHSM_LIB / _LABEL / _PIN (plus
+// SOFTHSM2_CONF) for tests that need SoftHSM itself. p11-kit-rpc: `p11-kit server` is started here
+// in front of the SoftHSM token (stopped in global-teardown.cjs) and P11_KIT_SERVER_ADDRESS is set.
+// A token that cannot be set up gives CIOP_TEST_TOKEN_SKIP=<reason>: tools/jest/token-skip.cjs
+// then skips every test of the run, printing the reason.
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
@@ -52,11 +61,60 @@ module.exports = async function globalSetup() {
     SOFTHSM2_CONF: conf,
     CIOP_TEST_DIR: dir,
     CIOP_TEST_LIB: lib,
+    CIOP_TEST_LIB_PARAMS: "",
     CIOP_TEST_TOKEN_LABEL: label,
     CIOP_TEST_PIN: pin,
     CIOP_TEST_SO_PIN: soPin,
+    CIOP_TEST_SOFTHSM_LIB: lib,
+    CIOP_TEST_SOFTHSM_LABEL: label,
+    CIOP_TEST_SOFTHSM_PIN: pin,
+    CIOP_TEST_TOKEN_KIND: "softhsm2",
   });
+  await selectTokenUnderTest(dir);
+  // run-bounded.cjs asks for the skip reason, to record it in the token run's results file.
+  if (process.env.CIOP_TEST_TOKEN_SKIP && process.env.CIOP_TEST_SKIP_FILE) fs.writeFileSync(process.env.CIOP_TEST_SKIP_FILE, process.env.CIOP_TEST_TOKEN_SKIP);
 };
+
+const TOKEN_KINDS = ["softhsm2", "nss", "p11-kit-rpc"];
+
+/** Points the standard CIOP_TEST_* names at the token named by CIOP_TEST_TOKEN (see the header). */
+async function selectTokenUnderTest(dir) {
+  const kind = process.env.CIOP_TEST_TOKEN || "softhsm2";
+  if (!TOKEN_KINDS.includes(kind)) throw new Error(`CIOP_TEST_TOKEN must be one of ${TOKEN_KINDS.join(", ")}, got "${kind}"`);
+  process.env.CIOP_TEST_TOKEN_KIND = kind;
+  delete process.env.CIOP_TEST_TOKEN_SKIP;
+  if (kind === "nss") {
+    if (process.env.CIOP_TEST_NSS_SKIP) {
+      process.env.CIOP_TEST_TOKEN_SKIP = process.env.CIOP_TEST_NSS_SKIP;
+      return;
+    }
+    Object.assign(process.env, {
+      CIOP_TEST_LIB: process.env.CIOP_TEST_NSS_LIB,
+      CIOP_TEST_LIB_PARAMS: process.env.CIOP_TEST_NSS_PARAMS,
+      CIOP_TEST_TOKEN_LABEL: process.env.CIOP_TEST_NSS_TOKEN,
+      CIOP_TEST_PIN: process.env.CIOP_TEST_NSS_PIN,
+    });
+  } else if (kind === "p11-kit-rpc") {
+    const { startP11KitServer, findP11Kit } = require("../p11-kit-rpc/start.cjs");
+    const why = findP11Kit();
+    if (why) {
+      process.env.CIOP_TEST_TOKEN_SKIP = why;
+      return;
+    }
+    try {
+      const srv = await startP11KitServer({
+        module: process.env.CIOP_TEST_SOFTHSM_LIB,
+        token: process.env.CIOP_TEST_SOFTHSM_LABEL,
+        dir: path.join(dir, "p11-kit"),
+        env: { SOFTHSM2_CONF: process.env.SOFTHSM2_CONF },
+      });
+      globalThis.__ciopP11KitServer = srv;
+      Object.assign(process.env, srv.env, { CIOP_TEST_LIB: srv.clientLibrary, CIOP_TEST_LIB_PARAMS: "" });
+    } catch (err) {
+      process.env.CIOP_TEST_TOKEN_SKIP = `p11-kit server could not be started: ${err.message}`;
+    }
+  }
+}
 
 const NSS_LIB_CANDIDATES = [
   "/usr/lib/x86_64-linux-gnu/libsoftokn3.so",

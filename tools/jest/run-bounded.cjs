@@ -14,6 +14,13 @@
 //     so that the CI summary counts the package as failed, and exits 1.
 // When jest exits non-zero without writing .jest-results.json (it crashed), a failed results file
 // is written too. For `jest --watch`, run jest directly.
+//
+// Token runs (issue 16, "Three tokens in CI"): after that normal run (SoftHSM2 in process), the test
+// files the package lists under `"ciop": { "tokenTests": [...] }` in its package.json run again once
+// per token in CIOP_TEST_TOKENS (default "nss,p11-kit-rpc"; empty: none), each with CIOP_TEST_TOKEN
+// set (tools/jest/global-setup.cjs points the test token at it) and its results in
+// .jest-results.<token>.json. Arguments given to this runner apply to the normal run only; the
+// time bound covers all runs together.
 "use strict";
 const { spawn } = require("node:child_process");
 const fs = require("node:fs");
@@ -50,19 +57,96 @@ function readProgress(file) {
   }
 }
 
+const TOKEN_KINDS = ["softhsm2", "nss", "p11-kit-rpc"];
+
+/** The extra tokens to run the package's token tests on (CIOP_TEST_TOKENS). */
+function extraTokens() {
+  const raw = process.env.CIOP_TEST_TOKENS ?? "nss,p11-kit-rpc";
+  const tokens = raw
+    .split(",")
+    .map((t) => t.trim())
+    .filter((t) => t !== "");
+  for (const t of tokens) {
+    if (!TOKEN_KINDS.includes(t)) {
+      console.error(`run-bounded: CIOP_TEST_TOKENS lists "${t}"; the tokens are ${TOKEN_KINDS.join(", ")}`);
+      process.exit(2);
+    }
+  }
+  return tokens.filter((t) => t !== "softhsm2");
+}
+
+/** The package's token test files (package.json "ciop".tokenTests), each checked to exist. */
+function tokenTests(dir) {
+  let list;
+  try {
+    list = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")).ciop?.tokenTests;
+  } catch {
+    return [];
+  }
+  if (list === undefined) return [];
+  if (!Array.isArray(list) || list.some((f) => typeof f !== "string")) {
+    console.error(`run-bounded: ${dir}/package.json: "ciop".tokenTests must be a list of test file paths`);
+    process.exit(2);
+  }
+  for (const f of list) {
+    if (!fs.existsSync(path.join(dir, f))) {
+      console.error(`run-bounded: ${dir}/package.json: "ciop".tokenTests lists ${f}, which does not exist`);
+      process.exit(2);
+    }
+  }
+  return list;
+}
+
 function main() {
   const pkgDir = process.cwd();
   const name = packageName(pkgDir);
   const limit = limitSecs();
-  const resultsFile = path.join(pkgDir, ".jest-results.json");
+  const started = Date.now();
+  const tokens = extraTokens();
+  const files = tokenTests(pkgDir);
+  for (const f of fs.readdirSync(pkgDir)) if (/^\.jest-results(\.[a-z0-9-]+)?\.json$/.test(f)) fs.rmSync(path.join(pkgDir, f), { force: true });
+  const runs = [{ label: name, args: process.argv.slice(2), resultsFile: path.join(pkgDir, ".jest-results.json"), env: {} }];
+  if (files.length > 0) {
+    for (const token of tokens) {
+      runs.push({
+        label: `${name} on ${token}`,
+        // Exact paths: jest treats its positional arguments as patterns.
+        args: ["--runTestsByPath", ...files],
+        resultsFile: path.join(pkgDir, `.jest-results.${token}.json`),
+        env: { CIOP_TEST_TOKEN: token },
+      });
+    }
+  }
+  let exitCode = 0;
+  let stopped = false;
+  const next = (i) => {
+    if (i >= runs.length || stopped) process.exit(exitCode);
+    const run = runs[i];
+    if (i > 0) console.error(`run-bounded: ${run.label}: ${files.length} token test file(s) with CIOP_TEST_TOKEN=${run.env.CIOP_TEST_TOKEN}`);
+    const remaining = limit - (Date.now() - started) / 1000;
+    runJest(pkgDir, run, Math.max(remaining, 1), limit, (code, wasStopped) => {
+      if (code !== 0) exitCode = 1;
+      stopped = wasStopped;
+      next(i + 1);
+    });
+  };
+  next(0);
+}
+
+/** One bounded jest run; calls done(exitCode, stoppedFromOutsideOrByTheBound). */
+function runJest(pkgDir, run, limit, totalLimit, done) {
+  const name = run.label;
+  const resultsFile = run.resultsFile;
+  const resultsName = path.basename(resultsFile);
   fs.rmSync(resultsFile, { force: true });
   const progressDir = fs.mkdtempSync(path.join(os.tmpdir(), "ciop-jest-progress-"));
   const progressFile = path.join(progressDir, "progress.json");
+  const skipFile = path.join(progressDir, "token-skip.txt");
   const jestBin = require.resolve("jest/bin/jest", { paths: [pkgDir, __dirname] });
   // The arguments given come first: jest's --reporters takes every word after it as a reporter.
   const args = [
     jestBin,
-    ...process.argv.slice(2),
+    ...run.args,
     "--json",
     `--outputFile=${resultsFile}`,
     "--reporters=default",
@@ -75,7 +159,7 @@ function main() {
     cwd: pkgDir,
     stdio: "inherit",
     detached: true,
-    env: { ...process.env, CIOP_JEST_PROGRESS_FILE: progressFile },
+    env: { ...process.env, ...run.env, CIOP_JEST_PROGRESS_FILE: progressFile, CIOP_TEST_SKIP_FILE: skipFile },
   });
 
   let stopReason;
@@ -104,34 +188,45 @@ function main() {
       const forSecs = r.since ? ` for ${Math.round((Date.now() - r.since) / 1000)} s` : "";
       lines.push(`run-bounded: ${name}: still running: ${file} › ${test}${forSecs}`);
     }
-    lines.push(`run-bounded: ${name}: before that: ${p.passed} passed, ${p.failed} failed; .jest-results.json records the package as failed.`);
+    lines.push(`run-bounded: ${name}: before that: ${p.passed} passed, ${p.failed} failed; ${resultsName} records the package as failed.`);
     console.error(lines.join("\n"));
     killGroup("SIGTERM");
     killTimer = setTimeout(() => killGroup("SIGKILL"), KILL_GRACE_MS);
   };
 
-  const limitTimer = setTimeout(() => stop(`did not finish within ${limit} s`), limit * 1000);
-  for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"]) {
-    process.on(sig, () => stop(`was stopped from outside (${sig}) after ${Math.round((Date.now() - started) / 1000)} s`));
-  }
+  const limitTimer = setTimeout(() => stop(`did not finish within ${totalLimit} s`), limit * 1000);
+  const onSignal = (sig) => stop(`was stopped from outside (${sig}) after ${Math.round((Date.now() - started) / 1000)} s`);
+  for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"]) process.on(sig, onSignal);
 
   child.on("exit", (code, signal) => {
     clearTimeout(limitTimer);
+    for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"]) process.off(sig, onSignal);
     // Anything the tests left behind in jest's group goes too.
     killGroup("SIGKILL");
     clearTimeout(killTimer);
     const p = readProgress(progressFile);
+    const tokenSkip = fs.existsSync(skipFile) ? fs.readFileSync(skipFile, "utf8") : undefined;
     fs.rmSync(progressDir, { recursive: true, force: true });
     let exitCode = code ?? 1;
+    // A token that could not be set up: the reason goes into the results for the CI summary.
+    if (tokenSkip !== undefined && fs.existsSync(resultsFile)) {
+      try {
+        const r = JSON.parse(fs.readFileSync(resultsFile, "utf8"));
+        r.ciopTokenSkip = tokenSkip;
+        fs.writeFileSync(resultsFile, `${JSON.stringify(r)}\n`);
+      } catch {
+        /* a results file jest left half-written is reported by the summary as it is */
+      }
+    }
     if (stopReason) {
-      writeFailedResults(resultsFile, name, p, { reason: stopReason, limitSecs: limit });
+      writeFailedResults(resultsFile, name, p, { reason: stopReason, limitSecs: totalLimit });
       exitCode = 1;
     } else if (exitCode !== 0 && !fs.existsSync(resultsFile)) {
       const why = `exited with ${signal ? `signal ${signal}` : `code ${code}`} without writing results`;
-      console.error(`run-bounded: ${name}: jest ${why}; .jest-results.json records the package as failed.`);
-      writeFailedResults(resultsFile, name, p, { reason: why, limitSecs: limit });
+      console.error(`run-bounded: ${name}: jest ${why}; ${resultsName} records the package as failed.`);
+      writeFailedResults(resultsFile, name, p, { reason: why, limitSecs: totalLimit });
     }
-    process.exit(exitCode);
+    done(exitCode, stopReason !== undefined);
   });
 }
 

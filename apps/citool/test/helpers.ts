@@ -46,6 +46,8 @@ export function baseEnv(cwd: string): Record<string, string | undefined> {
     PATH: process.env.PATH,
     HOME: cwd,
     SOFTHSM2_CONF: process.env.SOFTHSM2_CONF,
+    // A p11-kit-rpc token run: the client module finds the server here (tools/jest/global-setup.cjs).
+    P11_KIT_SERVER_ADDRESS: process.env.P11_KIT_SERVER_ADDRESS,
     CIOP_PIN: t.pin,
     XDG_DATA_HOME: join(cwd, ".xdg-data"),
     XDG_CONFIG_HOME: join(cwd, ".xdg-config"),
@@ -53,9 +55,10 @@ export function baseEnv(cwd: string): Record<string, string | undefined> {
   };
 }
 
+/** --hsm-lib/--token of the token under test, plus --hsm-params when it needs library parameters (NSS softokn). */
 export function hsmArgs(): string[] {
   const t = testToken();
-  return ["--hsm-lib", t.lib, "--token", t.label];
+  return ["--hsm-lib", t.lib, ...(t.params ? ["--hsm-params", t.params] : []), "--token", t.label];
 }
 
 const RUN_TIMEOUT_MS = 45_000;
@@ -244,6 +247,7 @@ export async function hsmPublicKeyHex(label: string, dir: string): Promise<strin
     const { stdout } = await execFileP("/usr/bin/python3", ["-c", EC_SPKI_PY, o.ecParams, o.ecPoint]);
     return stdout.trim();
   }
+  if (t.params) return (await p11Raw(["rsa-pub", o.id])).trim();
   const out = join(dir, `${label}.p11pub.der`);
   await execFileP("pkcs11-tool", [
     "--module",
@@ -293,9 +297,23 @@ pub = ec.EllipticCurvePublicKey.from_encoded_point(curve, point)
 print(pub.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo).hex())
 `;
 
+const P11_RAW = resolve(__dirname, "support/p11-raw.cjs");
+
+/**
+ * support/p11-raw.cjs on the token under test: for a token whose module needs C_Initialize library
+ * parameters (NSS softokn), which OpenSC's pkcs11-tool cannot pass, the same reads with plain pkcs11js.
+ */
+async function p11Raw(args: string[]): Promise<string> {
+  const t = testToken();
+  const env = { ...process.env, P11RAW_LIB: t.lib, P11RAW_PARAMS: t.params, P11RAW_LABEL: t.label, P11RAW_PIN: t.pin };
+  const { stdout } = await execFileP(process.execPath, [P11_RAW, ...args], { env });
+  return stdout;
+}
+
 /** The objects on the token as pkcs11-tool lists them: kind line, label, ID (hex), EC point/params (hex). */
 export async function tokenObjects(): Promise<Array<{ kind: string; label: string; id: string; ecPoint?: string; ecParams?: string }>> {
   const t = testToken();
+  if (t.params) return JSON.parse(await p11Raw(["list"]));
   const { stdout } = await execFileP("pkcs11-tool", ["--module", t.lib, "--token-label", t.label, "--login", "--pin", t.pin, "--list-objects"]);
   const out: Array<{ kind: string; label: string; id: string; ecPoint?: string; ecParams?: string }> = [];
   for (const block of stdout.split(/\n(?=\S)/)) {
@@ -314,6 +332,7 @@ export async function hsmAesKcvHex(label: string, dir: string): Promise<string> 
   const t = testToken();
   const objs = (await tokenObjects()).filter((o) => o.label === label && /^Secret Key/.test(o.kind));
   if (objs.length !== 1) throw new Error(`expected one secret key labelled ${label}, found ${objs.length}`);
+  if (t.params) return (await p11Raw(["kcv", objs[0]!.id])).trim();
   const zero = join(dir, "zero16.bin");
   writeFileSync(zero, Buffer.alloc(16));
   const out = join(dir, `${label}.kcv`);
@@ -341,6 +360,7 @@ export async function hsmAesKcvHex(label: string, dir: string): Promise<string> 
 /** Every object label on the token, read by pkcs11-tool. */
 export async function tokenLabels(): Promise<string[]> {
   const t = testToken();
+  if (t.params) return (await tokenObjects()).map((o) => o.label);
   const { stdout } = await execFileP("pkcs11-tool", ["--module", t.lib, "--token-label", t.label, "--login", "--pin", t.pin, "--list-objects"]);
   return [...stdout.matchAll(/^\s*label:\s*(.*)$/gm)].map((m) => m[1]!.trim());
 }

@@ -2,10 +2,10 @@
  * citool keys list/show/disable/enable/delete on keys ciop made, and the audit log: one JSON line
  * per generate/export/delete/enable/disable, with facts (sha256s match the files) and no secret.
  */
-import { testToken } from "@ciop/testkit";
+import { noHostHandOff, openTestHsm, testToken } from "@ciop/testkit";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { assertBuilt, makeWrappingKeys, runCli, tempDir, tokenLabels, type WrappingKeys } from "./helpers.js";
+import { assertBuilt, listFiles, makeWrappingKeys, runCli, tempDir, tokenLabels, type WrappingKeys } from "./helpers.js";
 
 let keys: WrappingKeys;
 let cwd: string;
@@ -116,10 +116,19 @@ const AUDIT_FIELDS = new Set([
 test("a wrap done partly on the host is recorded as such (hostFallback + events) and said on stderr; records hold only known fields", async () => {
   const log = join(tempDir("keys-fb"), "fb.log");
   const out = tempDir("keys-fb-out");
-  // SoftHSM pads PKCS#8 inside CKM_AES_KEY_WRAP_PAD, so an EC private key for Cloud KMS is wrapped on the host
-  const r = await runCli(["google-cloud-key-management", "life-fb", keys.pubPem[3072]!, "RSAES_OAEP_SHA_256", "-k", "EC-NISTP256", "--audit-log", log], {
-    cwd: out,
-  });
+  // Issue 16 (three tokens): a direct RSA-OAEP of an EC private key is a host step on every token
+  // (PKCS#11 RSA-wraps secret keys only); the Cloud KMS case used before ran inside NSS softokn, so
+  // the test failed there. A token that cannot hand keys to the host at all (SoftHSM through p11-kit
+  // 0.24's RPC, decided by the probe) must refuse instead.
+  const hsm = await openTestHsm();
+  const noHost = noHostHandOff(hsm.capabilities());
+  await hsm.close();
+  const r = await runCli(["aws", "life-fb", keys.spkiDer[3072]!, "RSAES_OAEP_SHA_256", "-k", "EC-NISTP256", "--audit-log", log], { cwd: out });
+  if (noHost !== undefined) {
+    console.log(`host step not possible on this token, refusal checked instead: ${noHost}`);
+    expect({ code: r.code, files: listFiles(out) }).toEqual({ code: 1, files: [] });
+    return;
+  }
   expect(r.code).toBe(0);
   expect(r.stderr).toMatch(/warning: part of the wrap ran on the host/);
   const recs = lines(log);

@@ -5,7 +5,7 @@
  */
 import { parseWrappingKey, runExport, type ExportRequestInput } from "@ciop/wrap";
 import { awsKms } from "@ciop/providers-aws";
-import { opensslRsa, scratchDir, engines, type EngineFixture, badWrappingKeys, expectRefused, type BadWrappingKey } from "@ciop/testkit";
+import { opensslRsa, scratchDir, engines, type EngineFixture, badWrappingKeys, expectRefused, notPossibleOn, type BadWrappingKey } from "@ciop/testkit";
 
 let bad: BadWrappingKey[];
 let expiredCertificate: string;
@@ -67,6 +67,18 @@ describe.each(engines("aws-no"))("AWS KMS refusals on the $label key store", (fi
   });
 
   test("the overrides: an expired certificate and a weak wrapping key go through, with warnings", async () => {
+    // Issue 16 (three tokens): RSA-AES SHA-256 needs a host step that SoftHSM through p11-kit 0.24's
+    // RPC cannot make (the probe finds no AES key wrap); there the refusal is checked instead.
+    if (notPossibleOn(fixture, "rsa-aes", "sha256", "AES-256")) {
+      await expectRefused(
+        fixture,
+        awsKms,
+        req({ wrappingKey: expiredCertificate, allowInvalidCertificate: true }),
+        "ERR_MECHANISM_UNSUPPORTED",
+        "RSA-AES SHA-256",
+      );
+      return;
+    }
     const expired = await runOk(fixture, req({ wrappingKey: expiredCertificate, allowInvalidCertificate: true }));
     expect(expired.plan.warnings.join(" ")).toMatch(/expired/);
     const weak = await runOk(fixture, req({ keyType: "EC-NISTP256", wrappingKey: parseWrappingKey(rsa2048), allowWeakWrappingKey: true }));

@@ -6,7 +6,7 @@
  */
 import { runExport, type ExportRequestInput } from "@ciop/wrap";
 import { azureKeyVault, type AzureExportOptions } from "@ciop/providers-azure";
-import { opensslRsa, scratchDir, engines, type EngineFixture, badWrappingKeys, expectRefused, type BadWrappingKey } from "@ciop/testkit";
+import { opensslRsa, scratchDir, engines, type EngineFixture, badWrappingKeys, expectRefused, notPossibleOn, type BadWrappingKey } from "@ciop/testkit";
 
 const VAULT_KID = "https://myvault.vault.azure.net/keys/my-kek/0123456789abcdef0123456789abcdef";
 const MHSM_KID = "https://my-hsm.managedhsm.azure.net/keys/my-kek/0123456789abcdef0123456789abcdef";
@@ -94,6 +94,13 @@ describe.each(engines("az-no"))("Azure refusals on the $label key store", (fixtu
   });
 
   test("the seed's example kid forms and the default RSA-2048 target go through", async () => {
+    // Issue 16 (three tokens): on a token that cannot make the host step RSA-AES of an RSA key needs
+    // (SoftHSM through p11-kit 0.24's RPC, decided by the probe) the refusal is checked instead.
+    if (notPossibleOn(fixture, "rsa-aes", "sha1", "RSA-2048")) {
+      const request = req({ keyType: undefined, providerOptions: { kek: "https://myvault.vault.azure.net/keys/my-key/version" }, wrappingKey: rsa2048 });
+      await expectRefused(fixture, azureKeyVault, request, "ERR_MECHANISM_UNSUPPORTED", "RSA-AES of RSA-2048");
+      return;
+    }
     const r = await runExport(
       azureKeyVault,
       req({ keyType: undefined, providerOptions: { kek: "https://myvault.vault.azure.net/keys/my-key/version" }, wrappingKey: rsa2048 }),

@@ -5,13 +5,16 @@
  * NSS (issue 16, "Three tokens in CI"): the same HSM engine on the NSS softokn token from jest's
  * globalSetup, opened with C_Initialize library parameters (CIOP_TEST_NSS_LIB / _PARAMS / _TOKEN /
  * _PIN); left out, with the reason printed, when globalSetup set CIOP_TEST_NSS_SKIP.
+ * Which engines run is decided by the token under test (CIOP_TEST_TOKEN_KIND, tools/jest/global-setup):
+ * the default SoftHSM2 run has software and SoftHSM ("hsm"); a token run (nss, p11-kit-rpc, started
+ * by tools/jest/run-bounded.cjs after the package's normal run) has only that token.
  *
  * Each fixture can also compute a known answer with a secret key (AES-256-GCM of a fixed block,
  * or HMAC-SHA-1 of a fixed message) inside its engine, which the independent unwrapper recomputes
  * from the recovered key bytes.
  */
 import { createCipheriv, createHmac, randomBytes } from "node:crypto";
-import { Hsm } from "@ciop/hsm";
+import { Hsm, type Capabilities } from "@ciop/hsm";
 import {
   generateSoftwareKey,
   hsmKeySource,
@@ -38,7 +41,7 @@ export function katKind(type: KeyType): "aes-gcm" | "hmac-sha1" {
 }
 
 export interface EngineFixture {
-  label: "software" | "hsm" | "nss";
+  label: "software" | "hsm" | "nss" | "p11-kit-rpc";
   /** Prefix for key names, unique per test file and engine. */
   prefix: string;
   open(): Promise<WrapEngine>;
@@ -54,9 +57,11 @@ export interface EngineFixture {
    * Why the fixture's token cannot make keys of `type` (a mechanism or curve it lacks), with the
    * CKR it answers; undefined when it can. The matrix checks the token really refuses, then skips.
    */
-  lacks?(type: KeyType): { reason: string; ckr: string } | undefined;
-  /** Known answer (hex) computed with a secret key inside the engine. */
-  knownAnswer(target: TargetKey): Promise<string>;
+  lacks?(type: KeyType): { reason: string; ckr: string; code?: string } | undefined;
+  /** Known answer (hex) computed with a secret key inside the engine; undefined when the token cannot compute it (no AES-GCM). */
+  knownAnswer(target: TargetKey): Promise<string | undefined>;
+  /** The token's probed capabilities (token engines only). */
+  capabilities?(): Capabilities;
   close(): Promise<void>;
 }
 
@@ -105,13 +110,25 @@ export function softwareFixture(prefix: string): EngineFixture {
   };
 }
 
-/** Opens the jest run's SoftHSM token. */
+/**
+ * Opens the jest run's token under test (CIOP_TEST_LIB / CIOP_TEST_LIB_PARAMS / CIOP_TEST_TOKEN_LABEL /
+ * CIOP_TEST_PIN): SoftHSM in the default run, NSS softokn or SoftHSM through p11-kit's RPC in a token run.
+ */
 export function openTestHsm(): Promise<Hsm> {
+  const libraryParameters = process.env.CIOP_TEST_LIB_PARAMS;
   return Hsm.open({
     library: process.env.CIOP_TEST_LIB!,
+    ...(libraryParameters ? { libraryParameters } : {}),
     token: process.env.CIOP_TEST_TOKEN_LABEL!,
     pin: { value: process.env.CIOP_TEST_PIN! },
   });
+}
+
+/** The token this jest run is about (tools/jest/global-setup.cjs, CIOP_TEST_TOKEN). */
+export function testTokenKind(): "softhsm2" | "nss" | "p11-kit-rpc" {
+  const kind = process.env.CIOP_TEST_TOKEN_KIND ?? "softhsm2";
+  if (kind !== "softhsm2" && kind !== "nss" && kind !== "p11-kit-rpc") throw new Error(`unknown CIOP_TEST_TOKEN_KIND "${kind}"`);
+  return kind;
 }
 
 /** The jest run's NSS softokn token, or the reason it is not there (globalSetup's CIOP_TEST_NSS_SKIP). */
@@ -133,7 +150,7 @@ export function openTestNssHsm(): Promise<Hsm> {
 }
 
 /** An engine fixture over a real PKCS#11 token opened by `openToken`. */
-function tokenFixture(label: "hsm" | "nss", prefix: string, openToken: () => Promise<Hsm>, lacks?: EngineFixture["lacks"]): EngineFixture {
+function tokenFixture(label: "hsm" | "nss" | "p11-kit-rpc", prefix: string, openToken: () => Promise<Hsm>, lacks?: EngineFixture["lacks"]): EngineFixture {
   let hsm: Hsm | undefined;
   let source: KeySource | undefined;
   const keyPrefix = `${prefix}-${label}-${process.pid}`;
@@ -146,13 +163,19 @@ function tokenFixture(label: "hsm" | "nss", prefix: string, openToken: () => Pro
       return source.engine;
     },
     source: () => source!,
-    keyExists: (name) => hsm!.findKey(name) !== undefined,
+    // findKey refuses "" (no label names a key); the refusal checks also ask about it, and keyCount
+    // below catches a key created under any name
+    keyExists: (name) => name !== "" && hsm!.findKey(name) !== undefined,
     keyCount: () => hsm!.listKeys().filter((k) => k.name.startsWith(keyPrefix)).length,
     fallbackEvents: () => hsm!.hostFallbackCount,
     ...(lacks !== undefined ? { lacks } : {}),
+    capabilities: () => hsm!.capabilities(),
     knownAnswer: async (target) => {
       const key = hsm!.findKey(target.name)!;
       if (katKind(target.type) === "aes-gcm") {
+        // A token without AES-GCM (SoftHSM through p11-kit 0.24's RPC) has no known answer to give;
+        // the matrix then checks the recovered key against C_DigestKey alone, and says so.
+        if (!hsm!.capabilities().aesGcm) return undefined;
         return Buffer.from(hsm!.encryptAesGcm(key, Buffer.from(KAT.iv, "hex"), Buffer.from(KAT.plaintext, "hex"))).toString("hex");
       }
       return Buffer.from(hsm!.signHmac(key, "sha1", Buffer.from(KAT.message, "hex"))).toString("hex");
@@ -176,15 +199,20 @@ export function nssFixture(prefix: string): EngineFixture {
   );
 }
 
+/** The HSM engine on SoftHSM2 through p11-kit's RPC (the token under test in a p11-kit-rpc run). */
+export function rpcFixture(prefix: string): EngineFixture {
+  return tokenFixture("p11-kit-rpc", prefix, openTestHsm);
+}
+
 /**
- * The engines every provider suite runs on: software, SoftHSM, and NSS softokn when jest's
- * globalSetup made its token (otherwise the reason is printed and NSS is left out).
+ * The engines every provider suite runs on. The default (SoftHSM2) run: software and SoftHSM. A
+ * token run (CIOP_TEST_TOKEN=nss or p11-kit-rpc, which tools/jest/run-bounded.cjs starts after the
+ * package's normal run): that token alone, so each token's matrix runs once and is counted under
+ * that token. A token that could not be set up skips the run with its reason (tools/jest/token-skip.cjs).
  */
 export function engines(prefix: string): EngineFixture[] {
-  const nss = testNssToken();
-  if ("skip" in nss) {
-    console.log(`NSS softokn engine skipped for "${prefix}": ${nss.skip}`);
-    return [softwareFixture(prefix), hsmFixture(prefix)];
-  }
-  return [softwareFixture(prefix), hsmFixture(prefix), nssFixture(prefix)];
+  const kind = testTokenKind();
+  if (kind === "nss") return [nssFixture(prefix)];
+  if (kind === "p11-kit-rpc") return [rpcFixture(prefix)];
+  return [softwareFixture(prefix), hsmFixture(prefix)];
 }

@@ -9,14 +9,18 @@ import { join } from "node:path";
 
 export const PYTHON = "/usr/bin/python3";
 
-/** The SoftHSM test token jest's globalSetup made for this run (library, label, user PIN, scratch dir). */
-export function testToken(): { lib: string; label: string; pin: string; dir: string } {
+/**
+ * The token under test jest's globalSetup gave this run (library, C_Initialize library parameters or
+ * "" for none, label, user PIN, scratch dir, kind): SoftHSM2 by default, NSS softokn or SoftHSM2
+ * through p11-kit's RPC when CIOP_TEST_TOKEN says so (tools/jest/global-setup.cjs).
+ */
+export function testToken(): { lib: string; params: string; label: string; pin: string; dir: string; kind: string } {
   const lib = process.env.CIOP_TEST_LIB;
   const label = process.env.CIOP_TEST_TOKEN_LABEL;
   const pin = process.env.CIOP_TEST_PIN;
   const dir = process.env.CIOP_TEST_DIR;
-  if (!lib || !label || !pin || !dir) throw new Error("jest globalSetup did not provide the SoftHSM test token");
-  return { lib, label, pin, dir };
+  if (!lib || !label || !pin || !dir) throw new Error("jest globalSetup did not provide the test token");
+  return { lib, params: process.env.CIOP_TEST_LIB_PARAMS ?? "", label, pin, dir, kind: process.env.CIOP_TEST_TOKEN_KIND ?? "softhsm2" };
 }
 
 export function scratchDir(prefix: string): string {

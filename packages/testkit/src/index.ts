@@ -2,7 +2,20 @@
  * Test support shared by the provider packages' jest suites. Jest maps "@ciop/testkit" to this
  * file (jest.preset.cjs), so the suites run these sources directly; nothing is built or published.
  */
-export { KAT, katKind, softwareFixture, openTestHsm, hsmFixture, testNssToken, openTestNssHsm, nssFixture, engines, type EngineFixture } from "./engines.js";
+export {
+  KAT,
+  katKind,
+  softwareFixture,
+  openTestHsm,
+  testTokenKind,
+  hsmFixture,
+  testNssToken,
+  openTestNssHsm,
+  nssFixture,
+  rpcFixture,
+  engines,
+  type EngineFixture,
+} from "./engines.js";
 export {
   PYTHON,
   testToken,
@@ -23,6 +36,9 @@ export {
   comboId,
   inTokenOnSoftHsm,
   inTokenOnNss,
+  inTokenByProbe,
+  notPossibleOn,
+  noHostHandOff,
   runMatrix,
   expectRefused,
   STRENGTH,
