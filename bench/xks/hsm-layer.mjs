@@ -8,7 +8,9 @@ import { Hsm } from "@ciop/hsm";
 
 const [lib, label, secondsArg, mode = "sync", inFlightArg = "16", poolArg = "4"] = process.argv.slice(2);
 const seconds = Number(secondsArg ?? 3);
-const hsm = await Hsm.open({ library: lib, token: label, pin: { env: "RAW_PIN" }, sessionPoolSize: Number(poolArg) });
+// LAYER_GCM_WORKERS: @ciop/hsm's gcmWorkers (0: no worker threads, the Init on the event loop)
+const workers = process.env.LAYER_GCM_WORKERS === undefined ? {} : { gcmWorkers: Number(process.env.LAYER_GCM_WORKERS) };
+const hsm = await Hsm.open({ library: lib, token: label, pin: { env: "RAW_PIN" }, sessionPoolSize: Number(poolArg), ...workers });
 try {
   const name = `layer-bench-${process.pid}`;
   const key = await hsm.generateKey(name, "AES-256", { extractable: false });

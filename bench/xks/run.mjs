@@ -12,6 +12,8 @@
 // adds rounds comparing this build with that one, or with other node options, in the same run.
 // BENCH_HSM_LATENCY_US=0,300,1000 adds rows for a network HSM: the proxy with call_mode = "async"
 // over the fault-injecting module (tools/pkcs11-fault), which adds that many µs to every PKCS#11 call.
+// BENCH_ROTATED=1 adds rounds comparing a key rotated twice (encrypt on version 3, decrypt a mix of
+// versions 1-3) with the unrotated bench key on the same proxy, as a ratio (BENCH_ROTATED_ROUNDS).
 // BENCH_P11KIT=1 runs bench/xks/p11kit-rpc.mjs instead: the token out of process through p11-kit's
 // RPC (p11-kit-client.so) next to the same token in process, raw pkcs11js rates, same run.
 // Other knobs: apps/xks-proxy/docs/bench.md.
@@ -28,7 +30,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import { encryptBody, requestMetadata, selfSignedCertificate, xksSigner } from "./common.mjs";
-import { faultEnv, faultModule } from "../../tools/pkcs11-fault/fault.cjs";
+import { FaultControl, faultEnv, faultModule } from "../../tools/pkcs11-fault/fault.cjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, "../..");
@@ -47,6 +49,7 @@ const SERVER_PROCESSES = PROCESSES === "auto" ? NPROC : Number(PROCESSES);
 const FAST_PATH = process.env.BENCH_FAST_PATH !== "0";
 const PROFILE = process.env.BENCH_CPU_PROF === "1";
 const PERF = process.env.BENCH_PERF === "1";
+const ROTATED = process.env.BENCH_ROTATED === "1";
 const lib = ["/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so", "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so"].find(
   (p) => existsSync(p),
 );
@@ -324,6 +327,7 @@ async function paced(title, { port, rate, seconds, connections, requests }) {
   const codes = {};
   const slow = [];
   let errors = 0;
+  let errMax = 0;
   let start = 0;
   let measuring = false;
   const queue = []; // due times of requests waiting for a free connection
@@ -337,7 +341,10 @@ async function paced(title, { port, rate, seconds, connections, requests }) {
     if (ms > 50) slow.push(Math.round(due - start));
     codes[status] = (codes[status] ?? 0) + 1;
     if (status >= 200 && status < 300) lat.push(ms);
-    else errors++;
+    else {
+      errors++;
+      errMax = Math.max(errMax, ms);
+    }
     completed++;
     if (completed === total && onAllDone) onAllDone();
   }
@@ -417,6 +424,7 @@ async function paced(title, { port, rate, seconds, connections, requests }) {
     max: lat[lat.length - 1] ?? NaN,
     errors,
     statusCodes: codes,
+    errMax,
     duration: elapsed,
   };
   log(`${title}: ${row.reqPerSec.toFixed(0)} req/s ok, p50 ${row.p50.toFixed(2)} ms, p99 ${row.p99.toFixed(2)} ms, errors ${errors}`);
@@ -526,7 +534,7 @@ try {
       `[[stores]]`,
       `name = "bench"`,
       `uri_prefix = "${prefix}"`,
-      `keys = ["bench-key"]`,
+      `keys = ["bench-key"${ROTATED ? `, "bench-rot"` : ""}]`,
       `[[stores.credentials]]`,
       `access_key_id = "${cred.accessKeyId}"`,
       `secret_access_key_env = "XKS_BENCH_SECRET"`,
@@ -655,14 +663,14 @@ try {
   const POOL = Number(process.env.BENCH_POOL ?? 256);
 
   /** Ciphertexts to decrypt, made by the server on `toPort` itself over keep-alive connections. */
-  async function ciphertextsFrom(toPort) {
+  async function ciphertextsFrom(toPort, count = POOL, encP = encPath) {
     const agent = new https.Agent({ keepAlive: true, maxSockets: 4 });
     const out = [];
     try {
-      for (let i = 0; i < POOL; i++) {
+      for (let i = 0; i < count; i++) {
         const b = encryptBody();
-        const r = await signed(encPath, b, toPort);
-        const resp = await post(agent, toPort, encPath, r.headers, r.body);
+        const r = await signed(encP, b, toPort);
+        const resp = await post(agent, toPort, encP, r.headers, r.body);
         if (resp.status !== 200) throw new Error(`encrypt during setup failed: ${resp.status} ${resp.body}`);
         out.push({ aad: b.additionalAuthenticatedData, ...JSON.parse(resp.body) });
       }
@@ -673,10 +681,10 @@ try {
   }
 
   /** Encrypt and Decrypt requests, alternating, freshly signed for the server on `toPort`. */
-  async function mixedPool(toPort = port, cts = ciphertexts) {
+  async function mixedPool(toPort = port, cts = ciphertexts, paths = { enc: encPath, dec: decPath }) {
     const reqs = [];
     for (let i = 0; i < POOL; i++) {
-      reqs.push(await signed(encPath, encryptBody(), toPort));
+      reqs.push(await signed(paths.enc, encryptBody(), toPort));
       const c = cts[i];
       const dec = {
         requestMetadata: requestMetadata("Decrypt"),
@@ -687,7 +695,7 @@ try {
         additionalAuthenticatedData: c.aad,
       };
       if (c.ciphertextMetadata !== undefined) dec.ciphertextMetadata = c.ciphertextMetadata;
-      reqs.push(await signed(decPath, dec, toPort));
+      reqs.push(await signed(paths.dec, dec, toPort));
     }
     return reqs;
   }
@@ -770,28 +778,86 @@ try {
     }
   }
 
-  // BENCH_HSM_LATENCY_US=0,300,1000: the proxy as for a network HSM (call_mode = "async", GCM on
-  // the libuv threadpool) over the fault-injecting module, which adds that latency to every PKCS#11
-  // call (a request makes two: C_EncryptInit/C_DecryptInit, which pkcs11js only has synchronous,
-  // and C_Encrypt/C_Decrypt); the 0 row is the same set-up without added latency (the ratios' base)
+  // BENCH_ROTATED=1: key rotation's cost. bench-rot is created, 1/3 of the decrypt pool is encrypted
+  // under version 1, `keys rotate`, 1/3 under version 2, `keys rotate`, 1/3 under version 3; then
+  // rounds of saturation alternate between bench-key (never rotated) and bench-rot (encrypt on
+  // version 3, decrypt the mix) on the same proxy; the ratio of the medians is the cost.
+  let rotRounds;
+  if (ROTATED) {
+    const rotPaths = { enc: `${prefix}/kms/xks/v1/keys/bench-rot/encrypt`, dec: `${prefix}/kms/xks/v1/keys/bench-rot/decrypt` };
+    const admin = (...args) => execFileSync(process.execPath, [main, "keys", ...args, "--config", configFile], { env, stdio: ["ignore", "ignore", "inherit"] });
+    const third = Math.ceil(POOL / 3);
+    admin("create", "bench-rot");
+    await new Promise((r) => setTimeout(r, 1500)); // past the key-state TTL: the proxy sees the new key
+    const rotCts = await ciphertextsFrom(port, third, rotPaths.enc);
+    for (let v = 2; v <= 3; v++) {
+      admin("rotate", "bench-rot");
+      await new Promise((r) => setTimeout(r, 1500));
+      rotCts.push(...(await ciphertextsFrom(port, third, rotPaths.enc)));
+    }
+    const versions = rotCts.map((c) => Buffer.from(c.ciphertextMetadata, "base64").toString("hex"));
+    if (!versions.includes("c101") || !versions.includes("c10200000003"))
+      throw new Error(`rotation setup: unexpected metadata ${[...new Set(versions)].join(",")}`);
+    // interleave the versions through the pool (v1, v2, v3, v1, ...)
+    const mix = Array.from({ length: POOL }, (_, i) => rotCts[(i % 3) * third + Math.floor(i / 3)] ?? rotCts[i]);
+    const sides = [
+      { name: "unrotated", pool: () => mixedPool(port) },
+      { name: "rotated", pool: () => mixedPool(port, mix, rotPaths) },
+    ];
+    await saturate("rotation: warm-up (rotated key)", { ...common, duration: 3, requests: await sides[1].pool() });
+    rotRounds = [];
+    for (let i = 0; i < Number(process.env.BENCH_ROTATED_ROUNDS ?? 6); i++) {
+      const round = {};
+      for (const side of i % 2 === 0 ? sides : [...sides].reverse()) {
+        round[side.name] = await saturateProxy(`rotation round ${i + 1}, ${side.name} key, saturation`, { ...common, requests: await side.pool() });
+      }
+      rotRounds.push(round);
+    }
+  }
+
+  // BENCH_HSM_LATENCY_US=0,300,1000: the proxy as for a network HSM (call_mode = "async": GCM in
+  // @ciop/hsm's worker threads, token keys, no session copies) over the fault-injecting module,
+  // which adds that latency to every PKCS#11 call (a request makes two: the Init and the
+  // Encrypt/Decrypt); the 0 row is the same set-up without added latency. BENCH_NET_SESSIONS=2,4,8,16
+  // (default 8) runs each latency with that many pooled sessions (and worker threads) per server
+  // process, next to the raw pkcs11js rate through the same module with as many threads making the
+  // same calls (raw-gcm.mjs threads<N>, N = sessions × server processes); BENCH_NET_WORKERS sets
+  // `[hsm] workers` (0: no worker threads, as before they existed). BENCH_NET_HANG=0 leaves out
+  // the row where some calls hang past timeout_ms (default on, at the smallest latency > 0).
   const netRows = [];
+  let hangRow;
   if (process.env.BENCH_HSM_LATENCY_US) {
     const shim = faultModule();
-    for (const us of process.env.BENCH_HSM_LATENCY_US.split(",").map(Number)) {
+    const sessionCounts = (process.env.BENCH_NET_SESSIONS ?? "8").split(",").map(Number);
+    // BENCH_NET_WORKERS=0: the proxy without GCM worker threads (each Init on the event loop), for comparison
+    const NET_WORKERS = process.env.BENCH_NET_WORKERS;
+    /** One proxy over the module with `sessions` pooled sessions; `during` runs while its paced phase does. */
+    async function netPhase(us, sessions, { rules = [], control, during } = {}) {
       const portN = await freePort();
       const metricsPortN = await freePort();
-      const configN = join(dir, `xks-proxy-net-${us}.toml`);
+      const configN = join(dir, `xks-proxy-net-${us}-${sessions}.toml`);
       const text = readFileSync(configFile, "utf8")
         .replace(`port = ${port}\n`, `port = ${portN}\n`)
         .replace(`port = ${metricsPort}\n`, `port = ${metricsPortN}\n`)
         .replace(`library = "${lib}"\n`, `library = "${shim}"\n`)
         .replace(/call_mode = "\w+"\n/, "")
-        .replace(`pin_env = "XKS_BENCH_PIN"\n`, `pin_env = "XKS_BENCH_PIN"\ncall_mode = "async"\n`);
+        .replace(
+          `pin_env = "XKS_BENCH_PIN"\n`,
+          `pin_env = "XKS_BENCH_PIN"\ncall_mode = "async"\nsession_key_copies = false\nsession_pool = ${sessions}\n${NET_WORKERS === undefined ? "" : `workers = ${NET_WORKERS}\n`}`,
+        );
       writeFileSync(configN, text, { mode: 0o600 });
-      const envN = { ...env, ...faultEnv({ realModule: lib, rules: us > 0 ? `* delay ${us}` : [] }) };
+      const envN = { ...env, ...faultEnv({ realModule: lib, control, rules: [...(us > 0 ? [`* delay ${us}`] : []), ...rules] }) };
+      const threads = sessions * SERVER_PROCESSES;
+      const rawN = (() =>
+        JSON.parse(
+          execFileSync(process.execPath, [join(here, "raw-gcm.mjs"), shim, label, String(RAW_SECONDS), `threads${threads}`, "token"], {
+            env: envN,
+            encoding: "utf8",
+          }),
+        ))();
       const serverN = await startProxy(main, configN, portN, nodeArgs, envN);
       try {
-        const title = `async, +${us / 1000} ms per PKCS#11 call`;
+        const title = `async, +${us / 1000} ms per PKCS#11 call, ${sessions} sessions`;
         await saturate(`${title}: warm-up`, {
           url: `https://localhost:${portN}`,
           duration: 2,
@@ -805,6 +871,7 @@ try {
           requests: await mixedPool(portN),
           serverPid: serverN.pid,
         });
+        const stop = during?.();
         const pacedN = await paced(`${title}: ${RATE} req/s offered`, {
           port: portN,
           rate: RATE,
@@ -812,11 +879,33 @@ try {
           connections: CONNECTIONS,
           requests: await mixedPool(portN),
         });
-        netRows.push({ us, sat: satN, paced: pacedN });
+        stop?.();
+        return { us, sessions, threads, raw: rawN?.opsPerSec, sat: satN, paced: pacedN };
       } finally {
         serverN.kill("SIGTERM");
         await new Promise((r) => (serverN.exitCode !== null ? r() : serverN.once("exit", r)));
       }
+    }
+    const latencies = process.env.BENCH_HSM_LATENCY_US.split(",").map(Number);
+    for (const us of latencies) for (const n of us === 0 ? [sessionCounts[sessionCounts.length - 1]] : sessionCounts) netRows.push(await netPhase(us, n));
+    const hangUs = latencies.filter((u) => u > 0).sort((a, b) => a - b)[0];
+    if (process.env.BENCH_NET_HANG !== "0" && hangUs !== undefined) {
+      // every 500 ms the control file is replaced (which also starts its counters afresh): the next
+      // C_EncryptInit and the next C_Decrypt then hang for 400 ms, past timeout_ms (200): those
+      // requests must be answered 503 within the timeout while the others are served
+      const control = new FaultControl(join(dir, "hang-control"));
+      control.clear();
+      const n = sessionCounts.includes(8) ? 8 : sessionCounts[sessionCounts.length - 1];
+      hangRow = await netPhase(hangUs, n, {
+        control: control.file,
+        during: () => {
+          const t = setInterval(() => control.set("C_EncryptInit hang 400 times 1", "C_Decrypt hang 400 times 1"), 500);
+          return () => {
+            clearInterval(t);
+            control.clear();
+          };
+        },
+      });
     }
   }
 
@@ -914,18 +1003,52 @@ try {
   }
   if (netRows.length > 0) {
     const base0 = netRows.find((r) => r.us === 0) ?? netRows[0];
-    console.log(`\nA network HSM: call_mode = "async" over tools/pkcs11-fault adding latency to every PKCS#11 call (two per request)`);
-    console.log(`${"".padEnd(44)}${"req/s".padStart(10)}${"ratio".padStart(8)}${`p99@${RATE}`.padStart(10)}${"served".padStart(9)}${"errors".padStart(8)}`);
-    console.log(`${"".padEnd(44)}${"".padStart(10)}${"to +0".padStart(8)}${"ms".padStart(10)}${`@${RATE}`.padStart(9)}${"".padStart(8)}`);
-    for (const r of netRows) {
+    console.log(
+      `\nA network HSM: call_mode = "async" (${process.env.BENCH_NET_WORKERS === "0" ? "workers = 0: each Init on the event loop" : "GCM in worker threads"}), token key, no session copies, over tools/pkcs11-fault adding latency to every PKCS#11 call (two per request)`,
+    );
+    console.log(
+      `raw: pkcs11js through the same module, as many threads as the proxy has sessions in all its processes, each making Init + Encrypt/Decrypt in a loop (ops/s; one op = one request's HSM work)`,
+    );
+    console.log(
+      `${"".padEnd(40)}${"raw".padStart(8)}${"req/s".padStart(8)}${"ratio".padStart(7)}${"ratio".padStart(7)}${`p99@${RATE}`.padStart(10)}${"served".padStart(8)}${"non-200".padStart(9)}`,
+    );
+    console.log(
+      `${"".padEnd(40)}${"ops/s".padStart(8)}${"sat.".padStart(8)}${"to raw".padStart(7)}${"to +0".padStart(7)}${"ms".padStart(10)}${`@${RATE}`.padStart(8)}${"".padStart(9)}`,
+    );
+    const netLine = (name, r) =>
       console.log(
-        `${`async, +${r.us / 1000} ms per call`.padEnd(44)}${f(r.sat.reqPerSec).padStart(10)}${(r.sat.reqPerSec / base0.sat.reqPerSec).toFixed(2).padStart(8)}${f(r.paced.p99, 2).padStart(10)}${f(r.paced.reqPerSec).padStart(9)}${String(r.sat.errors + r.paced.errors).padStart(8)}`,
+        `${name.padEnd(40)}${f(r.raw).padStart(8)}${f(r.sat.reqPerSec).padStart(8)}${(r.raw ? (r.sat.reqPerSec / r.raw).toFixed(2) : "-").padStart(7)}${(r.sat.reqPerSec / base0.sat.reqPerSec).toFixed(2).padStart(7)}${f(r.paced.p99, 2).padStart(10)}${f(r.paced.reqPerSec).padStart(8)}${String(r.sat.errors + r.paced.errors).padStart(9)}`,
+      );
+    for (const r of netRows) netLine(`+${r.us / 1000} ms/call, ${r.sessions} sess x ${SERVER_PROCESSES} proc`, r);
+    console.log(
+      `${"(the proxy above, its own call mode)".padEnd(40)}${"".padStart(8)}${f(sat.reqPerSec).padStart(8)}${"".padStart(7)}${(sat.reqPerSec / base0.sat.reqPerSec).toFixed(2).padStart(7)}${f(rated.p99, 2).padStart(10)}${f(rated.reqPerSec).padStart(8)}`,
+    );
+    if (hangRow) {
+      netLine(`+${hangRow.us / 1000} ms/call, ${hangRow.sessions} sess, hangs`, hangRow);
+      const c = hangRow.paced.statusCodes;
+      console.log(
+        `  hangs (every 500 ms one C_EncryptInit and one C_Decrypt held 400 ms; timeout_ms 200) during the paced phase: ${c[503] ?? 0} answered 503 (slowest ${f(hangRow.paced.errMax, 1)} ms after due), ${c[200] ?? 0} served, other statuses ${JSON.stringify(Object.fromEntries(Object.entries(c).filter(([k]) => k !== "200" && k !== "503")))}`,
       );
     }
-    console.log(
-      `${"(the proxy above, its own call mode)".padEnd(44)}${f(sat.reqPerSec).padStart(10)}${(sat.reqPerSec / base0.sat.reqPerSec).toFixed(2).padStart(8)}${f(rated.p99, 2).padStart(10)}${f(rated.reqPerSec).padStart(9)}`,
-    );
   }
+  if (rotRounds) {
+    console.log(`\nKey rotation: the same proxy, bench-key (never rotated) vs bench-rot (rotated twice: encrypt on v3,`);
+    console.log(`decrypt a 1/3 mix of v1, v2, v3 ciphertexts), alternating; ${SECONDS} s saturation phases`);
+    console.log(`${"round".padEnd(8)}${"unrotated".padStart(11)}${"rotated".padStart(11)}${"ratio".padStart(8)}${"µs srv unrot/rot".padStart(20)}`);
+    const rotMedian = (xs) => {
+      const v = xs.filter(Number.isFinite).sort((a, b) => a - b);
+      const m = v.length >> 1;
+      return v.length === 0 ? NaN : v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+    };
+    const line = (name, u, r, cu, cr) =>
+      console.log(`${name.padEnd(8)}${f(u).padStart(11)}${f(r).padStart(11)}${(r / u).toFixed(3).padStart(8)}${`${f(cu)}/${f(cr)}`.padStart(20)}`);
+    for (const [i, x] of rotRounds.entries()) line(String(i + 1), x.unrotated.reqPerSec, x.rotated.reqPerSec, x.unrotated.serverCpuUs, x.rotated.serverCpuUs);
+    const mu = rotMedian(rotRounds.map((x) => x.unrotated.reqPerSec));
+    const mr = rotMedian(rotRounds.map((x) => x.rotated.reqPerSec));
+    line("median", mu, mr, rotMedian(rotRounds.map((x) => x.unrotated.serverCpuUs)), rotMedian(rotRounds.map((x) => x.rotated.serverCpuUs)));
+    console.log(`rotated / unrotated, medians: ${(mr / mu).toFixed(3)} (target: >= 0.97, rotation costs at most 3 %)`);
+  }
+
   if (abRounds) {
     console.log(`\nA/B, alternating (AB, BA, ...): ${abLabel}; ${SECONDS} s phases`);
     console.log("(µs per request: server CPU / generator CPU / in the HSM call; p99 in ms)");

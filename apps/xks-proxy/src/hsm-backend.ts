@@ -1,6 +1,6 @@
 /**
- * The proxy's key manager over @ciop/hsm: AES-GCM through pkcs11js's async calls on pooled PKCS#11
- * sessions (libuv threadpool, so the event loop never waits for the HSM) or, for a local software
+ * The proxy's key manager over @ciop/hsm: AES-GCM on pooled PKCS#11 sessions in @ciop/hsm's worker
+ * threads (`[hsm] workers`; the event loop never waits for the HSM) or, for a local software
  * token, synchronous calls; cached key handles; a short-TTL key-state cache (enable/disable lives in
  * the key's own attributes) that also keeps a session-object copy of each usable key for the GCM
  * calls on software tokens; a per-call timeout (→ 503 DependencyTimeoutException) and a PKCS#11
@@ -8,11 +8,15 @@
  * (an `unavailable` HsmError, e.g. a key search that came back empty with no descriptor left).
  */
 import { CiopError } from "@ciop/core";
-import { Hsm, HsmError, type HsmKey, type HsmOptions } from "@ciop/hsm";
-import { DependencyTimeoutException, InternalException, type XksCrypto, type XksKeyDescription } from "@ciop/xks";
+import { Hsm, HsmError, type GcmSealed, type HsmKey, type HsmOptions, type KeyInfo } from "@ciop/hsm";
+import { DependencyTimeoutException, InternalException, MAX_KEY_VERSION, type XksCrypto, type XksKeyDescription } from "@ciop/xks";
 import type { HsmConfig } from "./config/index.js";
 import { serverHsmOptions } from "./hsm-options.js";
 import { EndOfTurn } from "./http/end-of-turn.js";
+import { parseVersionLabel, versionLabel } from "./key-versions.js";
+
+/** How often the version index is rebuilt from a scan of every key's label, at most. */
+const FULL_SCAN_MS = 60_000;
 
 /** PKCS#11 return values after which the context is re-initialised. */
 const FATAL_CKR = new Set([
@@ -51,6 +55,8 @@ export class HsmBackend implements XksCrypto {
   private current: Hsm;
   private reopening: Promise<void> | undefined;
   private readonly states = new Map<string, KeyState>();
+  /** Rotated key families: family name → its versions ≥ 2 on the token, read once per key-state TTL. */
+  private versionIndex: { scannedAt: number; families: Map<string, Family> } | undefined;
   private closed = false;
   private copyFailureLogged = false;
   /** How many context resets happened (metrics/tests). */
@@ -86,7 +92,10 @@ export class HsmBackend implements XksCrypto {
           "use a token, or a client library in front of it, that carries CKM_AES_GCM (p11-kit's RPC client in Debian 12 does not)",
       );
     }
-    return new HsmBackend(hsm, options, cfg, hooks);
+    const backend = new HsmBackend(hsm, options, cfg, hooks);
+    // the GCM worker threads start now, not under the first requests (whose timeout they could eat)
+    if (!backend.syncCalls) await hsm.startGcmWorkers();
+    return backend;
   }
 
   /** The live Hsm (replaced after a context reset). */
@@ -130,6 +139,7 @@ export class HsmBackend implements XksCrypto {
 
   /** Forgets cached key state (after an admin change in this process). */
   invalidate(keyId?: string): void {
+    this.versionIndex = undefined;
     if (keyId === undefined) {
       for (const st of this.states.values()) this.dropCopy(st);
       this.states.clear();
@@ -238,6 +248,7 @@ export class HsmBackend implements XksCrypto {
       this.resets++;
       // session copies die with the old context
       this.states.clear();
+      this.versionIndex = undefined;
       const old = this.current;
       // close() waits for in-flight calls; a hung device must not hold the reset forever
       let timer: NodeJS.Timeout | undefined;
@@ -248,6 +259,7 @@ export class HsmBackend implements XksCrypto {
         try {
           // the token showed keys to the old context: a new one that sees none at all is not trusted
           this.current = await Hsm.open({ ...this.options, tokenHoldsKeys: old.tokenHoldsKeys || this.options.tokenHoldsKeys === true });
+          if (!this.syncCalls) await this.current.startGcmWorkers();
           this.hooks.event?.({ msg: "hsm-context-reset", ok: true });
           return;
         } catch (err) {
@@ -325,11 +337,131 @@ export class HsmBackend implements XksCrypto {
   async describeKey(keyId: string): Promise<XksKeyDescription | undefined> {
     if (this.reopening) await this.bounded("describeKey", this.reopening);
     try {
-      return this.lookup(keyId).desc;
+      const first = this.peek(keyId);
+      const more = this.versionsOf(keyId);
+      return more.length === 0 ? first : this.describeFamily(keyId, first, more);
     } catch (err) {
       this.checkFatal(err);
       throw err;
     }
+  }
+
+  /**
+   * One version of a key family (1: the key labelled `keyId`); undefined when it does not exist.
+   * A version the index does not know yet (rotated on another instance since the last read) is
+   * looked up once, uncached, so hostile metadata costs one bounded search and no cache entry.
+   */
+  async describeKeyVersion(keyId: string, version: number): Promise<XksKeyDescription | undefined> {
+    if (this.reopening) await this.bounded("describeKey", this.reopening);
+    try {
+      const more = this.versionsOf(keyId);
+      if (version === 1) return more.length === 0 ? this.peek(keyId) : asVersion(this.peek(keyId));
+      if (!more.includes(version)) {
+        // (a version the index does not know: one uncached search, so hostile metadata adds nothing to any cache)
+        if (!this.versionExists(keyId, version)) return undefined;
+        // made since this instance last looked (a rotation elsewhere within the TTL)
+        const fam = this.versionIndex?.families.get(keyId);
+        if (fam && !fam.versions.includes(version)) addVersion(fam, keyId, version);
+      }
+      return asVersion(this.peek(this.labelOf(keyId, version)));
+    } catch (err) {
+      // a handle cached for a version deleted since: the token confirmed it is gone
+      if (CiopError.isInstance(err) && err.code === "ERR_KEY_NOT_FOUND") return undefined;
+      this.checkFatal(err);
+      throw err;
+    }
+  }
+
+  /**
+   * A key's state, undefined when the token confirms it is gone (a cached handle whose key was
+   * deleted since is re-found by CKA_ID and confirmed absent); any other failure is thrown.
+   */
+  private peek(label: string): XksKeyDescription | undefined {
+    try {
+      return this.lookup(label).desc;
+    } catch (err) {
+      if (CiopError.isInstance(err) && err.code === "ERR_KEY_NOT_FOUND") return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * The versions ≥ 2 of a key family. One scan of the token's labels (listKeys) fills the index for
+   * every family, again at most once a minute; in between, each family's entry is refreshed once
+   * per key-state TTL by looking up the labels above its highest version until one is missing
+   * (one search for a family that did not rotate). Versions are only ever added above the highest,
+   * so a rotation on another instance shows here within the TTL.
+   */
+  private versionsOf(keyId: string): readonly number[] {
+    const now = Date.now();
+    let idx = this.versionIndex;
+    if (!idx || now - idx.scannedAt >= Math.max(FULL_SCAN_MS, this.cfg.keyStateTtlMs)) {
+      const families = new Map<string, Family>();
+      for (const k of this.current.listKeys()) {
+        const v = isVersionKey(k) ? parseVersionLabel(k.name) : undefined;
+        if (!v) continue;
+        let fam = families.get(v.name);
+        if (!fam) {
+          fam = { at: now, versions: [], labels: [] };
+          families.set(v.name, fam);
+        }
+        if (!fam.versions.includes(v.version)) addVersion(fam, v.name, v.version);
+      }
+      idx = this.versionIndex = { scannedAt: now, families };
+    }
+    let fam = idx.families.get(keyId);
+    if (!fam) {
+      fam = { at: idx.scannedAt, versions: [], labels: [] };
+      idx.families.set(keyId, fam);
+    }
+    if (now - fam.at >= this.cfg.keyStateTtlMs) {
+      fam.at = now;
+      for (let v = (fam.versions[fam.versions.length - 1] ?? 1) + 1; v <= MAX_KEY_VERSION && this.versionExists(keyId, v); v++) addVersion(fam, keyId, v);
+    }
+    return fam.versions;
+  }
+
+  /** The label of version `version` of `family` (from the index when it knows it: no string built per request). */
+  private labelOf(family: string, version: number): string {
+    const fam = this.versionIndex?.families.get(family);
+    const i = fam ? fam.versions.indexOf(version) : -1;
+    return i >= 0 ? fam!.labels[i]! : versionLabel(family, version);
+  }
+
+  /** Whether the token holds a usable version key `version` of `keyId` (one search; a stale cached handle is re-found). */
+  private versionExists(keyId: string, version: number): boolean {
+    try {
+      const key = this.current.findKey(versionLabel(keyId, version));
+      return key !== undefined && isVersionKey(this.current.keyInfo(key));
+    } catch (err) {
+      if (CiopError.isInstance(err) && err.code === "ERR_KEY_NOT_FOUND") return false;
+      throw err;
+    }
+  }
+
+  /**
+   * A rotated family as one external key: it exists while any version exists, is enabled while any
+   * version is, and its current version (what Encrypt uses, and whose usage GetKeyMetadata
+   * reports) is the highest enabled AES-256 one.
+   */
+  private describeFamily(keyId: string, first: XksKeyDescription | undefined, more: readonly number[]): XksKeyDescription | undefined {
+    let any: XksKeyDescription | undefined;
+    for (let i = more.length - 1; i >= -1; i--) {
+      const v = i >= 0 ? more[i]! : 1;
+      const d = asVersion(i >= 0 ? this.peek(this.labelOf(keyId, v)) : first);
+      if (!d) continue;
+      any ??= d;
+      if (d.enabled && d.keySpec === "AES_256") {
+        if (v === 1) return d;
+        // one description object per (state read, version): no allocation per request
+        const fam = this.versionIndex?.families.get(keyId);
+        if (fam?.current?.src === d && fam.current.version === v) return fam.current.desc;
+        const desc = { ...d, currentVersion: v };
+        if (fam) fam.current = { src: d, version: v, desc };
+        return desc;
+      }
+    }
+    return any && { ...any, enabled: false };
   }
 
   /** The key the GCM call runs on: the session copy when there is one, else the token key. */
@@ -367,12 +499,26 @@ export class HsmBackend implements XksCrypto {
     return run(this.keyFor(keyId));
   }
 
-  encrypt(keyId: string, iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
+  /**
+   * Encrypts under the IV the token's GCM profile allows (drawn here for a token that takes the
+   * caller's, the token's own for CloudHSM/nShield/Luna-style tokens) and returns it: what Encrypt uses.
+   */
+  seal(family: string, plaintext: Uint8Array, aad: Uint8Array, version?: number): Promise<GcmSealed> {
+    const keyId = version === undefined ? family : this.labelOf(family, version);
+    if (this.syncCalls) return this.onLoop("encrypt", () => this.onKey(keyId, (k) => this.current.sealAesGcm(k, plaintext, aad)));
+    return this.withTimeout("encrypt", () => this.onKey(keyId, (k) => this.current.sealAesGcmAsync(k, plaintext, aad)));
+  }
+
+  /** Encrypts under the caller's IV (refused on a token that chooses the IV itself: see {@link seal}). */
+  encrypt(family: string, iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, version?: number): Promise<Uint8Array> {
+    const keyId = version === undefined ? family : this.labelOf(family, version);
     if (this.syncCalls) return this.onLoop("encrypt", () => this.onKey(keyId, (k) => this.current.encryptAesGcm(k, iv, plaintext, aad)));
     return this.withTimeout("encrypt", () => this.onKey(keyId, (k) => this.current.encryptAesGcmAsync(k, iv, plaintext, aad)));
   }
 
-  decrypt(keyId: string, iv: Uint8Array, ciphertextAndTag: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
+  /** `version`: the key family's version (absent: 1, the key labelled `family`). */
+  decrypt(family: string, iv: Uint8Array, ciphertextAndTag: Uint8Array, aad: Uint8Array, version?: number): Promise<Uint8Array> {
+    const keyId = version === undefined ? family : this.labelOf(family, version);
     if (this.syncCalls) return this.onLoop("decrypt", () => this.onKey(keyId, (k) => this.current.decryptAesGcm(k, iv, ciphertextAndTag, aad)));
     return this.withTimeout("decrypt", () => this.onKey(keyId, (k) => this.current.decryptAesGcmAsync(k, iv, ciphertextAndTag, aad)));
   }
@@ -386,6 +532,38 @@ export class HsmBackend implements XksCrypto {
     await this.current.close();
     this.states.clear();
   }
+}
+
+/** A key family's versions ≥ 2 (ascending) with their labels, and the last current-version description. */
+interface Family {
+  at: number;
+  versions: number[];
+  labels: string[];
+  current?: { src: XksKeyDescription; version: number; desc: XksKeyDescription };
+}
+
+/** Inserts `version` (and its label) into a family's ascending list. */
+function addVersion(fam: Family, name: string, version: number): void {
+  let i = fam.versions.length;
+  while (i > 0 && fam.versions[i - 1]! > version) i--;
+  fam.versions.splice(i, 0, version);
+  fam.labels.splice(i, 0, versionLabel(name, version));
+}
+
+/**
+ * A version of a rotated family with neither usage is disabled, whoever made it (a single key keeps
+ * the older rule: only a key ciop made reads as disabled; another tool's is a "no usage" key).
+ */
+function asVersion(d: XksKeyDescription | undefined): XksKeyDescription | undefined {
+  return d?.enabled && !d.canEncrypt && !d.canDecrypt && d.keySpec === "AES_256" ? { ...d, enabled: false, canEncrypt: true, canDecrypt: true } : d;
+}
+
+/**
+ * A key that can be a version ≥ 2 of a family: AES-256, sensitive and never extractable (what
+ * `keys rotate` makes), whatever tool made it. A weaker key with a version label is ignored.
+ */
+function isVersionKey(k: KeyInfo): boolean {
+  return k.type === "AES-256" && k.sensitive && !k.extractable;
 }
 
 /** A cached session copy stays valid while the token key and what it may do are unchanged. */

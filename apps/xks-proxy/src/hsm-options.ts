@@ -11,6 +11,7 @@ import { checkSecretFile, type HsmConfig } from "./config/index.js";
 /** Command-line overrides of the admin commands. */
 export interface HsmOverrides {
   "hsm-lib"?: string | undefined;
+  "hsm-params"?: string | undefined;
   token?: string | undefined;
   "pin-file"?: string | undefined;
 }
@@ -22,7 +23,16 @@ function tokenOptions(cfg: Partial<HsmConfig> | undefined, overrides: HsmOverrid
   if (cfg?.libraryParameters !== undefined) opts.libraryParameters = cfg.libraryParameters;
   if (cfg?.token !== undefined) opts.token = cfg.token;
   if (cfg?.pin !== undefined) opts.pin = cfg.pin;
-  if (overrides["hsm-lib"] !== undefined) opts.library = overrides["hsm-lib"];
+  // [hsm] profile, else the IV source the AWS sample proxy's [hsm_capabilities] asks for, else "auto"
+  if (cfg?.profile !== undefined && cfg.profile !== "auto") opts.gcmProfile = cfg.profile;
+  else if (cfg?.gcmIvSource !== undefined) opts.gcmProfile = { ivSource: cfg.gcmIvSource };
+  if (overrides["hsm-lib"] !== undefined) {
+    // the file's library parameters belong to the file's library: another library gets --hsm-params
+    // or, without it, @ciop/hsm's default ($CIOP_PKCS11_PARAMS)
+    if (overrides["hsm-lib"] !== cfg?.library) delete opts.libraryParameters;
+    opts.library = overrides["hsm-lib"];
+  }
+  if (overrides["hsm-params"] !== undefined) opts.libraryParameters = overrides["hsm-params"];
   if (overrides.token !== undefined) opts.token = overrides.token;
   const pinFile = overrides["pin-file"];
   if (pinFile !== undefined) {
@@ -40,7 +50,9 @@ function tokenOptions(cfg: Partial<HsmConfig> | undefined, overrides: HsmOverrid
  */
 export function serverHsmOptions(cfg: HsmConfig, extra: Partial<HsmOptions> = {}): HsmOptions {
   for (const [k, v] of Object.entries(cfg.env ?? {})) if (process.env[k] === undefined) process.env[k] = v;
-  return { ...extra, ...tokenOptions(cfg), sessionPoolSize: cfg.sessionPool, allowHostFallback: cfg.allowHostFallback };
+  const opts: HsmOptions = { ...extra, ...tokenOptions(cfg), sessionPoolSize: cfg.sessionPool, allowHostFallback: cfg.allowHostFallback };
+  if (cfg.workers !== undefined) opts.gcmWorkers = cfg.workers;
+  return opts;
 }
 
 /** An admin command's options: one session is plenty. */

@@ -1,8 +1,9 @@
 /**
  * xks-proxy: `xks-proxy [serve] [--config FILE]` runs the AWS KMS External Key Store proxy;
- * `xks-proxy keys|credential|store-json|salesforce|admin ...` are the admin commands.
+ * `xks-proxy keys|credential|store-json|salesforce|azure-ekm|admin ...` are the admin commands.
  * Exit codes (exit-code.ts): 0 ok, 2 usage error or invalid configuration, 1 runtime failure.
  */
+import { isatty } from "node:tty";
 import { ADMIN_COMMANDS, runAdmin } from "./admin/index.js";
 import { isClusterWorker, runPrimary, startWorker } from "./cluster.js";
 import { EXIT_USAGE, exitCodeFor } from "./exit-code.js";
@@ -10,7 +11,7 @@ import { loadConfig } from "./proxy-config.js";
 import { startServer } from "./server.js";
 
 const USAGE = `usage: xks-proxy [serve] [--config FILE]
-       xks-proxy keys|credential|store-json|salesforce ... (admin commands; --help for each)
+       xks-proxy keys|credential|store-json|salesforce|azure-ekm ... (admin commands; --help for each)
 
 serve     run the proxy (default). The configuration comes from --config, else
           XKS_PROXY_CONFIG, else XKS_PROXY_SETTINGS_TOML (an AWS sample proxy
@@ -23,9 +24,23 @@ serve     run the proxy (default). The configuration comes from --config, else
 // Takes effect because the pool starts lazily, at its first job.
 process.env.UV_THREADPOOL_SIZE ??= "16";
 
+/** One line read from the terminal (confirmations of destructive admin commands). */
+async function prompt(question: string): Promise<string> {
+  const { createInterface } = await import("node:readline");
+  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+  return new Promise((resolve) => {
+    rl.on("close", () => resolve(""));
+    rl.question(question, (answer) => {
+      resolve(answer);
+      rl.close();
+    });
+  });
+}
+
 const io = {
   out: (s: string) => void process.stdout.write(s),
   err: (s: string) => void process.stderr.write(s),
+  ...(isatty(0) ? { prompt } : {}),
 };
 
 async function serve(args: string[]): Promise<number> {

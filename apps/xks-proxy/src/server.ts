@@ -295,6 +295,8 @@ export async function startServer(initial: ProxyConfig, opts: StartServerOptions
       stores: config.stores.map((s) => s.name),
       format: config.source.format,
       token: b.hsm.token.label,
+      // the token's AES-GCM behaviour, probed or confirmed at open ([hsm] profile)
+      gcm: { profile: b.hsm.capabilities().gcm?.name, ivSource: b.hsm.capabilities().gcm?.ivSource },
     });
     warnNotEnforced();
 

@@ -244,6 +244,8 @@ export function ciopToml(opts: {
       : []),
     "[hsm]",
     `library = "${process.env.CIOP_TEST_LIB}"`,
+    // The token under test may need C_Initialize parameters (NSS softokn; tools/jest/global-setup.cjs).
+    ...(process.env.CIOP_TEST_LIB_PARAMS ? [`library_parameters = ${JSON.stringify(process.env.CIOP_TEST_LIB_PARAMS)}`] : []),
     `token = "${process.env.CIOP_TEST_TOKEN_LABEL}"`,
     'pin_env = "CIOP_TEST_PIN"',
     "timeout_ms = 10000", // CI machines run many suites at once; the 503 test lowers it explicitly
@@ -277,3 +279,51 @@ export function createRawAesKey(label: string, hex: string, usage: { encrypt: bo
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The token under test as it reports itself (C_GetTokenInfo through plain pkcs11js in another
+ * process, support/p11-raw.cjs: no ciop code), and the label of the token in the module's first slot.
+ */
+export function tokenInfo(): { label: string; manufacturer: string; model: string; serial: string; firstSlotToken: string } {
+  return JSON.parse(execFileSync(process.execPath, [path.join(SUPPORT, "p11-raw.cjs"), "token-info"], { env: process.env, encoding: "utf8" })) as ReturnType<
+    typeof tokenInfo
+  >;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const tokenProbe = require("../../../tools/jest/token-probe.cjs") as { tokenCapabilities(): { aesGcm: boolean } };
+
+/**
+ * Why the jest run's token under test cannot run the XKS API (it has no usable CKM_AES_GCM), or
+ * undefined when it can. Decided by @ciop/hsm's probe (Hsm.capabilities().aesGcm, asked while jest
+ * collects the tests: tools/jest/token-probe.cjs), never by the token's name: SoftHSM2 through
+ * Debian 12's p11-kit 0.24.1 RPC lacks it, as that RPC does not carry the mechanism.
+ */
+export function tokenLacksGcm(): string | undefined {
+  if (tokenProbe.tokenCapabilities().aesGcm) return undefined;
+  const kind = process.env.CIOP_TEST_TOKEN_KIND ?? "the token under test";
+  return `${kind}: the probe found no usable CKM_AES_GCM on this token${kind === "p11-kit-rpc" ? " (p11-kit RPC does not carry CKM_AES_GCM)" : ""}`;
+}
+
+/**
+ * For a test file whose every test needs AES-GCM on the token under test: when the probe finds none
+ * (tokenLacksGcm), prints the reason once and turns the file's describe/test/it into their .skip
+ * forms (as tools/jest/token-skip.cjs does for a token that could not be set up), so the file is
+ * counted as skipped, with its reason, instead of failing at start-up or passing having checked
+ * nothing. jest runs no beforeAll/afterAll of a file whose tests are all skipped. Call it before the
+ * file's first describe/test.
+ */
+export function skipFileWithoutGcm(suite: string): void {
+  const why = tokenLacksGcm();
+  if (why === undefined) return;
+  // straight to stderr, as token-skip.cjs does: jest drops a skipped file's console output
+  process.stderr.write(`skipped: ${suite}: ${why}\n`);
+  const g = globalThis as unknown as Record<string, jest.Describe | jest.It>;
+  for (const name of ["describe", "test", "it"]) {
+    const original = g[name]!;
+    g[name] = Object.assign((...args: unknown[]) => (original.skip as (...a: unknown[]) => void)(...args), original, {
+      only: original.skip,
+      each: original.skip.each,
+    }) as jest.Describe;
+  }
+}

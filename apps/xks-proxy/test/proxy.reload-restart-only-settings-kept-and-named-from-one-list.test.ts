@@ -60,6 +60,7 @@ test("for every restart-only setting a changed value is named, and the config a 
     ["metrics listener", { ...running, metrics: { ...running.metrics, port: 9 } }],
     ["hsm library/token/pool", { ...running, hsm: { ...running.hsm, sessionPool: 9 } }],
     ["hsm allow_host_fallback", { ...running, hsm: { ...running.hsm, allowHostFallback: true } }],
+    ["hsm profile", { ...running, hsm: { ...running.hsm, profile: "luna" } }],
     ["hsm pin", { ...running, hsm: { ...running.hsm, pin: { env: "OTHER_PIN" } } }],
     ["hsm library environment", { ...running, hsm: { ...running.hsm, env: { SOFTHSM2_CONF: "/x" } } }],
     ["fleet", { ...running, fleet: { redisUrl: "redis://127.0.0.1:1", keyPrefix: "x", commandTimeoutMs: 10 } }],

@@ -5,6 +5,10 @@
  *   known key imported into the token with raw PKCS#11) decrypt when compatibility is on;
  * - a key disabled through one instance's Hsm is refused by a second proxy process sharing the
  *   token within 1 s, and re-enabled the same way; SIGHUP reloads that process's credentials.
+ * Issue 16: runs on every token. Before, on NSS softokn the proxies started from the sample settings
+ * failed (C_Initialize CKR_ARGUMENTS_BAD: that format has no library parameters, so they are added
+ * to the loaded config here, as for the token label); on p11-kit-rpc every proxy refused to start
+ * without CKM_AES_GCM (now: the file is skipped, with the probe's reason printed).
  */
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -14,7 +18,14 @@ import { createInterface } from "node:readline";
 import { generateXksCredential, type XksCredential } from "@ciop/xks";
 import { loadConfig, type ProxyConfig } from "../src/proxy-config.js";
 import { startServer, type RunningServer } from "../src/server.js";
-import { SUPPORT, b64, ciopToml, createRawAesKey, md, post, sleep, storeToml, testDir } from "./proxy-helpers.js";
+import { SUPPORT, b64, ciopToml, createRawAesKey, md, post, skipFileWithoutGcm, sleep, storeToml, testDir } from "./proxy-helpers.js";
+
+skipFileWithoutGcm("sample-proxy migration and shared key state");
+
+/** The token under test's C_Initialize library parameters (NSS softokn), which the sample format cannot name. */
+function withTokenParameters(cfg: ProxyConfig): void {
+  if (process.env.CIOP_TEST_LIB_PARAMS) cfg.hsm.libraryParameters = process.env.CIOP_TEST_LIB_PARAMS;
+}
 
 const SAMPLE_AKID = "AKIA4GBY3I6JCE5M2HPM";
 const SAMPLE_SECRET = randomBytes(32).toString("base64");
@@ -180,6 +191,7 @@ describe("the AWS sample proxy's settings TOML", () => {
     writeFileSync(sampleFile, sampleSettings(0, 0));
     const cfg: ProxyConfig = await loadConfig(sampleFile);
     cfg.hsm.token = process.env.CIOP_TEST_TOKEN_LABEL; // other test files may add tokens to the shared test directory
+    withTokenParameters(cfg);
     cfg.health.keyName = "mig-health";
     migrated = await startServer(cfg, { logSink: (line) => migrationLog.push(line) });
     const api = "/example/uri/path/prefix/kms/xks/v1/keys/mig-foo";
@@ -235,6 +247,7 @@ describe("the AWS sample proxy's settings TOML", () => {
   test("without compatibility, a sample-proxy ciphertext is refused as InvalidCiphertextException", async () => {
     const cfg = await loadConfig(sampleFile);
     cfg.hsm.token = process.env.CIOP_TEST_TOKEN_LABEL;
+    withTokenParameters(cfg);
     cfg.health.keyName = "mig-health";
     cfg.compat.sampleProxyAad = false;
     await migrated.reload(cfg);
@@ -254,6 +267,7 @@ describe("the AWS sample proxy's settings TOML", () => {
     // the loader's own output for a settings file with Oso waived
     const cfg = await loadConfig(writeOsoSettings(), { ...process.env, XKS_PROXY_WITHOUT_SECONDARY_AUTH: "1" });
     cfg.hsm.token = process.env.CIOP_TEST_TOKEN_LABEL;
+    withTokenParameters(cfg);
     cfg.health.keyName = "mig-health";
     await migrated.reload(cfg);
     expect(notEnforced()).toEqual([

@@ -1,15 +1,34 @@
 /**
- * The XKS API end to end over HTTP and TLS on a real SoftHSM token, signed with @smithy/signature-v4:
+ * The XKS API end to end over HTTP and TLS on a real token, signed with @smithy/signature-v4:
  * round trips (incl. 4300-byte plaintext with 8192-byte AAD and CDIV), every error name with its
  * HTTP status, key usages and state, /ping, /metrics, and request logs free of plaintext, AAD and
- * secrets.
+ * secrets. Issue 16: runs on every token (SoftHSM2; NSS softokn and SoftHSM2 through p11-kit's RPC
+ * in the token runs). Before, on NSS softokn the health check expected the vendor "SoftHSM" (now:
+ * what the token reports, read without ciop), and on p11-kit-rpc every test failed as the proxy
+ * refused to start without CKM_AES_GCM (now: the file is skipped, with the probe's reason printed).
  */
 import { createHash, pbkdf2, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { generateXksCredential, type XksCredential } from "@ciop/xks";
 import { parseConfig, type ProxyConfig } from "../src/proxy-config.js";
 import { startServer, type RunningServer } from "../src/server.js";
-import { b64, ciopToml, createRawAesKey, makeCerts, md, post, send, storeToml, testDir, type Certs, type Resp } from "./proxy-helpers.js";
+import {
+  b64,
+  ciopToml,
+  createRawAesKey,
+  makeCerts,
+  md,
+  post,
+  send,
+  skipFileWithoutGcm,
+  storeToml,
+  testDir,
+  tokenInfo,
+  type Certs,
+  type Resp,
+} from "./proxy-helpers.js";
+
+skipFileWithoutGcm("the XKS API round trips and errors");
 
 const A1 = generateXksCredential();
 const A2 = generateXksCredential();
@@ -96,7 +115,8 @@ describe("round trips on the HSM", () => {
     expect(h.status).toBe(200);
     expect(h.json.xksProxyFleetSize).toBe(3);
     expect(h.json.ekmFleetDetails).toEqual([expect.objectContaining({ id: process.env.CIOP_TEST_TOKEN_LABEL, healthStatus: "ACTIVE" })]);
-    expect(h.json.ekmVendor).toMatch(/SoftHSM/);
+    const token = tokenInfo();
+    expect(h.json.ekmVendor).toBe(`${token.manufacturer} serial ${token.serial}`.slice(0, 128));
 
     const m = await call(srv, `${API}/keys/e2e-main/metadata`, { requestMetadata: md("DescribeKey", { kmsViaService: "ebs" }) });
     expect(m.status).toBe(200);
@@ -294,16 +314,25 @@ describe("every error name with its HTTP status", () => {
   });
 
   test("503 DependencyTimeoutException when the HSM does not answer within the per-call timeout", async () => {
-    await tlsSrv.reload({ ...tlsConfig, hsm: { ...tlsConfig.hsm, callMode: "async", timeoutMs: 20 } });
-    // Occupy every libuv threadpool thread, so the HSM's async call waits behind them.
-    const busy = Array.from({ length: 2 * Number(process.env.UV_THREADPOOL_SIZE ?? 4) }, () => new Promise((r) => pbkdf2("x", "y", 150_000, 32, "sha512", r)));
+    // The async path without worker threads (`workers = 0`) makes its token calls on libuv's
+    // threadpool: occupying every threadpool thread makes the HSM answer late. (`workers` is
+    // restart-only, hence a server of its own; with worker threads the same 503 is shown behind a
+    // hanging token in proxy.async-gcm-init-that-hangs-answers-503-within-timeout-others-served.)
+    const slow = await startServer({ ...tlsConfig, hsm: { ...tlsConfig.hsm, callMode: "async", workers: 0, timeoutMs: 20 } }, { logSink: () => {} });
     try {
-      expectError(await call(tlsSrv, `${API}/keys/e2e-main/encrypt`, encBody()), 503, "DependencyTimeoutException");
+      const busy = Array.from(
+        { length: 2 * Number(process.env.UV_THREADPOOL_SIZE ?? 4) },
+        () => new Promise((r) => pbkdf2("x", "y", 150_000, 32, "sha512", r)),
+      );
+      try {
+        expectError(await call(slow, `${API}/keys/e2e-main/encrypt`, encBody()), 503, "DependencyTimeoutException");
+      } finally {
+        await Promise.all(busy);
+      }
+      expect((await call(slow, `${API}/keys/e2e-main/encrypt`, encBody())).status).toBe(200);
     } finally {
-      await Promise.all(busy);
-      await tlsSrv.reload(tlsConfig);
+      await slow.close();
     }
-    expect((await call(tlsSrv, `${API}/keys/e2e-main/encrypt`, encBody())).status).toBe(200);
   });
 
   test("500 InternalException when the proxy itself fails (a health report outside the spec's ranges)", async () => {

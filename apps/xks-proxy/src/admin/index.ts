@@ -1,9 +1,10 @@
 /**
- * Admin commands of xks-proxy: keys, credential, store-json, salesforce (and `admin <command>`).
+ * Admin commands of xks-proxy: keys, credential, store-json, salesforce, azure-ekm (and `admin <command>`).
  * main.ts calls {@link runAdmin} when argv[0] is one of {@link ADMIN_COMMANDS}.
  */
 import { CiopError } from "@ciop/core";
 import { EXIT_USAGE, exitCodeFor } from "../exit-code.js";
+import { runAzureEkmAdmin } from "../azure-ekm/admin.js";
 import { runSalesforceAdmin } from "../salesforce/admin.js";
 import { runCredential } from "./credential.js";
 import { ADMIN_HELP, CREDENTIAL_HELP, KEYS_HELP, STORE_JSON_HELP } from "./help.js";
@@ -13,7 +14,7 @@ import { runStoreJson } from "./store-json.js";
 
 export type { AdminIo } from "./io.js";
 
-export const ADMIN_COMMANDS = ["keys", "credential", "store-json", "salesforce", "admin"] as const;
+export const ADMIN_COMMANDS = ["keys", "credential", "store-json", "salesforce", "azure-ekm", "admin"] as const;
 
 /** One line, no stack, never anything but the error's own (secret-free) message. */
 function describe(err: unknown): string {
@@ -43,6 +44,8 @@ export async function runAdmin(argv: string[], io: AdminIo): Promise<number> {
         return await runStoreJson(rest, io);
       case "salesforce":
         return await runSalesforceAdmin(rest, io);
+      case "azure-ekm":
+        return await runAzureEkmAdmin(rest, io);
       case "help": {
         const topic = rest[0];
         const text =
@@ -56,6 +59,7 @@ export async function runAdmin(argv: string[], io: AdminIo): Promise<number> {
                   ? ADMIN_HELP
                   : undefined;
         if (topic === "salesforce") return await runSalesforceAdmin(["--help"], io);
+        if (topic === "azure-ekm") return await runAzureEkmAdmin(["--help"], io);
         if (text === undefined) {
           io.err(`xks-proxy: no help for '${topic}'\n`);
           return EXIT_USAGE;

@@ -11,6 +11,7 @@ type OptionSpec = { type: "string" | "boolean"; short?: string };
 export const HSM_OPTIONS = {
   config: { type: "string" },
   "hsm-lib": { type: "string" },
+  "hsm-params": { type: "string" },
   token: { type: "string" },
   "pin-file": { type: "string" },
 } as const satisfies Record<string, OptionSpec>;

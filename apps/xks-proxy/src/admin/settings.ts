@@ -1,6 +1,6 @@
 /**
- * Where the admin commands find the HSM: command-line options first (--hsm-lib, --token,
- * --pin-file), then the proxy's config file (--config, $XKS_PROXY_CONFIG or
+ * Where the admin commands find the HSM: command-line options first (--hsm-lib, --hsm-params,
+ * --token, --pin-file), then the proxy's config file (--config, $XKS_PROXY_CONFIG or
  * $XKS_PROXY_SETTINGS_TOML), then @ciop/hsm's own defaults ($CIOP_PKCS11_LIB, $CIOP_TOKEN,
  * $CIOP_PIN / $CIOP_PIN_FILE). PINs never come from argv.
  */
@@ -13,6 +13,7 @@ import { loadProxyConfig, type AdminConfig } from "./config-bridge.js";
 export interface HsmFlags {
   config?: string;
   "hsm-lib"?: string;
+  "hsm-params"?: string;
   token?: string;
   "pin-file"?: string;
 }

@@ -9,6 +9,7 @@ import { DEFAULT_XKS_LIMITS } from "@ciop/xks";
 import { bad, bool, decodeB64, num, resolvePath, str, strList, table, type Table } from "./fields.js";
 import { checkCredential, checkPrefix, checkReservedStoreKeys, checkStores } from "./stores.js";
 import { refuseUnread, track } from "./tracked.js";
+import { GCM_PROFILE_IV_SOURCE, gcmProfileSetting, sampleIvSource } from "./gcm-profile.js";
 import { defaults, type ProxyConfig } from "./types.js";
 
 /** Is this parsed TOML the AWS sample proxy's settings format? */
@@ -125,11 +126,21 @@ export async function fromAwsSampleToml(rawDoc: Table, dir: string, file?: strin
   if (ptB64 !== undefined) cfg.limits.maxPlaintextBytes = Math.max(DEFAULT_XKS_LIMITS.maxPlaintextBytes, Math.floor((ptB64 * 3) / 4));
   if (aadB64 !== undefined) cfg.limits.maxAadBytes = Math.min(65535, Math.max(DEFAULT_XKS_LIMITS.maxAadBytes, Math.floor((aadB64 * 3) / 4)));
 
-  // ciop draws every IV from the host's CSPRNG: these HSM capabilities change nothing here
+  // who makes the GCM IV, as that proxy's do_encrypt reads it; checked against the token at start
   const caps = table(doc.hsm_capabilities, "[hsm_capabilities]");
-  bool(caps, "can_generate_iv", "hsm_capabilities");
-  bool(caps, "is_zero_iv_required", "hsm_capabilities");
-  unused.push(...noEffect(caps, "hsm_capabilities", ["can_generate_iv", "is_zero_iv_required"]));
+  const canGenerateIv = bool(caps, "can_generate_iv", "hsm_capabilities");
+  const zeroIv = bool(caps, "is_zero_iv_required", "hsm_capabilities");
+  if (canGenerateIv !== undefined || zeroIv !== undefined) cfg.hsm.gcmIvSource = sampleIvSource(canGenerateIv ?? false, zeroIv ?? false);
+  const profile = env.CIOP_HSM_PROFILE;
+  if (profile !== undefined && profile !== "") {
+    cfg.hsm.profile = gcmProfileSetting(profile, "CIOP_HSM_PROFILE");
+    const implied = cfg.hsm.profile === "auto" ? undefined : GCM_PROFILE_IV_SOURCE[cfg.hsm.profile];
+    if (implied !== undefined && cfg.hsm.gcmIvSource !== undefined && implied !== cfg.hsm.gcmIvSource)
+      bad(
+        `CIOP_HSM_PROFILE=${profile} means IV source "${implied}", but [hsm_capabilities] (can_generate_iv = ${canGenerateIv ?? false}, ` +
+          `is_zero_iv_required = ${zeroIv ?? false}) means "${cfg.hsm.gcmIvSource}": make them agree or drop one`,
+      );
+  }
 
   const tr = table(doc.tracing, "[tracing]");
   const lvl = str(tr, "level", "tracing")?.toLowerCase();

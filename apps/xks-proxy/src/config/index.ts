@@ -9,6 +9,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { parse as parseToml } from "smol-toml";
 import type { PinSource } from "@ciop/hsm";
+import { gcmProfileSetting } from "./gcm-profile.js";
 import type { XksCredential } from "@ciop/xks";
 import type { RouteGroupRegistration } from "../route-group.js";
 import { fromAwsSampleToml, isAwsSampleSettings } from "./aws-sample.js";
@@ -206,6 +207,16 @@ export async function fromCiopToml(
     if (mode !== "auto" && mode !== "async" && mode !== "sync") bad('hsm.call_mode must be "auto", "async" or "sync"');
     cfg.hsm.callMode = mode;
   }
+  const workers = num(h, "workers", "hsm", 0, 256);
+  if (workers !== undefined) {
+    if (!Number.isInteger(workers)) bad("hsm.workers must be a whole number (0 to session_pool)");
+    const pool = cfg.hsm.sessionPool;
+    if (workers > pool) bad(`hsm.workers (${workers}) must not exceed hsm.session_pool (${pool}): a worker runs one pooled session's call at a time`);
+    if (cfg.hsm.callMode === "sync") bad('hsm.workers applies to call_mode "async" (or "auto" off software tokens); "sync" runs GCM on the event loop');
+    cfg.hsm.workers = workers;
+  }
+  const profile = str(h, "profile", "hsm");
+  if (profile !== undefined) cfg.hsm.profile = gcmProfileSetting(profile, "hsm.profile");
   const copies = h.session_key_copies;
   if (copies !== undefined) {
     if (copies !== "auto" && typeof copies !== "boolean") bad('hsm.session_key_copies must be "auto", true or false');

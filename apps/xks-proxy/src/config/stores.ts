@@ -46,7 +46,14 @@ export function checkStores(stores: StoreConfig[]): void {
     }
     if (s.credentials.length === 2 && s.credentials[0]!.accessKeyId === s.credentials[1]!.accessKeyId)
       bad(`key store '${s.name}': the two credentials share an access key id`);
-    for (const k of s.keys) if (!KEY_ID.test(k)) bad(`key store '${s.name}': key id '${k}' must be 1-128 characters of A-Z a-z 0-9 . _ -`);
+    for (const k of s.keys) {
+      // `<name>~v<N>` labels the versions of a rotated key: never an external key id of its own
+      if (k.includes("~v"))
+        bad(
+          `key store '${s.name}': key id '${k.slice(0, 140)}' looks like the label of a rotated key's version (<name>~v<N>); list the key's name, which serves every version`,
+        );
+      if (!KEY_ID.test(k)) bad(`key store '${s.name}': key id '${k}' must be 1-128 characters of A-Z a-z 0-9 . _ -`);
+    }
   }
 }
 

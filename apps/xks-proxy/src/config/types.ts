@@ -1,5 +1,5 @@
 /** The normalised configuration of one proxy process (both file formats end up here). */
-import type { PinSource } from "@ciop/hsm";
+import type { GcmIvSource, GcmProfileName, PinSource } from "@ciop/hsm";
 import { DEFAULT_XKS_LIMITS, type XksCredential, type XksLimits } from "@ciop/xks";
 
 /** TLS settings of the main listener. */
@@ -66,18 +66,32 @@ export interface HsmConfig {
   /** How long a key's enabled/usage state is cached (ms, ≤ 1000). */
   keyStateTtlMs: number;
   /**
-   * "async": AES-GCM on pooled sessions through pkcs11js's async calls, off the event loop, with
+   * "async": AES-GCM on pooled sessions in worker threads (`workers`), off the event loop, with
    * the per-call timeout. "sync": on the event loop, no timeout possible; for a local, fast token
    * where the threadpool hop costs more than the call. "auto" (default): sync on a software token
    * (SoftHSM), async on anything else.
    */
   callMode: "auto" | "async" | "sync";
   /**
+   * Worker threads that run the async GCM calls (Init + Encrypt/Decrypt off the event loop), 0 to
+   * `sessionPool`; unset = one per pooled session. 0: pkcs11js's threadpool call, with each
+   * C_EncryptInit/C_DecryptInit on the event loop (one token round trip each).
+   */
+  workers?: number;
+  /**
    * Run AES-GCM on a session-object copy of each key (made in the HSM with C_CopyObject, still
    * sensitive) instead of the token object, refreshed with the key state. SoftHSM re-reads a token
    * object's file on every use; a copy avoids that. "auto" (default): on for software tokens.
    */
   sessionKeyCopies: "auto" | boolean;
+  /**
+   * How the token does AES-GCM (@ciop/hsm's GCM profile): "auto" (default) finds out at start;
+   * "softhsm" | "nshield" | "luna" | "cloudhsm" is checked against the token at start (no start
+   * when it does not match). Needs a restart.
+   */
+  profile: "auto" | GcmProfileName;
+  /** The IV source the AWS sample proxy's [hsm_capabilities] asks for (its settings file only); checked at start. */
+  gcmIvSource?: GcmIvSource;
   /** Environment set before the library loads (e.g. the sample proxy's [pkcs11_logger] variables; existing values win). */
   env?: Record<string, string>;
 }
@@ -224,7 +238,7 @@ export function defaults(dir: string, file: string | undefined, format: ProxyCon
       unauthenticatedRpsPerSource: 10,
       unauthenticatedBurstPerSource: 100,
     },
-    hsm: { sessionPool: 4, timeoutMs: 200, keyStateTtlMs: 500, callMode: "auto", sessionKeyCopies: "auto", allowHostFallback: false },
+    hsm: { sessionPool: 4, timeoutMs: 200, keyStateTtlMs: 500, callMode: "auto", sessionKeyCopies: "auto", allowHostFallback: false, profile: "auto" },
     stores: [],
     health: { keyName: "ciop-xks-health", createKey: true, fleetSize: 1, vendor: "ciop", model: PROXY_MODEL, intervalMs: 15_000 },
     compat: { sampleProxyAad: false },

@@ -23,6 +23,7 @@ import type { ProxyConfig } from "../config/index.js";
 import { resolveConfigPath } from "../config/path.js";
 import { exitCodeFor } from "../exit-code.js";
 import { adminHsmOptions } from "../hsm-options.js";
+import { HSM_OPTIONS } from "../admin/options.js";
 import { loadConfig } from "../proxy-config.js";
 import { parseSalesforceSection, type SalesforceConfig } from "./config.js";
 import { hashPassword } from "./password.js";
@@ -66,6 +67,7 @@ commands:
 options:
   --config FILE         proxy config (else $XKS_PROXY_CONFIG, $XKS_PROXY_SETTINGS_TOML, ./xks-proxy.toml)
   --hsm-lib PATH        PKCS#11 library (overrides [hsm] library)
+  --hsm-params TEXT     C_Initialize parameters (NSS softokn needs them)
   --token TOKEN         token label, serial or #index (overrides [hsm] token)
   --pin-file FILE       file holding the user PIN (PINs are never taken from the command line)
   --json                machine-readable output (list, show-setup)
@@ -74,10 +76,7 @@ options:
 
 const OPTIONS = {
   help: { type: "boolean", short: "h" },
-  config: { type: "string" },
-  "hsm-lib": { type: "string" },
-  token: { type: "string" },
-  "pin-file": { type: "string" },
+  ...HSM_OPTIONS,
   json: { type: "boolean" },
   cert: { type: "string" },
   "new-kid": { type: "string" },
@@ -96,7 +95,7 @@ const ALLOWED: Record<string, Array<keyof typeof OPTIONS>> = {
   "show-setup": ["json", "public-url"],
   "hash-password": [],
 };
-const COMMON: Array<keyof typeof OPTIONS> = ["help", "config", "hsm-lib", "token", "pin-file"];
+const COMMON: Array<keyof typeof OPTIONS> = ["help", ...(Object.keys(HSM_OPTIONS) as Array<keyof typeof HSM_OPTIONS>)];
 
 function usage(message: string): CiopError {
   return new CiopError("ERR_USAGE", message);

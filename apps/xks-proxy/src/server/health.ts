@@ -96,8 +96,8 @@ export class Health {
     this.key = this.key && b.hsm.findKey(this.config().keyName) === this.key ? this.key : await b.withTimeout("health", () => this.findKey());
     const key = this.key;
     const pt = randomBytes(32);
-    const iv = randomBytes(12);
-    const ct = await b.withTimeout("health-encrypt", () => b.hsm.encryptAesGcmAsync(key, iv, pt, HEALTH_AAD));
+    // the IV the token's GCM profile allows (its own on CloudHSM/nShield/Luna-style tokens)
+    const { iv, ciphertextAndTag: ct } = await b.withTimeout("health-encrypt", () => b.hsm.sealAesGcmAsync(key, pt, HEALTH_AAD));
     const back = await b.withTimeout("health-decrypt", () => b.hsm.decryptAesGcmAsync(key, iv, ct, HEALTH_AAD));
     if (back.length !== pt.length || !timingSafeEqual(back, pt)) throw new Error("health round trip mismatch");
     return "ACTIVE";

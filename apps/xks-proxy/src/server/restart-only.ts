@@ -73,8 +73,10 @@ export const RESTART_ONLY: readonly RestartOnlySetting[] = [
       metrics: { ...next.metrics, ...metricsAddress(fixed.metrics), enabled: next.metrics.enabled && fixed.metrics.enabled },
     }),
   },
-  sectionSetting("hsm library/token/pool", "hsm", ["library", "token", "sessionPool"]),
+  sectionSetting("hsm library/token/pool", "hsm", ["library", "token", "sessionPool", "workers"]),
   sectionSetting("hsm allow_host_fallback", "hsm", ["allowHostFallback"]),
+  // probed or checked against the token when it is opened
+  sectionSetting("hsm profile", "hsm", ["profile", "gcmIvSource"]),
   // used when the PKCS#11 context is re-opened: a new PIN source would apply at some later device error
   sectionSetting("hsm pin", "hsm", ["pin"]),
   sectionSetting("hsm library environment", "hsm", ["env"]),

@@ -6,7 +6,10 @@ const pkcs11js = require(require.resolve("pkcs11js", { paths: [path.resolve(__di
 const [label, hex, enc, dec] = process.argv.slice(2);
 const p = new pkcs11js.PKCS11();
 p.load(process.env.CIOP_TEST_LIB);
-p.C_Initialize();
+// The token under test may need C_Initialize library parameters (NSS softokn, CIOP_TEST_LIB_PARAMS),
+// and p11-kit's RPC client answers CKR_CANT_LOCK to an initialisation without OS locking.
+const params = process.env.CIOP_TEST_LIB_PARAMS;
+p.C_Initialize({ ...(params ? { libraryParameters: params } : {}), flags: pkcs11js.CKF_OS_LOCKING_OK });
 try {
   const slot = p.C_GetSlotList(true).find((s) => p.C_GetTokenInfo(s).label.trim() === process.env.CIOP_TEST_TOKEN_LABEL);
   const s = p.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
