@@ -846,7 +846,10 @@ try {
           `pin_env = "XKS_BENCH_PIN"\ncall_mode = "async"\nsession_key_copies = false\nsession_pool = ${sessions}\n${NET_WORKERS === undefined ? "" : `workers = ${NET_WORKERS}\n`}`,
         );
       writeFileSync(configN, text, { mode: 0o600 });
-      const envN = { ...env, ...faultEnv({ realModule: lib, control, rules: [...(us > 0 ? [`* delay ${us}`] : []), ...rules] }) };
+      // BENCH_NET_DELAY_FUNCS (default "*"): which PKCS#11 functions get the latency, e.g.
+      // "C_EncryptInit,C_Encrypt,C_DecryptInit,C_Decrypt" for the data path only
+      const delayed = (process.env.BENCH_NET_DELAY_FUNCS ?? "*").split(",").filter(Boolean);
+      const envN = { ...env, ...faultEnv({ realModule: lib, control, rules: [...(us > 0 ? delayed.map((fn) => `${fn} delay ${us}`) : []), ...rules] }) };
       const threads = sessions * SERVER_PROCESSES;
       const rawN = (() =>
         JSON.parse(
