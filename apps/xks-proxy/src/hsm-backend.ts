@@ -2,13 +2,14 @@
  * The proxy's key manager over @ciop/hsm: AES-GCM on pooled PKCS#11 sessions in @ciop/hsm's worker
  * threads (`[hsm] workers`; the event loop never waits for the HSM) or, for a local software
  * token, synchronous calls; cached key handles; a short-TTL key-state cache (enable/disable lives in
- * the key's own attributes) that also keeps a session-object copy of each usable key for the GCM
+ * the key's own attributes; in async call mode read in the worker threads and, once a key has been
+ * seen, in the background while the stale state answers) that also keeps a session-object copy of each usable key for the GCM
  * calls on software tokens; a per-call timeout (→ 503 DependencyTimeoutException) and a PKCS#11
  * context reset after device errors and after calls the token or the process could not answer
  * (an `unavailable` HsmError, e.g. a key search that came back empty with no descriptor left).
  */
 import { CiopError } from "@ciop/core";
-import { Hsm, HsmError, type GcmSealed, type HsmKey, type HsmOptions, type KeyInfo } from "@ciop/hsm";
+import { Hsm, HsmError, type GcmSealed, type HsmKey, type HsmOptions, type KeyInfo, type KeyUsage } from "@ciop/hsm";
 import { DependencyTimeoutException, InternalException, MAX_KEY_VERSION, type XksCrypto, type XksKeyDescription } from "@ciop/xks";
 import type { HsmConfig } from "./config/index.js";
 import { serverHsmOptions } from "./hsm-options.js";
@@ -55,6 +56,13 @@ export class HsmBackend implements XksCrypto {
   private current: Hsm;
   private reopening: Promise<void> | undefined;
   private readonly states = new Map<string, KeyState>();
+  /** Async call mode: the key-state reads running off the event loop now, one per key. */
+  private readonly refreshing = new Map<string, Promise<KeyState>>();
+  /** Async call mode: the version-index scan or family probes running now. */
+  private scanning: Promise<void> | undefined;
+  private readonly probing = new Map<string, Promise<void>>();
+  /** Bumped when cached state is dropped: a read begun before does not store its answer. */
+  private epoch = 0;
   /** Rotated key families: family name → its versions ≥ 2 on the token, read once per key-state TTL. */
   private versionIndex: { scannedAt: number; families: Map<string, Family> } | undefined;
   private closed = false;
@@ -139,6 +147,7 @@ export class HsmBackend implements XksCrypto {
 
   /** Forgets cached key state (after an admin change in this process). */
   invalidate(keyId?: string): void {
+    this.epoch++;
     this.versionIndex = undefined;
     if (keyId === undefined) {
       for (const st of this.states.values()) this.dropCopy(st);
@@ -247,6 +256,7 @@ export class HsmBackend implements XksCrypto {
     this.reopening = (async () => {
       this.resets++;
       // session copies die with the old context
+      this.epoch++;
       this.states.clear();
       this.versionIndex = undefined;
       const old = this.current;
@@ -280,6 +290,11 @@ export class HsmBackend implements XksCrypto {
     const now = Date.now();
     const cached = this.states.get(keyId);
     if (cached && now - cached.at < this.cfg.keyStateTtlMs) return cached;
+    if (cached && !this.syncCalls) {
+      // async mode: answered from the cached state while one read runs off the event loop
+      this.revalidate(keyId);
+      return cached;
+    }
     try {
       return this.refresh(keyId, now, cached);
     } catch (err) {
@@ -293,22 +308,92 @@ export class HsmBackend implements XksCrypto {
   private refresh(keyId: string, now: number, cached: KeyState | undefined): KeyState {
     const hsm = this.current;
     const key = hsm.findKey(keyId);
-    let desc: XksKeyDescription | undefined;
-    if (key) {
-      const m = /^(AES|HMAC|RSA|EC)-(.*)$/.exec(key.type);
-      const keySpec = m ? `${m[1]}_${m[2]}` : key.type;
-      if (m?.[1] !== "AES") {
-        desc = { keySpec, enabled: true, canEncrypt: false, canDecrypt: false };
-      } else {
-        const u = hsm.keyUsage(key);
-        // ciop's admin disables a key by clearing both usages; a key ciop created always has both
-        // when enabled. A foreign key with neither usage is a "no usage" key, not a disabled one.
-        const disabled = key.createdByCiop && !u.encrypt && !u.decrypt;
-        desc = disabled
-          ? { keySpec, enabled: false, canEncrypt: true, canDecrypt: true }
-          : { keySpec, enabled: true, canEncrypt: u.encrypt, canDecrypt: u.decrypt };
+    return this.store(keyId, now, cached, key, key && isAes(key) ? hsm.keyUsage(key) : undefined);
+  }
+
+  /**
+   * Async call mode: reads a key's state off the event loop (one read per key at a time: callers
+   * share it) and stores it. On failure the key's cached state is dropped (a request that needs a
+   * fresh state then reads again, and gets the error), as the synchronous read does.
+   */
+  private refreshOff(keyId: string): Promise<KeyState> {
+    const running = this.refreshing.get(keyId);
+    if (running) return running;
+    const hsm = this.current;
+    const epoch = this.epoch;
+    const p = (async () => {
+      const now = Date.now();
+      const key = await hsm.findKeyAsync(keyId);
+      const usage = key && isAes(key) ? await hsm.keyUsageAsync(key) : undefined;
+      if (epoch !== this.epoch || hsm !== this.current) {
+        // dropped meanwhile (admin change, context reset): answer, but cache nothing
+        return { at: now, desc: describeState(key, usage), key };
       }
+      return this.store(keyId, now, this.states.get(keyId), key, usage);
+    })()
+      .catch((err: unknown) => {
+        // a cached handle whose key the token confirmed gone: the key has no state (as a search that finds nothing)
+        if (CiopError.isInstance(err) && err.code === "ERR_KEY_NOT_FOUND") {
+          return epoch === this.epoch && hsm === this.current
+            ? this.store(keyId, Date.now(), this.states.get(keyId), undefined, undefined)
+            : { at: Date.now(), desc: undefined, key: undefined };
+        }
+        if (epoch === this.epoch) {
+          const cached = this.states.get(keyId);
+          if (cached) this.dropCopy(cached);
+          this.states.delete(keyId);
+        }
+        throw err;
+      })
+      .finally(() => {
+        if (this.refreshing.get(keyId) === p) this.refreshing.delete(keyId);
+      });
+    this.refreshing.set(keyId, p);
+    return p;
+  }
+
+  /** A stale key state's background read: its failure is for the next request that needs a fresh state, and for the health check. */
+  private revalidate(keyId: string): void {
+    if (this.refreshing.has(keyId) || this.reopening || this.closed) return;
+    this.refreshOff(keyId).catch((err: unknown) => this.checkFatal(err));
+  }
+
+  /**
+   * Async call mode: makes sure every label in `labels` has a cached state (awaiting the read,
+   * within the per-call timeout, for one that has none); a stale one is read again in the background.
+   */
+  /**
+   * Async call mode: makes sure the version index exists (the first request awaits the scan) and
+   * that the family's keys have a cached state (see {@link prime}).
+   */
+  private async primeFamily(keyId: string, operation: string): Promise<void> {
+    if (!this.versionIndex) await this.bounded(operation, this.scanOff());
+    const more = this.versionsOf(keyId);
+    await this.prime(more.length === 0 ? [keyId] : [keyId, ...more.map((v) => this.labelOf(keyId, v))], operation);
+  }
+
+  /** Async call mode, GCM path: undefined when the key has a cached state (fresh or not), else the read to await. */
+  private ready(keyId: string): Promise<unknown> | undefined {
+    return this.states.has(keyId) ? undefined : this.refreshOff(keyId);
+  }
+
+  private async prime(labels: readonly string[], operation: string): Promise<void> {
+    if (this.syncCalls) return;
+    let wait: Promise<unknown>[] | undefined;
+    const now = Date.now();
+    for (const label of labels) {
+      const st = this.states.get(label);
+      if (!st) {
+        wait ??= [];
+        wait.push(this.refreshOff(label));
+      } else if (now - st.at >= this.cfg.keyStateTtlMs) this.revalidate(label);
     }
+    if (wait) await this.bounded(operation, Promise.all(wait));
+  }
+
+  private store(keyId: string, now: number, cached: KeyState | undefined, key: HsmKey | undefined, u: KeyUsage | undefined): KeyState {
+    const hsm = this.current;
+    const desc = describeState(key, u);
     const state: KeyState = { at: now, desc, key };
     if (cached?.copy && key && desc && sameUse(cached, key, desc)) {
       state.copy = cached.copy;
@@ -331,12 +416,14 @@ export class HsmBackend implements XksCrypto {
   }
 
   /**
-   * Key state from the short-TTL cache, or a fresh attribute read (a synchronous, local PKCS#11
-   * call that a timer could not interrupt anyway, so no timeout wrapper here).
+   * Key state from the short-TTL cache, or a fresh attribute read: sync mode, a synchronous local
+   * PKCS#11 call that a timer could not interrupt anyway (no timeout wrapper); async mode, a read
+   * off the event loop, awaited within the timeout only when the key has no cached state at all.
    */
   async describeKey(keyId: string): Promise<XksKeyDescription | undefined> {
     if (this.reopening) await this.bounded("describeKey", this.reopening);
     try {
+      if (!this.syncCalls) await this.primeFamily(keyId, "describeKey");
       const first = this.peek(keyId);
       const more = this.versionsOf(keyId);
       return more.length === 0 ? first : this.describeFamily(keyId, first, more);
@@ -354,16 +441,21 @@ export class HsmBackend implements XksCrypto {
   async describeKeyVersion(keyId: string, version: number): Promise<XksKeyDescription | undefined> {
     if (this.reopening) await this.bounded("describeKey", this.reopening);
     try {
+      const off = !this.syncCalls;
+      if (off) await this.primeFamily(keyId, "describeKey");
       const more = this.versionsOf(keyId);
       if (version === 1) return more.length === 0 ? this.peek(keyId) : asVersion(this.peek(keyId));
       if (!more.includes(version)) {
         // (a version the index does not know: one uncached search, so hostile metadata adds nothing to any cache)
-        if (!this.versionExists(keyId, version)) return undefined;
+        const exists = off ? await this.bounded("describeKey", this.versionExistsAsync(keyId, version)) : this.versionExists(keyId, version);
+        if (!exists) return undefined;
         // made since this instance last looked (a rotation elsewhere within the TTL)
         const fam = this.versionIndex?.families.get(keyId);
         if (fam && !fam.versions.includes(version)) addVersion(fam, keyId, version);
       }
-      return asVersion(this.peek(this.labelOf(keyId, version)));
+      const label = this.labelOf(keyId, version);
+      if (off) await this.prime([label], "describeKey");
+      return asVersion(this.peek(label));
     } catch (err) {
       // a handle cached for a version deleted since: the token confirmed it is gone
       if (CiopError.isInstance(err) && err.code === "ERR_KEY_NOT_FOUND") return undefined;
@@ -393,21 +485,11 @@ export class HsmBackend implements XksCrypto {
    * so a rotation on another instance shows here within the TTL.
    */
   private versionsOf(keyId: string): readonly number[] {
+    if (!this.syncCalls) return this.versionsCached(keyId);
     const now = Date.now();
     let idx = this.versionIndex;
     if (!idx || now - idx.scannedAt >= Math.max(FULL_SCAN_MS, this.cfg.keyStateTtlMs)) {
-      const families = new Map<string, Family>();
-      for (const k of this.current.listKeys()) {
-        const v = isVersionKey(k) ? parseVersionLabel(k.name) : undefined;
-        if (!v) continue;
-        let fam = families.get(v.name);
-        if (!fam) {
-          fam = { at: now, versions: [], labels: [] };
-          families.set(v.name, fam);
-        }
-        if (!fam.versions.includes(v.version)) addVersion(fam, v.name, v.version);
-      }
-      idx = this.versionIndex = { scannedAt: now, families };
+      idx = this.versionIndex = { scannedAt: now, families: familiesOf(this.current.listKeys(), now) };
     }
     let fam = idx.families.get(keyId);
     if (!fam) {
@@ -419,6 +501,71 @@ export class HsmBackend implements XksCrypto {
       for (let v = (fam.versions[fam.versions.length - 1] ?? 1) + 1; v <= MAX_KEY_VERSION && this.versionExists(keyId, v); v++) addVersion(fam, keyId, v);
     }
     return fam.versions;
+  }
+
+  /**
+   * Async call mode: {@link versionsOf} from the index as it is (made by {@link primeFamily}); a
+   * rescan due, or a family probe due (once per key-state TTL), runs off the event loop and shows
+   * from the next request on: a rotation elsewhere is seen within the TTL plus one read.
+   */
+  private versionsCached(keyId: string): readonly number[] {
+    const idx = this.versionIndex;
+    if (!idx) return [];
+    const now = Date.now();
+    if (now - idx.scannedAt >= Math.max(FULL_SCAN_MS, this.cfg.keyStateTtlMs)) void this.scanOff().catch((err: unknown) => this.checkFatal(err));
+    let fam = idx.families.get(keyId);
+    if (!fam) {
+      fam = { at: idx.scannedAt, versions: [], labels: [] };
+      idx.families.set(keyId, fam);
+    }
+    if (now - fam.at >= this.cfg.keyStateTtlMs) this.probe(keyId, fam, now);
+    return fam.versions;
+  }
+
+  /** Async call mode: the scan of every key's label that rebuilds the version index, one at a time. */
+  private scanOff(): Promise<void> {
+    if (this.scanning) return this.scanning;
+    const hsm = this.current;
+    const epoch = this.epoch;
+    const p = (async () => {
+      const now = Date.now();
+      const keys = await hsm.listKeysAsync();
+      if (epoch === this.epoch && hsm === this.current) this.versionIndex = { scannedAt: now, families: familiesOf(keys, now) };
+    })().finally(() => {
+      if (this.scanning === p) this.scanning = undefined;
+    });
+    this.scanning = p;
+    return p;
+  }
+
+  /** Async call mode: looks up the labels above a family's highest version off the event loop, one probe per family at a time. */
+  private probe(keyId: string, fam: Family, now: number): void {
+    if (this.probing.has(keyId) || this.reopening || this.closed) return;
+    fam.at = now;
+    const p = (async () => {
+      for (let v = (fam.versions[fam.versions.length - 1] ?? 1) + 1; v <= MAX_KEY_VERSION && (await this.versionExistsAsync(keyId, v)); v++) {
+        if (!fam.versions.includes(v)) addVersion(fam, keyId, v);
+      }
+    })()
+      .catch((err: unknown) => {
+        // probed again by the next request
+        fam.at = 0;
+        this.checkFatal(err);
+      })
+      .finally(() => this.probing.delete(keyId));
+    this.probing.set(keyId, p);
+  }
+
+  /** {@link versionExists} with the reads off the event loop. */
+  private async versionExistsAsync(keyId: string, version: number): Promise<boolean> {
+    const hsm = this.current;
+    try {
+      const key = await hsm.findKeyAsync(versionLabel(keyId, version));
+      return key !== undefined && isVersionKey(await hsm.keyInfoAsync(key));
+    } catch (err) {
+      if (CiopError.isInstance(err) && err.code === "ERR_KEY_NOT_FOUND") return false;
+      throw err;
+    }
   }
 
   /** The label of version `version` of `family` (from the index when it knows it: no string built per request). */
@@ -496,7 +643,15 @@ export class HsmBackend implements XksCrypto {
   private retryIfStale<T>(keyId: string, key: HsmKey, err: unknown, run: (key: HsmKey) => T): T {
     if (!key.ephemeral || !(err instanceof HsmError) || err.ckr === undefined || !STALE_HANDLE.has(err.ckr)) throw err;
     if (this.states.get(keyId)?.copy === key) this.states.delete(keyId);
+    // (async mode: the state is read again off the event loop; `run` returns a promise there)
+    if (!this.syncCalls) return this.refreshOff(keyId).then(() => run(this.keyFor(keyId))) as T;
     return run(this.keyFor(keyId));
+  }
+
+  /** Async call mode: {@link onKey} once the key has a cached state (the first call for a key awaits its read). */
+  private offKey<T>(keyId: string, run: (key: HsmKey) => Promise<T>): Promise<T> {
+    const r = this.ready(keyId);
+    return r ? r.then(() => this.onKey(keyId, run)) : this.onKey(keyId, run);
   }
 
   /**
@@ -506,21 +661,21 @@ export class HsmBackend implements XksCrypto {
   seal(family: string, plaintext: Uint8Array, aad: Uint8Array, version?: number): Promise<GcmSealed> {
     const keyId = version === undefined ? family : this.labelOf(family, version);
     if (this.syncCalls) return this.onLoop("encrypt", () => this.onKey(keyId, (k) => this.current.sealAesGcm(k, plaintext, aad)));
-    return this.withTimeout("encrypt", () => this.onKey(keyId, (k) => this.current.sealAesGcmAsync(k, plaintext, aad)));
+    return this.withTimeout("encrypt", () => this.offKey(keyId, (k) => this.current.sealAesGcmAsync(k, plaintext, aad)));
   }
 
   /** Encrypts under the caller's IV (refused on a token that chooses the IV itself: see {@link seal}). */
   encrypt(family: string, iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, version?: number): Promise<Uint8Array> {
     const keyId = version === undefined ? family : this.labelOf(family, version);
     if (this.syncCalls) return this.onLoop("encrypt", () => this.onKey(keyId, (k) => this.current.encryptAesGcm(k, iv, plaintext, aad)));
-    return this.withTimeout("encrypt", () => this.onKey(keyId, (k) => this.current.encryptAesGcmAsync(k, iv, plaintext, aad)));
+    return this.withTimeout("encrypt", () => this.offKey(keyId, (k) => this.current.encryptAesGcmAsync(k, iv, plaintext, aad)));
   }
 
   /** `version`: the key family's version (absent: 1, the key labelled `family`). */
   decrypt(family: string, iv: Uint8Array, ciphertextAndTag: Uint8Array, aad: Uint8Array, version?: number): Promise<Uint8Array> {
     const keyId = version === undefined ? family : this.labelOf(family, version);
     if (this.syncCalls) return this.onLoop("decrypt", () => this.onKey(keyId, (k) => this.current.decryptAesGcm(k, iv, ciphertextAndTag, aad)));
-    return this.withTimeout("decrypt", () => this.onKey(keyId, (k) => this.current.decryptAesGcmAsync(k, iv, ciphertextAndTag, aad)));
+    return this.withTimeout("decrypt", () => this.offKey(keyId, (k) => this.current.decryptAesGcmAsync(k, iv, ciphertextAndTag, aad)));
   }
 
   async close(): Promise<void> {
@@ -540,6 +695,22 @@ interface Family {
   versions: number[];
   labels: string[];
   current?: { src: XksKeyDescription; version: number; desc: XksKeyDescription };
+}
+
+/** The version index's families from a scan of every key. */
+function familiesOf(keys: readonly KeyInfo[], now: number): Map<string, Family> {
+  const families = new Map<string, Family>();
+  for (const k of keys) {
+    const v = isVersionKey(k) ? parseVersionLabel(k.name) : undefined;
+    if (!v) continue;
+    let fam = families.get(v.name);
+    if (!fam) {
+      fam = { at: now, versions: [], labels: [] };
+      families.set(v.name, fam);
+    }
+    if (!fam.versions.includes(v.version)) addVersion(fam, v.name, v.version);
+  }
+  return families;
 }
 
 /** Inserts `version` (and its label) into a family's ascending list. */
@@ -572,4 +743,20 @@ function sameUse(before: KeyState, key: HsmKey, desc: XksKeyDescription): boolea
   return (
     before.key === key && d !== undefined && d.enabled === desc.enabled && d.canEncrypt === desc.canEncrypt && d.canDecrypt === desc.canDecrypt && desc.enabled
   );
+}
+
+function isAes(key: HsmKey): boolean {
+  return key.type.startsWith("AES-");
+}
+
+/** The XKS description of a key from its type and usage attributes (undefined: no such key). */
+function describeState(key: HsmKey | undefined, u: KeyUsage | undefined): XksKeyDescription | undefined {
+  if (!key) return undefined;
+  const m = /^(AES|HMAC|RSA|EC)-(.*)$/.exec(key.type);
+  const keySpec = m ? `${m[1]}_${m[2]}` : key.type;
+  if (m?.[1] !== "AES" || !u) return { keySpec, enabled: true, canEncrypt: false, canDecrypt: false };
+  // ciop's admin disables a key by clearing both usages; a key ciop created always has both
+  // when enabled. A foreign key with neither usage is a "no usage" key, not a disabled one.
+  const disabled = key.createdByCiop && !u.encrypt && !u.decrypt;
+  return disabled ? { keySpec, enabled: false, canEncrypt: true, canDecrypt: true } : { keySpec, enabled: true, canEncrypt: u.encrypt, canDecrypt: u.decrypt };
 }

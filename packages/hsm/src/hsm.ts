@@ -24,13 +24,14 @@ import type { EmbeddedTokenPaths } from "./embedded-token.js";
 import { aesUnwrapBytes, aesWrapBytes, rsaOaepDecrypt, rsaOaepEncrypt, setAesKeyWrapping, type ExternalKeyOutcome } from "./external-key.js";
 import { exportKeyToHost } from "./host-fallback.js";
 import type { HsmKey, HsmPublicKey } from "./hsm-key.js";
-import { explainRefusal, keyInfo, keyUsage, listKeys, setKeyEnabled } from "./keys/attributes.js";
+import { explainRefusal, explainRefusalS, keyInfo, keyInfoS, keyUsage, keyUsageS, listKeys, listKeysS, setKeyEnabled } from "./keys/attributes.js";
 import { deleteKey, generateKey, getOrCreateKey } from "./keys/create.js";
-import { attrs, lookup, lookupById, setAttrs, withHandle } from "./keys/handles.js";
+import { attrs, lookup, lookupById, lookupS, setAttrs, withHandle } from "./keys/handles.js";
 import { importPublicKey, publicKeyOf, releasePublicKey } from "./keys/public-keys.js";
 import { destroySessionKey, generateSessionAesKey, sessionCopy } from "./keys/session-keys.js";
 import { openContext } from "./lifecycle/open.js";
 import { gcmWorkers } from "./offload/index.js";
+import { runOffloaded } from "./offload/reads.js";
 import { closeContext, recoverLibrary } from "./lifecycle/restart.js";
 import { wrapAesGcm, wrapKey, wrapRsaAes, wrapRsaOaep, wrapRsaPkcs1 } from "./wrap.js";
 import type { Capabilities, GenerateKeyOptions, HashName, HostFallbackEvent, HsmOptions, KeyInfo, KeyType, KeyUsage, TokenInfo, WrapOutcome } from "./types.js";
@@ -175,6 +176,43 @@ export class Hsm extends EventEmitter {
    */
   keyUsage(key: HsmKey): KeyUsage {
     return keyUsage(this.ctx, key);
+  }
+
+  /** An async GCM call's failure, explained (a refused Init on a disabled key) with the read off the event loop. */
+  private async refusal(key: HsmKey, err: unknown): Promise<never> {
+    throw await (this.ctx.closed ? err : runOffloaded(this.ctx, explainRefusalS(key, err)).catch(() => err));
+  }
+
+  /**
+   * {@link findKey} with the token reads in a worker thread on a pooled session (the GCM workers),
+   * so the event loop does not wait for a network HSM; a cached handle is returned at once. Same
+   * answers and errors as {@link findKey} (ambiguity refusal, an empty search trusted only when
+   * confirmed). Without workers the reads run synchronously, as {@link findKey}'s do.
+   */
+  findKeyAsync(name: string): Promise<HsmKey | undefined> {
+    ensureOpen(this.ctx);
+    if (name === "")
+      return Promise.reject(new CiopError("ERR_USAGE", "an empty name does not name a key: a key without a label is found by its CKA_ID (findKeyById)"));
+    const cached = this.ctx.cache.get(name);
+    return cached ? Promise.resolve(cached) : runOffloaded(this.ctx, lookupS(this.ctx, name));
+  }
+
+  /** {@link keyUsage} with the reads off the event loop (see {@link findKeyAsync}). */
+  keyUsageAsync(key: HsmKey): Promise<KeyUsage> {
+    ensureOpen(this.ctx);
+    return runOffloaded(this.ctx, keyUsageS(this.ctx, key));
+  }
+
+  /** {@link keyInfo} with the reads off the event loop (see {@link findKeyAsync}). */
+  keyInfoAsync(key: HsmKey): Promise<KeyInfo> {
+    ensureOpen(this.ctx);
+    return runOffloaded(this.ctx, keyInfoS(this.ctx, key));
+  }
+
+  /** {@link listKeys} with the reads off the event loop (see {@link findKeyAsync}). */
+  listKeysAsync(): Promise<KeyInfo[]> {
+    ensureOpen(this.ctx);
+    return runOffloaded(this.ctx, listKeysS(this.ctx));
   }
 
   /** Destroys the key (and its public half). ERR_KEY_NOT_FOUND when there is none. */
@@ -344,9 +382,7 @@ export class Hsm extends EventEmitter {
 
   /** {@link sealAesGcm} on a pooled session with pkcs11js's async call (see {@link encryptAesGcmAsync}). */
   sealAesGcmAsync(key: HsmKey, plaintext: Uint8Array, aad?: Uint8Array, iv?: Uint8Array): Promise<GcmSealed> {
-    return sealAesGcmAsync(this.ctx, key, iv, plaintext, aad).catch((err: unknown) => {
-      throw explainRefusal(this.ctx, key, err);
-    });
+    return sealAesGcmAsync(this.ctx, key, iv, plaintext, aad).catch((err: unknown) => this.refusal(key, err));
   }
 
   /**
@@ -376,16 +412,12 @@ export class Hsm extends EventEmitter {
    * On a fast local token the thread hop costs more than it saves; use it when the caller must not block.
    */
   encryptAesGcmAsync(key: HsmKey, iv: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): Promise<Buffer> {
-    return encryptAesGcmAsync(this.ctx, key, iv, plaintext, aad).catch((err: unknown) => {
-      throw explainRefusal(this.ctx, key, err);
-    });
+    return encryptAesGcmAsync(this.ctx, key, iv, plaintext, aad).catch((err: unknown) => this.refusal(key, err));
   }
 
   /** {@link decryptAesGcm} on a pooled session with pkcs11js's async call. */
   decryptAesGcmAsync(key: HsmKey, iv: Uint8Array, ctAndTag: Uint8Array, aad?: Uint8Array): Promise<Buffer> {
-    return decryptAesGcmAsync(this.ctx, key, iv, ctAndTag, aad).catch((err: unknown) => {
-      throw explainRefusal(this.ctx, key, err);
-    });
+    return decryptAesGcmAsync(this.ctx, key, iv, ctAndTag, aad).catch((err: unknown) => this.refusal(key, err));
   }
 
   /**

@@ -10,7 +10,7 @@ import { ensureOpen, type HsmContext } from "../context.js";
 import type { HsmKey } from "../hsm-key.js";
 import { KEY_SPECS, type KeySpec } from "../key-specs.js";
 import type { KeyInfo, KeyUsage } from "../types.js";
-import { attrs, describe, find, lookup, publicHandle, setAttrs, withHandle } from "./handles.js";
+import { attrs, attrsS, describeS, findS, lookup, publicHandle, publicHandleS, runSync, setAttrs, withHandle, withHandleS, type Steps } from "./handles.js";
 
 const P = pkcs11js;
 
@@ -25,23 +25,33 @@ export const USAGE: Record<KeySpec["family"], { key: number[]; pub: number[] }> 
 /** Every secret and private key on the token whose type ciop knows, by name. */
 export function listKeys(ctx: HsmContext): KeyInfo[] {
   ensureOpen(ctx);
+  return runSync(ctx, listKeysS(ctx));
+}
+
+/** {@link listKeys} as reads (see {@link Steps}). */
+export function* listKeysS(ctx: HsmContext): Steps<KeyInfo[]> {
   const out: KeyInfo[] = [];
   for (const klass of [P.CKO_SECRET_KEY, P.CKO_PRIVATE_KEY]) {
-    for (const h of find(ctx, [
+    for (const h of yield* findS([
       { type: P.CKA_CLASS, value: klass },
       { type: P.CKA_TOKEN, value: true },
     ])) {
-      const key = describe(ctx, h, klass);
-      if (key) out.push(keyInfo(ctx, key));
+      const key = yield* describeS(ctx, h, klass);
+      if (key) out.push(yield* keyInfoS(ctx, key));
     }
   }
   return out.sort((a, b) => a.name.localeCompare(b.name));
 }
 
 export function keyInfo(ctx: HsmContext, key: HsmKey): KeyInfo {
+  return runSync(ctx, keyInfoS(ctx, key));
+}
+
+/** {@link keyInfo} as reads. */
+export function* keyInfoS(ctx: HsmContext, key: HsmKey): Steps<KeyInfo> {
   const spec = KEY_SPECS[key.type];
   const usage = USAGE[spec.family].key;
-  const a = withHandle(ctx, key, (h) => attrs(ctx, h, [...usage, P.CKA_EXTRACTABLE, P.CKA_SENSITIVE], "reading key attributes"));
+  const a = yield* withHandleS(ctx, key, (h) => attrsS(h, [...usage, P.CKA_EXTRACTABLE, P.CKA_SENSITIVE], "reading key attributes"));
   return {
     name: key.name,
     type: key.type,
@@ -65,9 +75,14 @@ const on = (m: Map<number, Buffer>, t: number) => m.get(t)?.[0] === 1;
 /** Each usage attribute as the token has it now; a key pair's public-side usages come from its public half. */
 export function keyUsage(ctx: HsmContext, key: HsmKey): KeyUsage {
   ensureOpen(ctx);
+  return runSync(ctx, keyUsageS(ctx, key));
+}
+
+/** {@link keyUsage} as reads. */
+export function* keyUsageS(ctx: HsmContext, key: HsmKey): Steps<KeyUsage> {
   const what = `reading the usage of key '${key.name}'`;
   if (key.kind === "secret") {
-    const a = withHandle(ctx, key, (h) => attrs(ctx, h, [P.CKA_ENCRYPT, P.CKA_DECRYPT, P.CKA_SIGN, P.CKA_VERIFY, P.CKA_WRAP, P.CKA_UNWRAP], what));
+    const a = yield* withHandleS(ctx, key, (h) => attrsS(h, [P.CKA_ENCRYPT, P.CKA_DECRYPT, P.CKA_SIGN, P.CKA_VERIFY, P.CKA_WRAP, P.CKA_UNWRAP], what));
     return {
       encrypt: on(a, P.CKA_ENCRYPT),
       decrypt: on(a, P.CKA_DECRYPT),
@@ -77,9 +92,9 @@ export function keyUsage(ctx: HsmContext, key: HsmKey): KeyUsage {
       unwrap: on(a, P.CKA_UNWRAP),
     };
   }
-  const priv = withHandle(ctx, key, (h) => attrs(ctx, h, [P.CKA_DECRYPT, P.CKA_SIGN, P.CKA_UNWRAP], what));
-  const pubH = publicHandle(ctx, key);
-  const pub = pubH ? attrs(ctx, pubH, [P.CKA_ENCRYPT, P.CKA_VERIFY, P.CKA_WRAP], what) : new Map<number, Buffer>();
+  const priv = yield* withHandleS(ctx, key, (h) => attrsS(h, [P.CKA_DECRYPT, P.CKA_SIGN, P.CKA_UNWRAP], what));
+  const pubH = yield* publicHandleS(key);
+  const pub = pubH ? yield* attrsS(pubH, [P.CKA_ENCRYPT, P.CKA_VERIFY, P.CKA_WRAP], what) : new Map<number, Buffer>();
   return {
     encrypt: on(pub, P.CKA_ENCRYPT),
     decrypt: on(priv, P.CKA_DECRYPT),
@@ -148,12 +163,17 @@ const INIT_USAGE: Record<string, number> = {
  * attribute is read, on the failure path only. Any other error, or a failed read, is returned as is.
  */
 export function explainRefusal(ctx: HsmContext, key: HsmKey, err: unknown): unknown {
+  return runSync(ctx, explainRefusalS(key, err));
+}
+
+/** {@link explainRefusal} as reads (see {@link Steps}): the async GCM calls run its read off the event loop. */
+export function* explainRefusalS(key: HsmKey, err: unknown): Steps<unknown> {
   if (!(err instanceof HsmError) || err.fn === undefined || !isRefusal(err.ckr)) return err;
   const type = INIT_USAGE[err.fn];
   if (type === undefined) return err;
   let allowed: boolean;
   try {
-    allowed = attrs(ctx, key.handle, [type], "reading the key's usage after a refusal").get(type)?.[0] === 1;
+    allowed = (yield* attrsS(key.handle, [type], "reading the key's usage after a refusal")).get(type)?.[0] === 1;
   } catch {
     return err;
   }

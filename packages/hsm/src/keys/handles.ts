@@ -74,25 +74,76 @@ export function attrs(ctx: HsmContext, h: Handle, types: number[], context: stri
   return new Map(res.map((a) => [a.type, a.value]));
 }
 
+/**
+ * One token read of a key search, as data: key lookups are written as generators of these reads so
+ * the same code runs synchronously on the object session ({@link runSync}) or, for a network HSM,
+ * read by read in a worker thread on a pooled session (offload/reads.ts).
+ */
+export type Read =
+  | { op: "find"; template: pkcs11js.Template; max: number }
+  | { op: "attrs"; h: Handle; types: number[]; context: string }
+  | { op: "sessionInfo" };
+
+/** A key-lookup step: yields the reads it needs, returns its result. */
+export type Steps<T> = Generator<Read, T, unknown>;
+
+/** One search, as a read. */
+export function* findS(template: pkcs11js.Template, max = Infinity): Steps<Handle[]> {
+  return (yield { op: "find", template, max }) as Handle[];
+}
+
+/** One attribute read, as a read. */
+export function* attrsS(h: Handle, types: number[], context: string): Steps<Map<number, Buffer>> {
+  return (yield { op: "attrs", h, types, context }) as Map<number, Buffer>;
+}
+
+/** Runs `steps` with each read made now, on the object session. */
+export function runSync<T>(ctx: HsmContext, steps: Steps<T>): T {
+  let r = steps.next();
+  while (!r.done) {
+    let value: unknown;
+    let failed = false;
+    try {
+      value = readSync(ctx, r.value);
+    } catch (err) {
+      failed = true;
+      value = err;
+    }
+    r = failed ? steps.throw(value) : steps.next(value);
+  }
+  return r.value;
+}
+
+function readSync(ctx: HsmContext, r: Read): unknown {
+  if (r.op === "find") return find(ctx, r.template, r.max);
+  if (r.op === "attrs") return attrs(ctx, r.h, r.types, r.context);
+  return ctx.p.C_GetSessionInfo(ctx.objSession);
+}
+
 export function setAttrs(ctx: HsmContext, h: Handle, template: pkcs11js.Template, context: string): void {
   call("C_SetAttributeValue", () => ctx.p.C_SetAttributeValue(ctx.objSession, h, template), context);
 }
 
 /** Fresh lookup of `name` on the token (updates the cache); undefined only when confirmed absent. */
 export function lookup(ctx: HsmContext, name: string): HsmKey | undefined {
+  return runSync(ctx, lookupS(ctx, name));
+}
+
+/** {@link lookup} as reads (see {@link Steps}). */
+export function* lookupS(ctx: HsmContext, name: string): Steps<HsmKey | undefined> {
   const keys: HsmKey[] = [];
   for (const klass of [P.CKO_SECRET_KEY, P.CKO_PRIVATE_KEY]) {
-    for (const h of find(ctx, [
+    for (const h of yield* findS([
       { type: P.CKA_CLASS, value: klass },
       { type: P.CKA_LABEL, value: name },
       { type: P.CKA_TOKEN, value: true },
     ])) {
-      const k = describe(ctx, h, klass, true);
+      const k = yield* describeS(ctx, h, klass, true);
       if (k) keys.push(k);
     }
   }
   if (keys.length === 0) {
-    confirmAbsent(ctx, `key '${name}'`);
+    yield* confirmAbsentS(ctx, `key '${name}'`);
     ctx.cache.delete(name);
     return undefined;
   }
@@ -147,10 +198,14 @@ export function lookupById(ctx: HsmContext, id: Buffer): HsmKey | undefined {
 
 /** Builds an HsmKey from an object; undefined for types ciop does not handle (throws if `strict`). */
 export function describe(ctx: HsmContext, h: Handle, klass: number, strict = false): HsmKey | undefined {
+  return runSync(ctx, describeS(ctx, h, klass, strict));
+}
+
+/** {@link describe} as reads. */
+export function* describeS(ctx: HsmContext, h: Handle, klass: number, strict = false): Steps<HsmKey | undefined> {
   // a secret key's length comes in the same read; a private key's size attribute depends on its type
   const secret = klass === P.CKO_SECRET_KEY;
-  const a = attrs(
-    ctx,
+  const a = yield* attrsS(
     h,
     secret ? [P.CKA_KEY_TYPE, P.CKA_ID, P.CKA_LABEL, P.CKA_VALUE_LEN] : [P.CKA_KEY_TYPE, P.CKA_ID, P.CKA_LABEL],
     "reading key attributes",
@@ -169,9 +224,9 @@ export function describe(ctx: HsmContext, h: Handle, klass: number, strict = fal
       type = keyTypeFrom("hmac", len);
     }
   } else if (keyType === P.CKK_RSA) {
-    type = keyTypeFrom("rsa", modulusBits(attrs(ctx, h, [P.CKA_MODULUS], "reading CKA_MODULUS").get(P.CKA_MODULUS)!));
+    type = keyTypeFrom("rsa", modulusBits((yield* attrsS(h, [P.CKA_MODULUS], "reading CKA_MODULUS")).get(P.CKA_MODULUS)!));
   } else if (keyType === P.CKK_EC) {
-    type = keyTypeFrom("ec", attrs(ctx, h, [P.CKA_EC_PARAMS], "reading CKA_EC_PARAMS").get(P.CKA_EC_PARAMS)!.toString("hex"));
+    type = keyTypeFrom("ec", (yield* attrsS(h, [P.CKA_EC_PARAMS], "reading CKA_EC_PARAMS")).get(P.CKA_EC_PARAMS)!.toString("hex"));
   }
   if (!type) {
     if (strict)
@@ -186,9 +241,14 @@ export function describe(ctx: HsmContext, h: Handle, klass: number, strict = fal
 
 /** The handle of a key pair's public half (same CKA_ID), looked up once. */
 export function publicHandle(ctx: HsmContext, key: HsmKey): Handle | undefined {
+  return runSync(ctx, publicHandleS(key));
+}
+
+/** {@link publicHandle} as reads. */
+export function* publicHandleS(key: HsmKey): Steps<Handle | undefined> {
   if (key.kind !== "private") return undefined;
   if (key.publicHandle) return key.publicHandle;
-  const found = find(ctx, [
+  const found = yield* findS([
     { type: P.CKA_CLASS, value: P.CKO_PUBLIC_KEY },
     { type: P.CKA_ID, value: Buffer.from(key.id, "hex") },
   ]);
@@ -233,6 +293,21 @@ export async function withHandleAsync<T>(ctx: HsmContext, key: HsmKey, f: (h: Ha
   }
 }
 
+/** {@link withHandle} for reads (see {@link Steps}). */
+export function* withHandleS<T>(ctx: HsmContext, key: HsmKey, f: (h: Handle) => Steps<T>): Steps<T> {
+  try {
+    return yield* f(key.handle);
+  } catch (err) {
+    if (!isStaleHandle(key, err)) throw err;
+    yield* refindS(ctx, key, err);
+    try {
+      return yield* f(key.handle);
+    } catch (again) {
+      throw refusedAfterRefind(ctx, key, again);
+    }
+  }
+}
+
 /** A key the search has just found whose fresh handle is refused as well: the token is misbehaving, the key is there. */
 export function refusedAfterRefind(ctx: HsmContext, key: HsmKey, err: unknown): unknown {
   if (!isCkr(err, "CKR_OBJECT_HANDLE_INVALID", "CKR_KEY_HANDLE_INVALID")) return err;
@@ -248,6 +323,11 @@ export function refusedAfterRefind(ctx: HsmContext, key: HsmKey, err: unknown): 
 
 /** Re-finds a token key by CKA_ID after its handle went stale (updates `key.handle`). */
 export function refind(ctx: HsmContext, key: HsmKey, cause: unknown): void {
+  runSync(ctx, refindS(ctx, key, cause));
+}
+
+/** {@link refind} as reads. */
+export function* refindS(ctx: HsmContext, key: HsmKey, cause: unknown): Steps<void> {
   const klass = key.kind === "secret" ? P.CKO_SECRET_KEY : P.CKO_PRIVATE_KEY;
   const template = [
     { type: P.CKA_CLASS, value: klass },
@@ -256,10 +336,10 @@ export function refind(ctx: HsmContext, key: HsmKey, cause: unknown): void {
   ];
   // SoftHSM rewrites an object file in place, so a search that races another process's attribute
   // write can miss the object once: look twice before calling the key gone.
-  let found = find(ctx, template);
-  if (found.length === 0) found = find(ctx, template);
+  let found = yield* findS(template);
+  if (found.length === 0) found = yield* findS(template);
   if (found.length === 0) {
-    confirmAbsent(ctx, `key '${key.name}'`);
+    yield* confirmAbsentS(ctx, `key '${key.name}'`);
     ctx.cache.delete(key.name);
     throw new CiopError("ERR_KEY_NOT_FOUND", `key '${key.name}' no longer exists on token '${ctx.token.label}'`, { cause });
   }
@@ -277,6 +357,11 @@ export function refind(ctx: HsmContext, key: HsmKey, cause: unknown): void {
  * object at all (SoftHSM keeps answering that way after it once failed to read its files).
  */
 export function confirmAbsent(ctx: HsmContext, what: string): void {
+  runSync(ctx, confirmAbsentS(ctx, what));
+}
+
+/** {@link confirmAbsent} as reads (the session check runs on the session the other reads use). */
+export function* confirmAbsentS(ctx: HsmContext, what: string): Steps<void> {
   try {
     closeSync(openSync("/dev/null", "r"));
   } catch (err) {
@@ -303,14 +388,14 @@ export function confirmAbsent(ctx: HsmContext, what: string): void {
     });
   };
   try {
-    ctx.p.C_GetSessionInfo(ctx.objSession);
+    yield { op: "sessionInfo" };
   } catch (err) {
     throw unavailable(err);
   }
   if (!ctx.sawTokenKeys) return;
   let any: Handle[];
   try {
-    any = find(ctx, [{ type: P.CKA_TOKEN, value: true }], 1);
+    any = yield* findS([{ type: P.CKA_TOKEN, value: true }], 1);
   } catch (err) {
     throw unavailable(err);
   }

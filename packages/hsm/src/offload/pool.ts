@@ -42,11 +42,22 @@ interface Job {
   buf: ArrayBuffer;
 }
 
+/** A key-state read (see worker-source.ts): a search, an attribute read or a session check. */
+export interface ReadJob {
+  id: number;
+  read: "find" | "attrs" | "sessionInfo";
+  session: Buffer;
+  template?: pkcs11js.Template;
+  max?: number;
+  h?: Buffer;
+  types?: number[];
+}
+
 interface Pending {
-  job: Job;
-  /** The caller's IV buffer: the token may fill it (token-generated IVs), so it is copied back. */
-  iv: Buffer;
-  resolve: (out: Buffer) => void;
+  job: Job | ReadJob;
+  /** The caller's IV buffer: the token may fill it (token-generated IVs), so it is copied back (GCM jobs). */
+  iv: Buffer | undefined;
+  resolve: (out: unknown) => void;
   reject: (err: unknown) => void;
 }
 
@@ -58,6 +69,8 @@ interface Answer {
   len?: number;
   out?: ArrayBuffer;
   buf?: ArrayBuffer;
+  /** A read's result (handles, attributes). */
+  result?: unknown;
   fn?: string;
   message?: string;
   code?: number;
@@ -149,7 +162,22 @@ export class GcmWorkers {
       buf,
     };
     return new Promise<Buffer>((resolve, reject) => {
-      const p: Pending = { job, iv, resolve, reject };
+      const p: Pending = { job, iv, resolve: resolve as (out: unknown) => void, reject };
+      const slot = this.idleSlot();
+      if (slot) this.start(slot, p);
+      else this.queue.push(p);
+    });
+  }
+
+  /**
+   * One key-state read in a worker, on `session` (a pooled session the caller holds): resolves
+   * with what pkcs11js returns (handles or attributes, as Uint8Arrays); rejects with an
+   * {@link OffloadedCallError}.
+   */
+  read(job: Omit<ReadJob, "id">): Promise<unknown> {
+    if (this.closed) return Promise.reject(new CiopError("ERR_USAGE", "this Hsm has been closed"));
+    return new Promise<unknown>((resolve, reject) => {
+      const p: Pending = { job: { ...job, id: this.nextId++ }, iv: undefined, resolve, reject };
       const slot = this.idleSlot();
       if (slot) this.start(slot, p);
       else this.queue.push(p);
@@ -161,7 +189,7 @@ export class GcmWorkers {
     if (this.closed) return;
     this.closed = true;
     for (const p of this.queue.splice(0)) {
-      zero(p.job.buf);
+      if ("buf" in p.job) zero(p.job.buf);
       p.reject(new CiopError("ERR_USAGE", "this Hsm has been closed"));
     }
     for (const s of this.slots.splice(0)) {
@@ -206,7 +234,7 @@ export class GcmWorkers {
     slot.busy = p;
     // a call in flight keeps the process alive; an idle worker does not
     slot.worker.ref();
-    slot.worker.postMessage(p.job, [p.job.buf]);
+    slot.worker.postMessage(p.job, "buf" in p.job ? [p.job.buf] : []);
   }
 
   private answered(slot: Slot, a: Answer): void {
@@ -218,10 +246,13 @@ export class GcmWorkers {
     if (!p || p.job.id !== a.id) return;
     slot.busy = undefined;
     slot.worker.unref();
-    if (a.ok && a.out && a.buf) {
+    if (!("buf" in p.job)) {
+      if (a.ok) p.resolve(a.result);
+      else p.reject(new OffloadedCallError(a.fn || p.job.read, a.message ?? "worker read failed", a.code ?? 0, a.name ?? "Error"));
+    } else if (a.ok && a.out && a.buf) {
       // the IV region: what the token wrote, or the caller's own bytes
       const back = Buffer.from(a.buf, 16, p.job.ivLen);
-      back.copy(p.iv);
+      back.copy(p.iv!);
       zero(a.buf);
       p.resolve(Buffer.from(a.out, 0, a.len ?? 0));
     } else {
@@ -240,7 +271,12 @@ export class GcmWorkers {
     slot.busy = undefined;
     if (p)
       p.reject(
-        new OffloadedCallError(p.job.enc ? "C_Encrypt" : "C_Decrypt", `GCM worker thread failed: ${(err as Error)?.message ?? String(err)}`, 0, "Error"),
+        new OffloadedCallError(
+          "buf" in p.job ? (p.job.enc ? "C_Encrypt" : "C_Decrypt") : p.job.read,
+          `GCM worker thread failed: ${(err as Error)?.message ?? String(err)}`,
+          0,
+          "Error",
+        ),
       );
     if (this.closed) return;
     const q = this.queue.shift();

@@ -9,6 +9,10 @@
  * A job is one transferred ArrayBuffer: session handle (8 bytes) ‖ key handle (8) ‖ IV ‖ AAD ‖
  * input. The answer transfers the output buffer and the job buffer back (the token may have written
  * the IV into it); the input bytes are zeroed first, so no plaintext stays behind in this thread.
+ *
+ * A job with \`read\` set is one key-state read on the session it names (never key material): "find"
+ * (C_FindObjectsInit/C_FindObjects/C_FindObjectsFinal with a template, up to \`max\` handles),
+ * "attrs" (C_GetAttributeValue of non-secret attributes) or "sessionInfo" (C_GetSessionInfo).
  */
 export const WORKER_SOURCE = `
 "use strict";
@@ -17,7 +21,38 @@ const pkcs11js = require(workerData.pkcs11js);
 const p = new pkcs11js.PKCS11();
 p.load(workerData.library);
 parentPort.postMessage({ ready: true });
+const B = (u) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+function read(j) {
+  const s = B(j.session);
+  if (j.read === "find") {
+    const t = j.template.map((a) => (a.value instanceof Uint8Array ? { type: a.type, value: B(a.value) } : a));
+    p.C_FindObjectsInit(s, t);
+    try {
+      const out = [];
+      for (;;) {
+        const want = Math.min(64, j.max - out.length);
+        const batch = p.C_FindObjects(s, want);
+        for (const h of batch) out.push(h);
+        if (batch.length < want || out.length >= j.max) return out;
+      }
+    } finally {
+      p.C_FindObjectsFinal(s);
+    }
+  }
+  if (j.read === "attrs") return p.C_GetAttributeValue(s, B(j.h), j.types.map((type) => ({ type: type })));
+  p.C_GetSessionInfo(s);
+  return null;
+}
 parentPort.on("message", (j) => {
+  if (j.read !== undefined) {
+    try {
+      parentPort.postMessage({ id: j.id, ok: true, result: read(j) });
+    } catch (err) {
+      const e = err || {};
+      parentPort.postMessage({ id: j.id, ok: false, fn: "", message: String(e.message || e), code: typeof e.code === "number" ? e.code : 0, name: String(e.name || "Error") });
+    }
+    return;
+  }
   const buf = j.buf;
   const all = Buffer.from(buf);
   const s = all.subarray(0, 8);

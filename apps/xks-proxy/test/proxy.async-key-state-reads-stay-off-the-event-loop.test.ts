@@ -1,0 +1,188 @@
+/**
+ * Issue 16, key-state reads on a network HSM: with call_mode = "async", the proxy's key-state
+ * reads (the search and usage-attribute read once per key per key_state_ttl_ms, the family probe
+ * of the key-version index) run in @ciop/hsm's worker threads, and a request whose cached state is
+ * stale is answered from it while one read per key runs in the background.
+ *
+ * The fault module in front of SoftHSM makes every C_GetAttributeValue slow (or fail). Before this
+ * change the reads ran synchronously on the event loop: a stale key's request waited for the slow
+ * read and every other request (another key's too) waited behind it, so the "answered within"
+ * bounds below failed (each took ≥ the 800 ms delay), and a device error in the refresh answered
+ * that request 500 instead of from the cached state.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import { Hsm } from "@ciop/hsm";
+import { generateXksCredential } from "@ciop/xks";
+import { FaultControl, faultEnv, faultModule } from "../../../tools/pkcs11-fault/fault.cjs";
+import { SUPPORT, b64, ciopToml, md, post, sleep, storeToml, testDir, type Resp } from "./proxy-helpers.js";
+
+const C = generateXksCredential();
+const A = `swr-a-${process.pid}`;
+const B = `swr-b-${process.pid}`;
+const HEALTH = `swr-health-${process.pid}`;
+const API = "/s/kms/xks/v1";
+const TTL = 300;
+const SLOW_US = 800_000;
+let child: ChildProcess;
+let url = "";
+let control: FaultControl;
+const lines: Array<Record<string, unknown>> = [];
+
+const admin = (): Promise<Hsm> =>
+  Hsm.open({ library: process.env.CIOP_TEST_LIB!, token: process.env.CIOP_TEST_TOKEN_LABEL!, pin: { value: process.env.CIOP_TEST_PIN! } });
+
+beforeAll(async () => {
+  const dir = testDir("swr");
+  control = new FaultControl(path.join(dir, "faults"));
+  control.clear();
+  const h = await admin();
+  for (const k of [A, B]) await h.getOrCreateKey(k, "AES-256", { extractable: false });
+  await h.close();
+  const file = path.join(dir, "proxy.toml");
+  const toml = ciopToml({ stores: storeToml("s", "/s", [A, B], [C]), healthKey: HEALTH })
+    .replace(`library = "${process.env.CIOP_TEST_LIB}"`, `library = "${faultModule()}"`)
+    .replace("timeout_ms = 10000", `timeout_ms = 3000\nkey_state_ttl_ms = ${TTL}\ncall_mode = "async"\nsession_pool = 4\nsession_key_copies = false`)
+    // the health check's own key reads must not run into the faults this test arms
+    .replace("fleet_size = 3", "fleet_size = 3\ninterval_secs = 55");
+  writeFileSync(file, toml);
+  child = spawn(process.execPath, [path.join(SUPPORT, "run-proxy.cjs"), "serve", "--config", file], {
+    env: { ...process.env, ...faultEnv({ realModule: process.env.CIOP_TEST_LIB!, control: control.file }) },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  createInterface({ input: child.stdout! }).on("line", (l) => {
+    try {
+      lines.push(JSON.parse(l) as Record<string, unknown>);
+    } catch {
+      /* not JSON */
+    }
+  });
+  for (let i = 0; i < 600 && !url; i++) {
+    url = (lines.find((r) => r.msg === "listening")?.url as string | undefined) ?? "";
+    if (!url) await sleep(50);
+  }
+  expect(url).not.toBe("");
+}, 60_000);
+
+afterAll(async () => {
+  control?.clear();
+  if (child && child.exitCode === null) {
+    const exited = new Promise((r) => child.once("exit", r));
+    child.kill("SIGTERM");
+    await exited;
+  }
+  const h = await admin();
+  for (const k of [A, B, HEALTH]) if (h.findKey(k)) h.deleteKey(k);
+  await h.close();
+});
+
+async function encrypt(key: string): Promise<{ r: Resp; ms: number }> {
+  const t0 = process.hrtime.bigint();
+  const r = await post(
+    url,
+    `${API}/keys/${key}/encrypt`,
+    { requestMetadata: md("Encrypt"), plaintext: b64("swr"), encryptionAlgorithm: "AES_GCM" },
+    { cred: C },
+  );
+  return { r, ms: Number(process.hrtime.bigint() - t0) / 1e6 };
+}
+
+async function metadata(key: string): Promise<{ r: Resp; ms: number }> {
+  const t0 = process.hrtime.bigint();
+  const r = await post(url, `${API}/keys/${key}/metadata`, { requestMetadata: md("GetKeyMetadata") }, { cred: C });
+  return { r, ms: Number(process.hrtime.bigint() - t0) / 1e6 };
+}
+
+/** Both keys served, their state cached (and the version index scanned) before a fault is armed. */
+async function warm(): Promise<void> {
+  control.clear();
+  for (let i = 0; i < 50; i++) {
+    const [a, b] = await Promise.all([encrypt(A), encrypt(B)]);
+    if (a.r.status === 200 && b.r.status === 200 && a.ms < 200 && b.ms < 200) return;
+    await sleep(100);
+  }
+  throw new Error("the proxy did not serve both keys quickly");
+}
+
+test("a slow key-state read (800 ms per attribute read): stale keys' requests are answered from the cached state at once, the reads run off the loop", async () => {
+  await warm();
+  control.set(`C_GetAttributeValue delay ${SLOW_US}`);
+  // both keys' states go stale: each request below starts a background read of 800 ms
+  await sleep(TTL + 50);
+  const a = encrypt(A);
+  await sleep(20);
+  const b = await encrypt(B);
+  const ra = await a;
+  // bounds generous for a loaded 2-core box, far below the 800 ms each read takes
+  expect(ra.r.status).toBe(200);
+  expect(ra.ms).toBeLessThan(400);
+  expect(b.r.status).toBe(200);
+  expect(b.ms).toBeLessThan(400);
+  // while the reads are still running, more requests (one read per key: no pile-up) are answered too
+  const more = await Promise.all([encrypt(A), encrypt(B), encrypt(A)]);
+  for (const m of more) {
+    expect(m.r.status).toBe(200);
+    expect(m.ms).toBeLessThan(400);
+  }
+  control.clear();
+}, 30_000);
+
+test("a disable on the token shows in GetKeyMetadata within key_state_ttl_ms plus one (slow) read; both keys' requests answered fast meanwhile", async () => {
+  await warm();
+  const h = await admin();
+  try {
+    control.set(`C_GetAttributeValue delay ${SLOW_US}`);
+    h.setKeyEnabled(A, false);
+    const t0 = Date.now();
+    let seen = -1;
+    while (Date.now() - t0 < 5000) {
+      const [e, other] = await Promise.all([metadata(A), sleep(10).then(() => metadata(B))]);
+      // answered from the cached state while the read runs (before: each stale request waited for
+      // the 800 ms read on the event loop, and the other key's request waited behind it)
+      expect([e.r.status, other.r.status]).toEqual([200, 200]);
+      expect(e.ms).toBeLessThan(400);
+      expect(other.ms).toBeLessThan(400);
+      expect(other.r.json?.keyStatus).toBe("ENABLED");
+      if (e.r.json?.keyStatus === "DISABLED") {
+        seen = Date.now() - t0;
+        break;
+      }
+      await sleep(25);
+    }
+    // TTL (300 ms) + one read (800 ms) + scheduling slack on a loaded box
+    expect(seen).toBeGreaterThanOrEqual(0);
+    expect(seen).toBeLessThan(TTL + SLOW_US / 1000 + 1500);
+  } finally {
+    control.clear();
+    h.setKeyEnabled(A, true);
+    await h.close();
+  }
+}, 30_000);
+
+test("a device error in a background read is not 'key not found': the stale request is served, later ones 5xx until the token answers", async () => {
+  await warm();
+  control.set("C_GetAttributeValue fail CKR_DEVICE_ERROR");
+  await sleep(TTL + 50);
+  // answered from the cached state (the code before this change answered it 500)
+  const first = await encrypt(A);
+  expect(first.r.status).toBe(200);
+  const seen: Array<number | string> = [];
+  for (let i = 0; i < 10; i++) {
+    const e = await encrypt(A);
+    seen.push(e.r.status === 200 ? 200 : `${e.r.status} ${e.r.json?.errorName}`);
+    expect(e.r.json?.errorName).not.toBe("KeyNotFoundException");
+    expect(e.r.status === 200 || e.r.status >= 500).toBe(true);
+    await sleep(50);
+  }
+  // the failed read dropped the cached state: a request that needs a fresh state got the error
+  expect(seen.some((s) => s !== 200)).toBe(true);
+  control.clear();
+  // serving again once the token answers (after the context reset)
+  const t0 = Date.now();
+  while ((await encrypt(A)).r.status !== 200) {
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    await sleep(100);
+  }
+}, 30_000);
