@@ -3,7 +3,7 @@
  * CKA_LABEL and CKA_ID, which a token that refuses duplicate labels and ids may reject
  * (CKR_ATTRIBUTE_VALUE_INVALID, as CloudHSM does for duplicates). The fault module's
  * `quirk unique-labels` only looks at the copy's template, so the refusal of the plain copy is
- * imitated by a one-time `C_CopyObject fail 0x13` (CKR_ATTRIBUTE_VALUE_INVALID); the quirk stays on to check
+ * imitated by a one-time `C_CopyObject fail CKR_ATTRIBUTE_VALUE_INVALID`; the quirk stays on to check
  * that the retried copy's own label and id are accepted.
  *
  * Failed before the fix (checked by reverting keys/session-keys.ts): sessionCopy threw ERR_HSM
@@ -39,7 +39,7 @@ afterAll(async () => {
 });
 
 test("a copy refused for keeping the original's label is made under a label and id of its own, and works", () => {
-  control.set("quirk unique-labels", "C_CopyObject fail 0x13 times 1"); // 0x13: CKR_ATTRIBUTE_VALUE_INVALID
+  control.set("quirk unique-labels", "C_CopyObject fail CKR_ATTRIBUTE_VALUE_INVALID times 1");
   const copy = hsm.sessionCopy(key);
   expect(copy.ephemeral).toBe(true);
   // same key value: what the copy seals, the token key opens

@@ -35,7 +35,7 @@ test("a library restart takes CKR_USER_ALREADY_LOGGED_IN at its new login as suc
   const { library, control } = shim("softhsm-relogin-");
   const hsm = await Hsm.open({ library, token, pin });
   try {
-    control.set("C_Login fail 0x100"); // CKR_USER_ALREADY_LOGGED_IN
+    control.set("C_Login fail CKR_USER_ALREADY_LOGGED_IN");
     const restart = (hsm as unknown as { recoverLibrary(): boolean }).recoverLibrary();
     expect(restart).toBe(true);
   } finally {
@@ -48,7 +48,7 @@ test("Hsm.open takes CKR_USER_ALREADY_LOGGED_IN as success: the login someone el
   // the real login, held by "another client" (SoftHSM keeps login state per token in the library)
   const holder = await openTestHsm();
   const { library, control } = shim("already-logged-in-");
-  control.set("C_Login fail 0x100"); // CKR_USER_ALREADY_LOGGED_IN
+  control.set("C_Login fail CKR_USER_ALREADY_LOGGED_IN");
   const hsm = await Hsm.open({ library, token, pin });
   const name = uniqueName("relogin");
   try {
