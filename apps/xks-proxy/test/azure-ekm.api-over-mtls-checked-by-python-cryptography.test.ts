@@ -19,13 +19,14 @@ import { execFile, execFileSync } from "node:child_process";
 import { createPrivateKey, generateKeyPairSync, randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import https from "node:https";
+import net from "node:net";
 import path from "node:path";
 import type tls from "node:tls";
 import { promisify } from "node:util";
 import { runAzureEkmAdmin } from "../src/azure-ekm/admin.js";
 import { loadConfig } from "../src/proxy-config.js";
 import { startServer, type RunningServer } from "../src/server.js";
-import { makeCerts, testDir } from "./proxy-helpers.js";
+import { makeCerts, replaceOrThrow, testDir } from "./proxy-helpers.js";
 
 const run = promisify(execFile);
 const PY = "/usr/bin/python3";
@@ -242,6 +243,7 @@ secret_access_key = "${randomBytes(33).toString("base64")}"
 [azure_ekm]
 keys = ["${AES}", "${RSA}", "${ADM_AES}", "${ADM_RSA}", "${ABSENT}"]
 path_prefix = "${PREFIX}"
+max_connections_per_source = 8
 ip = "127.0.0.1"
 port = 0
 audit_log = "ekm-audit.log"
@@ -279,6 +281,30 @@ client_subjects = ["${CN}"]
       await expect(ekm("/info", { request_context: rc() }, { tls: { ciphers: "TLS_CHACHA20_POLY1305_SHA256" } })).rejects.toThrow();
       // TLS_AES_128_GCM_SHA256 alone is served
       expect((await ekm("/info", { request_context: rc() }, { tls: { ciphers: "TLS_AES_128_GCM_SHA256" } })).cipher).toBe("TLS_AES_128_GCM_SHA256");
+    });
+
+    // Review of issue 17: before, the listener had only its overall cap (256), so one source that
+    // opened connections and never finished a handshake could hold them all and lock Azure out.
+    test("one source holding max_connections_per_source connections gets the next refused before TLS; freed, it is served", async () => {
+      const held = await Promise.all(
+        Array.from(
+          { length: 8 },
+          () =>
+            new Promise<net.Socket>((resolve, reject) => {
+              const s = net.connect(port, "127.0.0.1", () => resolve(s));
+              s.on("error", reject);
+            }),
+        ),
+      );
+      try {
+        await new Promise((r) => setTimeout(r, 50));
+        await expect(ekm("/info", { request_context: rc() })).rejects.toThrow();
+        expect(lines.some((l) => l.msg === "connection-refused" && l.reason === "max_connections_per_source")).toBe(true);
+      } finally {
+        for (const s of held) s.destroy();
+      }
+      await new Promise((r) => setTimeout(r, 50));
+      expect((await ekm("/info", { request_context: rc() })).status).toBe(200);
     });
 
     test("a certificate from the right CA with another CN is answered 401 Unauthorized", async () => {
@@ -524,10 +550,10 @@ client_subjects = ["${CN}"]
       const text = readFileSync(cfgPath, "utf8");
       const body = { request_context: rc(), alg: "A256KW", value: b64u(randomBytes(32)) };
       expect((await ekm(`/${AES}/wrapkey`, body, { client: "other" })).status).toBe(401);
-      writeFileSync(cfgPath, text.replace(`client_subjects = ["${CN}"]`, `client_subjects = ["${CN}", "intruder.example.com"]`));
+      writeFileSync(cfgPath, replaceOrThrow(text, `client_subjects = ["${CN}"]`, `client_subjects = ["${CN}", "intruder.example.com"]`));
       await server.reload();
       expect((await ekm(`/${AES}/wrapkey`, body, { client: "other" })).status).toBe(200);
-      writeFileSync(cfgPath, text.replace("port = 0\naudit_log", "port = 1\naudit_log"));
+      writeFileSync(cfgPath, replaceOrThrow(text, "port = 0\naudit_log", "port = 1\naudit_log"));
       await expect(server.reload()).rejects.toThrow(/needs a restart/);
       writeFileSync(cfgPath, text);
       await server.reload();

@@ -53,6 +53,12 @@ test.each([
   ["a TLS version setting (TLS 1.3 is fixed)", { tls: { ...(good().tls as object), min_version: "TLSv1.2" } }, /unknown key 'min_version'.*never ignored/s],
   ["a cipher setting (the two suites are fixed)", { tls: { ...(good().tls as object), ciphers: "ALL" } }, /unknown key 'ciphers'/],
   ["a misspelt key, with the nearest one", { keyz: ["a"] }, /unknown key 'keyz'.*did you mean 'keys'/s],
+  [
+    "a per-source connection cap above the overall one",
+    { max_connections: 16, max_connections_per_source: 17 },
+    /max_connections_per_source \(17\) must not exceed azure_ekm\.max_connections \(16\)/,
+  ],
+  ["a per-source connection cap that is not a whole number", { max_connections_per_source: 2.5 }, /max_connections_per_source must be a whole number/],
   ["no keys", { keys: undefined }, /keys is required/],
   ["a key name outside the API's alphabet", { keys: ["bad_name"] }, /not an external key identifier/],
   ["a path prefix over 64 characters", { path_prefix: `/${"a".repeat(64)}` }, /path_prefix must be at most 64/],

@@ -29,6 +29,8 @@ export interface AzureEkmConfig {
   ip: string;
   port: number;
   maxConnections: number;
+  /** Connections at once from one source (IPv4 address, IPv6 /64), refused before TLS; 0 = no limit. */
+  maxConnectionsPerSource: number;
   keys: string[];
   auditLog: string | null;
   /** Public host name (and port when not 443) Managed HSM reaches, for show-setup. */
@@ -101,6 +103,11 @@ export function parseAzureEkmSection(section: unknown, configDir: string): Azure
   if (!Number.isInteger(port)) bad(`${w}.port must be a whole number`);
   const maxConnections = num(t, "max_connections", w, 1, 100_000) ?? 256;
   if (!Number.isInteger(maxConnections)) bad(`${w}.max_connections must be a whole number`);
+  // one source (IPv4 address or IPv6 /64) must not hold every connection with handshakes it never finishes
+  const maxConnectionsPerSource = num(t, "max_connections_per_source", w, 0, 100_000) ?? Math.min(32, maxConnections);
+  if (!Number.isInteger(maxConnectionsPerSource)) bad(`${w}.max_connections_per_source must be a whole number (0 = no limit)`);
+  if (maxConnectionsPerSource > maxConnections)
+    bad(`${w}.max_connections_per_source (${maxConnectionsPerSource}) must not exceed ${w}.max_connections (${maxConnections})`);
 
   const keys = strList(t, "keys", w);
   if (keys === undefined) bad(`${w}.keys is required: the external key names this route serves (HSM key labels), e.g. keys = ["ekm-aes-1"]`);
@@ -142,6 +149,7 @@ export function parseAzureEkmSection(section: unknown, configDir: string): Azure
     ip,
     port,
     maxConnections,
+    maxConnectionsPerSource,
     keys,
     auditLog: auditRaw === undefined ? rel("azure-ekm-audit.log") : /^(off|none)$/i.test(auditRaw) ? null : rel(auditRaw),
     ...(publicHost !== undefined ? { publicHost } : {}),

@@ -31,14 +31,14 @@
  */
 import https from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { appendAuditRecord, CiopError } from "@ciop/core";
 import { EKM_API_VERSION, handleEkmRequest, MAX_EKM_BODY, type EkmResponse } from "@ciop/azure-ekm";
 import { Counter } from "prom-client";
 import type { RouteGroup, RouteGroupFactory } from "../route-group.js";
 import { UnauthenticatedLogSampler } from "../unauthenticated-log.js";
-import { sourceOf } from "../source-limits.js";
+import { SourceLimits, sourceOf } from "../source-limits.js";
 import { ekmSecureContextOptions, parseAzureEkmSection, SECTION, type AzureEkmConfig } from "./config.js";
 import { HsmEkmCrypto } from "./hsm-crypto.js";
 
@@ -264,6 +264,23 @@ export const createAzureEkmRouteGroup: RouteGroupFactory = async (section, ctx) 
   );
   server.keepAliveTimeout = KEEP_ALIVE_MS;
   server.maxConnections = state.cfg.maxConnections;
+  // Per-source connection cap, checked on the raw socket before any TLS work (as on the main
+  // listener, with its SourceLimits); the setting is read at each connection, so a reload applies.
+  const perSource = new SourceLimits(() => ({
+    maxConnectionsPerSource: state.cfg.maxConnectionsPerSource,
+    unauthenticatedRpsPerSource: 0,
+    unauthenticatedBurstPerSource: 0,
+  }));
+  server.on("connection", (sock: Socket) => {
+    const source = sourceOf(sock.remoteAddress);
+    const admitted = perSource.admitConnection(source);
+    if ("refused" in admitted) {
+      if (sampler.allow(source)) ctx.log({ group: SECTION, msg: "connection-refused", reason: admitted.refused, authenticated: false, remote: source });
+      sock.destroy();
+      return;
+    }
+    sock.once("close", () => perSource.releaseConnection(admitted.key));
+  });
   server.on("tlsClientError", (err: Error, sock: TLSSocket) => {
     const source = sourceOf(sock.remoteAddress);
     if (sampler.allow(source)) ctx.log({ group: SECTION, msg: "tls-refused", reason: err.message.slice(0, 160), authenticated: false, remote: source });
@@ -318,6 +335,7 @@ export const createAzureEkmRouteGroup: RouteGroupFactory = async (section, ctx) 
         server.closeIdleConnections();
       });
       sampler.close();
+      perSource.close();
       if (responses) ctx.metrics.removeSingleMetric("ciop_azure_ekm_responses_total");
     },
   };
