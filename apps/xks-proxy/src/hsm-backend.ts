@@ -103,6 +103,13 @@ export class HsmBackend implements XksCrypto {
     const backend = new HsmBackend(hsm, options, cfg, hooks);
     // the GCM worker threads start now, not under the first requests (whose timeout they could eat)
     if (!backend.syncCalls) await hsm.startGcmWorkers();
+    // `workers` is checked against call_mode in the file, but "auto" becomes sync only once the
+    // token turns out to be a software one: then the setting has no effect, and says so
+    else if (cfg.workers !== undefined)
+      hooks.event?.({
+        msg: "setting-not-enforced",
+        setting: `[hsm] workers = ${cfg.workers}: call_mode "${cfg.callMode}" runs AES-GCM on the event loop on this software token (set call_mode = "async" to use worker threads)`,
+      });
     return backend;
   }
 
@@ -359,10 +366,6 @@ export class HsmBackend implements XksCrypto {
   }
 
   /**
-   * Async call mode: makes sure every label in `labels` has a cached state (awaiting the read,
-   * within the per-call timeout, for one that has none); a stale one is read again in the background.
-   */
-  /**
    * Async call mode: makes sure the version index exists (the first request awaits the scan) and
    * that the family's keys have a cached state (see {@link prime}).
    */
@@ -377,6 +380,10 @@ export class HsmBackend implements XksCrypto {
     return this.states.has(keyId) ? undefined : this.refreshOff(keyId);
   }
 
+  /**
+   * Async call mode: makes sure every label in `labels` has a cached state (awaiting the read,
+   * within the per-call timeout, for one that has none); a stale one is read again in the background.
+   */
   private async prime(labels: readonly string[], operation: string): Promise<void> {
     if (this.syncCalls) return;
     let wait: Promise<unknown>[] | undefined;

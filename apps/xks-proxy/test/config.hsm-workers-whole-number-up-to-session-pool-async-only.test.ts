@@ -4,6 +4,7 @@
  * @ciop/hsm as `gcmWorkers`; unset, @ciop/hsm runs one per pooled session. Before it existed the key
  * was refused as unknown.
  */
+import { HsmBackend } from "../src/hsm-backend.js";
 import { serverHsmOptions } from "../src/hsm-options.js";
 import { parseConfig } from "../src/proxy-config.js";
 import { testDir } from "./proxy-helpers.js";
@@ -50,4 +51,26 @@ test.each([
 
 test('workers with call_mode = "sync" is refused (GCM runs on the event loop there)', async () => {
   await expect(load(config('call_mode = "sync"', "workers = 2"))).rejects.toThrow(/"sync" runs GCM on the event loop/);
+});
+
+// Review of issue 16: with call_mode "auto" on a software token GCM runs on the event loop and the
+// workers never start; before, `workers` was then accepted and silently had no effect.
+test('workers with call_mode "auto" on a software token is reported as not enforced; with "async" it is used', async () => {
+  const hsmLines = (mode: string) => [
+    `library = "${process.env.CIOP_TEST_LIB}"`,
+    `token = "${process.env.CIOP_TEST_TOKEN_LABEL}"`,
+    "session_pool = 4",
+    `call_mode = "${mode}"`,
+    "workers = 2",
+  ];
+  const events: Array<Record<string, unknown>> = [];
+  for (const mode of ["auto", "async"]) {
+    const cfg = await parseConfig(config(...hsmLines(mode)).replace('pin_env = "PIN"', 'pin_env = "CIOP_TEST_PIN"'), { dir });
+    const b = await HsmBackend.open(cfg.hsm, { event: (r) => events.push({ mode, ...r }) });
+    await b.close();
+  }
+  const notEnforced = events.filter((e) => e.msg === "setting-not-enforced");
+  expect(notEnforced).toHaveLength(1);
+  expect(notEnforced[0]).toMatchObject({ mode: "auto" });
+  expect(String(notEnforced[0]!.setting)).toMatch(/\[hsm\] workers = 2: call_mode "auto" runs AES-GCM on the event loop/);
 });
