@@ -82,6 +82,8 @@ export interface SfSetup {
   /** Writes a config file (plain HTTP, Salesforce route at /sf, one XKS store "s" at /s) and returns its path. */
   config(name: string, extra?: { server?: string; tail?: string; store?: string }): string;
   cred: XksCredential;
+  /** The scrypt hash of SF_PASSWORD the configs carry. */
+  hash: string;
   admin(...argv: string[]): Promise<number>;
 }
 
@@ -134,7 +136,7 @@ export async function sfSetup(tag: string, kids: string[]): Promise<SfSetup> {
   for (const kid of kids) {
     if ((await admin("keys", "create", kid, "--cert", path.join(dir, "sf.crt"))) !== 0) throw new Error(`cannot create ${kid}`);
   }
-  return { dir, config, cred, admin };
+  return { dir, config, cred, hash, admin };
 }
 
 /** GET a Salesforce callout on `base` (new connection each time). */

@@ -1,12 +1,14 @@
 /** Shared helpers of the proxy's own tests (real SoftHSM token, real TLS, real SigV4 signers). */
-import { execFile, execFileSync } from "node:child_process";
+import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import path from "node:path";
+import { createInterface } from "node:readline";
 import { promisify } from "node:util";
 import { Sha256 } from "@aws-crypto/sha256-js";
 import { SignatureV4 } from "@smithy/signature-v4";
+import { FaultControl, faultEnv, faultModule } from "../../../tools/pkcs11-fault/fault.cjs";
 import type { DecryptResponse, EncryptResponse, GetHealthStatusResponse, GetKeyMetadataResponse, XksCredential, XksErrorName } from "@ciop/xks";
 
 export const run = promisify(execFile);
@@ -326,4 +328,67 @@ export function skipFileWithoutGcm(suite: string): void {
       each: original.skip.each,
     }) as jest.Describe;
   }
+}
+
+/** `text` with `from` replaced by `to`; throws when `from` is absent, so a test's config change is never silently dropped. */
+export function replaceOrThrow(text: string, from: string, to: string): string {
+  if (!text.includes(from)) throw new Error(`test config: "${from}" not found, so "${to}" would be silently ignored`);
+  return text.replace(from, to);
+}
+
+export interface FaultProxy {
+  child: ChildProcess;
+  url: string;
+  control: FaultControl;
+  /** The proxy's JSON log lines, as they arrive. */
+  lines: Array<Record<string, unknown>>;
+  /** Clears the faults and stops the proxy (SIGTERM), waiting for it to exit. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the proxy (its own process, support/run-proxy.cjs) with the fault-injecting PKCS#11 module
+ * (tools/pkcs11-fault) in front of the test token, faults cleared. `hsm` replaces the
+ * `timeout_ms = 10000` line of ciopToml's [hsm], `healthInterval` sets [health] interval_secs.
+ */
+export async function startFaultProxy(opts: { name: string; stores: string; healthKey: string; hsm: string; healthInterval: number }): Promise<FaultProxy> {
+  const dir = testDir(opts.name);
+  const control = new FaultControl(path.join(dir, "faults"));
+  control.clear();
+  let toml = ciopToml({ stores: opts.stores, healthKey: opts.healthKey });
+  toml = replaceOrThrow(toml, `library = "${process.env.CIOP_TEST_LIB}"`, `library = "${faultModule()}"`);
+  toml = replaceOrThrow(toml, "timeout_ms = 10000", opts.hsm);
+  toml = replaceOrThrow(toml, "fleet_size = 3", `fleet_size = 3\ninterval_secs = ${opts.healthInterval}`);
+  const file = path.join(dir, "proxy.toml");
+  writeFileSync(file, toml);
+  const child = spawn(process.execPath, [path.join(SUPPORT, "run-proxy.cjs"), "serve", "--config", file], {
+    env: { ...process.env, ...faultEnv({ realModule: process.env.CIOP_TEST_LIB!, control: control.file }) },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const lines: Array<Record<string, unknown>> = [];
+  createInterface({ input: child.stdout! }).on("line", (l) => {
+    try {
+      lines.push(JSON.parse(l) as Record<string, unknown>);
+    } catch {
+      /* not JSON */
+    }
+  });
+  let url = "";
+  for (let i = 0; i < 600 && !url && child.exitCode === null; i++) {
+    url = (lines.find((r) => r.msg === "listening")?.url as string | undefined) ?? "";
+    if (!url) await sleep(50);
+  }
+  const stop = async (): Promise<void> => {
+    control.clear();
+    if (child.exitCode === null) {
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      await exited;
+    }
+  };
+  if (!url) {
+    await stop();
+    throw new Error(`the proxy over the fault module did not report listening (exit code ${child.exitCode})`);
+  }
+  return { child, url, control, lines, stop };
 }

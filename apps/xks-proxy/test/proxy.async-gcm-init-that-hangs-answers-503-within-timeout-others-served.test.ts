@@ -8,65 +8,37 @@
  * the whole proxy for the 2 s, so the timer could not fire (the 503 came after about 2 s) and the
  * other requests waited as long; both time bounds below failed.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { writeFileSync } from "node:fs";
-import path from "node:path";
-import { createInterface } from "node:readline";
 import { Hsm } from "@ciop/hsm";
 import { generateXksCredential } from "@ciop/xks";
-import { FaultControl, faultEnv, faultModule } from "../../../tools/pkcs11-fault/fault.cjs";
-import { SUPPORT, b64, ciopToml, md, post, sleep, storeToml, testDir, type Resp } from "./proxy-helpers.js";
+import type { FaultControl } from "../../../tools/pkcs11-fault/fault.cjs";
+import { type FaultProxy, b64, md, post, sleep, startFaultProxy, storeToml, type Resp } from "./proxy-helpers.js";
 
 const C = generateXksCredential();
 const KEY = `init-hang-${process.pid}`;
 const HEALTH = `init-hang-health-${process.pid}`;
 const API = "/h/kms/xks/v1";
-let child: ChildProcess;
+let proxy: FaultProxy | undefined;
 let url = "";
 let control: FaultControl;
-const lines: Array<Record<string, unknown>> = [];
 
 beforeAll(async () => {
-  const dir = testDir("init-hang");
-  control = new FaultControl(path.join(dir, "faults"));
-  control.clear();
   const admin = await Hsm.open({ library: process.env.CIOP_TEST_LIB!, token: process.env.CIOP_TEST_TOKEN_LABEL!, pin: { value: process.env.CIOP_TEST_PIN! } });
   await admin.getOrCreateKey(KEY, "AES-256", { extractable: false });
   await admin.close();
-  const file = path.join(dir, "proxy.toml");
-  const toml = ciopToml({ stores: storeToml("h", "/h", [KEY], [C]), healthKey: HEALTH })
-    .replace(`library = "${process.env.CIOP_TEST_LIB}"`, `library = "${faultModule()}"`)
-    .replace("timeout_ms = 10000", 'timeout_ms = 300\ncall_mode = "async"\nsession_pool = 4\nsession_key_copies = false')
-    // the health check's own encrypts must not take the one hang this test arms
-    .replace("fleet_size = 3", "fleet_size = 3\ninterval_secs = 55");
-  writeFileSync(file, toml);
-  child = spawn(process.execPath, [path.join(SUPPORT, "run-proxy.cjs"), "serve", "--config", file], {
-    env: { ...process.env, ...faultEnv({ realModule: process.env.CIOP_TEST_LIB!, control: control.file }) },
-    stdio: ["ignore", "pipe", "inherit"],
+  proxy = await startFaultProxy({
+    name: "init-hang",
+    stores: storeToml("h", "/h", [KEY], [C]),
+    healthKey: HEALTH,
+    hsm: 'timeout_ms = 300\ncall_mode = "async"\nsession_pool = 4\nsession_key_copies = false',
+    healthInterval: 55,
   });
-  createInterface({ input: child.stdout! }).on("line", (l) => {
-    try {
-      lines.push(JSON.parse(l) as Record<string, unknown>);
-    } catch {
-      /* not JSON */
-    }
-  });
-  for (let i = 0; i < 600 && !url; i++) {
-    url = (lines.find((r) => r.msg === "listening")?.url as string | undefined) ?? "";
-    if (!url) await sleep(50);
-  }
-  expect(url).not.toBe("");
+  ({ url, control } = proxy);
   // served (and the worker threads started) before the fault is armed
   for (let i = 0; i < 4; i++) expect((await encrypt()).r.status).toBe(200);
 }, 60_000);
 
 afterAll(async () => {
-  control?.clear();
-  if (child && child.exitCode === null) {
-    const exited = new Promise((r) => child.once("exit", r));
-    child.kill("SIGTERM");
-    await exited;
-  }
+  await proxy?.stop();
   const admin = await Hsm.open({ library: process.env.CIOP_TEST_LIB!, token: process.env.CIOP_TEST_TOKEN_LABEL!, pin: { value: process.env.CIOP_TEST_PIN! } });
   for (const k of [KEY, HEALTH]) if (admin.findKey(k)) admin.deleteKey(k);
   await admin.close();

@@ -10,14 +10,10 @@
  * bounds below failed (each took ≥ the 800 ms delay), and a device error in the refresh answered
  * that request 500 instead of from the cached state.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { writeFileSync } from "node:fs";
-import path from "node:path";
-import { createInterface } from "node:readline";
 import { Hsm } from "@ciop/hsm";
 import { generateXksCredential } from "@ciop/xks";
-import { FaultControl, faultEnv, faultModule } from "../../../tools/pkcs11-fault/fault.cjs";
-import { SUPPORT, b64, ciopToml, md, post, sleep, storeToml, testDir, type Resp } from "./proxy-helpers.js";
+import type { FaultControl } from "../../../tools/pkcs11-fault/fault.cjs";
+import { type FaultProxy, b64, md, post, sleep, startFaultProxy, storeToml, type Resp } from "./proxy-helpers.js";
 
 const C = generateXksCredential();
 const A = `swr-a-${process.pid}`;
@@ -26,53 +22,29 @@ const HEALTH = `swr-health-${process.pid}`;
 const API = "/s/kms/xks/v1";
 const TTL = 300;
 const SLOW_US = 800_000;
-let child: ChildProcess;
+let proxy: FaultProxy | undefined;
 let url = "";
 let control: FaultControl;
-const lines: Array<Record<string, unknown>> = [];
 
 const admin = (): Promise<Hsm> =>
   Hsm.open({ library: process.env.CIOP_TEST_LIB!, token: process.env.CIOP_TEST_TOKEN_LABEL!, pin: { value: process.env.CIOP_TEST_PIN! } });
 
 beforeAll(async () => {
-  const dir = testDir("swr");
-  control = new FaultControl(path.join(dir, "faults"));
-  control.clear();
   const h = await admin();
   for (const k of [A, B]) await h.getOrCreateKey(k, "AES-256", { extractable: false });
   await h.close();
-  const file = path.join(dir, "proxy.toml");
-  const toml = ciopToml({ stores: storeToml("s", "/s", [A, B], [C]), healthKey: HEALTH })
-    .replace(`library = "${process.env.CIOP_TEST_LIB}"`, `library = "${faultModule()}"`)
-    .replace("timeout_ms = 10000", `timeout_ms = 3000\nkey_state_ttl_ms = ${TTL}\ncall_mode = "async"\nsession_pool = 4\nsession_key_copies = false`)
-    // the health check's own key reads must not run into the faults this test arms
-    .replace("fleet_size = 3", "fleet_size = 3\ninterval_secs = 55");
-  writeFileSync(file, toml);
-  child = spawn(process.execPath, [path.join(SUPPORT, "run-proxy.cjs"), "serve", "--config", file], {
-    env: { ...process.env, ...faultEnv({ realModule: process.env.CIOP_TEST_LIB!, control: control.file }) },
-    stdio: ["ignore", "pipe", "inherit"],
+  proxy = await startFaultProxy({
+    name: "swr",
+    stores: storeToml("s", "/s", [A, B], [C]),
+    healthKey: HEALTH,
+    hsm: `timeout_ms = 3000\nkey_state_ttl_ms = ${TTL}\ncall_mode = "async"\nsession_pool = 4\nsession_key_copies = false`,
+    healthInterval: 55,
   });
-  createInterface({ input: child.stdout! }).on("line", (l) => {
-    try {
-      lines.push(JSON.parse(l) as Record<string, unknown>);
-    } catch {
-      /* not JSON */
-    }
-  });
-  for (let i = 0; i < 600 && !url; i++) {
-    url = (lines.find((r) => r.msg === "listening")?.url as string | undefined) ?? "";
-    if (!url) await sleep(50);
-  }
-  expect(url).not.toBe("");
+  ({ url, control } = proxy);
 }, 60_000);
 
 afterAll(async () => {
-  control?.clear();
-  if (child && child.exitCode === null) {
-    const exited = new Promise((r) => child.once("exit", r));
-    child.kill("SIGTERM");
-    await exited;
-  }
+  await proxy?.stop();
   const h = await admin();
   for (const k of [A, B, HEALTH]) if (h.findKey(k)) h.deleteKey(k);
   await h.close();

@@ -14,63 +14,36 @@
  * Item 9 (last test) failed before the fix: the key read answered CKR_OBJECT_HANDLE_INVALID and the
  * search found nothing, and the proxy answered 404 KeyNotFoundException for an existing key.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { writeFileSync } from "node:fs";
-import path from "node:path";
-import { createInterface } from "node:readline";
 import { Hsm } from "@ciop/hsm";
 import { generateXksCredential } from "@ciop/xks";
-import { FaultControl, faultEnv, faultModule } from "../../../tools/pkcs11-fault/fault.cjs";
-import { SUPPORT, b64, ciopToml, md, post, sleep, storeToml, testDir, type Resp } from "./proxy-helpers.js";
+import type { FaultControl } from "../../../tools/pkcs11-fault/fault.cjs";
+import { type FaultProxy, b64, md, post, sleep, startFaultProxy, storeToml, type Resp } from "./proxy-helpers.js";
 
 const C = generateXksCredential();
 const KEY = `fault-${process.pid}`;
 const HEALTH = `fault-health-${process.pid}`;
 const API = "/f/kms/xks/v1";
-let child: ChildProcess;
+let proxy: FaultProxy | undefined;
 let url = "";
 let control: FaultControl;
-const lines: Array<Record<string, unknown>> = [];
 
 beforeAll(async () => {
-  const dir = testDir("faults");
-  control = new FaultControl(path.join(dir, "faults"));
-  control.clear();
   const admin = await Hsm.open({ library: process.env.CIOP_TEST_LIB!, token: process.env.CIOP_TEST_TOKEN_LABEL!, pin: { value: process.env.CIOP_TEST_PIN! } });
   await admin.getOrCreateKey(KEY, "AES-256", { extractable: false });
   await admin.close();
-  const file = path.join(dir, "proxy.toml");
-  const toml = ciopToml({ stores: storeToml("f", "/f", [KEY], [C]), healthKey: HEALTH })
-    .replace(`library = "${process.env.CIOP_TEST_LIB}"`, `library = "${faultModule()}"`)
-    .replace("timeout_ms = 10000", 'timeout_ms = 100\ncall_mode = "async"')
-    .replace("fleet_size = 3", "fleet_size = 3\ninterval_secs = 1");
-  writeFileSync(file, toml);
-  child = spawn(process.execPath, [path.join(SUPPORT, "run-proxy.cjs"), "serve", "--config", file], {
-    env: { ...process.env, ...faultEnv({ realModule: process.env.CIOP_TEST_LIB!, control: control.file }) },
-    stdio: ["ignore", "pipe", "inherit"],
+  proxy = await startFaultProxy({
+    name: "faults",
+    stores: storeToml("f", "/f", [KEY], [C]),
+    healthKey: HEALTH,
+    hsm: 'timeout_ms = 100\ncall_mode = "async"',
+    healthInterval: 1,
   });
-  createInterface({ input: child.stdout! }).on("line", (l) => {
-    try {
-      lines.push(JSON.parse(l) as Record<string, unknown>);
-    } catch {
-      /* not JSON */
-    }
-  });
-  for (let i = 0; i < 600 && !url; i++) {
-    url = (lines.find((r) => r.msg === "listening")?.url as string | undefined) ?? "";
-    if (!url) await sleep(50);
-  }
-  expect(url).not.toBe("");
+  ({ url, control } = proxy);
   expect(await untilServing()).toBeLessThan(30_000);
 }, 60_000);
 
 afterAll(async () => {
-  control?.clear();
-  if (child && child.exitCode === null) {
-    const exited = new Promise((r) => child.once("exit", r));
-    child.kill("SIGTERM");
-    await exited;
-  }
+  await proxy?.stop();
   const admin = await Hsm.open({ library: process.env.CIOP_TEST_LIB!, token: process.env.CIOP_TEST_TOKEN_LABEL!, pin: { value: process.env.CIOP_TEST_PIN! } });
   for (const k of [KEY, HEALTH]) if (admin.findKey(k)) admin.deleteKey(k);
   await admin.close();

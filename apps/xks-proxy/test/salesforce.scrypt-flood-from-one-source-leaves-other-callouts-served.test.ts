@@ -7,19 +7,13 @@
  * own pending), and a credential in use stays verified (sliding expiry).
  * The flood runs from 127.0.0.2 and the real client from 127.0.0.3 (both loopback on Linux).
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
 import http, { type IncomingMessage } from "node:http";
-import path from "node:path";
-import { generateXksCredential } from "@ciop/xks";
 import { loadConfig } from "../src/proxy-config.js";
-import { runSalesforceAdmin } from "../src/salesforce/admin.js";
 import { Authenticator, BASIC_CACHE_TTL_MS } from "../src/salesforce/auth.js";
-import { hashPassword, parsePasswordHash } from "../src/salesforce/password.js";
+import { parsePasswordHash } from "../src/salesforce/password.js";
 import { startServer, type RunningServer } from "../src/server.js";
-import { ciopToml, storeToml } from "./proxy-helpers.js";
+import { SF_PASSWORD as PASSWORD, sfSetup } from "./fleet-helpers.js";
 
-const PASSWORD = "the real named credential password";
-let dir: string;
 let server: RunningServer;
 let hash: string;
 const logs: string[] = [];
@@ -51,50 +45,9 @@ function get(urlPath: string, auth: string, localAddress: string): Promise<{ sta
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(process.env.CIOP_TEST_DIR!, "sf-flood-"));
-  const { execFileSync } = await import("node:child_process");
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:4096",
-      "-nodes",
-      "-keyout",
-      path.join(dir, "sf.key"),
-      "-out",
-      path.join(dir, "sf.crt"),
-      "-days",
-      "30",
-      "-subj",
-      "/CN=sf-flood",
-    ],
-    { stdio: "ignore" },
-  );
-  hash = await hashPassword(PASSWORD, { logN: 14 });
-  const file = path.join(dir, "proxy.toml");
-  writeFileSync(
-    file,
-    ciopToml({
-      healthKey: `${kid}-health`,
-      stores: storeToml("s", "/s", [], [generateXksCredential()]),
-      extra: [
-        "[salesforce]",
-        'path_prefix = "/sf"',
-        'registry = "keys.json"',
-        'audit_log = "off"',
-        "[salesforce.auth]",
-        'basic_username = "salesforce"',
-        `basic_password_hash = "${hash}"`,
-      ].join("\n"),
-    }),
-  );
-  const r = await runSalesforceAdmin(["--config", file, "keys", "create", kid, "--cert", path.join(dir, "sf.crt")], {
-    out: () => undefined,
-    err: (s) => process.stderr.write(s),
-  });
-  expect(r).toBe(0);
+  const sf = await sfSetup("sf-flood", [kid]);
+  hash = sf.hash;
+  const file = sf.config("proxy.toml");
   server = await startServer(await loadConfig(file), { logSink: (l) => logs.push(l) });
 }, 60_000);
 

@@ -22,7 +22,7 @@ import { generateXksCredential } from "@ciop/xks";
 import { loadConfig } from "../src/proxy-config.js";
 import { startServer, type RunningServer } from "../src/server.js";
 import { admin, hsmArgs, tempDir } from "./admin-helpers.js";
-import { b64, ciopToml, createRawAesKey, md, post, skipFileWithoutGcm, sleep, storeToml, testDir, type Resp } from "./proxy-helpers.js";
+import { b64, ciopToml, createRawAesKey, md, post, replaceOrThrow, skipFileWithoutGcm, sleep, storeToml, testDir, type Resp } from "./proxy-helpers.js";
 
 skipFileWithoutGcm("xks key rotation");
 
@@ -123,11 +123,15 @@ beforeAll(async () => {
   dir = testDir("rotation");
   adminDir = tempDir("rotation");
   createRawAesKey(NAME, K1, { encrypt: true, decrypt: true });
-  const toml = ciopToml({
-    stores: storeToml("r", "/r/xks", [NAME], [C]),
-    healthKey: "rot-health",
-    extra: `[compat]\nsample_proxy_aad = true\nsample_proxy_metadata_b64 = "${b64(SAMPLE_MD)}"`,
-  }).replace("timeout_ms = 10000", `timeout_ms = 10000\nkey_state_ttl_ms = ${TTL}`);
+  const toml = replaceOrThrow(
+    ciopToml({
+      stores: storeToml("r", "/r/xks", [NAME], [C]),
+      healthKey: "rot-health",
+      extra: `[compat]\nsample_proxy_aad = true\nsample_proxy_metadata_b64 = "${b64(SAMPLE_MD)}"`,
+    }),
+    "timeout_ms = 10000",
+    `timeout_ms = 10000\nkey_state_ttl_ms = ${TTL}`,
+  );
   const file = path.join(dir, "proxy.toml");
   writeFileSync(file, toml);
   server = await startServer(await loadConfig(file), { logSink: () => undefined });

@@ -20,7 +20,7 @@ import { generateXksCredential } from "@ciop/xks";
 import { parseConfig } from "../src/proxy-config.js";
 import { startServer, type RunningServer } from "../src/server.js";
 import { FaultControl, faultEnv, faultModuleCopy } from "../../../tools/pkcs11-fault/fault.cjs";
-import { b64, ciopToml, createRawAesKey, md, post, storeToml, testDir, type Resp } from "./proxy-helpers.js";
+import { b64, ciopToml, createRawAesKey, md, post, replaceOrThrow, storeToml, testDir, type Resp } from "./proxy-helpers.js";
 
 const C = generateXksCredential();
 const API = "/p/kms/xks/v1";
@@ -122,9 +122,15 @@ test.each(RUNS)(
   "$name: the same answers as SoftHSM, 12-byte fresh IVs, python opens every ciphertext",
   async ({ quirks, profile, mode }) => {
     control.set("# quirks", ...quirks);
-    const toml = ciopToml({ stores: storeToml("p", "/p", [KEY, OTHER], [C]), healthKey: HEALTH })
-      .replace(`library = "${process.env.CIOP_TEST_LIB}"`, `library = "${library}"`)
-      .replace("timeout_ms = 10000", `timeout_ms = 10000\nprofile = "${profile}"\ncall_mode = "${mode}"`);
+    const toml = replaceOrThrow(
+      replaceOrThrow(
+        ciopToml({ stores: storeToml("p", "/p", [KEY, OTHER], [C]), healthKey: HEALTH }),
+        `library = "${process.env.CIOP_TEST_LIB}"`,
+        `library = "${library}"`,
+      ),
+      "timeout_ms = 10000",
+      `timeout_ms = 10000\nprofile = "${profile}"\ncall_mode = "${mode}"`,
+    );
     const srv = await startServer(await parseConfig(toml, { dir }), { logSink: () => undefined });
     try {
       const gcm = srv.hsm.capabilities().gcm!;
@@ -167,9 +173,15 @@ test.each(RUNS)(
 
 test("a named profile that does not match the token: the proxy does not start, and says what differed", async () => {
   control.set("# quirks", "quirk gcm-iv-after-tag");
-  const toml = ciopToml({ stores: storeToml("p", "/p", [KEY], [C]), healthKey: HEALTH })
-    .replace(`library = "${process.env.CIOP_TEST_LIB}"`, `library = "${library}"`)
-    .replace("timeout_ms = 10000", 'timeout_ms = 10000\nprofile = "cloudhsm"');
+  const toml = replaceOrThrow(
+    replaceOrThrow(
+      ciopToml({ stores: storeToml("p", "/p", [KEY], [C]), healthKey: HEALTH }),
+      `library = "${process.env.CIOP_TEST_LIB}"`,
+      `library = "${library}"`,
+    ),
+    "timeout_ms = 10000",
+    'timeout_ms = 10000\nprofile = "cloudhsm"',
+  );
   await expect(startServer(await parseConfig(toml, { dir }), { logSink: () => undefined })).rejects.toMatchObject({
     message: expect.stringMatching(
       /GCM profile "cloudhsm" expects the token to fill a 12-byte zero IV, but this token refused it with CKR_MECHANISM_PARAM_INVALID/,
