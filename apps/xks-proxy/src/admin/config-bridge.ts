@@ -4,7 +4,8 @@
  * so admin and server never disagree about it.
  */
 import type { XksCredential } from "@ciop/xks";
-import type { HsmConfig } from "../config/index.js";
+import type { HsmConfig, ProxyConfig } from "../config/index.js";
+import { resolveConfigPath } from "../config/path.js";
 import { loadConfig } from "../proxy-config.js";
 
 export interface AdminStore {
@@ -33,4 +34,19 @@ export async function loadProxyConfig(file: string): Promise<AdminConfig> {
     stores: cfg.stores.map((s) => ({ name: s.name, uriPrefix: s.uriPrefix, credentials: s.credentials, keys: s.keys })),
     healthKey: cfg.health.keyName,
   };
+}
+
+/**
+ * The proxy configuration `--config` (else the environment, else ./xks-proxy.toml) names, or
+ * undefined when no file was named and the default one does not exist; a named file that cannot be
+ * read, or any broken file, is an error.
+ */
+export async function loadConfigIfPresent(flag: string | undefined): Promise<ProxyConfig | undefined> {
+  const { file, explicit } = resolveConfigPath(flag);
+  try {
+    return await loadConfig(file);
+  } catch (err) {
+    if (explicit || !/cannot read the configuration file/.test((err as Error).message)) throw err;
+    return undefined;
+  }
 }

@@ -5,7 +5,7 @@
 import { CiopError } from "@ciop/core";
 import type { Hsm, HsmKey, KeyInfo } from "@ciop/hsm";
 import type { AdminConfig } from "./config-bridge.js";
-import type { AdminIo } from "./io.js";
+import { type AdminIo, table } from "./io.js";
 import { HELP_OPTION, HSM_OPTIONS, parse, positionals, usageError } from "./options.js";
 import { loadAdminConfig, openAdminHsm } from "./settings.js";
 import { KEYS_HELP } from "./help.js";
@@ -20,18 +20,6 @@ export const KEY_USAGES = ["encrypt-decrypt", "encrypt-only", "decrypt-only"] as
 export type KeyUsageOption = (typeof KEY_USAGES)[number];
 
 const SUBCOMMANDS = ["create", "list", "show", "rotate", "enable", "disable", "delete"] as const;
-
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
-  return `${rows
-    .map((r) =>
-      r
-        .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
-        .join("  ")
-        .trimEnd(),
-    )
-    .join("\n")}\n`;
-}
 
 function clean(v: string): string {
   return v.replace(/[\s\0]+$/u, "");

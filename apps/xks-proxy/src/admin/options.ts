@@ -50,3 +50,32 @@ export function positionals(p: string[], names: string[], usage: string): string
   if (p.length > names.length) throw usageError(`unexpected argument '${p[names.length]}' (usage: ${usage})`);
   return p;
 }
+
+/** What {@link parseGroupCommand} found: help to print (with its exit status), or one command to run. */
+export type GroupCommand<T extends Record<string, OptionSpec>> =
+  | { help: 0 | 2 }
+  | { help?: undefined; cmd: string; args: string[]; values: Parsed<T>["values"] };
+
+/**
+ * argv of a command group (`xks-proxy <group> keys <verb> ... | <group> <command> ...`) against
+ * `spec`: help when asked (exit 0) or when no command is given (exit 2), else the command ("keys
+ * create", "show-setup"), its positionals, and its options, each of which must be listed for that
+ * command in `allowed` or be --help or an HSM option.
+ */
+export function parseGroupCommand<T extends Record<string, OptionSpec>>(
+  argv: string[],
+  spec: T,
+  group: string,
+  allowed: Record<string, ReadonlyArray<keyof T>>,
+): GroupCommand<T> {
+  const { values, positionals: pos } = parse(argv, spec, group);
+  if (values.help || pos.length === 0 || pos[0] === "help") return { help: values.help || pos[0] === "help" ? 0 : 2 };
+  const cmd = pos[0] === "keys" ? `keys ${pos[1] ?? ""}`.trim() : pos[0]!;
+  const args = pos[0] === "keys" ? pos.slice(2) : pos.slice(1);
+  const ok = allowed[cmd];
+  if (!ok) throw usageError(`unknown command '${group} ${cmd}' (run xks-proxy ${group} --help)`);
+  for (const k of Object.keys(values)) {
+    if (!ok.includes(k) && k !== "help" && !(k in HSM_OPTIONS)) throw usageError(`option --${k} does not apply to '${group} ${cmd}'`);
+  }
+  return { cmd, args, values };
+}

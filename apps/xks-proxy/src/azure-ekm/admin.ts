@@ -3,15 +3,14 @@
  * side needs to reach them.
  */
 import { createPublicKey } from "node:crypto";
-import { parseArgs } from "node:util";
 import { CiopError } from "@ciop/core";
 import { EKM_KEY_NAME } from "@ciop/azure-ekm";
 import { Hsm, type HsmKey, type KeyType } from "@ciop/hsm";
 import type { ProxyConfig } from "../config/index.js";
-import { resolveConfigPath } from "../config/path.js";
 import { adminHsmOptions } from "../hsm-options.js";
-import { HSM_OPTIONS } from "../admin/options.js";
-import { loadConfig } from "../proxy-config.js";
+import { loadConfigIfPresent } from "../admin/config-bridge.js";
+import { table } from "../admin/io.js";
+import { HELP_OPTION, HSM_OPTIONS, parseGroupCommand, positionals, type Parsed, usageError as usage } from "../admin/options.js";
 import { parseAzureEkmSection, type AzureEkmConfig } from "./config.js";
 
 export interface AzureEkmAdminIo {
@@ -54,14 +53,14 @@ options:
 `;
 
 const OPTIONS = {
-  help: { type: "boolean", short: "h" },
+  ...HELP_OPTION,
   ...HSM_OPTIONS,
   json: { type: "boolean" },
   type: { type: "string" },
   "public-host": { type: "string" },
 } as const;
 
-type Values = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]["type"] extends "string" ? string : boolean };
+type Values = Parsed<typeof OPTIONS>["values"];
 
 const ALLOWED: Record<string, Array<keyof typeof OPTIONS>> = {
   "keys create": ["type"],
@@ -70,12 +69,7 @@ const ALLOWED: Record<string, Array<keyof typeof OPTIONS>> = {
   "keys enable": [],
   "show-setup": ["json", "public-host"],
 };
-const COMMON: Array<keyof typeof OPTIONS> = ["help", ...(Object.keys(HSM_OPTIONS) as Array<keyof typeof HSM_OPTIONS>)];
 const TYPES: readonly KeyType[] = ["AES-256", "RSA-2048", "RSA-3072", "RSA-4096"];
-
-function usage(message: string): CiopError {
-  return new CiopError("ERR_USAGE", message);
-}
 
 interface Loaded {
   proxy: ProxyConfig | undefined;
@@ -83,13 +77,7 @@ interface Loaded {
 }
 
 async function load(values: Values): Promise<Loaded> {
-  const { file, explicit } = resolveConfigPath(values.config);
-  let proxy: ProxyConfig | undefined;
-  try {
-    proxy = await loadConfig(file);
-  } catch (err) {
-    if (explicit || !/cannot read the configuration file/.test((err as Error).message)) throw err;
-  }
+  const proxy = await loadConfigIfPresent(values.config);
   const raw = proxy?.routeGroups.azure_ekm;
   const ekm = raw !== undefined && proxy ? parseAzureEkmSection(raw, proxy.source.dir) : undefined;
   return { proxy, ekm };
@@ -106,8 +94,7 @@ async function withHsm<T>(values: Values, fn: (hsm: Hsm, l: Loaded) => Promise<T
 }
 
 function one(pos: string[], cmd: string): string {
-  if (pos.length !== 1) throw usage(`expected one <name> (usage: xks-proxy azure-ekm ${cmd} <name>)`);
-  return pos[0]!;
+  return positionals(pos, ["name"], `xks-proxy azure-ekm ${cmd} <name>`)[0]!;
 }
 
 function ekmKey(hsm: Hsm, name: string): HsmKey {
@@ -151,25 +138,12 @@ function publicKeyText(hsm: Hsm, key: HsmKey): { jwk: Record<string, unknown>; p
 }
 
 async function dispatch(argv: string[], io: AzureEkmAdminIo): Promise<number> {
-  let parsed: ReturnType<typeof parseArgs<{ args: string[]; options: typeof OPTIONS; allowPositionals: true; strict: true }>>;
-  try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (err) {
-    throw usage(`azure-ekm: ${(err as Error).message.replace(/\. To specify a positional argument.*$/s, "")}`);
-  }
-  const values = parsed.values as Values;
-  const pos = parsed.positionals;
-  if (values.help || pos.length === 0 || pos[0] === "help") {
+  const parsed = parseGroupCommand(argv, OPTIONS, "azure-ekm", ALLOWED);
+  if (parsed.help !== undefined) {
     io.out(AZURE_EKM_ADMIN_HELP);
-    return values.help || pos[0] === "help" ? 0 : 2;
+    return parsed.help;
   }
-  const cmd = pos[0] === "keys" ? `keys ${pos[1] ?? ""}`.trim() : pos[0]!;
-  const args = pos[0] === "keys" ? pos.slice(2) : pos.slice(1);
-  const allowed = ALLOWED[cmd];
-  if (!allowed) throw usage(`unknown command 'azure-ekm ${cmd}' (run xks-proxy azure-ekm --help)`);
-  for (const k of Object.keys(values) as Array<keyof typeof OPTIONS>) {
-    if (!allowed.includes(k) && !COMMON.includes(k)) throw usage(`option --${k} does not apply to 'azure-ekm ${cmd}'`);
-  }
+  const { cmd, args, values } = parsed;
 
   switch (cmd) {
     case "keys create": {
@@ -215,18 +189,12 @@ async function dispatch(argv: string[], io: AzureEkmAdminIo): Promise<number> {
           io.out("no Azure external keys on the token\n");
           return 0;
         }
-        const table = [
-          ["NAME", "TYPE", "STATE", "SERVED ([azure_ekm] keys)"],
-          ...rows.map((r) => [r.name, r.type, r.enabled ? "enabled" : "disabled", r.served ? "yes" : "no"]),
-        ];
-        const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
-        for (const r of table)
-          io.out(
-            `${r
-              .map((c, i) => c.padEnd(widths[i]!))
-              .join("  ")
-              .trimEnd()}\n`,
-          );
+        io.out(
+          table([
+            ["NAME", "TYPE", "STATE", "SERVED ([azure_ekm] keys)"],
+            ...rows.map((r) => [r.name, r.type, r.enabled ? "enabled" : "disabled", r.served ? "yes" : "no"]),
+          ]),
+        );
         return 0;
       });
     }

@@ -1,5 +1,6 @@
 /** Checks on the key stores that hold for both file formats. */
 import { validateXksCredential, type XksCredential } from "@ciop/xks";
+import { looksLikeVersionLabel } from "../key-versions.js";
 import type { RouteGroupRegistration } from "../route-group.js";
 import { bad } from "./fields.js";
 import type { ProxyConfig, StoreConfig } from "./types.js";
@@ -48,7 +49,7 @@ export function checkStores(stores: StoreConfig[]): void {
       bad(`key store '${s.name}': the two credentials share an access key id`);
     for (const k of s.keys) {
       // `<name>~v<N>` labels the versions of a rotated key: never an external key id of its own
-      if (k.includes("~v"))
+      if (looksLikeVersionLabel(k))
         bad(
           `key store '${s.name}': key id '${k.slice(0, 140)}' looks like the label of a rotated key's version (<name>~v<N>); list the key's name, which serves every version`,
         );

@@ -14,17 +14,16 @@
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { parseArgs } from "node:util";
 import { CiopError } from "@ciop/core";
 import { Hsm } from "@ciop/hsm";
 import { cacheOnlySetup } from "@ciop/providers-salesforce";
 import { CacheOnlyKeyService, type CacheOnlyKeyStatus } from "@ciop/salesforce-cache-only";
 import type { ProxyConfig } from "../config/index.js";
-import { resolveConfigPath } from "../config/path.js";
 import { exitCodeFor } from "../exit-code.js";
 import { adminHsmOptions } from "../hsm-options.js";
-import { HSM_OPTIONS } from "../admin/options.js";
-import { loadConfig } from "../proxy-config.js";
+import { loadConfigIfPresent } from "../admin/config-bridge.js";
+import { table } from "../admin/io.js";
+import { HELP_OPTION, HSM_OPTIONS, parseGroupCommand, positionals, type Parsed, usageError as usage } from "../admin/options.js";
 import { parseSalesforceSection, type SalesforceConfig } from "./config.js";
 import { hashPassword } from "./password.js";
 
@@ -75,7 +74,7 @@ options:
 `;
 
 const OPTIONS = {
-  help: { type: "boolean", short: "h" },
+  ...HELP_OPTION,
   ...HSM_OPTIONS,
   json: { type: "boolean" },
   cert: { type: "string" },
@@ -84,7 +83,7 @@ const OPTIONS = {
   "public-url": { type: "string" },
 } as const;
 
-type Values = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]["type"] extends "string" ? string : boolean };
+type Values = Parsed<typeof OPTIONS>["values"];
 
 const ALLOWED: Record<string, Array<keyof typeof OPTIONS>> = {
   "keys create": ["cert", "allow-invalid-certificate"],
@@ -95,11 +94,6 @@ const ALLOWED: Record<string, Array<keyof typeof OPTIONS>> = {
   "show-setup": ["json", "public-url"],
   "hash-password": [],
 };
-const COMMON: Array<keyof typeof OPTIONS> = ["help", ...(Object.keys(HSM_OPTIONS) as Array<keyof typeof HSM_OPTIONS>)];
-
-function usage(message: string): CiopError {
-  return new CiopError("ERR_USAGE", message);
-}
 
 interface Loaded {
   proxy: ProxyConfig | undefined;
@@ -108,14 +102,8 @@ interface Loaded {
 }
 
 async function load(values: Values): Promise<Loaded> {
-  const { file, explicit } = resolveConfigPath(values.config);
-  let proxy: ProxyConfig | undefined;
-  try {
-    proxy = await loadConfig(file);
-  } catch (err) {
-    // Without any config file, work with defaults in the current directory; a broken one is an error.
-    if (explicit || !/cannot read the configuration file/.test((err as Error).message)) throw err;
-  }
+  // Without any config file, work with defaults in the current directory; a broken one is an error.
+  const proxy = await loadConfigIfPresent(values.config);
   const configDir = proxy?.source.dir ?? process.cwd();
   const sf = parseSalesforceSection(proxy?.routeGroups.salesforce ?? {}, configDir, { requireAuth: false });
   return { proxy, sf, configDir };
@@ -148,9 +136,7 @@ function readCert(file: string): Buffer {
 }
 
 function one(pos: string[], what: string, cmd: string): string {
-  if (pos.length === 0) throw usage(`missing <${what}> (usage: xks-proxy salesforce ${cmd} <${what}>)`);
-  if (pos.length > 1) throw usage(`unexpected argument '${pos[1]}' (usage: xks-proxy salesforce ${cmd} <${what}>)`);
-  return pos[0]!;
+  return positionals(pos, [what], `xks-proxy salesforce ${cmd} <${what}>`)[0]!;
 }
 
 function listText(keys: CacheOnlyKeyStatus[]): string {
@@ -167,15 +153,7 @@ function listText(keys: CacheOnlyKeyStatus[]): string {
       k.rotatedTo ? `-> ${k.rotatedTo}` : k.rotatedFrom ? `<- ${k.rotatedFrom}` : "",
     ]);
   }
-  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return `${rows
-    .map((r) =>
-      r
-        .map((c, i) => c.padEnd(w[i]!))
-        .join("  ")
-        .trimEnd(),
-    )
-    .join("\n")}\n`;
+  return table(rows);
 }
 
 async function readAllStdin(): Promise<string> {
@@ -184,30 +162,13 @@ async function readAllStdin(): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
-/** node's parseArgs over the salesforce commands' options; its errors become usage errors. */
-function parseOptions(argv: string[]) {
-  try {
-    return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (err) {
-    throw usage(`salesforce: ${(err as Error).message.replace(/\. To specify a positional argument.*$/s, "")}`);
-  }
-}
-
 async function dispatch(argv: string[], io: SalesforceAdminIo): Promise<number> {
-  const parsed = parseOptions(argv);
-  const values = parsed.values as Values;
-  const pos = parsed.positionals;
-  if (values.help || pos.length === 0 || pos[0] === "help") {
+  const parsed = parseGroupCommand(argv, OPTIONS, "salesforce", ALLOWED);
+  if (parsed.help !== undefined) {
     io.out(SALESFORCE_ADMIN_HELP);
-    return values.help || pos[0] === "help" ? 0 : 2;
+    return parsed.help;
   }
-  const cmd = pos[0] === "keys" ? `keys ${pos[1] ?? ""}`.trim() : pos[0]!;
-  const args = pos[0] === "keys" ? pos.slice(2) : pos.slice(1);
-  const allowed = ALLOWED[cmd];
-  if (!allowed) throw usage(`unknown command 'salesforce ${cmd}' (run xks-proxy salesforce --help)`);
-  for (const k of Object.keys(values) as Array<keyof typeof OPTIONS>) {
-    if (!allowed.includes(k) && !COMMON.includes(k)) throw usage(`option --${k} does not apply to 'salesforce ${cmd}'`);
-  }
+  const { cmd, args, values } = parsed;
 
   switch (cmd) {
     case "hash-password": {
