@@ -375,14 +375,19 @@ static void load(void) {
 
 /* ------------------------------------------------------------------ the function list */
 
+/* What every function does first: without a real module, or when a "fail" rule acts, the call is
+ * answered here. Declares rv. */
+#define ENTER(fn)                                                  \
+  CK_RV rv;                                                        \
+  if (!real) return load_error ? load_error : CKR_GENERAL_ERROR; \
+  if (inject(fn, &rv) == 1) return rv
+
 static CK_FUNCTION_LIST list;
 
-#define FORWARD(name, params, args)                         \
-  static CK_RV fwd_##name params {                          \
-    CK_RV rv;                                               \
-    if (!real) return load_error ? load_error : CKR_GENERAL_ERROR; \
-    if (inject(#name, &rv) == 1) return rv;                 \
-    return real->name args;                                 \
+#define FORWARD(name, params, args) \
+  static CK_RV fwd_##name params {  \
+    ENTER(#name);                   \
+    return real->name args;         \
   }
 CK_EACH_FUNCTION(FORWARD)
 #undef FORWARD
@@ -408,6 +413,8 @@ static CK_RV find_objects(CK_SESSION_HANDLE a, CK_OBJECT_HANDLE_PTR b, CK_ULONG 
 #define CKA_TOKEN 0x1UL
 #define CKA_LABEL 0x3UL
 #define CKA_ID 0x102UL
+#define CKR_HOST_MEMORY 0x2UL
+#define CKR_FUNCTION_FAILED 0x6UL
 #define CKR_ATTRIBUTE_VALUE_INVALID 0x13UL
 #define CKR_ENCRYPTED_DATA_INVALID 0x40UL
 #define CKR_MECHANISM_PARAM_INVALID 0x71UL
@@ -422,12 +429,14 @@ struct gcm_v240 { CK_BYTE_PTR pIv; CK_ULONG ulIvLen; CK_ULONG ulIvBits; CK_BYTE_
 /* the short struct of the v2.40 header file (no ulIvBits) */
 struct gcm_short { CK_BYTE_PTR pIv; CK_ULONG ulIvLen; CK_BYTE_PTR pAAD; CK_ULONG ulAADLen; CK_ULONG ulTagBits; };
 
-static void quirks_now(unsigned *flags, CK_RV *bad_tag) {
+/* The quirks in force (and the CKR of "gcm-bad-tag", when bad_tag is not NULL). */
+static unsigned quirks_now(CK_RV *bad_tag) {
   pthread_mutex_lock(&lock);
   refresh_control();
-  *flags = env_rules.quirks | file_rules.quirks;
-  *bad_tag = file_rules.quirks & Q_GCM_BAD_TAG ? file_rules.bad_tag_ckr : env_rules.bad_tag_ckr;
+  unsigned flags = env_rules.quirks | file_rules.quirks;
+  if (bad_tag) *bad_tag = file_rules.quirks & Q_GCM_BAD_TAG ? file_rules.bad_tag_ckr : env_rules.bad_tag_ckr;
   pthread_mutex_unlock(&lock);
+  return flags;
 }
 
 /* Per-session GCM state: the IV a Luna-style encryption appends, a GCM decryption under way. */
@@ -499,12 +508,8 @@ static CK_RV gcm_params(unsigned flags, const struct mech *m, struct gcm_v240 *p
 }
 
 static CK_RV encrypt_init(CK_SESSION_HANDLE s, CK_MECHANISM_PTR mp, CK_OBJECT_HANDLE k) {
-  CK_RV rv;
-  unsigned q;
-  CK_RV bad_tag;
-  if (!real) return load_error ? load_error : CKR_GENERAL_ERROR;
-  if (inject("C_EncryptInit", &rv) == 1) return rv;
-  quirks_now(&q, &bad_tag);
+  ENTER("C_EncryptInit");
+  unsigned q = quirks_now(NULL);
   const struct mech *m = mp;
   session_set(s, S_APPEND_IV, 0, NULL);
   if (!m || m->mechanism != CKM_AES_GCM || !(q & (Q_GCM_PARAMS_V3 | Q_GCM_TOKEN_IV | Q_GCM_IV_AFTER_TAG)))
@@ -517,11 +522,11 @@ static CK_RV encrypt_init(CK_SESSION_HANDLE s, CK_MECHANISM_PTR mp, CK_OBJECT_HA
     /* a 12-byte zero IV that the token fills: the caller reads its IV from its own buffer */
     if (p.ulIvLen != GCM_IV_BYTES || !p.pIv) return CKR_MECHANISM_PARAM_INVALID;
     for (int i = 0; i < GCM_IV_BYTES; i++) if (p.pIv[i] != 0) return CKR_MECHANISM_PARAM_INVALID;
-    if (fill_random(p.pIv, GCM_IV_BYTES) != 0) return 0x6UL;
+    if (fill_random(p.pIv, GCM_IV_BYTES) != 0) return CKR_FUNCTION_FAILED;
   } else if (q & Q_GCM_IV_AFTER_TAG) {
     /* an empty IV: the token draws one and appends it to the output */
     if (p.ulIvLen != 0) return CKR_MECHANISM_PARAM_INVALID;
-    if (fill_random(drawn, sizeof drawn) != 0) return 0x6UL;
+    if (fill_random(drawn, sizeof drawn) != 0) return CKR_FUNCTION_FAILED;
     p.pIv = drawn;
     p.ulIvLen = GCM_IV_BYTES;
     p.ulIvBits = GCM_IV_BYTES * 8;
@@ -530,16 +535,14 @@ static CK_RV encrypt_init(CK_SESSION_HANDLE s, CK_MECHANISM_PTR mp, CK_OBJECT_HA
   rv = real->C_EncryptInit(s, (CK_MECHANISM_PTR)&fwd, k);
   if (rv == CKR_OK && (q & Q_GCM_IV_AFTER_TAG) && !(q & Q_GCM_TOKEN_IV) && session_set(s, S_APPEND_IV, 1, drawn) != 0) {
     real->C_EncryptInit(s, NULL, k); /* too many sessions to remember: end the operation */
-    return 0x2UL;
+    return CKR_HOST_MEMORY;
   }
   return rv;
 }
 
 /* Single-part encryption of a Luna-style session: ct || tag || IV, length queries included. */
 static CK_RV encrypt(CK_SESSION_HANDLE s, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
-  CK_RV rv;
-  if (!real) return load_error ? load_error : CKR_GENERAL_ERROR;
-  if (inject("C_Encrypt", &rv) == 1) return rv;
+  ENTER("C_Encrypt");
   CK_BYTE iv[GCM_IV_BYTES];
   if (!session_has(s, S_APPEND_IV, iv)) return real->C_Encrypt(s, in, in_len, out, out_len);
   if (!out_len) return CKR_ARGUMENTS_BAD;
@@ -559,12 +562,8 @@ static CK_RV encrypt(CK_SESSION_HANDLE s, CK_BYTE_PTR in, CK_ULONG in_len, CK_BY
 }
 
 static CK_RV decrypt_init(CK_SESSION_HANDLE s, CK_MECHANISM_PTR mp, CK_OBJECT_HANDLE k) {
-  CK_RV rv;
-  unsigned q;
-  CK_RV bad_tag;
-  if (!real) return load_error ? load_error : CKR_GENERAL_ERROR;
-  if (inject("C_DecryptInit", &rv) == 1) return rv;
-  quirks_now(&q, &bad_tag);
+  ENTER("C_DecryptInit");
+  unsigned q = quirks_now(NULL);
   const struct mech *m = mp;
   session_set(s, S_GCM_DECRYPT, 0, NULL);
   if (!m || m->mechanism != CKM_AES_GCM || !(q & (Q_GCM_PARAMS_V3 | Q_GCM_BAD_TAG))) return real->C_DecryptInit(s, mp, k);
@@ -583,16 +582,13 @@ static CK_RV decrypt_init(CK_SESSION_HANDLE s, CK_MECHANISM_PTR mp, CK_OBJECT_HA
 
 /* A failed GCM decryption (SoftHSM: CKR_GENERAL_ERROR) answers the CKR of "quirk gcm-bad-tag". */
 static CK_RV decrypt(CK_SESSION_HANDLE s, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
-  CK_RV rv;
-  unsigned q;
-  CK_RV bad_tag;
-  if (!real) return load_error ? load_error : CKR_GENERAL_ERROR;
-  if (inject("C_Decrypt", &rv) == 1) return rv;
+  ENTER("C_Decrypt");
   if (!session_has(s, S_GCM_DECRYPT, NULL)) return real->C_Decrypt(s, in, in_len, out, out_len);
   rv = real->C_Decrypt(s, in, in_len, out, out_len);
   if (rv == CKR_BUFFER_TOO_SMALL || (rv == CKR_OK && !out)) return rv;
   session_set(s, S_GCM_DECRYPT, 0, NULL);
-  quirks_now(&q, &bad_tag);
+  CK_RV bad_tag;
+  unsigned q = quirks_now(&bad_tag);
   if ((rv == CKR_GENERAL_ERROR || rv == CKR_ENCRYPTED_DATA_INVALID) && (q & Q_GCM_BAD_TAG)) return bad_tag;
   return rv;
 }
@@ -613,10 +609,7 @@ static int token_object_has(CK_SESSION_HANDLE s, const struct attr *a, CK_OBJECT
 
 /* CKR_ATTRIBUTE_VALUE_INVALID when the template names a CKA_LABEL or CKA_ID a token object already has. */
 static CK_RV unique_labels(CK_SESSION_HANDLE s, CK_ATTRIBUTE_PTR tp, CK_ULONG count, CK_OBJECT_HANDLE except) {
-  unsigned q;
-  CK_RV bad_tag;
-  quirks_now(&q, &bad_tag);
-  if (!(q & Q_UNIQUE_LABELS) || !tp) return CKR_OK;
+  if (!(quirks_now(NULL) & Q_UNIQUE_LABELS) || !tp) return CKR_OK;
   const struct attr *t = tp;
   for (CK_ULONG i = 0; i < count; i++)
     if ((t[i].type == CKA_LABEL || t[i].type == CKA_ID) && t[i].pValue && t[i].ulValueLen > 0 && token_object_has(s, &t[i], except))
@@ -627,55 +620,40 @@ static CK_RV unique_labels(CK_SESSION_HANDLE s, CK_ATTRIBUTE_PTR tp, CK_ULONG co
 #define NO_OBJECT (~(CK_OBJECT_HANDLE)0)
 
 static CK_RV create_object(CK_SESSION_HANDLE a, CK_ATTRIBUTE_PTR b, CK_ULONG c, CK_OBJECT_HANDLE_PTR d) {
-  CK_RV rv;
-  if (!real) return load_error ? load_error : CKR_GENERAL_ERROR;
-  if (inject("C_CreateObject", &rv) == 1) return rv;
+  ENTER("C_CreateObject");
   if ((rv = unique_labels(a, b, c, NO_OBJECT)) != CKR_OK) return rv;
   return real->C_CreateObject(a, b, c, d);
 }
 
 static CK_RV copy_object(CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b, CK_ATTRIBUTE_PTR c, CK_ULONG d, CK_OBJECT_HANDLE_PTR e) {
-  CK_RV rv;
-  if (!real) return load_error ? load_error : CKR_GENERAL_ERROR;
-  if (inject("C_CopyObject", &rv) == 1) return rv;
+  ENTER("C_CopyObject");
   if ((rv = unique_labels(a, c, d, NO_OBJECT)) != CKR_OK) return rv;
   return real->C_CopyObject(a, b, c, d, e);
 }
 
 static CK_RV set_attribute_value(CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b, CK_ATTRIBUTE_PTR c, CK_ULONG d) {
-  CK_RV rv;
-  if (!real) return load_error ? load_error : CKR_GENERAL_ERROR;
-  if (inject("C_SetAttributeValue", &rv) == 1) return rv;
+  ENTER("C_SetAttributeValue");
   if ((rv = unique_labels(a, c, d, b)) != CKR_OK) return rv;
   return real->C_SetAttributeValue(a, b, c, d);
 }
 
 static CK_RV generate_key(CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_ATTRIBUTE_PTR c, CK_ULONG d, CK_OBJECT_HANDLE_PTR e) {
-  CK_RV rv;
-  if (!real) return load_error ? load_error : CKR_GENERAL_ERROR;
-  if (inject("C_GenerateKey", &rv) == 1) return rv;
+  ENTER("C_GenerateKey");
   if ((rv = unique_labels(a, c, d, NO_OBJECT)) != CKR_OK) return rv;
   return real->C_GenerateKey(a, b, c, d, e);
 }
 
 static CK_RV generate_key_pair(CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_ATTRIBUTE_PTR c, CK_ULONG d, CK_ATTRIBUTE_PTR e, CK_ULONG f,
                                CK_OBJECT_HANDLE_PTR g, CK_OBJECT_HANDLE_PTR h) {
-  CK_RV rv;
-  if (!real) return load_error ? load_error : CKR_GENERAL_ERROR;
-  if (inject("C_GenerateKeyPair", &rv) == 1) return rv;
+  ENTER("C_GenerateKeyPair");
   if ((rv = unique_labels(a, c, d, NO_OBJECT)) != CKR_OK) return rv;
   if ((rv = unique_labels(a, e, f, NO_OBJECT)) != CKR_OK) return rv;
   return real->C_GenerateKeyPair(a, b, c, d, e, f, g, h);
 }
 
 static CK_RV open_session(CK_SLOT_ID a, CK_FLAGS b, CK_VOID_PTR c, CK_NOTIFY d, CK_SESSION_HANDLE_PTR e) {
-  CK_RV rv;
-  unsigned q;
-  CK_RV bad_tag;
-  if (!real) return load_error ? load_error : CKR_GENERAL_ERROR;
-  if (inject("C_OpenSession", &rv) == 1) return rv;
-  quirks_now(&q, &bad_tag);
-  if ((q & Q_NO_NOTIFY) && d) return CKR_ARGUMENTS_BAD;
+  ENTER("C_OpenSession");
+  if ((quirks_now(NULL) & Q_NO_NOTIFY) && d) return CKR_ARGUMENTS_BAD;
   return real->C_OpenSession(a, b, c, d, e);
 }
 
