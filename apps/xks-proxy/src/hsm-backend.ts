@@ -152,6 +152,15 @@ export class HsmBackend implements XksCrypto {
     return this.cfg.timeoutMs;
   }
 
+  /**
+   * XksCrypto.refreshKey: Encrypt found the version it took as current disabled on the token. The
+   * family's versions are cached under their own labels, so everything is forgotten (rare: once per
+   * such change and instance).
+   */
+  refreshKey(_keyId: string): void {
+    this.invalidate();
+  }
+
   /** Forgets cached key state (after an admin change in this process). */
   invalidate(keyId?: string): void {
     this.epoch++;

@@ -42,6 +42,11 @@ export interface XksCrypto {
    */
   describeKeyVersion?(keyId: string, keyVersion: number): Promise<XksKeyDescription | undefined>;
   /**
+   * Forgets what is cached about `keyId` (its state and versions), so the next describeKey reads
+   * the token. Encrypt calls it once when the version it took as current turns out to be disabled.
+   */
+  refreshKey?(keyId: string): void;
+  /**
    * Encrypts under an IV the key manager chooses (an HSM that generates the GCM IV itself) and
    * returns it with ciphertext ‖ tag. When present, Encrypt uses it instead of randomIv + encrypt.
    */

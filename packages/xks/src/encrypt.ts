@@ -2,7 +2,7 @@ import { timingSafeEqual } from "node:crypto";
 import { zeroize } from "@ciop/core";
 import { buildSpecAad, computeCdiv } from "./aad.js";
 import type { XksCrypto, XksKeyPolicy } from "./crypto.js";
-import { InternalException, InvalidKeyUsageException, toXksError } from "./errors.js";
+import { InternalException, InvalidKeyUsageException, InvalidStateException, toXksError } from "./errors.js";
 import { resolveKey } from "./key-checks.js";
 import { randomGcmIv } from "./iv.js";
 import { ciopCiphertextMetadata } from "./metadata.js";
@@ -31,29 +31,43 @@ const IV_BYTES = 12;
  * @public
  */
 export async function handleEncrypt(keyId: string, req: EncryptRequest, crypto: XksCrypto, policy: XksKeyPolicy): Promise<EncryptResponse> {
-  const key = await resolveKey("Encrypt", keyId, req.requestMetadata, crypto, policy, { requireEnabled: true });
-  if (!key.canEncrypt) throw new InvalidKeyUsageException("the external key does not permit encryption");
   const wantCdiv = req.ciphertextDataIntegrityValueAlgorithm === "SHA_256";
-  if (wantCdiv && !key.canDecrypt) {
-    throw new InvalidKeyUsageException("a ciphertext data integrity value needs a key that can also decrypt (to verify the result)");
-  }
-
-  // the current key version, authenticated through the metadata in the AAD (version 1: scheme 1)
-  const keyVersion = key.currentVersion ?? 1;
-  const ctm = ciopCiphertextMetadata(keyVersion);
-  const v = keyVersion === 1 ? undefined : keyVersion;
-  const aad = buildSpecAad(req.additionalAuthenticatedData, ctm);
+  let key = await resolveKey("Encrypt", keyId, req.requestMetadata, crypto, policy, { requireEnabled: true });
+  let ctm: Uint8Array;
+  let v: number | undefined;
+  let aad: Uint8Array;
   let iv: Uint8Array;
   let out: Uint8Array;
-  try {
-    if (crypto.seal) {
-      ({ iv, ciphertextAndTag: out } = await crypto.seal(keyId, req.plaintext, aad, v));
-    } else {
-      iv = crypto.randomIv ? await crypto.randomIv() : randomGcmIv();
-      out = await crypto.encrypt(keyId, iv, req.plaintext, aad, v);
+  for (let attempt = 0; ; attempt++) {
+    if (!key.canEncrypt) throw new InvalidKeyUsageException("the external key does not permit encryption");
+    if (wantCdiv && !key.canDecrypt) {
+      throw new InvalidKeyUsageException("a ciphertext data integrity value needs a key that can also decrypt (to verify the result)");
     }
-  } catch (err) {
-    throw toXksError(err);
+    // the current key version, authenticated through the metadata in the AAD (version 1: scheme 1)
+    const keyVersion = key.currentVersion ?? 1;
+    ctm = ciopCiphertextMetadata(keyVersion);
+    v = keyVersion === 1 ? undefined : keyVersion;
+    aad = buildSpecAad(req.additionalAuthenticatedData, ctm);
+    try {
+      if (crypto.seal) {
+        ({ iv, ciphertextAndTag: out } = await crypto.seal(keyId, req.plaintext, aad, v));
+      } else {
+        iv = crypto.randomIv ? await crypto.randomIv() : randomGcmIv();
+        out = await crypto.encrypt(keyId, iv, req.plaintext, aad, v);
+      }
+      break;
+    } catch (err) {
+      const e = toXksError(err);
+      // The version this instance took as current was disabled on the token (by another instance,
+      // within the key-state TTL): once, forget the cached state and encrypt under the version that
+      // is current now, instead of refusing while the key itself is still enabled.
+      if (attempt === 0 && v !== undefined && e instanceof InvalidStateException && crypto.refreshKey) {
+        crypto.refreshKey(keyId);
+        key = await resolveKey("Encrypt", keyId, req.requestMetadata, crypto, policy, { requireEnabled: true });
+        continue;
+      }
+      throw e;
+    }
   }
   if (iv.length !== IV_BYTES || out.length !== req.plaintext.length + TAG_BYTES)
     throw new InternalException("the key manager returned output of an unexpected length");

@@ -208,3 +208,50 @@ test("a key manager without versions: scheme 2 metadata is refused (only the ori
   const plain: XksCrypto = { describeKey: () => crypto.describeKey(), encrypt: crypto.encrypt.bind(crypto), decrypt: crypto.decrypt.bind(crypto) };
   expect(await errorName(handleDecrypt("k", c2, plain, policy))).toBe("InvalidCiphertextException 400");
 });
+
+// Review of issue 17 (seen in a loaded CI run of the two-instance test): an instance whose cached
+// state still named version 2 as current answered Encrypt 400 InvalidStateException after another
+// instance disabled version 2, although the key (version 1) was enabled. Encrypt now forgets the
+// cached state once and encrypts under the version that is current now.
+test("the cached current version was disabled meanwhile: Encrypt refreshes once and uses the version current now", async () => {
+  /** describeKey answers from a "cache" that still says version 2 until refreshKey is called. */
+  class StaleCache extends VersionedCrypto {
+    stale = true;
+    refreshes = 0;
+    override async describeKey(): Promise<XksKeyDescription | undefined> {
+      return this.stale ? { keySpec: "AES_256", enabled: true, canEncrypt: true, canDecrypt: true, currentVersion: 2 } : super.describeKey();
+    }
+    override async encrypt(k: string, iv: Uint8Array, pt: Uint8Array, aad: Uint8Array, version?: number): Promise<Uint8Array> {
+      if (!this.versions.get(version ?? 1)!.enabled) throw new CiopError("ERR_KEY_DISABLED", "the token refuses the disabled key");
+      return super.encrypt(k, iv, pt, aad, version);
+    }
+    refreshKey(): void {
+      this.refreshes++;
+      this.stale = false;
+    }
+  }
+  const c = new StaleCache();
+  c.add(1);
+  c.add(2);
+  c.versions.get(2)!.enabled = false;
+  const req = await encrypt(c);
+  expect(Buffer.from(req.ciphertextMetadata!).toString("hex")).toBe("c101");
+  expect(c.refreshes).toBe(1);
+  expect(c.used).toEqual([1]); // the refused attempt on version 2 never reached a key
+  expect(Buffer.from((await handleDecrypt("k", req, c, policy)).plaintext, "base64").toString()).toBe(PT.toString());
+  // without refreshKey (a key manager that cannot forget), the token's refusal stands
+  const plain = new StaleCache();
+  plain.add(1);
+  plain.add(2);
+  plain.versions.get(2)!.enabled = false;
+  (plain as { refreshKey?: unknown }).refreshKey = undefined;
+  expect(await errorName(encrypt(plain))).toBe("InvalidStateException 400");
+  // a disabled key stays refused: the refresh happens once, not in a loop
+  const off = new StaleCache();
+  off.add(1);
+  off.add(2);
+  off.versions.get(1)!.enabled = false;
+  off.versions.get(2)!.enabled = false;
+  expect(await errorName(encrypt(off))).toMatch(/^InvalidStateException 400$/);
+  expect(off.refreshes).toBe(1);
+});
