@@ -329,7 +329,16 @@ describe("every error name with its HTTP status", () => {
       } finally {
         await Promise.all(busy);
       }
-      expect((await call(slow, `${API}/keys/e2e-main/encrypt`, encBody())).status).toBe(200);
+      // Recovery: once the threadpool is free, requests are answered again. With a 20 ms budget a
+      // loaded CI machine can still miss it now and then, so a few attempts are allowed; every
+      // miss must be the same timeout answer, and one of them must succeed.
+      let recovered: number | undefined;
+      for (let attempt = 0; attempt < 10 && recovered === undefined; attempt++) {
+        const res = await call(slow, `${API}/keys/e2e-main/encrypt`, encBody());
+        if (res.status === 200) recovered = attempt;
+        else expectError(res, 503, "DependencyTimeoutException");
+      }
+      expect(recovered).toBeDefined();
     } finally {
       await slow.close();
     }
