@@ -191,6 +191,22 @@ export class Requests {
     if (req.method === "GET" && pathOnly === "/ping" && config().server.ping) return ping(res);
 
     const group = groups.find(pathOnly);
+    if (group) {
+      const source = sourceOf(req.socket.remoteAddress);
+      if (sources.throttled(source)) {
+        // Over its unauthenticated budget: answered before any work for the group, its body
+        // included (a throttled source must not make the proxy wait for, or read, up to
+        // max_body_bytes), and without a password check. The connection is closed after the answer.
+        metrics.unauthenticatedThrottled();
+        res.setHeader("connection", "close");
+        res.once("finish", () => req.socket.destroy());
+        send(res, 429, { ...JSON_TYPE, "retry-after": "1" }, GROUP_THROTTLED_BODY);
+        metrics.request(group.name, group.name, 429, "TooManyRequests", ms(start));
+        if (unauthLog.allow(source))
+          logger.log("info", { msg: "request", group: group.name, status: 429, errorName: "TooManyRequests", authenticated: false, remote: source });
+        return;
+      }
+    }
     let body: Buffer;
     try {
       body = await readBody(req, config().server.maxBodyBytes);
@@ -214,17 +230,6 @@ export class Requests {
     }
     if (group) {
       const source = sourceOf(req.socket.remoteAddress);
-      if (sources.throttled(source)) {
-        // over its unauthenticated budget: answered before the group does any work (no password check)
-        metrics.unauthenticatedThrottled();
-        res.setHeader("connection", "close");
-        res.once("finish", () => req.socket.destroy());
-        send(res, 429, { ...JSON_TYPE, "retry-after": "1" }, GROUP_THROTTLED_BODY);
-        metrics.request(group.name, group.name, 429, "TooManyRequests", ms(start));
-        if (unauthLog.allow(source))
-          logger.log("info", { msg: "request", group: group.name, status: 429, errorName: "TooManyRequests", authenticated: false, remote: source });
-        return;
-      }
       const r: { status: number; key?: string; errorName?: string; cause?: string; authenticated?: boolean } = await group
         .handle(req, res, body)
         .catch((err: unknown) => {
