@@ -46,6 +46,16 @@ export interface WrapResult {
   steps: string[];
 }
 
+/** What {@link WrapEngine.aesGcmUnderTarget} returns: `bytes` = ciphertext ‖ tag. */
+export interface AesGcmUnderTargetResult extends WrapResult {
+  /** The 12-byte IV the encryption used (chosen by ciop, or by a token that picks its own). */
+  iv: Uint8Array;
+  /** Ciphertext, as long as the plaintext. */
+  ciphertext: Uint8Array;
+  /** The 16-byte authentication tag. */
+  tag: Uint8Array;
+}
+
 export interface WrapEngine {
   readonly name: "hsm" | "software";
   /**
@@ -70,6 +80,15 @@ export interface WrapEngine {
     hash: HashName,
     aad: Uint8Array,
   ): Promise<WrapResult & { encryptedKey: Uint8Array; iv: Uint8Array; ciphertext: Uint8Array; tag: Uint8Array }>;
+  /**
+   * AES-GCM encryption of `plaintext` (not key material: e.g. IBM Key Protect's import nonce) under
+   * the target AES key itself, with a fresh 96-bit IV and a 128-bit tag; `aad` optional (none when
+   * absent or empty). AES target keys only; the plaintext must not be empty. In the HSM this is
+   * C_EncryptInit(CKM_AES_GCM) with the target's handle; where the token has no AES-GCM, the
+   * target goes through the host-fallback path like any other host step.
+   * `bytes` = ciphertext ‖ tag (the parts are also returned separately).
+   */
+  aesGcmUnderTarget(target: TargetKey, plaintext: Uint8Array, aad?: Uint8Array): Promise<AesGcmUnderTargetResult>;
   /** Digest of the target's raw bytes (C_DigestKey in the HSM). Secret keys only. */
   digest(target: TargetKey, hash: HashName): Promise<Uint8Array>;
   /** SubjectPublicKeyInfo DER of a key pair target. */

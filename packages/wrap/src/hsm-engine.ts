@@ -8,7 +8,17 @@ import { CiopError } from "@ciop/core";
 import type { Capabilities, Hsm, HsmKey, HsmPublicKey, WrapOutcome } from "@ciop/hsm";
 import type { TargetKey, WrapEngine, WrappingKey, WrapResult } from "./engine.js";
 import { keyKind } from "./key-types.js";
-import { concat, hashLabel, random, rsaOaepEncrypt, rsaPkcs1Encrypt, softwareRsaAesEcb, softwareRsaOaepAesGcm } from "./software/primitives.js";
+import {
+  aesGcmSeal,
+  checkAesGcmUnderTarget,
+  concat,
+  hashLabel,
+  random,
+  rsaOaepEncrypt,
+  rsaPkcs1Encrypt,
+  softwareRsaAesEcb,
+  softwareRsaOaepAesGcm,
+} from "./software/primitives.js";
 
 /** A {@link TargetKey} of the HSM engine. @public */
 export interface HsmTargetKey extends TargetKey {
@@ -61,6 +71,8 @@ function oaepList(c: Capabilities): string {
  *   OAEP with the hash; otherwise host fallback.
  * - rsaOaepAesGcm (JWE): in the HSM when `capabilities().aesGcmKeyWrap` and OAEP with the hash
  *   are available (CEK = session AES key, C_WrapKey CKM_AES_GCM, OAEP of the CEK); otherwise host fallback.
+ * - aesGcmUnderTarget: C_EncryptInit(CKM_AES_GCM) with the target's own handle when the token does
+ *   AES-GCM (`capabilities().aesGcm`; the IV as its GCM profile says); otherwise host fallback.
  * - digest: C_DigestKey. publicKey: read from the HSM.
  *
  * Host fallback = `hsm.exportKeyToHost(key, reason)` (throws ERR_HOST_FALLBACK_REFUSED when not
@@ -185,6 +197,25 @@ export function createHsmEngine(hsm: Hsm): WrapEngine {
           ...fallbackResult(concat(parts.encryptedKey, parts.iv, parts.ciphertext, parts.tag), ["AES-256-GCM", `RSA-OAEP(${hashLabel(hash)})`]),
           ...parts,
         };
+      });
+    },
+
+    async aesGcmUnderTarget(target, plaintext, aad) {
+      const key = handleOf(target);
+      checkAesGcmUnderTarget(target, plaintext);
+      const c = capabilities();
+      if (c.aesGcm) {
+        // The token's GCM profile decides the IV (ciop's 12 random bytes, or the token's own).
+        const sealed = hsm.sealAesGcm(key, plaintext, aad);
+        const out = sealed.ciphertextAndTag;
+        const ciphertext = new Uint8Array(out.subarray(0, out.length - 16));
+        const tag = new Uint8Array(out.subarray(out.length - 16));
+        return { bytes: concat(ciphertext, tag), hostFallback: false, steps: ["CKM_AES_GCM"], iv: new Uint8Array(sealed.iv), ciphertext, tag };
+      }
+      const why = `the token has no AES-GCM encryption (${c.gcmRefusal ?? "no GCM profile found at open"})`;
+      return hostFallback(target, why, (b) => {
+        const parts = aesGcmSeal(b, plaintext, aad);
+        return { ...fallbackResult(concat(parts.ciphertext, parts.tag), ["AES-GCM"]), ...parts };
       });
     },
 

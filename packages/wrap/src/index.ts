@@ -5,7 +5,7 @@
  * (node:crypto).
  * @packageDocumentation
  */
-export type { HashName, KeyType, TargetKey, WrappingKey, WrapResult, WrapEngine } from "./engine.js";
+export type { HashName, KeyType, TargetKey, WrappingKey, WrapResult, WrapEngine, AesGcmUnderTargetResult } from "./engine.js";
 export type { ExportRequest, ExportPlan, Artefact, ExportResult, ProviderModule, ProviderOptions } from "./provider.js";
 
 export { parseWrappingKey, inspectWrappingKey } from "./parse-wrapping-key.js";

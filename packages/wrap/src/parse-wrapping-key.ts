@@ -45,7 +45,7 @@ export interface WrappingKeyInspection {
 
 const ACCEPTED =
   "Accepted: a PEM public key (BEGIN PUBLIC KEY or BEGIN RSA PUBLIC KEY), an X.509 certificate (PEM or DER, .crt/.cer/.pem), " +
-  "DER SubjectPublicKeyInfo, or base64 of DER SubjectPublicKeyInfo / certificate.";
+  "DER SubjectPublicKeyInfo, or base64 of DER SubjectPublicKeyInfo / certificate / PEM.";
 
 const EC_BITS: Readonly<Record<string, number>> = { prime256v1: 256, secp256k1: 256, secp384r1: 384, secp521r1: 521 };
 
@@ -194,7 +194,10 @@ function parseAny(input: Uint8Array | string): Parsed {
   const parsed = tryParsePublicDer(der);
   if (parsed) return parsed;
   if (isPrivateDer(der)) throw privateGiven();
-  throw invalid("The base64 text does not decode to a DER public key or certificate.");
+  // base64 of a PEM document (IBM Key Protect's import token `payload`): decoded once, never nested
+  const inner = der.toString("latin1");
+  if (/^\s*-----BEGIN [A-Z0-9 ]+-----/.test(inner)) return parsePem(inner);
+  throw invalid("The base64 text does not decode to a DER public key, a certificate or a PEM document.");
 }
 
 /**
@@ -284,8 +287,8 @@ export function inspectWrappingKey(input: Uint8Array | string, opts: { now?: Dat
 
 /**
  * Parses a provider's wrapping key. Accepts DER SubjectPublicKeyInfo, PEM `PUBLIC KEY`,
- * PEM `RSA PUBLIC KEY` (PKCS#1), X.509 certificates (PEM or DER) and base64 of DER (whitespace
- * tolerated), as bytes or text.
+ * PEM `RSA PUBLIC KEY` (PKCS#1), X.509 certificates (PEM or DER), base64 of DER (whitespace
+ * tolerated) and base64 of a PEM document (IBM Key Protect's import-token `payload`), as bytes or text.
  *
  * @throws CiopError `ERR_WRAPPING_KEY_INVALID` for anything else (including private keys, with a
  * hint to pass the public key), `ERR_CERTIFICATE_NOT_VALID` for a certificate outside its

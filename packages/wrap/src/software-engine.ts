@@ -10,7 +10,17 @@ import type { TargetKey, WrapEngine, WrappingKey, WrapResult } from "./engine.js
 import { isExactDerSequence } from "./der.js";
 import { assertKeyType, ecCurveName, keyKind, rsaKeyBits, secretKeyLength } from "./key-types.js";
 import { keyObjectFacts, type PublicKeyFacts } from "./public-key-facts.js";
-import { concat, hashLabel, rsaOaepEncrypt, rsaPkcs1Encrypt, softwareRsaAesEcb, softwareRsaAesKeyWrap, softwareRsaOaepAesGcm } from "./software/primitives.js";
+import {
+  aesGcmSeal,
+  checkAesGcmUnderTarget,
+  concat,
+  hashLabel,
+  rsaOaepEncrypt,
+  rsaPkcs1Encrypt,
+  softwareRsaAesEcb,
+  softwareRsaAesKeyWrap,
+  softwareRsaOaepAesGcm,
+} from "./software/primitives.js";
 
 interface Material {
   key: KeyObject;
@@ -203,6 +213,11 @@ export function createSoftwareEngine(): WrapEngine {
         ...result(concat(parts.encryptedKey, parts.iv, parts.ciphertext, parts.tag), ["AES-256-GCM", `RSA-OAEP(${hashLabel(hash)})`]),
         ...parts,
       };
+    },
+    async aesGcmUnderTarget(target: TargetKey, plaintext: Uint8Array, aad?: Uint8Array) {
+      checkAesGcmUnderTarget(target, plaintext);
+      const parts = withBytes(target, (b) => aesGcmSeal(b, plaintext, aad));
+      return { ...result(concat(parts.ciphertext, parts.tag), ["AES-GCM"]), ...parts };
     },
     async digest(target: TargetKey, hash: HashName): Promise<Uint8Array> {
       requireSecret(target, "A key digest");

@@ -35,6 +35,9 @@ describe("parseWrappingKey accepts every provider format", () => {
     ["base64 of DER SPKI with line breaks", () => kp.spkiDer.toString("base64").replace(/(.{64})/g, "$1\n")],
     ["base64 of DER SPKI as bytes", () => Buffer.from(kp.spkiDer.toString("base64"))],
     ["base64 of a DER certificate", () => kp.certDer.toString("base64")],
+    // issue 18: IBM Key Protect's import token gives `payload` as base64 of a PEM public key
+    ["base64 of a PEM public key (IBM import-token payload)", () => Buffer.from(kp.publicPem).toString("base64")],
+    ["base64 of a PEM certificate", () => Buffer.from(kp.certPem).toString("base64")],
   ])("%s", (_label, input) => {
     const wk = parseWrappingKey(input());
     expect(wk.type).toBe("RSA");

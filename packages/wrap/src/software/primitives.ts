@@ -5,7 +5,7 @@
 import { constants, createCipheriv, publicEncrypt, randomBytes } from "node:crypto";
 import { CiopError } from "@ciop/core";
 import type { HashName } from "@ciop/hsm";
-import type { WrappingKey } from "../engine.js";
+import type { TargetKey, WrappingKey } from "../engine.js";
 import { wrappingPublicKeyObject } from "../parse-wrapping-key.js";
 
 /** The RFC 5649 alternative initial value (first half; the length is appended by the cipher). */
@@ -92,6 +92,28 @@ export function aesGcmEncrypt(key: Uint8Array, iv: Uint8Array, plaintext: Uint8A
   cipher.setAAD(aad);
   const ciphertext = new Uint8Array(Buffer.concat([cipher.update(plaintext), cipher.final()]));
   return { ciphertext, tag: new Uint8Array(cipher.getAuthTag()) };
+}
+
+/**
+ * AES-GCM of `plaintext` under `key` with a fresh 12-byte IV and a 16-byte tag; no AAD when `aad`
+ * is absent (an empty AAD is the same thing in GCM).
+ */
+export function aesGcmSeal(key: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): { iv: Uint8Array; ciphertext: Uint8Array; tag: Uint8Array } {
+  const iv = random(12);
+  return { iv, ...aesGcmEncrypt(key, iv, plaintext, aad ?? new Uint8Array(0)) };
+}
+
+/**
+ * The checks both engines make before aesGcmUnderTarget: an AES target (GCM is an AES mode) and a
+ * non-empty plaintext (PKCS#11 tokens refuse an empty one, so the software engine does too).
+ */
+export function checkAesGcmUnderTarget(target: TargetKey, plaintext: Uint8Array): void {
+  if (!target.type.startsWith("AES-")) {
+    throw new CiopError("ERR_KEY_TYPE_UNSUPPORTED", `AES-GCM under the target key needs an AES key; "${target.name}" is ${target.type}.`);
+  }
+  if (!(plaintext instanceof Uint8Array) || plaintext.length === 0) {
+    throw new CiopError("ERR_USAGE", "AES-GCM under the target key needs a non-empty plaintext.");
+  }
 }
 
 /** Fresh random bytes (ephemeral keys, IVs). */
