@@ -1,11 +1,9 @@
 /**
  * The AWS KMS provider module.
  */
-import { defineProvider } from "@ciop/provider-kit";
 import type { ProviderModule } from "@ciop/wrap";
-import { exportAws } from "./export.js";
-import { planAws } from "./plan.js";
-import { AWS_ALGORITHMS, AWS_DEFAULT_KEY_TYPE, AWS_KEY_TYPES, AWS_PROVIDER_NAME, AWS_WRAPPING_KEY_BITS, awsWrappedFileName } from "./rules.js";
+import { defineAwsStyleProvider } from "./aws-style.js";
+import { AWS_RULES } from "./rules.js";
 
 /**
  * AWS KMS BYOK (`aws`): imports AES-256 (SYMMETRIC_DEFAULT), HMAC, RSA and EC key material with
@@ -18,13 +16,4 @@ import { AWS_ALGORITHMS, AWS_DEFAULT_KEY_TYPE, AWS_KEY_TYPES, AWS_PROVIDER_NAME,
  * ```
  * @public
  */
-export const awsKms: ProviderModule = defineProvider({
-  names: [AWS_PROVIDER_NAME],
-  algorithms: AWS_ALGORITHMS,
-  keyTypes: AWS_KEY_TYPES,
-  defaultKeyType: AWS_DEFAULT_KEY_TYPE,
-  wrappingKeyBits: AWS_WRAPPING_KEY_BITS,
-  plan: planAws,
-  outputFiles: (plan) => [awsWrappedFileName(plan.keyName)],
-  export: exportAws,
-});
+export const awsKms: ProviderModule = defineAwsStyleProvider(AWS_RULES);

@@ -12,6 +12,9 @@ export {
   AWS_DEFAULT_KEY_TYPE,
   AWS_WRAPPING_KEY_BITS,
   AWS_KEY_SPECS,
+  AWS_RULES,
   awsWrappedFileName,
 } from "./rules.js";
 export type { AwsAlgorithm } from "./rules.js";
+export { defineAwsStyleProvider, planAwsStyle, exportAwsStyle, awsStyleOutputFiles, awsStyleStep } from "./aws-style.js";
+export type { AwsStyleRules, AwsStyleAlgorithm, AwsStyleStep, AwsStyleOutput, AwsStyleUsage } from "./aws-style.js";
