@@ -8,7 +8,7 @@ module.exports = {
   testMatch: ["**/*.test.ts"],
   transform: { "^.+\\.(t|j)sx?$": ["@swc/jest", { jsc: { target: "es2022", parser: { syntax: "typescript" } }, module: { type: "commonjs" } }] },
   moduleNameMapper: {
-    "^@ciop/(hsm|core|wrap|xks|testkit|provider-kit|salesforce-cache-only|providers-[a-z]+)$": path.join(root, "packages/$1/src/index.ts"),
+    "^@ciop/(hsm|core|wrap|xks|testkit|provider-kit|salesforce-cache-only|providers-[a-z-]+)$": path.join(root, "packages/$1/src/index.ts"),
     "^(\\.{1,2}/.*)\\.js$": "$1",
   },
   globalSetup: path.join(root, "tools/jest/global-setup.cjs"),

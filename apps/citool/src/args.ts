@@ -15,6 +15,8 @@ export const OPTIONS = {
   "module-protection": { type: "boolean", short: "M" },
   "azure-kek": { type: "string", short: "a" },
   "key-type": { type: "string", short: "k" },
+  // per-provider inputs beyond the seed
+  "ibm-nonce": { type: "string" },
   // beyond the seed
   "hsm-lib": { type: "string" },
   "hsm-params": { type: "string" },
@@ -33,6 +35,11 @@ export const OPTIONS = {
   debug: { type: "boolean" },
   yes: { type: "boolean", short: "y" },
   all: { type: "boolean" },
+  // AWS key-material versions
+  "new-key-material": { type: "boolean" },
+  "key-material-description": { type: "string" },
+  "key-material-version": { type: "string" },
+  "aws-key-material-id": { type: "string" },
 } as const;
 
 export type OptionName = keyof typeof OPTIONS;
@@ -64,6 +71,7 @@ export const COMMAND_OPTIONS: Record<"export" | "inspect" | "keys", ReadonlySet<
     ...COMMON,
     ...HSM_OPTIONS,
     "azure-kek",
+    "ibm-nonce",
     "key-type",
     "out-dir",
     "force",
@@ -71,9 +79,12 @@ export const COMMAND_OPTIONS: Record<"export" | "inspect" | "keys", ReadonlySet<
     "allow-invalid-certificate",
     "allow-legacy",
     "audit-log",
+    "new-key-material",
+    "key-material-description",
+    "key-material-version",
   ]),
   inspect: new Set<OptionName>([...COMMON, "allow-weak-wrapping-key", "allow-invalid-certificate", "allow-legacy", "azure-kek"]),
-  keys: new Set<OptionName>([...COMMON, ...HSM_OPTIONS, "audit-log", "yes", "all"]),
+  keys: new Set<OptionName>([...COMMON, ...HSM_OPTIONS, "audit-log", "yes", "all", "aws-key-material-id", "force"]),
 };
 
 /** Human spelling of an option, e.g. "-m/--module". */

@@ -7,7 +7,20 @@ import { CiopError } from "@ciop/core";
 import type { ProviderModule } from "@ciop/wrap";
 
 /** Seed order first, then ciop's additions. */
-export const PROVIDER_ORDER = ["aws", "google-compute-engine", "google-cloud-key-management", "microsoft-azure", "salesforce", "alibaba"] as const;
+export const PROVIDER_ORDER = [
+  "aws",
+  "google-compute-engine",
+  "google-cloud-key-management",
+  "microsoft-azure",
+  "salesforce",
+  "alibaba",
+  "oci",
+  "vault-transit",
+  "ibm-key-protect",
+  "tencent",
+  "otc",
+  "huawei",
+] as const;
 
 type ProviderPackage = Record<string, unknown>;
 
@@ -18,6 +31,11 @@ const PACKAGES: ReadonlyArray<() => Promise<ProviderPackage>> = [
   () => import("@ciop/providers-azure"),
   () => import("@ciop/providers-salesforce"),
   () => import("@ciop/providers-alibaba"),
+  () => import("@ciop/providers-oci"),
+  () => import("@ciop/providers-vault-transit"),
+  () => import("@ciop/providers-ibm-key-protect"),
+  () => import("@ciop/providers-tencent"),
+  () => import("@ciop/providers-otc"),
 ];
 
 /** The package (index into PACKAGES) expected to serve each seed name; anything else loads all. */
@@ -28,6 +46,12 @@ const PACKAGE_OF: Readonly<Record<(typeof PROVIDER_ORDER)[number], number>> = {
   "microsoft-azure": 2,
   salesforce: 3,
   alibaba: 4,
+  oci: 5,
+  "vault-transit": 6,
+  "ibm-key-protect": 7,
+  tencent: 8,
+  otc: 9,
+  huawei: 9,
 };
 
 function isProviderModule(v: unknown): v is ProviderModule {

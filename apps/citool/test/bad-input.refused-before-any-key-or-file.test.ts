@@ -229,6 +229,48 @@ const cases: BadCase[] = [
     err: "ERR_USAGE",
     message: /--azure-kek applies only to microsoft-azure/,
   },
+  // issue 18: the providers added in citool
+  {
+    title: "IBM Key Protect without --ibm-nonce",
+    args: (k) => ["ibm-key-protect", key(70), k.pubPem[4096]!],
+    code: 2,
+    err: "ERR_USAGE",
+    message: /ibm-key-protect needs --ibm-nonce/,
+  },
+  {
+    title: "--ibm-nonce with a provider other than IBM Key Protect",
+    args: (k) => ["aws", key(71), k.spkiDer[4096]!, "RSAES_OAEP_SHA_1", "--ibm-nonce", "DyWG4k0DdJpzNfTr"],
+    code: 2,
+    err: "ERR_USAGE",
+    message: /--ibm-nonce applies only to ibm-key-protect/,
+  },
+  {
+    title: "IBM Key Protect with a nonce that is not base64",
+    args: (k) => ["ibm-key-protect", key(72), k.pubPem[4096]!, "--ibm-nonce", "not base64!"],
+    code: 2,
+    message: /nonce/,
+  },
+  {
+    title: "OCI with an EC key (OCI imports AES and RSA keys only)",
+    args: (k) => ["oci", key(73), k.pubPem[4096]!, "RSA_OAEP_AES_SHA256", "-k", "EC-NISTP256"],
+    code: 2,
+    err: "ERR_KEY_TYPE_UNSUPPORTED",
+    message: /EC-NISTP256/,
+  },
+  {
+    title: "Vault transit with SHA224 (transit takes it, ciop's engines do not)",
+    args: (k) => ["vault-transit", key(74), k.pubPem[4096]!, "SHA224"],
+    code: 2,
+    err: "ERR_ALGORITHM_UNSUPPORTED",
+    message: /SHA224/,
+  },
+  {
+    title: "Vault transit under an RSA-2048 wrapping key (transit's is RSA-4096)",
+    args: (k) => ["vault-transit", key(75), k.pubPem[2048]!],
+    code: 2,
+    err: "ERR_WRAPPING_KEY_SIZE",
+    message: /4096/,
+  },
   {
     title: "legacy PKCS#1 v1.5 for AWS without --allow-legacy",
     args: (k) => ["aws", key(32), k.spkiDer[4096]!, "RSAES_PKCS1_V1_5"],

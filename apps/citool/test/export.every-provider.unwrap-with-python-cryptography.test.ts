@@ -6,7 +6,7 @@
  * check value computed inside the token for AES keys).
  */
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Capabilities, KeyType } from "@ciop/hsm";
 import { inTokenByProbe, noHostHandOff, openTestHsm, type Hash, type Scheme as UnwrapScheme } from "@ciop/testkit";
@@ -15,6 +15,8 @@ import { assertBuilt, hsmAesKcvHex, hsmPublicKeyHex, listFiles, makeWrappingKeys
 let keys: WrappingKeys;
 let work: string;
 const KID = "https://citool-test.vault.azure.net/keys/kek/0123456789abcdef0123456789abcdef";
+/** An import token's nonce (12 bytes, base64), as IBM Key Protect hands it out. */
+const IBM_NONCE = "DyWG4k0DdJpzNfTr";
 const kcvCache = new Map<string, string>();
 const pubCache = new Map<string, string>();
 
@@ -65,7 +67,7 @@ function notPossible(c: Case): string | undefined {
   return inTokenByProbe(probeCaps!, scheme as UnwrapScheme, hash as Hash, c.keyType as KeyType) === false ? `needs a host step, and ${noHost}` : undefined;
 }
 
-type Scheme = "oaep-sha1" | "oaep-sha256" | "pkcs1" | "rsa-aes-sha1" | "rsa-aes-sha256" | "rsa-aes-ecb-sha256";
+type Scheme = "oaep-sha1" | "oaep-sha256" | "pkcs1" | "rsa-aes-sha1" | "rsa-aes-sha256" | "rsa-aes-sha512" | "rsa-aes-ecb-sha256";
 
 interface Case {
   provider: string;
@@ -74,7 +76,7 @@ interface Case {
   /** omit -k to prove the provider's default */
   defaultKeyType?: boolean;
   wrapBits: number;
-  wrapForm: "spkiDer" | "pubPem" | "cert";
+  wrapForm: "spkiDer" | "pubPem" | "cert" | "pemBase64";
   scheme: Scheme;
   /** seed file names, main (wrapped) file first */
   files: (k: string) => string[];
@@ -237,7 +239,116 @@ const cases: Case[] = [
       files: (k) => [`${k}-wrapped`],
     }),
   ),
+  // OCI Vault (issue 18): RSA-4096 vault wrapping key; base64 key material + the CLI's JSON files
+  ...(["AES-256", "RSA-3072"] as const).map(
+    (keyType): Case => ({
+      provider: "oci",
+      algorithm: "RSA_OAEP_AES_SHA256",
+      keyType,
+      defaultKeyType: keyType === "AES-256",
+      wrapBits: 4096,
+      wrapForm: "pubPem",
+      scheme: "rsa-aes-sha256",
+      files: (k) => [`${k}.keymaterial.b64`, `${k}.wrapped-import-key.json`, `${k}.key-shape.json`],
+    }),
+  ),
+  {
+    provider: "oci",
+    algorithm: "RSA_OAEP_SHA256",
+    keyType: "AES-128",
+    wrapBits: 4096,
+    wrapForm: "pubPem",
+    scheme: "oaep-sha256",
+    files: (k) => [`${k}.keymaterial.b64`, `${k}.wrapped-import-key.json`, `${k}.key-shape.json`],
+  },
+  // HashiCorp Vault / OpenBao transit (issue 18): RSA-4096 transit wrapping key, hash_function as
+  // the algorithm (SHA256 when none is given), base64 ciphertext + a JSON note with the command
+  {
+    provider: "vault-transit",
+    keyType: "AES-256",
+    defaultKeyType: true,
+    wrapBits: 4096,
+    wrapForm: "pubPem",
+    scheme: "rsa-aes-sha256",
+    files: (k) => [`${k}-wrapped`, `${k}-transit-import.json`],
+  },
+  {
+    provider: "vault-transit",
+    algorithm: "SHA1",
+    keyType: "EC-NISTP384",
+    wrapBits: 4096,
+    wrapForm: "pubPem",
+    scheme: "rsa-aes-sha1",
+    files: (k) => [`${k}-wrapped`, `${k}-transit-import.json`],
+  },
+  {
+    provider: "openbao",
+    algorithm: "SHA512",
+    keyType: "RSA-2048",
+    wrapBits: 4096,
+    wrapForm: "pubPem",
+    scheme: "rsa-aes-sha512",
+    files: (k) => [`${k}-wrapped`, `${k}-transit-import.json`],
+  },
+  // IBM Key Protect (issue 18): the import token's RSA-4096 key (its base64-of-PEM payload as given)
+  // and its nonce; payload, encryptedNonce (AES-GCM under the new key) and iv
+  ...(["AES-256", "AES-128"] as const).map(
+    (keyType): Case => ({
+      provider: "ibm-key-protect",
+      keyType,
+      defaultKeyType: keyType === "AES-256",
+      wrapBits: 4096,
+      wrapForm: "pemBase64",
+      scheme: "oaep-sha256",
+      files: (k) => [`${k}-payload`, `${k}-encryptedNonce`, `${k}-iv`, `${k}-create-key.json`],
+      extraArgs: ["--ibm-nonce", IBM_NONCE],
+    }),
+  ),
+  // Tencent Cloud KMS (issue 18, AWS-style rules): RSA-2048 wrapping key, AES-256 only, base64
+  ...SEED_AWS.map(
+    (algorithm): Case => ({
+      provider: "tencent",
+      algorithm,
+      keyType: "AES-256",
+      defaultKeyType: true,
+      wrapBits: 2048,
+      wrapForm: "spkiDer",
+      scheme: scheme(algorithm),
+      files: (k) => [`${k}-EncryptedKeyMaterial.b64`],
+      extraArgs: legacy(algorithm),
+    }),
+  ),
+  // Open Telekom Cloud / Huawei Cloud KMS: RSA-2048 wrapping key; key pairs as two files (the
+  // OAEP-SHA-256 temporary key, then the RFC 5649 wrap of the PKCS#8 key), joined for the check
+  ...(["AES-256", "EC-NISTP256"] as const).map(
+    (keyType): Case => ({
+      provider: "otc",
+      algorithm: "RSAES_OAEP_SHA_256",
+      keyType,
+      defaultKeyType: keyType === "AES-256",
+      wrapBits: 2048,
+      wrapForm: "pubPem",
+      scheme: keyType === "AES-256" ? "oaep-sha256" : "rsa-aes-sha256",
+      files: (k) => (keyType === "AES-256" ? [`${k}-encrypted_key_material.b64`] : [`${k}-encrypted_key_material.b64`, `${k}-encrypted_privatekey.b64`]),
+    }),
+  ),
+  {
+    provider: "huawei",
+    algorithm: "RSAES_OAEP_SHA_256",
+    keyType: "RSA-3072",
+    wrapBits: 2048,
+    wrapForm: "pubPem",
+    scheme: "rsa-aes-sha256",
+    files: (k) => [`${k}-encrypted_key_material.b64`, `${k}-encrypted_privatekey.b64`],
+  },
 ];
+
+/** IBM Key Protect's import token gives its public key as base64 of the PEM text: a file of exactly that. */
+function pemBase64(bits: number): string {
+  const file = join(work, `payload-${bits}.b64`);
+  writeFileSync(file, Buffer.from(readFileSync(keys.pubPem[bits]!)).toString("base64"));
+  return file;
+}
 
 /** What the upload guidance of each provider's main file must mention. */
 const UPLOAD_HINT: Record<string, RegExp> = {
@@ -247,6 +358,15 @@ const UPLOAD_HINT: Record<string, RegExp> = {
   "microsoft-azure": /az keyvault key import .*--byok-file KeyTransferPackage-/,
   salesforce: /Encrypted Tenant Secret/,
   alibaba: /ImportKeyMaterial/,
+  oci: /wrappedImportKey\.keyMaterial/,
+  "ibm-key-protect": /ibmcloud kp key create e2e-AES-(256|128) .*-k /,
+  tencent: /tccli kms ImportKeyMaterial --KeyId <key id> --ImportToken <ImportToken> --EncryptedKeyMaterial "\$\(cat e2e-AES-256-EncryptedKeyMaterial\.b64\)"/,
+  otc: /encrypted_key_material/,
+  huawei:
+    /hcloud KMS ImportKeyMaterial .*--encrypted_key_material="\$\(cat e2e-RSA-3072-encrypted_key_material\.b64\)" --encrypted_privatekey="\$\(cat e2e-RSA-3072-encrypted_privatekey\.b64\)"/,
+  "vault-transit":
+    /vault write transit\/keys\/(e2e-AES-256\/import ciphertext=@e2e-AES-256-wrapped hash_function=SHA256 type=aes256-gcm96|e2e-EC-NISTP384\/import ciphertext=@e2e-EC-NISTP384-wrapped hash_function=SHA1 type=ecdsa-p384)\b/,
+  openbao: /bao write transit\/keys\/e2e-RSA-2048\/import ciphertext=@e2e-RSA-2048-wrapped hash_function=SHA512 type=rsa-2048\b/,
 };
 
 /** NIST SP 800-57 strength of the RSA wrapping keys the tests use. */
@@ -277,7 +397,7 @@ test.concurrent.each(cases.map((c) => [`${c.provider} ${c.algorithm ?? "(no wrap
   async (_title, c) => {
     const cwd = tempDir("run");
     const keyName = `e2e-${c.keyType}`;
-    const wrapFile = keys[c.wrapForm][c.wrapBits]!;
+    const wrapFile = c.wrapForm === "pemBase64" ? pemBase64(c.wrapBits) : keys[c.wrapForm][c.wrapBits]!;
     const args = [
       c.provider,
       keyName,
@@ -326,7 +446,17 @@ test.concurrent.each(cases.map((c) => [`${c.provider} ${c.algorithm ?? "(no wrap
     }
     const main = doc.artefacts.find((a) => a.fileName === c.files(keyName)[0])!;
     expect(main.usage).toMatch(UPLOAD_HINT[c.provider]!);
-    const result = await pyVerify({ file: main.path, decode: decodeFor(main.encoding), scheme: c.scheme, priv: keys.priv[c.wrapBits]! });
+    // OTC / Huawei key pairs: the two files are the two halves of one RSA-AES key wrap
+    const parts = c.files(keyName);
+    const joined = (c.provider === "otc" || c.provider === "huawei") && parts.length === 2 ? join(cwd, "..", `${keyName}-${c.provider}-joined.bin`) : undefined;
+    if (joined !== undefined) writeFileSync(joined, Buffer.concat(parts.map((f) => Buffer.from(readFileSync(join(cwd, f), "utf8").trim(), "base64"))));
+    const result = await pyVerify({
+      file: joined ?? main.path,
+      decode: joined !== undefined ? "binary" : decodeFor(main.encoding),
+      scheme: c.scheme,
+      priv: keys.priv[c.wrapBits]!,
+      ...(c.provider === "ibm-key-protect" ? { gcm: { ciphertext: join(cwd, `${keyName}-encryptedNonce`), iv: join(cwd, `${keyName}-iv`) } } : {}),
+    });
     await expectSameKey(keyName, c.keyType, result, cwd);
 
     if (c.provider === "microsoft-azure") {
@@ -337,6 +467,30 @@ test.concurrent.each(cases.map((c) => [`${c.provider} ${c.algorithm ?? "(no wrap
     if (c.provider === "salesforce") {
       const hash = doc.artefacts.find((a) => a.fileName === `${keyName}-hash`)!;
       expect(readFileSync(hash.path, "utf8").trim()).toBe(result.sha256b64);
+    }
+    if (c.provider === "oci") {
+      const material = readFileSync(join(cwd, `${keyName}.keymaterial.b64`), "utf8");
+      const json = doc.artefacts.find((a) => a.fileName === `${keyName}.wrapped-import-key.json`)!;
+      expect(json.usage).toContain(`oci kms management key import --compartment-id <compartment OCID> --display-name ${keyName} `);
+      expect(json.usage).toContain(`--key-shape file://${keyName}.key-shape.json --wrapped-import-key file://${keyName}.wrapped-import-key.json`);
+      expect(JSON.parse(readFileSync(join(cwd, `${keyName}.wrapped-import-key.json`), "utf8"))).toEqual({
+        keyMaterial: material,
+        wrappingAlgorithm: c.algorithm,
+      });
+      const [family, size] = c.keyType.split("-") as [string, string];
+      expect(JSON.parse(readFileSync(join(cwd, `${keyName}.key-shape.json`), "utf8"))).toEqual({ algorithm: family, length: Number(size) / 8 });
+    }
+    if (c.provider === "ibm-key-protect") {
+      // the nonce, opened by python with the key it recovered from the payload
+      expect(result.gcmPlaintextB64).toBe(IBM_NONCE);
+      const body = JSON.parse(readFileSync(join(cwd, `${keyName}-create-key.json`), "utf8")) as { resources: Array<Record<string, unknown>> };
+      expect(body.resources[0]).toMatchObject({
+        name: keyName,
+        payload: readFileSync(main.path, "utf8"),
+        encryptedNonce: readFileSync(join(cwd, `${keyName}-encryptedNonce`), "utf8"),
+        iv: readFileSync(join(cwd, `${keyName}-iv`), "utf8"),
+        encryptionAlgorithm: "RSAES_OAEP_SHA_256",
+      });
     }
     if (c.provider === "google-compute-engine") {
       const sha = doc.artefacts.find((a) => a.fileName === `${keyName}-sha256`);

@@ -225,7 +225,7 @@ cert(now + datetime.timedelta(days=10), now + datetime.timedelta(days=400), sys.
 }
 
 /** Runs test/verify.py (python3-cryptography) and returns its JSON answer. */
-export async function pyVerify(args: Record<string, string>): Promise<Record<string, unknown>> {
+export async function pyVerify(args: Record<string, unknown>): Promise<Record<string, unknown>> {
   const { stdout } = await execFileP("/usr/bin/python3", [VERIFY_PY, JSON.stringify(args)]);
   return JSON.parse(stdout) as Record<string, unknown>;
 }

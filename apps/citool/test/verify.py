@@ -33,7 +33,7 @@ else:
 
 priv = serialization.load_pem_private_key(open(a["priv"], "rb").read(), None)
 k = priv.key_size // 8
-H = {"sha1": hashes.SHA1, "sha256": hashes.SHA256}
+H = {"sha1": hashes.SHA1, "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
 def oaep(h): return padding.OAEP(mgf=padding.MGF1(h()), algorithm=h(), label=None)
 
 s = a["scheme"]
@@ -68,6 +68,12 @@ try:
     out["spki"] = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo).hex()
 except Exception:
     out["pkcs8"] = False
+if "gcm" in a:
+    # AES-GCM under the recovered key (IBM Key Protect's encryptedNonce: ciphertext || 16-byte tag, base64; iv base64)
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    ct = base64.b64decode(open(a["gcm"]["ciphertext"]).read().strip(), validate=True)
+    iv = base64.b64decode(open(a["gcm"]["iv"]).read().strip(), validate=True)
+    out["gcmPlaintextB64"] = base64.b64encode(AESGCM(pt).decrypt(iv, ct, None)).decode()
 if doc is not None:
     out["byok"] = {k2: v for k2, v in doc.items() if k2 != "ciphertext"}
 print(json.dumps(out))

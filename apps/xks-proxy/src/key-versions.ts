@@ -6,17 +6,18 @@
  * key), so every proxy sharing the token agrees within the key-state TTL. The current version is
  * the highest enabled one.
  */
+import { KEY_VERSION_SEPARATOR, keyVersionLabel } from "@ciop/hsm";
 import { MAX_KEY_VERSION } from "@ciop/xks";
 
-/** Separates a family name from its version number in a version key's label. */
-export const VERSION_SEPARATOR = "~v";
+/** Separates a family name from its version number in a version key's label (@ciop/hsm's scheme, shared with citool). */
+export const VERSION_SEPARATOR = KEY_VERSION_SEPARATOR;
 
 const VERSION_LABEL = /^([A-Za-z0-9._-]{1,128})~v([1-9][0-9]{0,4})$/;
 
 /** The CKA_LABEL of version `version` of key family `name`. */
 export function versionLabel(name: string, version: number): string {
   if (!Number.isInteger(version) || version < 1 || version > MAX_KEY_VERSION) throw new RangeError(`key version ${version} is outside 1..${MAX_KEY_VERSION}`);
-  return version === 1 ? name : `${name}${VERSION_SEPARATOR}${version}`;
+  return keyVersionLabel(name, version);
 }
 
 /** The family and version a label names, when it is a version label (version 2..MAX_KEY_VERSION). */

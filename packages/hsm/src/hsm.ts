@@ -29,6 +29,15 @@ import { deleteKey, generateKey, getOrCreateKey } from "./keys/create.js";
 import { attrs, lookup, lookupById, lookupS, setAttrs, withHandle } from "./keys/handles.js";
 import { importPublicKey, publicKeyOf, releasePublicKey } from "./keys/public-keys.js";
 import { destroySessionKey, generateSessionAesKey, sessionCopy } from "./keys/session-keys.js";
+import {
+  deleteKeyVersionRecords,
+  generateKeyVersion,
+  keyVersionRecords,
+  writeKeyVersionRecord,
+  type KeyVersionInit,
+  type KeyVersionRecord,
+  type KeyVersionRecordInput,
+} from "./keys/versions.js";
 import { openContext } from "./lifecycle/open.js";
 import { gcmWorkers } from "./offload/index.js";
 import { runOffloaded } from "./offload/reads.js";
@@ -227,6 +236,39 @@ export class Hsm extends EventEmitter {
    */
   setKeyEnabled(name: string, enabled: boolean): void {
     setKeyEnabled(this.ctx, name, enabled);
+  }
+
+  // ---------------------------------------------------------------- key versions (keys/versions.ts)
+
+  /**
+   * Makes version `version` (≥ 2) of key family `name`: a new key labelled `<name>~v<version>` and
+   * a record of it on the token (description, creation time, annotations). A token that cannot keep
+   * the record (no token data objects, e.g. NSS softokn) is refused with ERR_MECHANISM_UNSUPPORTED
+   * before any key is made; ERR_KEY_EXISTS when the version exists.
+   */
+  generateKeyVersion(
+    name: string,
+    version: number,
+    type: KeyType,
+    init: KeyVersionInit,
+    options: GenerateKeyOptions = {},
+  ): Promise<{ key: HsmKey; record: KeyVersionRecord }> {
+    return generateKeyVersion(this.ctx, name, version, type, init, options);
+  }
+
+  /** The records of family `name`'s versions on the token, lowest version first (none on a token without data objects). */
+  keyVersionRecords(name: string): KeyVersionRecord[] {
+    return keyVersionRecords(this.ctx, name);
+  }
+
+  /** Writes (replaces) the record of one key version; ERR_MECHANISM_UNSUPPORTED on a token without data objects. */
+  writeKeyVersionRecord(record: KeyVersionRecordInput): KeyVersionRecord {
+    return writeKeyVersionRecord(this.ctx, record);
+  }
+
+  /** Destroys the records of the version labelled `versionLabel` (after its key was deleted); returns how many. */
+  deleteKeyVersionRecords(versionLabel: string): number {
+    return deleteKeyVersionRecords(this.ctx, versionLabel);
   }
 
   // ---------------------------------------------------------------- public keys (keys/public-keys.ts)

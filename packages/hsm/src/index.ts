@@ -9,6 +9,8 @@ export { SOFTHSM_LIBRARY_CANDIDATES } from "./library.js";
 export type { GcmSealed } from "./aes-gcm.js";
 export type { ExternalKeyOutcome } from "./external-key.js";
 export { GCM_PROFILE_NAMES } from "./gcm-profile.js";
+export { KEY_VERSION_SEPARATOR, KEY_VERSION_MAX, KEY_VERSION_APPLICATION, keyVersionLabel, parseKeyVersionLabel } from "./keys/versions.js";
+export type { KeyVersionRecord, KeyVersionRecordInput, KeyVersionInit } from "./keys/versions.js";
 export type { GcmProfile, GcmProfileName, GcmProfileOption, GcmProfileSpec, GcmIvSource } from "./gcm-profile.js";
 export type {
   KeyType,

@@ -16,5 +16,16 @@ export {
   awsWrappedFileName,
 } from "./rules.js";
 export type { AwsAlgorithm } from "./rules.js";
+export {
+  AWS_IMPORT_TYPES,
+  AWS_ROTATABLE_KEY_TYPES,
+  AWS_KEY_MATERIAL_DESCRIPTION_MAX,
+  AWS_KEY_MATERIAL_ID_PATTERN,
+  checkKeyMaterialDescription,
+  checkKeyMaterialId,
+  defaultKeyMaterialDescription,
+  awsImportKeyMaterialCommand,
+} from "./key-material.js";
+export type { AwsImportType, AwsImportCommandInput } from "./key-material.js";
 export { defineAwsStyleProvider, planAwsStyle, exportAwsStyle, awsStyleOutputFiles, awsStyleStep } from "./aws-style.js";
 export type { AwsStyleRules, AwsStyleAlgorithm, AwsStyleStep, AwsStyleOutput, AwsStyleUsage } from "./aws-style.js";

@@ -11,6 +11,7 @@ import { CiopError } from "@ciop/core";
 import type { Hsm } from "@ciop/hsm";
 import {
   hsmKeySource,
+  planExport,
   runExport as runExportFlow,
   type ExportHooks,
   type ExportPlan,
@@ -28,9 +29,11 @@ import type { Io } from "../io.js";
 import { makeStyle, printJson, printWarning, withProgress } from "../output.js";
 import { findProvider } from "../providers.js";
 import { checkAuditLogWritable, checkOutDir, checkOutputFiles, displayPath, writeArtefacts, type WrittenArtefact } from "./export-files.js";
+import { importCommand, parseMaterialOptions, resolveVersion, type MaterialOptions, type VersionedExport } from "./key-versions.js";
 import { readWrappingKey, wrappingKeyFacts } from "./wrapping-key-file.js";
 
 const AZURE = "microsoft-azure";
+const IBM = "ibm-key-protect";
 
 interface ExportCommand {
   module: ProviderModule;
@@ -38,6 +41,8 @@ interface ExportCommand {
   settings: Settings;
   force: boolean;
   json: boolean;
+  /** AWS key-material versions (--new-key-material, --key-material-version). */
+  material: MaterialOptions | undefined;
 }
 
 /** The command line as an export request. Every check that needs neither the plan nor the HSM; throws usage errors. */
@@ -62,6 +67,14 @@ function parseExport(args: ParsedArgs, io: Io): ExportCommand {
       `${AZURE} needs -a/--azure-kek: the key identifier URL of the key exchange key, e.g. https://myvault.vault.azure.net/keys/my-kek/<version>`,
     );
   }
+  const ibmNonce = str(args, "ibm-nonce");
+  const isIbm = module.names.includes(IBM);
+  if (ibmNonce !== undefined && !isIbm) throw usageError(`option --ibm-nonce applies only to ${IBM}, not to ${provider}`);
+  if (isIbm && ibmNonce === undefined) {
+    throw usageError(
+      `${IBM} needs --ibm-nonce: the 'nonce' of the import token whose public key you pass as wrapKey (GET /api/v2/import_token, or 'ibmcloud kp import-token show')`,
+    );
+  }
   if (keyName!.length === 0 || /[/\\\0]/.test(keyName!) || keyName === "." || keyName === "..") {
     throw new CiopError(
       "ERR_KEY_NAME_INVALID",
@@ -70,6 +83,7 @@ function parseExport(args: ParsedArgs, io: Io): ExportCommand {
   }
   const wrappingKey = readWrappingKey(wrapKey!, io, flag(args, "allow-invalid-certificate"));
   const keyType = str(args, "key-type");
+  const material = parseMaterialOptions(args, module, provider!, keyType);
   const request: ExportRequestInput = {
     provider: provider!,
     keyName: keyName!,
@@ -77,11 +91,12 @@ function parseExport(args: ParsedArgs, io: Io): ExportCommand {
     ...(wrapAlg !== undefined ? { algorithm: wrapAlg } : {}),
     ...(keyType !== undefined ? { keyType } : {}),
     ...(azureKek !== undefined ? { providerOptions: { kek: azureKek } } : {}),
+    ...(ibmNonce !== undefined ? { providerOptions: { nonce: ibmNonce } } : {}),
     allowWeakWrappingKey: flag(args, "allow-weak-wrapping-key"),
     allowInvalidCertificate: flag(args, "allow-invalid-certificate"),
     allowLegacy: flag(args, "allow-legacy"),
   };
-  return { module, request, settings, force: flag(args, "force"), json: flag(args, "json") };
+  return { module, request, settings, force: flag(args, "force"), json: flag(args, "json"), material };
 }
 
 /**
@@ -100,9 +115,10 @@ function withGenerationProgress(source: KeySource, hsm: Hsm, io: Io, json: boole
 
 type AuditBase = ReturnType<typeof auditBase>;
 
-function auditBase(plan: ExportPlan, hsm: Hsm) {
+function auditBase(plan: ExportPlan, hsm: Hsm, versioned?: VersionedExport) {
   return {
-    key: plan.keyName,
+    key: versioned?.label ?? plan.keyName,
+    ...(versioned ? { family: versioned.name, version: versioned.version, importType: versioned.importType } : {}),
     keyType: plan.keyType,
     provider: plan.provider,
     algorithm: plan.algorithm,
@@ -112,7 +128,13 @@ function auditBase(plan: ExportPlan, hsm: Hsm) {
 }
 
 /** The hooks: what citool does between the flow's steps. `state` collects what the result printout needs. */
-function exportHooks(cmd: ExportCommand, io: Io, state: { base?: AuditBase; written: WrittenArtefact[] }): ExportHooks {
+interface ExportState {
+  base?: AuditBase;
+  written: WrittenArtefact[];
+  versioned?: VersionedExport;
+}
+
+function exportHooks(cmd: ExportCommand, io: Io, state: ExportState): ExportHooks {
   const { settings, force } = cmd;
   return {
     planned(plan, files) {
@@ -123,7 +145,10 @@ function exportHooks(cmd: ExportCommand, io: Io, state: { base?: AuditBase; writ
       for (const w of plan.warnings) printWarning(io, w);
     },
     keyReady({ plan, created, enabled }) {
-      if (created) audit(settings, io, { operation: "generate", ...state.base!, outcome: "ok" });
+      if (created) {
+        const v = state.versioned;
+        audit(settings, io, { operation: "generate", ...state.base!, ...(v?.description ? { materialDescription: v.description } : {}), outcome: "ok" });
+      }
       // PKCS#11 has no attribute that stops a key from being wrapped (CKA_EXTRACTABLE cannot be set
       // back to true), so "disabled" (keys disable) is enforced by the flow, before any wrap.
       if (enabled === false) {
@@ -136,7 +161,7 @@ function exportHooks(cmd: ExportCommand, io: Io, state: { base?: AuditBase; writ
     deliver(result) {
       state.written = writeArtefacts(result.artefacts, settings.outDir, force);
     },
-    failed({ plan, error, created, discarded }) {
+    failed({ error, created, discarded }) {
       const base = state.base!;
       audit(settings, io, {
         operation: "export",
@@ -148,13 +173,14 @@ function exportHooks(cmd: ExportCommand, io: Io, state: { base?: AuditBase; writ
       // a failed export leaves no new key behind: the key was never delivered anywhere, and a later
       // run with other options may want another type under this name
       if (!created) return;
+      const label = base.key;
       if (discarded) {
         audit(settings, io, { operation: "delete", ...base, outcome: "ok" });
-        printWarning(io, `key '${plan.keyName}' was generated in the HSM before the export failed; it has been deleted again`);
+        printWarning(io, `key '${label}' was generated in the HSM before the export failed; it has been deleted again`);
       } else {
         printWarning(
           io,
-          `key '${plan.keyName}' was generated in the HSM before the export failed and could not be deleted; remove it with 'citool keys delete ${plan.keyName}'`,
+          `key '${label}' was generated in the HSM before the export failed and could not be deleted; remove it with 'citool keys delete ${label}'`,
         );
       }
     },
@@ -165,20 +191,40 @@ export async function runExport(args: ParsedArgs, io: Io): Promise<number> {
   const cmd = parseExport(args, io);
   const { settings, json } = cmd;
   const fallbacks: Array<{ operation: string; material: string; reason: string }> = [];
-  const state: { base?: AuditBase; written: WrittenArtefact[] } = { written: [] };
+  const state: ExportState = { written: [] };
   let hsm: Hsm | undefined;
-  const openSource = async (plan: ExportPlan): Promise<KeySource> => {
-    hsm = await openHsm(settings, io, {
+  const openToken = async (): Promise<Hsm> => {
+    hsm ??= await openHsm(settings, io, {
       onHostFallback: (e) => {
         fallbacks.push({ operation: e.operation, material: e.material, reason: e.reason });
       },
     });
-    state.base = auditBase(plan, hsm);
-    return withGenerationProgress(hsmKeySource(hsm), hsm, io, json);
+    return hsm;
+  };
+  const openSource = async (plan: ExportPlan): Promise<KeySource> => {
+    const h = await openToken();
+    state.base = auditBase(plan, h, state.versioned);
+    const source = hsmKeySource(h);
+    return state.versioned ? state.versioned.source(h, source) : withGenerationProgress(source, h, io, json);
   };
   let result: RunExportResult;
   try {
-    result = await runExportFlow(cmd.module, cmd.request, openSource, exportHooks(cmd, io, state));
+    let request = cmd.request;
+    if (cmd.material) {
+      // A version's files carry its number, known only from the token: every check that needs
+      // neither the token nor the number runs first (the whole plan, the output directory, the
+      // audit log, the PIN file), then the family is checked on the token; still no key is made.
+      planExport(cmd.module, request);
+      checkOutDir(settings.outDir);
+      checkAuditLogWritable(settings);
+      checkPinFile(settings);
+      if (cmd.material.mode === "new" && cmd.material.description !== undefined) {
+        (await import("@ciop/providers-aws")).checkKeyMaterialDescription(cmd.material.description);
+      }
+      state.versioned = await resolveVersion(await openToken(), request.keyName, cmd.material, new Date());
+      request = { ...request, keyName: state.versioned.artefactName };
+    }
+    result = await runExportFlow(cmd.module, request, openSource, exportHooks(cmd, io, state));
   } finally {
     if (hsm) await Promise.resolve(hsm.close()).catch(() => undefined);
   }
@@ -186,9 +232,12 @@ export async function runExport(args: ParsedArgs, io: Io): Promise<number> {
   const base = state.base!;
   const written = state.written;
   const hostFallback = result.hostFallback || fallbacks.length > 0;
+  const versioned = state.versioned;
+  const command = versioned && written[0] ? await importCommand(versioned, displayPath(written[0].path, io)) : undefined;
   const auditOk = audit(settings, io, {
     operation: "export",
     ...base,
+    ...(versioned?.description ? { materialDescription: versioned.description } : {}),
     keyCreated: created,
     artefacts: written.map((w) => ({ name: w.fileName, sha256: w.sha256 })),
     hostFallback,
@@ -208,7 +257,27 @@ export async function runExport(args: ParsedArgs, io: Io): Promise<number> {
     printJson(io, {
       command: "export",
       provider: plan.provider,
-      key: { name: plan.keyName, type: plan.keyType, status: created ? "created" : "reused", token: base.token },
+      key: versioned
+        ? {
+            name: versioned.label,
+            family: versioned.name,
+            version: versioned.version,
+            type: plan.keyType,
+            status: created ? "created" : "reused",
+            token: base.token,
+          }
+        : { name: plan.keyName, type: plan.keyType, status: created ? "created" : "reused", token: base.token },
+      ...(versioned
+        ? {
+            keyMaterial: {
+              version: versioned.version,
+              importType: versioned.importType,
+              description: versioned.description,
+              awsKeyMaterialId: versioned.awsKeyMaterialId,
+              command,
+            },
+          }
+        : {}),
       wrappingKey: wrappingKeyFacts(plan.wrappingKey),
       algorithm: plan.algorithm,
       ...(Object.keys(plan.extra).length ? { extra: plan.extra } : {}),
@@ -221,13 +290,32 @@ export async function runExport(args: ParsedArgs, io: Io): Promise<number> {
   } else {
     const s = makeStyle(io, false);
     const wk = plan.wrappingKey;
+    const what = versioned
+      ? `${plan.keyType} key '${versioned.label}' (version ${versioned.version} of '${versioned.name}')`
+      : `${plan.keyType} key '${plan.keyName}'`;
     const lines = [
-      `${created ? "Generated" : "Reused"} ${plan.keyType} key '${plan.keyName}' on token '${base.token.label}'.`,
+      `${created ? "Generated" : "Reused"} ${what} on token '${base.token.label}'.`,
       `Wrapped with ${plan.algorithm} under the ${wk.type}-${wk.bits} wrapping key ${wk.sha256.slice(0, 16)}… (strength ${wk.strength} bits).`,
       "",
       ...written.flatMap((w) => [`  ${s.bold(displayPath(w.path, io))}  (${w.size} bytes, sha256 ${w.sha256})`, `      ${w.usage}`]),
+      ...(versioned && command ? versionNotes(versioned, command) : []),
     ];
     io.out(`${lines.join("\n")}\n`);
   }
   return auditOk ? 0 : 1;
+}
+
+/** What the operator does with a version's file: the import command, and what follows it. */
+function versionNotes(v: VersionedExport, command: string): string[] {
+  const lines = ["", `Import it as ${v.importType} (set KMS_KEY_ID; ImportToken.bin comes with the wrapping key):`, `  ${command}`];
+  if (v.importType === "NEW_KEY_MATERIAL") {
+    lines.push(
+      `Then 'aws kms rotate-key-on-demand --key-id "$KMS_KEY_ID"' makes it current, and 'citool keys annotate ${v.name} ${v.version} --aws-key-material-id <KeyMaterialId>'`,
+      "records the id import-key-material printed. For each replica of a multi-Region key, export this version under that",
+      `Region's wrapping key with --key-material-version ${v.version} (EXISTING_KEY_MATERIAL).`,
+    );
+  } else if (v.awsKeyMaterialId === null) {
+    lines.push(`No KeyMaterialId is recorded for version ${v.version}; 'citool keys annotate ${v.name} ${v.version} --aws-key-material-id <id>' adds it.`);
+  }
+  return lines;
 }

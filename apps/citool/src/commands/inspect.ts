@@ -11,6 +11,8 @@ import { providerNames, providers } from "../providers.js";
 import { readWrappingKey, wrappingKeyFacts } from "./wrapping-key-file.js";
 
 const DUMMY_KID = "https://inspect.vault.azure.net/keys/inspect/00000000000000000000000000000000";
+/** A well-formed 12-byte nonce, as IBM Key Protect import tokens carry (base64). */
+const DUMMY_NONCE = "AAAAAAAAAAAAAAAA";
 
 export interface ProviderFit {
   provider: string;
@@ -47,6 +49,8 @@ export async function runInspect(args: ParsedArgs, io: Io): Promise<number> {
             ...(algorithm !== undefined ? { algorithm } : {}),
             keyType,
             ...(m.names.includes("microsoft-azure") ? { providerOptions: { kek: str(args, "azure-kek") ?? DUMMY_KID } } : {}),
+            // the import token's nonce changes nothing about which algorithms and key types fit
+            ...(m.names.includes("ibm-key-protect") ? { providerOptions: { nonce: DUMMY_NONCE } } : {}),
             allowWeakWrappingKey: flag(args, "allow-weak-wrapping-key"),
             allowInvalidCertificate: allowInvalid,
             allowLegacy: flag(args, "allow-legacy"),
