@@ -7,21 +7,10 @@
  * an AES-256 key followed by AES-256-ECB with PKCS#7 padding of the PKCS#8) with the test's private
  * key, recovering exactly the engine's key.
  */
-import type { KeyType, WrapEngine } from "@ciop/wrap";
+import type { KeyType } from "@ciop/wrap";
 import { alibabaKms, ALIBABA_ALGORITHMS } from "@ciop/providers-alibaba";
-import {
-  opensslRsa,
-  scratchDir,
-  type TestKeyPair,
-  engines,
-  type EngineFixture,
-  combos,
-  runMatrix,
-  type Combo,
-  type Expectation,
-  type Hash,
-  type Scheme,
-} from "@ciop/testkit";
+import { rsaKeyPairs, scratchDir, type RsaKeyPairs, describeOnEachEngine, combos, runMatrix, type Combo, type Expectation, type Hash } from "@ciop/testkit";
+import type { Scheme } from "@ciop/testkit";
 
 /** The test's own statement of Alibaba's rules (not read from the provider code). */
 const SYMMETRIC: readonly KeyType[] = ["AES-256"];
@@ -41,38 +30,25 @@ function expectAlibaba(c: Combo): Expectation {
 }
 
 let dir: string;
-const pairs = new Map<number, TestKeyPair>();
-const wrappingKeys = new Map<number, string>();
+let keys: RsaKeyPairs;
 
 beforeAll(() => {
   dir = scratchDir("alibaba-matrix");
-  for (const bits of [2048, 3072]) {
-    const pair = opensslRsa(dir, bits);
-    pairs.set(bits, pair);
-    // GetParametersForImport returns the public key as base64 of DER SubjectPublicKeyInfo.
-    wrappingKeys.set(bits, Buffer.from(pair.spki).toString("base64"));
-  }
+  keys = rsaKeyPairs(dir, [2048, 3072]);
 });
 
-describe.each(engines("ali-mx"))("Alibaba matrix on the $label engine", (fixture: EngineFixture) => {
-  let engine: WrapEngine;
-  beforeAll(async () => {
-    engine = await fixture.open();
-  });
-  afterAll(async () => {
-    await fixture.close();
-  });
-
+describeOnEachEngine("ali-mx", "Alibaba matrix on the $label engine", (fixture, engine) => {
   test("every algorithm x key type x size: refused with the right code and no key, or base64 material that unwraps to the engine's key", async () => {
     const outcome = await runMatrix(
       fixture,
-      engine,
+      engine(),
       {
         provider: "alibaba",
         module: alibabaKms,
         combos: combos(ALIBABA_ALGORITHMS, [2048, 3072]),
-        wrappingKey: (c) => wrappingKeys.get(c.bits)!,
-        privPath: (c) => pairs.get(c.bits)!.privPath,
+        // GetParametersForImport returns the public key as base64 of DER SubjectPublicKeyInfo.
+        wrappingKey: (c) => Buffer.from(keys.pair(c.bits).spki).toString("base64"),
+        privPath: keys.privPath,
         expect: expectAlibaba,
         artefact: (r) => ({ bytes: r.artefacts[0]!.bytes, encoding: "base64" }),
         check: (r, c) => {

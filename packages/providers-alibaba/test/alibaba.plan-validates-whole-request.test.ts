@@ -1,7 +1,6 @@
-import { CiopError } from "@ciop/core";
 import { parseWrappingKey, type ExportRequest, type WrappingKey } from "@ciop/wrap";
 import { alibabaKms, ALIBABA_ALGORITHMS } from "@ciop/providers-alibaba";
-import { opensslEcSpki, opensslRsa, pythonCertificate, scratchDir } from "@ciop/testkit";
+import { certificatePair, ecWrappingKey, opensslRsa, planFailure, scratchDir } from "@ciop/testkit";
 
 let rsa2048: WrappingKey;
 let rsa3072: WrappingKey;
@@ -13,31 +12,12 @@ beforeAll(() => {
   const pair = opensslRsa(dir, 2048);
   rsa2048 = parseWrappingKey(pair.spki);
   rsa3072 = parseWrappingKey(opensslRsa(dir, 3072).spki);
-  ecKey = parseWrappingKey(opensslEcSpki(dir));
-  expired = parseWrappingKey(pythonCertificate(pair.privPath, "expired"), { allowInvalidCertificate: true });
+  ecKey = ecWrappingKey(dir);
+  ({ expired } = certificatePair(pair));
 });
 
 function req(over: Partial<ExportRequest>): ExportRequest {
   return { provider: "alibaba", keyName: "ali-k", wrappingKey: rsa2048, algorithm: "RSAES_OAEP_SHA_256", ...over };
-}
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(CiopError.isInstance(err)).toBe(true);
-    return (err as CiopError).code;
-  }
-  throw new Error("expected plan() to throw");
-}
-
-function messageOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    return (err as Error).message;
-  }
-  throw new Error("expected plan() to throw");
 }
 
 test("symmetric: AES-256 (default) with the OAEP algorithms; a strength warning under RSA-2048", () => {
@@ -61,29 +41,31 @@ test("asymmetric: RSA-2048/3072, P-256 and secp256k1 with RSAES_OAEP_SHA_256_AES
 });
 
 test("PKCS#1 v1.5 only with allowLegacy, with a warning", () => {
-  expect(codeOf(() => alibabaKms.plan(req({ algorithm: "RSAES_PKCS1_V1_5" })))).toBe("ERR_ALGORITHM_UNSUPPORTED");
+  expect(planFailure(() => alibabaKms.plan(req({ algorithm: "RSAES_PKCS1_V1_5" }))).code).toBe("ERR_ALGORITHM_UNSUPPORTED");
   expect(alibabaKms.plan(req({ algorithm: "RSAES_PKCS1_V1_5", allowLegacy: true })).warnings.join(" ")).toMatch(/legacy/);
 });
 
 test("refuses algorithm x key type mismatches", () => {
   for (const keyType of ["RSA-2048", "EC-NISTP256"]) {
-    expect(codeOf(() => alibabaKms.plan(req({ keyType })))).toBe("ERR_ALGORITHM_UNSUPPORTED");
-    expect(messageOf(() => alibabaKms.plan(req({ keyType })))).toContain("RSAES_OAEP_SHA_256_AES_256_ECB_PKCS7_PAD");
+    expect(planFailure(() => alibabaKms.plan(req({ keyType }))).code).toBe("ERR_ALGORITHM_UNSUPPORTED");
+    expect(planFailure(() => alibabaKms.plan(req({ keyType }))).message).toContain("RSAES_OAEP_SHA_256_AES_256_ECB_PKCS7_PAD");
   }
-  expect(codeOf(() => alibabaKms.plan(req({ algorithm: "RSAES_OAEP_SHA_256_AES_256_ECB_PKCS7_PAD", keyType: "AES-256" })))).toBe("ERR_ALGORITHM_UNSUPPORTED");
+  expect(planFailure(() => alibabaKms.plan(req({ algorithm: "RSAES_OAEP_SHA_256_AES_256_ECB_PKCS7_PAD", keyType: "AES-256" }))).code).toBe(
+    "ERR_ALGORITHM_UNSUPPORTED",
+  );
 });
 
 test("refuses a missing or unknown algorithm, unsupported key types", () => {
-  expect(codeOf(() => alibabaKms.plan(req({ algorithm: undefined })))).toBe("ERR_USAGE");
-  expect(codeOf(() => alibabaKms.plan(req({ algorithm: "SM2PKE" })))).toBe("ERR_ALGORITHM_UNSUPPORTED");
+  expect(planFailure(() => alibabaKms.plan(req({ algorithm: undefined }))).code).toBe("ERR_USAGE");
+  expect(planFailure(() => alibabaKms.plan(req({ algorithm: "SM2PKE" }))).code).toBe("ERR_ALGORITHM_UNSUPPORTED");
   for (const keyType of ["AES-128", "RSA-4096", "EC-NISTP384", "EC-NISTP521", "HMAC-256"]) {
-    expect(codeOf(() => alibabaKms.plan(req({ keyType, algorithm: "RSAES_OAEP_SHA_256_AES_256_ECB_PKCS7_PAD" })))).toBe("ERR_KEY_TYPE_UNSUPPORTED");
+    expect(planFailure(() => alibabaKms.plan(req({ keyType, algorithm: "RSAES_OAEP_SHA_256_AES_256_ECB_PKCS7_PAD" }))).code).toBe("ERR_KEY_TYPE_UNSUPPORTED");
   }
 });
 
 test("refuses wrapping keys other than RSA-2048, and expired certificates", () => {
-  expect(codeOf(() => alibabaKms.plan(req({ wrappingKey: rsa3072 })))).toBe("ERR_WRAPPING_KEY_SIZE");
-  expect(codeOf(() => alibabaKms.plan(req({ wrappingKey: ecKey })))).toBe("ERR_WRAPPING_KEY_INVALID");
-  expect(codeOf(() => alibabaKms.plan(req({ wrappingKey: expired })))).toBe("ERR_CERTIFICATE_NOT_VALID");
-  expect(codeOf(() => alibabaKms.plan(req({ provider: "aws" })))).toBe("ERR_PROVIDER_UNKNOWN");
+  expect(planFailure(() => alibabaKms.plan(req({ wrappingKey: rsa3072 }))).code).toBe("ERR_WRAPPING_KEY_SIZE");
+  expect(planFailure(() => alibabaKms.plan(req({ wrappingKey: ecKey }))).code).toBe("ERR_WRAPPING_KEY_INVALID");
+  expect(planFailure(() => alibabaKms.plan(req({ wrappingKey: expired }))).code).toBe("ERR_CERTIFICATE_NOT_VALID");
+  expect(planFailure(() => alibabaKms.plan(req({ provider: "aws" }))).code).toBe("ERR_PROVIDER_UNKNOWN");
 });

@@ -2,9 +2,9 @@
  * Requests Alibaba Cloud KMS must refuse, run through runExport against the real SoftHSM token
  * (and the software key store): each fails with its error code before any key is created.
  */
-import { runExport, type ExportRequestInput } from "@ciop/wrap";
 import { alibabaKms } from "@ciop/providers-alibaba";
-import { opensslRsa, scratchDir, engines, type EngineFixture, badWrappingKeys, expectRefused, type BadWrappingKey } from "@ciop/testkit";
+import { opensslRsa, scratchDir, describeOnEachEngine, exportRequests, badWrappingKeys, expectBadWrappingKeysRefused, expectRefused } from "@ciop/testkit";
+import { exportCreatingKey, type BadWrappingKey } from "@ciop/testkit";
 
 let bad: BadWrappingKey[];
 let expired: string;
@@ -18,24 +18,11 @@ beforeAll(() => {
   rsa4096 = opensslRsa(dir, 4096).spki;
 });
 
-describe.each(engines("ali-no"))("Alibaba refusals on the $label key store", (fixture: EngineFixture) => {
-  let n = 0;
-  const req = (over: Partial<ExportRequestInput>): ExportRequestInput => ({
-    provider: "alibaba",
-    keyName: `${fixture.prefix}-${n++}`,
-    wrappingKey: rsa2048,
-    algorithm: "RSAES_OAEP_SHA_256",
-    ...over,
-  });
-  beforeAll(async () => {
-    await fixture.open();
-  });
-  afterAll(async () => {
-    await fixture.close();
-  });
+describeOnEachEngine("ali-no", "Alibaba refusals on the $label key store", (fixture) => {
+  const req = exportRequests(fixture, () => ({ provider: "alibaba", wrappingKey: rsa2048, algorithm: "RSAES_OAEP_SHA_256" }));
 
   test("bad wrapping-key files and a 4096-bit key", async () => {
-    for (const b of bad) await expectRefused(fixture, alibabaKms, req({ wrappingKey: b.wrappingKey }), b.code, b.label);
+    await expectBadWrappingKeysRefused(fixture, alibabaKms, bad, (wrappingKey) => req({ wrappingKey }));
     await expectRefused(fixture, alibabaKms, req({ wrappingKey: rsa4096 }), "ERR_WRAPPING_KEY_SIZE", "RSA-4096");
   });
 
@@ -58,12 +45,11 @@ describe.each(engines("ali-no"))("Alibaba refusals on the $label key store", (fi
   });
 
   test("the certificate and legacy overrides go through with warnings", async () => {
-    const r = await runExport(
+    const r = await exportCreatingKey(
+      fixture,
       alibabaKms,
       req({ wrappingKey: expired, allowInvalidCertificate: true, algorithm: "RSAES_PKCS1_V1_5", allowLegacy: true }),
-      fixture.source(),
     );
-    expect(r.created).toBe(true);
     expect(r.plan.warnings.join(" ")).toMatch(/expired/);
     expect(r.plan.warnings.join(" ")).toMatch(/legacy/);
   });

@@ -5,24 +5,10 @@
  * accepted ones must be done in the token where SoftHSM can, and `<key>-wrapped` must unwrap with
  * python3 cryptography and the test's private key to exactly the engine's key.
  */
-import { parseWrappingKey, type KeyType, type WrapEngine, type WrappingKey } from "@ciop/wrap";
+import type { KeyType } from "@ciop/wrap";
 import { awsKms, AWS_ALGORITHMS } from "@ciop/providers-aws";
-import {
-  opensslRsa,
-  scratchDir,
-  type TestKeyPair,
-  engines,
-  type EngineFixture,
-  combos,
-  directPlaintextBytes,
-  oaepCapacity,
-  runMatrix,
-  tooWeak,
-  type Combo,
-  type Expectation,
-  type Hash,
-  type Scheme,
-} from "@ciop/testkit";
+import { rsaKeyPairs, scratchDir, type RsaKeyPairs, describeOnEachEngine, combos, directPlaintextBytes, oaepCapacity, runMatrix, tooWeak } from "@ciop/testkit";
+import type { Combo, Expectation, Hash, Scheme } from "@ciop/testkit";
 
 /** The test's own statement of AWS KMS's import rules (not read from the provider code). */
 const TYPES: readonly KeyType[] = [
@@ -62,37 +48,24 @@ function expectAws(c: Combo): Expectation {
 }
 
 let dir: string;
-const pairs = new Map<number, TestKeyPair>();
-const wrappingKeys = new Map<number, WrappingKey>();
+let keys: RsaKeyPairs;
 
 beforeAll(() => {
   dir = scratchDir("aws-matrix");
-  for (const bits of [1024, 2048, 3072, 4096]) {
-    const pair = opensslRsa(dir, bits);
-    pairs.set(bits, pair);
-    wrappingKeys.set(bits, parseWrappingKey(pair.spki));
-  }
+  keys = rsaKeyPairs(dir, [1024, 2048, 3072, 4096]);
 });
 
-describe.each(engines("aws-mx"))("AWS KMS matrix on the $label engine", (fixture: EngineFixture) => {
-  let engine: WrapEngine;
-  beforeAll(async () => {
-    engine = await fixture.open();
-  });
-  afterAll(async () => {
-    await fixture.close();
-  });
-
+describeOnEachEngine("aws-mx", "AWS KMS matrix on the $label engine", (fixture, engine) => {
   test("every algorithm x key type x wrapping-key size: refused with the right code and no key, or unwrapped to the engine's key", async () => {
     const outcome = await runMatrix(
       fixture,
-      engine,
+      engine(),
       {
         provider: "aws",
         module: awsKms,
         combos: combos(AWS_ALGORITHMS, [1024, 2048, 3072, 4096]),
-        wrappingKey: (c) => wrappingKeys.get(c.bits)!,
-        privPath: (c) => pairs.get(c.bits)!.privPath,
+        wrappingKey: keys.wrappingKey,
+        privPath: keys.privPath,
         expect: expectAws,
         artefact: (r) => ({ bytes: r.artefacts[0]!.bytes, encoding: "binary" }),
         check: (r, c) => {

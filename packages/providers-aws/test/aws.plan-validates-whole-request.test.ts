@@ -1,7 +1,6 @@
-import { CiopError } from "@ciop/core";
-import { parseWrappingKey, type ExportRequest, type WrappingKey } from "@ciop/wrap";
+import type { ExportRequest, WrappingKey } from "@ciop/wrap";
 import { awsKms, AWS_ALGORITHMS, AWS_KEY_TYPES } from "@ciop/providers-aws";
-import { opensslEcSpki, opensslRsa, pythonCertificate, scratchDir } from "@ciop/testkit";
+import { certificatePair, ecWrappingKey, opensslRsa, planFailure, rsaWrappingKeys, scratchDir } from "@ciop/testkit";
 
 let wk: Record<number, WrappingKey>;
 let ecKey: WrappingKey;
@@ -10,35 +9,13 @@ let futureCert: WrappingKey;
 
 beforeAll(() => {
   const dir = scratchDir("aws-plan");
-  wk = {};
-  for (const bits of [1024, 2048, 3072, 4096]) wk[bits] = parseWrappingKey(opensslRsa(dir, bits).spki);
-  ecKey = parseWrappingKey(opensslEcSpki(dir));
-  const pair = opensslRsa(dir, 3072);
-  expiredCert = parseWrappingKey(pythonCertificate(pair.privPath, "expired"), { allowInvalidCertificate: true });
-  futureCert = parseWrappingKey(pythonCertificate(pair.privPath, "future"), { allowInvalidCertificate: true });
+  wk = rsaWrappingKeys(dir, [1024, 2048, 3072, 4096]);
+  ecKey = ecWrappingKey(dir);
+  ({ expired: expiredCert, future: futureCert } = certificatePair(opensslRsa(dir, 3072)));
 });
 
 function req(over: Partial<ExportRequest>): ExportRequest {
   return { provider: "aws", keyName: "plan-k", wrappingKey: wk[4096]!, algorithm: "RSAES_OAEP_SHA_256", ...over };
-}
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(CiopError.isInstance(err)).toBe(true);
-    return (err as CiopError).code;
-  }
-  throw new Error("expected plan() to throw");
-}
-
-function messageOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    return (err as Error).message;
-  }
-  throw new Error("expected plan() to throw");
 }
 
 describe("awsKms.plan accepts", () => {
@@ -85,53 +62,57 @@ describe("awsKms.plan refuses", () => {
   // Issue 15: provider options are typed per provider; AWS takes none, and one given (here the
   // Azure KEK that used to be a shared request field) is refused instead of being ignored.
   test("any provider option (ERR_USAGE) naming it", () => {
-    expect(codeOf(() => awsKms.plan(req({ providerOptions: { kek: "https://v.vault.azure.net/keys/k/1" } })))).toBe("ERR_USAGE");
+    expect(planFailure(() => awsKms.plan(req({ providerOptions: { kek: "https://v.vault.azure.net/keys/k/1" } }))).code).toBe("ERR_USAGE");
     expect(() => awsKms.plan(req({ providerOptions: { kek: "x" } }))).toThrow(/AWS KMS takes no option "kek"/);
   });
   test("a missing wrapping algorithm (ERR_USAGE) listing the accepted ones", () => {
-    expect(codeOf(() => awsKms.plan(req({ algorithm: undefined })))).toBe("ERR_USAGE");
-    expect(messageOf(() => awsKms.plan(req({ algorithm: undefined })))).toContain(AWS_ALGORITHMS.join(", "));
+    expect(planFailure(() => awsKms.plan(req({ algorithm: undefined }))).code).toBe("ERR_USAGE");
+    expect(planFailure(() => awsKms.plan(req({ algorithm: undefined }))).message).toContain(AWS_ALGORITHMS.join(", "));
   });
 
   test("an unknown algorithm (ERR_ALGORITHM_UNSUPPORTED) naming it", () => {
-    expect(codeOf(() => awsKms.plan(req({ algorithm: "RSAES_OAEP_SHA_512" })))).toBe("ERR_ALGORITHM_UNSUPPORTED");
-    expect(messageOf(() => awsKms.plan(req({ algorithm: "RSAES_OAEP_SHA_512" })))).toContain("RSAES_OAEP_SHA_512");
+    expect(planFailure(() => awsKms.plan(req({ algorithm: "RSAES_OAEP_SHA_512" }))).code).toBe("ERR_ALGORITHM_UNSUPPORTED");
+    expect(planFailure(() => awsKms.plan(req({ algorithm: "RSAES_OAEP_SHA_512" }))).message).toContain("RSAES_OAEP_SHA_512");
   });
 
   test("RSAES_PKCS1_V1_5 without allowLegacy", () => {
-    expect(codeOf(() => awsKms.plan(req({ algorithm: "RSAES_PKCS1_V1_5" })))).toBe("ERR_ALGORITHM_UNSUPPORTED");
+    expect(planFailure(() => awsKms.plan(req({ algorithm: "RSAES_PKCS1_V1_5" }))).code).toBe("ERR_ALGORITHM_UNSUPPORTED");
   });
 
   test("key types AWS does not import (ERR_KEY_TYPE_UNSUPPORTED)", () => {
     for (const keyType of ["AES-128", "AES-192", "HMAC-160", "ED25519"]) {
-      expect(codeOf(() => awsKms.plan(req({ keyType, algorithm: "RSA_AES_KEY_WRAP_SHA_256" })))).toBe("ERR_KEY_TYPE_UNSUPPORTED");
-      expect(messageOf(() => awsKms.plan(req({ keyType })))).toContain(keyType);
+      expect(planFailure(() => awsKms.plan(req({ keyType, algorithm: "RSA_AES_KEY_WRAP_SHA_256" }))).code).toBe("ERR_KEY_TYPE_UNSUPPORTED");
+      expect(planFailure(() => awsKms.plan(req({ keyType }))).message).toContain(keyType);
     }
   });
 
   test("RSA targets with direct RSAES_OAEP or PKCS#1 v1.5", () => {
     for (const algorithm of ["RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_1"]) {
-      expect(codeOf(() => awsKms.plan(req({ keyType: "RSA-2048", algorithm })))).toBe("ERR_ALGORITHM_UNSUPPORTED");
+      expect(planFailure(() => awsKms.plan(req({ keyType: "RSA-2048", algorithm }))).code).toBe("ERR_ALGORITHM_UNSUPPORTED");
     }
-    expect(codeOf(() => awsKms.plan(req({ keyType: "RSA-2048", algorithm: "RSAES_PKCS1_V1_5", allowLegacy: true })))).toBe("ERR_ALGORITHM_UNSUPPORTED");
+    expect(planFailure(() => awsKms.plan(req({ keyType: "RSA-2048", algorithm: "RSAES_PKCS1_V1_5", allowLegacy: true }))).code).toBe(
+      "ERR_ALGORITHM_UNSUPPORTED",
+    );
   });
 
   test("EC targets with PKCS#1 v1.5", () => {
-    expect(codeOf(() => awsKms.plan(req({ keyType: "EC-NISTP256", algorithm: "RSAES_PKCS1_V1_5", allowLegacy: true })))).toBe("ERR_ALGORITHM_UNSUPPORTED");
+    expect(planFailure(() => awsKms.plan(req({ keyType: "EC-NISTP256", algorithm: "RSAES_PKCS1_V1_5", allowLegacy: true }))).code).toBe(
+      "ERR_ALGORITHM_UNSUPPORTED",
+    );
   });
 
   test("P-521 under RSA-2048 RSAES_OAEP: the PKCS#8 does not fit (even with allowWeakWrappingKey)", () => {
     for (const algorithm of ["RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_1"]) {
-      expect(codeOf(() => awsKms.plan(req({ keyType: "EC-NISTP521", algorithm, wrappingKey: wk[2048]!, allowWeakWrappingKey: true })))).toBe(
+      expect(planFailure(() => awsKms.plan(req({ keyType: "EC-NISTP521", algorithm, wrappingKey: wk[2048]!, allowWeakWrappingKey: true }))).code).toBe(
         "ERR_WRAPPING_KEY_SIZE",
       );
     }
   });
 
   test("an EC wrapping key (ERR_WRAPPING_KEY_INVALID) and an RSA-1024 one (ERR_WRAPPING_KEY_SIZE)", () => {
-    expect(codeOf(() => awsKms.plan(req({ wrappingKey: ecKey })))).toBe("ERR_WRAPPING_KEY_INVALID");
-    expect(codeOf(() => awsKms.plan(req({ wrappingKey: wk[1024]! })))).toBe("ERR_WRAPPING_KEY_SIZE");
-    expect(messageOf(() => awsKms.plan(req({ wrappingKey: wk[1024]! })))).toMatch(/1024.*2048, 3072, 4096/);
+    expect(planFailure(() => awsKms.plan(req({ wrappingKey: ecKey }))).code).toBe("ERR_WRAPPING_KEY_INVALID");
+    expect(planFailure(() => awsKms.plan(req({ wrappingKey: wk[1024]! }))).code).toBe("ERR_WRAPPING_KEY_SIZE");
+    expect(planFailure(() => awsKms.plan(req({ wrappingKey: wk[1024]! }))).message).toMatch(/1024.*2048, 3072, 4096/);
   });
 
   test("wrapping keys weaker than key-pair targets (ERR_WRAPPING_KEY_TOO_WEAK), naming both strengths", () => {
@@ -145,20 +126,20 @@ describe("awsKms.plan refuses", () => {
     ];
     for (const [keyType, bits] of weak) {
       const r = req({ keyType, algorithm: "RSA_AES_KEY_WRAP_SHA_256", wrappingKey: wk[bits]! });
-      expect(codeOf(() => awsKms.plan(r))).toBe("ERR_WRAPPING_KEY_TOO_WEAK");
-      expect(messageOf(() => awsKms.plan(r))).toMatch(/\d+-bit.*\d+-bit/);
+      expect(planFailure(() => awsKms.plan(r)).code).toBe("ERR_WRAPPING_KEY_TOO_WEAK");
+      expect(planFailure(() => awsKms.plan(r)).message).toMatch(/\d+-bit.*\d+-bit/);
     }
   });
 
   test("expired and not-yet-valid certificates (ERR_CERTIFICATE_NOT_VALID)", () => {
-    expect(codeOf(() => awsKms.plan(req({ wrappingKey: expiredCert })))).toBe("ERR_CERTIFICATE_NOT_VALID");
-    expect(codeOf(() => awsKms.plan(req({ wrappingKey: futureCert })))).toBe("ERR_CERTIFICATE_NOT_VALID");
+    expect(planFailure(() => awsKms.plan(req({ wrappingKey: expiredCert }))).code).toBe("ERR_CERTIFICATE_NOT_VALID");
+    expect(planFailure(() => awsKms.plan(req({ wrappingKey: futureCert }))).code).toBe("ERR_CERTIFICATE_NOT_VALID");
   });
 
   test("another provider's name and unsafe key names", () => {
-    expect(codeOf(() => awsKms.plan(req({ provider: "microsoft-azure" })))).toBe("ERR_PROVIDER_UNKNOWN");
+    expect(planFailure(() => awsKms.plan(req({ provider: "microsoft-azure" }))).code).toBe("ERR_PROVIDER_UNKNOWN");
     for (const keyName of ["", "../etc", "a/b", ".hidden", "x".repeat(129)]) {
-      expect(codeOf(() => awsKms.plan(req({ keyName })))).toBe("ERR_KEY_NAME_INVALID");
+      expect(planFailure(() => awsKms.plan(req({ keyName }))).code).toBe("ERR_KEY_NAME_INVALID");
     }
   });
 });

@@ -5,7 +5,6 @@
  * lower-case hex; ImportKeyMaterial: no KeyMaterialId with NEW_KEY_MATERIAL). Before this change
  * the module did not exist (the import failed, every test failed).
  */
-import { CiopError } from "@ciop/core";
 import {
   AWS_KEY_MATERIAL_DESCRIPTION_MAX,
   AWS_ROTATABLE_KEY_TYPES,
@@ -14,18 +13,9 @@ import {
   checkKeyMaterialId,
   defaultKeyMaterialDescription,
 } from "@ciop/providers-aws";
+import { planFailure } from "@ciop/testkit";
 
 const ID = "0b7fd7ddbac6eef27907413567cad8c810e2883dc8a7534067a82ee1142fc1e6";
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(CiopError.isInstance(err)).toBe(true);
-    return (err as CiopError).code;
-  }
-  throw new Error("expected a refusal");
-}
 
 test("NEW_KEY_MATERIAL: the exact command, description single-quoted, no key material id", () => {
   expect(awsImportKeyMaterialCommand({ encryptedKeyMaterialPath: "./k-v2-wrapped", importType: "NEW_KEY_MATERIAL", description: "ciop k v2 2026-12-07" })).toBe(
@@ -33,7 +23,9 @@ test("NEW_KEY_MATERIAL: the exact command, description single-quoted, no key mat
       "--expiration-model KEY_MATERIAL_DOES_NOT_EXPIRE --import-type NEW_KEY_MATERIAL --key-material-description 'ciop k v2 2026-12-07'",
   );
   // AWS refuses a KeyMaterialId with NEW_KEY_MATERIAL, so ciop never prints one
-  expect(codeOf(() => awsImportKeyMaterialCommand({ encryptedKeyMaterialPath: "x", importType: "NEW_KEY_MATERIAL", keyMaterialId: ID }))).toBe("ERR_USAGE");
+  expect(planFailure(() => awsImportKeyMaterialCommand({ encryptedKeyMaterialPath: "x", importType: "NEW_KEY_MATERIAL", keyMaterialId: ID })).code).toBe(
+    "ERR_USAGE",
+  );
 });
 
 test("EXISTING_KEY_MATERIAL (a replica): --key-material-id when known; a path with shell characters is quoted", () => {
@@ -55,14 +47,14 @@ test("descriptions AWS would refuse are refused: empty, 257 characters, quotes, 
   expect(checkKeyMaterialDescription("a".repeat(AWS_KEY_MATERIAL_DESCRIPTION_MAX))).toHaveLength(256);
   expect(checkKeyMaterialDescription("Q2:2026/rotation_1 v2.0-x")).toBe("Q2:2026/rotation_1 v2.0-x");
   for (const bad of ["", "a".repeat(257), "it's", 'say "x"', "two\nlines", "tab\there", "grün", "$(id)", "a;b"]) {
-    expect(codeOf(() => checkKeyMaterialDescription(bad))).toBe("ERR_USAGE");
+    expect(planFailure(() => checkKeyMaterialDescription(bad)).code).toBe("ERR_USAGE");
   }
 });
 
 test("key material ids: exactly 64 lower-case hex digits", () => {
   expect(checkKeyMaterialId(ID)).toBe(ID);
   for (const bad of [ID.toUpperCase(), ID.slice(1), `${ID}0`, `${ID.slice(1)}g`, "", "mrk-1234"])
-    expect(codeOf(() => checkKeyMaterialId(bad))).toBe("ERR_USAGE");
+    expect(planFailure(() => checkKeyMaterialId(bad)).code).toBe("ERR_USAGE");
 });
 
 test("the default description passes AWS's rules for every key name and keeps within 256 characters", () => {

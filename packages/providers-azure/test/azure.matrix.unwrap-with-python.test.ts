@@ -6,10 +6,9 @@
  * base64url) and unwrap the ciphertext (RSA-OAEP SHA-1 + RFC 5649) with the test's KEK private key
  * to exactly the engine's key.
  */
-import type { KeyType, WrapEngine, WrappingKey } from "@ciop/wrap";
-import { parseWrappingKey } from "@ciop/wrap";
+import type { KeyType } from "@ciop/wrap";
 import { azureKeyVault } from "@ciop/providers-azure";
-import { opensslRsa, scratchDir, type TestKeyPair, engines, type EngineFixture, combos, runMatrix, tooWeak, type Combo, type Expectation } from "@ciop/testkit";
+import { rsaKeyPairs, scratchDir, type RsaKeyPairs, describeOnEachEngine, combos, runMatrix, tooWeak, type Combo, type Expectation } from "@ciop/testkit";
 
 const VAULT_KID = "https://ciop-test-vault.vault.azure.net/keys/kek/1f2e3d4c5b6a79880123456789abcdef";
 const MHSM_KID = "https://ciop-test-hsm.managedhsm.azure.net/keys/kek/00112233445566778899aabbccddeeff";
@@ -25,31 +24,18 @@ function expectAzure(c: Combo): Expectation {
 }
 
 let dir: string;
-const pairs = new Map<number, TestKeyPair>();
-const wrappingKeys = new Map<number, WrappingKey>();
+let keys: RsaKeyPairs;
 
 beforeAll(() => {
   dir = scratchDir("azure-matrix");
-  for (const bits of [2048, 3072, 4096]) {
-    const pair = opensslRsa(dir, bits);
-    pairs.set(bits, pair);
-    wrappingKeys.set(bits, parseWrappingKey(pair.spki));
-  }
+  keys = rsaKeyPairs(dir, [2048, 3072, 4096]);
 });
 
-describe.each(engines("az-mx"))("Azure matrix on the $label engine", (fixture: EngineFixture) => {
-  let engine: WrapEngine;
-  beforeAll(async () => {
-    engine = await fixture.open();
-  });
-  afterAll(async () => {
-    await fixture.close();
-  });
-
+describeOnEachEngine("az-mx", "Azure matrix on the $label engine", (fixture, engine) => {
   test("every key type x KEK size x container: refused with the right code and no key, or a .byok that unwraps to the engine's key", async () => {
     const outcome = await runMatrix(
       fixture,
-      engine,
+      engine(),
       {
         provider: "microsoft-azure",
         module: azureKeyVault,
@@ -61,8 +47,8 @@ describe.each(engines("az-mx"))("Azure matrix on the $label engine", (fixture: E
             { extra: { providerOptions: { kek: MHSM_KID } }, tag: "managedhsm" },
           ],
         ),
-        wrappingKey: (c) => wrappingKeys.get(c.bits)!,
-        privPath: (c) => pairs.get(c.bits)!.privPath,
+        wrappingKey: keys.wrappingKey,
+        privPath: keys.privPath,
         expect: expectAzure,
         artefact: (r) => ({ bytes: r.artefacts[0]!.bytes, encoding: "azure-byok", kid: r.plan.extra.azureKek! }),
         check: (r, c) => {

@@ -1,7 +1,6 @@
-import { CiopError } from "@ciop/core";
-import { parseWrappingKey, type ExportRequest, type WrappingKey } from "@ciop/wrap";
+import type { ExportRequest, WrappingKey } from "@ciop/wrap";
 import { azureKeyVault, parseAzureKekId, AZURE_VAULT_KEY_TYPES, type AzureExportOptions } from "@ciop/providers-azure";
-import { opensslEcSpki, opensslRsa, pythonCertificate, scratchDir } from "@ciop/testkit";
+import { certificatePair, ecWrappingKey, opensslRsa, planFailure, rsaWrappingKeys, scratchDir } from "@ciop/testkit";
 
 const VAULT_KID = "https://myvault.vault.azure.net/keys/my-kek/0123456789abcdef0123456789abcdef";
 const MHSM_KID = "https://contoso-hsm.managedhsm.azure.net/keys/kek1/fedcba9876543210fedcba9876543210";
@@ -12,33 +11,13 @@ let expired: WrappingKey;
 
 beforeAll(() => {
   const dir = scratchDir("azure-plan");
-  wk = {};
-  for (const bits of [1024, 2048, 3072, 4096]) wk[bits] = parseWrappingKey(opensslRsa(dir, bits).spki);
-  ecKey = parseWrappingKey(opensslEcSpki(dir));
-  expired = parseWrappingKey(pythonCertificate(opensslRsa(dir, 2048).privPath, "expired"), { allowInvalidCertificate: true });
+  wk = rsaWrappingKeys(dir, [1024, 2048, 3072, 4096]);
+  ecKey = ecWrappingKey(dir);
+  ({ expired } = certificatePair(opensslRsa(dir, 2048)));
 });
 
 function req(over: Partial<ExportRequest<AzureExportOptions>>): ExportRequest<AzureExportOptions> {
   return { provider: "microsoft-azure", keyName: "az-k", wrappingKey: wk[4096]!, providerOptions: { kek: VAULT_KID }, ...over };
-}
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(CiopError.isInstance(err)).toBe(true);
-    return (err as CiopError).code;
-  }
-  throw new Error("expected a throw");
-}
-
-function messageOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    return (err as Error).message;
-  }
-  throw new Error("expected a throw");
 }
 
 describe("parseAzureKekId", () => {
@@ -78,9 +57,9 @@ describe("parseAzureKekId", () => {
     ["not a URL", "my-kek"],
     ["bad characters in version", "https://myvault.vault.azure.net/keys/k/v-1"],
   ])("refuses %s (ERR_KID_INVALID)", (_what, kid) => {
-    expect(codeOf(() => parseAzureKekId(kid))).toBe("ERR_KID_INVALID");
-    expect(codeOf(() => azureKeyVault.plan(req({ providerOptions: { kek: kid } })))).toBe("ERR_KID_INVALID");
-    expect(messageOf(() => azureKeyVault.plan(req({ providerOptions: { kek: kid } })))).toContain(JSON.stringify(kid));
+    expect(planFailure(() => parseAzureKekId(kid)).code).toBe("ERR_KID_INVALID");
+    expect(planFailure(() => azureKeyVault.plan(req({ providerOptions: { kek: kid } }))).code).toBe("ERR_KID_INVALID");
+    expect(planFailure(() => azureKeyVault.plan(req({ providerOptions: { kek: kid } }))).message).toContain(JSON.stringify(kid));
   });
 });
 
@@ -101,42 +80,42 @@ describe("azureKeyVault.plan", () => {
     for (const keyType of AZURE_VAULT_KEY_TYPES) expect(azureKeyVault.plan(req({ keyType })).keyType).toBe(keyType);
     for (const keyType of ["AES-128", "AES-192", "AES-256"]) {
       expect(azureKeyVault.plan(req({ keyType, providerOptions: { kek: MHSM_KID } })).keyType).toBe(keyType);
-      expect(codeOf(() => azureKeyVault.plan(req({ keyType })))).toBe("ERR_KEY_TYPE_UNSUPPORTED");
-      expect(messageOf(() => azureKeyVault.plan(req({ keyType })))).toMatch(/Managed HSM/);
+      expect(planFailure(() => azureKeyVault.plan(req({ keyType }))).code).toBe("ERR_KEY_TYPE_UNSUPPORTED");
+      expect(planFailure(() => azureKeyVault.plan(req({ keyType }))).message).toMatch(/Managed HSM/);
     }
   });
 
   test("refuses HMAC keys and unknown key types", () => {
     for (const keyType of ["HMAC-256", "ED25519"]) {
-      expect(codeOf(() => azureKeyVault.plan(req({ keyType, providerOptions: { kek: MHSM_KID } })))).toBe("ERR_KEY_TYPE_UNSUPPORTED");
+      expect(planFailure(() => azureKeyVault.plan(req({ keyType, providerOptions: { kek: MHSM_KID } }))).code).toBe("ERR_KEY_TYPE_UNSUPPORTED");
     }
   });
 
   test("refuses a wrapping algorithm and a missing kid", () => {
-    expect(codeOf(() => azureKeyVault.plan(req({ algorithm: "RSAES_OAEP_SHA_1" })))).toBe("ERR_ALGORITHM_UNSUPPORTED");
-    expect(codeOf(() => azureKeyVault.plan(req({ providerOptions: undefined })))).toBe("ERR_USAGE");
+    expect(planFailure(() => azureKeyVault.plan(req({ algorithm: "RSAES_OAEP_SHA_1" }))).code).toBe("ERR_ALGORITHM_UNSUPPORTED");
+    expect(planFailure(() => azureKeyVault.plan(req({ providerOptions: undefined }))).code).toBe("ERR_USAGE");
   });
 
   // Issue 15: the KEK travels in Azure's typed provider options (no longer a shared azureKek
   // request field); an option Azure does not know is refused, not ignored.
   test("refuses provider options other than kek", () => {
     const extra = { kek: VAULT_KID, azureKek: VAULT_KID } as unknown as AzureExportOptions;
-    expect(codeOf(() => azureKeyVault.plan(req({ providerOptions: extra })))).toBe("ERR_USAGE");
-    expect(messageOf(() => azureKeyVault.plan(req({ providerOptions: extra })))).toMatch(/"azureKek".*Accepted: kek/);
+    expect(planFailure(() => azureKeyVault.plan(req({ providerOptions: extra }))).code).toBe("ERR_USAGE");
+    expect(planFailure(() => azureKeyVault.plan(req({ providerOptions: extra }))).message).toMatch(/"azureKek".*Accepted: kek/);
   });
 
   test("refuses EC or RSA-1024 key-exchange keys, expired certificates", () => {
-    expect(codeOf(() => azureKeyVault.plan(req({ wrappingKey: ecKey })))).toBe("ERR_WRAPPING_KEY_INVALID");
-    expect(codeOf(() => azureKeyVault.plan(req({ wrappingKey: wk[1024]! })))).toBe("ERR_WRAPPING_KEY_SIZE");
-    expect(codeOf(() => azureKeyVault.plan(req({ wrappingKey: expired })))).toBe("ERR_CERTIFICATE_NOT_VALID");
+    expect(planFailure(() => azureKeyVault.plan(req({ wrappingKey: ecKey }))).code).toBe("ERR_WRAPPING_KEY_INVALID");
+    expect(planFailure(() => azureKeyVault.plan(req({ wrappingKey: wk[1024]! }))).code).toBe("ERR_WRAPPING_KEY_SIZE");
+    expect(planFailure(() => azureKeyVault.plan(req({ wrappingKey: expired }))).code).toBe("ERR_CERTIFICATE_NOT_VALID");
   });
 
   test("the strength rule: P-256 needs RSA-3072, P-384/P-521/RSA-4096 need RSA-4096", () => {
-    expect(codeOf(() => azureKeyVault.plan(req({ keyType: "EC-NISTP256", wrappingKey: wk[2048]! })))).toBe("ERR_WRAPPING_KEY_TOO_WEAK");
+    expect(planFailure(() => azureKeyVault.plan(req({ keyType: "EC-NISTP256", wrappingKey: wk[2048]! }))).code).toBe("ERR_WRAPPING_KEY_TOO_WEAK");
     expect(azureKeyVault.plan(req({ keyType: "EC-NISTP256", wrappingKey: wk[3072]! })).warnings).toEqual([]);
     for (const keyType of ["EC-NISTP384", "EC-NISTP521", "RSA-4096"]) {
-      expect(codeOf(() => azureKeyVault.plan(req({ keyType, wrappingKey: wk[3072]! })))).toBe("ERR_WRAPPING_KEY_TOO_WEAK");
-      expect(messageOf(() => azureKeyVault.plan(req({ keyType, wrappingKey: wk[3072]! })))).toMatch(/128-bit.*RSA-4096/);
+      expect(planFailure(() => azureKeyVault.plan(req({ keyType, wrappingKey: wk[3072]! }))).code).toBe("ERR_WRAPPING_KEY_TOO_WEAK");
+      expect(planFailure(() => azureKeyVault.plan(req({ keyType, wrappingKey: wk[3072]! }))).message).toMatch(/128-bit.*RSA-4096/);
     }
     // AES under RSA-2048 on Managed HSM: warns, never refuses.
     expect(azureKeyVault.plan(req({ keyType: "AES-256", providerOptions: { kek: MHSM_KID }, wrappingKey: wk[2048]! })).warnings.join(" ")).toMatch(/112-bit/);

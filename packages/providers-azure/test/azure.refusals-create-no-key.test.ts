@@ -4,9 +4,10 @@
  * Vault, weak or wrong KEKs, bad wrapping-key files. Each fails with its error code before any key
  * is created.
  */
-import { runExport, type ExportRequestInput } from "@ciop/wrap";
+import { runExport } from "@ciop/wrap";
 import { azureKeyVault, type AzureExportOptions } from "@ciop/providers-azure";
-import { opensslRsa, scratchDir, engines, type EngineFixture, badWrappingKeys, expectRefused, notPossibleOn, type BadWrappingKey } from "@ciop/testkit";
+import { opensslRsa, scratchDir, describeOnEachEngine, exportRequests, badWrappingKeys, expectBadWrappingKeysRefused, expectRefused } from "@ciop/testkit";
+import { exportCreatingKey, refusedWhereNotPossible, type BadWrappingKey } from "@ciop/testkit";
 
 const VAULT_KID = "https://myvault.vault.azure.net/keys/my-kek/0123456789abcdef0123456789abcdef";
 const MHSM_KID = "https://my-hsm.managedhsm.azure.net/keys/my-kek/0123456789abcdef0123456789abcdef";
@@ -49,22 +50,13 @@ beforeAll(() => {
   rsa4096 = opensslRsa(dir, 4096).spki;
 });
 
-describe.each(engines("az-no"))("Azure refusals on the $label key store", (fixture: EngineFixture) => {
-  let n = 0;
-  const req = (over: Partial<ExportRequestInput<AzureExportOptions>>): ExportRequestInput<AzureExportOptions> => ({
+describeOnEachEngine("az-no", "Azure refusals on the $label key store", (fixture) => {
+  const req = exportRequests<AzureExportOptions>(fixture, () => ({
     provider: "microsoft-azure",
-    keyName: `${fixture.prefix}-${n++}`,
     wrappingKey: rsa4096,
     providerOptions: { kek: VAULT_KID },
     keyType: "EC-NISTP256",
-    ...over,
-  });
-  beforeAll(async () => {
-    await fixture.open();
-  });
-  afterAll(async () => {
-    await fixture.close();
-  });
+  }));
 
   test("malformed key-exchange-key identifiers (ERR_KID_INVALID), a missing one (ERR_USAGE)", async () => {
     for (const azureKek of BAD_KIDS.filter((k) => k !== "")) {
@@ -90,23 +82,15 @@ describe.each(engines("az-no"))("Azure refusals on the $label key store", (fixtu
     await expectRefused(fixture, azureKeyVault, req({ wrappingKey: rsa2048 }), "ERR_WRAPPING_KEY_TOO_WEAK", "P-256 under RSA-2048");
     await expectRefused(fixture, azureKeyVault, req({ keyType: "EC-NISTP521", wrappingKey: rsa3072 }), "ERR_WRAPPING_KEY_TOO_WEAK", "P-521 under RSA-3072");
     await expectRefused(fixture, azureKeyVault, req({ keyType: "RSA-4096", wrappingKey: rsa3072 }), "ERR_WRAPPING_KEY_TOO_WEAK", "RSA-4096 under RSA-3072");
-    for (const b of bad) await expectRefused(fixture, azureKeyVault, req({ wrappingKey: b.wrappingKey }), b.code, b.label);
+    await expectBadWrappingKeysRefused(fixture, azureKeyVault, bad, (wrappingKey) => req({ wrappingKey }));
   });
 
   test("the seed's example kid forms and the default RSA-2048 target go through", async () => {
     // Issue 16 (three tokens): on a token that cannot make the host step RSA-AES of an RSA key needs
     // (SoftHSM through p11-kit 0.24's RPC, decided by the probe) the refusal is checked instead.
-    if (notPossibleOn(fixture, "rsa-aes", "sha1", "RSA-2048")) {
-      const request = req({ keyType: undefined, providerOptions: { kek: "https://myvault.vault.azure.net/keys/my-key/version" }, wrappingKey: rsa2048 });
-      await expectRefused(fixture, azureKeyVault, request, "ERR_MECHANISM_UNSUPPORTED", "RSA-AES of RSA-2048");
-      return;
-    }
-    const r = await runExport(
-      azureKeyVault,
-      req({ keyType: undefined, providerOptions: { kek: "https://myvault.vault.azure.net/keys/my-key/version" }, wrappingKey: rsa2048 }),
-      fixture.source(),
-    );
-    expect(r.created).toBe(true);
+    const request = req({ keyType: undefined, providerOptions: { kek: "https://myvault.vault.azure.net/keys/my-key/version" }, wrappingKey: rsa2048 });
+    if (await refusedWhereNotPossible(fixture, azureKeyVault, request, ["rsa-aes", "sha1", "RSA-2048"], "RSA-AES of RSA-2048")) return;
+    const r = await exportCreatingKey(fixture, azureKeyVault, request);
     expect(r.plan.keyType).toBe("RSA-2048");
     const m = await runExport(azureKeyVault, req({ keyType: "AES-256", providerOptions: { kek: MHSM_KID }, wrappingKey: rsa2048 }), fixture.source());
     expect(m.plan.extra.containerType).toBe("managedhsm");

@@ -7,23 +7,10 @@
  * `<key>-sha256` file must equal the SHA-256 python computes over the recovered key.
  */
 import { createPublicKey } from "node:crypto";
-import type { KeyType, WrapEngine } from "@ciop/wrap";
+import type { KeyType } from "@ciop/wrap";
 import { googleCloudKms, googleComputeEngine, GCKMS_ALGORITHMS, GCE_ALGORITHMS } from "@ciop/providers-gcp";
-import {
-  opensslRsa,
-  pythonCertificate,
-  scratchDir,
-  type TestKeyPair,
-  engines,
-  type EngineFixture,
-  combos,
-  runMatrix,
-  tooWeak,
-  type Combo,
-  type Expectation,
-  type Hash,
-  type Scheme,
-} from "@ciop/testkit";
+import { rsaKeyPairs, scratchDir, type RsaKeyPairs, describeOnEachEngine, combos, runMatrix, tooWeak, type Combo, type Expectation } from "@ciop/testkit";
+import type { Hash, Scheme } from "@ciop/testkit";
 
 /** The test's own statement of Google's rules (not read from the provider code). */
 const GCE_SCHEME: Record<string, [Scheme, Hash]> = {
@@ -73,38 +60,25 @@ function expectKms(c: Combo): Expectation {
 }
 
 let dir: string;
-const pairs = new Map<number, TestKeyPair>();
-const certificates = new Map<number, string>();
+let keys: RsaKeyPairs;
 
 beforeAll(() => {
   dir = scratchDir("gcp-matrix");
-  for (const bits of [2048, 3072, 4096]) {
-    const pair = opensslRsa(dir, bits);
-    pairs.set(bits, pair);
-    certificates.set(bits, pythonCertificate(pair.privPath));
-  }
+  keys = rsaKeyPairs(dir, [2048, 3072, 4096]);
 });
 
-describe.each(engines("gcp-mx"))("Google matrix on the $label engine", (fixture: EngineFixture) => {
-  let engine: WrapEngine;
-  beforeAll(async () => {
-    engine = await fixture.open();
-  });
-  afterAll(async () => {
-    await fixture.close();
-  });
-
+describeOnEachEngine("gcp-mx", "Google matrix on the $label engine", (fixture, engine) => {
   test("Compute Engine: refusals, and <key>-wrapped (base64 rsaEncryptedKey) + <key>-sha256 for the AES-256 key", async () => {
     const outcome = await runMatrix(
       fixture,
-      engine,
+      engine(),
       {
         provider: "google-compute-engine",
         module: googleComputeEngine,
         combos: combos(GCE_ALGORITHMS, [2048, 3072]),
         // Compute Engine hands out its wrapping key as a certificate (google-cloud-csek-ingress.pem).
-        wrappingKey: (c) => certificates.get(c.bits)!,
-        privPath: (c) => pairs.get(c.bits)!.privPath,
+        wrappingKey: keys.certificate,
+        privPath: keys.privPath,
         expect: expectGce,
         artefact: (r) => ({ bytes: r.artefacts[0]!.bytes, encoding: "base64" }),
         check: (r, c) => {
@@ -131,15 +105,15 @@ describe.each(engines("gcp-mx"))("Google matrix on the $label engine", (fixture:
   test("Cloud KMS: every import method x key type x wrapping-key size", async () => {
     const outcome = await runMatrix(
       fixture,
-      engine,
+      engine(),
       {
         provider: "google-cloud-key-management",
         module: googleCloudKms,
         combos: combos(GCKMS_ALGORITHMS, [2048, 3072, 4096]),
         // Import jobs hand out a PEM public key.
         wrappingKey: (c) =>
-          createPublicKey({ key: Buffer.from(pairs.get(c.bits)!.spki), format: "der", type: "spki" }).export({ type: "spki", format: "pem" }) as string,
-        privPath: (c) => pairs.get(c.bits)!.privPath,
+          createPublicKey({ key: Buffer.from(keys.pair(c.bits).spki), format: "der", type: "spki" }).export({ type: "spki", format: "pem" }) as string,
+        privPath: keys.privPath,
         expect: expectKms,
         artefact: (r) => ({ bytes: r.artefacts[0]!.bytes, encoding: "binary" }),
         check: (r) => {

@@ -1,7 +1,6 @@
-import { CiopError } from "@ciop/core";
 import { parseWrappingKey, type ExportRequest, type WrappingKey } from "@ciop/wrap";
 import { googleCloudKms, googleComputeEngine, GCKMS_ALGORITHMS, GCKMS_KEY_TYPES } from "@ciop/providers-gcp";
-import { opensslEcSpki, opensslRsa, pythonCertificate, scratchDir } from "@ciop/testkit";
+import { certificatePair, ecWrappingKey, opensslRsa, planFailure, pythonCertificate, scratchDir, type TestKeyPair } from "@ciop/testkit";
 
 let wk: Record<number, WrappingKey>;
 let cert2048: WrappingKey;
@@ -12,35 +11,16 @@ let ecKey: WrappingKey;
 beforeAll(() => {
   const dir = scratchDir("gcp-plan");
   wk = {};
-  const pairs: Record<number, ReturnType<typeof opensslRsa>> = {};
+  const pairs: Record<number, TestKeyPair> = {};
   for (const bits of [2048, 3072, 4096]) {
     pairs[bits] = opensslRsa(dir, bits);
     wk[bits] = parseWrappingKey(pairs[bits]!.spki);
   }
   cert2048 = parseWrappingKey(pythonCertificate(pairs[2048]!.privPath));
-  expired2048 = parseWrappingKey(pythonCertificate(pairs[2048]!.privPath, "expired"), { allowInvalidCertificate: true });
-  future3072 = parseWrappingKey(pythonCertificate(pairs[3072]!.privPath, "future"), { allowInvalidCertificate: true });
-  ecKey = parseWrappingKey(opensslEcSpki(dir));
+  expired2048 = certificatePair(pairs[2048]!).expired;
+  future3072 = certificatePair(pairs[3072]!).future;
+  ecKey = ecWrappingKey(dir);
 });
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(CiopError.isInstance(err)).toBe(true);
-    return (err as CiopError).code;
-  }
-  throw new Error("expected plan() to throw");
-}
-
-function messageOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    return (err as Error).message;
-  }
-  throw new Error("expected plan() to throw");
-}
 
 describe("googleComputeEngine.plan", () => {
   const req = (over: Partial<ExportRequest>): ExportRequest => ({
@@ -63,7 +43,7 @@ describe("googleComputeEngine.plan", () => {
 
   test("accepts the seed's other algorithms with a warning saying what Google accepts", () => {
     expect(googleComputeEngine.plan(req({ algorithm: "RSAES_OAEP_SHA_256" })).warnings.join(" ")).toMatch(/only unwraps RSAES_OAEP_SHA_1/);
-    expect(codeOf(() => googleComputeEngine.plan(req({ algorithm: "RSAES_PKCS1_V1_5" })))).toBe("ERR_ALGORITHM_UNSUPPORTED");
+    expect(planFailure(() => googleComputeEngine.plan(req({ algorithm: "RSAES_PKCS1_V1_5" }))).code).toBe("ERR_ALGORITHM_UNSUPPORTED");
     expect(googleComputeEngine.plan(req({ algorithm: "RSAES_PKCS1_V1_5", allowLegacy: true })).warnings.join(" ")).toMatch(/RSAES_OAEP_SHA_1/);
   });
 
@@ -72,20 +52,20 @@ describe("googleComputeEngine.plan", () => {
   });
 
   test("refuses a missing or unknown algorithm, other key types, other sizes, EC keys, expired certificates", () => {
-    expect(codeOf(() => googleComputeEngine.plan(req({ algorithm: undefined })))).toBe("ERR_USAGE");
-    expect(codeOf(() => googleComputeEngine.plan(req({ algorithm: "RSA_AES_KEY_WRAP_SHA_1" })))).toBe("ERR_ALGORITHM_UNSUPPORTED");
+    expect(planFailure(() => googleComputeEngine.plan(req({ algorithm: undefined }))).code).toBe("ERR_USAGE");
+    expect(planFailure(() => googleComputeEngine.plan(req({ algorithm: "RSA_AES_KEY_WRAP_SHA_1" }))).code).toBe("ERR_ALGORITHM_UNSUPPORTED");
     for (const keyType of ["AES-128", "RSA-2048", "EC-NISTP256", "HMAC-256"]) {
-      expect(codeOf(() => googleComputeEngine.plan(req({ keyType })))).toBe("ERR_KEY_TYPE_UNSUPPORTED");
-      expect(messageOf(() => googleComputeEngine.plan(req({ keyType })))).toMatch(new RegExp(`${keyType}.*Accepted: AES-256`));
+      expect(planFailure(() => googleComputeEngine.plan(req({ keyType }))).code).toBe("ERR_KEY_TYPE_UNSUPPORTED");
+      expect(planFailure(() => googleComputeEngine.plan(req({ keyType }))).message).toMatch(new RegExp(`${keyType}.*Accepted: AES-256`));
     }
     for (const bits of [3072, 4096]) {
-      expect(codeOf(() => googleComputeEngine.plan(req({ wrappingKey: wk[bits]! })))).toBe("ERR_WRAPPING_KEY_SIZE");
+      expect(planFailure(() => googleComputeEngine.plan(req({ wrappingKey: wk[bits]! }))).code).toBe("ERR_WRAPPING_KEY_SIZE");
     }
-    expect(codeOf(() => googleComputeEngine.plan(req({ wrappingKey: ecKey })))).toBe("ERR_WRAPPING_KEY_INVALID");
-    expect(codeOf(() => googleComputeEngine.plan(req({ wrappingKey: expired2048 })))).toBe("ERR_CERTIFICATE_NOT_VALID");
+    expect(planFailure(() => googleComputeEngine.plan(req({ wrappingKey: ecKey }))).code).toBe("ERR_WRAPPING_KEY_INVALID");
+    expect(planFailure(() => googleComputeEngine.plan(req({ wrappingKey: expired2048 }))).code).toBe("ERR_CERTIFICATE_NOT_VALID");
     expect(googleComputeEngine.plan(req({ wrappingKey: expired2048, allowInvalidCertificate: true })).warnings.join(" ")).toMatch(/expired/);
-    expect(codeOf(() => googleComputeEngine.plan(req({ provider: "google-cloud-key-management" })))).toBe("ERR_PROVIDER_UNKNOWN");
-    expect(codeOf(() => googleComputeEngine.plan(req({ keyName: "a/b" })))).toBe("ERR_KEY_NAME_INVALID");
+    expect(planFailure(() => googleComputeEngine.plan(req({ provider: "google-cloud-key-management" }))).code).toBe("ERR_PROVIDER_UNKNOWN");
+    expect(planFailure(() => googleComputeEngine.plan(req({ keyName: "a/b" }))).code).toBe("ERR_KEY_NAME_INVALID");
   });
 });
 
@@ -114,43 +94,45 @@ describe("googleCloudKms.plan", () => {
   });
 
   test("refuses a missing or unknown algorithm (ERR_USAGE / ERR_ALGORITHM_UNSUPPORTED), listing the accepted ones", () => {
-    expect(codeOf(() => googleCloudKms.plan(req({ algorithm: undefined })))).toBe("ERR_USAGE");
+    expect(planFailure(() => googleCloudKms.plan(req({ algorithm: undefined }))).code).toBe("ERR_USAGE");
     for (const algorithm of ["RSAES_PKCS1_V1_5", "RSA_AES_KEY_WRAP_SHA_256", "RSA_OAEP_2048_SHA256"]) {
-      expect(codeOf(() => googleCloudKms.plan(req({ algorithm })))).toBe("ERR_ALGORITHM_UNSUPPORTED");
-      expect(messageOf(() => googleCloudKms.plan(req({ algorithm })))).toContain(GCKMS_ALGORITHMS.join(", "));
+      expect(planFailure(() => googleCloudKms.plan(req({ algorithm }))).code).toBe("ERR_ALGORITHM_UNSUPPORTED");
+      expect(planFailure(() => googleCloudKms.plan(req({ algorithm }))).message).toContain(GCKMS_ALGORITHMS.join(", "));
     }
   });
 
   test("refuses key pairs under the direct RSA_OAEP_*_SHA256 methods", () => {
     for (const keyType of ["RSA-2048", "EC-NISTP256", "EC-SECP256K1"]) {
-      expect(codeOf(() => googleCloudKms.plan(req({ algorithm: "RSA_OAEP_3072_SHA256", keyType })))).toBe("ERR_ALGORITHM_UNSUPPORTED");
+      expect(planFailure(() => googleCloudKms.plan(req({ algorithm: "RSA_OAEP_3072_SHA256", keyType }))).code).toBe("ERR_ALGORITHM_UNSUPPORTED");
     }
   });
 
   test("refuses key types Cloud KMS does not import", () => {
     for (const keyType of ["EC-NISTP521", "AES-128", "AES-192"]) {
-      expect(codeOf(() => googleCloudKms.plan(req({ keyType })))).toBe("ERR_KEY_TYPE_UNSUPPORTED");
+      expect(planFailure(() => googleCloudKms.plan(req({ keyType }))).code).toBe("ERR_KEY_TYPE_UNSUPPORTED");
     }
     expect(GCKMS_KEY_TYPES).not.toContain("EC-NISTP521");
   });
 
   test("refuses RSA-2048 wrapping keys, sizes that contradict the import method, EC keys", () => {
-    expect(codeOf(() => googleCloudKms.plan(req({ wrappingKey: wk[2048]! })))).toBe("ERR_WRAPPING_KEY_SIZE");
-    expect(codeOf(() => googleCloudKms.plan(req({ algorithm: "RSA_OAEP_4096_SHA256_AES_256", wrappingKey: wk[3072]! })))).toBe("ERR_WRAPPING_KEY_SIZE");
-    expect(codeOf(() => googleCloudKms.plan(req({ algorithm: "RSA_OAEP_3072_SHA1_AES_256", wrappingKey: wk[4096]! })))).toBe("ERR_WRAPPING_KEY_SIZE");
-    expect(codeOf(() => googleCloudKms.plan(req({ wrappingKey: ecKey })))).toBe("ERR_WRAPPING_KEY_INVALID");
+    expect(planFailure(() => googleCloudKms.plan(req({ wrappingKey: wk[2048]! }))).code).toBe("ERR_WRAPPING_KEY_SIZE");
+    expect(planFailure(() => googleCloudKms.plan(req({ algorithm: "RSA_OAEP_4096_SHA256_AES_256", wrappingKey: wk[3072]! }))).code).toBe(
+      "ERR_WRAPPING_KEY_SIZE",
+    );
+    expect(planFailure(() => googleCloudKms.plan(req({ algorithm: "RSA_OAEP_3072_SHA1_AES_256", wrappingKey: wk[4096]! }))).code).toBe("ERR_WRAPPING_KEY_SIZE");
+    expect(planFailure(() => googleCloudKms.plan(req({ wrappingKey: ecKey }))).code).toBe("ERR_WRAPPING_KEY_INVALID");
   });
 
   test("refuses wrapping keys weaker than the target (P-384 and RSA-4096 need RSA-4096)", () => {
     for (const keyType of ["EC-NISTP384", "RSA-4096"]) {
-      expect(codeOf(() => googleCloudKms.plan(req({ keyType })))).toBe("ERR_WRAPPING_KEY_TOO_WEAK");
-      expect(messageOf(() => googleCloudKms.plan(req({ keyType })))).toMatch(/128-bit.*RSA-4096/);
+      expect(planFailure(() => googleCloudKms.plan(req({ keyType }))).code).toBe("ERR_WRAPPING_KEY_TOO_WEAK");
+      expect(planFailure(() => googleCloudKms.plan(req({ keyType }))).message).toMatch(/128-bit.*RSA-4096/);
       expect(googleCloudKms.plan(req({ keyType, allowWeakWrappingKey: true })).warnings.join(" ")).toMatch(/128-bit/);
       expect(googleCloudKms.plan(req({ keyType, wrappingKey: wk[4096]! })).warnings).toEqual([]);
     }
   });
 
   test("refuses a not-yet-valid certificate", () => {
-    expect(codeOf(() => googleCloudKms.plan(req({ wrappingKey: future3072 })))).toBe("ERR_CERTIFICATE_NOT_VALID");
+    expect(planFailure(() => googleCloudKms.plan(req({ wrappingKey: future3072 }))).code).toBe("ERR_CERTIFICATE_NOT_VALID");
   });
 });

@@ -5,7 +5,8 @@
  */
 import { runExport, type ExportRequestInput, type ProviderModule } from "@ciop/wrap";
 import { googleCloudKms, googleComputeEngine } from "@ciop/providers-gcp";
-import { opensslRsa, scratchDir, engines, type EngineFixture, badWrappingKeys, expectRefused, notPossibleOn, type BadWrappingKey } from "@ciop/testkit";
+import { opensslRsa, scratchDir, describeOnEachEngine, exportRequests, badWrappingKeys, expectBadWrappingKeysRefused, expectRefused } from "@ciop/testkit";
+import { exportCreatingKey, refusedWhereNotPossible, type BadWrappingKey } from "@ciop/testkit";
 
 let bad2048: BadWrappingKey[];
 let bad3072: BadWrappingKey[];
@@ -22,33 +23,14 @@ beforeAll(() => {
   rsa4096 = opensslRsa(dir, 4096).spki;
 });
 
-describe.each(engines("gcp-no"))("Google refusals on the $label key store", (fixture: EngineFixture) => {
-  let n = 0;
-  const gce = (over: Partial<ExportRequestInput>): ExportRequestInput => ({
-    provider: "google-compute-engine",
-    keyName: `${fixture.prefix}-${n++}`,
-    wrappingKey: cert2048,
-    algorithm: "RSAES_OAEP_SHA_1",
-    ...over,
-  });
-  const kms = (over: Partial<ExportRequestInput>): ExportRequestInput => ({
-    provider: "google-cloud-key-management",
-    keyName: `${fixture.prefix}-${n++}`,
-    wrappingKey: rsa3072,
-    algorithm: "RSA_OAEP_3072_SHA256_AES_256",
-    ...over,
-  });
+describeOnEachEngine("gcp-no", "Google refusals on the $label key store", (fixture) => {
+  const gce = exportRequests(fixture, () => ({ provider: "google-compute-engine", wrappingKey: cert2048, algorithm: "RSAES_OAEP_SHA_1" }));
+  const kms = exportRequests(fixture, () => ({ provider: "google-cloud-key-management", wrappingKey: rsa3072, algorithm: "RSA_OAEP_3072_SHA256_AES_256" }));
   const refused = (m: ProviderModule, r: ExportRequestInput, code: string, label: string) => expectRefused(fixture, m, r, code, label);
-  beforeAll(async () => {
-    await fixture.open();
-  });
-  afterAll(async () => {
-    await fixture.close();
-  });
 
   test("bad wrapping-key files for both services", async () => {
-    for (const b of bad2048) await refused(googleComputeEngine, gce({ wrappingKey: b.wrappingKey }), b.code, `GCE ${b.label}`);
-    for (const b of bad3072) await refused(googleCloudKms, kms({ wrappingKey: b.wrappingKey }), b.code, `KMS ${b.label}`);
+    await expectBadWrappingKeysRefused(fixture, googleComputeEngine, bad2048, (wrappingKey) => gce({ wrappingKey }), "GCE ");
+    await expectBadWrappingKeysRefused(fixture, googleCloudKms, bad3072, (wrappingKey) => kms({ wrappingKey }), "KMS ");
   });
 
   test("Compute Engine: wrong algorithm, PKCS#1 v1.5 without the override, non-AES-256 targets, non-2048 keys", async () => {
@@ -75,17 +57,13 @@ describe.each(engines("gcp-no"))("Google refusals on the $label key store", (fix
   });
 
   test("the certificate override and the default RSA-2048 target go through", async () => {
-    const r = await runExport(googleComputeEngine, gce({ wrappingKey: expired2048, allowInvalidCertificate: true }), fixture.source());
-    expect(r.created).toBe(true);
+    const r = await exportCreatingKey(fixture, googleComputeEngine, gce({ wrappingKey: expired2048, allowInvalidCertificate: true }));
     expect(r.plan.warnings.join(" ")).toMatch(/expired/);
     // Issue 16 (three tokens): on a token that cannot make the host step RSA-AES of an RSA key needs
     // (SoftHSM through p11-kit 0.24's RPC, decided by the probe) the refusal is checked instead.
-    if (notPossibleOn(fixture, "rsa-aes", "sha1", "RSA-2048")) {
-      const request = kms({ wrappingKey: rsa4096, algorithm: "RSAES_OAEP_SHA_1", keyType: undefined });
-      await expectRefused(fixture, googleCloudKms, request, "ERR_MECHANISM_UNSUPPORTED", "RSA-AES of RSA-2048");
-      return;
-    }
-    const d = await runExport(googleCloudKms, kms({ wrappingKey: rsa4096, algorithm: "RSAES_OAEP_SHA_1", keyType: undefined }), fixture.source());
+    const request = kms({ wrappingKey: rsa4096, algorithm: "RSAES_OAEP_SHA_1", keyType: undefined });
+    if (await refusedWhereNotPossible(fixture, googleCloudKms, request, ["rsa-aes", "sha1", "RSA-2048"], "RSA-AES of RSA-2048")) return;
+    const d = await runExport(googleCloudKms, request, fixture.source());
     expect(d.plan.keyType).toBe("RSA-2048");
     expect(d.plan.extra.importMethod).toBe("RSA_OAEP_4096_SHA1_AES_256");
   });

@@ -13,21 +13,10 @@
  */
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { parseWrappingKey, type KeyType, type RunExportResult, type WrapEngine, type WrappingKey } from "@ciop/wrap";
+import type { KeyType, RunExportResult } from "@ciop/wrap";
 import { ibmKeyProtect } from "@ciop/providers-ibm-key-protect";
-import {
-  PYTHON,
-  combos,
-  engines,
-  opensslRsa,
-  runMatrix,
-  scratchDir,
-  writeArtefact,
-  type Combo,
-  type EngineFixture,
-  type Expectation,
-  type TestKeyPair,
-} from "@ciop/testkit";
+import { PYTHON, combos, describeOnEachEngine, rsaKeyPairs, runMatrix, scratchDir, writeArtefact, type Combo, type Expectation } from "@ciop/testkit";
+import type { RsaKeyPairs } from "@ciop/testkit";
 
 /** The test's own statement of Key Protect's import-token rules (from IBM's docs, not the provider code). */
 const TYPES: readonly KeyType[] = ["AES-128", "AES-192", "AES-256"];
@@ -69,32 +58,19 @@ interface NonceCase {
 }
 
 let dir: string;
-const pairs = new Map<number, TestKeyPair>();
-const wrappingKeys = new Map<number, WrappingKey>();
+let keys: RsaKeyPairs;
 
 beforeAll(() => {
   dir = scratchDir("ibm-kp-matrix");
-  for (const bits of [2048, 3072, 4096]) {
-    const pair = opensslRsa(dir, bits);
-    pairs.set(bits, pair);
-    wrappingKeys.set(bits, parseWrappingKey(pair.spki));
-  }
+  keys = rsaKeyPairs(dir, [2048, 3072, 4096]);
 });
 
-describe.each(engines("ibm-mx"))("IBM Key Protect matrix on the $label engine", (fixture: EngineFixture) => {
-  let engine: WrapEngine;
-  beforeAll(async () => {
-    engine = await fixture.open();
-  });
-  afterAll(async () => {
-    await fixture.close();
-  });
-
+describeOnEachEngine("ibm-mx", "IBM Key Protect matrix on the $label engine", (fixture, engine) => {
   test("every algorithm x key type x wrapping-key size x nonce: refused with its code and no key, or payload and encryptedNonce opened by python", async () => {
     const nonceCases: NonceCase[] = [];
     const outcome = await runMatrix(
       fixture,
-      engine,
+      engine(),
       {
         provider: "ibm-key-protect",
         module: ibmKeyProtect,
@@ -103,8 +79,8 @@ describe.each(engines("ibm-mx"))("IBM Key Protect matrix on the $label engine", 
           [2048, 3072, 4096],
           NONCES.map((n) => ({ extra: { providerOptions: { nonce: n.nonce } }, tag: n.tag })),
         ),
-        wrappingKey: (c) => wrappingKeys.get(c.bits)!,
-        privPath: (c) => pairs.get(c.bits)!.privPath,
+        wrappingKey: keys.wrappingKey,
+        privPath: keys.privPath,
         expect: expectIbm,
         artefact: (r) => ({ bytes: r.artefacts[0]!.bytes, encoding: "base64" }),
         check: (r) => {
@@ -142,7 +118,7 @@ describe.each(engines("ibm-mx"))("IBM Key Protect matrix on the $label engine", 
           const file = (name: string, i: number) => writeArtefact(dir, `${id}.${name}`, r.artefacts[i]!.bytes);
           nonceCases.push({
             id,
-            priv: pairs.get(c.bits)!.privPath,
+            priv: keys.privPath(c),
             payload: file("payload", 0),
             encryptedNonce: file("encryptedNonce", 1),
             iv: file("iv", 2),

@@ -6,10 +6,9 @@
  * keys only, the import token's RSA-4096 public key, and Key Protect's 2-90 character key names.
  * Before this package there was no `ibm-key-protect` provider to plan with.
  */
-import { CiopError } from "@ciop/core";
-import { parseWrappingKey, type ExportRequest, type WrappingKey } from "@ciop/wrap";
+import type { ExportRequest, WrappingKey } from "@ciop/wrap";
 import { ibmKeyProtect, IBM_KP_KEY_TYPES, parseIbmNonce, type IbmKeyProtectExportOptions } from "@ciop/providers-ibm-key-protect";
-import { opensslEcSpki, opensslRsa, pythonCertificate, scratchDir } from "@ciop/testkit";
+import { certificatePair, ecWrappingKey, opensslRsa, planFailure, rsaWrappingKeys, scratchDir } from "@ciop/testkit";
 
 const NONCE = "8zJE9pKVdXVe/nLb";
 let wk: Record<number, WrappingKey>;
@@ -18,10 +17,9 @@ let expiredCert: WrappingKey;
 
 beforeAll(() => {
   const dir = scratchDir("ibm-plan");
-  wk = {};
-  for (const bits of [2048, 3072, 4096]) wk[bits] = parseWrappingKey(opensslRsa(dir, bits).spki);
-  ecKey = parseWrappingKey(opensslEcSpki(dir));
-  expiredCert = parseWrappingKey(pythonCertificate(opensslRsa(dir, 4096).privPath, "expired"), { allowInvalidCertificate: true });
+  wk = rsaWrappingKeys(dir, [2048, 3072, 4096]);
+  ecKey = ecWrappingKey(dir);
+  expiredCert = certificatePair(opensslRsa(dir, 4096)).expired;
 });
 
 /** A request; `over` may hold anything a caller could pass (bad options included), as plan() must cope with it. */
@@ -33,16 +31,6 @@ function req(over: Partial<ExportRequest>): ExportRequest<IbmKeyProtectExportOpt
     providerOptions: { nonce: NONCE },
     ...over,
   } as ExportRequest<IbmKeyProtectExportOptions>;
-}
-
-function refusal(fn: () => unknown): { code: string; message: string } {
-  try {
-    fn();
-  } catch (err) {
-    expect(CiopError.isInstance(err)).toBe(true);
-    return { code: (err as CiopError).code, message: (err as Error).message };
-  }
-  throw new Error("expected plan() to throw");
 }
 
 describe("ibmKeyProtect.plan accepts", () => {
@@ -65,7 +53,7 @@ describe("ibmKeyProtect.plan accepts", () => {
   });
 
   test("an expired certificate only with allowInvalidCertificate, with a warning", () => {
-    expect(refusal(() => ibmKeyProtect.plan(req({ wrappingKey: expiredCert }))).code).toBe("ERR_CERTIFICATE_NOT_VALID");
+    expect(planFailure(() => ibmKeyProtect.plan(req({ wrappingKey: expiredCert }))).code).toBe("ERR_CERTIFICATE_NOT_VALID");
     expect(ibmKeyProtect.plan(req({ wrappingKey: expiredCert, allowInvalidCertificate: true })).warnings.join(" ")).toMatch(/expired/);
   });
 });
@@ -73,7 +61,7 @@ describe("ibmKeyProtect.plan accepts", () => {
 describe("ibmKeyProtect.plan refuses", () => {
   test("a missing nonce, naming where it comes from (ERR_USAGE)", () => {
     for (const providerOptions of [undefined, {}, { nonce: "" }]) {
-      const r = refusal(() => ibmKeyProtect.plan(req({ providerOptions })));
+      const r = planFailure(() => ibmKeyProtect.plan(req({ providerOptions })));
       expect(r).toMatchObject({ code: "ERR_USAGE" });
       expect(r.message).toMatch(/import_token/);
     }
@@ -94,7 +82,7 @@ describe("ibmKeyProtect.plan refuses", () => {
       "A".repeat(1_000_000), // bounded work: refused on its length alone
     ];
     for (const nonce of bad) {
-      const r = refusal(() => ibmKeyProtect.plan(req({ providerOptions: { nonce } })));
+      const r = planFailure(() => ibmKeyProtect.plan(req({ providerOptions: { nonce } })));
       expect({ nonce: String(nonce).slice(0, 20), code: r.code }).toEqual({ nonce: String(nonce).slice(0, 20), code: "ERR_USAGE" });
       if (typeof nonce === "string" && nonce.length > 3) expect(r.message).not.toContain(nonce.trim());
     }
@@ -102,32 +90,32 @@ describe("ibmKeyProtect.plan refuses", () => {
   });
 
   test("any other provider option (ERR_USAGE), naming it", () => {
-    const r = refusal(() => ibmKeyProtect.plan(req({ providerOptions: { nonce: NONCE, iv: "puQrzDX7gU1TcTTx" } })));
+    const r = planFailure(() => ibmKeyProtect.plan(req({ providerOptions: { nonce: NONCE, iv: "puQrzDX7gU1TcTTx" } })));
     expect(r.code).toBe("ERR_USAGE");
     expect(r.message).toMatch(/"iv".*Accepted: nonce/);
-    expect(refusal(() => ibmKeyProtect.plan(req({ providerOptions: "nonce" as never }))).code).toBe("ERR_USAGE");
+    expect(planFailure(() => ibmKeyProtect.plan(req({ providerOptions: "nonce" as never }))).code).toBe("ERR_USAGE");
   });
 
   test("RSAES_OAEP_SHA_1 pointing at Hyper Protect Crypto Services, and other algorithms (ERR_ALGORITHM_UNSUPPORTED)", () => {
-    const r = refusal(() => ibmKeyProtect.plan(req({ algorithm: "RSAES_OAEP_SHA_1" })));
+    const r = planFailure(() => ibmKeyProtect.plan(req({ algorithm: "RSAES_OAEP_SHA_1" })));
     expect(r.code).toBe("ERR_ALGORITHM_UNSUPPORTED");
     expect(r.message).toMatch(/Hyper Protect Crypto Services/);
     for (const algorithm of ["rsaes_oaep_sha_256", "RSA_AES_KEY_WRAP_SHA_256", "RSAES_PKCS1_V1_5"]) {
-      expect(refusal(() => ibmKeyProtect.plan(req({ algorithm, allowLegacy: true }))).code).toBe("ERR_ALGORITHM_UNSUPPORTED");
+      expect(planFailure(() => ibmKeyProtect.plan(req({ algorithm, allowLegacy: true }))).code).toBe("ERR_ALGORITHM_UNSUPPORTED");
     }
   });
 
   test("key types other than AES root keys (ERR_KEY_TYPE_UNSUPPORTED)", () => {
     for (const keyType of ["HMAC-256", "RSA-2048", "EC-NISTP256", "aes-256", "AES-512"]) {
-      const r = refusal(() => ibmKeyProtect.plan(req({ keyType })));
+      const r = planFailure(() => ibmKeyProtect.plan(req({ keyType })));
       expect({ keyType, code: r.code }).toEqual({ keyType, code: "ERR_KEY_TYPE_UNSUPPORTED" });
     }
   });
 
   test("wrapping keys other than RSA-4096: EC (ERR_WRAPPING_KEY_INVALID), RSA-2048/3072 (ERR_WRAPPING_KEY_SIZE), even with allowWeakWrappingKey", () => {
-    expect(refusal(() => ibmKeyProtect.plan(req({ wrappingKey: ecKey }))).code).toBe("ERR_WRAPPING_KEY_INVALID");
+    expect(planFailure(() => ibmKeyProtect.plan(req({ wrappingKey: ecKey }))).code).toBe("ERR_WRAPPING_KEY_INVALID");
     for (const bits of [2048, 3072]) {
-      const r = refusal(() => ibmKeyProtect.plan(req({ wrappingKey: wk[bits]!, allowWeakWrappingKey: true })));
+      const r = planFailure(() => ibmKeyProtect.plan(req({ wrappingKey: wk[bits]!, allowWeakWrappingKey: true })));
       expect(r.code).toBe("ERR_WRAPPING_KEY_SIZE");
       expect(r.message).toMatch(/4096/);
     }
@@ -135,9 +123,9 @@ describe("ibmKeyProtect.plan refuses", () => {
 
   test("key names outside Key Protect's 2-90 characters or unsafe as file names (ERR_KEY_NAME_INVALID); other providers", () => {
     for (const keyName of ["k", "k".repeat(91), "", "../x", "a/b", ".hidden"]) {
-      expect(refusal(() => ibmKeyProtect.plan(req({ keyName }))).code).toBe("ERR_KEY_NAME_INVALID");
+      expect(planFailure(() => ibmKeyProtect.plan(req({ keyName }))).code).toBe("ERR_KEY_NAME_INVALID");
     }
     expect(ibmKeyProtect.plan(req({ keyName: "k".repeat(90) })).keyName).toHaveLength(90);
-    expect(refusal(() => ibmKeyProtect.plan(req({ provider: "aws" }))).code).toBe("ERR_PROVIDER_UNKNOWN");
+    expect(planFailure(() => ibmKeyProtect.plan(req({ provider: "aws" }))).code).toBe("ERR_PROVIDER_UNKNOWN");
   });
 });

@@ -4,9 +4,9 @@
  * created — bad wrapping-key files, a missing or malformed nonce, an unknown provider option,
  * RSAES_OAEP_SHA_1, non-AES key types, an RSA-2048 wrapping key.
  */
-import { runExport, type ExportRequestInput } from "@ciop/wrap";
 import { ibmKeyProtect } from "@ciop/providers-ibm-key-protect";
-import { badWrappingKeys, engines, expectRefused, notPossibleOn, opensslRsa, scratchDir, type BadWrappingKey, type EngineFixture } from "@ciop/testkit";
+import { badWrappingKeys, describeOnEachEngine, expectBadWrappingKeysRefused, expectRefused, exportCreatingKey, exportRequests } from "@ciop/testkit";
+import { opensslRsa, refusedWhereNotPossible, scratchDir, type BadWrappingKey } from "@ciop/testkit";
 
 let bad: BadWrappingKey[];
 let rsa2048: Uint8Array;
@@ -19,26 +19,17 @@ beforeAll(() => {
   rsa4096 = opensslRsa(dir, 4096).spki;
 });
 
-describe.each(engines("ibm-no"))("IBM Key Protect refusals on the $label key store", (fixture: EngineFixture) => {
-  let n = 0;
-  const req = (over: Partial<ExportRequestInput>): ExportRequestInput => ({
+describeOnEachEngine("ibm-no", "IBM Key Protect refusals on the $label key store", (fixture) => {
+  const req = exportRequests(fixture, () => ({
     provider: "ibm-key-protect",
-    keyName: `${fixture.prefix}-${n++}`,
     wrappingKey: rsa4096,
     algorithm: "RSAES_OAEP_SHA_256",
     keyType: "AES-256",
     providerOptions: { nonce: "8zJE9pKVdXVe/nLb" },
-    ...over,
-  });
-  beforeAll(async () => {
-    await fixture.open();
-  });
-  afterAll(async () => {
-    await fixture.close();
-  });
+  }));
 
   test("bad wrapping-key files: wrong type, garbage, truncated, private, expired or future certificate", async () => {
-    for (const b of bad) await expectRefused(fixture, ibmKeyProtect, req({ wrappingKey: b.wrappingKey }), b.code, b.label);
+    await expectBadWrappingKeysRefused(fixture, ibmKeyProtect, bad, (wrappingKey) => req({ wrappingKey }));
     await expectRefused(fixture, ibmKeyProtect, req({ wrappingKey: rsa2048 }), "ERR_WRAPPING_KEY_SIZE", "RSA-2048");
   });
 
@@ -58,12 +49,7 @@ describe.each(engines("ibm-no"))("IBM Key Protect refusals on the $label key sto
 
   test("a token that cannot do a step refuses the export and keeps no key; otherwise the same request goes through", async () => {
     const request = req({});
-    if (notPossibleOn(fixture, "oaep", "sha256", "AES-256")) {
-      await expectRefused(fixture, ibmKeyProtect, request, "ERR_MECHANISM_UNSUPPORTED", "RSA-OAEP SHA-256");
-      return;
-    }
-    const r = await runExport(ibmKeyProtect, request, fixture.source());
-    expect(r.created).toBe(true);
-    expect(fixture.keyExists(request.keyName)).toBe(true);
+    if (await refusedWhereNotPossible(fixture, ibmKeyProtect, request, ["oaep", "sha256", "AES-256"], "RSA-OAEP SHA-256")) return;
+    await exportCreatingKey(fixture, ibmKeyProtect, request);
   });
 });

@@ -8,9 +8,8 @@
  * bytes; byte-exact PKCS#8 for RSA keys), `<key>.keymaterial.b64` must hold the same value, and
  * `<key>.key-shape.json` must give OCI's algorithm and the length in bytes.
  */
-import { parseWrappingKey, type WrapEngine, type WrappingKey } from "@ciop/wrap";
 import { ociVault, OCI_ALGORITHMS } from "@ciop/providers-oci";
-import { combos, engines, opensslRsa, runMatrix, scratchDir, type Combo, type EngineFixture, type Expectation, type TestKeyPair } from "@ciop/testkit";
+import { combos, describeOnEachEngine, rsaKeyPairs, runMatrix, scratchDir, type Combo, type Expectation, type RsaKeyPairs } from "@ciop/testkit";
 
 /** The test's own statement of OCI Vault's import rules (not read from the provider code). */
 const SHAPES: Readonly<Record<string, { algorithm: string; length: number }>> = {
@@ -34,37 +33,24 @@ function json(bytes: Uint8Array): unknown {
 }
 
 let dir: string;
-const pairs = new Map<number, TestKeyPair>();
-const wrappingKeys = new Map<number, WrappingKey>();
+let keys: RsaKeyPairs;
 
 beforeAll(() => {
   dir = scratchDir("oci-matrix");
-  for (const bits of [2048, 3072, 4096]) {
-    const pair = opensslRsa(dir, bits);
-    pairs.set(bits, pair);
-    wrappingKeys.set(bits, parseWrappingKey(pair.spki));
-  }
+  keys = rsaKeyPairs(dir, [2048, 3072, 4096]);
 });
 
-describe.each(engines("oci-mx"))("OCI Vault matrix on the $label engine", (fixture: EngineFixture) => {
-  let engine: WrapEngine;
-  beforeAll(async () => {
-    engine = await fixture.open();
-  });
-  afterAll(async () => {
-    await fixture.close();
-  });
-
+describeOnEachEngine("oci-mx", "OCI Vault matrix on the $label engine", (fixture, engine) => {
   test("every algorithm x key type x wrapping-key size: refused with the right code and no key, or unwrapped to the engine's key", async () => {
     const outcome = await runMatrix(
       fixture,
-      engine,
+      engine(),
       {
         provider: "oci",
         module: ociVault,
         combos: combos(OCI_ALGORITHMS, [2048, 3072, 4096]),
-        wrappingKey: (c) => wrappingKeys.get(c.bits)!,
-        privPath: (c) => pairs.get(c.bits)!.privPath,
+        wrappingKey: keys.wrappingKey,
+        privPath: keys.privPath,
         expect: expectOci,
         // What the CLI sends is the JSON's keyMaterial: unwrap that one.
         artefact: (r) => {

@@ -3,10 +3,9 @@
  * refuses everything else with a usage code before any key exists; the key shape it derives gives
  * the length in bytes; the artefact names are known from the plan alone.
  */
-import { CiopError } from "@ciop/core";
-import { parseWrappingKey, type ExportRequest, type WrappingKey } from "@ciop/wrap";
+import type { ExportRequest, WrappingKey } from "@ciop/wrap";
 import { OCI_ALGORITHMS, OCI_KEY_TYPES, ociKeyShape, ociVault } from "@ciop/providers-oci";
-import { opensslEcSpki, opensslRsa, pythonCertificate, scratchDir } from "@ciop/testkit";
+import { certificatePair, ecWrappingKey, opensslRsa, planFailure, rsaWrappingKeys, scratchDir } from "@ciop/testkit";
 
 let wk: Record<number, WrappingKey>;
 let ecKey: WrappingKey;
@@ -15,26 +14,13 @@ let futureCert: WrappingKey;
 
 beforeAll(() => {
   const dir = scratchDir("oci-plan");
-  wk = {};
-  for (const bits of [2048, 3072, 4096]) wk[bits] = parseWrappingKey(opensslRsa(dir, bits).spki);
-  ecKey = parseWrappingKey(opensslEcSpki(dir));
-  const pair = opensslRsa(dir, 4096);
-  expiredCert = parseWrappingKey(pythonCertificate(pair.privPath, "expired"), { allowInvalidCertificate: true });
-  futureCert = parseWrappingKey(pythonCertificate(pair.privPath, "future"), { allowInvalidCertificate: true });
+  wk = rsaWrappingKeys(dir, [2048, 3072, 4096]);
+  ecKey = ecWrappingKey(dir);
+  ({ expired: expiredCert, future: futureCert } = certificatePair(opensslRsa(dir, 4096)));
 });
 
 function req(over: Partial<ExportRequest>): ExportRequest {
   return { provider: "oci", keyName: "plan-k", wrappingKey: wk[4096]!, algorithm: "RSA_OAEP_AES_SHA256", ...over };
-}
-
-function failure(fn: () => unknown): { code: string; message: string } {
-  try {
-    fn();
-  } catch (err) {
-    expect(CiopError.isInstance(err)).toBe(true);
-    return { code: (err as CiopError).code, message: (err as Error).message };
-  }
-  throw new Error("expected plan() to throw");
 }
 
 describe("ociVault.plan accepts", () => {
@@ -83,21 +69,21 @@ describe("ociVault.plan accepts", () => {
 describe("ociVault.plan refuses", () => {
   test("any provider option (ERR_USAGE) naming it: OCI takes none", () => {
     for (const providerOptions of [{ protectionMode: "SOFTWARE" }, { kek: "x" }]) {
-      const f = failure(() => ociVault.plan(req({ providerOptions })));
+      const f = planFailure(() => ociVault.plan(req({ providerOptions })));
       expect(f.code).toBe("ERR_USAGE");
       expect(f.message).toContain(`OCI Vault takes no option "${Object.keys(providerOptions)[0]}"`);
     }
   });
 
   test("a missing wrapping algorithm (ERR_USAGE) listing the accepted ones", () => {
-    const f = failure(() => ociVault.plan(req({ algorithm: undefined })));
+    const f = planFailure(() => ociVault.plan(req({ algorithm: undefined })));
     expect(f.code).toBe("ERR_USAGE");
     expect(f.message).toContain("RSA_OAEP_AES_SHA256, RSA_OAEP_SHA256");
   });
 
   test("other algorithms (ERR_ALGORITHM_UNSUPPORTED) naming them", () => {
     for (const algorithm of ["RSA_AES_KEY_WRAP_SHA_256", "RSAES_OAEP_SHA_256", "RSA_OAEP_AES_SHA1", "rsa_oaep_sha256"]) {
-      const f = failure(() => ociVault.plan(req({ algorithm })));
+      const f = planFailure(() => ociVault.plan(req({ algorithm })));
       expect(f.code).toBe("ERR_ALGORITHM_UNSUPPORTED");
       expect(f.message).toContain(algorithm);
     }
@@ -105,7 +91,7 @@ describe("ociVault.plan refuses", () => {
 
   test("RSA keys with RSA_OAEP_SHA256 (ERR_ALGORITHM_UNSUPPORTED), pointing at RSA_OAEP_AES_SHA256", () => {
     for (const keyType of ["RSA-2048", "RSA-3072", "RSA-4096"]) {
-      const f = failure(() => ociVault.plan(req({ keyType, algorithm: "RSA_OAEP_SHA256" })));
+      const f = planFailure(() => ociVault.plan(req({ keyType, algorithm: "RSA_OAEP_SHA256" })));
       expect(f.code).toBe("ERR_ALGORITHM_UNSUPPORTED");
       expect(f.message).toContain("RSA_OAEP_AES_SHA256");
     }
@@ -113,35 +99,35 @@ describe("ociVault.plan refuses", () => {
 
   test("EC keys (ERR_KEY_TYPE_UNSUPPORTED, saying OCI does not import ECDSA keys) and other key types", () => {
     for (const keyType of ["EC-NISTP256", "EC-NISTP384", "EC-NISTP521", "EC-SECP256K1"]) {
-      const f = failure(() => ociVault.plan(req({ keyType })));
+      const f = planFailure(() => ociVault.plan(req({ keyType })));
       expect(f.code).toBe("ERR_KEY_TYPE_UNSUPPORTED");
       expect(f.message).toMatch(/ECDSA keys cannot be imported/);
     }
     for (const keyType of ["HMAC-256", "HMAC-160", "ED25519", "AES-512", "aes-256"]) {
-      const f = failure(() => ociVault.plan(req({ keyType })));
+      const f = planFailure(() => ociVault.plan(req({ keyType })));
       expect(f.code).toBe("ERR_KEY_TYPE_UNSUPPORTED");
       expect(f.message).toContain(keyType);
     }
   });
 
   test("wrapping keys other than RSA-4096: EC (ERR_WRAPPING_KEY_INVALID), RSA-2048/3072 (ERR_WRAPPING_KEY_SIZE)", () => {
-    expect(failure(() => ociVault.plan(req({ wrappingKey: ecKey }))).code).toBe("ERR_WRAPPING_KEY_INVALID");
+    expect(planFailure(() => ociVault.plan(req({ wrappingKey: ecKey }))).code).toBe("ERR_WRAPPING_KEY_INVALID");
     for (const bits of [2048, 3072]) {
-      const f = failure(() => ociVault.plan(req({ wrappingKey: wk[bits]!, allowWeakWrappingKey: true })));
+      const f = planFailure(() => ociVault.plan(req({ wrappingKey: wk[bits]!, allowWeakWrappingKey: true })));
       expect(f.code).toBe("ERR_WRAPPING_KEY_SIZE");
       expect(f.message).toMatch(new RegExp(`${bits}.*4096`));
     }
   });
 
   test("expired and not-yet-valid certificates (ERR_CERTIFICATE_NOT_VALID)", () => {
-    expect(failure(() => ociVault.plan(req({ wrappingKey: expiredCert }))).code).toBe("ERR_CERTIFICATE_NOT_VALID");
-    expect(failure(() => ociVault.plan(req({ wrappingKey: futureCert }))).code).toBe("ERR_CERTIFICATE_NOT_VALID");
+    expect(planFailure(() => ociVault.plan(req({ wrappingKey: expiredCert }))).code).toBe("ERR_CERTIFICATE_NOT_VALID");
+    expect(planFailure(() => ociVault.plan(req({ wrappingKey: futureCert }))).code).toBe("ERR_CERTIFICATE_NOT_VALID");
   });
 
   test("another provider's name and unsafe key names", () => {
-    expect(failure(() => ociVault.plan(req({ provider: "oracle" }))).code).toBe("ERR_PROVIDER_UNKNOWN");
+    expect(planFailure(() => ociVault.plan(req({ provider: "oracle" }))).code).toBe("ERR_PROVIDER_UNKNOWN");
     for (const keyName of ["", "../etc", "a/b", ".hidden", "x".repeat(129)]) {
-      expect(failure(() => ociVault.plan(req({ keyName }))).code).toBe("ERR_KEY_NAME_INVALID");
+      expect(planFailure(() => ociVault.plan(req({ keyName }))).code).toBe("ERR_KEY_NAME_INVALID");
     }
   });
 });

@@ -5,43 +5,29 @@
  * and no key; accepted exports unwrapped by python3 cryptography to exactly the engine's key.
  * Before this package `huawei` did not exist.
  */
-import { parseWrappingKey, type WrapEngine, type WrappingKey } from "@ciop/wrap";
 import { huaweiKms } from "@ciop/providers-otc";
-import { combos, engines, opensslRsa, runMatrix, scratchDir, type EngineFixture, type TestKeyPair } from "@ciop/testkit";
+import { combos, describeOnEachEngine, rsaKeyPairs, runMatrix, scratchDir, type RsaKeyPairs } from "@ciop/testkit";
 import { checkOtcStyle, expectOtcStyle, otcStyleArtefact } from "./otc-style-matrix.js";
 
 let dir: string;
-const pairs = new Map<number, TestKeyPair>();
-const wrappingKeys = new Map<number, WrappingKey>();
+let keys: RsaKeyPairs;
 
 beforeAll(() => {
   dir = scratchDir("huawei-matrix");
-  for (const bits of [1024, 2048, 3072, 4096]) {
-    const pair = opensslRsa(dir, bits);
-    pairs.set(bits, pair);
-    wrappingKeys.set(bits, parseWrappingKey(pair.spki));
-  }
+  keys = rsaKeyPairs(dir, [1024, 2048, 3072, 4096]);
 });
 
-describe.each(engines("huawei-mx"))("Huawei Cloud KMS matrix on the $label engine", (fixture: EngineFixture) => {
-  let engine: WrapEngine;
-  beforeAll(async () => {
-    engine = await fixture.open();
-  });
-  afterAll(async () => {
-    await fixture.close();
-  });
-
+describeOnEachEngine("huawei-mx", "Huawei Cloud KMS matrix on the $label engine", (fixture, engine) => {
   test("every algorithm x key type x wrapping-key size: refused with the right code and no key, or unwrapped to the engine's key", async () => {
     const outcome = await runMatrix(
       fixture,
-      engine,
+      engine(),
       {
         provider: "huawei",
         module: huaweiKms,
         combos: combos(["RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_1", "RSAES_PKCS1_V1_5", "SM2_ENCRYPT"], [1024, 2048, 3072, 4096]),
-        wrappingKey: (c) => wrappingKeys.get(c.bits)!,
-        privPath: (c) => pairs.get(c.bits)!.privPath,
+        wrappingKey: keys.wrappingKey,
+        privPath: keys.privPath,
         // Huawei's API (GetParametersForImportRequestBody) lists RSAES_OAEP_SHA_256 and SM2_ENCRYPT only.
         expect: expectOtcStyle({ RSAES_OAEP_SHA_256: ["oaep", "sha256"] }),
         artefact: otcStyleArtefact,

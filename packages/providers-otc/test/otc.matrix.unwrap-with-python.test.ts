@@ -6,46 +6,32 @@
  * private key ciphertext) that python3 cryptography unwraps with the test's private key to exactly
  * the engine's key (PKCS#8 byte-exact for key pairs). Before this package `otc` did not exist.
  */
-import { parseWrappingKey, type WrapEngine, type WrappingKey } from "@ciop/wrap";
 import { otcKms } from "@ciop/providers-otc";
-import { combos, engines, opensslRsa, runMatrix, scratchDir, type EngineFixture, type TestKeyPair } from "@ciop/testkit";
+import { combos, describeOnEachEngine, rsaKeyPairs, runMatrix, scratchDir, type RsaKeyPairs } from "@ciop/testkit";
 import { checkOtcStyle, expectOtcStyle, otcStyleArtefact } from "./otc-style-matrix.js";
 
 /** OTC's API reference: get-parameters-for-import takes these three wrapping_algorithm values. */
 const DIRECT = { RSAES_OAEP_SHA_256: ["oaep", "sha256"], RSAES_OAEP_SHA_1: ["oaep", "sha1"], RSAES_PKCS1_V1_5: ["pkcs1", "sha1"] } as const;
 
 let dir: string;
-const pairs = new Map<number, TestKeyPair>();
-const wrappingKeys = new Map<number, WrappingKey>();
+let keys: RsaKeyPairs;
 
 beforeAll(() => {
   dir = scratchDir("otc-matrix");
-  for (const bits of [1024, 2048, 3072, 4096]) {
-    const pair = opensslRsa(dir, bits);
-    pairs.set(bits, pair);
-    wrappingKeys.set(bits, parseWrappingKey(pair.spki));
-  }
+  keys = rsaKeyPairs(dir, [1024, 2048, 3072, 4096]);
 });
 
-describe.each(engines("otc-mx"))("Open Telekom Cloud KMS matrix on the $label engine", (fixture: EngineFixture) => {
-  let engine: WrapEngine;
-  beforeAll(async () => {
-    engine = await fixture.open();
-  });
-  afterAll(async () => {
-    await fixture.close();
-  });
-
+describeOnEachEngine("otc-mx", "Open Telekom Cloud KMS matrix on the $label engine", (fixture, engine) => {
   test("every algorithm x key type x wrapping-key size: refused with the right code and no key, or unwrapped to the engine's key", async () => {
     const outcome = await runMatrix(
       fixture,
-      engine,
+      engine(),
       {
         provider: "otc",
         module: otcKms,
         combos: combos([...Object.keys(DIRECT), "SM2_ENCRYPT", "RSA_AES_KEY_WRAP_SHA_256"], [1024, 2048, 3072, 4096]),
-        wrappingKey: (c) => wrappingKeys.get(c.bits)!,
-        privPath: (c) => pairs.get(c.bits)!.privPath,
+        wrappingKey: keys.wrappingKey,
+        privPath: keys.privPath,
         expect: expectOtcStyle(DIRECT as unknown as Parameters<typeof expectOtcStyle>[0]),
         artefact: otcStyleArtefact,
         check: checkOtcStyle("/kms/import-key-material", "Import Key Material > Use Existing Key Material"),

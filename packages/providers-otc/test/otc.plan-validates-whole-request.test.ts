@@ -4,10 +4,9 @@
  * are theirs, and the files are named before the key exists (two for key pairs). Before this
  * package neither module existed.
  */
-import { CiopError } from "@ciop/core";
-import { parseWrappingKey, type ExportRequest, type WrappingKey } from "@ciop/wrap";
+import type { ExportRequest, WrappingKey } from "@ciop/wrap";
 import { huaweiKms, otcKms } from "@ciop/providers-otc";
-import { opensslEcSpki, opensslRsa, pythonCertificate, scratchDir } from "@ciop/testkit";
+import { certificatePair, ecWrappingKey, opensslRsa, planFailure, rsaWrappingKeys, scratchDir } from "@ciop/testkit";
 
 let wk: Record<number, WrappingKey>;
 let ecKey: WrappingKey;
@@ -15,24 +14,13 @@ let expiredCert: WrappingKey;
 
 beforeAll(() => {
   const dir = scratchDir("otc-plan");
-  wk = {};
-  for (const bits of [1024, 2048, 3072]) wk[bits] = parseWrappingKey(opensslRsa(dir, bits).spki);
-  ecKey = parseWrappingKey(opensslEcSpki(dir));
-  expiredCert = parseWrappingKey(pythonCertificate(opensslRsa(dir, 2048).privPath, "expired"), { allowInvalidCertificate: true });
+  wk = rsaWrappingKeys(dir, [1024, 2048, 3072]);
+  ecKey = ecWrappingKey(dir);
+  expiredCert = certificatePair(opensslRsa(dir, 2048)).expired;
 });
 
 function req(provider: string, over: Partial<ExportRequest>): ExportRequest {
   return { provider, keyName: "plan-k", wrappingKey: wk[2048]!, algorithm: "RSAES_OAEP_SHA_256", ...over };
-}
-
-function refusal(fn: () => unknown): { code: string; message: string } {
-  try {
-    fn();
-  } catch (err) {
-    expect(CiopError.isInstance(err)).toBe(true);
-    return { code: (err as CiopError).code, message: (err as Error).message };
-  }
-  throw new Error("expected plan() to throw");
 }
 
 const PAIRS = ["RSA-2048", "RSA-3072", "RSA-4096", "EC-NISTP256", "EC-NISTP384"];
@@ -68,35 +56,35 @@ describe.each([
   });
 
   test("refuses SM2 and SM4, HMAC, P-521 and secp256k1 saying why; other types; other wrapping keys", () => {
-    expect(refusal(() => module.plan(req(name, { algorithm: "SM2_ENCRYPT" })))).toEqual({
+    expect(planFailure(() => module.plan(req(name, { algorithm: "SM2_ENCRYPT" })))).toEqual({
       code: "ERR_ALGORITHM_UNSUPPORTED",
       message: expect.stringMatching(/SM2 encryption/),
     });
-    expect(refusal(() => module.plan(req(name, { keyType: "SM4" })))).toEqual({ code: "ERR_KEY_TYPE_UNSUPPORTED", message: expect.stringMatching(/SM4/) });
+    expect(planFailure(() => module.plan(req(name, { keyType: "SM4" })))).toEqual({ code: "ERR_KEY_TYPE_UNSUPPORTED", message: expect.stringMatching(/SM4/) });
     for (const keyType of ["HMAC-256", "HMAC-384", "HMAC-512"]) {
-      expect(refusal(() => module.plan(req(name, { keyType })))).toEqual({ code: "ERR_KEY_TYPE_UNSUPPORTED", message: expect.stringMatching(/HMAC/) });
+      expect(planFailure(() => module.plan(req(name, { keyType })))).toEqual({ code: "ERR_KEY_TYPE_UNSUPPORTED", message: expect.stringMatching(/HMAC/) });
     }
     for (const keyType of ["EC-NISTP521", "EC-SECP256K1"]) {
-      expect(refusal(() => module.plan(req(name, { keyType })))).toEqual({
+      expect(planFailure(() => module.plan(req(name, { keyType })))).toEqual({
         code: "ERR_KEY_TYPE_UNSUPPORTED",
         message: expect.stringMatching(/P-256 and P-384/),
       });
     }
     for (const keyType of ["AES-128", "AES-192", "HMAC-224"]) {
-      expect(refusal(() => module.plan(req(name, { keyType }))).code).toBe("ERR_KEY_TYPE_UNSUPPORTED");
+      expect(planFailure(() => module.plan(req(name, { keyType }))).code).toBe("ERR_KEY_TYPE_UNSUPPORTED");
     }
-    expect(refusal(() => module.plan(req(name, { wrappingKey: wk[3072]! })))).toEqual({
+    expect(planFailure(() => module.plan(req(name, { wrappingKey: wk[3072]! })))).toEqual({
       code: "ERR_WRAPPING_KEY_SIZE",
       message: expect.stringMatching(/3072.*2048/),
     });
-    expect(refusal(() => module.plan(req(name, { wrappingKey: wk[1024]! }))).code).toBe("ERR_WRAPPING_KEY_SIZE");
-    expect(refusal(() => module.plan(req(name, { wrappingKey: ecKey }))).code).toBe("ERR_WRAPPING_KEY_INVALID");
-    expect(refusal(() => module.plan(req(name, { wrappingKey: expiredCert }))).code).toBe("ERR_CERTIFICATE_NOT_VALID");
-    expect(refusal(() => module.plan(req(name, { providerOptions: { project_id: "p" } })))).toEqual({
+    expect(planFailure(() => module.plan(req(name, { wrappingKey: wk[1024]! }))).code).toBe("ERR_WRAPPING_KEY_SIZE");
+    expect(planFailure(() => module.plan(req(name, { wrappingKey: ecKey }))).code).toBe("ERR_WRAPPING_KEY_INVALID");
+    expect(planFailure(() => module.plan(req(name, { wrappingKey: expiredCert }))).code).toBe("ERR_CERTIFICATE_NOT_VALID");
+    expect(planFailure(() => module.plan(req(name, { providerOptions: { project_id: "p" } })))).toEqual({
       code: "ERR_USAGE",
       message: expect.stringContaining('"project_id"'),
     });
-    expect(refusal(() => module.plan(req(name, { algorithm: undefined }))).code).toBe("ERR_USAGE");
+    expect(planFailure(() => module.plan(req(name, { algorithm: undefined }))).code).toBe("ERR_USAGE");
   });
 });
 
@@ -104,10 +92,10 @@ describe("algorithm x key type", () => {
   test("otc: RSAES_OAEP_SHA_1 and RSAES_PKCS1_V1_5 carry AES-256 only; PKCS#1 v1.5 needs allowLegacy", () => {
     expect(otcKms.plan(req("otc", { algorithm: "RSAES_OAEP_SHA_1" })).warnings.join(" ")).toMatch(/console wizard offers only RSAES_OAEP_SHA_256/);
     expect(otcKms.plan(req("otc", { algorithm: "RSAES_PKCS1_V1_5", allowLegacy: true })).warnings.join(" ")).toMatch(/legacy/);
-    expect(refusal(() => otcKms.plan(req("otc", { algorithm: "RSAES_PKCS1_V1_5" }))).code).toBe("ERR_ALGORITHM_UNSUPPORTED");
+    expect(planFailure(() => otcKms.plan(req("otc", { algorithm: "RSAES_PKCS1_V1_5" }))).code).toBe("ERR_ALGORITHM_UNSUPPORTED");
     for (const keyType of PAIRS) {
       for (const algorithm of ["RSAES_OAEP_SHA_1", "RSAES_PKCS1_V1_5"]) {
-        expect(refusal(() => otcKms.plan(req("otc", { algorithm, keyType, allowLegacy: true })))).toEqual({
+        expect(planFailure(() => otcKms.plan(req("otc", { algorithm, keyType, allowLegacy: true })))).toEqual({
           code: "ERR_ALGORITHM_UNSUPPORTED",
           message: expect.stringContaining("only with RSAES_OAEP_SHA_256"),
         });
@@ -117,7 +105,7 @@ describe("algorithm x key type", () => {
 
   test("huawei: only RSAES_OAEP_SHA_256; the names only OTC lists say so", () => {
     for (const algorithm of ["RSAES_OAEP_SHA_1", "RSAES_PKCS1_V1_5"]) {
-      expect(refusal(() => huaweiKms.plan(req("huawei", { algorithm, allowLegacy: true })))).toEqual({
+      expect(planFailure(() => huaweiKms.plan(req("huawei", { algorithm, allowLegacy: true })))).toEqual({
         code: "ERR_ALGORITHM_UNSUPPORTED",
         message: expect.stringContaining("provider otc"),
       });

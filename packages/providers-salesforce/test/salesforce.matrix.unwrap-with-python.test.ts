@@ -6,22 +6,10 @@
  * and the hash by C_DigestKey), and python3 cryptography must decrypt `<key>-wrapped` with the
  * certificate's private key to the secret whose SHA-256 is `<key>-hash`.
  */
-import type { KeyType, WrapEngine } from "@ciop/wrap";
+import type { KeyType } from "@ciop/wrap";
 import { salesforceByok, SALESFORCE_ALGORITHMS } from "@ciop/providers-salesforce";
-import {
-  opensslRsa,
-  pythonCertificate,
-  scratchDir,
-  type TestKeyPair,
-  engines,
-  type EngineFixture,
-  combos,
-  runMatrix,
-  type Combo,
-  type Expectation,
-  type Hash,
-  type Scheme,
-} from "@ciop/testkit";
+import { rsaKeyPairs, scratchDir, type RsaKeyPairs, describeOnEachEngine, combos, runMatrix, type Combo, type Expectation, type Hash } from "@ciop/testkit";
+import type { Scheme } from "@ciop/testkit";
 
 /** The test's own statement of the rules (not read from the provider code). */
 const SCHEME: Record<string, [Scheme, Hash]> = {
@@ -38,38 +26,25 @@ function expectSalesforce(c: Combo): Expectation {
 }
 
 let dir: string;
-const pairs = new Map<number, TestKeyPair>();
-const certificates = new Map<number, string>();
+let keys: RsaKeyPairs;
 
 beforeAll(() => {
   dir = scratchDir("sf-matrix");
-  for (const bits of [2048, 4096]) {
-    const pair = opensslRsa(dir, bits);
-    pairs.set(bits, pair);
-    // Salesforce hands out its BYOK wrapping key as a certificate (.crt).
-    certificates.set(bits, pythonCertificate(pair.privPath));
-  }
+  keys = rsaKeyPairs(dir, [2048, 4096]);
 });
 
-describe.each(engines("sf-mx"))("Salesforce matrix on the $label engine", (fixture: EngineFixture) => {
-  let engine: WrapEngine;
-  beforeAll(async () => {
-    engine = await fixture.open();
-  });
-  afterAll(async () => {
-    await fixture.close();
-  });
-
+describeOnEachEngine("sf-mx", "Salesforce matrix on the $label engine", (fixture, engine) => {
   test("every algorithm x key type x size: refused with the right code and no key, or <key>-wrapped + <key>-hash of the engine's secret", async () => {
     const outcome = await runMatrix(
       fixture,
-      engine,
+      engine(),
       {
         provider: "salesforce",
         module: salesforceByok,
         combos: combos(SALESFORCE_ALGORITHMS, [2048, 4096]),
-        wrappingKey: (c) => certificates.get(c.bits)!,
-        privPath: (c) => pairs.get(c.bits)!.privPath,
+        // Salesforce hands out its BYOK wrapping key as a certificate (.crt).
+        wrappingKey: keys.certificate,
+        privPath: keys.privPath,
         expect: expectSalesforce,
         artefact: (r) => ({ bytes: r.artefacts[0]!.bytes, encoding: "base64" }),
         check: (r) => {

@@ -2,9 +2,9 @@
  * Requests Salesforce BYOK must refuse, run through runExport against the real SoftHSM token (and
  * the software key store): each fails with its error code before any key is created.
  */
-import { runExport, type ExportRequestInput } from "@ciop/wrap";
 import { salesforceByok } from "@ciop/providers-salesforce";
-import { opensslRsa, pythonCertificate, scratchDir, engines, type EngineFixture, badWrappingKeys, expectRefused, type BadWrappingKey } from "@ciop/testkit";
+import { opensslRsa, pythonCertificate, scratchDir, describeOnEachEngine, exportRequests, badWrappingKeys, expectBadWrappingKeysRefused } from "@ciop/testkit";
+import { expectRefused, exportCreatingKey, type BadWrappingKey } from "@ciop/testkit";
 
 let bad: BadWrappingKey[];
 let expired: string;
@@ -17,24 +17,11 @@ beforeAll(() => {
   cert3072 = pythonCertificate(opensslRsa(dir, 3072).privPath);
 });
 
-describe.each(engines("sf-no"))("Salesforce refusals on the $label key store", (fixture: EngineFixture) => {
-  let n = 0;
-  const req = (over: Partial<ExportRequestInput>): ExportRequestInput => ({
-    provider: "salesforce",
-    keyName: `${fixture.prefix}-${n++}`,
-    wrappingKey: cert4096,
-    algorithm: "RSAES_OAEP_SHA_1",
-    ...over,
-  });
-  beforeAll(async () => {
-    await fixture.open();
-  });
-  afterAll(async () => {
-    await fixture.close();
-  });
+describeOnEachEngine("sf-no", "Salesforce refusals on the $label key store", (fixture) => {
+  const req = exportRequests(fixture, () => ({ provider: "salesforce", wrappingKey: cert4096, algorithm: "RSAES_OAEP_SHA_1" }));
 
   test("bad certificate files, a 3072-bit certificate", async () => {
-    for (const b of bad) await expectRefused(fixture, salesforceByok, req({ wrappingKey: b.wrappingKey }), b.code, b.label);
+    await expectBadWrappingKeysRefused(fixture, salesforceByok, bad, (wrappingKey) => req({ wrappingKey }));
     await expectRefused(fixture, salesforceByok, req({ wrappingKey: cert3072 }), "ERR_WRAPPING_KEY_SIZE", "RSA-3072 certificate");
   });
 
@@ -49,8 +36,7 @@ describe.each(engines("sf-no"))("Salesforce refusals on the $label key store", (
   });
 
   test("the certificate override goes through with a warning", async () => {
-    const r = await runExport(salesforceByok, req({ wrappingKey: expired, allowInvalidCertificate: true }), fixture.source());
-    expect(r.created).toBe(true);
+    const r = await exportCreatingKey(fixture, salesforceByok, req({ wrappingKey: expired, allowInvalidCertificate: true }));
     expect(r.plan.warnings.join(" ")).toMatch(/expired/);
   });
 });

@@ -7,21 +7,10 @@
  * unwraps with the test's private key to exactly the engine's key. Before this package there was
  * no `tencent` provider: every combination failed.
  */
-import { parseWrappingKey, type KeyType, type WrapEngine, type WrappingKey } from "@ciop/wrap";
+import type { KeyType } from "@ciop/wrap";
 import { tencentKms } from "@ciop/providers-tencent";
-import {
-  combos,
-  engines,
-  opensslRsa,
-  runMatrix,
-  scratchDir,
-  type Combo,
-  type EngineFixture,
-  type Expectation,
-  type Hash,
-  type Scheme,
-  type TestKeyPair,
-} from "@ciop/testkit";
+import { combos, describeOnEachEngine, rsaKeyPairs, runMatrix, scratchDir, type Combo, type Expectation, type Hash, type RsaKeyPairs } from "@ciop/testkit";
+import type { Scheme } from "@ciop/testkit";
 
 /** The test's own statement of Tencent's import rules (GetParametersForImport / ImportKeyMaterial docs). */
 const SCHEME: Record<string, [Scheme, Hash]> = {
@@ -41,37 +30,24 @@ function expectTencent(c: Combo): Expectation {
 }
 
 let dir: string;
-const pairs = new Map<number, TestKeyPair>();
-const wrappingKeys = new Map<number, WrappingKey>();
+let keys: RsaKeyPairs;
 
 beforeAll(() => {
   dir = scratchDir("tencent-matrix");
-  for (const bits of [1024, 2048, 3072, 4096]) {
-    const pair = opensslRsa(dir, bits);
-    pairs.set(bits, pair);
-    wrappingKeys.set(bits, parseWrappingKey(pair.spki));
-  }
+  keys = rsaKeyPairs(dir, [1024, 2048, 3072, 4096]);
 });
 
-describe.each(engines("tencent-mx"))("Tencent Cloud KMS matrix on the $label engine", (fixture: EngineFixture) => {
-  let engine: WrapEngine;
-  beforeAll(async () => {
-    engine = await fixture.open();
-  });
-  afterAll(async () => {
-    await fixture.close();
-  });
-
+describeOnEachEngine("tencent-mx", "Tencent Cloud KMS matrix on the $label engine", (fixture, engine) => {
   test("every algorithm x key type x wrapping-key size: refused with the right code and no key, or unwrapped to the engine's key", async () => {
     const outcome = await runMatrix(
       fixture,
-      engine,
+      engine(),
       {
         provider: "tencent",
         module: tencentKms,
         combos: combos([...Object.keys(SCHEME), ...REFUSED_NAMES], [1024, 2048, 3072, 4096]),
-        wrappingKey: (c) => wrappingKeys.get(c.bits)!,
-        privPath: (c) => pairs.get(c.bits)!.privPath,
+        wrappingKey: keys.wrappingKey,
+        privPath: keys.privPath,
         expect: expectTencent,
         artefact: (r) => ({ bytes: r.artefacts[0]!.bytes, encoding: "base64" }),
         check: (r, c) => {

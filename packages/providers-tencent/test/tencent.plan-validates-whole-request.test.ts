@@ -3,10 +3,9 @@
  * Cloud KMS's rules before any key exists, and the module's tables are Tencent's. Before this
  * package there was no `tencent` module.
  */
-import { CiopError } from "@ciop/core";
-import { parseWrappingKey, planExport, type ExportRequest, type WrappingKey } from "@ciop/wrap";
+import { planExport, type ExportRequest, type WrappingKey } from "@ciop/wrap";
 import { tencentKms, TENCENT_ALGORITHMS } from "@ciop/providers-tencent";
-import { opensslEcSpki, opensslRsa, pythonCertificate, scratchDir } from "@ciop/testkit";
+import { certificatePair, ecWrappingKey, opensslRsa, planFailure, rsaWrappingKeys, scratchDir } from "@ciop/testkit";
 
 let wk: Record<number, WrappingKey>;
 let spki2048: Uint8Array;
@@ -15,26 +14,14 @@ let expiredCert: WrappingKey;
 
 beforeAll(() => {
   const dir = scratchDir("tencent-plan");
-  wk = {};
-  for (const bits of [1024, 2048, 4096]) wk[bits] = parseWrappingKey(opensslRsa(dir, bits).spki);
+  wk = rsaWrappingKeys(dir, [1024, 2048, 4096]);
   spki2048 = opensslRsa(dir, 2048).spki;
-  ecKey = parseWrappingKey(opensslEcSpki(dir));
-  const pair = opensslRsa(dir, 2048);
-  expiredCert = parseWrappingKey(pythonCertificate(pair.privPath, "expired"), { allowInvalidCertificate: true });
+  ecKey = ecWrappingKey(dir);
+  expiredCert = certificatePair(opensslRsa(dir, 2048)).expired;
 });
 
 function req(over: Partial<ExportRequest>): ExportRequest {
   return { provider: "tencent", keyName: "plan-k", wrappingKey: wk[2048]!, algorithm: "RSAES_OAEP_SHA_256", ...over };
-}
-
-function refusal(fn: () => unknown): { code: string; message: string } {
-  try {
-    fn();
-  } catch (err) {
-    expect(CiopError.isInstance(err)).toBe(true);
-    return { code: (err as CiopError).code, message: (err as Error).message };
-  }
-  throw new Error("expected plan() to throw");
 }
 
 describe("tencentKms.plan accepts", () => {
@@ -64,11 +51,11 @@ describe("tencentKms.plan accepts", () => {
 
 describe("tencentKms.plan refuses", () => {
   test("no algorithm (ERR_USAGE) listing Tencent's, an unknown one naming it", () => {
-    expect(refusal(() => tencentKms.plan(req({ algorithm: undefined })))).toEqual({
+    expect(planFailure(() => tencentKms.plan(req({ algorithm: undefined })))).toEqual({
       code: "ERR_USAGE",
       message: expect.stringContaining(TENCENT_ALGORITHMS.join(", ")),
     });
-    expect(refusal(() => tencentKms.plan(req({ algorithm: "RSAES_OAEP_SHA_512" })))).toEqual({
+    expect(planFailure(() => tencentKms.plan(req({ algorithm: "RSAES_OAEP_SHA_512" })))).toEqual({
       code: "ERR_ALGORITHM_UNSUPPORTED",
       message: expect.stringContaining("RSAES_OAEP_SHA_512"),
     });
@@ -76,17 +63,17 @@ describe("tencentKms.plan refuses", () => {
 
   test("SM2PKE / SM2_ENCRYPT and SM4 with the SM-CRYPTO reason, RSA-AES names with the symmetric-only reason", () => {
     for (const algorithm of ["SM2PKE", "SM2_ENCRYPT"]) {
-      expect(refusal(() => tencentKms.plan(req({ algorithm })))).toEqual({
+      expect(planFailure(() => tencentKms.plan(req({ algorithm })))).toEqual({
         code: "ERR_ALGORITHM_UNSUPPORTED",
         message: expect.stringMatching(/SM-CRYPTO.*SM4/),
       });
     }
-    expect(refusal(() => tencentKms.plan(req({ keyType: "SM4" })))).toEqual({
+    expect(planFailure(() => tencentKms.plan(req({ keyType: "SM4" })))).toEqual({
       code: "ERR_KEY_TYPE_UNSUPPORTED",
       message: expect.stringMatching(/SM-CRYPTO.*SM4/),
     });
     for (const algorithm of ["RSA_AES_KEY_WRAP_SHA_256", "RSA_AES_KEY_WRAP_SHA_1"]) {
-      expect(refusal(() => tencentKms.plan(req({ algorithm })))).toEqual({
+      expect(planFailure(() => tencentKms.plan(req({ algorithm })))).toEqual({
         code: "ERR_ALGORITHM_UNSUPPORTED",
         message: expect.stringMatching(/only symmetric/),
       });
@@ -94,22 +81,25 @@ describe("tencentKms.plan refuses", () => {
   });
 
   test("legacy PKCS#1 v1.5 without the override; key types other than AES-256", () => {
-    expect(refusal(() => tencentKms.plan(req({ algorithm: "RSAES_PKCS1_V1_5" }))).code).toBe("ERR_ALGORITHM_UNSUPPORTED");
+    expect(planFailure(() => tencentKms.plan(req({ algorithm: "RSAES_PKCS1_V1_5" }))).code).toBe("ERR_ALGORITHM_UNSUPPORTED");
     for (const keyType of ["AES-128", "HMAC-256", "RSA-2048", "EC-NISTP256"]) {
-      expect(refusal(() => tencentKms.plan(req({ keyType })))).toEqual({ code: "ERR_KEY_TYPE_UNSUPPORTED", message: expect.stringContaining(keyType) });
+      expect(planFailure(() => tencentKms.plan(req({ keyType })))).toEqual({ code: "ERR_KEY_TYPE_UNSUPPORTED", message: expect.stringContaining(keyType) });
     }
   });
 
   test("wrapping keys other than RSA-2048, expired certificates, provider options, other names", () => {
-    expect(refusal(() => tencentKms.plan(req({ wrappingKey: wk[4096]! })))).toEqual({
+    expect(planFailure(() => tencentKms.plan(req({ wrappingKey: wk[4096]! })))).toEqual({
       code: "ERR_WRAPPING_KEY_SIZE",
       message: expect.stringMatching(/4096.*2048/),
     });
-    expect(refusal(() => tencentKms.plan(req({ wrappingKey: wk[1024]! }))).code).toBe("ERR_WRAPPING_KEY_SIZE");
-    expect(refusal(() => tencentKms.plan(req({ wrappingKey: ecKey }))).code).toBe("ERR_WRAPPING_KEY_INVALID");
-    expect(refusal(() => tencentKms.plan(req({ wrappingKey: expiredCert }))).code).toBe("ERR_CERTIFICATE_NOT_VALID");
-    expect(refusal(() => tencentKms.plan(req({ providerOptions: { kek: "x" } })))).toEqual({ code: "ERR_USAGE", message: expect.stringContaining('"kek"') });
-    expect(refusal(() => tencentKms.plan(req({ provider: "aws" }))).code).toBe("ERR_PROVIDER_UNKNOWN");
-    expect(refusal(() => tencentKms.plan(req({ keyName: "../x" }))).code).toBe("ERR_KEY_NAME_INVALID");
+    expect(planFailure(() => tencentKms.plan(req({ wrappingKey: wk[1024]! }))).code).toBe("ERR_WRAPPING_KEY_SIZE");
+    expect(planFailure(() => tencentKms.plan(req({ wrappingKey: ecKey }))).code).toBe("ERR_WRAPPING_KEY_INVALID");
+    expect(planFailure(() => tencentKms.plan(req({ wrappingKey: expiredCert }))).code).toBe("ERR_CERTIFICATE_NOT_VALID");
+    expect(planFailure(() => tencentKms.plan(req({ providerOptions: { kek: "x" } })))).toEqual({
+      code: "ERR_USAGE",
+      message: expect.stringContaining('"kek"'),
+    });
+    expect(planFailure(() => tencentKms.plan(req({ provider: "aws" }))).code).toBe("ERR_PROVIDER_UNKNOWN");
+    expect(planFailure(() => tencentKms.plan(req({ keyName: "../x" }))).code).toBe("ERR_KEY_NAME_INVALID");
   });
 });

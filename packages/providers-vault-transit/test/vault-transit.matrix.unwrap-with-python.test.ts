@@ -10,35 +10,12 @@
  * PKCS#8), and `<key>-transit-import.json` must name the transit type and hash_function.
  */
 import { createHash } from "node:crypto";
-import { parseWrappingKey, type KeyType, type RunExportResult, type WrapEngine, type WrappingKey } from "@ciop/wrap";
+import type { RunExportResult } from "@ciop/wrap";
 import { vaultTransit, VAULT_TRANSIT_ALGORITHMS } from "@ciop/providers-vault-transit";
-import {
-  combos,
-  engines,
-  opensslRsa,
-  runMatrix,
-  scratchDir,
-  type Combo,
-  type EngineFixture,
-  type Expectation,
-  type Hash,
-  type TestKeyPair,
-} from "@ciop/testkit";
+import { combos, describeOnEachEngine, rsaKeyPairs, runMatrix, scratchDir, type Combo, type Expectation, type Hash, type RsaKeyPairs } from "@ciop/testkit";
+import { TRANSIT_TYPE } from "./transit-types.js";
 
-/** The test's own statement of transit's import rules (not read from the provider code). */
-const TRANSIT_TYPE: Readonly<Partial<Record<KeyType, string>>> = {
-  "AES-128": "aes128-gcm96",
-  "AES-256": "aes256-gcm96",
-  "HMAC-256": "hmac",
-  "HMAC-384": "hmac",
-  "HMAC-512": "hmac",
-  "RSA-2048": "rsa-2048",
-  "RSA-3072": "rsa-3072",
-  "RSA-4096": "rsa-4096",
-  "EC-NISTP256": "ecdsa-p256",
-  "EC-NISTP384": "ecdsa-p384",
-  "EC-NISTP521": "ecdsa-p521",
-};
+/** The test's own statement of transit's import rules (not read from the provider code): TRANSIT_TYPE, and these. */
 const HASH: Readonly<Record<string, Hash>> = { SHA1: "sha1", SHA256: "sha256", SHA384: "sha384", SHA512: "sha512" };
 const SIZES = [2048, 3072, 4096];
 
@@ -51,16 +28,11 @@ function expectTransit(c: Combo): Expectation {
 }
 
 let dir: string;
-const pairs = new Map<number, TestKeyPair>();
-const wrappingKeys = new Map<number, WrappingKey>();
+let keys: RsaKeyPairs;
 
 beforeAll(() => {
   dir = scratchDir("vault-transit-matrix");
-  for (const bits of SIZES) {
-    const pair = opensslRsa(dir, bits);
-    pairs.set(bits, pair);
-    wrappingKeys.set(bits, parseWrappingKey(pair.spki));
-  }
+  keys = rsaKeyPairs(dir, SIZES);
 });
 
 function checkResult(r: RunExportResult, c: Combo): void {
@@ -78,7 +50,7 @@ function checkResult(r: RunExportResult, c: Combo): void {
     type,
     hash_function: hashFunction,
     ciphertext_file: `${k}-wrapped`,
-    wrapping_key_sha256: createHash("sha256").update(pairs.get(4096)!.spki).digest("hex"),
+    wrapping_key_sha256: createHash("sha256").update(keys.pair(4096).spki).digest("hex"),
     import: importCommand,
     import_version: `${cli} write transit/keys/${k}/import_version ciphertext=@${k}-wrapped hash_function=${hashFunction}`,
   });
@@ -87,27 +59,19 @@ function checkResult(r: RunExportResult, c: Combo): void {
   expect(new TextDecoder().decode(r.artefacts[0]!.bytes)).toMatch(/^[A-Za-z0-9+/]+={0,2}$/);
 }
 
-describe.each(engines("vt-mx"))("Vault / OpenBao transit matrix on the $label engine", (fixture: EngineFixture) => {
-  let engine: WrapEngine;
-  beforeAll(async () => {
-    engine = await fixture.open();
-  });
-  afterAll(async () => {
-    await fixture.close();
-  });
-
+describeOnEachEngine("vt-mx", "Vault / OpenBao transit matrix on the $label engine", (fixture, engine) => {
   test("every hash_function x key type x wrapping-key size: refused with the right code and no key, or unwrapped to the engine's key", async () => {
     const algorithms = [...VAULT_TRANSIT_ALGORITHMS, "SHA224", undefined];
     const outcome = await runMatrix(
       fixture,
-      engine,
+      engine(),
       {
         provider: "vault-transit",
         module: vaultTransit,
         // The openbao name on the one accepted size: same bytes, `bao` commands.
         combos: [...combos(algorithms, SIZES), ...combos(algorithms, [4096], [{ extra: { provider: "openbao" }, tag: "openbao" }])],
-        wrappingKey: (c) => wrappingKeys.get(c.bits)!,
-        privPath: (c) => pairs.get(c.bits)!.privPath,
+        wrappingKey: keys.wrappingKey,
+        privPath: keys.privPath,
         expect: expectTransit,
         artefact: (r) => ({ bytes: r.artefacts[0]!.bytes, encoding: "base64" }),
         check: checkResult,

@@ -3,10 +3,10 @@
  * and refuses everything else with its code and a message naming the bad value, before any key
  * exists. (Before this package there was no transit provider: every request was ERR_PROVIDER_UNKNOWN.)
  */
-import { CiopError } from "@ciop/core";
-import { parseWrappingKey, type ExportRequest, type WrappingKey } from "@ciop/wrap";
+import type { ExportRequest, WrappingKey } from "@ciop/wrap";
 import { vaultTransit, VAULT_TRANSIT_ALGORITHMS, VAULT_TRANSIT_KEY_TYPES } from "@ciop/providers-vault-transit";
-import { opensslEcSpki, opensslRsa, pythonCertificate, scratchDir } from "@ciop/testkit";
+import { certificatePair, ecWrappingKey, opensslRsa, planFailure, rsaWrappingKeys, scratchDir } from "@ciop/testkit";
+import { TRANSIT_TYPE } from "./transit-types.js";
 
 let wk: Record<number, WrappingKey>;
 let ecKey: WrappingKey;
@@ -15,26 +15,13 @@ let futureCert: WrappingKey;
 
 beforeAll(() => {
   const dir = scratchDir("vault-transit-plan");
-  wk = {};
-  for (const bits of [2048, 3072, 4096]) wk[bits] = parseWrappingKey(opensslRsa(dir, bits).spki);
-  ecKey = parseWrappingKey(opensslEcSpki(dir));
-  const pair = opensslRsa(dir, 4096);
-  expiredCert = parseWrappingKey(pythonCertificate(pair.privPath, "expired"), { allowInvalidCertificate: true });
-  futureCert = parseWrappingKey(pythonCertificate(pair.privPath, "future"), { allowInvalidCertificate: true });
+  wk = rsaWrappingKeys(dir, [2048, 3072, 4096]);
+  ecKey = ecWrappingKey(dir);
+  ({ expired: expiredCert, future: futureCert } = certificatePair(opensslRsa(dir, 4096)));
 });
 
 function req(over: Partial<ExportRequest>): ExportRequest {
   return { provider: "vault-transit", keyName: "plan-k", wrappingKey: wk[4096]!, ...over };
-}
-
-function refusal(fn: () => unknown): { code: string; message: string } {
-  try {
-    fn();
-  } catch (err) {
-    expect(CiopError.isInstance(err)).toBe(true);
-    return { code: (err as CiopError).code, message: (err as Error).message };
-  }
-  throw new Error("expected plan() to throw");
 }
 
 describe("vaultTransit.plan accepts", () => {
@@ -50,19 +37,7 @@ describe("vaultTransit.plan accepts", () => {
   });
 
   test("every hash_function x every importable key type, under both names, with the transit type", () => {
-    const types: Record<string, string> = {
-      "AES-128": "aes128-gcm96",
-      "AES-256": "aes256-gcm96",
-      "HMAC-256": "hmac",
-      "HMAC-384": "hmac",
-      "HMAC-512": "hmac",
-      "RSA-2048": "rsa-2048",
-      "RSA-3072": "rsa-3072",
-      "RSA-4096": "rsa-4096",
-      "EC-NISTP256": "ecdsa-p256",
-      "EC-NISTP384": "ecdsa-p384",
-      "EC-NISTP521": "ecdsa-p521",
-    };
+    const types: Readonly<Record<string, string | undefined>> = TRANSIT_TYPE;
     expect([...VAULT_TRANSIT_KEY_TYPES].sort()).toEqual(Object.keys(types).sort());
     for (const provider of ["vault-transit", "openbao"]) {
       for (const algorithm of VAULT_TRANSIT_ALGORITHMS) {
@@ -95,17 +70,17 @@ describe("vaultTransit.plan accepts", () => {
 describe("vaultTransit.plan refuses", () => {
   test("SHA224 (transit takes it; ciop's engines have no SHA-224 OAEP), naming the reason", () => {
     for (const algorithm of ["SHA224", "sha224", "SHA-224"]) {
-      const r = refusal(() => vaultTransit.plan(req({ algorithm })));
+      const r = planFailure(() => vaultTransit.plan(req({ algorithm })));
       expect(r.code).toBe("ERR_ALGORITHM_UNSUPPORTED");
       expect(r.message).toMatch(/SHA224.*SHA-1, SHA-256, SHA-384 and SHA-512 only/);
     }
   });
 
   test("other spellings and unknown names (ERR_ALGORITHM_UNSUPPORTED), pointing at transit's spelling", () => {
-    const r = refusal(() => vaultTransit.plan(req({ algorithm: "SHA-256" })));
+    const r = planFailure(() => vaultTransit.plan(req({ algorithm: "SHA-256" })));
     expect(r).toEqual({ code: "ERR_ALGORITHM_UNSUPPORTED", message: expect.stringMatching(/"SHA-256" \(transit spells it SHA256\)/) });
     for (const algorithm of ["sha256", "RSAES_OAEP_SHA_256", "RSA_AES_KEY_WRAP_SHA_256", "MD5", "SHA3-256"]) {
-      const x = refusal(() => vaultTransit.plan(req({ algorithm })));
+      const x = planFailure(() => vaultTransit.plan(req({ algorithm })));
       expect({ algorithm, code: x.code }).toEqual({ algorithm, code: "ERR_ALGORITHM_UNSUPPORTED" });
       expect(x.message).toContain(`"${algorithm}"`);
       expect(x.message).toContain("SHA256, SHA1, SHA384, SHA512");
@@ -113,7 +88,7 @@ describe("vaultTransit.plan refuses", () => {
   });
 
   test("an empty algorithm (ERR_USAGE)", () => {
-    expect(refusal(() => vaultTransit.plan(req({ algorithm: "" }))).code).toBe("ERR_USAGE");
+    expect(planFailure(() => vaultTransit.plan(req({ algorithm: "" }))).code).toBe("ERR_USAGE");
   });
 
   test("key types transit does not import (ERR_KEY_TYPE_UNSUPPORTED), with the reason", () => {
@@ -126,7 +101,7 @@ describe("vaultTransit.plan refuses", () => {
       ["aes-256", /Accepted: /],
     ];
     for (const [keyType, reason] of reasons) {
-      const r = refusal(() => vaultTransit.plan(req({ keyType })));
+      const r = planFailure(() => vaultTransit.plan(req({ keyType })));
       expect({ keyType, code: r.code }).toEqual({ keyType, code: "ERR_KEY_TYPE_UNSUPPORTED" });
       expect(r.message).toContain(`"${keyType}"`);
       expect(r.message).toMatch(reason);
@@ -134,10 +109,10 @@ describe("vaultTransit.plan refuses", () => {
   });
 
   test("any provider option (ERR_USAGE) naming it", () => {
-    const r = refusal(() => vaultTransit.plan(req({ providerOptions: { mount: "transit2" } })));
+    const r = planFailure(() => vaultTransit.plan(req({ providerOptions: { mount: "transit2" } })));
     expect(r.code).toBe("ERR_USAGE");
     expect(r.message).toMatch(/HashiCorp Vault transit takes no option "mount"/);
-    expect(refusal(() => vaultTransit.plan(req({ provider: "openbao", providerOptions: { kek: "x" } }))).message).toMatch(
+    expect(planFailure(() => vaultTransit.plan(req({ provider: "openbao", providerOptions: { kek: "x" } }))).message).toMatch(
       /OpenBao transit takes no option "kek"/,
     );
   });
@@ -145,7 +120,7 @@ describe("vaultTransit.plan refuses", () => {
   test("RSA-2048 and RSA-3072 wrapping keys (ERR_WRAPPING_KEY_SIZE), saying transit's is RSA-4096 and why", () => {
     for (const bits of [2048, 3072]) {
       for (const keyType of ["AES-256", "EC-NISTP256"]) {
-        const r = refusal(() => vaultTransit.plan(req({ wrappingKey: wk[bits]!, keyType, allowWeakWrappingKey: true })));
+        const r = planFailure(() => vaultTransit.plan(req({ wrappingKey: wk[bits]!, keyType, allowWeakWrappingKey: true })));
         expect({ bits, keyType, code: r.code }).toEqual({ bits, keyType, code: "ERR_WRAPPING_KEY_SIZE" });
         expect(r.message).toMatch(new RegExp(`${bits}-bit.*always RSA-4096.*512 bytes`));
       }
@@ -153,20 +128,20 @@ describe("vaultTransit.plan refuses", () => {
   });
 
   test("an EC wrapping key (ERR_WRAPPING_KEY_INVALID)", () => {
-    expect(refusal(() => vaultTransit.plan(req({ wrappingKey: ecKey }))).code).toBe("ERR_WRAPPING_KEY_INVALID");
+    expect(planFailure(() => vaultTransit.plan(req({ wrappingKey: ecKey }))).code).toBe("ERR_WRAPPING_KEY_INVALID");
   });
 
   test("expired and not-yet-valid certificates (ERR_CERTIFICATE_NOT_VALID)", () => {
-    expect(refusal(() => vaultTransit.plan(req({ wrappingKey: expiredCert }))).code).toBe("ERR_CERTIFICATE_NOT_VALID");
-    expect(refusal(() => vaultTransit.plan(req({ wrappingKey: futureCert }))).code).toBe("ERR_CERTIFICATE_NOT_VALID");
+    expect(planFailure(() => vaultTransit.plan(req({ wrappingKey: expiredCert }))).code).toBe("ERR_CERTIFICATE_NOT_VALID");
+    expect(planFailure(() => vaultTransit.plan(req({ wrappingKey: futureCert }))).code).toBe("ERR_CERTIFICATE_NOT_VALID");
   });
 
   test("other providers' names and unsafe key names", () => {
     for (const provider of ["vault", "bao", "aws", "Vault-Transit"]) {
-      expect(refusal(() => vaultTransit.plan(req({ provider }))).code).toBe("ERR_PROVIDER_UNKNOWN");
+      expect(planFailure(() => vaultTransit.plan(req({ provider }))).code).toBe("ERR_PROVIDER_UNKNOWN");
     }
     for (const keyName of ["", "../etc", "a/b", ".hidden", "x".repeat(129)]) {
-      expect(refusal(() => vaultTransit.plan(req({ keyName }))).code).toBe("ERR_KEY_NAME_INVALID");
+      expect(planFailure(() => vaultTransit.plan(req({ keyName }))).code).toBe("ERR_KEY_NAME_INVALID");
     }
   });
 });

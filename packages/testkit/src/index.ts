@@ -55,4 +55,15 @@ export {
   type MatrixOutcome,
   type BadWrappingKey,
 } from "./matrix.js";
+export { rsaWrappingKeys, ecWrappingKey, certificatePair, rsaKeyPairs, type RsaKeyPairs } from "./wrapping-keys.js";
+export {
+  planFailure,
+  describeOnEachEngine,
+  exportRequests,
+  expectBadWrappingKeysRefused,
+  UNSAFE_KEY_NAMES,
+  expectUnsafeKeyNamesRefused,
+  refusedWhereNotPossible,
+  exportCreatingKey,
+} from "./provider-suites.js";
 export { decryptCacheOnlyJwe, pythonAesGcm, type DecryptedJwe } from "./jwe.js";

@@ -340,9 +340,17 @@ export async function runMatrix(fixture: EngineFixture, engine: WrapEngine, spec
 
 /**
  * Runs one request that must be refused: asserts the error code and that no key named
- * `request.keyName` exists afterwards (nor any new key with the fixture's prefix).
+ * `request.keyName` exists afterwards (nor any new key with the fixture's prefix); with `saying`,
+ * also that the error's message says why (matches it).
  */
-export async function expectRefused(fixture: EngineFixture, module: ProviderModule, request: ExportRequestInput, code: string, label: string): Promise<void> {
+export async function expectRefused(
+  fixture: EngineFixture,
+  module: ProviderModule,
+  request: ExportRequestInput,
+  code: string,
+  label: string,
+  saying?: RegExp,
+): Promise<void> {
   const before = fixture.keyCount();
   let got: string | undefined;
   let message = "";
@@ -360,6 +368,7 @@ export async function expectRefused(fixture: EngineFixture, module: ProviderModu
     newKeys: 0,
   });
   expect(message.length).toBeGreaterThan(20);
+  if (saying !== undefined) expect({ label, message }).toEqual({ label, message: expect.stringMatching(saying) });
 }
 
 /** Security strength of RSA wrapping keys and key-pair targets (SP 800-57; RSA-4096 = 152). */
