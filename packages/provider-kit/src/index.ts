@@ -16,5 +16,6 @@ export {
   pkcs1Capacity,
   plaintextSize,
 } from "./request-checks.js";
-export { exportStep, checkTargetType } from "./export-checks.js";
+export { exportStep, checkTargetType, wrapStep } from "./export-checks.js";
+export type { WrapStep } from "./export-checks.js";
 export { defineProvider } from "./define-provider.js";

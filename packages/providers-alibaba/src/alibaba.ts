@@ -12,9 +12,10 @@ import {
   checkWrappingKeyShape,
   defineProvider,
   exportStep,
+  wrapStep,
 } from "@ciop/provider-kit";
 import { checkWrappingStrength, keyTypeStrength, toBase64 } from "@ciop/wrap";
-import type { ExportPlan, ExportRequest, ExportResult, ProviderModule, TargetKey, WrapEngine, WrapResult } from "@ciop/wrap";
+import type { ExportPlan, ExportRequest, ExportResult, ProviderModule, TargetKey, WrapEngine } from "@ciop/wrap";
 import {
   ALIBABA_ALGORITHMS,
   ALIBABA_ALGORITHM_STEPS,
@@ -86,18 +87,7 @@ export function planAlibaba(request: ExportRequest): ExportPlan {
  */
 export async function exportAlibaba(plan: ExportPlan, engine: WrapEngine, target: TargetKey): Promise<ExportResult> {
   const step = exportStep(plan, target, ALIBABA_ALGORITHM_STEPS, LABEL);
-  let result: WrapResult;
-  switch (step.kind) {
-    case "oaep":
-      result = await engine.rsaOaep(plan.wrappingKey, target, step.hash);
-      break;
-    case "pkcs1":
-      result = await engine.rsaPkcs1v15(plan.wrappingKey, target);
-      break;
-    case "rsa-aes-ecb":
-      result = await engine.rsaAesEcb(plan.wrappingKey, target, step.hash);
-      break;
-  }
+  const result = await wrapStep(engine, plan.wrappingKey, target, step);
   const fileName = alibabaWrappedFileName(plan.keyName);
   const spec = ALIBABA_KEY_SPECS[plan.keyType] ?? plan.keyType;
   return {

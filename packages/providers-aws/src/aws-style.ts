@@ -24,9 +24,10 @@ import {
   oaepCapacity,
   pkcs1Capacity,
   plaintextSize,
+  wrapStep,
 } from "@ciop/provider-kit";
 import { checkWrappingStrength, keyKind, keyTypeStrength, toBase64 } from "@ciop/wrap";
-import type { Artefact, ExportPlan, ExportRequest, ExportResult, HashName, KeyType, ProviderModule, TargetKey, WrapEngine, WrapResult } from "@ciop/wrap";
+import type { Artefact, ExportPlan, ExportRequest, ExportResult, HashName, KeyType, ProviderModule, TargetKey, WrapEngine } from "@ciop/wrap";
 
 /**
  * How one algorithm wraps one kind of key: `oaep` = RSA-OAEP of the material (OAEP and MGF1 with
@@ -257,18 +258,7 @@ export async function exportAwsStyle(rules: AwsStyleRules, plan: ExportPlan, eng
   if (step === undefined) {
     throw new CiopError("ERR_ALGORITHM_UNSUPPORTED", `${plan.algorithm} does not carry ${plan.keyType} keys for ${rules.label}.`);
   }
-  let result: WrapResult;
-  switch (step.kind) {
-    case "oaep":
-      result = await engine.rsaOaep(plan.wrappingKey, target, step.hash);
-      break;
-    case "rsa-aes":
-      result = await engine.rsaAesKeyWrap(plan.wrappingKey, target, step.hash);
-      break;
-    case "pkcs1":
-      result = await engine.rsaPkcs1v15(plan.wrappingKey, target);
-      break;
-  }
+  const result = await wrapStep(engine, plan.wrappingKey, target, step);
   const files = awsStyleOutputFiles(rules, plan);
   let parts: Uint8Array[] = [result.bytes];
   if (files.length === 2) {

@@ -12,6 +12,7 @@ import {
   checkWrappingKeyShape,
   defineProvider,
   exportStep,
+  wrapStep,
 } from "@ciop/provider-kit";
 import { checkWrappingStrength, keyKind } from "@ciop/wrap";
 import type { ExportPlan, ExportRequest, ExportResult, ProviderModule, TargetKey, WrapEngine } from "@ciop/wrap";
@@ -84,8 +85,7 @@ export function planCloudKms(request: ExportRequest): ExportPlan {
  */
 export async function exportCloudKms(plan: ExportPlan, engine: WrapEngine, target: TargetKey): Promise<ExportResult> {
   const step = exportStep(plan, target, GCKMS_ALGORITHM_STEPS, LABEL);
-  const result =
-    step.kind === "rsa-aes" ? await engine.rsaAesKeyWrap(plan.wrappingKey, target, step.hash) : await engine.rsaOaep(plan.wrappingKey, target, step.hash);
+  const result = await wrapStep(engine, plan.wrappingKey, target, step);
   const fileName = gckmsWrappedFileName(plan.keyName);
   const importMethod = plan.extra.importMethod ?? gckmsImportMethod(plan.algorithm as GckmsAlgorithm, plan.wrappingKey.bits);
   const example = GCKMS_EXAMPLE_ALGORITHMS[plan.keyType] ?? "<algorithm>";

@@ -12,9 +12,10 @@ import {
   checkWrappingKeyShape,
   defineProvider,
   exportStep,
+  wrapStep,
 } from "@ciop/provider-kit";
 import { checkWrappingStrength, toBase64 } from "@ciop/wrap";
-import type { ExportPlan, ExportRequest, ExportResult, ProviderModule, TargetKey, WrapEngine, WrapResult } from "@ciop/wrap";
+import type { ExportPlan, ExportRequest, ExportResult, ProviderModule, TargetKey, WrapEngine } from "@ciop/wrap";
 import {
   GCE_ACCEPTED_BY_GOOGLE,
   GCE_ALGORITHMS,
@@ -79,8 +80,7 @@ export function planComputeEngine(request: ExportRequest): ExportPlan {
  */
 export async function exportComputeEngine(plan: ExportPlan, engine: WrapEngine, target: TargetKey): Promise<ExportResult> {
   const step = exportStep(plan, target, GCE_ALGORITHM_STEPS, LABEL);
-  const result: WrapResult =
-    step.kind === "oaep" ? await engine.rsaOaep(plan.wrappingKey, target, step.hash) : await engine.rsaPkcs1v15(plan.wrappingKey, target);
+  const result = await wrapStep(engine, plan.wrappingKey, target, step);
   const sha256 = toBase64(await engine.digest(target, "sha256"));
   const wrappedName = gceWrappedFileName(plan.keyName);
   return {

@@ -2,9 +2,9 @@
  * export() for OCI Vault: wraps the target with the planned algorithm and returns the base64
  * `keyMaterial`, the `--wrapped-import-key` JSON and the `--key-shape` JSON. Writes nothing.
  */
-import { exportStep } from "@ciop/provider-kit";
+import { exportStep, wrapStep } from "@ciop/provider-kit";
 import { toBase64 } from "@ciop/wrap";
-import type { ExportPlan, ExportResult, TargetKey, WrapEngine, WrapResult } from "@ciop/wrap";
+import type { ExportPlan, ExportResult, TargetKey, WrapEngine } from "@ciop/wrap";
 import { OCI_ALGORITHM_STEPS, ociKeyMaterialFileName, ociKeyShape, ociKeyShapeFileName, ociWrappedImportKeyFileName } from "./rules.js";
 
 /**
@@ -16,15 +16,7 @@ import { OCI_ALGORITHM_STEPS, ociKeyMaterialFileName, ociKeyShape, ociKeyShapeFi
  */
 export async function exportOci(plan: ExportPlan, engine: WrapEngine, target: TargetKey): Promise<ExportResult> {
   const step = exportStep(plan, target, OCI_ALGORITHM_STEPS, "OCI Vault");
-  let result: WrapResult;
-  switch (step.kind) {
-    case "rsa-aes":
-      result = await engine.rsaAesKeyWrap(plan.wrappingKey, target, step.hash);
-      break;
-    case "oaep":
-      result = await engine.rsaOaep(plan.wrappingKey, target, step.hash);
-      break;
-  }
+  const result = await wrapStep(engine, plan.wrappingKey, target, step);
   const keyMaterial = toBase64(result.bytes);
   const shape = ociKeyShape(plan.keyType);
   const materialFile = ociKeyMaterialFileName(plan.keyName);

@@ -12,9 +12,10 @@ import {
   checkWrappingKeyShape,
   defineProvider,
   exportStep,
+  wrapStep,
 } from "@ciop/provider-kit";
 import { checkWrappingStrength, toBase64 } from "@ciop/wrap";
-import type { ExportPlan, ExportRequest, ExportResult, ProviderModule, TargetKey, WrapEngine, WrapResult } from "@ciop/wrap";
+import type { ExportPlan, ExportRequest, ExportResult, ProviderModule, TargetKey, WrapEngine } from "@ciop/wrap";
 import {
   SALESFORCE_ALGORITHMS,
   SALESFORCE_ALGORITHM_STEPS,
@@ -80,8 +81,7 @@ export function planSalesforce(request: ExportRequest): ExportPlan {
 export async function exportSalesforce(plan: ExportPlan, engine: WrapEngine, target: TargetKey): Promise<ExportResult> {
   const step = exportStep(plan, target, SALESFORCE_ALGORITHM_STEPS, LABEL);
   const hash = await engine.digest(target, "sha256");
-  const result: WrapResult =
-    step.kind === "oaep" ? await engine.rsaOaep(plan.wrappingKey, target, step.hash) : await engine.rsaPkcs1v15(plan.wrappingKey, target);
+  const result = await wrapStep(engine, plan.wrappingKey, target, step);
   const wrappedName = salesforceWrappedFileName(plan.keyName);
   const hashName = salesforceHashFileName(plan.keyName);
   const where = "Setup > Platform Encryption > Key Management > Bring Your Own Key > Upload Tenant Secret (choose the certificate used here)";
