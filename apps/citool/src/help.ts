@@ -147,7 +147,8 @@ Manage the keys citool created on the selected token (same HSM options as an exp
             only with --force. Needs a token that keeps data objects (SoftHSM does, NSS softokn not)
 
 delete, enable, disable and annotate are written to the audit log. delete removes one version (name
-the version's label, <keyName>~v<N>, to delete that version) with its record.
+the version's label, <keyName>~v<N>, to delete that version) with its record; version 1 (keyName
+itself) only once no later version is left.
 
 examples:
   citool keys list

@@ -140,6 +140,21 @@ export async function runKeys(args: ParsedArgs, io: Io): Promise<number> {
       }
       return 0;
     }
+    if (s === "delete") {
+      // Version 1 of a family with later versions: deleting it would let a later export create a new
+      // '<name>' that the old '<name>~vN' keys would then be taken as versions of.
+      const { parseKeyVersionLabel } = await import("@ciop/hsm");
+      if (parseKeyVersionLabel(key.name) === undefined) {
+        const later = all
+          .filter((k) => k.createdByCiop && k.type === key.type && parseKeyVersionLabel(k.name)?.name === key.name)
+          .map((k) => k.name)
+          .sort();
+        if (later.length > 0)
+          throw usageError(
+            `key '${name}' is version 1 of a key that has later versions (${later.join(", ")}); delete those first (citool keys delete ${later[later.length - 1]}), so that a new '${name}' can never be taken for their version 1`,
+          );
+      }
+    }
     if (s === "delete" && !flag(args, "yes")) {
       const answer = await io.prompt(
         `Delete ${key.type} key '${name}' from token '${tokenFacts(hsm).label}'? This cannot be undone; a cloud copy stays. Type the key name to confirm: `,
