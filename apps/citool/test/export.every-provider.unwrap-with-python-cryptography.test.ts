@@ -320,7 +320,7 @@ const cases: Case[] = [
   ),
   // Open Telekom Cloud / Huawei Cloud KMS: RSA-2048 wrapping key; key pairs as two files (the
   // OAEP-SHA-256 temporary key, then the RFC 5649 wrap of the PKCS#8 key), joined for the check
-  ...(["AES-256", "EC-NISTP256"] as const).map(
+  ...(["AES-256", "RSA-2048"] as const).map(
     (keyType): Case => ({
       provider: "otc",
       algorithm: "RSAES_OAEP_SHA_256",

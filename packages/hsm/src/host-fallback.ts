@@ -3,7 +3,7 @@
  * checked against the policy (software token, or `allowHostFallback`), recorded (capped history,
  * exact count) and reported (`onHostFallback`, the "host-fallback" event); buffers are zeroed.
  */
-import { createDecipheriv, createPublicKey, constants as cryptoConstants, publicEncrypt, randomBytes } from "node:crypto";
+import { createDecipheriv, createPrivateKey, createPublicKey, constants as cryptoConstants, publicEncrypt, randomBytes } from "node:crypto";
 import pkcs11js from "pkcs11js";
 import { CiopError, zeroize } from "@ciop/core";
 import { allowsHostFallback, ensureOpen, type Handle, type HsmContext } from "./context.js";
@@ -89,7 +89,12 @@ export function extractToHost(ctx: HsmContext, key: HsmKey): Buffer {
     const len = derLength(unwrapped);
     if (len === undefined || len > unwrapped.length || unwrapped[0] !== 0x30)
       throw new HsmError("ERR_HSM", `the token exported '${key.name}' in a form that is not PKCS#8 DER`);
-    return Buffer.from(unwrapped.subarray(0, len));
+    const pkcs8 = unwrapped.subarray(0, len);
+    // An EC key leaves the host path as other tools write it: with its public key inside (RFC 5915's
+    // optional publicKey, which SoftHSM leaves out). Providers size their checks by that form, and
+    // Huawei Cloud KMS refuses the shorter one.
+    if (KEY_SPECS[key.type].family === "ec") return createPrivateKey({ key: pkcs8, format: "der", type: "pkcs8" }).export({ format: "der", type: "pkcs8" });
+    return Buffer.from(pkcs8);
   } finally {
     zeroize(kekValue, unwrapped);
     if (kek) destroyHandle(ctx, kek);

@@ -79,6 +79,12 @@ export interface AwsStyleOutput {
   readonly encoding: "binary" | "base64";
   fileName(keyName: string): string;
   privateKeyFileName?(keyName: string): string;
+  /**
+   * Least size in bytes the cloud's API takes for the wrapped private key file (Huawei's
+   * `encrypted_privatekey`: 200 base64 characters, so 150 bytes): a token whose PKCS#8 leaves out
+   * the EC public key makes a shorter one, which is refused here rather than at the cloud.
+   */
+  readonly privateKeyMinBytes?: number;
   /** The operator's instructions, with the exact console step and CLI/API call. */
   usage(u: AwsStyleUsage): string;
 }
@@ -271,6 +277,15 @@ export async function exportAwsStyle(rules: AwsStyleRules, plan: ExportPlan, eng
       );
     }
     parts = [result.bytes.subarray(0, k), result.bytes.subarray(k)];
+    const min = rules.output.privateKeyMinBytes;
+    if (min !== undefined && parts[1]!.length < min) {
+      throw new CiopError(
+        "ERR_MECHANISM_UNSUPPORTED",
+        `${rules.label} takes a wrapped private key of at least ${min} bytes, but the token's wrap of this ${plan.keyType} key is ${parts[1]!.length}: ` +
+          "the token writes the key's PKCS#8 without its public key (RFC 5915 allows that; the cloud's API does not). " +
+          "Use a token that includes it, or a key whose wrap goes through the host (where ciop adds it).",
+      );
+    }
   }
   const usage = rules.output.usage({ plan, keySpec: rules.keySpecs[plan.keyType] ?? plan.keyType, step, files });
   const artefacts: Artefact[] = files.map((fileName, i) => ({

@@ -86,6 +86,9 @@ describe("ibmKeyProtect.plan refuses", () => {
       expect({ nonce: String(nonce).slice(0, 20), code: r.code }).toEqual({ nonce: String(nonce).slice(0, 20), code: "ERR_USAGE" });
       if (typeof nonce === "string" && nonce.length > 3) expect(r.message).not.toContain(nonce.trim());
     }
+    // bounded work: the million-character nonce is refused by the length check, before any decoding
+    // (review: without that check it was still refused, later, so the code alone proved nothing)
+    expect(planFailure(() => ibmKeyProtect.plan(req({ providerOptions: { nonce: "A".repeat(1_000_000) } }))).message).toMatch(/1000000 characters long/);
     expect(() => parseIbmNonce("8zJE9pKVdXVe/nLb")).not.toThrow();
   });
 

@@ -75,6 +75,9 @@ const OTC_ALGORITHM_RULES: Readonly<Record<OtcAlgorithm, AwsStyleAlgorithm>> = {
   },
 };
 
+/** Huawei's API pattern for encrypted_privatekey is ^[0-9a-zA-Z+/=]{200,6144}$: 200 base64 characters. */
+const ENCRYPTED_PRIVATE_KEY_MIN_BYTES = 150;
+
 const NO_SM =
   "SM2 encryption and SM4/SM2 key material (Huawei's Chinese regions) are not implemented by ciop; use RSAES_OAEP_SHA_256 with an AES-256, RSA or EC key.";
 const NO_HMAC =
@@ -145,7 +148,13 @@ export const OTC_RULES: AwsStyleRules<OtcAlgorithm> = {
   wrappingKeyBits: OTC_WRAPPING_KEY_BITS,
   notOffered: { algorithms: { SM2_ENCRYPT: NO_SM, SM2PKE: NO_SM }, keyTypes: NOT_OFFERED_TYPES },
   noteCappedStrength: true,
-  output: { encoding: "base64", fileName: otcKeyMaterialFileName, privateKeyFileName: otcPrivateKeyFileName, usage: otcUsage },
+  output: {
+    encoding: "base64",
+    fileName: otcKeyMaterialFileName,
+    privateKeyFileName: otcPrivateKeyFileName,
+    privateKeyMinBytes: ENCRYPTED_PRIVATE_KEY_MIN_BYTES,
+    usage: otcUsage,
+  },
 };
 
 const HUAWEI_ONLY_OAEP_256 =
@@ -168,5 +177,11 @@ export const HUAWEI_RULES: AwsStyleRules<HuaweiAlgorithm> = {
     keyTypes: NOT_OFFERED_TYPES,
   },
   noteCappedStrength: true,
-  output: { encoding: "base64", fileName: otcKeyMaterialFileName, privateKeyFileName: otcPrivateKeyFileName, usage: huaweiUsage },
+  output: {
+    encoding: "base64",
+    fileName: otcKeyMaterialFileName,
+    privateKeyFileName: otcPrivateKeyFileName,
+    privateKeyMinBytes: ENCRYPTED_PRIVATE_KEY_MIN_BYTES,
+    usage: huaweiUsage,
+  },
 };

@@ -7,7 +7,7 @@
  */
 import { huaweiKms } from "@ciop/providers-otc";
 import { combos, describeOnEachEngine, rsaKeyPairs, runMatrix, scratchDir, type RsaKeyPairs } from "@ciop/testkit";
-import { checkOtcStyle, expectOtcStyle, otcStyleArtefact } from "./otc-style-matrix.js";
+import { checkOtcStyle, ecWithoutPublicKey, expectOtcStyle, otcStyleArtefact } from "./otc-style-matrix.js";
 
 let dir: string;
 let keys: RsaKeyPairs;
@@ -31,6 +31,7 @@ describeOnEachEngine("huawei-mx", "Huawei Cloud KMS matrix on the $label engine"
         // Huawei's API (GetParametersForImportRequestBody) lists RSAES_OAEP_SHA_256 and SM2_ENCRYPT only.
         expect: expectOtcStyle({ RSAES_OAEP_SHA_256: ["oaep", "sha256"] }),
         artefact: otcStyleArtefact,
+        refusedByTokenOutput: ecWithoutPublicKey,
         check: checkOtcStyle("hcloud KMS ImportKeyMaterial", "--encrypted_privatekey="),
       },
       dir,

@@ -8,7 +8,7 @@
  */
 import { otcKms } from "@ciop/providers-otc";
 import { combos, describeOnEachEngine, rsaKeyPairs, runMatrix, scratchDir, type RsaKeyPairs } from "@ciop/testkit";
-import { checkOtcStyle, expectOtcStyle, otcStyleArtefact } from "./otc-style-matrix.js";
+import { checkOtcStyle, ecWithoutPublicKey, expectOtcStyle, otcStyleArtefact } from "./otc-style-matrix.js";
 
 /** OTC's API reference: get-parameters-for-import takes these three wrapping_algorithm values. */
 const DIRECT = { RSAES_OAEP_SHA_256: ["oaep", "sha256"], RSAES_OAEP_SHA_1: ["oaep", "sha1"], RSAES_PKCS1_V1_5: ["pkcs1", "sha1"] } as const;
@@ -34,6 +34,7 @@ describeOnEachEngine("otc-mx", "Open Telekom Cloud KMS matrix on the $label engi
         privPath: keys.privPath,
         expect: expectOtcStyle(DIRECT as unknown as Parameters<typeof expectOtcStyle>[0]),
         artefact: otcStyleArtefact,
+        refusedByTokenOutput: ecWithoutPublicKey,
         check: checkOtcStyle("/kms/import-key-material", "Import Key Material > Use Existing Key Material"),
       },
       dir,

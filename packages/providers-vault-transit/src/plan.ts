@@ -79,10 +79,17 @@ function checkHashFunction(algorithm: string | undefined, label: string): VaultT
   if (refused !== undefined) {
     throw new CiopError("ERR_ALGORITHM_UNSUPPORTED", `${label}: hash_function "${algorithm}" is refused: ${refused}. Accepted: ${accepted}.`);
   }
-  const spelled = (VAULT_TRANSIT_ALGORITHMS as readonly string[]).includes(normalized) ? ` (transit spells it ${normalized})` : "";
+  if ((VAULT_TRANSIT_ALGORITHMS as readonly string[]).includes(normalized)) {
+    // Vault upper-cases hash_function itself, so "sha256" would work there; ciop takes one spelling
+    // per algorithm (the one its printed commands use), as it does for every provider.
+    throw new CiopError(
+      "ERR_ALGORITHM_UNSUPPORTED",
+      `${label}: write the wrapping algorithm (hash_function) "${algorithm}" as ${normalized}, the spelling ciop takes and prints in the transit commands. Accepted: ${accepted} (default ${VAULT_TRANSIT_DEFAULT_ALGORITHM}).`,
+    );
+  }
   throw new CiopError(
     "ERR_ALGORITHM_UNSUPPORTED",
-    `${label} does not accept wrapping algorithm (hash_function) "${algorithm}"${spelled}. Accepted: ${accepted} (default ${VAULT_TRANSIT_DEFAULT_ALGORITHM}).`,
+    `${label} does not accept wrapping algorithm (hash_function) "${algorithm}". Accepted: ${accepted} (default ${VAULT_TRANSIT_DEFAULT_ALGORITHM}).`,
   );
 }
 

@@ -169,9 +169,21 @@ function parsePem(text: string): Parsed {
   throw invalid(`Unsupported PEM block "${label}".`);
 }
 
+/**
+ * Largest wrapping-key input read, in bytes or characters: a provider's RSA-4096 certificate in
+ * PEM is a few kB. Bounds the work done on a file given by mistake (the PEM scan is not linear
+ * in the number of unterminated BEGIN lines).
+ */
+const MAX_INPUT = 64 * 1024;
+
 function parseAny(input: Uint8Array | string): Parsed {
   if (typeof input !== "string" && !(input instanceof Uint8Array)) {
     throw invalid("The wrapping key must be bytes or text.");
+  }
+  if (input.length > MAX_INPUT) {
+    throw invalid(
+      `The input is ${input.length} ${typeof input === "string" ? "characters" : "bytes"} long; a wrapping key or certificate is at most ${MAX_INPUT}.`,
+    );
   }
   let text: string | undefined;
   if (typeof input === "string") text = input;

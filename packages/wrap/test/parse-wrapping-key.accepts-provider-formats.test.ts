@@ -119,3 +119,19 @@ describe("parseWrappingKey refuses what it cannot use", () => {
     expect(parseWrappingKey(der, { now: new Date("2099-06-01T00:00:00Z") }).bits).toBe(2048);
   });
 });
+
+describe("parseWrappingKey bounds what it reads (issue 18 review)", () => {
+  it("refuses input over 64 KiB before parsing it, as text and as bytes", () => {
+    // unterminated BEGIN lines made the PEM scan take seconds on a few hundred kB
+    const big = "-----BEGIN PUBLIC KEY-----\n".repeat(3000);
+    expect(code(() => parseWrappingKey(big))).toMatch(/^ERR_WRAPPING_KEY_INVALID: .*at most 65536/);
+    expect(code(() => parseWrappingKey(Buffer.from(big)))).toMatch(/^ERR_WRAPPING_KEY_INVALID: .*at most 65536/);
+  });
+
+  it("base64 of a private-key PEM is refused as a private key; base64 is decoded once only", () => {
+    const privPem = readFileSync(kp.privatePemPath, "utf8");
+    expect(code(() => parseWrappingKey(Buffer.from(privPem).toString("base64")))).toMatch(/^ERR_WRAPPING_KEY_INVALID: .*private/i);
+    const twice = Buffer.from(Buffer.from(kp.publicPem).toString("base64")).toString("base64");
+    expect(code(() => parseWrappingKey(twice))).toMatch(/^ERR_WRAPPING_KEY_INVALID/);
+  });
+});
