@@ -244,7 +244,8 @@ export class Hsm extends EventEmitter {
    * Makes version `version` (≥ 2) of key family `name`: a new key labelled `<name>~v<version>` and
    * a record of it on the token (description, creation time, annotations). A token that cannot keep
    * the record (no token data objects, e.g. NSS softokn) is refused with ERR_MECHANISM_UNSUPPORTED
-   * before any key is made; ERR_KEY_EXISTS when the version exists.
+   * before any key is made; ERR_KEY_EXISTS when the label is taken (another process made that
+   * version first, or a key not made this way has the label).
    */
   generateKeyVersion(
     name: string,
@@ -256,18 +257,24 @@ export class Hsm extends EventEmitter {
     return generateKeyVersion(this.ctx, name, version, type, init, options);
   }
 
-  /** The records of family `name`'s versions on the token, lowest version first (none on a token without data objects). */
+  /**
+   * The records of family `name`'s versions on the token, lowest version first: per version and key
+   * (CKA_ID) the newest (none on a token without data objects).
+   */
   keyVersionRecords(name: string): KeyVersionRecord[] {
     return keyVersionRecords(this.ctx, name);
   }
 
-  /** Writes (replaces) the record of one key version; ERR_MECHANISM_UNSUPPORTED on a token without data objects. */
-  writeKeyVersionRecord(record: KeyVersionRecordInput): KeyVersionRecord {
+  /**
+   * Writes (replaces) the record of one key version, under a lock file per version;
+   * ERR_MECHANISM_UNSUPPORTED on a token without data objects.
+   */
+  writeKeyVersionRecord(record: KeyVersionRecordInput): Promise<KeyVersionRecord> {
     return writeKeyVersionRecord(this.ctx, record);
   }
 
-  /** Destroys the records of the version labelled `versionLabel` (after its key was deleted); returns how many. */
-  deleteKeyVersionRecords(versionLabel: string): number {
+  /** Destroys the records of the key labelled `versionLabel` (after it was deleted); returns how many. */
+  deleteKeyVersionRecords(versionLabel: string): Promise<number> {
     return deleteKeyVersionRecords(this.ctx, versionLabel);
   }
 

@@ -7,6 +7,7 @@
  * declared, the audit log and the PIN file; it audits a generated key and refuses a disabled one;
  * it writes the files (all or none); it audits and reports a failure; then it prints the result.
  */
+import { join } from "node:path";
 import { CiopError } from "@ciop/core";
 import type { Hsm } from "@ciop/hsm";
 import {
@@ -172,6 +173,24 @@ function exportHooks(cmd: ExportCommand, io: Io, state: ExportState): ExportHook
       });
       // a failed export leaves no new key behind: the key was never delivered anywhere, and a later
       // run with other options may want another type under this name
+      const details = CiopError.isInstance(error) ? error.details : undefined;
+      const made = details?.keyVersionCreated;
+      if (!created && typeof made === "string") {
+        // a key version made and (if keyVersionDeleted) destroyed again inside @ciop/hsm, before
+        // the flow had it: its generation and deletion are on record all the same
+        const v = state.versioned;
+        audit(settings, io, { operation: "generate", ...base, ...(v?.description ? { materialDescription: v.description } : {}), outcome: "ok" });
+        if (details?.keyVersionDeleted === true) {
+          audit(settings, io, { operation: "delete", ...base, outcome: "ok" });
+          printWarning(io, `key '${made}' was generated in the HSM before its record could be written; it has been deleted again`);
+        } else {
+          printWarning(
+            io,
+            `key '${made}' was generated in the HSM before its record could be written and could not be deleted; remove it with 'citool keys delete ${made}'`,
+          );
+        }
+        return;
+      }
       if (!created) return;
       const label = base.key;
       if (discarded) {
@@ -208,6 +227,7 @@ export async function runExport(args: ParsedArgs, io: Io): Promise<number> {
     return state.versioned ? state.versioned.source(h, source) : withGenerationProgress(source, h, io, json);
   };
   let result: RunExportResult;
+  let command: string | undefined;
   try {
     let request = cmd.request;
     if (cmd.material) {
@@ -223,6 +243,10 @@ export async function runExport(args: ParsedArgs, io: Io): Promise<number> {
       }
       state.versioned = await resolveVersion(await openToken(), request.keyName, cmd.material, new Date());
       request = { ...request, keyName: state.versioned.artefactName };
+      // the import command is built (and every recorded value in it checked) before any key or file exists
+      const { awsWrappedFileName } = await import("@ciop/providers-aws");
+      command = await importCommand(state.versioned, displayPath(join(settings.outDir, awsWrappedFileName(state.versioned.artefactName)), io));
+      if (!json) for (const w of state.versioned.warnings) printWarning(io, w);
     }
     result = await runExportFlow(cmd.module, request, openSource, exportHooks(cmd, io, state));
   } finally {
@@ -233,7 +257,8 @@ export async function runExport(args: ParsedArgs, io: Io): Promise<number> {
   const written = state.written;
   const hostFallback = result.hostFallback || fallbacks.length > 0;
   const versioned = state.versioned;
-  const command = versioned && written[0] ? await importCommand(versioned, displayPath(written[0].path, io)) : undefined;
+  // a version's file is imported with the command printed for it (its ImportType), not the provider's generic one
+  const usageOf = (w: WrittenArtefact): string => (versioned && command ? `${versionUsage(versioned)} CLI: ${command}` : w.usage);
   const auditOk = audit(settings, io, {
     operation: "export",
     ...base,
@@ -246,7 +271,7 @@ export async function runExport(args: ParsedArgs, io: Io): Promise<number> {
     outcome: "ok",
   });
 
-  const warnings = [...plan.warnings];
+  const warnings = [...plan.warnings, ...(versioned?.warnings ?? [])];
   if (hostFallback) {
     const note =
       "part of the wrap ran on the host: key material (the target or an ephemeral key protecting it) was in this process's memory for a moment and has been wiped";
@@ -284,7 +309,7 @@ export async function runExport(args: ParsedArgs, io: Io): Promise<number> {
       hostFallback,
       steps: result.steps,
       warnings,
-      artefacts: written.map((w) => ({ path: w.path, fileName: w.fileName, sha256: w.sha256, size: w.size, encoding: w.encoding, usage: w.usage })),
+      artefacts: written.map((w) => ({ path: w.path, fileName: w.fileName, sha256: w.sha256, size: w.size, encoding: w.encoding, usage: usageOf(w) })),
       auditLog: settings.auditLog,
     });
   } else {
@@ -297,7 +322,7 @@ export async function runExport(args: ParsedArgs, io: Io): Promise<number> {
       `${created ? "Generated" : "Reused"} ${what} on token '${base.token.label}'.`,
       `Wrapped with ${plan.algorithm} under the ${wk.type}-${wk.bits} wrapping key ${wk.sha256.slice(0, 16)}… (strength ${wk.strength} bits).`,
       "",
-      ...written.flatMap((w) => [`  ${s.bold(displayPath(w.path, io))}  (${w.size} bytes, sha256 ${w.sha256})`, `      ${w.usage}`]),
+      ...written.flatMap((w) => [`  ${s.bold(displayPath(w.path, io))}  (${w.size} bytes, sha256 ${w.sha256})`, `      ${usageOf(w)}`]),
       ...(versioned && command ? versionNotes(versioned, command) : []),
     ];
     io.out(`${lines.join("\n")}\n`);
@@ -305,14 +330,20 @@ export async function runExport(args: ParsedArgs, io: Io): Promise<number> {
   return auditOk ? 0 : 1;
 }
 
+/** The usage text of a version's file (its command follows). */
+function versionUsage(v: VersionedExport): string {
+  return `Key material version ${v.version} of '${v.name}' for an AWS KMS key with imported material, to import as ${v.importType}.`;
+}
+
 /** What the operator does with a version's file: the import command, and what follows it. */
 function versionNotes(v: VersionedExport, command: string): string[] {
   const lines = ["", `Import it as ${v.importType} (set KMS_KEY_ID; ImportToken.bin comes with the wrapping key):`, `  ${command}`];
   if (v.importType === "NEW_KEY_MATERIAL") {
     lines.push(
-      `Then 'aws kms rotate-key-on-demand --key-id "$KMS_KEY_ID"' makes it current, and 'citool keys annotate ${v.name} ${v.version} --aws-key-material-id <KeyMaterialId>'`,
-      "records the id import-key-material printed. For each replica of a multi-Region key, export this version under that",
-      `Region's wrapping key with --key-material-version ${v.version} (EXISTING_KEY_MATERIAL).`,
+      `'citool keys annotate ${v.name} ${v.version} --aws-key-material-id <KeyMaterialId>' records the id import-key-material printed.`,
+      `For a multi-Region key, import into every replica first: export this version under each replica Region's wrapping key`,
+      `with --key-material-version ${v.version} and import it there (EXISTING_KEY_MATERIAL); AWS rotates the primary only after that.`,
+      `Then 'aws kms rotate-key-on-demand --key-id "$KMS_KEY_ID"' (on the primary) makes it current.`,
     );
   } else if (v.awsKeyMaterialId === null) {
     lines.push(`No KeyMaterialId is recorded for version ${v.version}; 'citool keys annotate ${v.name} ${v.version} --aws-key-material-id <id>' adds it.`);

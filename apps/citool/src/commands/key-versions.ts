@@ -69,6 +69,8 @@ export interface VersionRow {
   created: string | undefined;
   description: string | null;
   awsKeyMaterialId: string | null;
+  /** What is wrong with the record (a value AWS would refuse, left out; a version 1 made again since). */
+  warnings: string[];
 }
 
 const CIOP_PREFIX_HEX = "63696f7001";
@@ -80,27 +82,61 @@ function createdAtOf(idHex: string): string | undefined {
   return Number.isSafeInteger(ms) && ms > 0 ? new Date(ms).toISOString() : undefined;
 }
 
-/** Every ciop-made version of family `name` (key `name` and keys `name~vN` of the same type), lowest first. */
+/** A recorded value that the checks of the command line refuse: left out, with a warning (the token's content is not trusted). */
+function checked(value: string | undefined | null, check: (v: string) => string): { value: string | null; bad: boolean } {
+  if (value === undefined || value === null) return { value: null, bad: false };
+  try {
+    return { value: check(value), bad: false };
+  } catch {
+    return { value: null, bad: true };
+  }
+}
+
+/**
+ * Every ciop-made version of family `name` (key `name` and keys `name~vN` of the same type), lowest
+ * first. A recorded description or KeyMaterialId that AWS would refuse is left out (with a warning
+ * in the row), and so is a record of a version made for another version 1 (CKA_ID pinned in the
+ * record) than the key labelled `name` now.
+ */
 export async function familyOf(hsm: Hsm, name: string, all: KeyInfo[] = hsm.listKeys()): Promise<VersionRow[]> {
   const { parseKeyVersionLabel } = await import("@ciop/hsm");
+  const aws = await import("@ciop/providers-aws");
   const records = hsm.keyVersionRecords(name);
   const rows = new Map<number, VersionRow>();
   for (const info of all) {
     if (!info.createdByCiop) continue;
     const version = info.name === name ? 1 : parseKeyVersionLabel(info.name)?.name === name ? parseKeyVersionLabel(info.name)!.version : undefined;
     if (version === undefined || rows.has(version)) continue;
+    // newest first per version and key: the record of this very key
     const record = records.find((r) => r.version === version && r.keyId === info.id);
+    const description = checked(record?.description, aws.checkKeyMaterialDescription);
+    const id = checked(record?.annotations[AWS_MATERIAL_ID_ANNOTATION], aws.checkKeyMaterialId);
+    const warnings: string[] = [];
+    if (description.bad) warnings.push(`the description recorded for version ${version} of key '${name}' is not one AWS accepts; it is left out`);
+    if (id.bad) warnings.push(`the KeyMaterialId recorded for version ${version} of key '${name}' is not a KeyMaterialId; it is left out`);
     rows.set(version, {
       version,
       label: info.name,
       info,
       record,
       created: record?.created ?? createdAtOf(info.id),
-      description: record?.description ?? null,
-      awsKeyMaterialId: record?.annotations[AWS_MATERIAL_ID_ANNOTATION] ?? null,
+      description: description.value,
+      awsKeyMaterialId: id.value,
+      warnings,
     });
   }
   const v1 = rows.get(1);
+  if (v1) {
+    for (const r of rows.values()) {
+      const pinned = r.record?.v1KeyId;
+      if (r.version !== 1 && pinned && pinned !== v1.info.id) {
+        r.warnings.push(
+          `version ${r.version} ('${r.label}') was made for a version 1 with CKA_ID ${pinned}, but '${name}' now has CKA_ID ${v1.info.id}: ` +
+            `'${name}' was made again after it, so '${r.label}' may belong to the earlier key`,
+        );
+      }
+    }
+  }
   // versions of another type than version 1 are not this family's (e.g. an unrelated key named name~v2)
   return [...rows.values()].filter((r) => v1 === undefined || r.info.type === v1.info.type).sort((a, b) => a.version - b.version);
 }
@@ -117,7 +153,23 @@ export interface VersionedExport {
   awsKeyMaterialId: string | null;
   /** True once the new version's key and record exist (new material only). */
   created: boolean;
+  /** What is wrong with the family's records (see {@link familyOf}); the caller shows them. */
+  warnings: string[];
   source(hsm: Hsm, engineSource: KeySource): KeySource;
+}
+
+/**
+ * Refuses a family name that is itself a version label (`fam~v2` is version 2 of `fam`): its
+ * records would share labels with the other family's.
+ */
+async function refuseVersionLabel(name: string): Promise<void> {
+  const v = (await import("@ciop/hsm")).parseKeyVersionLabel(name);
+  if (v) {
+    throw new CiopError(
+      "ERR_KEY_NAME_INVALID",
+      `'${name}' is version ${v.version} of key '${v.name}', not a key of its own; name the key and the version ('${v.name}' ${v.version})`,
+    );
+  }
 }
 
 function tokenLabel(hsm: Hsm): string {
@@ -131,6 +183,7 @@ function tokenLabel(hsm: Hsm): string {
  * AES-256 (ERR_KEY_TYPE_UNSUPPORTED), a disabled key (ERR_KEY_DISABLED).
  */
 export async function resolveVersion(hsm: Hsm, name: string, opts: MaterialOptions, now: Date): Promise<VersionedExport> {
+  await refuseVersionLabel(name);
   const all = hsm.listKeys();
   const named = all.filter((k) => k.name === name);
   if (named.length === 0) {
@@ -172,6 +225,7 @@ export async function resolveVersion(hsm: Hsm, name: string, opts: MaterialOptio
       description,
       awsKeyMaterialId: null,
       created: false,
+      warnings: rows.flatMap((r) => r.warnings),
       source: (h, engineSource) => ({
         engine: engineSource.engine,
         async getOrCreate() {
@@ -181,7 +235,7 @@ export async function resolveVersion(hsm: Hsm, name: string, opts: MaterialOptio
         },
         async discard() {
           h.deleteKey(label);
-          h.deleteKeyVersionRecords(label);
+          await h.deleteKeyVersionRecords(label);
         },
       }),
     };
@@ -209,6 +263,7 @@ export async function resolveVersion(hsm: Hsm, name: string, opts: MaterialOptio
     description: row.description,
     awsKeyMaterialId: row.awsKeyMaterialId,
     created: false,
+    warnings: row.warnings,
     source: (h, engineSource) => ({
       engine: engineSource.engine,
       async getOrCreate() {
@@ -267,6 +322,7 @@ export async function annotateVersion(
 ): Promise<{ row: VersionRow; record: KeyVersionRecord; previous: string | null; changed: boolean }> {
   const aws = await import("@ciop/providers-aws");
   aws.checkKeyMaterialId(awsKeyMaterialId);
+  await refuseVersionLabel(name);
   const all = hsm.listKeys();
   if (!all.some((k) => k.name === name)) throw new CiopError("ERR_KEY_NOT_FOUND", `no key named '${name}' on token '${tokenLabel(hsm)}'`);
   if (!all.some((k) => k.name === name && k.createdByCiop)) {
@@ -286,20 +342,25 @@ export async function annotateVersion(
   if (previous !== null && !force) {
     throw usageError(`version ${version} of key '${name}' already has KeyMaterialId ${previous}; pass --force to replace it`);
   }
+  const v1 = rows.find((r) => r.version === 1);
   const base = row.record ?? {
     name,
     version,
     keyId: row.info.id,
+    v1KeyId: v1?.info.id ?? null,
     created: row.created ?? new Date().toISOString(),
     description: null,
     annotations: {},
   };
-  const record = hsm.writeKeyVersionRecord({
+  const record = await hsm.writeKeyVersionRecord({
     name,
     version,
     keyId: base.keyId,
+    // the version 1 it was made for stays recorded (keys show keeps warning when that changed)
+    v1KeyId: base.v1KeyId ?? v1?.info.id ?? null,
     created: base.created,
-    description: base.description,
+    // only what passed the checks is kept (a refused value is dropped, as keys show warned)
+    description: row.description,
     annotations: { ...base.annotations, [AWS_MATERIAL_ID_ANNOTATION]: awsKeyMaterialId },
   });
   return { row, record, previous, changed: true };

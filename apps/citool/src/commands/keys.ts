@@ -11,7 +11,7 @@ import { loadSettings } from "../config.js";
 import { usageError } from "../errors.js";
 import { checkPinFile, openHsm, tokenFacts } from "../hsm-session.js";
 import type { Io } from "../io.js";
-import { printJson } from "../output.js";
+import { printJson, printWarning } from "../output.js";
 import { checkAuditLogWritable } from "./export-files.js";
 import { annotateVersion, familyOf, parseVersionNumber, versionJson, versionTable } from "./key-versions.js";
 
@@ -122,8 +122,10 @@ export async function runKeys(args: ParsedArgs, io: Io): Promise<number> {
     if (s === "show") {
       const versions = await familyOf(hsm, key.name, all);
       const hasVersions = versions.length > 1 || versions.some((v) => v.record !== undefined);
-      if (json) printJson(io, { command: "keys show", token: tokenFacts(hsm), key: { ...keyJson(key), versions: versions.map(versionJson) } });
+      const warnings = versions.flatMap((v) => v.warnings);
+      if (json) printJson(io, { command: "keys show", token: tokenFacts(hsm), key: { ...keyJson(key), versions: versions.map(versionJson) }, warnings });
       else {
+        for (const w of warnings) printWarning(io, w);
         io.out(
           table([
             ["name", key.name],
@@ -170,7 +172,7 @@ export async function runKeys(args: ParsedArgs, io: Io): Promise<number> {
         await hsm.deleteKey(name!);
         // the key's version record (key-material versions) goes with it
         try {
-          hsm.deleteKeyVersionRecords(name!);
+          await hsm.deleteKeyVersionRecords(name!);
         } catch (err) {
           io.err(`warning: key '${name}' was deleted but its version record could not be: ${(err as Error).message}\n`);
         }
