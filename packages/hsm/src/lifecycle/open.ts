@@ -124,7 +124,10 @@ export async function openContext(options: HsmOptions): Promise<HsmContext> {
         await new Promise((r) => setTimeout(r, 30 * attempt + Math.floor(Math.random() * 30)));
       }
     }
-    ctx.caps = probeCapabilities(lib.p, slot, lib.osLocking && lib.initializedByUs, checkGcmProfileOption(options.gcmProfile));
+    const gcmProfile = checkGcmProfileOption(options.gcmProfile);
+    // A token that fails while being probed (a CKR from C_CreateObject, C_OpenSession...) is an HSM
+    // failure named with its CKR, not an internal error.
+    ctx.caps = call("probe", () => probeCapabilities(lib.p, slot, lib.osLocking && lib.initializedByUs, gcmProfile), "probing the token's mechanisms at open");
     return ctx;
   } catch (err) {
     if (ctx) await closeContext(ctx);
