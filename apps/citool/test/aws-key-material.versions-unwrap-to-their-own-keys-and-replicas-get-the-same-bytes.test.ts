@@ -272,3 +272,23 @@ test("every refusal exits with its code and makes no key and no file", async () 
   },
   60_000,
 );
+
+(nss ? test.skip : test)(
+  "a plain aws export of a key with later versions says it is version 1's material (text and --json); other keys get no such note",
+  async () => {
+    // Before: the plain export printed nothing about versions, so version 1's material could be
+    // imported as if it were the current one.
+    const out = tempDir("rotation-plain");
+    const r = await runCli(["aws", NAME, keys.spkiDer[3072]!, ALG], { cwd: out });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(new RegExp(`key '${NAME}' has later AWS key-material versions; this file is version 1's material`));
+    expect(await unwrapKcv(join(out, `${NAME}-wrapped`), 3072)).toBe(kcv[1]);
+    const j = await runCli(["aws", NAME, keys.spkiDer[3072]!, ALG, "--json", "--force"], { cwd: out });
+    expect(j.code).toBe(0);
+    expect(JSON.parse(j.stdout).warnings.join(" ")).toMatch(/has later AWS key-material versions/);
+    const other = await runCli(["aws", `plain-${process.pid}`, keys.spkiDer[3072]!, ALG, "--json"], { cwd: out });
+    expect(other.code).toBe(0);
+    expect(JSON.parse(other.stdout).warnings.join(" ")).not.toMatch(/key-material versions/);
+  },
+  60_000,
+);

@@ -128,11 +128,24 @@ function auditBase(plan: ExportPlan, hsm: Hsm, versioned?: VersionedExport) {
   };
 }
 
+/** Whether key `name` has a version 2 on the token (a hint only: a failed lookup says no). */
+function hasLaterVersion(hsm: Hsm | undefined, name: string): boolean {
+  try {
+    return hsm?.findKey(`${name}~v2`) !== undefined;
+  } catch {
+    return false;
+  }
+}
+
 /** The hooks: what citool does between the flow's steps. `state` collects what the result printout needs. */
 interface ExportState {
   base?: AuditBase;
   written: WrittenArtefact[];
   versioned?: VersionedExport;
+  /** The open token, once the key step opened it. */
+  hsm?: Hsm;
+  /** Notes found after the plan (printed as they are found, and kept for --json). */
+  notes: string[];
 }
 
 function exportHooks(cmd: ExportCommand, io: Io, state: ExportState): ExportHooks {
@@ -146,6 +159,14 @@ function exportHooks(cmd: ExportCommand, io: Io, state: ExportState): ExportHook
       for (const w of plan.warnings) printWarning(io, w);
     },
     keyReady({ plan, created, enabled }) {
+      // A plain aws export of a key that has AWS key-material versions exports version 1: say so,
+      // so that nobody imports version 1's material believing it is the current one. (One label
+      // search, only for an existing AES-256 key of the aws provider.)
+      if (!created && !state.versioned && plan.provider === "aws" && plan.keyType === "AES-256" && hasLaterVersion(state.hsm, plan.keyName)) {
+        const note = `key '${plan.keyName}' has later AWS key-material versions; this file is version 1's material (see 'citool keys show ${plan.keyName}'; --key-material-version N exports another version)`;
+        state.notes.push(note);
+        if (!cmd.json) printWarning(io, note);
+      }
       if (created) {
         const v = state.versioned;
         audit(settings, io, { operation: "generate", ...state.base!, ...(v?.description ? { materialDescription: v.description } : {}), outcome: "ok" });
@@ -210,7 +231,7 @@ export async function runExport(args: ParsedArgs, io: Io): Promise<number> {
   const cmd = parseExport(args, io);
   const { settings, json } = cmd;
   const fallbacks: Array<{ operation: string; material: string; reason: string }> = [];
-  const state: ExportState = { written: [] };
+  const state: ExportState = { written: [], notes: [] };
   let hsm: Hsm | undefined;
   const openToken = async (): Promise<Hsm> => {
     hsm ??= await openHsm(settings, io, {
@@ -222,6 +243,7 @@ export async function runExport(args: ParsedArgs, io: Io): Promise<number> {
   };
   const openSource = async (plan: ExportPlan): Promise<KeySource> => {
     const h = await openToken();
+    state.hsm = h;
     state.base = auditBase(plan, h, state.versioned);
     const source = hsmKeySource(h);
     return state.versioned ? state.versioned.source(h, source) : withGenerationProgress(source, h, io, json);
@@ -271,7 +293,7 @@ export async function runExport(args: ParsedArgs, io: Io): Promise<number> {
     outcome: "ok",
   });
 
-  const warnings = [...plan.warnings, ...(versioned?.warnings ?? [])];
+  const warnings = [...plan.warnings, ...(versioned?.warnings ?? []), ...state.notes];
   if (hostFallback) {
     const note =
       "part of the wrap ran on the host: key material (the target or an ephemeral key protecting it) was in this process's memory for a moment and has been wiped";
