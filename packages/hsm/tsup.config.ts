@@ -1,12 +1,4 @@
-import { defineConfig } from "tsup";
+import { libraryConfig } from "../../tsup.preset";
 
-export default defineConfig({
-  entry: ["src/index.ts"],
-  format: ["esm", "cjs"],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  target: "node20",
-  // import.meta.url in the CommonJS build too (offload/pool.ts finds pkcs11js for its worker threads)
-  shims: true,
-});
+// import.meta.url in the CommonJS build too (offload/pool.ts finds pkcs11js for its worker threads)
+export default libraryConfig({ shims: true });

@@ -1,12 +1,4 @@
-import { defineConfig } from "tsup";
+import { libraryConfig } from "../../tsup.preset";
 
-export default defineConfig({
-  entry: ["src/index.ts"],
-  format: ["esm", "cjs"],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  target: "node20",
-  // import.meta.url in the CommonJS build too (asn1-libs.ts loads the ASN.1 libraries on first use)
-  shims: true,
-});
+// import.meta.url in the CommonJS build too (asn1-libs.ts loads the ASN.1 libraries on first use)
+export default libraryConfig({ shims: true });
