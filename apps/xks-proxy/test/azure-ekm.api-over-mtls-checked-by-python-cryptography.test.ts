@@ -1,7 +1,8 @@
 /**
  * Issue 17, "Azure Managed HSM external keys": the [azure_ekm] route group end to end. The real
  * server (startServer) with the group's own TLS 1.3 mTLS listener, real client certificates made by
- * openssl, keys in the jest run's SoftHSM token, and every wrap checked by python3-cryptography with
+ * openssl, keys in the jest run's token (SoftHSM2, and NSS softokn in the token runs: issue 17 left
+ * the suite SoftHSM-only; on NSS, RSA-OAEP-256 runs in the token), and every wrap checked by python3-cryptography with
  * key material only this test holds (an AES key and an RSA key pair imported into the token with
  * raw PKCS#11 from known values); unwraps are of values python3-cryptography wrapped. Also: every
  * error of every endpoint, mTLS refusals (no certificate, another CA, another CN, TLS 1.2, a suite
@@ -57,7 +58,7 @@ const jwk = JSON.parse(jwkJson);
 const b = (s) => Buffer.from(s, "base64url");
 const p = new P.PKCS11();
 p.load(process.env.CIOP_TEST_LIB);
-p.C_Initialize({ flags: P.CKF_OS_LOCKING_OK });
+p.C_Initialize({ ...(process.env.CIOP_TEST_LIB_PARAMS ? { libraryParameters: process.env.CIOP_TEST_LIB_PARAMS } : {}), flags: P.CKF_OS_LOCKING_OK });
 try {
   const slot = p.C_GetSlotList(true).find((s) => p.C_GetTokenInfo(s).label.trim() === process.env.CIOP_TEST_TOKEN_LABEL);
   const s = p.C_OpenSession(slot, P.CKF_SERIAL_SESSION | P.CKF_RW_SESSION);
@@ -200,11 +201,20 @@ const audit = (): Array<Record<string, unknown>> =>
     .split("\n")
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 
-// The raw PKCS#11 import and the mechanism expectations (0x210A as RFC 5649, OAEP SHA-1 only) are
-// SoftHSM2's; on the other tokens of the matrix this file is skipped, with this reason.
-const onSoftHsm = process.env.CIOP_TEST_TOKEN_KIND === "softhsm2" ? describe : describe.skip;
+// Runs on every token whose probe finds an RFC 5649 key wrap (SoftHSM2, NSS softokn); each mechanism
+// expectation asks the probe (OAEP SHA-256 in the token or a recorded host fallback, KWP exact or
+// refused). Without one (p11-kit 0.24's RPC carries no AES key wrap) the AES key's wrapkey and
+// unwrapkey cannot run at all: the file is skipped, the reason printed.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const probe = require("../../../tools/jest/token-probe.cjs") as { tokenCapabilities(): { aesKeyWrapPadMechanism: number | null } };
+const noKeyWrap = probe.tokenCapabilities().aesKeyWrapPadMechanism === null;
+if (noKeyWrap)
+  process.stderr.write(
+    `skipped: the Azure EKM route group end to end: ${process.env.CIOP_TEST_TOKEN_KIND}: the probe found no RFC 5649 AES key wrap on this token (A256KW/A256KWP need one)\n`,
+  );
+const onAesKeyWrapToken = noKeyWrap ? describe.skip : describe;
 
-onSoftHsm("Azure EKM route group on SoftHSM2", () => {
+onAesKeyWrapToken("Azure EKM route group on the token under test", () => {
   beforeAll(async () => {
     dir = testDir("azure-ekm");
     makeCerts(dir);
@@ -227,6 +237,7 @@ ip = "127.0.0.1"
 port = 0
 [hsm]
 library = "${process.env.CIOP_TEST_LIB}"
+${process.env.CIOP_TEST_LIB_PARAMS ? `library_parameters = ${JSON.stringify(process.env.CIOP_TEST_LIB_PARAMS)}` : ""}
 token = "${process.env.CIOP_TEST_TOKEN_LABEL}"
 pin_file = "pin"
 timeout_ms = 10000
@@ -442,13 +453,13 @@ client_subjects = ["${CN}"]
       expect(u.json).toStrictEqual({ value: b64u(dek) });
     });
 
-    test("RSA-OAEP-256 on a token without OAEP SHA-256 is a recorded host fallback; the private key stays in the token", async () => {
-      if (server.hsm.capabilities().rsaOaepHashes.includes("sha256")) return;
+    test("RSA-OAEP-256 unwrap: in the token where it has OAEP SHA-256 (NSS), else a recorded host fallback (SoftHSM); the private key stays in the token", async () => {
       const theirs = await py("rsa-encrypt", "", randomBytes(32).toString("hex"), "RSA-OAEP-256");
       const correlation = `corr-fallback-${PID}`;
       expect((await ekm(`/${RSA}/unwrapkey`, { request_context: rc({ correlation_id: correlation }), alg: "RSA-OAEP-256", value: theirs })).status).toBe(200);
       const rec = audit().find((r) => r.correlation_id === correlation)!;
-      expect(rec).toMatchObject({ operation: "azure-ekm:unwrapkey", hostFallback: true, mechanisms: ["CKM_RSA_X_509", "host:OAEP-decode(SHA-256)"] });
+      if (server.hsm.capabilities().rsaOaepHashes.includes("sha256")) expect(rec).toMatchObject({ operation: "azure-ekm:unwrapkey", hostFallback: false });
+      else expect(rec).toMatchObject({ operation: "azure-ekm:unwrapkey", hostFallback: true, mechanisms: ["CKM_RSA_X_509", "host:OAEP-decode(SHA-256)"] });
       expect(server.hsm.keyInfo(server.hsm.findKey(RSA)!).extractable).toBe(false);
     });
 
