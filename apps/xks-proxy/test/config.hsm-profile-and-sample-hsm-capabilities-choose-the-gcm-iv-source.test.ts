@@ -11,13 +11,14 @@
 import { serverHsmOptions } from "../src/hsm-options.js";
 import { parseConfig } from "../src/proxy-config.js";
 import { restartNeeded, keepRunning } from "../src/server/restart-only.js";
-import { ciopToml, storeToml, testDir } from "./proxy-helpers.js";
+import { ciopToml, replaceOrThrow, storeToml, testDir } from "./proxy-helpers.js";
 
 const dir = testDir("gcm-profile-config");
 const CRED = { accessKeyId: "AKIAIOSFODNN7EXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEYabcd" };
 
 const ciop = (profile?: string) =>
-  ciopToml({ stores: storeToml("s", "/s", ["k"], [CRED]) }).replace(
+  replaceOrThrow(
+    ciopToml({ stores: storeToml("s", "/s", ["k"], [CRED]) }),
     "timeout_ms = 10000",
     `timeout_ms = 10000${profile !== undefined ? `\nprofile = "${profile}"` : ""}`,
   );

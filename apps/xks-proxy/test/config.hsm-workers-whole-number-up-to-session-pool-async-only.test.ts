@@ -7,7 +7,7 @@
 import { HsmBackend } from "../src/hsm-backend.js";
 import { serverHsmOptions } from "../src/hsm-options.js";
 import { parseConfig } from "../src/proxy-config.js";
-import { testDir } from "./proxy-helpers.js";
+import { replaceOrThrow, testDir } from "./proxy-helpers.js";
 
 const dir = testDir("config-workers");
 
@@ -65,7 +65,7 @@ test('workers with call_mode "auto" on a software token is reported as not enfor
   ];
   const events: Array<Record<string, unknown>> = [];
   for (const mode of ["auto", "async"]) {
-    const cfg = await parseConfig(config(...hsmLines(mode)).replace('pin_env = "PIN"', 'pin_env = "CIOP_TEST_PIN"'), { dir });
+    const cfg = await parseConfig(replaceOrThrow(config(...hsmLines(mode)), 'pin_env = "PIN"', 'pin_env = "CIOP_TEST_PIN"'), { dir });
     const b = await HsmBackend.open(cfg.hsm, { event: (r) => events.push({ mode, ...r }) });
     await b.close();
   }

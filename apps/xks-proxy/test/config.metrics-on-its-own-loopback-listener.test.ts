@@ -11,7 +11,7 @@ import { networkInterfaces } from "node:os";
 import { generateXksCredential } from "@ciop/xks";
 import { parseConfig } from "../src/proxy-config.js";
 import { startServer } from "../src/server.js";
-import { ciopToml, send, storeToml, testDir } from "./proxy-helpers.js";
+import { ciopToml, replaceOrThrow, send, storeToml, testDir } from "./proxy-helpers.js";
 
 const dir = testDir("config-metrics");
 const C = generateXksCredential();
@@ -33,7 +33,7 @@ const refused = (host: string, port: number): Promise<boolean> =>
   });
 
 test("without [metrics]: enabled, 127.0.0.1, port 9464", async () => {
-  const text = ciopToml({ stores, healthKey: "metrics-health" }).replace("[metrics]\nport = 0", "");
+  const text = replaceOrThrow(ciopToml({ stores, healthKey: "metrics-health" }), "[metrics]\nport = 0", "");
   expect((await parseConfig(text, { dir })).metrics).toEqual({ enabled: true, ip: "127.0.0.1", port: 9464, defaultPort: true });
 });
 
@@ -42,7 +42,7 @@ test("a port the file names must be had: taken, it fails the start", async () =>
   await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
   const taken = (blocker.address() as net.AddressInfo).port;
   try {
-    const text = ciopToml({ stores, healthKey: "metrics-health" }).replace("[metrics]\nport = 0", `[metrics]\nport = ${taken}`);
+    const text = replaceOrThrow(ciopToml({ stores, healthKey: "metrics-health" }), "[metrics]\nport = 0", `[metrics]\nport = ${taken}`);
     await expect(startServer(await parseConfig(text, { dir }), { logSink: () => undefined })).rejects.toMatchObject({ code: "EADDRINUSE" });
   } finally {
     blocker.close();
@@ -50,16 +50,18 @@ test("a port the file names must be had: taken, it fails the start", async () =>
 });
 
 test("a metrics port that one of the server's own listeners has is refused", async () => {
-  const text = ciopToml({ stores, healthKey: "metrics-health" })
-    .replace("port = 0", "port = 8443")
-    .replace("[metrics]\nport = 0", '[metrics]\nip = "0.0.0.0"\nport = 8443');
+  const text = replaceOrThrow(
+    replaceOrThrow(ciopToml({ stores, healthKey: "metrics-health" }), "port = 0", "port = 8443"),
+    "[metrics]\nport = 0",
+    '[metrics]\nip = "0.0.0.0"\nport = 8443',
+  );
   await expect(parseConfig(text, { dir })).rejects.toMatchObject({ message: expect.stringContaining("[metrics] port 8443 is the main listener's port") });
 });
 
 test("without a metrics port: the main listener does not serve /metrics; 127.0.0.1:9464 does, and nothing else", async () => {
   // The default port: tests run many proxies at once, and another test's proxy may hold 9464. Then
   // this one runs without /metrics and says so (a port the file names would fail the start).
-  const text = ciopToml({ stores, healthKey: "metrics-health" }).replace("[metrics]\nport = 0", "[metrics]\nenabled = true");
+  const text = replaceOrThrow(ciopToml({ stores, healthKey: "metrics-health" }), "[metrics]\nport = 0", "[metrics]\nenabled = true");
   const lines: string[] = [];
   const srv = await startServer(await parseConfig(text, { dir }), { logSink: (l) => lines.push(l) });
   try {
@@ -95,7 +97,7 @@ test("without a metrics port: the main listener does not serve /metrics; 127.0.0
 
 // (passed before the fix too: a guard that "off" stays off with the listener of its own)
 test("[metrics] enabled = false: no metrics listener at all", async () => {
-  const text = ciopToml({ stores, healthKey: "metrics-health" }).replace("[metrics]\nport = 0", "[metrics]\nenabled = false");
+  const text = replaceOrThrow(ciopToml({ stores, healthKey: "metrics-health" }), "[metrics]\nport = 0", "[metrics]\nenabled = false");
   const srv = await startServer(await parseConfig(text, { dir }), { logSink: () => undefined });
   try {
     expect(srv.metricsUrl).toBeUndefined();

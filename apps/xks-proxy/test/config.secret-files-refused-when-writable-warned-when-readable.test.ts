@@ -10,7 +10,7 @@ import { chmodSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { checkSecretFile, loadConfig } from "../src/proxy-config.js";
 import { startServer } from "../src/server.js";
-import { ciopToml, storeToml, testDir } from "./proxy-helpers.js";
+import { ciopToml, replaceOrThrow, storeToml, testDir } from "./proxy-helpers.js";
 
 const dir = testDir("config-secret-files");
 const SECRET = "f".repeat(44);
@@ -73,7 +73,8 @@ test("checkSecretFile (for other secret files, e.g. the Salesforce route group's
 });
 
 test("a config file every user can read is warned about when it holds secrets inline, refused when anyone can write it", async () => {
-  const inline = ciopToml({ stores: storeToml("s", "/s", ["k"], [{ accessKeyId: AKID, secretAccessKey: SECRET }]) }).replace(
+  const inline = replaceOrThrow(
+    ciopToml({ stores: storeToml("s", "/s", ["k"], [{ accessKeyId: AKID, secretAccessKey: SECRET }]) }),
     'pin_env = "CIOP_TEST_PIN"',
     `pin = "${process.env.CIOP_TEST_PIN}"`,
   );

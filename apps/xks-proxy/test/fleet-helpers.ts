@@ -72,7 +72,7 @@ import path from "node:path";
 import { generateXksCredential, type XksCredential } from "@ciop/xks";
 import { runSalesforceAdmin } from "../src/salesforce/admin.js";
 import { hashPassword } from "../src/salesforce/password.js";
-import { ciopToml, storeToml } from "./proxy-helpers.js";
+import { ciopToml, replaceOrThrow, storeToml } from "./proxy-helpers.js";
 
 export const SF_PASSWORD = "the named credential's password";
 export const SF_BASIC = `Basic ${Buffer.from(`salesforce:${SF_PASSWORD}`).toString("base64")}`;
@@ -127,7 +127,7 @@ export async function sfSetup(tag: string, kids: string[]): Promise<SfSetup> {
         extra.tail ?? "",
       ].join("\n"),
     });
-    if (extra.server) text = text.replace("port = 0\n", `port = 0\n${extra.server}\n`);
+    if (extra.server) text = replaceOrThrow(text, "port = 0\n", `port = 0\n${extra.server}\n`);
     writeFileSync(file, text);
     return file;
   };

@@ -7,7 +7,7 @@ import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { generateXksCredential } from "@ciop/xks";
 import { ProxyProcess, type LogRecord } from "./cluster-helpers.js";
-import { ciopToml, md, post, send, sleep, storeToml, testDir } from "./proxy-helpers.js";
+import { ciopToml, md, post, replaceOrThrow, send, sleep, storeToml, testDir } from "./proxy-helpers.js";
 
 const C1 = generateXksCredential();
 const C2 = generateXksCredential();
@@ -15,7 +15,8 @@ let proxy: ProxyProcess;
 let file: string;
 const waitFor = (pred: (r: LogRecord) => boolean, count = 1): Promise<LogRecord[]> => proxy.waitFor(pred, count);
 const toml = (creds: (typeof C1)[]): string =>
-  ciopToml({ stores: storeToml("c", "/c/xks", ["cluster-k"], creds), healthKey: "cluster-health", metricsPort: true }).replace(
+  replaceOrThrow(
+    ciopToml({ stores: storeToml("c", "/c/xks", ["cluster-k"], creds), healthKey: "cluster-health", metricsPort: true }),
     "port = 0\n",
     "port = 0\nprocesses = 2\n",
   );

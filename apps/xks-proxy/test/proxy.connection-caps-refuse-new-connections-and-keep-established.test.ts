@@ -9,7 +9,7 @@
  */
 import { generateXksCredential } from "@ciop/xks";
 import type { RunningServer } from "../src/server.js";
-import { ciopToml, sleep, storeToml } from "./proxy-helpers.js";
+import { ciopToml, replaceOrThrow, sleep, storeToml } from "./proxy-helpers.js";
 import { RawProxy, requestText, type RawConn } from "./raw-client.js";
 
 const C = generateXksCredential();
@@ -21,7 +21,8 @@ describe.each([true, false])("fast_path = %s", (fastPath) => {
   let port: number;
 
   beforeAll(async () => {
-    const toml = ciopToml({ stores: storeToml("caps", "", ["caps-key"], [C]), healthKey: "caps-health", fastPath }).replace(
+    const toml = replaceOrThrow(
+      ciopToml({ stores: storeToml("caps", "", ["caps-key"], [C]), healthKey: "caps-health", fastPath }),
       "port = 0",
       "port = 0\nmax_connections = 4\nmax_connections_per_source = 2",
     );

@@ -7,14 +7,15 @@ import { CiopError, zeroize } from "@ciop/core";
 import { generateXksCredential } from "@ciop/xks";
 import { parseConfig } from "../src/proxy-config.js";
 import { HsmBackend } from "../src/hsm-backend.js";
-import { ciopToml, storeToml, testDir } from "./proxy-helpers.js";
+import { ciopToml, replaceOrThrow, storeToml, testDir } from "./proxy-helpers.js";
 
 const C = generateXksCredential();
 const keyName = `ahf-${process.pid}`;
 let dir: string;
 
 const text = (hsmLine: string) =>
-  ciopToml({ stores: storeToml("s", "/s", [keyName], [C]), healthKey: "ahf-health" }).replace(
+  replaceOrThrow(
+    ciopToml({ stores: storeToml("s", "/s", [keyName], [C]), healthKey: "ahf-health" }),
     'pin_env = "CIOP_TEST_PIN"',
     `pin_env = "CIOP_TEST_PIN"\n${hsmLine}`,
   );

@@ -10,7 +10,7 @@ import { generateXksCredential } from "@ciop/xks";
 import { Hsm } from "@ciop/hsm";
 import { parseConfig } from "../src/proxy-config.js";
 import { HsmBackend } from "../src/hsm-backend.js";
-import { ciopToml, sleep, storeToml, testDir } from "./proxy-helpers.js";
+import { ciopToml, replaceOrThrow, sleep, storeToml, testDir } from "./proxy-helpers.js";
 
 const C = generateXksCredential();
 const keyName = `copies-${process.pid}`;
@@ -18,7 +18,8 @@ let dir: string;
 let admin: Hsm;
 
 const text = (hsmLine: string) =>
-  ciopToml({ stores: storeToml("s", "/s", [keyName], [C]), healthKey: "copies-health" }).replace(
+  replaceOrThrow(
+    ciopToml({ stores: storeToml("s", "/s", [keyName], [C]), healthKey: "copies-health" }),
     'pin_env = "CIOP_TEST_PIN"',
     `pin_env = "CIOP_TEST_PIN"\n${hsmLine}`,
   );

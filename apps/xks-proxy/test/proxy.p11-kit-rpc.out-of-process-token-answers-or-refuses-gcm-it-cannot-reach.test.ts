@@ -14,7 +14,7 @@ import { createInterface } from "node:readline";
 import vm from "node:vm";
 import { Hsm } from "@ciop/hsm";
 import { generateXksCredential } from "@ciop/xks";
-import { SUPPORT, b64, ciopToml, md, post, sleep, storeToml, testDir } from "./proxy-helpers.js";
+import { SUPPORT, b64, ciopToml, md, post, replaceOrThrow, sleep, storeToml, testDir } from "./proxy-helpers.js";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const rpcTool = require("../../../tools/p11-kit-rpc/start.cjs") as {
@@ -102,9 +102,15 @@ d("xks-proxy through p11-kit's RPC", () => {
     gcmThroughRpc = probe.capabilities().aesGcm;
     await probe.close();
     const file = path.join(dir, "proxy.toml");
-    const toml = ciopToml({ stores: storeToml("r", "/r", [KEY], [C]), healthKey: HEALTH })
-      .replace(`library = "${process.env.CIOP_TEST_LIB}"`, `library = "${server.clientLibrary}"`)
-      .replace("timeout_ms = 10000", 'timeout_ms = 10000\ncall_mode = "async"');
+    const toml = replaceOrThrow(
+      replaceOrThrow(
+        ciopToml({ stores: storeToml("r", "/r", [KEY], [C]), healthKey: HEALTH }),
+        `library = "${process.env.CIOP_TEST_LIB}"`,
+        `library = "${server.clientLibrary}"`,
+      ),
+      "timeout_ms = 10000",
+      'timeout_ms = 10000\ncall_mode = "async"',
+    );
     writeFileSync(file, toml);
     child = spawn(process.execPath, [path.join(SUPPORT, "run-proxy.cjs"), "serve", "--config", file], {
       env: { ...process.env, ...server.env },

@@ -18,13 +18,14 @@ import { parseConfig, type ProxyConfig } from "../src/proxy-config.js";
 import { keepRunning, RESTART_ONLY, restartNeeded } from "../src/server/restart-only.js";
 import { loadConfig } from "../src/proxy-config.js";
 import { startServer, type RunningServer } from "../src/server.js";
-import { ciopToml, send, storeToml, testDir } from "./proxy-helpers.js";
+import { ciopToml, replaceOrThrow, send, storeToml, testDir } from "./proxy-helpers.js";
 import { RawConn, requestText } from "./raw-client.js";
 
 const C = generateXksCredential();
 const dir = testDir("restart-only");
 const base = (extra = "", metrics = "", ping = false): string =>
-  ciopToml({ stores: storeToml("r", "", ["r-key"], [C]), healthKey: "r-health", pingPort: ping, extra }).replace(
+  replaceOrThrow(
+    ciopToml({ stores: storeToml("r", "", ["r-key"], [C]), healthKey: "r-health", pingPort: ping, extra }),
     "[metrics]\nport = 0",
     `[metrics]\nport = 0\n${metrics}`,
   );
@@ -81,11 +82,15 @@ test("for every restart-only setting a changed value is named, and the config a 
 test("a reload applies max_connections and names tcp_keepalive_secs, processes and the log file", async () => {
   const logs: string[] = [];
   const file = path.join(dir, "live.toml");
-  const srv = await start(file, base().replace("port = 0\n", "port = 0\nmax_connections = 4\n"), logs);
+  const srv = await start(file, replaceOrThrow(base(), "port = 0\n", "port = 0\nmax_connections = 4\n"), logs);
   const port = Number(new URL(srv.url).port);
   writeFileSync(
     file,
-    base(`[logging]\nfile = "${path.join(dir, "other.log")}"`).replace("port = 0\n", "port = 0\nmax_connections = 1\ntcp_keepalive_secs = 30\nprocesses = 2\n"),
+    replaceOrThrow(
+      base(`[logging]\nfile = "${path.join(dir, "other.log")}"`),
+      "port = 0\n",
+      "port = 0\nmax_connections = 1\ntcp_keepalive_secs = 30\nprocesses = 2\n",
+    ),
   );
   await srv.reload();
   expect(restartLines(logs)).toEqual([["server processes", "server tcp_keepalive_secs", "logging file"]]);
@@ -113,7 +118,7 @@ test("/metrics and the own-port /ping switched off by a reload answer 404, and /
   const metrics = (): Promise<number> => send(srv.metricsUrl!.replace(/\/metrics$/, ""), "/metrics", "GET", {}, "").then((r) => r.status);
   const ping = (): Promise<number> => send(srv.pingUrl!.replace(/\/ping$/, ""), "/ping", "GET", {}, "").then((r) => r.status);
   expect([await metrics(), await ping()]).toEqual([200, 200]);
-  writeFileSync(file, base("", "enabled = false", true).replace("[server.ping]\n", "[server.ping]\nenabled = false\n"));
+  writeFileSync(file, replaceOrThrow(base("", "enabled = false", true), "[server.ping]\n", "[server.ping]\nenabled = false\n"));
   await srv.reload();
   expect([await metrics(), await ping()]).toEqual([404, 404]);
   writeFileSync(file, base("", "", true));

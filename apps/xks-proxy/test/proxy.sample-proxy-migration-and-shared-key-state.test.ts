@@ -18,7 +18,7 @@ import { createInterface } from "node:readline";
 import { generateXksCredential, type XksCredential } from "@ciop/xks";
 import { loadConfig, type ProxyConfig } from "../src/proxy-config.js";
 import { startServer, type RunningServer } from "../src/server.js";
-import { SUPPORT, b64, ciopToml, createRawAesKey, md, post, skipFileWithoutGcm, sleep, storeToml, testDir } from "./proxy-helpers.js";
+import { SUPPORT, b64, ciopToml, createRawAesKey, md, post, replaceOrThrow, skipFileWithoutGcm, sleep, storeToml, testDir } from "./proxy-helpers.js";
 
 skipFileWithoutGcm("sample-proxy migration and shared key state");
 
@@ -126,7 +126,8 @@ afterAll(async () => {
 
 /** The sample settings with the sample's Oso secondary authorization on, written to oso.toml; returns the path. */
 function writeOsoSettings(): string {
-  const withOso = sampleSettings(80, 80).replace(
+  const withOso = replaceOrThrow(
+    sampleSettings(80, 80),
     "is_mtls_enabled = false\n",
     'is_mtls_enabled = false\nsecondary_auth = "Oso"\n\n[security.oso]\npolar_file_path = "configuration/oso.polar"\n',
   );
@@ -162,13 +163,13 @@ describe("the AWS sample proxy's settings TOML", () => {
   });
 
   test("with is_tls_enabled it needs the certificate files it names; bad values are refused", async () => {
-    const tlsOn = sampleSettings(443, 80).replace("is_tls_enabled = false", "is_tls_enabled = true");
+    const tlsOn = replaceOrThrow(sampleSettings(443, 80), "is_tls_enabled = false", "is_tls_enabled = true");
     writeFileSync(path.join(dir, "tls.toml"), tlsOn);
     const cfg = await loadConfig(path.join(dir, "tls.toml"));
     expect(cfg.server.tls).toEqual({ certFile: path.join(dir, "tls/server_cert.pem"), keyFile: path.join(dir, "tls/server_key.pem") });
     writeFileSync(
       path.join(dir, "bad.toml"),
-      sampleSettings(80, 80).replace(`sigv4_access_key_id = "${SAMPLE_AKID}"`, 'sigv4_access_key_id = "lowercase-is-wrong"'),
+      replaceOrThrow(sampleSettings(80, 80), `sigv4_access_key_id = "${SAMPLE_AKID}"`, 'sigv4_access_key_id = "lowercase-is-wrong"'),
     );
     await expect(loadConfig(path.join(dir, "bad.toml"))).rejects.toMatchObject({ code: "ERR_CONFIG_INVALID" });
   });

@@ -10,7 +10,7 @@ import path from "node:path";
 import { generateXksCredential } from "@ciop/xks";
 import { loadConfig } from "../src/proxy-config.js";
 import { startServer, type RunningServer } from "../src/server.js";
-import { b64, ciopToml, makeCerts, md, post, run, send, sleep, storeToml, testDir, type Certs } from "./proxy-helpers.js";
+import { b64, ciopToml, makeCerts, md, post, replaceOrThrow, run, send, sleep, storeToml, testDir, type Certs } from "./proxy-helpers.js";
 
 const C1 = generateXksCredential();
 const C2 = generateXksCredential();
@@ -191,7 +191,7 @@ describe("XKS fast path", () => {
   });
 
   test("fast_path takes true or false only", async () => {
-    const text = ciopToml({ stores: storeToml("x", "", ["tr-key"], [C1]) }).replace("port = 0", 'port = 0\nfast_path = "yes"');
+    const text = replaceOrThrow(ciopToml({ stores: storeToml("x", "", ["tr-key"], [C1]) }), "port = 0", 'port = 0\nfast_path = "yes"');
     await expect(loadConfigText(text, "bad-fast-path.toml")).rejects.toMatchObject({
       code: "ERR_CONFIG_INVALID",
       message: expect.stringContaining("server.fast_path"),

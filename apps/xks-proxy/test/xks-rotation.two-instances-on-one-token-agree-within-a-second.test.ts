@@ -15,7 +15,7 @@ import { loadConfig } from "../src/proxy-config.js";
 import { startServer, type RunningServer } from "../src/server.js";
 import { admin, hsmArgs, tempDir } from "./admin-helpers.js";
 import { ProxyProcess } from "./cluster-helpers.js";
-import { b64, ciopToml, md, post, skipFileWithoutGcm, sleep, storeToml, testDir, type Resp } from "./proxy-helpers.js";
+import { b64, ciopToml, md, post, replaceOrThrow, skipFileWithoutGcm, sleep, storeToml, testDir, type Resp } from "./proxy-helpers.js";
 
 skipFileWithoutGcm("xks key rotation across instances");
 
@@ -35,7 +35,8 @@ beforeAll(async () => {
   const dir = testDir("rotation-two");
   adminDir = tempDir("rotation-two");
   expect((await admin(["keys", "create", NAME, ...hsmArgs(adminDir)])).code).toBe(0);
-  const toml = ciopToml({ stores: storeToml("t", "/t/xks", [NAME], [C]), healthKey: "rot2-health" }).replace(
+  const toml = replaceOrThrow(
+    ciopToml({ stores: storeToml("t", "/t/xks", [NAME], [C]), healthKey: "rot2-health" }),
     "timeout_ms = 10000",
     `timeout_ms = 10000\nkey_state_ttl_ms = ${TTL}`,
   );
