@@ -6,29 +6,11 @@
 //   node p11-raw.cjs rsa-pub <id-hex> -> hex SPKI DER of the RSA public key with that ID
 // Token from P11RAW_LIB, P11RAW_PARAMS, P11RAW_LABEL, P11RAW_PIN.
 const { createPublicKey } = require("node:crypto");
-const P = require(require.resolve("pkcs11js", { paths: [require("node:path").join(__dirname, "../../../../packages/hsm")] }));
-const p = new P.PKCS11();
-p.load(process.env.P11RAW_LIB);
-p.C_Initialize({ libraryParameters: process.env.P11RAW_PARAMS, flags: P.CKF_OS_LOCKING_OK });
+const { P, openRawToken } = require("../../../../tools/jest/p11-raw.cjs");
+const t = openRawToken({ lib: process.env.P11RAW_LIB, params: process.env.P11RAW_PARAMS, label: process.env.P11RAW_LABEL });
+const { p } = t;
 try {
-  const slot = p.C_GetSlotList(true).find((s) => p.C_GetTokenInfo(s).label.replace(/[\s\0]+$/, "") === process.env.P11RAW_LABEL);
-  if (!slot) throw new Error(`no token labelled ${process.env.P11RAW_LABEL}`);
-  const s = p.C_OpenSession(slot, P.CKF_SERIAL_SESSION);
-  p.C_Login(s, P.CKU_USER, process.env.P11RAW_PIN);
-  const find = (template) => {
-    p.C_FindObjectsInit(s, template);
-    const out = [];
-    for (let h = p.C_FindObjects(s); h; h = p.C_FindObjects(s)) out.push(h);
-    p.C_FindObjectsFinal(s);
-    return out;
-  };
-  const attr = (h, type) => {
-    try {
-      return p.C_GetAttributeValue(s, h, [{ type }])[0].value;
-    } catch {
-      return undefined;
-    }
-  };
+  const { s, find, attr } = t.login(process.env.P11RAW_PIN);
   const [cmd, idHex] = process.argv.slice(2);
   if (cmd === "list") {
     const out = [];
@@ -68,5 +50,5 @@ try {
     throw new Error(`unknown command ${cmd}`);
   }
 } finally {
-  p.C_Finalize();
+  t.close();
 }

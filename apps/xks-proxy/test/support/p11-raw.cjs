@@ -11,42 +11,26 @@
 //                                               decrypt (as pkcs11-tool --keygen makes one); "-": no label
 //   node p11-raw.cjs delete-secret <id-hex>  -> deletes the secret keys with that CKA_ID
 // Token from CIOP_TEST_LIB, CIOP_TEST_LIB_PARAMS, CIOP_TEST_TOKEN_LABEL, CIOP_TEST_PIN.
-const path = require("node:path");
-const P = require(require.resolve("pkcs11js", { paths: [path.resolve(__dirname, "../../../../packages/hsm")] }));
-const p = new P.PKCS11();
-p.load(process.env.CIOP_TEST_LIB);
-const params = process.env.CIOP_TEST_LIB_PARAMS;
-// OS locking: p11-kit's RPC client answers CKR_CANT_LOCK to an initialisation without it
-p.C_Initialize({ ...(params ? { libraryParameters: params } : {}), flags: P.CKF_OS_LOCKING_OK });
-const trim = (s) => s.replace(/[\s\0]+$/, "");
+const { P, trim, openRawToken } = require("../../../../tools/jest/p11-raw.cjs");
+const t = openRawToken({ lib: process.env.CIOP_TEST_LIB, params: process.env.CIOP_TEST_LIB_PARAMS, label: process.env.CIOP_TEST_TOKEN_LABEL });
+const { p, slot } = t;
 function main() {
-  const slot = p.C_GetSlotList(true).find((s) => trim(p.C_GetTokenInfo(s).label) === process.env.CIOP_TEST_TOKEN_LABEL);
-  if (slot === undefined) throw new Error(`no token labelled ${process.env.CIOP_TEST_TOKEN_LABEL}`);
   const [cmd, a, b] = process.argv.slice(2);
   if (cmd === "token-info") {
-    const t = p.C_GetTokenInfo(slot);
+    const info = p.C_GetTokenInfo(slot);
     const firstSlotToken = trim(p.C_GetTokenInfo(p.C_GetSlotList(true)[0]).label);
     process.stdout.write(
-      JSON.stringify({ label: trim(t.label), manufacturer: trim(t.manufacturerID), model: trim(t.model), serial: trim(t.serialNumber), firstSlotToken }),
+      JSON.stringify({
+        label: trim(info.label),
+        manufacturer: trim(info.manufacturerID),
+        model: trim(info.model),
+        serial: trim(info.serialNumber),
+        firstSlotToken,
+      }),
     );
     return;
   }
-  const s = p.C_OpenSession(slot, P.CKF_SERIAL_SESSION | P.CKF_RW_SESSION);
-  p.C_Login(s, P.CKU_USER, process.env.CIOP_TEST_PIN);
-  const find = (template) => {
-    p.C_FindObjectsInit(s, template);
-    const out = [];
-    for (let h = p.C_FindObjects(s); h; h = p.C_FindObjects(s)) out.push(h);
-    p.C_FindObjectsFinal(s);
-    return out;
-  };
-  const attr = (h, type) => {
-    try {
-      return p.C_GetAttributeValue(s, h, [{ type }])[0].value;
-    } catch {
-      return undefined;
-    }
-  };
+  const { s, find, attr } = t.login(process.env.CIOP_TEST_PIN, { rw: true });
   const flag = (h, type) => attr(h, type)?.[0] === 1;
   if (cmd === "secret-keys") {
     const out = [];
@@ -123,5 +107,5 @@ function main() {
 try {
   main();
 } finally {
-  p.C_Finalize();
+  t.close();
 }
