@@ -15,8 +15,6 @@ const crypto = require("node:crypto");
 const fs = require("node:fs");
 const path = require("node:path");
 
-const root = path.resolve(__dirname, "../..");
-
 function tokenCapabilities() {
   const key = [process.env.CIOP_TEST_LIB, process.env.CIOP_TEST_LIB_PARAMS ?? "", process.env.CIOP_TEST_TOKEN_LABEL].join("\0");
   const cache = path.join(process.env.CIOP_TEST_DIR, `probe-${crypto.createHash("sha256").update(key).digest("hex").slice(0, 16)}.json`);
@@ -33,28 +31,9 @@ function tokenCapabilities() {
   return caps;
 }
 
-/** The child: @ciop/hsm from src (swc, as apps/xks-proxy/test/support/ts-register.cjs does). */
+/** The child: @ciop/hsm from src (tools/jest/ts-register.cjs). */
 async function probe() {
-  const Module = require("node:module");
-  const { transformSync } = require(require.resolve("@swc/core", { paths: [path.join(root, "apps/xks-proxy"), root] }));
-  const resolve = Module._resolveFilename;
-  Module._resolveFilename = function (request, parent, ...rest) {
-    const m = /^@ciop\/(hsm|core)$/.exec(request);
-    if (m) request = path.join(root, "packages", m[1], "src/index.ts");
-    else if (request.startsWith(".") && request.endsWith(".js") && parent?.filename?.endsWith(".ts")) {
-      const ts = path.resolve(path.dirname(parent.filename), `${request.slice(0, -3)}.ts`);
-      if (fs.existsSync(ts)) request = ts;
-    }
-    return resolve.call(this, request, parent, ...rest);
-  };
-  Module._extensions[".ts"] = (module, filename) => {
-    const code = transformSync(fs.readFileSync(filename, "utf8"), {
-      filename,
-      jsc: { target: "es2022", parser: { syntax: "typescript" } },
-      module: { type: "commonjs" },
-    }).code;
-    module._compile(code, filename);
-  };
+  require("./ts-register.cjs");
   const { Hsm } = require("@ciop/hsm");
   const params = process.env.CIOP_TEST_LIB_PARAMS;
   const hsm = await Hsm.open({

@@ -9,7 +9,7 @@ import { mkdtempSync, statSync } from "node:fs";
 import path from "node:path";
 
 const SOURCE = path.join(__dirname, "..", "src", "commands", "export-files.ts");
-const REGISTER = path.join(__dirname, "..", "..", "..", "apps", "xks-proxy", "test", "support", "ts-register.cjs");
+const REGISTER = path.join(__dirname, "..", "..", "..", "tools", "jest", "ts-register.cjs");
 
 function racer(dir: string, at: number): Promise<{ code: number | null; stderr: string }> {
   const script = `const { ensureDir } = require(${JSON.stringify(SOURCE)});

@@ -10,7 +10,7 @@ import path from "node:path";
 import { LOG_FLUSH_CHARS, LOG_MAX_BUFFERED_CHARS } from "../src/logger.js";
 
 const script = `
-  require(${JSON.stringify(path.join(__dirname, "support/ts-register.cjs"))});
+  require(${JSON.stringify(path.join(__dirname, "../../../tools/jest/ts-register.cjs"))});
   const { Logger } = require(${JSON.stringify(path.join(__dirname, "../src/logger.ts"))});
   const logger = new Logger({ level: "info" });
   const pad = "x".repeat(180);

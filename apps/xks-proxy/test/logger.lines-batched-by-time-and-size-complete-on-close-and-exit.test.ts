@@ -93,7 +93,7 @@ test("pending lines reaching LOG_FLUSH_CHARS are written at once, without waitin
 test("a process that exits right after logging still writes the line (file and stdout)", () => {
   const file = path.join(dir, "c.log");
   const script = `
-    require(${JSON.stringify(path.join(__dirname, "support/ts-register.cjs"))});
+    require(${JSON.stringify(path.join(__dirname, "../../../tools/jest/ts-register.cjs"))});
     const { Logger } = require(${JSON.stringify(path.join(__dirname, "../src/logger.ts"))});
     new Logger({ level: "info", file: process.argv[1] }).log("error", { msg: "startup-failed" });
     new Logger({ level: "info" }).log("error", { msg: "to-stdout" });
