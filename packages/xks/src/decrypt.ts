@@ -34,7 +34,13 @@ export async function handleDecrypt(keyId: string, req: DecryptRequest, crypto: 
   else if (scheme.kind === "sample-proxy") aad = buildSampleProxyAad(req.additionalAuthenticatedData, req.ciphertextMetadata);
   else throw new InvalidCiphertextException();
   const keyVersion = scheme.keyVersion;
-  if (crypto.describeKeyVersion) {
+  // The key's own description already is its current version's (enabled and usage checked above):
+  // only a ciphertext of another version needs that version looked up, so an unrotated key, or a
+  // ciphertext made under the current version, costs one key lookup per Decrypt, not two.
+  if (!crypto.describeKeyVersion) {
+    // a key manager without versions has only the original key
+    if (keyVersion !== 1) throw new InvalidCiphertextException();
+  } else if (keyVersion !== (key.currentVersion ?? 1)) {
     let version: Awaited<ReturnType<NonNullable<typeof crypto.describeKeyVersion>>>;
     try {
       version = await crypto.describeKeyVersion(keyId, keyVersion);
@@ -44,9 +50,6 @@ export async function handleDecrypt(keyId: string, req: DecryptRequest, crypto: 
     if (!version) throw new InvalidCiphertextException();
     if (!version.enabled) throw new InvalidStateException("the key version that encrypted this ciphertext is disabled");
     if (!version.canDecrypt) throw new InvalidKeyUsageException("the key version that encrypted this ciphertext does not permit decryption");
-  } else if (keyVersion !== 1) {
-    // a key manager without versions has only the original key
-    throw new InvalidCiphertextException();
   }
 
   const ctTag = new Uint8Array(req.ciphertext.length + 16);

@@ -194,6 +194,9 @@ test("a key manager that cannot answer the version lookup gives its 5xx, not a c
   crypto.add(1);
   crypto.add(2);
   const c2 = await encrypt(crypto);
+  // a ciphertext of a version that is no longer current: only those need the version looked up
+  // (the key's own description is its current version's)
+  crypto.add(3);
   crypto.failLookup = true;
   const err = await handleDecrypt("k", c2, crypto, policy).catch((e: unknown) => e);
   expect(err).toBeInstanceOf(DependencyTimeoutException);
@@ -254,4 +257,27 @@ test("the cached current version was disabled meanwhile: Encrypt refreshes once 
   off.versions.get(2)!.enabled = false;
   expect(await errorName(encrypt(off))).toMatch(/^InvalidStateException 400$/);
   expect(off.refreshes).toBe(1);
+});
+
+// Final review: Decrypt looked the key up twice for every request (describeKey, then
+// describeKeyVersion of the same version), even for a key never rotated. Now the version is looked
+// up only for a ciphertext of a version that is not the current one.
+test("only a ciphertext of a non-current version costs a version lookup", async () => {
+  const crypto = new VersionedCrypto();
+  crypto.add(1);
+  const c1 = await encrypt(crypto);
+  const lookups: number[] = [];
+  const original = crypto.describeKeyVersion.bind(crypto);
+  crypto.describeKeyVersion = async (keyId: string, v: number) => {
+    lookups.push(v);
+    return original(keyId, v);
+  };
+  expect((await handleDecrypt("k", c1, crypto, policy)).plaintext).toBe(PT.toString("base64"));
+  expect(lookups).toEqual([]);
+  crypto.add(2);
+  const c2 = await encrypt(crypto);
+  expect((await handleDecrypt("k", c2, crypto, policy)).plaintext).toBe(PT.toString("base64"));
+  expect(lookups).toEqual([]);
+  expect((await handleDecrypt("k", c1, crypto, policy)).plaintext).toBe(PT.toString("base64"));
+  expect(lookups).toEqual([1]);
 });
