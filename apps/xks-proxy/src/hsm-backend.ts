@@ -154,11 +154,13 @@ export class HsmBackend implements XksCrypto {
 
   /**
    * XksCrypto.refreshKey: Encrypt found the version it took as current disabled on the token. The
-   * family's versions are cached under their own labels, so everything is forgotten (rare: once per
-   * such change and instance).
+   * family's state is forgotten (the key and each version label, with their session copies) and the
+   * version index is read again; other keys keep their state and copies.
    */
-  refreshKey(_keyId: string): void {
-    this.invalidate();
+  refreshKey(keyId: string): void {
+    const versions = this.versionIndex?.families.get(keyId)?.versions ?? [];
+    for (const label of [keyId, ...versions.map((v) => this.labelOf(keyId, v))]) this.invalidate(label);
+    this.versionIndex = undefined;
   }
 
   /** Forgets cached key state (after an admin change in this process). */

@@ -99,6 +99,29 @@ test.each(["", 'call_mode = "async"'])("a copy destroyed under the proxy costs n
   }
 });
 
+// Final review: refreshKey (Encrypt found its cached current version disabled) forgot every key's
+// state and session copy; it now forgets only that key's family. Before, key2's copy was dropped too.
+test("refreshKey forgets one key's family; the other keys keep their state and session copies", async () => {
+  const other = `${keyName}-other`;
+  await admin.getOrCreateKey(other, "AES-256", { extractable: false });
+  const b = await HsmBackend.open((await parseConfig(text(""), { dir })).hsm);
+  try {
+    expect(await gcm(b)).toBe(true);
+    const iv = randomBytes(12);
+    await b.encrypt(other, iv, Buffer.from("x"), Buffer.alloc(0));
+    const otherCopy = b.sessionCopyOf(other);
+    expect(otherCopy).toBeDefined();
+    expect(b.sessionCopies).toBe(2);
+    b.refreshKey(keyName);
+    expect(b.sessionCopyOf(keyName)).toBeUndefined();
+    expect(b.sessionCopyOf(other)).toBe(otherCopy);
+    expect(await gcm(b)).toBe(true);
+  } finally {
+    await b.close();
+    admin.deleteKey(other);
+  }
+});
+
 test("a token treated as hardware: async calls on the token key unless configured otherwise", async () => {
   // [hsm] lines → [sync calls, copies on, keys served from a copy after a round trip]
   const seen = async (hsmLine: string): Promise<[boolean, boolean, number]> => {

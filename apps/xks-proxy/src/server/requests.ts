@@ -191,8 +191,8 @@ export class Requests {
     if (req.method === "GET" && pathOnly === "/ping" && config().server.ping) return ping(res);
 
     const group = groups.find(pathOnly);
+    const source = sourceOf(req.socket.remoteAddress);
     if (group) {
-      const source = sourceOf(req.socket.remoteAddress);
       if (sources.throttled(source)) {
         // Over its unauthenticated budget: answered before any work for the group, its body
         // included (a throttled source must not make the proxy wait for, or read, up to
@@ -215,7 +215,6 @@ export class Requests {
       res.setHeader("connection", "close");
       send(res, 501, JSON_TYPE, TOO_LARGE_BODY);
       // read before any authentication: charged and logged as unauthenticated
-      const source = sourceOf(req.socket.remoteAddress);
       sources.chargeUnauthenticated(source);
       if (unauthLog.allow(source))
         logger.log("info", {
@@ -229,7 +228,6 @@ export class Requests {
       return;
     }
     if (group) {
-      const source = sourceOf(req.socket.remoteAddress);
       const r: { status: number; key?: string; errorName?: string; cause?: string; authenticated?: boolean } = await group
         .handle(req, res, body)
         .catch((err: unknown) => {
