@@ -143,6 +143,19 @@ d("keys made by pkcs11-tool on SoftHSM", () => {
     for (const id of k.dup.ids) expect(hsm.findKeyById(id)).toMatchObject({ name: k.dup.label, id, type: "AES-128" });
   });
 
+  // Final review: a lookup read in the worker threads closed its pooled session whenever the lookup
+  // ended in an error, a refusal included, so every ambiguous-label request opened a new session.
+  // Now only a failed token read drops the session.
+  test("an async lookup refused as ambiguous gives its healthy pooled session back", async () => {
+    await hsm.startGcmWorkers();
+    const ctx = (hsm as unknown as { ctx: { poolOpen: number; idle: unknown[] } }).ctx;
+    await expect(hsm.findKeyAsync(k.dup.label)).rejects.toMatchObject({ code: "ERR_USAGE", details: { ambiguous: true } });
+    const [open, idle] = [ctx.poolOpen, ctx.idle.length];
+    expect(open).toBeGreaterThan(0);
+    await expect(hsm.findKeyAsync(k.dup.label)).rejects.toMatchObject({ code: "ERR_USAGE", details: { ambiguous: true } });
+    expect([ctx.poolOpen, ctx.idle.length]).toEqual([open, idle]);
+  });
+
   test("an operation the key's attributes forbid is refused naming the attribute", () => {
     tok.generateAes(k.encOnly.label, [
       { type: P.CKA_ID, value: Buffer.from(k.encOnly.id, "hex") },

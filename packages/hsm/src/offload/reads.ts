@@ -22,7 +22,10 @@ export function runOffloaded<T>(ctx: HsmContext, steps: Steps<T>): Promise<T> {
 
 async function drive<T>(ctx: HsmContext, w: GcmWorkers, steps: Steps<T>): Promise<T> {
   const s = await acquireSession(ctx);
-  let ok = false;
+  // Whether a token read failed, not whether the lookup ended in an error: a lookup's own refusal
+  // (an ambiguous label, a key type ciop does not handle) leaves a healthy session, while a failed
+  // read may leave a search active on it, even when the lookup handles that failure.
+  let readFailed = false;
   try {
     let r = steps.next();
     while (!r.done) {
@@ -31,17 +34,15 @@ async function drive<T>(ctx: HsmContext, w: GcmWorkers, steps: Steps<T>): Promis
       try {
         value = await readIn(w, s, r.value);
       } catch (err) {
-        failed = true;
+        failed = readFailed = true;
         value = err;
       }
       r = failed ? steps.throw(value) : steps.next(value);
     }
-    ok = true;
     return r.value;
   } finally {
-    // a failed read may leave a search active on the session: it is closed, not pooled again
-    if (ok) releaseSession(ctx, s);
-    else dropSession(ctx, s);
+    if (readFailed) dropSession(ctx, s);
+    else releaseSession(ctx, s);
   }
 }
 
