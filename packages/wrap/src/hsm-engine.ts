@@ -210,7 +210,7 @@ export function createHsmEngine(hsm: Hsm): WrapEngine {
         const out = sealed.ciphertextAndTag;
         const ciphertext = new Uint8Array(out.subarray(0, out.length - 16));
         const tag = new Uint8Array(out.subarray(out.length - 16));
-        return { bytes: concat(ciphertext, tag), hostFallback: false, steps: ["CKM_AES_GCM"], iv: new Uint8Array(sealed.iv), ciphertext, tag };
+        return { bytes: new Uint8Array(out), hostFallback: false, steps: ["CKM_AES_GCM"], iv: new Uint8Array(sealed.iv), ciphertext, tag };
       }
       const why = `the token has no AES-GCM encryption (${c.gcmRefusal ?? "no GCM profile found at open"})`;
       return hostFallback(target, why, (b) => {

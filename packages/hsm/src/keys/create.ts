@@ -3,8 +3,7 @@
  * processes (a lock file per name, then the earliest CKA_ID wins), and the retry of a creation that
  * SoftHSM's file store failed under load.
  */
-import { createHash, randomBytes } from "node:crypto";
-import path from "node:path";
+import { randomBytes } from "node:crypto";
 import pkcs11js from "pkcs11js";
 import { CiopError } from "@ciop/core";
 import { ensureOpen, specOf, type Handle, type HsmContext } from "../context.js";
@@ -12,8 +11,8 @@ import { call, callAsync, isCkr } from "../errors.js";
 import { CIOP_ID_PREFIX, HsmKey } from "../hsm-key.js";
 import type { KeySpec } from "../key-specs.js";
 import { recoverLibrary } from "../lifecycle/restart.js";
-import { withFileLock } from "../lock.js";
-import { acquireSession, releaseSession, track } from "../sessions.js";
+import { withTokenLock } from "./token-lock.js";
+import { acquireSession, releaseSession } from "../sessions.js";
 import type { GenerateKeyOptions, KeyType } from "../types.js";
 import { USAGE } from "./attributes.js";
 import { describe, find, issue, lookup } from "./handles.js";
@@ -110,13 +109,8 @@ function checkReusable(ctx: HsmContext, key: HsmKey, type: KeyType): HsmKey {
   return key;
 }
 
-function lockPathFor(ctx: HsmContext, name: string): string {
-  const h = createHash("sha256").update(`${ctx.token.libraryPath}\0${ctx.token.serial}\0${name}`).digest("hex").slice(0, 40);
-  return path.join(ctx.lockDir, `key-${h}.lock`);
-}
-
 function withNameLock<T>(ctx: HsmContext, name: string, f: () => Promise<T>): Promise<T> {
-  return track(ctx, withFileLock(lockPathFor(ctx, name), f));
+  return withTokenLock(ctx, "key", name, f);
 }
 
 /**

@@ -21,15 +21,13 @@
  * label once the old ones are gone. A crash in between leaves two; reading takes, per version and
  * key, the newest `updated`, and ignores placeholders (empty keyId).
  */
-import { createHash, randomBytes } from "node:crypto";
-import path from "node:path";
+import { randomBytes } from "node:crypto";
 import pkcs11js from "pkcs11js";
 import { CiopError } from "@ciop/core";
 import { ensureOpen, type Handle, type HsmContext } from "../context.js";
 import { call, isCkr } from "../errors.js";
 import type { HsmKey } from "../hsm-key.js";
-import { withFileLock } from "../lock.js";
-import { track } from "../sessions.js";
+import { withTokenLock } from "./token-lock.js";
 import type { GenerateKeyOptions, KeyType } from "../types.js";
 import { deleteKey, generateKey } from "./create.js";
 import { attrs, find, lookup } from "./handles.js";
@@ -304,19 +302,21 @@ export function keyVersionRecords(ctx: HsmContext, name: string): KeyVersionReco
 }
 
 /**
- * The record lock of one version: named after the token (manufacturer, model, serial), not the
- * library path, so that processes reaching one token through different modules (p11-kit, a
- * wrapper) take turns too.
+ * Whether the key holding `label` was made by another tool (for the hint of a refusal only): a
+ * lookup that fails (an ambiguous label, a read the token refuses) says no, so the refusal keeps its
+ * own code and cause.
  */
-function lockPathFor(ctx: HsmContext, versionLabel: string): string {
-  const t = ctx.token;
-  const h = createHash("sha256").update(`${t.manufacturer}\0${t.model}\0${t.serial}\0record\0${versionLabel}`).digest("hex").slice(0, 40);
-  return path.join(ctx.lockDir, `key-version-${h}.lock`);
+function foreignHolder(ctx: HsmContext, label: string): boolean {
+  try {
+    return lookup(ctx, label)?.createdByCiop === false;
+  } catch {
+    return false;
+  }
 }
 
 /** Runs `f` holding the record lock of the version labelled `versionLabel` (one writer per host). */
 function withRecordLock<T>(ctx: HsmContext, versionLabel: string, f: () => Promise<T>): Promise<T> {
-  return track(ctx, withFileLock(lockPathFor(ctx, versionLabel), f));
+  return withTokenLock(ctx, "key-version", versionLabel, f);
 }
 
 function refuseVersionLabelAsName(name: string): void {
@@ -455,7 +455,7 @@ export async function generateKeyVersion(
         throw new CiopError(
           "ERR_KEY_EXISTS",
           `version ${version} of key '${name}' cannot be made: a key labelled '${label}' exists already. Another process made version ${version} first, ` +
-            `or a key not made by this rotation holds that label; run again${lookup(ctx, label)?.createdByCiop === false ? " (this one was not made by ciop: rename or delete it first)" : ""}`,
+            `or a key not made by this rotation holds that label; run again${foreignHolder(ctx, label) ? " (this one was not made by ciop: rename or delete it first)" : ""}`,
           { cause: err, details: { ...err.details, label } },
         );
       }
