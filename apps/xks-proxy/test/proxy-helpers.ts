@@ -9,6 +9,7 @@ import { promisify } from "node:util";
 import { Sha256 } from "@aws-crypto/sha256-js";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { FaultControl, faultEnv, faultModule } from "../../../tools/pkcs11-fault/fault.cjs";
+import { openTestHsm } from "@ciop/testkit";
 import type { DecryptResponse, EncryptResponse, GetHealthStatusResponse, GetKeyMetadataResponse, XksCredential, XksErrorName } from "@ciop/xks";
 
 export const run = promisify(execFile);
@@ -342,8 +343,15 @@ export interface FaultProxy {
   control: FaultControl;
   /** The proxy's JSON log lines, as they arrive. */
   lines: Array<Record<string, unknown>>;
-  /** Clears the faults and stops the proxy (SIGTERM), waiting for it to exit. */
+  /** Clears the faults and stops the proxy (SIGTERM), waiting for it to exit; then deletes the keys it made and the health key. */
   stop(): Promise<void>;
+}
+
+/** A request's answer and how long it took (ms, monotonic clock). */
+export async function timed<T>(p: Promise<T>): Promise<{ r: T; ms: number }> {
+  const t0 = process.hrtime.bigint();
+  const r = await p;
+  return { r, ms: Number(process.hrtime.bigint() - t0) / 1e6 };
 }
 
 /**
@@ -351,7 +359,23 @@ export interface FaultProxy {
  * (tools/pkcs11-fault) in front of the test token, faults cleared. `hsm` replaces the
  * `timeout_ms = 10000` line of ciopToml's [hsm], `healthInterval` sets [health] interval_secs.
  */
-export async function startFaultProxy(opts: { name: string; stores: string; healthKey: string; hsm: string; healthInterval: number }): Promise<FaultProxy> {
+export async function startFaultProxy(opts: {
+  name: string;
+  stores: string;
+  healthKey: string;
+  hsm: string;
+  healthInterval: number;
+  /** AES-256 token keys (not extractable) to make before the start and delete after stop(). */
+  keys?: readonly string[];
+}): Promise<FaultProxy> {
+  if (opts.keys?.length) {
+    const h = await openTestHsm();
+    try {
+      for (const k of opts.keys) await h.getOrCreateKey(k, "AES-256", { extractable: false });
+    } finally {
+      await h.close();
+    }
+  }
   const dir = testDir(opts.name);
   const control = new FaultControl(path.join(dir, "faults"));
   control.clear();
@@ -384,6 +408,12 @@ export async function startFaultProxy(opts: { name: string; stores: string; heal
       const exited = new Promise((r) => child.once("exit", r));
       child.kill("SIGTERM");
       await exited;
+    }
+    const h = await openTestHsm();
+    try {
+      for (const k of [...(opts.keys ?? []), opts.healthKey]) if (h.findKey(k)) h.deleteKey(k);
+    } finally {
+      await h.close();
     }
   };
   if (!url) {

@@ -8,10 +8,9 @@
  * the whole proxy for the 2 s, so the timer could not fire (the 503 came after about 2 s) and the
  * other requests waited as long; both time bounds below failed.
  */
-import { Hsm } from "@ciop/hsm";
 import { generateXksCredential } from "@ciop/xks";
 import type { FaultControl } from "../../../tools/pkcs11-fault/fault.cjs";
-import { type FaultProxy, b64, md, post, sleep, startFaultProxy, storeToml, type Resp } from "./proxy-helpers.js";
+import { type FaultProxy, b64, md, post, sleep, startFaultProxy, storeToml, timed, type Resp } from "./proxy-helpers.js";
 
 const C = generateXksCredential();
 const KEY = `init-hang-${process.pid}`;
@@ -22,11 +21,9 @@ let url = "";
 let control: FaultControl;
 
 beforeAll(async () => {
-  const admin = await Hsm.open({ library: process.env.CIOP_TEST_LIB!, token: process.env.CIOP_TEST_TOKEN_LABEL!, pin: { value: process.env.CIOP_TEST_PIN! } });
-  await admin.getOrCreateKey(KEY, "AES-256", { extractable: false });
-  await admin.close();
   proxy = await startFaultProxy({
     name: "init-hang",
+    keys: [KEY],
     stores: storeToml("h", "/h", [KEY], [C]),
     healthKey: HEALTH,
     hsm: 'timeout_ms = 300\ncall_mode = "async"\nsession_pool = 4\nsession_key_copies = false',
@@ -39,16 +36,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await proxy?.stop();
-  const admin = await Hsm.open({ library: process.env.CIOP_TEST_LIB!, token: process.env.CIOP_TEST_TOKEN_LABEL!, pin: { value: process.env.CIOP_TEST_PIN! } });
-  for (const k of [KEY, HEALTH]) if (admin.findKey(k)) admin.deleteKey(k);
-  await admin.close();
 });
 
-async function timed(p: Promise<Resp>): Promise<{ r: Resp; ms: number }> {
-  const t0 = process.hrtime.bigint();
-  const r = await p;
-  return { r, ms: Number(process.hrtime.bigint() - t0) / 1e6 };
-}
 function encrypt(): Promise<{ r: Resp; ms: number }> {
   return timed(
     post(url, `${API}/keys/${KEY}/encrypt`, { requestMetadata: md("Encrypt"), plaintext: b64("init hang"), encryptionAlgorithm: "AES_GCM" }, { cred: C }),

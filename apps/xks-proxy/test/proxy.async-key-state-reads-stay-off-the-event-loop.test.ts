@@ -10,10 +10,10 @@
  * bounds below failed (each took ≥ the 800 ms delay), and a device error in the refresh answered
  * that request 500 instead of from the cached state.
  */
-import { Hsm } from "@ciop/hsm";
+import { openTestHsm } from "@ciop/testkit";
 import { generateXksCredential } from "@ciop/xks";
 import type { FaultControl } from "../../../tools/pkcs11-fault/fault.cjs";
-import { type FaultProxy, b64, md, post, sleep, startFaultProxy, storeToml, type Resp } from "./proxy-helpers.js";
+import { type FaultProxy, b64, md, post, sleep, startFaultProxy, storeToml, timed, type Resp } from "./proxy-helpers.js";
 
 const C = generateXksCredential();
 const A = `swr-a-${process.pid}`;
@@ -26,15 +26,10 @@ let proxy: FaultProxy | undefined;
 let url = "";
 let control: FaultControl;
 
-const admin = (): Promise<Hsm> =>
-  Hsm.open({ library: process.env.CIOP_TEST_LIB!, token: process.env.CIOP_TEST_TOKEN_LABEL!, pin: { value: process.env.CIOP_TEST_PIN! } });
-
 beforeAll(async () => {
-  const h = await admin();
-  for (const k of [A, B]) await h.getOrCreateKey(k, "AES-256", { extractable: false });
-  await h.close();
   proxy = await startFaultProxy({
     name: "swr",
+    keys: [A, B],
     stores: storeToml("s", "/s", [A, B], [C]),
     healthKey: HEALTH,
     hsm: `timeout_ms = 3000\nkey_state_ttl_ms = ${TTL}\ncall_mode = "async"\nsession_pool = 4\nsession_key_copies = false`,
@@ -45,26 +40,14 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await proxy?.stop();
-  const h = await admin();
-  for (const k of [A, B, HEALTH]) if (h.findKey(k)) h.deleteKey(k);
-  await h.close();
 });
 
-async function encrypt(key: string): Promise<{ r: Resp; ms: number }> {
-  const t0 = process.hrtime.bigint();
-  const r = await post(
-    url,
-    `${API}/keys/${key}/encrypt`,
-    { requestMetadata: md("Encrypt"), plaintext: b64("swr"), encryptionAlgorithm: "AES_GCM" },
-    { cred: C },
-  );
-  return { r, ms: Number(process.hrtime.bigint() - t0) / 1e6 };
+function encrypt(key: string): Promise<{ r: Resp; ms: number }> {
+  return timed(post(url, `${API}/keys/${key}/encrypt`, { requestMetadata: md("Encrypt"), plaintext: b64("swr"), encryptionAlgorithm: "AES_GCM" }, { cred: C }));
 }
 
-async function metadata(key: string): Promise<{ r: Resp; ms: number }> {
-  const t0 = process.hrtime.bigint();
-  const r = await post(url, `${API}/keys/${key}/metadata`, { requestMetadata: md("GetKeyMetadata") }, { cred: C });
-  return { r, ms: Number(process.hrtime.bigint() - t0) / 1e6 };
+function metadata(key: string): Promise<{ r: Resp; ms: number }> {
+  return timed(post(url, `${API}/keys/${key}/metadata`, { requestMetadata: md("GetKeyMetadata") }, { cred: C }));
 }
 
 /** Both keys served, their state cached (and the version index scanned) before a fault is armed. */
@@ -103,7 +86,7 @@ test("a slow key-state read (800 ms per attribute read): stale keys' requests ar
 
 test("a disable on the token shows in GetKeyMetadata within key_state_ttl_ms plus one (slow) read; both keys' requests answered fast meanwhile", async () => {
   await warm();
-  const h = await admin();
+  const h = await openTestHsm();
   try {
     control.set(`C_GetAttributeValue delay ${SLOW_US}`);
     h.setKeyEnabled(A, false);

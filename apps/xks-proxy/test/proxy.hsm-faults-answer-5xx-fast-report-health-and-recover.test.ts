@@ -14,10 +14,9 @@
  * Item 9 (last test) failed before the fix: the key read answered CKR_OBJECT_HANDLE_INVALID and the
  * search found nothing, and the proxy answered 404 KeyNotFoundException for an existing key.
  */
-import { Hsm } from "@ciop/hsm";
 import { generateXksCredential } from "@ciop/xks";
 import type { FaultControl } from "../../../tools/pkcs11-fault/fault.cjs";
-import { type FaultProxy, b64, md, post, sleep, startFaultProxy, storeToml, type Resp } from "./proxy-helpers.js";
+import { type FaultProxy, b64, md, post, sleep, startFaultProxy, storeToml, timed } from "./proxy-helpers.js";
 
 const C = generateXksCredential();
 const KEY = `fault-${process.pid}`;
@@ -28,11 +27,9 @@ let url = "";
 let control: FaultControl;
 
 beforeAll(async () => {
-  const admin = await Hsm.open({ library: process.env.CIOP_TEST_LIB!, token: process.env.CIOP_TEST_TOKEN_LABEL!, pin: { value: process.env.CIOP_TEST_PIN! } });
-  await admin.getOrCreateKey(KEY, "AES-256", { extractable: false });
-  await admin.close();
   proxy = await startFaultProxy({
     name: "faults",
+    keys: [KEY],
     stores: storeToml("f", "/f", [KEY], [C]),
     healthKey: HEALTH,
     hsm: 'timeout_ms = 100\ncall_mode = "async"',
@@ -44,16 +41,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await proxy?.stop();
-  const admin = await Hsm.open({ library: process.env.CIOP_TEST_LIB!, token: process.env.CIOP_TEST_TOKEN_LABEL!, pin: { value: process.env.CIOP_TEST_PIN! } });
-  for (const k of [KEY, HEALTH]) if (admin.findKey(k)) admin.deleteKey(k);
-  await admin.close();
 });
 
-async function timed(p: Promise<Resp>): Promise<{ r: Resp; ms: number }> {
-  const t0 = process.hrtime.bigint();
-  const r = await p;
-  return { r, ms: Number(process.hrtime.bigint() - t0) / 1e6 };
-}
 const encrypt = () =>
   timed(post(url, `${API}/keys/${KEY}/encrypt`, { requestMetadata: md("Encrypt"), plaintext: b64("fault run"), encryptionAlgorithm: "AES_GCM" }, { cred: C }));
 const health = async (): Promise<string> => {
