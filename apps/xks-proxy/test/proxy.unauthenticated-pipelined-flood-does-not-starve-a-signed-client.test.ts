@@ -35,7 +35,7 @@ describe.each([true, false])("fast_path = %s", (fastPath) => {
     await srv?.close();
   });
 
-  test("a fresh signed client is answered (median under 100 ms, every answer under 2 s) while 4 connections pipeline unsigned requests", async () => {
+  test("a fresh signed client is answered (median under 100 ms on the fast path, 200 ms on node's, every answer under 2 s) while 4 connections pipeline unsigned requests", async () => {
     const flooder = spawn(process.execPath, [path.join(__dirname, "support/pipelined-flood.cjs"), String(port), "4", String(FLOOD_SECONDS), "127.0.0.1"], {
       stdio: ["ignore", "pipe", "inherit"],
     });
@@ -63,9 +63,11 @@ describe.each([true, false])("fast_path = %s", (fastPath) => {
     expect(flood.sent).toBeGreaterThan(1000);
     expect(statuses.length).toBeGreaterThanOrEqual(5);
     expect(statuses.every((s) => s === 200)).toBe(true);
-    // typical answer: a few ms with the fix; 110-290 ms (fast path) and 240-700 ms (node's path) before
+    // typical answer: a few ms with the fix; 110-290 ms (fast path) and 240-700 ms (node's path) before.
+    // The bound sits below each path's "before": node's path once took a 130 ms median in a CI run
+    // with three other test processes on the two cores, so it gets 200 ms.
     const sorted = [...latencies].sort((a, b) => a - b);
-    expect(sorted[Math.floor(sorted.length / 2)]).toBeLessThan(100);
+    expect(sorted[Math.floor(sorted.length / 2)]).toBeLessThan(fastPath ? 100 : 200);
     expect(sorted[sorted.length - 1]).toBeLessThan(2000);
   }, 30_000);
 });
